@@ -1,0 +1,40 @@
+"""Build the compiled kernels of potforge (``potforge._native``).
+
+Everything else about the package lives in pyproject.toml. The extension is plain C++17 with
+pybind11; hot loops are written so that GCC/Clang vectorise them, and on x86-64 the hot
+functions are compiled for several instruction sets (arch_*.cpp) and picked at run time, so
+one build runs on any x86-64 CPU (``POTFORGE_KERNEL_ARCH`` forces a choice).
+"""
+
+import importlib.util
+import os
+import sys
+
+from pybind11.setup_helpers import Pybind11Extension, build_ext
+from setuptools import setup
+
+
+def _vesin_include() -> str:
+    spec = importlib.util.find_spec("vesin")
+    if spec is None or not spec.submodule_search_locations:
+        sys.exit("potforge build: the 'vesin' package is needed at build time for vesin.h")
+    return os.path.join(spec.submodule_search_locations[0], "include")
+
+
+# -fno-wrapv undoes Python's -fwrapv (from sysconfig CFLAGS), which stops GCC from vectorising
+# loops with int counters; -fno-trapping-math lets compare-and-select become vector blends.
+compile_args = ["-O3", "-fno-wrapv", "-fno-math-errno", "-fno-trapping-math", "-fvisibility=hidden",
+                "-fopenmp"]
+
+ext = Pybind11Extension(
+    "potforge._native",
+    sources=[f"src/potforge/_csrc/{name}.cpp" for name in ("module", "arch_baseline", "arch_v3", "arch_v4")],
+    depends=sorted(str(p) for p in __import__("pathlib").Path("src/potforge/_csrc").glob("*.hpp")),
+    include_dirs=[_vesin_include(), "src/potforge/_csrc"],
+    extra_compile_args=compile_args,
+    libraries=["dl"],
+    extra_link_args=["-fopenmp"],
+    cxx_std=17,
+)
+
+setup(ext_modules=[ext], cmdclass={"build_ext": build_ext})

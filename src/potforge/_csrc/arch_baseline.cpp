@@ -1,0 +1,27 @@
+// Kernels for any x86-64 (SSE2) or other CPU; also the scalar helpers exposed for tests.
+#define PF_ARCH_NS arch_baseline
+#define PF_ARCH_NAME "baseline"
+#define PF_SIMD_WIDTH 2
+#include "kernel_impl.hpp"
+
+namespace potforge {
+
+std::unique_ptr<Kernel> make_kernel_baseline(const KernelDescription& d) {
+    return std::make_unique<arch_baseline::KernelImpl>(d);
+}
+
+void baseline_exp(const double* x, double* out, int64_t n) {
+    for (int64_t i = 0; i < n; ++i) out[i] = arch_baseline::pf_exp(x[i]);
+}
+
+void baseline_cutoff(int type, double rc, double alpha, const double* r, double* f, double* df,
+                     int64_t n) {
+    arch_baseline::Cutoff c(type, rc, alpha);
+    c.eval(r, static_cast<int>(n), f, df);
+}
+
+void baseline_activation(int type, const double* x, double* f, double* df, int64_t n) {
+    for (int64_t i = 0; i < n; ++i) arch_baseline::activate(type, x[i], f[i], df[i]);
+}
+
+}  // namespace potforge

@@ -1,0 +1,35 @@
+// Kernels compiled for x86-64-v3 (AVX2, FMA); selected at run time when the CPU has it.
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <tuple>
+#include <vector>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "kernels.hpp"
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#pragma GCC push_options
+#pragma GCC target("arch=x86-64-v3")
+#define PF_ARCH_NS arch_x86_64_v3
+#define PF_ARCH_NAME "x86-64-v3"
+#define PF_SIMD_WIDTH 4
+#include "kernel_impl.hpp"
+#pragma GCC pop_options
+
+std::unique_ptr<potforge::Kernel> potforge::make_kernel_x86_64_v3(const KernelDescription& d) {
+    return std::make_unique<arch_x86_64_v3::KernelImpl>(d);
+}
+#else
+std::unique_ptr<potforge::Kernel> potforge::make_kernel_x86_64_v3(const KernelDescription&) {
+    return nullptr;
+}
+#endif

@@ -1,0 +1,183 @@
+// Fused evaluation of a 2G high-dimensional neural network potential (Behler & Parrinello,
+// PRL 98, 146401 (2007)), one centre atom at a time: symmetry-function values (symfunc.hpp),
+// scaling, the element's network and its input gradient w = dE_i/dG, then one weighted
+// derivative pass that yields dE_i/d(pair vector) for every neighbour directly, summed over
+// all functions in registers; forces and the strain derivative follow. Nothing of size
+// n_atoms x n_sf x n_neighbours is ever stored.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <vector>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "kernels.hpp"
+#include "mlp.hpp"
+#include "symfunc.hpp"
+
+namespace potforge {
+namespace PF_ARCH_NS {
+
+// Per-element affine scaling G_scaled = factor * G + offset, and the [min, max] of the
+// training set for extrapolation warnings.
+struct ElementScaling {
+    std::vector<double> factor, offset, gmin, gmax;
+};
+
+using potforge::HDNNPOutput;
+using potforge::NeighborView;
+
+inline int resolve_threads(int n_threads) {
+#ifdef _OPENMP
+    return n_threads > 0 ? n_threads : omp_get_max_threads();
+#else
+    (void)n_threads;
+    return 1;
+#endif
+}
+
+inline void hdnnp_evaluate(const SymmetryFunctionKernel& kernel, const std::vector<Network>& nets,
+                           const std::vector<ElementScaling>& scaling, int64_t n_atoms,
+                           const int32_t* species, const double* atom_weight,
+                           const NeighborView& nl, double output_scale, bool want_forces,
+                           double extrapolation_tolerance, int n_threads, HDNNPOutput& out) {
+    const int n_species = kernel.n_species();
+    out.atomic.assign(n_atoms, 0.0);
+    out.forces.assign(want_forces ? 3 * n_atoms : 0, 0.0);
+    out.extrapolations.assign(n_atoms, 0);
+    out.strain_derivative.fill(0.0);
+    const int threads = resolve_threads(n_threads);
+    std::vector<std::vector<double>> thread_forces(threads > 1 ? threads : 0);
+    std::vector<std::array<double, 9>> thread_strain(threads, std::array<double, 9>{});
+
+#ifdef _OPENMP
+#pragma omp parallel num_threads(threads)
+#endif
+    {
+        int tid = 0;
+#ifdef _OPENMP
+        tid = omp_get_thread_num();
+#endif
+        double* forces = nullptr;
+        if (want_forces) {
+            if (threads > 1) {
+                thread_forces[tid].assign(3 * n_atoms, 0.0);
+                forces = thread_forces[tid].data();
+            } else {
+                forces = out.forces.data();
+            }
+        }
+        std::array<double, 9>& strain = thread_strain[tid];
+        Workspace ws;
+        NetworkScratch scratch;
+        std::vector<double> scaled, grad, g;
+#ifdef _OPENMP
+#pragma omp for schedule(dynamic, 16)
+#endif
+        for (int64_t i = 0; i < n_atoms; ++i) {
+            const int e = species[i];
+            const ElementSFs& el = kernel.element(e);
+            const int n_sf = static_cast<int>(el.sfs.size());
+            const int64_t begin = nl.offsets[i], end = nl.offsets[i + 1];
+            ws.reserve(static_cast<int>(end - begin), n_sf, static_cast<int>(el.cutoffs.size()));
+            gather_neighbors(ws, begin, end, nl.neighbor, nl.vectors, nl.distances, species,
+                             atom_weight, n_species, el.rc_max);
+            kernel.values_atom(e, ws);
+            const ElementScaling& sc = scaling[e];
+            scaled.resize(n_sf);
+            grad.resize(n_sf);
+            int n_extra = 0;
+            for (int s = 0; s < n_sf; ++s) {
+                const double G = ws.G[s];
+                scaled[s] = sc.factor[s] * G + sc.offset[s];
+                if (G + extrapolation_tolerance < sc.gmin[s] ||
+                    G - extrapolation_tolerance > sc.gmax[s])
+                    ++n_extra;
+            }
+            out.extrapolations[i] = n_extra;
+            const double o = network_forward_backward(nets[e], scaled.data(),
+                                                      want_forces ? grad.data() : nullptr, scratch);
+            out.atomic[i] = output_scale * o;
+            if (!want_forces) continue;
+            // w_s = dE_i/dG_s (raw G)
+            for (int s = 0; s < n_sf; ++s) grad[s] *= output_scale * sc.factor[s];
+            const int n = ws.n;
+            const size_t stride = static_cast<size_t>(n) + 8;
+            g.assign(3 * stride, 0.0);
+            double* gx = g.data();
+            double* gy = gx + stride;
+            double* gz = gy + stride;
+            kernel.gradient_atom(e, ws, grad.data(), gx, gy, gz);
+            double fix = 0.0, fiy = 0.0, fiz = 0.0;
+            for (int q = 0; q < n; ++q) {
+                const int64_t j = nl.neighbor[ws.pair[q]];
+                forces[3 * j] -= gx[q];
+                forces[3 * j + 1] -= gy[q];
+                forces[3 * j + 2] -= gz[q];
+                fix += gx[q];
+                fiy += gy[q];
+                fiz += gz[q];
+                const double d[3] = {ws.x[q], ws.y[q], ws.z[q]};
+                const double gv[3] = {gx[q], gy[q], gz[q]};
+                for (int a = 0; a < 3; ++a)
+                    for (int b = 0; b < 3; ++b) strain[3 * a + b] += d[a] * gv[b];
+            }
+            forces[3 * i] += fix;
+            forces[3 * i + 1] += fiy;
+            forces[3 * i + 2] += fiz;
+        }
+    }
+    if (want_forces && threads > 1) {
+        for (int t = 0; t < threads; ++t) {
+            if (thread_forces[t].empty()) continue;
+            for (int64_t k = 0; k < 3 * n_atoms; ++k) out.forces[k] += thread_forces[t][k];
+        }
+    }
+    for (int t = 0; t < threads; ++t)
+        for (int k = 0; k < 9; ++k) out.strain_derivative[k] += thread_strain[t][k];
+}
+
+// Values (and optionally per-pair Jacobians dG_i,s / d d_p) of all atoms.
+inline void symmetry_functions_all(const SymmetryFunctionKernel& kernel, int64_t n_atoms,
+                                   const int32_t* species, const double* atom_weight,
+                                   const NeighborView& nl, double* values /* n x n_sf_max */,
+                                   double* pair_jacobian /* n_pairs x n_sf_max x 3, or null */,
+                                   int n_threads) {
+    const int n_species = kernel.n_species();
+    const int n_max = kernel.n_sf_max();
+    const int threads = resolve_threads(n_threads);
+#ifdef _OPENMP
+#pragma omp parallel num_threads(threads)
+#endif
+    {
+        Workspace ws;
+#ifdef _OPENMP
+#pragma omp for schedule(dynamic, 16)
+#endif
+        for (int64_t i = 0; i < n_atoms; ++i) {
+            const int e = species[i];
+            const ElementSFs& el = kernel.element(e);
+            const int n_sf = static_cast<int>(el.sfs.size());
+            const int64_t begin = nl.offsets[i], end = nl.offsets[i + 1];
+            ws.reserve(static_cast<int>(end - begin), n_sf, static_cast<int>(el.cutoffs.size()));
+            gather_neighbors(ws, begin, end, nl.neighbor, nl.vectors, nl.distances, species,
+                             atom_weight, n_species, el.rc_max);
+            kernel.compute_atom(e, ws);
+            for (int s = 0; s < n_sf; ++s) values[i * n_max + s] = ws.G[s];
+            if (pair_jacobian == nullptr) continue;
+            const size_t stride = static_cast<size_t>(ws.n) + 8;
+            for (int q = 0; q < ws.n; ++q) {
+                double* dst = pair_jacobian + static_cast<size_t>(ws.pair[q]) * n_max * 3;
+                for (int s = 0; s < n_sf; ++s)
+                    for (int c = 0; c < 3; ++c)
+                        dst[3 * s + c] = ws.J[(static_cast<size_t>(s) * 3 + c) * stride + q];
+            }
+        }
+    }
+}
+
+}  // namespace PF_ARCH_NS
+}  // namespace potforge

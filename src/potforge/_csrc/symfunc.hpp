@@ -1,0 +1,1284 @@
+// Atom-centred symmetry functions (Behler 2011; n2p2 types 2, 3, 9, 12, 13, 20-25; ANI angular)
+// with their derivatives, evaluated one centre atom at a time.
+//
+// For a centre atom i the kernel computes the values G_s and the Jacobian with respect to the
+// pair vectors d_n = r_j(n) - r_i (+ periodic shift) of its neighbours n,
+//     J[s][c][n] = dG_s / d(d_n)_c,
+// kept in a small per-thread buffer (n_sf x 3 x n_neighbours doubles, L2-resident). Forces,
+// stress and training derivatives all follow from it: dG_s/dr_j = sum over pairs n with
+// neighbour j of J[s][:][n], dG_s/dr_i = -sum_n J[s][:][n], and the strain derivative is
+// sum_n d_n (x) J[s][:][n]. Angular terms are written in the basis (d_j, d_k): for a triplet
+// term t(r_j, r_k, r_jk, cos) with partials T_j, T_k, T_jk, T_c,
+//     dt/dd_j = d_j [T_j/r_j - T_c cos/r_j^2 + T_jk/r_jk] + d_k [T_c/(r_j r_k) - T_jk/r_jk]
+//     dt/dd_k = d_k [T_k/r_k - T_c cos/r_k^2 + T_jk/r_jk] + d_j [T_c/(r_j r_k) - T_jk/r_jk]
+// so the inner loops over k are branch-free and vectorise.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <map>
+#include <stdexcept>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "mathfun.hpp"
+
+namespace potforge {
+namespace PF_ARCH_NS {
+
+enum SFType : int {
+    SF_RADIAL = 2,
+    SF_ANGULAR_NARROW = 3,
+    SF_ANGULAR_WIDE = 9,
+    SF_WEIGHTED_RADIAL = 12,
+    SF_WEIGHTED_ANGULAR_NARROW = 13,
+    SF_COMPACT_RADIAL = 20,
+    SF_COMPACT_ANGULAR_NARROW = 21,
+    SF_COMPACT_ANGULAR_WIDE = 22,
+    SF_WEIGHTED_COMPACT_RADIAL = 23,
+    SF_WEIGHTED_COMPACT_ANGULAR_NARROW = 24,
+    SF_WEIGHTED_COMPACT_ANGULAR_WIDE = 25,
+    SF_ANI_ANGULAR = 100,
+};
+
+// One symmetry function; lengths in the units of the positions, angles in radians.
+struct SFSpec {
+    int type = 0;
+    int e1 = -1, e2 = -1;  // neighbour species indices; -1 = any species (weighted types)
+    int cutoff_type = CUT_TANHU;
+    double cutoff_alpha = 0.0;
+    double rc = 0.0, eta = 0.0, rs = 0.0, lambda = 1.0, zeta = 1.0;
+    double rl = 0.0, angle_left = 0.0, angle_right = 0.0, theta_s = 0.0;
+    int core = CUT_POLY2;
+    bool asymmetric = false;
+};
+
+// Number of columns of the table that describes one SF (see SFSpec, same order).
+constexpr int SF_TABLE_COLUMNS = 16;
+
+inline SFSpec spec_from_row(const double* row) {
+    SFSpec s;
+    s.type = static_cast<int>(row[0]);
+    s.e1 = static_cast<int>(row[1]);
+    s.e2 = static_cast<int>(row[2]);
+    s.cutoff_type = static_cast<int>(row[3]);
+    s.cutoff_alpha = row[4];
+    s.rc = row[5];
+    s.eta = row[6];
+    s.rs = row[7];
+    s.lambda = row[8];
+    s.zeta = row[9];
+    s.rl = row[10];
+    s.angle_left = row[11];
+    s.angle_right = row[12];
+    s.core = static_cast<int>(row[13]);
+    s.asymmetric = row[14] != 0.0;
+    s.theta_s = row[15];
+    return s;
+}
+
+inline bool is_weighted(int type) {
+    return type == SF_WEIGHTED_RADIAL || type == SF_WEIGHTED_ANGULAR_NARROW ||
+           type == SF_WEIGHTED_COMPACT_RADIAL || type == SF_WEIGHTED_COMPACT_ANGULAR_NARROW ||
+           type == SF_WEIGHTED_COMPACT_ANGULAR_WIDE;
+}
+inline bool is_radial(int type) {
+    return type == SF_RADIAL || type == SF_WEIGHTED_RADIAL || type == SF_COMPACT_RADIAL ||
+           type == SF_WEIGHTED_COMPACT_RADIAL;
+}
+inline bool is_compact(int type) { return type >= 20 && type <= 25; }
+inline bool is_narrow(int type) {
+    return type == SF_ANGULAR_NARROW || type == SF_WEIGHTED_ANGULAR_NARROW ||
+           type == SF_COMPACT_ANGULAR_NARROW || type == SF_WEIGHTED_COMPACT_ANGULAR_NARROW;
+}
+
+// Compact function C(a) = core(|a - c| / w), c = (left + right)/2, w = (right - left)/2
+// (Bircher et al. 2021 as implemented by n2p2); 'asymmetric' replaces x by (2 - x) x.
+// Zero outside (left, right).
+PF_INLINE void compact_function(int core, bool asymmetric, double center, double inv_half_width,
+                                double a, double& f, double& df) {
+    const double u = (a - center) * inv_half_width;
+    double x = std::fabs(u);
+    if (x >= 1.0) {
+        f = 0.0;
+        df = 0.0;
+        return;
+    }
+    double cf, cdf;
+    if (asymmetric) {
+        const double p = (2.0 - x) * x;
+        core_function(core, p, cf, cdf);
+        cdf *= (2.0 - 2.0 * x);
+    } else {
+        core_function(core, x, cf, cdf);
+    }
+    f = cf;
+    df = (u < 0.0 ? -cdf : cdf) * inv_half_width;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Groups: symmetry functions of one centre element that share neighbour ranges and cutoff
+// (n2p2's "symmetry function groups"), so that shared work is done once.
+struct RadialGroup {
+    bool compact = false, weighted = false;
+    int e1 = -1;
+    int cutoff_slot = -1;     // index into the element's distinct cutoffs (Gaussian types)
+    std::vector<int> members;  // SF indices
+};
+
+struct AngularGroup {
+    int kind = 0;  // 0 Gaussian (3, 9, 13), 1 compact (21, 22, 24, 25), 2 ANI
+    bool narrow = false, weighted = false;
+    int e1 = -1, e2 = -1;
+    int cutoff_slot = -1;
+    double rc = 0.0;
+    // compact: shared radial compact function
+    double rl = 0.0;
+    int core = CUT_POLY2;
+    bool asymmetric = false;
+    std::vector<int> members;
+    // Gaussian: members grouped by distinct (eta, rs): key_of_member[m] indexes keys
+    std::vector<std::pair<double, double>> keys;
+    std::vector<int> key_of_member;
+    // Gaussian: per member (in member order) 2^(1-zeta), and zeta as an integer where it is one
+    std::vector<double> prefactor;
+    std::vector<int> zeta_int;  // 0: not a (small positive) integer
+    std::vector<int> key_begin;  // members of key q are [key_begin[q], key_begin[q + 1])
+};
+
+struct ElementSFs {
+    std::vector<SFSpec> sfs;
+    std::vector<Cutoff> cutoffs;
+    std::vector<RadialGroup> radial;
+    std::vector<AngularGroup> angular;
+    double rc_max = 0.0;
+};
+
+inline ElementSFs build_element(const std::vector<SFSpec>& sfs, int n_species) {
+    ElementSFs el;
+    el.sfs = sfs;
+    std::map<std::tuple<int, double, double>, int> cut_index;
+    auto cutoff_slot = [&](const SFSpec& s) {
+        auto key = std::make_tuple(s.cutoff_type, s.rc, s.cutoff_alpha);
+        auto it = cut_index.find(key);
+        if (it != cut_index.end()) return it->second;
+        int slot = static_cast<int>(el.cutoffs.size());
+        el.cutoffs.emplace_back(s.cutoff_type, s.rc, s.cutoff_alpha);
+        cut_index[key] = slot;
+        return slot;
+    };
+    std::map<std::tuple<int, int, int>, int> radial_index;
+    std::map<std::tuple<int, int, int, int, double, double, int, bool>, int> angular_index;
+    for (int m = 0; m < static_cast<int>(sfs.size()); ++m) {
+        const SFSpec& s = sfs[m];
+        if (!(s.rc > 0.0)) throw std::invalid_argument("symmetry function with cutoff radius <= 0");
+        el.rc_max = std::max(el.rc_max, s.rc);
+        const bool w = is_weighted(s.type);
+        const int e1 = w ? -1 : s.e1;
+        const int e2 = w ? -1 : s.e2;
+        if (!w && (e1 < 0 || e1 >= n_species))
+            throw std::invalid_argument("symmetry function neighbour species out of range");
+        if (is_radial(s.type)) {
+            const bool compact = is_compact(s.type);
+            const int slot = compact ? -1 : cutoff_slot(s);
+            auto key = std::make_tuple(s.type, e1, slot);
+            auto it = radial_index.find(key);
+            if (it == radial_index.end()) {
+                RadialGroup g;
+                g.compact = compact;
+                g.weighted = w;
+                g.e1 = e1;
+                g.cutoff_slot = slot;
+                radial_index[key] = static_cast<int>(el.radial.size());
+                el.radial.push_back(g);
+                it = radial_index.find(key);
+            }
+            el.radial[it->second].members.push_back(m);
+            continue;
+        }
+        int kind;
+        if (s.type == SF_ANI_ANGULAR) kind = 2;
+        else if (is_compact(s.type)) kind = 1;
+        else if (s.type == SF_ANGULAR_NARROW || s.type == SF_ANGULAR_WIDE ||
+                 s.type == SF_WEIGHTED_ANGULAR_NARROW) kind = 0;
+        else throw std::invalid_argument("unknown symmetry function type " + std::to_string(s.type));
+        if (!w && (e2 < 0 || e2 >= n_species))
+            throw std::invalid_argument("symmetry function neighbour species out of range");
+        const int a = std::min(e1, e2), b = std::max(e1, e2);
+        const int slot = kind == 1 ? -1 : cutoff_slot(s);
+        auto key = std::make_tuple(s.type, a, b, slot, kind == 1 ? s.rl : 0.0,
+                                   kind == 1 ? s.rc : 0.0, kind == 1 ? s.core : 0,
+                                   kind == 1 ? s.asymmetric : false);
+        auto it = angular_index.find(key);
+        if (it == angular_index.end()) {
+            AngularGroup g;
+            g.kind = kind;
+            g.narrow = is_narrow(s.type);
+            g.weighted = w;
+            g.e1 = a;
+            g.e2 = b;
+            g.cutoff_slot = slot;
+            g.rc = s.rc;
+            g.rl = s.rl;
+            g.core = s.core;
+            g.asymmetric = s.asymmetric;
+            angular_index[key] = static_cast<int>(el.angular.size());
+            el.angular.push_back(g);
+            it = angular_index.find(key);
+        }
+        el.angular[it->second].members.push_back(m);
+    }
+    for (AngularGroup& g : el.angular) {
+        if (g.kind != 0) continue;
+        // order members by (eta, rs) so those sharing a Gaussian are adjacent
+        std::stable_sort(g.members.begin(), g.members.end(), [&](int x, int y) {
+            return std::make_pair(sfs[x].eta, sfs[x].rs) < std::make_pair(sfs[y].eta, sfs[y].rs);
+        });
+        for (size_t mi = 0; mi < g.members.size(); ++mi) {
+            const SFSpec& s = sfs[g.members[mi]];
+            auto key = std::make_pair(s.eta, s.rs);
+            if (g.keys.empty() || g.keys.back() != key) {
+                g.keys.push_back(key);
+                g.key_begin.push_back(static_cast<int>(mi));
+            }
+            g.key_of_member.push_back(static_cast<int>(g.keys.size()) - 1);
+            g.prefactor.push_back(std::pow(2.0, 1.0 - s.zeta));
+            const double zr = std::round(s.zeta);
+            g.zeta_int.push_back(s.zeta == zr && zr >= 1.0 && zr <= 256.0 ? static_cast<int>(zr) : 0);
+        }
+        g.key_begin.push_back(static_cast<int>(g.members.size()));
+    }
+    return el;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Per-thread workspace for one centre atom.
+// The triplets (j, k) of one Gaussian angular group of the current centre atom that can
+// contribute (narrow functions: r_jk < r_c), flattened into structure-of-arrays form so that
+// both passes run long vector loops; pass 2 reuses everything pass 1 computed.
+struct TripletCache {
+    size_t n = 0, padded = 0, capacity = 0;
+    int n_keys = 0;
+    std::vector<int> jl, kl;  // local neighbour indices
+    // per triplet: x_j y_j z_j 1/r_j x_k y_k z_k 1/r_k cos 1/r_jk r_jk f(r_jk) f'(r_jk), then per
+    // key R_j dR_j R_k dR_k R_jk dR_jk; column q at data[q * capacity]
+    std::vector<double> data;
+    static constexpr int BASE = 13, PER_KEY = 6;
+    double* col(int q) { return data.data() + static_cast<size_t>(q) * capacity; }
+    const double* col(int q) const { return data.data() + static_cast<size_t>(q) * capacity; }
+    void reserve(size_t cap, int keys) {
+        n_keys = keys;
+        const size_t cols = BASE + static_cast<size_t>(PER_KEY) * keys;
+        if (cap > capacity || data.size() < cols * std::max(cap, capacity)) {
+            capacity = std::max(cap, capacity);
+            jl.resize(capacity);
+            kl.resize(capacity);
+            data.resize(cols * capacity);
+        }
+    }
+};
+
+struct Workspace {
+    std::vector<TripletCache> caches;   // one per angular group
+    std::vector<double> gk;             // gathered per-k scratch (x, y, z, 1/r, R/dR per key, ...)
+    int n = 0;  // local neighbours
+    std::vector<double> x, y, z, r, inv_r, w;  // w: atomic number (weighted types)
+    std::vector<int64_t> pair;                  // pair index in the CSR list
+    std::vector<int> species_start;             // local range of each species (+ end)
+    std::vector<double> fc, dfc;                // per cutoff slot, n each
+    std::vector<double> R, dR;                  // per-neighbour radial factors (scratch)
+    std::vector<double> c, rjk, inv_rjk, fjk, dfjk, Rjk, dRjk, tmp;  // per-k scratch
+    std::vector<double> G;                      // n_sf
+    std::vector<double> J;                      // n_sf * 3 * n
+
+    void reserve(int n_local, int n_sf, int n_cut) {
+        auto grow = [](std::vector<double>& v, size_t size) {
+            if (v.size() < size) v.resize(size);
+        };
+        for (auto* v : {&x, &y, &z, &r, &inv_r, &w, &R, &dR, &c, &rjk, &inv_rjk, &fjk, &dfjk,
+                        &Rjk, &dRjk, &tmp})
+            grow(*v, static_cast<size_t>(n_local) + 8);
+        if (pair.size() < static_cast<size_t>(n_local) + 8) pair.resize(n_local + 8);
+        grow(fc, static_cast<size_t>(n_cut) * (n_local + 8));
+        grow(dfc, static_cast<size_t>(n_cut) * (n_local + 8));
+        grow(G, n_sf);
+        grow(J, static_cast<size_t>(n_sf) * 3 * (n_local + 8));
+    }
+};
+
+// Gather the neighbours of atom i with r < rc_max, sorted by species (stable).
+inline void gather_neighbors(Workspace& ws, int64_t begin, int64_t end, const int64_t* neighbor,
+                             const double* vectors, const double* distances, const int32_t* species,
+                             const double* atom_weight, int n_species, double rc_max) {
+    ws.species_start.assign(n_species + 1, 0);
+    int count = 0;
+    for (int64_t p = begin; p < end; ++p) {
+        if (distances[p] < rc_max) {
+            ws.species_start[species[neighbor[p]] + 1] += 1;
+            ++count;
+        }
+    }
+    for (int s = 0; s < n_species; ++s) ws.species_start[s + 1] += ws.species_start[s];
+    std::vector<int> fill(ws.species_start.begin(), ws.species_start.end() - 1);
+    ws.n = count;
+    for (int64_t p = begin; p < end; ++p) {
+        const double d = distances[p];
+        if (!(d < rc_max)) continue;
+        const int64_t j = neighbor[p];
+        const int slot = fill[species[j]]++;
+        ws.x[slot] = vectors[3 * p];
+        ws.y[slot] = vectors[3 * p + 1];
+        ws.z[slot] = vectors[3 * p + 2];
+        ws.r[slot] = d;
+        ws.inv_r[slot] = 1.0 / d;
+        ws.w[slot] = atom_weight[j];
+        ws.pair[slot] = p;
+    }
+}
+
+// Integer power with a fixed number of steps so that loops calling it vectorise.
+template <int ZETA>
+PF_INLINE double power_minus_one(double base, int zeta_runtime) {
+    // returns base^(zeta - 1)
+    if constexpr (ZETA == 1) {
+        (void)base; (void)zeta_runtime;
+        return 1.0;
+    } else if constexpr (ZETA == 2) {
+        (void)zeta_runtime;
+        return base;
+    } else if constexpr (ZETA > 0) {
+        (void)zeta_runtime;
+        double result = 1.0, b = base;
+        int n = ZETA - 1;
+        for (int bit = 0; bit < 8; ++bit) {
+            if ((n >> bit) & 1) result *= b;
+            b *= b;
+        }
+        return result;
+    } else {
+        const int n = zeta_runtime - 1;
+        double result = 1.0, b = base;
+        for (int bit = 0; bit < 8; ++bit) {
+            result *= ((n >> bit) & 1) ? b : 1.0;
+            b *= b;
+        }
+        return result;
+    }
+}
+
+class SymmetryFunctionKernel {
+public:
+    SymmetryFunctionKernel(const std::vector<std::vector<SFSpec>>& per_element, int n_species)
+        : n_species_(n_species) {
+        if (static_cast<int>(per_element.size()) != n_species)
+            throw std::invalid_argument("need one symmetry-function list per species");
+        for (const auto& sfs : per_element) {
+            elements_.push_back(build_element(sfs, n_species));
+            n_sf_max_ = std::max(n_sf_max_, static_cast<int>(sfs.size()));
+            rc_max_ = std::max(rc_max_, elements_.back().rc_max);
+        }
+    }
+
+    int n_species() const { return n_species_; }
+    int n_sf(int e) const { return static_cast<int>(elements_.at(e).sfs.size()); }
+    int n_sf_max() const { return n_sf_max_; }
+    double cutoff() const { return rc_max_; }
+    const ElementSFs& element(int e) const { return elements_.at(e); }
+
+    // Values and Jacobian for centre atom i (species e); neighbours already gathered in ws.
+    void compute_atom(int e, Workspace& ws) const {
+        const ElementSFs& el = elements_[e];
+        const int n = ws.n;
+        const int n_sf = static_cast<int>(el.sfs.size());
+        const size_t stride = static_cast<size_t>(n) + 8;
+        std::fill(ws.G.begin(), ws.G.begin() + n_sf, 0.0);
+        std::fill(ws.J.begin(), ws.J.begin() + static_cast<size_t>(n_sf) * 3 * stride, 0.0);
+        for (size_t slot = 0; slot < el.cutoffs.size(); ++slot)
+            el.cutoffs[slot].eval(ws.r.data(), n, ws.fc.data() + slot * stride,
+                                  ws.dfc.data() + slot * stride);
+        for (const RadialGroup& g : el.radial) radial_group(el, g, ws, stride);
+        for (const AngularGroup& g : el.angular) {
+            if (g.kind == 0) gaussian_angular_group(el, g, ws, stride);
+            else if (g.kind == 1) compact_angular_group(el, g, ws, stride);
+            else ani_angular_group(el, g, ws, stride);
+        }
+    }
+
+    // Values only (for prediction: pass 1 of 2).
+    void values_atom(int e, Workspace& ws) const {
+        const ElementSFs& el = elements_[e];
+        const int n = ws.n;
+        const int n_sf = static_cast<int>(el.sfs.size());
+        const size_t stride = static_cast<size_t>(n) + 8;
+        std::fill(ws.G.begin(), ws.G.begin() + n_sf, 0.0);
+        for (size_t slot = 0; slot < el.cutoffs.size(); ++slot)
+            el.cutoffs[slot].eval(ws.r.data(), n, ws.fc.data() + slot * stride,
+                                  ws.dfc.data() + slot * stride);
+        for (const RadialGroup& g : el.radial) {
+            if (g.compact) {
+                zero_jacobian_rows(ws, g.members, stride);
+                radial_group(el, g, ws, stride);
+            } else {
+                radial_values(el, g, ws, stride);
+            }
+        }
+        if (ws.caches.size() < el.angular.size()) ws.caches.resize(el.angular.size());
+        for (size_t gi = 0; gi < el.angular.size(); ++gi) {
+            const AngularGroup& g = el.angular[gi];
+            if (g.kind == 0) {
+                gaussian_angular_values(el, g, static_cast<int>(gi), ws, stride);
+            } else {
+                zero_jacobian_rows(ws, g.members, stride);
+                if (g.kind == 1) compact_angular_group(el, g, ws, stride);
+                else ani_angular_group(el, g, ws, stride);
+            }
+        }
+    }
+
+    // Pass 2: with w_s = dE/dG_s, accumulate g_n = sum_s w_s dG_s/dd_n into gx, gy, gz
+    // (length >= ws.n + 8, zeroed by the caller). Uses the cutoff values of values_atom.
+    void gradient_atom(int e, Workspace& ws, const double* w, double* gx, double* gy,
+                       double* gz) const {
+        const ElementSFs& el = elements_[e];
+        const int n = ws.n;
+        const size_t stride = static_cast<size_t>(n) + 8;
+        for (const RadialGroup& g : el.radial) {
+            if (g.compact) {
+                zero_jacobian_rows(ws, g.members, stride);
+                radial_group(el, g, ws, stride);
+                contract_jacobian_rows(ws, g.members, w, n, stride, gx, gy, gz);
+            } else {
+                radial_gradient(el, g, ws, stride, w, gx, gy, gz);
+            }
+        }
+        for (size_t gi = 0; gi < el.angular.size(); ++gi) {
+            const AngularGroup& g = el.angular[gi];
+            const int gidx = static_cast<int>(gi);
+            if (g.kind == 0) {
+                if (g.narrow) gaussian_angular_gradient<true>(el, g, gidx, ws, stride, w, gx, gy, gz);
+                else gaussian_angular_gradient<false>(el, g, gidx, ws, stride, w, gx, gy, gz);
+            } else {
+                zero_jacobian_rows(ws, g.members, stride);
+                if (g.kind == 1) compact_angular_group(el, g, ws, stride);
+                else ani_angular_group(el, g, ws, stride);
+                contract_jacobian_rows(ws, g.members, w, n, stride, gx, gy, gz);
+            }
+        }
+    }
+
+private:
+    int n_species_;
+    int n_sf_max_ = 0;
+    double rc_max_ = 0.0;
+    std::vector<ElementSFs> elements_;
+
+    std::pair<int, int> range_of(const Workspace& ws, int species) const {
+        if (species < 0) return {0, ws.n};
+        return {ws.species_start[species], ws.species_start[species + 1]};
+    }
+
+    double* jac(Workspace& ws, int sf, int comp, size_t stride) const {
+        return ws.J.data() + (static_cast<size_t>(sf) * 3 + comp) * stride;
+    }
+
+    void zero_jacobian_rows(Workspace& ws, const std::vector<int>& members, size_t stride) const {
+        for (int m : members) std::fill_n(jac(ws, m, 0, stride), 3 * stride, 0.0);
+    }
+
+    void contract_jacobian_rows(Workspace& ws, const std::vector<int>& members, const double* w,
+                                int n, size_t stride, double* gx, double* gy, double* gz) const {
+        for (int m : members) {
+            const double wm = w[m];
+            if (wm == 0.0) continue;
+            const double* jx = jac(ws, m, 0, stride);
+            const double* jy = jac(ws, m, 1, stride);
+            const double* jz = jac(ws, m, 2, stride);
+            for (int q = 0; q < n; ++q) {
+                gx[q] += wm * jx[q];
+                gy[q] += wm * jy[q];
+                gz[q] += wm * jz[q];
+            }
+        }
+    }
+
+    void radial_values(const ElementSFs& el, const RadialGroup& g, Workspace& ws, size_t stride) const {
+        auto [a, b] = range_of(ws, g.e1);
+        if (a >= b) return;
+        const double* __restrict r = ws.r.data();
+        const double* __restrict w = ws.w.data();
+        const double* __restrict fc = ws.fc.data() + g.cutoff_slot * stride;
+        const bool weighted = g.weighted;
+        for (int m : g.members) {
+            const double eta = el.sfs[m].eta, rs = el.sfs[m].rs;
+            double sum = 0.0;
+#pragma GCC ivdep
+            for (int k = a; k < b; ++k) {
+                const double dr = r[k] - rs;
+                const double wk = weighted ? w[k] : 1.0;
+                sum += wk * pf_exp(-eta * dr * dr) * fc[k];
+            }
+            ws.G[m] += sum;
+        }
+    }
+
+    void radial_gradient(const ElementSFs& el, const RadialGroup& g, Workspace& ws, size_t stride,
+                         const double* wsf, double* gx, double* gy, double* gz) const {
+        auto [a, b] = range_of(ws, g.e1);
+        if (a >= b) return;
+        const double* __restrict r = ws.r.data();
+        const double* __restrict inv_r = ws.inv_r.data();
+        const double* __restrict w = ws.w.data();
+        const double* __restrict fc = ws.fc.data() + g.cutoff_slot * stride;
+        const double* __restrict dfc = ws.dfc.data() + g.cutoff_slot * stride;
+        double* __restrict acc = ws.tmp.data();
+        std::fill(acc + a, acc + b, 0.0);
+        const bool weighted = g.weighted;
+        for (int m : g.members) {
+            const double wm = wsf[m];
+            if (wm == 0.0) continue;
+            const double eta = el.sfs[m].eta, rs = el.sfs[m].rs;
+#pragma GCC ivdep
+            for (int k = a; k < b; ++k) {
+                const double dr = r[k] - rs;
+                const double wk = weighted ? w[k] : 1.0;
+                acc[k] += wm * wk * pf_exp(-eta * dr * dr) * (dfc[k] - 2.0 * eta * dr * fc[k]);
+            }
+        }
+        const double* __restrict x = ws.x.data();
+        const double* __restrict y = ws.y.data();
+        const double* __restrict z = ws.z.data();
+#pragma GCC ivdep
+        for (int k = a; k < b; ++k) {
+            const double coef = acc[k] * inv_r[k];
+            gx[k] += coef * x[k];
+            gy[k] += coef * y[k];
+            gz[k] += coef * z[k];
+        }
+    }
+
+    // Per-neighbour Gaussian factors of every key over the group's ranges (see gaussian_factors).
+    void group_factors(const AngularGroup& g, Workspace& ws, size_t stride, int a1, int b1, int a2,
+                       int b2) const {
+        const int n_keys = static_cast<int>(g.keys.size());
+        const size_t need = static_cast<size_t>(n_keys) * stride;
+        if (ws.R.size() < need) {
+            ws.R.resize(need);
+            ws.dR.resize(need);
+        }
+        const double* fc = ws.fc.data() + g.cutoff_slot * stride;
+        const double* dfc = ws.dfc.data() + g.cutoff_slot * stride;
+        for (int q = 0; q < n_keys; ++q) {
+            const auto [eta, rs] = g.keys[q];
+            gaussian_factors(ws.r.data(), fc, dfc, ws.w.data(), g.weighted, eta, rs, a1, b1,
+                             ws.R.data() + q * stride, ws.dR.data() + q * stride);
+            if (g.e1 != g.e2)
+                gaussian_factors(ws.r.data(), fc, dfc, ws.w.data(), g.weighted, eta, rs, a2, b2,
+                                 ws.R.data() + q * stride, ws.dR.data() + q * stride);
+        }
+    }
+
+    // base^(zeta - 1) for an integer zeta given at run time (uniform across lanes).
+    static PF_INLINE vd vpower_minus_one(vd base, int zeta) {
+        vd result = vsplat(1.0);
+        int n = zeta - 1;
+        vd b = base;
+        while (n > 0) {
+            if (n & 1) result *= b;
+            n >>= 1;
+            if (n) b *= b;
+        }
+        return result;
+    }
+
+    // Pass 1 for a Gaussian angular group: values, and the triplet cache for pass 2.
+    void gaussian_angular_values(const ElementSFs& el, const AngularGroup& g, int group_index,
+                                 Workspace& ws, size_t stride) const {
+        TripletCache& tc = ws.caches[group_index];
+        tc.n = tc.padded = 0;
+        auto [a1, b1] = range_of(ws, g.e1);
+        auto [a2, b2] = range_of(ws, g.e2);
+        const bool same = g.e1 == g.e2;
+        if (a1 >= b1 || a2 >= b2) return;
+        group_factors(g, ws, stride, a1, b1, a2, b2);
+        const int n_keys = static_cast<int>(g.keys.size());
+        size_t cap = VW;
+        for (int j = a1; j < b1; ++j) {
+            const int k0 = same ? j + 1 : a2;
+            if (b2 > k0) cap += static_cast<size_t>(b2 - k0);
+        }
+        tc.reserve(cap, n_keys);
+        const double* __restrict x = ws.x.data();
+        const double* __restrict y = ws.y.data();
+        const double* __restrict z = ws.z.data();
+        const double* __restrict inv_r = ws.inv_r.data();
+        // 1. candidate triplets, compacted (narrow: r_jk < r_c)
+        int* __restrict jl = tc.jl.data();
+        int* __restrict kl = tc.kl.data();
+        const double rc2 = g.rc * g.rc;
+        size_t n = 0;
+        for (int j = a1; j < b1; ++j) {
+            const int k0 = same ? j + 1 : a2;
+            if (k0 >= b2 || ws.r[j] >= g.rc) continue;
+            const double xj = x[j], yj = y[j], zj = z[j];
+            if (g.narrow) {
+                for (int k = k0; k < b2; ++k) {
+                    const double dx = x[k] - xj, dy = y[k] - yj, dz = z[k] - zj;
+                    jl[n] = j;
+                    kl[n] = k;
+                    n += (dx * dx + dy * dy + dz * dz) < rc2;
+                }
+            } else {
+                for (int k = k0; k < b2; ++k) {
+                    jl[n] = j;
+                    kl[n] = k;
+                    ++n;
+                }
+            }
+        }
+        if (n == 0) return;
+        const size_t padded = (n + VW - 1) / VW * VW;
+        tc.n = n;
+        tc.padded = padded;
+        const size_t C = tc.capacity;
+        double* __restrict D = tc.data.data();
+        double* __restrict xj_ = D + 0 * C;
+        double* __restrict yj_ = D + 1 * C;
+        double* __restrict zj_ = D + 2 * C;
+        double* __restrict irj_ = D + 3 * C;
+        double* __restrict xk_ = D + 4 * C;
+        double* __restrict yk_ = D + 5 * C;
+        double* __restrict zk_ = D + 6 * C;
+        double* __restrict irk_ = D + 7 * C;
+        double* __restrict c_ = D + 8 * C;
+        double* __restrict irjk_ = D + 9 * C;
+        double* __restrict rjk_ = D + 10 * C;
+        double* __restrict fjk_ = D + 11 * C;
+        double* __restrict dfjk_ = D + 12 * C;
+        // 2. gather (padding: a copy of triplet 0 with zero radial factors, so it adds nothing)
+        for (size_t t = n; t < padded; ++t) {
+            jl[t] = jl[0];
+            kl[t] = kl[0];
+        }
+        for (size_t t = 0; t < padded; ++t) {
+            const int j = jl[t], k = kl[t];
+            xj_[t] = x[j];
+            yj_[t] = y[j];
+            zj_[t] = z[j];
+            irj_[t] = inv_r[j];
+            xk_[t] = x[k];
+            yk_[t] = y[k];
+            zk_[t] = z[k];
+            irk_[t] = inv_r[k];
+        }
+        for (int q = 0; q < n_keys; ++q) {
+            const double* R = ws.R.data() + q * stride;
+            const double* dR = ws.dR.data() + q * stride;
+            double* Rj = tc.col(TripletCache::BASE + TripletCache::PER_KEY * q);
+            double* dRj = Rj + C;
+            double* Rk = dRj + C;
+            double* dRk = Rk + C;
+            for (size_t t = 0; t < n; ++t) {
+                Rj[t] = R[jl[t]];
+                dRj[t] = dR[jl[t]];
+                Rk[t] = R[kl[t]];
+                dRk[t] = dR[kl[t]];
+            }
+            for (size_t t = n; t < padded; ++t) Rj[t] = dRj[t] = Rk[t] = dRk[t] = 0.0;
+        }
+        // 3. geometry, cutoff and Gaussians of r_jk, vectorised over all triplets
+        const int np = static_cast<int>(padded);
+#pragma GCC ivdep
+        for (int t = 0; t < np; ++t) {
+            double cq = (xj_[t] * xk_[t] + yj_[t] * yk_[t] + zj_[t] * zk_[t]) * irj_[t] * irk_[t];
+            cq = cq > 1.0 ? 1.0 : cq;
+            cq = cq < -1.0 ? -1.0 : cq;
+            c_[t] = cq;
+        }
+        if (g.narrow) {
+#pragma GCC ivdep
+            for (int t = 0; t < np; ++t) {
+                const double dx = xk_[t] - xj_[t], dy = yk_[t] - yj_[t], dz = zk_[t] - zj_[t];
+                double d = std::sqrt(dx * dx + dy * dy + dz * dz);
+                d = d > 1e-300 ? d : 1e-300;
+                rjk_[t] = d;
+                irjk_[t] = 1.0 / d;
+            }
+            el.cutoffs[g.cutoff_slot].eval(rjk_, np, fjk_, dfjk_);
+            for (int q = 0; q < n_keys; ++q) {
+                const double eta = g.keys[q].first, rs = g.keys[q].second;
+                double* __restrict Rt = tc.col(TripletCache::BASE + TripletCache::PER_KEY * q + 4);
+                double* __restrict dRt = Rt + C;
+#pragma GCC ivdep
+                for (int t = 0; t < np; ++t) {
+                    const double dr = rjk_[t] - rs;
+                    const double ex = pf_exp(-eta * dr * dr);
+                    Rt[t] = ex * fjk_[t];
+                    dRt[t] = ex * (dfjk_[t] - 2.0 * eta * dr * fjk_[t]);
+                }
+            }
+        }
+        // 4. values
+        const vd zero = vsplat(0.0), one = vsplat(1.0);
+        for (int q = 0; q < n_keys; ++q) {
+            const double* Rj = tc.col(TripletCache::BASE + TripletCache::PER_KEY * q);
+            const double* Rk = Rj + 2 * C;
+            const double* Rt = Rj + 4 * C;
+            for (int mi = g.key_begin[q]; mi < g.key_begin[q + 1]; ++mi) {
+                const int m = g.members[mi];
+                const vd lambda = vsplat(el.sfs[m].lambda);
+                const double zeta = el.sfs[m].zeta;
+                const int zi = g.zeta_int[mi];
+                vd sum = zero;
+                for (int t = 0; t < np; t += VW) {
+                    vd base = one + lambda * vload(c_ + t);
+                    base = base > zero ? base : zero;
+                    vd A;
+                    if (zi == 1) A = base;
+                    else if (zi > 1) A = vpower_minus_one(base, zi) * base;
+                    else for (int l = 0; l < VW; ++l) A[l] = std::pow(base[l], zeta);
+                    vd term = A * vload(Rj + t) * vload(Rk + t);
+                    if (g.narrow) term *= vload(Rt + t);
+                    sum += term;
+                }
+                ws.G[m] += g.prefactor[mi] * vsum(sum);
+            }
+        }
+    }
+
+    // Pass 2 for a Gaussian angular group: for each cached triplet the partials of
+    // sum_s w_s t_s are summed over the group's functions in registers, then turned into
+    // vectors once (see file header) and added to g of j and k.
+    template <bool NARROW>
+    void gaussian_angular_gradient(const ElementSFs& el, const AngularGroup& g, int group_index,
+                                   Workspace& ws, size_t stride, const double* wsf, double* gx,
+                                   double* gy, double* gz) const {
+        (void)stride;
+        const TripletCache& tc = ws.caches[group_index];
+        if (tc.n == 0) return;
+        const int n_members = static_cast<int>(g.members.size());
+        bool any = false;
+        for (int m : g.members) any = any || wsf[m] != 0.0;
+        if (!any) return;
+        const int n_keys = static_cast<int>(g.keys.size());
+        double wp[64], wpzl[64], lam[64];
+        std::vector<double> wp_v, wpzl_v, lam_v;
+        double* WP = wp;
+        double* WPZL = wpzl;
+        double* LAM = lam;
+        if (n_members > 64) {
+            wp_v.resize(n_members); wpzl_v.resize(n_members); lam_v.resize(n_members);
+            WP = wp_v.data(); WPZL = wpzl_v.data(); LAM = lam_v.data();
+        }
+        for (int mi = 0; mi < n_members; ++mi) {
+            const SFSpec& s = el.sfs[g.members[mi]];
+            WP[mi] = wsf[g.members[mi]] * g.prefactor[mi];
+            WPZL[mi] = WP[mi] * s.zeta * s.lambda;
+            LAM[mi] = s.lambda;
+        }
+        const size_t C = tc.capacity;
+        const double* __restrict D = tc.data.data();
+        const double* __restrict xj_ = D + 0 * C;
+        const double* __restrict yj_ = D + 1 * C;
+        const double* __restrict zj_ = D + 2 * C;
+        const double* __restrict irj_ = D + 3 * C;
+        const double* __restrict xk_ = D + 4 * C;
+        const double* __restrict yk_ = D + 5 * C;
+        const double* __restrict zk_ = D + 6 * C;
+        const double* __restrict irk_ = D + 7 * C;
+        const double* __restrict c_ = D + 8 * C;
+        const double* __restrict irjk_ = D + 9 * C;
+        const size_t np = tc.padded;
+        if (ws.gk.size() < 6 * np) ws.gk.resize(6 * np);
+        double* __restrict o = ws.gk.data();  // per triplet: g_j (x y z) and g_k (x y z)
+        const vd zero = vsplat(0.0), one = vsplat(1.0);
+        for (size_t t = 0; t < np; t += VW) {
+            const vd cq = vload(c_ + t);
+            vd Sj = zero, Sk = zero, Sjk = zero, Sc = zero;
+            for (int q = 0; q < n_keys; ++q) {
+                const double* base_col = tc.col(TripletCache::BASE + TripletCache::PER_KEY * q);
+                const vd Rj = vload(base_col + t), dRj = vload(base_col + C + t);
+                const vd Rk = vload(base_col + 2 * C + t), dRk = vload(base_col + 3 * C + t);
+                vd Rjk = one, dRjk = zero;
+                if (NARROW) {
+                    Rjk = vload(base_col + 4 * C + t);
+                    dRjk = vload(base_col + 5 * C + t);
+                }
+                vd PA = zero, PdA = zero;
+                for (int mi = g.key_begin[q]; mi < g.key_begin[q + 1]; ++mi) {
+                    vd base = one + vsplat(LAM[mi]) * cq;
+                    base = base > zero ? base : zero;
+                    const int zi = g.zeta_int[mi];
+                    vd pm1;
+                    if (zi > 0) {
+                        pm1 = vpower_minus_one(base, zi);
+                    } else {
+                        const double zeta = el.sfs[g.members[mi]].zeta;
+                        for (int l = 0; l < VW; ++l) pm1[l] = std::pow(base[l], zeta - 1.0);
+                    }
+                    PA += vsplat(WP[mi]) * pm1 * base;
+                    PdA += vsplat(WPZL[mi]) * pm1;
+                }
+                const vd RkRjk = Rk * Rjk;
+                Sj += PA * dRj * RkRjk;
+                Sk += PA * Rj * dRk * Rjk;
+                if (NARROW) Sjk += PA * Rj * Rk * dRjk;
+                Sc += PdA * Rj * RkRjk;
+            }
+            const vd irj = vload(irj_ + t), irk = vload(irk_ + t);
+            vd cross = Sc * irj * irk;
+            vd aj = Sj * irj - Sc * cq * irj * irj;
+            vd ak = Sk * irk - Sc * cq * irk * irk;
+            if (NARROW) {
+                const vd u = Sjk * vload(irjk_ + t);
+                cross -= u;
+                aj += u;
+                ak += u;
+            }
+            const vd xj = vload(xj_ + t), yj = vload(yj_ + t), zj = vload(zj_ + t);
+            const vd xk = vload(xk_ + t), yk = vload(yk_ + t), zk = vload(zk_ + t);
+            vstore(o + t, aj * xj + cross * xk);
+            vstore(o + np + t, aj * yj + cross * yk);
+            vstore(o + 2 * np + t, aj * zj + cross * zk);
+            vstore(o + 3 * np + t, ak * xk + cross * xj);
+            vstore(o + 4 * np + t, ak * yk + cross * yj);
+            vstore(o + 5 * np + t, ak * zk + cross * zj);
+        }
+        const int* jl = tc.jl.data();
+        const int* kl = tc.kl.data();
+        for (size_t t = 0; t < tc.n; ++t) {
+            const int j = jl[t], k = kl[t];
+            gx[j] += o[t];
+            gy[j] += o[np + t];
+            gz[j] += o[2 * np + t];
+            gx[k] += o[3 * np + t];
+            gy[k] += o[4 * np + t];
+            gz[k] += o[5 * np + t];
+        }
+    }
+
+    void radial_group(const ElementSFs& el, const RadialGroup& g, Workspace& ws, size_t stride) const {
+        auto [a, b] = range_of(ws, g.e1);
+        if (a >= b) return;
+        const double* __restrict r = ws.r.data();
+        const double* __restrict inv_r = ws.inv_r.data();
+        const double* __restrict x = ws.x.data();
+        const double* __restrict y = ws.y.data();
+        const double* __restrict z = ws.z.data();
+        const double* __restrict w = ws.w.data();
+        const bool weighted = g.weighted;
+        for (int m : g.members) {
+            const SFSpec& s = el.sfs[m];
+            double* __restrict jx = jac(ws, m, 0, stride);
+            double* __restrict jy = jac(ws, m, 1, stride);
+            double* __restrict jz = jac(ws, m, 2, stride);
+            double sum = 0.0;
+            if (!g.compact) {
+                const double* __restrict fc = ws.fc.data() + g.cutoff_slot * stride;
+                const double* __restrict dfc = ws.dfc.data() + g.cutoff_slot * stride;
+                const double eta = s.eta, rs = s.rs;
+#pragma GCC ivdep
+                for (int k = a; k < b; ++k) {
+                    const double dr = r[k] - rs;
+                    const double ex = pf_exp(-eta * dr * dr);
+                    const double wk = weighted ? w[k] : 1.0;
+                    const double val = wk * ex * fc[k];
+                    const double der = wk * ex * (dfc[k] - 2.0 * eta * dr * fc[k]);
+                    sum += val;
+                    const double coef = der * inv_r[k];
+                    jx[k] = coef * x[k];
+                    jy[k] = coef * y[k];
+                    jz[k] = coef * z[k];
+                }
+            } else {
+                const double center = 0.5 * (s.rl + s.rc);
+                const double ihw = 2.0 / (s.rc - s.rl);
+                for (int k = a; k < b; ++k) {
+                    if (!(r[k] > s.rl && r[k] < s.rc)) continue;
+                    double f, df;
+                    compact_function(s.core, s.asymmetric, center, ihw, r[k], f, df);
+                    const double wk = weighted ? w[k] : 1.0;
+                    sum += wk * f;
+                    const double coef = wk * df * inv_r[k];
+                    jx[k] = coef * x[k];
+                    jy[k] = coef * y[k];
+                    jz[k] = coef * z[k];
+                }
+            }
+            ws.G[m] += sum;
+        }
+    }
+
+    // Per-neighbour radial factor R_n = w_n exp(-eta (r_n - rs)^2) fc(r_n) and dR_n/dr_n.
+    static void gaussian_factors(const double* __restrict r, const double* __restrict fc,
+                                 const double* __restrict dfc, const double* __restrict w,
+                                 bool weighted, double eta, double rs, int a, int b,
+                                 double* __restrict R, double* __restrict dR) {
+#pragma GCC ivdep
+        for (int k = a; k < b; ++k) {
+            const double dr = r[k] - rs;
+            const double ex = pf_exp(-eta * dr * dr);
+            const double wk = weighted ? w[k] : 1.0;
+            R[k] = wk * ex * fc[k];
+            dR[k] = wk * ex * (dfc[k] - 2.0 * eta * dr * fc[k]);
+        }
+    }
+
+    template <bool NARROW, int ZETA>
+    static void gaussian_member_loop(int j, int k0, int k1, double lambda, int zeta_int,
+                                     double zeta, double prefactor, const Workspace& ws,
+                                     const double* __restrict R, const double* __restrict dR,
+                                     const double* __restrict Rjk, const double* __restrict dRjk,
+                                     double* __restrict jx, double* __restrict jy,
+                                     double* __restrict jz, double& G) {
+        const double* __restrict x = ws.x.data();
+        const double* __restrict y = ws.y.data();
+        const double* __restrict z = ws.z.data();
+        const double* __restrict inv_r = ws.inv_r.data();
+        const double* __restrict c = ws.c.data();
+        const double* __restrict inv_rjk = ws.inv_rjk.data();
+        const double xj = x[j], yj = y[j], zj = z[j], irj = inv_r[j];
+        const double Rj = R[j], dRj = dR[j];
+        double sum = 0.0, sjx = 0.0, sjy = 0.0, sjz = 0.0;
+#pragma GCC ivdep
+        for (int k = k0; k < k1; ++k) {
+            const int q = k - k0;
+            double base = 1.0 + lambda * c[q];
+            base = base > 0.0 ? base : 0.0;
+            double pm1;
+            if constexpr (ZETA >= 0) pm1 = power_minus_one<ZETA>(base, zeta_int);
+            else pm1 = std::pow(base, zeta - 1.0);
+            const double A = prefactor * pm1 * base;
+            const double dA = prefactor * zeta * lambda * pm1;
+            const double rjk_f = NARROW ? Rjk[q] : 1.0;
+            const double drjk_f = NARROW ? dRjk[q] : 0.0;
+            const double Rk = R[k];
+            const double RR = Rj * Rk * rjk_f;
+            sum += A * RR;
+            const double Tj = A * dRj * Rk * rjk_f;
+            const double Tk = A * Rj * dR[k] * rjk_f;
+            const double Tc = dA * RR;
+            const double irk = inv_r[k];
+            double cross = Tc * irj * irk;
+            double aj = Tj * irj - Tc * c[q] * irj * irj;
+            double ak = Tk * irk - Tc * c[q] * irk * irk;
+            if constexpr (NARROW) {
+                const double Tjk = A * Rj * Rk * drjk_f * inv_rjk[q];
+                cross -= Tjk;
+                aj += Tjk;
+                ak += Tjk;
+            }
+            const double xk = x[k], yk = y[k], zk = z[k];
+            jx[k] += ak * xk + cross * xj;
+            jy[k] += ak * yk + cross * yj;
+            jz[k] += ak * zk + cross * zj;
+            sjx += aj * xj + cross * xk;
+            sjy += aj * yj + cross * yk;
+            sjz += aj * zj + cross * zk;
+        }
+        G += sum;
+        jx[j] += sjx;
+        jy[j] += sjy;
+        jz[j] += sjz;
+    }
+
+    template <bool NARROW>
+    static void dispatch_member(int zeta_int, bool zeta_is_int, int j, int k0, int k1,
+                                double lambda, double zeta, double prefactor, const Workspace& ws,
+                                const double* R, const double* dR, const double* Rjk,
+                                const double* dRjk, double* jx, double* jy, double* jz,
+                                double& G) {
+        if (zeta_is_int) {
+            switch (zeta_int) {
+                case 1:
+                    return gaussian_member_loop<NARROW, 1>(j, k0, k1, lambda, 1, zeta, prefactor, ws, R,
+                                                           dR, Rjk, dRjk, jx, jy, jz, G);
+                case 2:
+                    return gaussian_member_loop<NARROW, 2>(j, k0, k1, lambda, 2, zeta, prefactor, ws, R,
+                                                           dR, Rjk, dRjk, jx, jy, jz, G);
+                case 4:
+                    return gaussian_member_loop<NARROW, 4>(j, k0, k1, lambda, 4, zeta, prefactor, ws, R,
+                                                           dR, Rjk, dRjk, jx, jy, jz, G);
+                case 8:
+                    return gaussian_member_loop<NARROW, 8>(j, k0, k1, lambda, 8, zeta, prefactor, ws, R,
+                                                           dR, Rjk, dRjk, jx, jy, jz, G);
+                case 16:
+                    return gaussian_member_loop<NARROW, 16>(j, k0, k1, lambda, 16, zeta, prefactor, ws,
+                                                            R, dR, Rjk, dRjk, jx, jy, jz, G);
+                default:
+                    return gaussian_member_loop<NARROW, 0>(j, k0, k1, lambda, zeta_int, zeta, prefactor,
+                                                           ws, R, dR, Rjk, dRjk, jx, jy, jz, G);
+            }
+        }
+        gaussian_member_loop<NARROW, -1>(j, k0, k1, lambda, 0, zeta, prefactor, ws, R, dR, Rjk,
+                                         dRjk, jx, jy, jz, G);
+    }
+
+    // Shared per-triplet geometry for pairs (j, k), k in [k0, k1): cos(theta_jk) and, for
+    // narrow functions, r_jk, 1/r_jk and the cutoff at r_jk.
+    static void triplet_geometry(Workspace& ws, int j, int k0, int k1, bool narrow,
+                                 const Cutoff* cut) {
+        const double* __restrict x = ws.x.data();
+        const double* __restrict y = ws.y.data();
+        const double* __restrict z = ws.z.data();
+        const double* __restrict inv_r = ws.inv_r.data();
+        double* __restrict c = ws.c.data();
+        double* __restrict rjk = ws.rjk.data();
+        double* __restrict inv_rjk = ws.inv_rjk.data();
+        const double xj = x[j], yj = y[j], zj = z[j], irj = inv_r[j];
+        const int nk = k1 - k0;
+#pragma GCC ivdep
+        for (int q = 0; q < nk; ++q) {
+            const int k = k0 + q;
+            double cq = (xj * x[k] + yj * y[k] + zj * z[k]) * irj * inv_r[k];
+            cq = cq > 1.0 ? 1.0 : cq;
+            cq = cq < -1.0 ? -1.0 : cq;
+            c[q] = cq;
+        }
+        if (!narrow) return;
+#pragma GCC ivdep
+        for (int q = 0; q < nk; ++q) {
+            const int k = k0 + q;
+            const double dx = x[k] - xj, dy = y[k] - yj, dz = z[k] - zj;
+            double d = std::sqrt(dx * dx + dy * dy + dz * dz);
+            d = d > 1e-300 ? d : 1e-300;
+            rjk[q] = d;
+            inv_rjk[q] = 1.0 / d;
+        }
+        if (cut != nullptr) cut->eval(rjk, nk, ws.fjk.data(), ws.dfjk.data());
+    }
+
+    void gaussian_angular_group(const ElementSFs& el, const AngularGroup& g, Workspace& ws,
+                                size_t stride) const {
+        auto [a1, b1] = range_of(ws, g.e1);
+        auto [a2, b2] = range_of(ws, g.e2);
+        const bool same = g.e1 == g.e2;
+        if (a1 >= b1 || a2 >= b2) return;
+        const double* fc = ws.fc.data() + g.cutoff_slot * stride;
+        const double* dfc = ws.dfc.data() + g.cutoff_slot * stride;
+        const Cutoff& cut = el.cutoffs[g.cutoff_slot];
+        const int n_keys = static_cast<int>(g.keys.size());
+        // per-neighbour factors for every distinct (eta, rs), over both ranges
+        std::vector<double>& R = ws.R;
+        std::vector<double>& dR = ws.dR;
+        const size_t key_stride = stride;
+        if (R.size() < static_cast<size_t>(n_keys) * key_stride) {
+            R.resize(n_keys * key_stride);
+            dR.resize(n_keys * key_stride);
+        }
+        for (int q = 0; q < n_keys; ++q) {
+            const auto [eta, rs] = g.keys[q];
+            gaussian_factors(ws.r.data(), fc, dfc, ws.w.data(), g.weighted, eta, rs, a1, b1,
+                             R.data() + q * key_stride, dR.data() + q * key_stride);
+            if (!same)
+                gaussian_factors(ws.r.data(), fc, dfc, ws.w.data(), g.weighted, eta, rs, a2, b2,
+                                 R.data() + q * key_stride, dR.data() + q * key_stride);
+        }
+        const int n_members = static_cast<int>(g.members.size());
+        for (int j = a1; j < b1; ++j) {
+            const int k0 = same ? j + 1 : a2;
+            const int k1 = b2;
+            if (k0 >= k1) continue;
+            // neighbours beyond rc contribute nothing; skip j early (R == 0 there)
+            if (ws.r[j] >= g.rc) continue;
+            triplet_geometry(ws, j, k0, k1, g.narrow, &cut);
+            int current_key = -1;
+            for (int mi = 0; mi < n_members; ++mi) {
+                const int m = g.members[mi];
+                const SFSpec& s = el.sfs[m];
+                const int key = g.key_of_member[mi];
+                if (g.narrow && key != current_key) {
+                    const double eta = s.eta, rs = s.rs;
+                    const double* __restrict rjk = ws.rjk.data();
+                    const double* __restrict fjk = ws.fjk.data();
+                    const double* __restrict dfjk = ws.dfjk.data();
+                    double* __restrict Rjk = ws.Rjk.data();
+                    double* __restrict dRjk = ws.dRjk.data();
+                    const int nk = k1 - k0;
+#pragma GCC ivdep
+                    for (int q = 0; q < nk; ++q) {
+                        const double dr = rjk[q] - rs;
+                        const double ex = pf_exp(-eta * dr * dr);
+                        Rjk[q] = ex * fjk[q];
+                        dRjk[q] = ex * (dfjk[q] - 2.0 * eta * dr * fjk[q]);
+                    }
+                    current_key = key;
+                }
+                const double zeta = s.zeta;
+                const double zr = std::round(zeta);
+                const bool zeta_is_int = std::fabs(zeta - zr) <= 1e-300 && zr >= 1.0 && zr <= 256.0;
+                const double prefactor = std::pow(2.0, 1.0 - zeta);
+                const double* Rq = R.data() + key * key_stride;
+                const double* dRq = dR.data() + key * key_stride;
+                double* jx = jac(ws, m, 0, stride);
+                double* jy = jac(ws, m, 1, stride);
+                double* jz = jac(ws, m, 2, stride);
+                if (g.narrow)
+                    dispatch_member<true>(static_cast<int>(zr), zeta_is_int, j, k0, k1, s.lambda, zeta,
+                                          prefactor, ws, Rq, dRq, ws.Rjk.data(), ws.dRjk.data(), jx,
+                                          jy, jz, ws.G[m]);
+                else
+                    dispatch_member<false>(static_cast<int>(zr), zeta_is_int, j, k0, k1, s.lambda,
+                                           zeta, prefactor, ws, Rq, dRq, nullptr, nullptr, jx, jy,
+                                           jz, ws.G[m]);
+            }
+        }
+    }
+
+    void compact_angular_group(const ElementSFs& el, const AngularGroup& g, Workspace& ws,
+                               size_t stride) const {
+        auto [a1, b1] = range_of(ws, g.e1);
+        auto [a2, b2] = range_of(ws, g.e2);
+        const bool same = g.e1 == g.e2;
+        if (a1 >= b1 || a2 >= b2) return;
+        const double rl = g.rl, rc = g.rc;
+        const double center = 0.5 * (rl + rc), ihw = 2.0 / (rc - rl);
+        // per-neighbour compact radial factor (with weights)
+        std::vector<double>& R = ws.R;
+        std::vector<double>& dR = ws.dR;
+        if (R.size() < stride) {
+            R.resize(stride);
+            dR.resize(stride);
+        }
+        auto fill = [&](int a, int b) {
+            for (int k = a; k < b; ++k) {
+                double f = 0.0, df = 0.0;
+                if (ws.r[k] > rl && ws.r[k] < rc)
+                    compact_function(g.core, g.asymmetric, center, ihw, ws.r[k], f, df);
+                const double wk = g.weighted ? ws.w[k] : 1.0;
+                R[k] = wk * f;
+                dR[k] = wk * df;
+            }
+        };
+        fill(a1, b1);
+        if (!same) fill(a2, b2);
+        const double* x = ws.x.data();
+        const double* y = ws.y.data();
+        const double* z = ws.z.data();
+        const double* inv_r = ws.inv_r.data();
+        for (int j = a1; j < b1; ++j) {
+            if (R[j] == 0.0 && dR[j] == 0.0) continue;
+            const int k0 = same ? j + 1 : a2;
+            for (int k = k0; k < b2; ++k) {
+                if (R[k] == 0.0 && dR[k] == 0.0) continue;
+                const double irj = inv_r[j], irk = inv_r[k];
+                const double c = (x[j] * x[k] + y[j] * y[k] + z[j] * z[k]) * irj * irk;
+                if (c <= -1.0 || c >= 1.0) continue;  // collinear: skipped, as n2p2 does
+                double fjk = 1.0, dfjk = 0.0, irjk = 0.0;
+                if (g.narrow) {
+                    const double dx = x[k] - x[j], dy = y[k] - y[j], dz = z[k] - z[j];
+                    const double rjk2 = dx * dx + dy * dy + dz * dz;
+                    if (!(rjk2 < rc * rc)) continue;
+                    if (rl > 0.0 ? !(rjk2 > rl * rl) : !(rjk2 > 0.0)) continue;
+                    const double rjk = std::sqrt(rjk2);
+                    compact_function(g.core, g.asymmetric, center, ihw, rjk, fjk, dfjk);
+                    irjk = 1.0 / rjk;
+                }
+                const double theta = std::acos(c);
+                const double sin_theta = std::sqrt(1.0 - c * c);
+                const double Rj = R[j], Rk = R[k], dRj = dR[j], dRk = dR[k];
+                for (int m : g.members) {
+                    const SFSpec& s = el.sfs[m];
+                    if (theta < s.angle_left || theta > s.angle_right) continue;
+                    const double ac = 0.5 * (s.angle_left + s.angle_right);
+                    const double aihw = 2.0 / (s.angle_right - s.angle_left);
+                    double A, dA_dtheta;
+                    compact_function(g.core, false, ac, aihw, theta, A, dA_dtheta);
+                    const double dA = -dA_dtheta / sin_theta;  // d/dcos
+                    const double RR = Rj * Rk * fjk;
+                    ws.G[m] += A * RR;
+                    const double Tj = A * dRj * Rk * fjk;
+                    const double Tk = A * Rj * dRk * fjk;
+                    const double Tc = dA * RR;
+                    const double Tjk = A * Rj * Rk * dfjk * irjk;
+                    const double cross = Tc * irj * irk - Tjk;
+                    const double aj = Tj * irj - Tc * c * irj * irj + Tjk;
+                    const double ak = Tk * irk - Tc * c * irk * irk + Tjk;
+                    double* jx = jac(ws, m, 0, stride);
+                    double* jy = jac(ws, m, 1, stride);
+                    double* jz = jac(ws, m, 2, stride);
+                    jx[k] += ak * x[k] + cross * x[j];
+                    jy[k] += ak * y[k] + cross * y[j];
+                    jz[k] += ak * z[k] + cross * z[j];
+                    jx[j] += aj * x[j] + cross * x[k];
+                    jy[j] += aj * y[j] + cross * y[k];
+                    jz[j] += aj * z[j] + cross * z[k];
+                }
+            }
+        }
+    }
+
+    // ANI modified angular function (Smith, Isayev, Roitberg, Chem. Sci. 8, 3192 (2017), eq. 4):
+    //   G = 2^(1-zeta) sum_{j<k} (1 + cos(theta - theta_s))^zeta
+    //       exp(-eta ((r_j + r_k)/2 - R_s)^2) fc(r_j) fc(r_k)
+    // summed over unordered pairs (the paper's sum over j != k counts each pair twice).
+    // d theta / d d_j = -(u_k - cos u_j) / (r_j sin theta) has length 1/r_j; for an exactly
+    // collinear triplet its direction is undefined and the angular derivative is set to 0.
+    void ani_angular_group(const ElementSFs& el, const AngularGroup& g, Workspace& ws,
+                           size_t stride) const {
+        auto [a1, b1] = range_of(ws, g.e1);
+        auto [a2, b2] = range_of(ws, g.e2);
+        const bool same = g.e1 == g.e2;
+        if (a1 >= b1 || a2 >= b2) return;
+        const double* fc = ws.fc.data() + g.cutoff_slot * stride;
+        const double* dfc = ws.dfc.data() + g.cutoff_slot * stride;
+        const double* x = ws.x.data();
+        const double* y = ws.y.data();
+        const double* z = ws.z.data();
+        const double* r = ws.r.data();
+        const double* inv_r = ws.inv_r.data();
+        for (int j = a1; j < b1; ++j) {
+            if (fc[j] == 0.0) continue;
+            const int k0 = same ? j + 1 : a2;
+            for (int k = k0; k < b2; ++k) {
+                if (fc[k] == 0.0) continue;
+                const double irj = inv_r[j], irk = inv_r[k];
+                double c = (x[j] * x[k] + y[j] * y[k] + z[j] * z[k]) * irj * irk;
+                c = std::min(1.0, std::max(-1.0, c));
+                const double sin_theta = std::sqrt(std::max(0.0, 1.0 - c * c));
+                const double ff = fc[j] * fc[k];
+                for (int m : g.members) {
+                    const SFSpec& s = el.sfs[m];
+                    const double cs = std::cos(s.theta_s), ss = std::sin(s.theta_s);
+                    const double cos_shift = c * cs + sin_theta * ss;       // cos(theta - theta_s)
+                    const double sin_shift = sin_theta * cs - c * ss;       // sin(theta - theta_s)
+                    const double base = 1.0 + cos_shift;
+                    const double pre = std::pow(2.0, 1.0 - s.zeta);
+                    const double P = pre * std::pow(base, s.zeta);
+                    const double dP_dtheta = -pre * s.zeta * std::pow(base, s.zeta - 1.0) * sin_shift;
+                    const double mean = 0.5 * (r[j] + r[k]) - s.rs;
+                    const double E = std::exp(-s.eta * mean * mean);
+                    const double dE_dr = -s.eta * mean * E;  // d/dr_j = d/dr_k
+                    ws.G[m] += P * E * ff;
+                    const double Tj = P * (dE_dr * ff + E * dfc[j] * fc[k]);
+                    const double Tk = P * (dE_dr * ff + E * fc[j] * dfc[k]);
+                    // angular part through theta: dt/dtheta * dtheta/dd
+                    const double Tth = dP_dtheta * E * ff;
+                    double gjx = Tj * x[j] * irj, gjy = Tj * y[j] * irj, gjz = Tj * z[j] * irj;
+                    double gkx = Tk * x[k] * irk, gky = Tk * y[k] * irk, gkz = Tk * z[k] * irk;
+                    if (sin_theta > 1e-12) {
+                        const double f = -Tth / sin_theta;  // dt/dcos
+                        // dcos/dd_j = (u_k - c u_j)/r_j, dcos/dd_k = (u_j - c u_k)/r_k
+                        const double ujx = x[j] * irj, ujy = y[j] * irj, ujz = z[j] * irj;
+                        const double ukx = x[k] * irk, uky = y[k] * irk, ukz = z[k] * irk;
+                        gjx += f * (ukx - c * ujx) * irj;
+                        gjy += f * (uky - c * ujy) * irj;
+                        gjz += f * (ukz - c * ujz) * irj;
+                        gkx += f * (ujx - c * ukx) * irk;
+                        gky += f * (ujy - c * uky) * irk;
+                        gkz += f * (ujz - c * ukz) * irk;
+                    }
+                    double* jx = jac(ws, m, 0, stride);
+                    double* jy = jac(ws, m, 1, stride);
+                    double* jz = jac(ws, m, 2, stride);
+                    jx[j] += gjx; jy[j] += gjy; jz[j] += gjz;
+                    jx[k] += gkx; jy[k] += gky; jz[k] += gkz;
+                }
+            }
+        }
+    }
+};
+
+}  // namespace PF_ARCH_NS
+}  // namespace potforge

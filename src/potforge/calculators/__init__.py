@@ -1,0 +1,5 @@
+"""ASE calculators for potforge models."""
+
+from .ase import PotforgeCalculator
+
+__all__ = ["PotforgeCalculator"]

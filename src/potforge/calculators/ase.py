@@ -1,0 +1,69 @@
+"""One ASE calculator for every potforge model.
+
+    >>> from potforge.calculators.ase import PotforgeCalculator
+    >>> atoms.calc = PotforgeCalculator.load("model_dir")        # or PotforgeCalculator(potential)
+
+Properties: ``energy``, ``free_energy`` (= energy, no electronic entropy), ``energies``
+(per atom), ``forces``, ``stress`` (periodic cells). The number of descriptor values outside
+the training range per atom (extrapolation warnings) is available as
+``calc.results["extrapolations"]`` and :meth:`PotforgeCalculator.get_extrapolations`.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+from ase.calculators.calculator import Calculator, PropertyNotImplementedError, all_changes
+
+from ..models.potential import Potential
+
+__all__ = ["PotforgeCalculator"]
+
+
+class PotforgeCalculator(Calculator):
+    """ASE calculator wrapping any :class:`~potforge.models.potential.Potential`."""
+
+    implemented_properties = ("energy", "free_energy", "energies", "forces", "stress")
+
+    def __init__(self, potential: Potential, **kwargs) -> None:
+        super().__init__(**kwargs)
+        if not isinstance(potential, Potential):
+            raise TypeError(f"expected a potforge Potential, got {type(potential).__name__}")
+        self.potential = potential
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, *, length_unit: str = "angstrom",
+             energy_unit: str = "ev", **kwargs) -> "PotforgeCalculator":
+        """Calculator for a potforge or n2p2 model directory (units for n2p2 models)."""
+        from ..export import load_model
+
+        return cls(load_model(path, length_unit=length_unit, energy_unit=energy_unit), **kwargs)
+
+    def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes) -> None:
+        super().calculate(atoms, properties, system_changes)
+        periodic = bool(np.all(self.atoms.pbc))
+        if "stress" in properties and not periodic:
+            raise PropertyNotImplementedError("stress needs a cell that is periodic in all directions")
+        # forces and stress come almost free with the energy pass, and ASE asks for them one
+        # after another: compute everything once and let ASE's cache serve the rest.
+        prediction = self.potential.predict(self.atoms, forces=True, stress=periodic)
+        self.results = {
+            "energy": prediction.energy,
+            "free_energy": prediction.energy,
+            "energies": prediction.energies,
+        }
+        if prediction.forces is not None:
+            self.results["forces"] = prediction.forces
+        if prediction.stress is not None:
+            self.results["stress"] = prediction.stress
+        if prediction.charges is not None:
+            self.results["charges"] = prediction.charges
+        if prediction.extrapolations is not None:
+            self.results["extrapolations"] = prediction.extrapolations
+
+    def get_extrapolations(self, atoms=None) -> np.ndarray | None:
+        """Per-atom count of descriptor values outside the training range (None if the model
+        has no such notion)."""
+        self.get_property("energy", atoms)
+        return self.results.get("extrapolations")

@@ -1,0 +1,23 @@
+"""Helpers shared by the CLI verbs (argument groups, progress)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def add_unit_options(parser: argparse.ArgumentParser, what: str = "n2p2 model and data files") -> None:
+    parser.add_argument("--length-unit", default="angstrom", metavar="UNIT",
+                        help=f"length unit of {what}: angstrom (default) or bohr")
+    parser.add_argument("--energy-unit", default="ev", metavar="UNIT",
+                        help=f"energy unit of {what}: ev (default) or hartree")
+
+
+def progress(iterable, total: int | None, description: str, *, minimum: int = 20):
+    """A tqdm progress bar on stderr for long inputs (imports tqdm only then)."""
+    if total is not None and total < minimum:
+        return iterable
+    from tqdm import tqdm
+
+    return tqdm(iterable, total=total, desc=description, unit="frame", file=sys.stderr,
+                dynamic_ncols=True, leave=False)

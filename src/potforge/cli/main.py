@@ -1,0 +1,66 @@
+"""``potforge <verb>``: the command-line entry point.
+
+Each verb lives in its own module with ``add_parser`` and ``run``; this module only builds
+the parser, dispatches, and turns user errors (:class:`~potforge.core.errors.PotforgeError`)
+into one line on stderr and exit status 2 (``--debug`` shows the traceback). Verb modules are
+imported only when used, so ``potforge predict`` starts fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+#: verb -> (module, one-line help)
+VERBS: dict[str, tuple[str, str]] = {
+    "predict": ("potforge.cli.predict", "energies, forces and stress of structures with a model"),
+    "data": ("potforge.cli.data", "inspect and convert data files (info, convert)"),
+    "demo": ("potforge.cli.demo", "predict with the shipped water model and compare with DFT"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from potforge import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="potforge",
+        description="Interatomic potentials from first-principles data.",
+        epilog="Example: potforge demo   (predicts with the shipped H2O model; no files needed)",
+    )
+    parser.add_argument("--version", action="version", version=f"potforge {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
+    sub = parser.add_subparsers(dest="verb", metavar="VERB")
+    verb = sys.argv[1] if len(sys.argv) > 1 else None
+    for name, (module, help_text) in VERBS.items():
+        if verb in VERBS and name != verb:
+            sub.add_parser(name, help=help_text)  # only the used verb's module is imported
+            continue
+        importlib.import_module(module).add_parser(sub, name, help_text)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    if argv is not None:
+        sys.argv = ["potforge", *argv]
+    parser = build_parser()
+    args = parser.parse_args(sys.argv[1:])
+    if args.verb is None:
+        parser.print_help()
+        return 2
+    from potforge.core.errors import PotforgeError
+
+    try:
+        return int(args.run(args) or 0)
+    except PotforgeError as err:
+        if args.debug:
+            raise
+        print(f"potforge {args.verb}: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"potforge {args.verb}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

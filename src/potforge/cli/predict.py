@@ -1,0 +1,46 @@
+"""``potforge predict MODEL INPUT -o OUTPUT.xyz``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .common import add_unit_options, progress
+
+EXAMPLE = """\
+example (n2p2's water model, files in Bohr/Hartree):
+  potforge predict ../shared/data/n2p2/H2O_RPBE-D3 ../shared/data/n2p2/H2O_RPBE-D3/input.data \\
+      --length-unit bohr --energy-unit hartree -o water.xyz
+"""
+
+
+def add_parser(sub, name: str, help_text: str) -> None:
+    p = sub.add_parser(name, help=help_text, description=help_text + ".", epilog=EXAMPLE,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("model", help="potforge model directory (model.json) or n2p2 model directory (input.nn)")
+    p.add_argument("input", help="structures: extended XYZ, n2p2 input.data or ASE database")
+    p.add_argument("-o", "--output", required=True, help="output extended XYZ (eV, Å)")
+    add_unit_options(p)
+    p.add_argument("--keep-reference", action="store_true",
+                   help="keep the input's energy/forces as ref_energy / ref_forces")
+    p.add_argument("--threads", type=int, default=0, help="threads (0: all cores, default)")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..data.io import iter_frames
+    from ..data.io.extxyz import write_extxyz
+    from ..export import load_model
+    from ..validation.predict import PredictionSummary, predict_frames
+
+    model = load_model(args.model, length_unit=args.length_unit, energy_unit=args.energy_unit)
+    if hasattr(model, "n_threads"):
+        model.n_threads = args.threads
+    frames = list(iter_frames(args.input, length_unit=args.length_unit, energy_unit=args.energy_unit))
+    summary = PredictionSummary()
+    outputs = predict_frames(model, progress(frames, len(frames), "predict"),
+                             keep_reference=args.keep_reference, summary=summary,
+                             source=args.input)
+    write_extxyz(args.output, outputs)
+    print(f"wrote {args.output}: {summary.line()}", file=sys.stderr if summary.n_extrapolations else sys.stdout)
+    return 0

@@ -1,0 +1,1 @@
+"""Core: units, errors, neighbour lists, atomic writes (imports nothing else of potforge)."""

@@ -1,0 +1,76 @@
+"""The potforge error tree.
+
+Every error a user can cause by their input is a :class:`PotforgeError`. Its message is one
+line that says where (``input.data:1234``, ``frame 17``, or a dotted config key), what was
+found and what was expected; the CLI prints exactly that line and exits with status 2.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "PotforgeError",
+    "ConfigError",
+    "UnitError",
+    "DataFormatError",
+    "ModelFormatError",
+    "StructureError",
+    "UnknownElementError",
+    "NotFittedError",
+    "location",
+]
+
+
+def location(path: object | None = None, line: int | None = None, frame: int | None = None) -> str:
+    """Format a location prefix such as ``input.data:12`` or ``data.xyz frame 3``."""
+    parts = []
+    if path is not None:
+        parts.append(f"{path}:{line}" if line is not None else str(path))
+    elif line is not None:
+        parts.append(f"line {line}")
+    if frame is not None:
+        parts.append(f"frame {frame}")
+    return " ".join(parts)
+
+
+class PotforgeError(Exception):
+    """Base class of all errors caused by user input (files, configs, structures)."""
+
+    def __init__(self, message: str, *, path: object | None = None, line: int | None = None,
+                 frame: int | None = None) -> None:
+        self.path = path
+        self.line = line
+        self.frame = frame
+        self.reason = message
+        where = location(path, line, frame)
+        super().__init__(f"{where}: {message}" if where else message)
+
+
+class ConfigError(PotforgeError, ValueError):
+    """A configuration value or option is invalid (the message names the dotted key)."""
+
+
+class UnitError(ConfigError):
+    """An unknown or inconsistent unit name."""
+
+
+class DataFormatError(PotforgeError, ValueError):
+    """A data file (extxyz, input.data, ASE db) is malformed."""
+
+
+class ModelFormatError(PotforgeError, ValueError):
+    """A model file (input.nn, scaling.data, weights, a potforge model) is malformed or inconsistent."""
+
+
+class StructureError(PotforgeError, ValueError):
+    """A structure cannot be evaluated: NaN/inf coordinates, overlapping atoms, singular cell."""
+
+
+class UnknownElementError(PotforgeError, KeyError):
+    """A structure holds an element that the model does not know."""
+
+    def __str__(self) -> str:  # KeyError would otherwise quote the message
+        return Exception.__str__(self)
+
+
+class NotFittedError(PotforgeError, RuntimeError):
+    """A fitter or model was used before ``fit`` was called."""

@@ -1,0 +1,161 @@
+"""A frame: one structure (``ase.Atoms``) with its reference labels.
+
+Units are potforge's internal ones: Å, eV, eV/Å, eV/Å³ (stress, ASE sign: a compressed
+cell has negative stress; Voigt order xx yy zz yz xz xy), e. A label that a data source does
+not have is ``None``; periodic and open structures of any size mix freely in one data set.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from ase import Atoms
+
+from ..core.errors import DataFormatError
+
+__all__ = ["Frame", "LABELS"]
+
+#: Names of the optional reference labels a frame may carry.
+LABELS = ("energy", "forces", "stress", "charges", "total_charge", "atomic_energies")
+
+
+@dataclass(eq=False)
+class Frame:
+    """One structure and its labels.
+
+    Parameters
+    ----------
+    atoms : ase.Atoms
+        Species, positions (Å), cell (Å) and periodicity. Periodic and open structures mix.
+    energy : float, eV
+        Total (potential) energy.
+    forces : (n_atoms, 3) float, eV/Å
+    stress : (6,) float, eV/Å³, Voigt order, ASE sign convention.
+    charges : (n_atoms,) float, e
+        Per-atom reference charges (e.g. Hirshfeld), used by charge (3G/4G) models.
+    total_charge : float, e
+    atomic_energies : (n_atoms,) float, eV
+        Per-atom energies where a source provides them (n2p2 ``input.data`` column).
+    config_type : str
+        Kind of configuration ("AIMD-NVT", "Vacancy", ...): weights and reports follow it.
+    group : str
+        Configurations in one group are never split between training and test sets.
+    weight : float
+        Per-frame weight in the loss.
+    info : dict
+        Anything else a file carried (comments, provenance); kept through round trips.
+    """
+
+    atoms: Atoms
+    energy: float | None = None
+    forces: np.ndarray | None = None
+    stress: np.ndarray | None = None
+    charges: np.ndarray | None = None
+    total_charge: float | None = None
+    atomic_energies: np.ndarray | None = None
+    config_type: str | None = None
+    group: str | None = None
+    weight: float = 1.0
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        n = len(self.atoms)
+        if self.energy is not None:
+            self.energy = float(self.energy)
+        if self.total_charge is not None:
+            self.total_charge = float(self.total_charge)
+        self.weight = float(self.weight)
+        self.forces = _as_array(self.forces, (n, 3), "forces")
+        self.stress = _as_stress(self.stress)
+        self.charges = _as_array(self.charges, (n,), "charges")
+        self.atomic_energies = _as_array(self.atomic_energies, (n,), "atomic_energies")
+
+    # -- convenience -----------------------------------------------------------------------
+    @property
+    def n_atoms(self) -> int:
+        return len(self.atoms)
+
+    @property
+    def symbols(self) -> list[str]:
+        return self.atoms.get_chemical_symbols()
+
+    @property
+    def is_periodic(self) -> bool:
+        return bool(np.any(self.atoms.pbc))
+
+    def has(self, label: str) -> bool:
+        """Whether the label (one of :data:`LABELS`) is present."""
+        if label not in LABELS:
+            raise KeyError(f"unknown label {label!r}; expected one of {', '.join(LABELS)}")
+        return getattr(self, label) is not None
+
+    def labels(self) -> tuple[str, ...]:
+        return tuple(name for name in LABELS if getattr(self, name) is not None)
+
+    def copy(self) -> "Frame":
+        def cp(x):
+            return None if x is None else np.array(x, copy=True)
+
+        return Frame(self.atoms.copy(), self.energy, cp(self.forces), cp(self.stress),
+                     cp(self.charges), self.total_charge, cp(self.atomic_energies),
+                     self.config_type, self.group, self.weight, dict(self.info))
+
+    def same_as(self, other: "Frame") -> bool:
+        """Exact equality of structure, labels and metadata (used by round-trip tests)."""
+        a, b = self.atoms, other.atoms
+        if (a.get_chemical_symbols() != b.get_chemical_symbols()
+                or not np.array_equal(a.positions, b.positions)
+                or not np.array_equal(np.asarray(a.cell), np.asarray(b.cell))
+                or not np.array_equal(a.pbc, b.pbc)):
+            return False
+        for name in LABELS:
+            x, y = getattr(self, name), getattr(other, name)
+            if (x is None) != (y is None):
+                return False
+            if x is not None and not np.array_equal(np.asarray(x), np.asarray(y)):
+                return False
+        return (self.config_type == other.config_type and self.group == other.group
+                and self.weight == other.weight and _info_equal(self.info, other.info))
+
+    def __repr__(self) -> str:
+        labels = ",".join(self.labels()) or "unlabelled"
+        return (f"Frame({self.atoms.get_chemical_formula()}, {labels}, "
+                f"config_type={self.config_type!r}, group={self.group!r})")
+
+
+def _info_equal(x: dict, y: dict) -> bool:
+    if x.keys() != y.keys():
+        return False
+    for k in x:
+        u, v = x[k], y[k]
+        if isinstance(u, np.ndarray) or isinstance(v, np.ndarray):
+            if not np.array_equal(np.asarray(u), np.asarray(v)):
+                return False
+        elif isinstance(u, float) and isinstance(v, float) and math.isnan(u) and math.isnan(v):
+            continue
+        elif u != v:
+            return False
+    return True
+
+
+def _as_array(value, shape: tuple[int, ...], name: str) -> np.ndarray | None:
+    if value is None:
+        return None
+    arr = np.asarray(value, dtype=np.float64)
+    if arr.shape != shape:
+        raise DataFormatError(f"{name} has shape {arr.shape}, expected {shape}")
+    return arr
+
+
+def _as_stress(value) -> np.ndarray | None:
+    if value is None:
+        return None
+    arr = np.asarray(value, dtype=np.float64)
+    if arr.shape == (3, 3):
+        arr = arr[[0, 1, 2, 1, 0, 0], [0, 1, 2, 2, 2, 1]]
+    if arr.shape != (6,):
+        raise DataFormatError(f"stress has shape {arr.shape}, expected (6,) Voigt or (3, 3)")
+    return arr

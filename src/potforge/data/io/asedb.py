@@ -1,0 +1,102 @@
+"""ASE databases (SQLite ``.db``): one row per frame.
+
+Energy, forces, stress and per-atom charges are stored as the results of a
+SinglePointCalculator, as ASE itself does, so other ASE tools see them; per-atom energies
+(which ASE's database does not keep as a result) go to the row's ``data``. ``config_type``,
+``group``, ``weight`` and ``total_charge`` are searchable key-value pairs; ``Frame.info`` goes
+to the row's ``data``. Floats are stored in binary, so the round trip is exact.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import numpy as np
+
+from ...core.atomic import atomic_path
+from ...core.errors import DataFormatError
+from ..frame import Frame
+
+__all__ = ["read_ase_db", "iter_ase_db", "write_ase_db"]
+
+_KVP = ("config_type", "group", "weight", "total_charge")
+
+
+def iter_ase_db(path: str | os.PathLike, selection: str | None = None) -> Iterator[Frame]:
+    """Yield frames from an ASE database, optionally filtered by an ASE selection string."""
+    from ase.db import connect
+
+    if not Path(path).exists():
+        raise DataFormatError("no such database", path=os.fspath(path))
+    try:
+        db = connect(os.fspath(path), type="db")
+        rows = list(db.select(selection) if selection else db.select())
+    except Exception as err:  # sqlite3.DatabaseError and friends: report one line
+        raise DataFormatError(f"not a readable ASE database ({type(err).__name__}: {err})",
+                              path=os.fspath(path)) from None
+    for row in rows:
+        atoms = row.toatoms()
+        kvp = row.key_value_pairs
+        data = dict(row.data) if row.get("data") else {}
+        info = data.pop("potforge_info", {})
+        labels = data.pop("potforge_labels", None)
+        present = set(labels) if labels is not None else None
+
+        def result(name):
+            value = row.get(name)
+            if present is not None and name not in present:
+                return None
+            return value
+
+        yield Frame(
+            atoms,
+            energy=result("energy"),
+            forces=result("forces"),
+            stress=result("stress"),
+            charges=result("charges"),
+            atomic_energies=data.pop("potforge_atomic_energies", None),
+            total_charge=kvp.get("total_charge"),
+            config_type=kvp.get("config_type"),
+            group=kvp.get("group"),
+            weight=kvp.get("weight", 1.0),
+            info=info,
+        )
+
+
+def read_ase_db(path: str | os.PathLike, selection: str | None = None) -> list[Frame]:
+    """Read all (or the selected) frames of an ASE database."""
+    return list(iter_ase_db(path, selection))
+
+
+def write_ase_db(path: str | os.PathLike, frames: Iterable[Frame]) -> None:
+    """Write frames to a new ASE database atomically (an existing file is replaced)."""
+    from ase.calculators.singlepoint import SinglePointCalculator
+    from ase.db import connect
+
+    with atomic_path(path) as tmp:
+        tmp.unlink()  # ase.db creates the file itself
+        with connect(os.fspath(tmp), type="db", append=False) as db:
+            for frame in frames:
+                atoms = frame.atoms.copy()
+                results = {}
+                for name, key in (("energy", "energy"), ("forces", "forces"), ("stress", "stress"),
+                                  ("charges", "charges")):
+                    value = getattr(frame, name)
+                    if value is not None:
+                        results[key] = value
+                if results:
+                    atoms.calc = SinglePointCalculator(atoms, **results)
+                kvp = {}
+                for key in _KVP:
+                    value = getattr(frame, key)
+                    if value is not None and not (key == "weight" and value == 1.0):
+                        kvp[key] = value
+                data = {"potforge_labels": list(frame.labels())}
+                if frame.atomic_energies is not None:
+                    data["potforge_atomic_energies"] = frame.atomic_energies
+                if frame.info:
+                    data["potforge_info"] = {k: (v.tolist() if isinstance(v, np.ndarray) else v)
+                                             for k, v in frame.info.items()}
+                db.write(atoms, key_value_pairs=kvp, data=data)

@@ -1,0 +1,359 @@
+"""Extended XYZ files, read and written by potforge itself.
+
+potforge writes every float with the shortest representation that reads back to the same
+float64 (ASE's writer rounds to 8 decimals), so files round-trip exactly, and reads the
+files that ASE and other codes write. Conventions follow ASE: ``Lattice`` (cell rows, Å;
+its presence means periodic unless ``pbc`` says otherwise), ``Properties`` (per-atom
+columns: ``species:S:1:pos:R:3`` then ``forces:R:3``, ``charges:R:1``, ``energies:R:1``),
+``energy`` (eV), ``stress`` (eV/Å³, 6 Voigt or 9 values, ASE sign) or ``virial`` (eV, 9
+values), ``config_type``, ``group``, ``weight``, ``total_charge``; anything else goes to
+``Frame.info`` (scalars and arrays) or ``atoms.arrays`` (per-atom columns).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable, Iterator
+
+import numpy as np
+from ase import Atoms
+from ase.data import atomic_numbers, chemical_symbols
+
+from ...core.atomic import atomic_write
+from ...core.errors import DataFormatError
+from ..frame import Frame
+
+__all__ = ["read_extxyz", "iter_extxyz", "write_extxyz", "parse_key_values"]
+
+_KV = re.compile(
+    r"""\s*([A-Za-z_][\w\-.:]*)           # key
+        (?:\s*=\s*(
+            "(?:[^"\\]|\\.)*"             # double-quoted value with escapes
+          | '(?:[^'\\]|\\.)*'             # single-quoted value
+          | \{[^}]*\}                     # {a b c}
+          | \[[^\]]*\]                    # [a, b, c]
+          | [^\s"'=]+                     # bare value
+        ))?\s*""",
+    re.VERBOSE,
+)
+_PER_ATOM_LABELS = {"forces": "forces", "force": "forces", "charges": "charges",
+                    "energies": "atomic_energies"}
+_RESERVED = {"lattice", "properties", "pbc", "energy", "stress", "virial", "config_type",
+             "group", "weight", "total_charge"}
+
+
+def parse_key_values(text: str, path: str = "?", line: int | None = None) -> dict[str, object]:
+    """Parse the comment line of an extended XYZ frame into a dict of typed values."""
+    result: dict[str, object] = {}
+    pos = 0
+    text = text.rstrip("\n")
+    while pos < len(text):
+        if text[pos:].strip() == "":
+            break
+        m = _KV.match(text, pos)
+        if m is None or m.end() == pos:
+            raise DataFormatError(f"cannot parse key=value pairs near {text[pos:pos + 30]!r}",
+                                  path=path, line=line)
+        key, raw = m.group(1), m.group(2)
+        result[key] = True if raw is None else _typed(raw)
+        pos = m.end()
+    return result
+
+
+def _unquote(raw: str) -> tuple[str, bool]:
+    if len(raw) >= 2 and raw[0] == raw[-1] and raw[0] in "\"'":
+        body = raw[1:-1]
+        return re.sub(r"\\(.)", lambda m: {"n": "\n"}.get(m.group(1), m.group(1)), body), True
+    if raw.startswith("{") or raw.startswith("["):
+        return raw[1:-1].replace(",", " "), True
+    return raw, False
+
+
+def _typed(raw: str) -> object:
+    text, quoted = _unquote(raw)
+    tokens = text.split()
+    if not tokens:
+        return text
+    for conv in (int, float):
+        try:
+            values = [conv(t) for t in tokens]
+        except ValueError:
+            continue
+        if len(values) == 1 and not (quoted and len(tokens) > 1):
+            return values[0]
+        return np.array(values)
+    if all(t in ("T", "F", "True", "False", "true", "false") for t in tokens):
+        values = [t in ("T", "True", "true") for t in tokens]
+        return values[0] if len(values) == 1 else np.array(values)
+    return text
+
+
+def _parse_properties(spec: str, path: str, line: int) -> list[tuple[str, str, int]]:
+    parts = spec.split(":")
+    if len(parts) % 3 != 0:
+        raise DataFormatError(f"Properties={spec!r} is not a list of name:type:count triples",
+                              path=path, line=line)
+    columns = []
+    for k in range(0, len(parts), 3):
+        name, kind, count = parts[k], parts[k + 1].upper(), parts[k + 2]
+        if kind not in ("S", "R", "I", "L") or not count.isdigit() or int(count) < 1:
+            raise DataFormatError(f"Properties entry {name}:{parts[k + 1]}:{count} has an unknown "
+                                  "type or count; expected S, R, I or L and a positive count",
+                                  path=path, line=line)
+        columns.append((name, kind, int(count)))
+    return columns
+
+
+def iter_extxyz(path: str | os.PathLike) -> Iterator[Frame]:
+    """Yield the frames of an extended XYZ file."""
+    name = os.fspath(path)
+    with open(path, encoding="utf-8") as handle:
+        lineno = 0
+        frame_index = 0
+        while True:
+            header = handle.readline()
+            lineno += 1
+            if not header:
+                return
+            if header.strip() == "":
+                continue
+            try:
+                n_atoms = int(header.split()[0])
+                if n_atoms < 0 or len(header.split()) != 1:
+                    raise ValueError
+            except ValueError:
+                raise DataFormatError(f"expected the atom count of frame {frame_index}, found "
+                                      f"{header.strip()[:40]!r}", path=name, line=lineno) from None
+            comment = handle.readline()
+            lineno += 1
+            if not comment:
+                raise DataFormatError(f"frame {frame_index} ends before its comment line",
+                                      path=name, line=lineno)
+            comment_line = lineno
+            rows = []
+            for _ in range(n_atoms):
+                text = handle.readline()
+                lineno += 1
+                if not text:
+                    raise DataFormatError(f"frame {frame_index} declares {n_atoms} atoms but the "
+                                          f"file ends after {len(rows)}", path=name, line=lineno)
+                rows.append(text.split())
+            yield _build_frame(comment, rows, name, comment_line, frame_index)
+            frame_index += 1
+
+
+def read_extxyz(path: str | os.PathLike) -> list[Frame]:
+    """Read all frames of an extended XYZ file."""
+    return list(iter_extxyz(path))
+
+
+def _build_frame(comment: str, rows: list[list[str]], path: str, line: int, index: int) -> Frame:
+    kv = parse_key_values(comment, path, line)
+    lower = {k.lower(): k for k in kv}
+    props_key = lower.get("properties")
+    spec = kv.pop(props_key) if props_key else "species:S:1:pos:R:3"
+    columns = _parse_properties(str(spec), path, line)
+    width = sum(c for _, _, c in columns)
+    for k, row in enumerate(rows):
+        if len(row) != width:
+            raise DataFormatError(f"atom line has {len(row)} columns; Properties declares {width}",
+                                  path=path, line=line + 1 + k)
+    table = np.array(rows, dtype=object).reshape(len(rows), width) if rows else np.zeros((0, width), object)
+    arrays: dict[str, np.ndarray] = {}
+    col = 0
+    for name, kind, count in columns:
+        block = table[:, col:col + count]
+        col += count
+        try:
+            if kind == "R":
+                value = block.astype(np.float64)
+            elif kind == "I":
+                value = block.astype(np.int64)
+            elif kind == "L":
+                bad = ~np.isin(block, ["T", "F", "True", "False"])
+                if bad.any():
+                    raise ValueError
+                value = np.isin(block, ["T", "True"])
+            else:
+                value = block.astype(str)
+        except ValueError:
+            raise DataFormatError(f"column {name!r} ({kind}) holds a value that is not of that type",
+                                  path=path, line=line) from None
+        arrays[name] = value[:, 0] if count == 1 else value
+    if "species" in arrays:
+        symbols = [str(s) for s in arrays.pop("species")]
+        for s in symbols:
+            if s not in atomic_numbers or s == "X":
+                raise DataFormatError(f"unknown element {s!r}", path=path, line=line, frame=index)
+    elif "Z" in arrays:
+        z = arrays.pop("Z")
+        if np.any((z < 1) | (z >= len(chemical_symbols))):
+            raise DataFormatError("column 'Z' holds an invalid atomic number", path=path, line=line)
+        symbols = [chemical_symbols[int(v)] for v in z]
+    else:
+        raise DataFormatError("Properties has no 'species' (or 'Z') column", path=path, line=line)
+    if "pos" not in arrays:
+        raise DataFormatError("Properties has no 'pos' column", path=path, line=line)
+    positions = arrays.pop("pos")
+    if positions.ndim != 2 or positions.shape[1] != 3 or not np.all(np.isfinite(positions)):
+        raise DataFormatError("'pos' must be 3 finite reals per atom", path=path, line=line)
+
+    def take(key: str):
+        k = lower.get(key)
+        return kv.pop(k) if k is not None else None
+
+    lattice = take("lattice")
+    pbc_value = take("pbc")
+    if lattice is not None:
+        cell = np.asarray(lattice, dtype=np.float64).reshape(-1)
+        if cell.shape != (9,) or not np.all(np.isfinite(cell)):
+            raise DataFormatError("Lattice must hold 9 finite numbers", path=path, line=line)
+        cell = cell.reshape(3, 3)
+    else:
+        cell = np.zeros((3, 3))
+    if pbc_value is None:
+        pbc = np.array([lattice is not None] * 3)
+    else:
+        pbc = np.atleast_1d(np.asarray(pbc_value))
+        if pbc.dtype != bool or pbc.shape != (3,):
+            raise DataFormatError(f"pbc must be three of T/F, found {pbc_value!r}", path=path, line=line)
+    atoms = Atoms(symbols=symbols, positions=positions, cell=cell, pbc=pbc)
+
+    labels: dict[str, object] = {}
+    for col_name in list(arrays):
+        target = _PER_ATOM_LABELS.get(col_name)
+        if target is not None and target not in labels:
+            labels[target] = arrays.pop(col_name)
+    for col_name, value in arrays.items():
+        atoms.arrays[col_name] = value
+
+    energy = take("energy")
+    stress = take("stress")
+    virial = take("virial")
+    if stress is None and virial is not None:
+        vir = np.asarray(virial, dtype=np.float64).reshape(3, 3)
+        stress = -vir / atoms.get_volume()
+    if stress is not None:
+        stress = np.asarray(stress, dtype=np.float64).reshape(-1)
+        if stress.shape == (9,):
+            stress = stress.reshape(3, 3)
+        elif stress.shape != (6,):
+            raise DataFormatError(f"stress must have 6 or 9 values, found {stress.size}",
+                                  path=path, line=line)
+    config_type = take("config_type")
+    group = take("group")
+    weight = take("weight")
+    total_charge = take("total_charge")
+    try:
+        return Frame(
+            atoms,
+            energy=_scalar(energy, "energy", path, line),
+            stress=stress,
+            total_charge=_scalar(total_charge, "total_charge", path, line),
+            config_type=None if config_type is None else str(config_type),
+            group=None if group is None else str(group),
+            weight=1.0 if weight is None else _scalar(weight, "weight", path, line),
+            info=kv,
+            **labels,
+        )
+    except DataFormatError as err:
+        raise DataFormatError(err.reason, path=path, line=line, frame=index) from None
+
+
+def _scalar(value, key: str, path: str, line: int) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, (bool, np.ndarray, str)):
+        raise DataFormatError(f"{key} must be one number, found {value!r}", path=path, line=line)
+    return float(value)
+
+
+def _fmt(x) -> str:
+    return repr(float(x))
+
+
+def _format_value(value) -> str:
+    if isinstance(value, (bool, np.bool_)):
+        return "T" if value else "F"
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    if isinstance(value, (float, np.floating)):
+        return _fmt(value)
+    if isinstance(value, (list, tuple, np.ndarray)):
+        arr = np.asarray(value)
+        if arr.dtype == bool:
+            return '"' + " ".join("T" if v else "F" for v in arr.ravel()) + '"'
+        if arr.dtype.kind in "iu":
+            return '"' + " ".join(str(int(v)) for v in arr.ravel()) + '"'
+        if arr.dtype.kind == "f":
+            return '"' + " ".join(_fmt(v) for v in arr.ravel()) + '"'
+        raise DataFormatError(f"cannot write a list of {arr.dtype} to extended XYZ")
+    text = str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return f'"{text}"'
+
+
+def format_frame(frame: Frame) -> str:
+    """One frame as extended XYZ text (ends with a newline)."""
+    atoms = frame.atoms
+    n = len(atoms)
+    parts = []
+    cell = np.asarray(atoms.cell)
+    if atoms.pbc.any() or np.any(cell != 0.0):
+        parts.append('Lattice="' + " ".join(_fmt(v) for v in cell.ravel()) + '"')
+    columns: list[tuple[str, str, int, np.ndarray]] = [
+        ("species", "S", 1, np.array(atoms.get_chemical_symbols(), dtype=object)[:, None]),
+        ("pos", "R", 3, atoms.positions),
+    ]
+    if frame.forces is not None:
+        columns.append(("forces", "R", 3, frame.forces))
+    if frame.charges is not None:
+        columns.append(("charges", "R", 1, frame.charges[:, None]))
+    if frame.atomic_energies is not None:
+        columns.append(("energies", "R", 1, frame.atomic_energies[:, None]))
+    for name, value in atoms.arrays.items():
+        if name in ("numbers", "positions"):
+            continue
+        arr = np.asarray(value)
+        kind = {"f": "R", "i": "I", "u": "I", "b": "L"}.get(arr.dtype.kind, "S")
+        arr2 = arr.reshape(n, -1)
+        columns.append((name, kind, arr2.shape[1], arr2))
+    parts.append("Properties=" + ":".join(f"{c[0]}:{c[1]}:{c[2]}" for c in columns))
+    if frame.energy is not None:
+        parts.append(f"energy={_fmt(frame.energy)}")
+    if frame.stress is not None:
+        s = frame.stress
+        full = [s[0], s[5], s[4], s[5], s[1], s[3], s[4], s[3], s[2]]
+        parts.append('stress="' + " ".join(_fmt(v) for v in full) + '"')
+    if frame.total_charge is not None:
+        parts.append(f"total_charge={_fmt(frame.total_charge)}")
+    if frame.config_type is not None:
+        parts.append(f"config_type={_format_value(str(frame.config_type))}")
+    if frame.group is not None:
+        parts.append(f"group={_format_value(str(frame.group))}")
+    if frame.weight != 1.0:
+        parts.append(f"weight={_fmt(frame.weight)}")
+    for key, value in frame.info.items():
+        if key.lower() in _RESERVED or not re.fullmatch(r"[A-Za-z_][\w\-.:]*", key):
+            raise DataFormatError(f"info key {key!r} cannot be written to extended XYZ")
+        parts.append(f"{key}={_format_value(value)}")
+    parts.append('pbc="' + " ".join("T" if p else "F" for p in atoms.pbc) + '"')
+
+    lines = [str(n), " ".join(parts)]
+    texts = []
+    for _, kind, _, arr in columns:
+        if kind == "R":
+            texts.append([" ".join(map(repr, row)) for row in np.asarray(arr, dtype=float).tolist()])
+        elif kind == "L":
+            texts.append([" ".join("T" if v else "F" for v in row) for row in arr.tolist()])
+        else:
+            texts.append([" ".join(map(str, row)) for row in arr.tolist()])
+    lines.extend(" ".join(cells) for cells in zip(*texts))
+    return "\n".join(lines) + "\n"
+
+
+def write_extxyz(path: str | os.PathLike, frames: Iterable[Frame]) -> None:
+    """Write frames to an extended XYZ file atomically (exact float round trip)."""
+    with atomic_write(path) as out:
+        for frame in frames:
+            out.write(format_frame(frame))

@@ -1,0 +1,268 @@
+"""n2p2 / RuNNer ``input.data`` files.
+
+Layout (one block per structure)::
+
+    begin
+    comment <free text>                  (any number of lines)
+    lattice <ax> <ay> <az>               (exactly three lines for periodic structures, none otherwise)
+    atom <x> <y> <z> <element> <charge> <atomic energy> <fx> <fy> <fz>
+    energy <E>
+    charge <Q>
+    end
+
+The file has no units of its own; n2p2 data are often in Bohr and Hartree. ``length_unit``
+and ``energy_unit`` say what the file uses and the reader converts to Å and eV (forces in
+energy/length). Labels the format cannot hold (stress, config_type, group, weight, other
+metadata) are written to one extra ``comment potforge {json}`` line that n2p2 ignores and
+this reader restores, so potforge frames round-trip exactly.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Iterator
+
+import numpy as np
+from ase import Atoms
+from ase.data import atomic_numbers
+
+from ...core.atomic import atomic_write
+from ...core.errors import DataFormatError
+from ...core.units import energy_factor, length_factor
+from ..frame import Frame
+
+__all__ = ["read_input_data", "iter_input_data", "write_input_data"]
+
+_META_PREFIX = "potforge "
+
+
+def iter_input_data(path: str | os.PathLike, *, length_unit: str = "angstrom",
+                    energy_unit: str = "ev") -> Iterator[Frame]:
+    """Yield the frames of an ``input.data`` file one by one (see module docstring)."""
+    lf = length_factor(length_unit, "length_unit")
+    ef = energy_factor(energy_unit, "energy_unit")
+    name = os.fspath(path)
+    with open(path, encoding="utf-8") as handle:
+        block: _Block | None = None
+        for lineno, raw in enumerate(handle, start=1):
+            fields = raw.split()
+            if not fields or fields[0].startswith("#"):
+                continue
+            key = fields[0]
+            if key == "begin":
+                if block is not None:
+                    raise DataFormatError(f"'begin' inside the structure opened at line "
+                                          f"{block.start}; expected 'end' first", path=name, line=lineno)
+                block = _Block(lineno)
+                continue
+            if block is None:
+                raise DataFormatError(f"{key!r} outside a begin/end block; expected 'begin'",
+                                      path=name, line=lineno)
+            if key == "end":
+                yield block.to_frame(name, lineno, lf, ef)
+                block = None
+            elif key == "atom":
+                block.add_atom(fields, name, lineno)
+            elif key == "lattice":
+                if len(fields) != 4:
+                    raise DataFormatError(f"'lattice' needs 3 numbers, found {len(fields) - 1}",
+                                          path=name, line=lineno)
+                block.lattice.append(_floats(fields[1:4], name, lineno, "lattice"))
+            elif key == "energy":
+                block.energy = _one_float(fields, name, lineno)
+            elif key == "charge":
+                block.charge = _one_float(fields, name, lineno)
+            elif key == "comment":
+                text = raw.strip()[len("comment"):].strip()
+                if text.startswith(_META_PREFIX + "{"):
+                    try:
+                        block.meta = json.loads(text[len(_META_PREFIX):])
+                    except json.JSONDecodeError as err:
+                        raise DataFormatError(f"unreadable potforge metadata comment ({err.msg})",
+                                              path=name, line=lineno) from None
+                else:
+                    block.comments.append(text)
+            else:
+                raise DataFormatError(f"unknown keyword {key!r}; expected begin, comment, lattice,"
+                                      " atom, energy, charge or end", path=name, line=lineno)
+        if block is not None:
+            raise DataFormatError(f"structure opened at line {block.start} has no 'end'",
+                                  path=name, line=lineno if block else None)
+
+
+def read_input_data(path: str | os.PathLike, *, length_unit: str = "angstrom",
+                    energy_unit: str = "ev") -> list[Frame]:
+    """Read all frames of an ``input.data`` file (units: see :func:`iter_input_data`)."""
+    return list(iter_input_data(path, length_unit=length_unit, energy_unit=energy_unit))
+
+
+class _Block:
+    __slots__ = ("start", "lattice", "symbols", "rows", "energy", "charge", "comments", "meta")
+
+    def __init__(self, start: int) -> None:
+        self.start = start
+        self.lattice: list[list[float]] = []
+        self.symbols: list[str] = []
+        self.rows: list[list[float]] = []
+        self.energy: float | None = None
+        self.charge: float | None = None
+        self.comments: list[str] = []
+        self.meta: dict | None = None
+
+    def add_atom(self, fields: list[str], path: str, lineno: int) -> None:
+        if len(fields) != 10:
+            raise DataFormatError(
+                f"'atom' line has {len(fields) - 1} fields; expected 9: "
+                "x y z element charge atomic_energy fx fy fz", path=path, line=lineno)
+        symbol = fields[4]
+        if symbol not in atomic_numbers or symbol == "X":
+            raise DataFormatError(f"unknown element {symbol!r} in 'atom' line", path=path, line=lineno)
+        self.symbols.append(symbol)
+        self.rows.append(_floats(fields[1:4] + fields[5:10], path, lineno, "atom"))
+
+    def to_frame(self, path: str, lineno: int, lf: float, ef: float) -> Frame:
+        if len(self.lattice) not in (0, 3):
+            raise DataFormatError(f"structure opened at line {self.start} has {len(self.lattice)} "
+                                  "'lattice' lines; expected 3 (periodic) or 0 (open)",
+                                  path=path, line=lineno)
+        if not self.rows:
+            raise DataFormatError(f"structure opened at line {self.start} has no atoms",
+                                  path=path, line=lineno)
+        data = np.array(self.rows, dtype=np.float64)
+        periodic = len(self.lattice) == 3
+        cell = np.array(self.lattice, dtype=np.float64) * lf if periodic else np.zeros((3, 3))
+        atoms = Atoms(symbols=self.symbols, positions=data[:, 0:3] * lf, cell=cell, pbc=periodic)
+        meta = self.meta or {}
+        present = set(meta.get("labels", ("energy", "forces", "charges", "total_charge",
+                                             "atomic_energies")))
+        info = dict(meta.get("info", {}))
+        if self.comments:
+            info["comment"] = "\n".join(self.comments)
+        try:
+            return Frame(
+                atoms,
+                energy=self.energy * ef if self.energy is not None and "energy" in present else None,
+                forces=data[:, 5:8] * (ef / lf) if "forces" in present else None,
+                stress=meta.get("stress"),
+                charges=data[:, 3].copy() if "charges" in present else None,
+                total_charge=self.charge if "total_charge" in present else None,
+                atomic_energies=data[:, 4] * ef if "atomic_energies" in present else None,
+                config_type=meta.get("config_type"),
+                group=meta.get("group"),
+                weight=meta.get("weight", 1.0),
+                info=info,
+            )
+        except (TypeError, ValueError) as err:
+            raise DataFormatError(f"bad potforge metadata in structure opened at line {self.start}:"
+                                  f" {err}", path=path, line=lineno) from None
+
+
+def _floats(tokens: list[str], path: str, lineno: int, key: str) -> list[float]:
+    try:
+        values = [float(t) for t in tokens]
+    except ValueError:
+        bad = next(t for t in tokens if not _is_float(t))
+        raise DataFormatError(f"{key!r} line: {bad!r} is not a number", path=path, line=lineno) from None
+    if not all(np.isfinite(values)):
+        raise DataFormatError(f"{key!r} line holds a non-finite number", path=path, line=lineno)
+    return values
+
+
+def _one_float(fields: list[str], path: str, lineno: int) -> float:
+    if len(fields) != 2:
+        raise DataFormatError(f"{fields[0]!r} needs exactly one number, found {len(fields) - 1}",
+                              path=path, line=lineno)
+    return _floats(fields[1:], path, lineno, fields[0])[0]
+
+
+def _is_float(token: str) -> bool:
+    try:
+        float(token)
+    except ValueError:
+        return False
+    return True
+
+
+def _fmt(x: float) -> str:
+    return repr(float(x))
+
+
+def write_input_data(path: str | os.PathLike, frames: Iterable[Frame], *,
+                     length_unit: str = "angstrom", energy_unit: str = "ev") -> None:
+    """Write frames to an ``input.data`` file atomically, converting to the given units.
+
+    Numbers are written with the shortest representation that reads back to the same
+    float64, so a round trip in the same units is exact.
+    """
+    lf = length_factor(length_unit, "length_unit")
+    ef = energy_factor(energy_unit, "energy_unit")
+    with atomic_write(path) as out:
+        for frame in frames:
+            out.write(_format_frame(frame, lf, ef))
+
+
+def _format_frame(frame: Frame, lf: float, ef: float) -> str:
+    lines = ["begin"]
+    comment = frame.info.get("comment")
+    if comment:
+        lines.extend(f"comment {c}" for c in str(comment).split("\n"))
+    meta = _metadata(frame)
+    if meta:
+        lines.append("comment " + _META_PREFIX + json.dumps(meta, separators=(",", ":")))
+    atoms = frame.atoms
+    if atoms.pbc.any():
+        for vec in np.asarray(atoms.cell):
+            lines.append("lattice " + " ".join(_fmt(v / lf) for v in vec))
+    n = len(atoms)
+    zeros = np.zeros(n)
+    charges = frame.charges if frame.charges is not None else zeros
+    eatom = frame.atomic_energies / ef if frame.atomic_energies is not None else zeros
+    forces = frame.forces * (lf / ef) if frame.forces is not None else np.zeros((n, 3))
+    pos = atoms.positions / lf
+    for k, sym in enumerate(atoms.get_chemical_symbols()):
+        x, y, z = pos[k]
+        fx, fy, fz = forces[k]
+        lines.append(f"atom {_fmt(x)} {_fmt(y)} {_fmt(z)} {sym} {_fmt(charges[k])} {_fmt(eatom[k])} "
+                     f"{_fmt(fx)} {_fmt(fy)} {_fmt(fz)}")
+    if frame.energy is not None:
+        lines.append(f"energy {_fmt(frame.energy / ef)}")
+    if frame.total_charge is not None:
+        lines.append(f"charge {_fmt(frame.total_charge)}")
+    lines.append("end\n")
+    return "\n".join(lines)
+
+
+_DEFAULT_LABELS = {"energy", "forces", "charges", "total_charge", "atomic_energies"}
+
+
+def _metadata(frame: Frame) -> dict:
+    """What input.data cannot say natively; empty for a plain n2p2 frame."""
+    meta: dict = {}
+    if frame.config_type is not None:
+        meta["config_type"] = frame.config_type
+    if frame.group is not None:
+        meta["group"] = frame.group
+    if frame.weight != 1.0:
+        meta["weight"] = frame.weight
+    if frame.stress is not None:
+        meta["stress"] = [float(v) for v in frame.stress]
+    present = set(frame.labels()) - {"stress"}
+    if present != _DEFAULT_LABELS:
+        meta["labels"] = sorted(present)
+    info = {k: v for k, v in frame.info.items() if k != "comment"}
+    if info:
+        meta["info"] = _jsonable(info)
+    return meta
+
+
+def _jsonable(value):
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    return value

@@ -1,0 +1,6 @@
+"""Behler-Parrinello neural network potentials (2G now; charge generations build on it)."""
+
+from .hdnnp import HDNNP
+from .network import ACTIVATIONS, AtomicNetwork
+
+__all__ = ["HDNNP", "AtomicNetwork", "ACTIVATIONS"]

@@ -1,0 +1,199 @@
+"""High-dimensional neural network potentials (Behler & Parrinello, PRL 98, 146401 (2007)).
+
+Second generation (2G): the energy is a sum of atomic energies, each the output of its
+element's network on the scaled symmetry functions of the atom's environment,
+
+    E = Σ_i [ s · NN_{Z_i}(G̃_i) + ē + E_{Z_i} ],
+
+with s the output scale (eV per network unit; n2p2: energy unit / ``conv_energy``), ē the
+mean energy per atom (n2p2 ``mean_energy``) and E_Z per-element offsets (n2p2
+``atom_energy``). Forces and stress follow analytically from the symmetry-function Jacobian
+(compiled kernel, one pass per atom). The charge-carrying generations (3G, 4G) extend this
+class with their charge networks and electrostatics.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+from ase import Atoms
+
+from ...core.neighbors import neighbor_list
+from ...descriptors.scaling import EXTRAPOLATION_TOLERANCE, SymmetryFunctionScaling
+from ...descriptors.symmetry_functions import SymmetryFunctionSet
+from ..potential import (Potential, Prediction, check_min_distance, register_potential,
+                         species_indices)
+from .network import AtomicNetwork
+
+__all__ = ["HDNNP"]
+
+
+@register_potential("hdnnp")
+class HDNNP(Potential):
+    """A 2G high-dimensional neural network potential.
+
+    Parameters
+    ----------
+    symmetry_functions : SymmetryFunctionSet
+        Per-element descriptors (Å); its species order is the model's.
+    scaling : SymmetryFunctionScaling
+        Mode and training-set statistics.
+    networks : mapping element -> AtomicNetwork
+    output_scale : float, eV
+        Energy of one network output unit.
+    mean_energy : float, eV
+        Added per atom.
+    atom_energies : mapping element -> float, eV
+        Per-element offsets (free-atom or fitted reference energies).
+    n_threads : int
+        Threads for neighbour search and kernels (0: all available).
+    metadata : dict
+        Free-form provenance (source files, units of the original model, ...).
+    """
+
+    def __init__(self, symmetry_functions: SymmetryFunctionSet, scaling: SymmetryFunctionScaling,
+                 networks: Mapping[str, AtomicNetwork], *, output_scale: float = 1.0,
+                 mean_energy: float = 0.0, atom_energies: Mapping[str, float] | None = None,
+                 n_threads: int = 0, metadata: dict | None = None) -> None:
+        self.symmetry_functions = symmetry_functions
+        self.scaling = scaling
+        self.networks = dict(networks)
+        self.output_scale = float(output_scale)
+        self.mean_energy = float(mean_energy)
+        self.atom_energies = {s: float((atom_energies or {}).get(s, 0.0))
+                              for s in symmetry_functions.species}
+        self.n_threads = int(n_threads)
+        self.metadata = dict(metadata or {})
+        for s in self.species:
+            if s not in self.networks:
+                raise ValueError(f"no network for element {s}")
+            n_sf = symmetry_functions.n_functions(s)
+            if self.networks[s].architecture[0] != n_sf:
+                raise ValueError(f"element {s}: network takes {self.networks[s].architecture[0]} "
+                                 f"inputs but there are {n_sf} symmetry functions")
+            if s not in scaling.statistics or len(scaling.statistics[s]) != n_sf:
+                raise ValueError(f"element {s}: scaling statistics do not match its {n_sf} "
+                                 "symmetry functions")
+        self._kernel = None
+        self._offsets = np.array([self.mean_energy + self.atom_energies[s] for s in self.species])
+
+    # -- Potential interface -----------------------------------------------------------------
+    @property
+    def species(self) -> tuple[str, ...]:
+        return self.symmetry_functions.species
+
+    @property
+    def cutoff(self) -> float:
+        return self.symmetry_functions.cutoff
+
+    @property
+    def generation(self) -> int:
+        return 2
+
+    @property
+    def kernel(self):
+        if self._kernel is None:
+            from potforge import _native
+
+            nets = [self.networks[s].kernel_spec() for s in self.species]
+            scalings = []
+            for s in self.species:
+                a, b = self.scaling.affine(s)
+                st = self.scaling.statistics[s]
+                scalings.append((a, b, st.minimum, st.maximum))
+            sfs = self.symmetry_functions
+            self._kernel = _native.make_kernel([sfs.table(e) for e in self.species],
+                                               len(self.species), nets, scalings)
+        return self._kernel
+
+    def predict(self, atoms: Atoms, *, forces: bool = True, stress: bool = True) -> Prediction:
+        from potforge import _native
+
+        idx, numbers = species_indices(atoms, self.species)
+        periodic = bool(np.all(atoms.pbc))
+        nl = neighbor_list(atoms.positions, np.asarray(atoms.cell), atoms.pbc, self.cutoff,
+                           n_threads=self.n_threads)
+        check_min_distance(nl.distances, nl.centers, nl.neighbors, self.min_distance)
+        want_stress = stress and periodic
+        atomic, f, strain, extrapolations = _native.hdnnp_evaluate(
+            self.kernel, idx, numbers, nl.offsets, nl.neighbors, nl.vectors, nl.distances,
+            self.output_scale, forces or want_stress, EXTRAPOLATION_TOLERANCE, self.n_threads)
+        energies = atomic + self._offsets[idx]
+        sigma = None
+        if want_stress:
+            s = 0.5 * (strain + strain.T) / atoms.get_volume()
+            sigma = s[[0, 1, 2, 1, 0, 0], [0, 1, 2, 2, 2, 1]]
+        return Prediction(energy=float(energies.sum()), energies=energies,
+                          forces=f if forces else None, stress=sigma,
+                          extrapolations=extrapolations)
+
+    # -- reference path (NumPy networks on kernel symmetry functions), used by tests -----------
+    def predict_reference(self, atoms: Atoms) -> Prediction:
+        """The same prediction through the generic symmetry-function API and NumPy networks.
+
+        Slower; it exists so that the fused kernel can be checked against an independent
+        composition of the parts.
+        """
+        idx, numbers = species_indices(atoms, self.species)
+        nl = neighbor_list(atoms.positions, np.asarray(atoms.cell), atoms.pbc, self.cutoff)
+        values, jac = self.symmetry_functions.compute(idx, numbers, nl, derivatives=True)
+        n = len(atoms)
+        energies = np.empty(n)
+        dE_dG = np.zeros_like(values)
+        for e, s in enumerate(self.species):
+            mask = idx == e
+            if not mask.any():
+                continue
+            n_sf = self.symmetry_functions.n_functions(s)
+            a, b = self.scaling.affine(s)
+            out, grad = self.networks[s].forward(values[mask, :n_sf] * a + b, gradient=True)
+            energies[mask] = self.output_scale * out + self._offsets[e]
+            dE_dG[mask, :n_sf] = self.output_scale * grad * a
+        g = np.einsum("ps,psc->pc", dE_dG[nl.centers], jac)  # dE/d(pair vector)
+        forces = np.zeros((n, 3))
+        np.add.at(forces, nl.centers, g)
+        np.add.at(forces, nl.neighbors, -g)
+        sigma = None
+        if np.all(atoms.pbc):
+            s = np.einsum("pa,pb->ab", g, nl.vectors)
+            s = 0.5 * (s + s.T) / atoms.get_volume()
+            sigma = s[[0, 1, 2, 1, 0, 0], [0, 1, 2, 2, 2, 1]]
+        return Prediction(energy=float(energies.sum()), energies=energies, forces=forces, stress=sigma)
+
+    # -- persistence -------------------------------------------------------------------------------
+    def to_dict(self) -> dict:
+        return {
+            "generation": 2,
+            "symmetry_functions": self.symmetry_functions.to_dict(),
+            "scaling": self.scaling.to_dict(),
+            "networks": {s: {"architecture": list(net.architecture), "activations": net.activations,
+                             "normalize": net.normalize} for s, net in self.networks.items()},
+            "output_scale_ev": self.output_scale,
+            "mean_energy_ev": self.mean_energy,
+            "atom_energies_ev": self.atom_energies,
+            "metadata": self.metadata,
+        }
+
+    def _arrays(self) -> dict[str, np.ndarray]:
+        arrays = {}
+        for s, net in self.networks.items():
+            for k, (w, b) in enumerate(zip(net.weights, net.biases)):
+                arrays[f"{s}/weights{k}"] = w
+                arrays[f"{s}/biases{k}"] = b
+        return arrays
+
+    @classmethod
+    def from_saved(cls, description: dict, arrays: dict[str, np.ndarray]) -> "HDNNP":
+        sfs = SymmetryFunctionSet.from_dict(description["symmetry_functions"])
+        scaling = SymmetryFunctionScaling.from_dict(description["scaling"])
+        networks = {}
+        for s, spec in description["networks"].items():
+            n_layers = len(spec["activations"])
+            networks[s] = AtomicNetwork([arrays[f"{s}/weights{k}"] for k in range(n_layers)],
+                                        [arrays[f"{s}/biases{k}"] for k in range(n_layers)],
+                                        spec["activations"], spec.get("normalize", False))
+        return cls(sfs, scaling, networks, output_scale=description["output_scale_ev"],
+                   mean_energy=description["mean_energy_ev"],
+                   atom_energies=description["atom_energies_ev"],
+                   metadata=description.get("metadata", {}))

@@ -1,0 +1,1 @@
+"""Validation: applying models to data, error metrics, extrapolation, properties."""

@@ -1,0 +1,87 @@
+"""Apply a potential to frames: predictions as frames, and an extrapolation summary.
+
+n2p2 prints one warning line per symmetry-function value outside the training range
+[min, max] of ``scaling.data``; potforge counts them per atom and per frame, keeps the counts
+in the output (``extrapolations`` per frame and per atom) and summarises them in one line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..core.errors import PotforgeError
+from ..data.frame import Frame
+from ..models.potential import Potential, Prediction
+
+__all__ = ["PredictionSummary", "predict_frames"]
+
+
+@dataclass
+class PredictionSummary:
+    """Counts gathered while predicting (extrapolations: descriptor values outside training range)."""
+
+    n_frames: int = 0
+    n_atoms: int = 0
+    n_extrapolations: int = 0
+    n_atoms_extrapolating: int = 0
+    frames_extrapolating: list[int] = field(default_factory=list)
+    has_extrapolation_check: bool = False
+
+    def add(self, index: int, frame: Frame, prediction: Prediction) -> None:
+        self.n_frames += 1
+        self.n_atoms += frame.n_atoms
+        if prediction.extrapolations is not None:
+            self.has_extrapolation_check = True
+            count = int(prediction.extrapolations.sum())
+            if count:
+                self.n_extrapolations += count
+                self.n_atoms_extrapolating += int(np.count_nonzero(prediction.extrapolations))
+                self.frames_extrapolating.append(index)
+
+    def line(self) -> str:
+        """One-line summary for the terminal."""
+        if not self.has_extrapolation_check:
+            return f"{self.n_frames} frames, {self.n_atoms} atoms (model has no extrapolation check)"
+        if not self.n_extrapolations:
+            return (f"{self.n_frames} frames, {self.n_atoms} atoms: no extrapolation warnings "
+                    "(all symmetry functions inside the training range)")
+        shown = ", ".join(str(k) for k in self.frames_extrapolating[:10])
+        more = "" if len(self.frames_extrapolating) <= 10 else ", ..."
+        return (f"{self.n_frames} frames, {self.n_atoms} atoms: EXTRAPOLATION WARNING: "
+                f"{self.n_extrapolations} symmetry-function values outside the training range in "
+                f"{self.n_atoms_extrapolating} atoms of {len(self.frames_extrapolating)} frames "
+                f"(frames {shown}{more}); predictions there are unreliable")
+
+
+def predict_frames(potential: Potential, frames: Iterable[Frame], *, keep_reference: bool = False,
+                   summary: PredictionSummary | None = None, source: str | None = None) -> Iterator[Frame]:
+    """Yield one output frame per input frame with the predicted energy, per-atom energies,
+    forces, stress (periodic) and extrapolation counts (info ``extrapolations`` and per-atom
+    array ``extrapolations``). With ``keep_reference`` the input's labels are kept as
+    ``ref_energy`` (info) and ``ref_forces`` (per-atom array). Errors name ``source`` and the
+    frame index."""
+    for index, frame in enumerate(frames):
+        try:
+            prediction = potential.predict(frame.atoms, forces=True, stress=True)
+        except PotforgeError as err:
+            raise type(err)(err.reason, path=source, frame=index) from None
+        atoms = frame.atoms.copy()
+        info = {k: v for k, v in frame.info.items()}
+        if keep_reference:
+            if frame.energy is not None:
+                info["ref_energy"] = frame.energy
+            if frame.forces is not None:
+                atoms.arrays["ref_forces"] = frame.forces.copy()
+        if prediction.extrapolations is not None:
+            info["extrapolations"] = int(prediction.extrapolations.sum())
+            atoms.arrays["extrapolations"] = prediction.extrapolations.astype(np.int64)
+        out = Frame(atoms, energy=prediction.energy, forces=prediction.forces,
+                    stress=prediction.stress, charges=prediction.charges,
+                    atomic_energies=prediction.energies, config_type=frame.config_type,
+                    group=frame.group, weight=frame.weight, info=info)
+        if summary is not None:
+            summary.add(index, frame, prediction)
+        yield out
