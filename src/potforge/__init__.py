@@ -28,5 +28,5 @@ def calculator(model, *, length_unit: str = "angstrom", energy_unit: str = "ev",
     from .calculators.ase import PotforgeCalculator
 
     if isinstance(model, (str, bytes)) or hasattr(model, "__fspath__"):
-        return PotforgeCalculator.load(model, length_unit=length_unit, energy_unit=energy_unit, **kwargs)
+        model = load_model(model, length_unit=length_unit, energy_unit=energy_unit)
     return PotforgeCalculator(model, **kwargs)

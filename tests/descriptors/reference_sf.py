@@ -108,9 +108,7 @@ def reference_value(sf, atoms, i, env):
                 rl = sf.inner_radius
                 if not (rl < rj < rc and rl < rk < rc):
                     continue
-                if cos <= -1 or cos >= 1:
-                    continue
-                theta = math.acos(cos)
+                theta = math.acos(cos)  # collinear triplets count by continuity (see potforge doc)
                 left, right = math.radians(sf.angle_left), math.radians(sf.angle_right)
                 if not left <= theta <= right:
                     continue

@@ -75,7 +75,7 @@ inline void hdnnp_evaluate(const SymmetryFunctionKernel& kernel, const std::vect
         NetworkScratch scratch;
         std::vector<double> scaled, grad, g;
 #ifdef _OPENMP
-#pragma omp for schedule(dynamic, 16)
+#pragma omp for schedule(static)
 #endif
         for (int64_t i = 0; i < n_atoms; ++i) {
             const int e = species[i];
@@ -155,7 +155,7 @@ inline void symmetry_functions_all(const SymmetryFunctionKernel& kernel, int64_t
     {
         Workspace ws;
 #ifdef _OPENMP
-#pragma omp for schedule(dynamic, 16)
+#pragma omp for schedule(static)
 #endif
         for (int64_t i = 0; i < n_atoms; ++i) {
             const int e = species[i];

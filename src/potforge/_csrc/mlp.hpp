@@ -36,7 +36,7 @@ inline void activate(int type, double x, double& f, double& df) {
         case ACT_SOFTPLUS:
             if (x > 35.0) { f = x; df = 1.0; }
             else if (x < -35.0) { f = 0.0; df = 0.0; }
-            else { f = std::log(1.0 + std::exp(x)); df = 1.0 / (1.0 + std::exp(-x)); }
+            else { f = std::log1p(std::exp(x)); df = 1.0 / (1.0 + std::exp(-x)); }
             return;
         case ACT_RELU: f = x > 0.0 ? x : 0.0; df = x > 0.0 ? 1.0 : 0.0; return;
         case ACT_GAUSSIAN: f = std::exp(-0.5 * x * x); df = -x * f; return;

@@ -119,6 +119,45 @@ inline NeighborListData compute_neighbor_list(const double* positions, size_t n_
         if (full) put(j, i, nl.shifts[p], nl.vectors[p], nl.distances[p], -1.0);
     }
     lib.free(&nl);
+    // With several threads vesin's pair order varies from run to run; sort each centre's pairs
+    // by (neighbour, shift) so that results are reproducible to the last bit. One thread gives
+    // a fixed order already.
+    if (n_threads == 1) return out;
+    std::vector<int64_t> perm;
+    std::vector<int64_t> nb_tmp;
+    std::vector<int32_t> sh_tmp;
+    std::vector<double> v_tmp, d_tmp;
+    for (size_t i = 0; i < n_atoms; ++i) {
+        const int64_t a = out.offsets[i], b = out.offsets[i + 1];
+        const int64_t m = b - a;
+        if (m < 2) continue;
+        perm.resize(m);
+        for (int64_t q = 0; q < m; ++q) perm[q] = a + q;
+        std::sort(perm.begin(), perm.end(), [&](int64_t x, int64_t y) {
+            if (out.neighbor[x] != out.neighbor[y]) return out.neighbor[x] < out.neighbor[y];
+            for (int c = 0; c < 3; ++c)
+                if (out.shift[3 * x + c] != out.shift[3 * y + c])
+                    return out.shift[3 * x + c] < out.shift[3 * y + c];
+            return false;
+        });
+        nb_tmp.resize(m);
+        sh_tmp.resize(3 * m);
+        v_tmp.resize(3 * m);
+        d_tmp.resize(m);
+        for (int64_t q = 0; q < m; ++q) {
+            const int64_t src = perm[q];
+            nb_tmp[q] = out.neighbor[src];
+            d_tmp[q] = out.distance[src];
+            for (int c = 0; c < 3; ++c) {
+                sh_tmp[3 * q + c] = out.shift[3 * src + c];
+                v_tmp[3 * q + c] = out.vector[3 * src + c];
+            }
+        }
+        std::copy(nb_tmp.begin(), nb_tmp.end(), out.neighbor.begin() + a);
+        std::copy(d_tmp.begin(), d_tmp.end(), out.distance.begin() + a);
+        std::copy(sh_tmp.begin(), sh_tmp.end(), out.shift.begin() + 3 * a);
+        std::copy(v_tmp.begin(), v_tmp.end(), out.vector.begin() + 3 * a);
+    }
     return out;
 }
 

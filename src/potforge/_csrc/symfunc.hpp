@@ -146,6 +146,9 @@ struct AngularGroup {
     std::vector<double> prefactor;
     std::vector<int> zeta_int;  // 0: not a (small positive) integer
     std::vector<int> key_begin;  // members of key q are [key_begin[q], key_begin[q + 1])
+    // exp(-eta_q S) = exp(-eta_b S)^n when eta_q = n eta_b (same r_s, small integer n):
+    // key_base[q] = b and key_power[q] = n, or key_base[q] = q (own exp)
+    std::vector<int> key_base, key_power;
 };
 
 struct ElementSFs {
@@ -249,6 +252,24 @@ inline ElementSFs build_element(const std::vector<SFSpec>& sfs, int n_species) {
             g.zeta_int.push_back(s.zeta == zr && zr >= 1.0 && zr <= 256.0 ? static_cast<int>(zr) : 0);
         }
         g.key_begin.push_back(static_cast<int>(g.members.size()));
+        // keys are sorted by (eta, rs); share one exp among keys with integer eta ratios
+        const int nk = static_cast<int>(g.keys.size());
+        g.key_base.assign(nk, 0);
+        g.key_power.assign(nk, 1);
+        for (int q = 0; q < nk; ++q) {
+            g.key_base[q] = q;
+            for (int b = 0; b < q; ++b) {
+                if (g.key_base[b] != b || g.keys[b].second != g.keys[q].second) continue;
+                if (!(g.keys[b].first > 0.0)) continue;
+                const double ratio = g.keys[q].first / g.keys[b].first;
+                const double n = std::round(ratio);
+                if (n >= 2.0 && n <= 64.0 && std::fabs(ratio - n) <= 1e-12 * n) {
+                    g.key_base[q] = b;
+                    g.key_power[q] = static_cast<int>(n);
+                    break;
+                }
+            }
+        }
     }
     return el;
 }
@@ -257,21 +278,24 @@ inline ElementSFs build_element(const std::vector<SFSpec>& sfs, int n_species) {
 // Per-thread workspace for one centre atom.
 // The triplets (j, k) of one Gaussian angular group of the current centre atom that can
 // contribute (narrow functions: r_jk < r_c), flattened into structure-of-arrays form so that
-// both passes run long vector loops; pass 2 reuses everything pass 1 computed.
+// both passes run long vector loops; pass 2 reuses everything pass 1 computed. The three
+// Gaussians of a triplet combine into exp(-eta S) with S = sum of (r - r_s)^2 over the
+// (two or three) distances, so each (eta, r_s) key costs one exp per triplet.
 struct TripletCache {
     size_t n = 0, padded = 0, capacity = 0;
     int n_keys = 0;
     std::vector<int> jl, kl;  // local neighbour indices
-    // per triplet: x_j y_j z_j 1/r_j x_k y_k z_k 1/r_k cos 1/r_jk r_jk f(r_jk) f'(r_jk), then per
-    // key R_j dR_j R_k dR_k R_jk dR_jk; column q at data[q * capacity]
-    std::vector<double> data;
-    static constexpr int BASE = 13, PER_KEY = 6;
+    std::vector<double> data;  // columns (see enum), each `capacity` long
+    enum Column {
+        XJ, YJ, ZJ, IRJ, RJ, FJ, DFJ, WJ, XK, YK, ZK, IRK, RK, FK, DFK, WK,
+        COS, RJK, IRJK, FJK, DFJK, BASE  // then one column per key: exp(-eta S)
+    };
     double* col(int q) { return data.data() + static_cast<size_t>(q) * capacity; }
     const double* col(int q) const { return data.data() + static_cast<size_t>(q) * capacity; }
     void reserve(size_t cap, int keys) {
         n_keys = keys;
-        const size_t cols = BASE + static_cast<size_t>(PER_KEY) * keys;
-        if (cap > capacity || data.size() < cols * std::max(cap, capacity)) {
+        const size_t cols = BASE + static_cast<size_t>(keys);
+        if (cap > capacity || data.size() < cols * capacity) {
             capacity = std::max(cap, capacity);
             jl.resize(capacity);
             kl.resize(capacity);
@@ -595,13 +619,13 @@ private:
     // Pass 1 for a Gaussian angular group: values, and the triplet cache for pass 2.
     void gaussian_angular_values(const ElementSFs& el, const AngularGroup& g, int group_index,
                                  Workspace& ws, size_t stride) const {
+        using TC = TripletCache;
         TripletCache& tc = ws.caches[group_index];
         tc.n = tc.padded = 0;
         auto [a1, b1] = range_of(ws, g.e1);
         auto [a2, b2] = range_of(ws, g.e2);
         const bool same = g.e1 == g.e2;
         if (a1 >= b1 || a2 >= b2) return;
-        group_factors(g, ws, stride, a1, b1, a2, b2);
         const int n_keys = static_cast<int>(g.keys.size());
         size_t cap = VW;
         for (int j = a1; j < b1; ++j) {
@@ -612,7 +636,11 @@ private:
         const double* __restrict x = ws.x.data();
         const double* __restrict y = ws.y.data();
         const double* __restrict z = ws.z.data();
+        const double* __restrict r = ws.r.data();
         const double* __restrict inv_r = ws.inv_r.data();
+        const double* __restrict w = ws.w.data();
+        const double* __restrict fc = ws.fc.data() + g.cutoff_slot * stride;
+        const double* __restrict dfc = ws.dfc.data() + g.cutoff_slot * stride;
         // 1. candidate triplets, compacted (narrow: r_jk < r_c)
         int* __restrict jl = tc.jl.data();
         int* __restrict kl = tc.kl.data();
@@ -620,83 +648,75 @@ private:
         size_t n = 0;
         for (int j = a1; j < b1; ++j) {
             const int k0 = same ? j + 1 : a2;
-            if (k0 >= b2 || ws.r[j] >= g.rc) continue;
+            if (k0 >= b2 || r[j] >= g.rc) continue;
             const double xj = x[j], yj = y[j], zj = z[j];
+            const size_t start = n;
             if (g.narrow) {
                 for (int k = k0; k < b2; ++k) {
                     const double dx = x[k] - xj, dy = y[k] - yj, dz = z[k] - zj;
-                    jl[n] = j;
                     kl[n] = k;
                     n += (dx * dx + dy * dy + dz * dz) < rc2;
                 }
             } else {
-                for (int k = k0; k < b2; ++k) {
-                    jl[n] = j;
-                    kl[n] = k;
-                    ++n;
-                }
+                for (int k = k0; k < b2; ++k) kl[n++] = k;
             }
+            for (size_t t = start; t < n; ++t) jl[t] = j;
         }
         if (n == 0) return;
         const size_t padded = (n + VW - 1) / VW * VW;
         tc.n = n;
         tc.padded = padded;
-        const size_t C = tc.capacity;
-        double* __restrict D = tc.data.data();
-        double* __restrict xj_ = D + 0 * C;
-        double* __restrict yj_ = D + 1 * C;
-        double* __restrict zj_ = D + 2 * C;
-        double* __restrict irj_ = D + 3 * C;
-        double* __restrict xk_ = D + 4 * C;
-        double* __restrict yk_ = D + 5 * C;
-        double* __restrict zk_ = D + 6 * C;
-        double* __restrict irk_ = D + 7 * C;
-        double* __restrict c_ = D + 8 * C;
-        double* __restrict irjk_ = D + 9 * C;
-        double* __restrict rjk_ = D + 10 * C;
-        double* __restrict fjk_ = D + 11 * C;
-        double* __restrict dfjk_ = D + 12 * C;
-        // 2. gather (padding: a copy of triplet 0 with zero radial factors, so it adds nothing)
+        // 2. gather per-triplet neighbour data; padding copies triplet 0 with zero cutoffs,
+        //    so that it contributes nothing
         for (size_t t = n; t < padded; ++t) {
             jl[t] = jl[0];
             kl[t] = kl[0];
         }
+        double* __restrict col[TC::BASE];
+        for (int q = 0; q < TC::BASE; ++q) col[q] = tc.col(q);
+        const bool weighted = g.weighted;
         for (size_t t = 0; t < padded; ++t) {
             const int j = jl[t], k = kl[t];
-            xj_[t] = x[j];
-            yj_[t] = y[j];
-            zj_[t] = z[j];
-            irj_[t] = inv_r[j];
-            xk_[t] = x[k];
-            yk_[t] = y[k];
-            zk_[t] = z[k];
-            irk_[t] = inv_r[k];
+            const double live = t < n ? 1.0 : 0.0;
+            col[TC::XJ][t] = x[j];
+            col[TC::YJ][t] = y[j];
+            col[TC::ZJ][t] = z[j];
+            col[TC::IRJ][t] = inv_r[j];
+            col[TC::RJ][t] = r[j];
+            col[TC::FJ][t] = live * fc[j];
+            col[TC::DFJ][t] = live * dfc[j];
+            col[TC::WJ][t] = weighted ? w[j] : 1.0;
+            col[TC::XK][t] = x[k];
+            col[TC::YK][t] = y[k];
+            col[TC::ZK][t] = z[k];
+            col[TC::IRK][t] = inv_r[k];
+            col[TC::RK][t] = r[k];
+            col[TC::FK][t] = live * fc[k];
+            col[TC::DFK][t] = live * dfc[k];
+            col[TC::WK][t] = weighted ? w[k] : 1.0;
         }
-        for (int q = 0; q < n_keys; ++q) {
-            const double* R = ws.R.data() + q * stride;
-            const double* dR = ws.dR.data() + q * stride;
-            double* Rj = tc.col(TripletCache::BASE + TripletCache::PER_KEY * q);
-            double* dRj = Rj + C;
-            double* Rk = dRj + C;
-            double* dRk = Rk + C;
-            for (size_t t = 0; t < n; ++t) {
-                Rj[t] = R[jl[t]];
-                dRj[t] = dR[jl[t]];
-                Rk[t] = R[kl[t]];
-                dRk[t] = dR[kl[t]];
-            }
-            for (size_t t = n; t < padded; ++t) Rj[t] = dRj[t] = Rk[t] = dRk[t] = 0.0;
-        }
-        // 3. geometry, cutoff and Gaussians of r_jk, vectorised over all triplets
+        // 3. geometry, cutoff of r_jk and the Gaussians of every key, over all triplets
         const int np = static_cast<int>(padded);
+        const double* __restrict xj_ = col[TC::XJ];
+        const double* __restrict yj_ = col[TC::YJ];
+        const double* __restrict zj_ = col[TC::ZJ];
+        const double* __restrict xk_ = col[TC::XK];
+        const double* __restrict yk_ = col[TC::YK];
+        const double* __restrict zk_ = col[TC::ZK];
+        const double* __restrict rj_ = col[TC::RJ];
+        const double* __restrict rk_ = col[TC::RK];
+        double* __restrict c_ = col[TC::COS];
+        double* __restrict rjk_ = col[TC::RJK];
 #pragma GCC ivdep
         for (int t = 0; t < np; ++t) {
-            double cq = (xj_[t] * xk_[t] + yj_[t] * yk_[t] + zj_[t] * zk_[t]) * irj_[t] * irk_[t];
+            double cq = (xj_[t] * xk_[t] + yj_[t] * yk_[t] + zj_[t] * zk_[t]) * col[TC::IRJ][t] *
+                        col[TC::IRK][t];
             cq = cq > 1.0 ? 1.0 : cq;
             cq = cq < -1.0 ? -1.0 : cq;
             c_[t] = cq;
         }
         if (g.narrow) {
+            double* __restrict irjk_ = col[TC::IRJK];
 #pragma GCC ivdep
             for (int t = 0; t < np; ++t) {
                 const double dx = xk_[t] - xj_[t], dy = yk_[t] - yj_[t], dz = zk_[t] - zj_[t];
@@ -705,26 +725,52 @@ private:
                 rjk_[t] = d;
                 irjk_[t] = 1.0 / d;
             }
-            el.cutoffs[g.cutoff_slot].eval(rjk_, np, fjk_, dfjk_);
-            for (int q = 0; q < n_keys; ++q) {
-                const double eta = g.keys[q].first, rs = g.keys[q].second;
-                double* __restrict Rt = tc.col(TripletCache::BASE + TripletCache::PER_KEY * q + 4);
-                double* __restrict dRt = Rt + C;
+            el.cutoffs[g.cutoff_slot].eval(rjk_, np, col[TC::FJK], col[TC::DFJK]);
+        }
+        for (int q = 0; q < n_keys; ++q) {
+            double* __restrict E = tc.col(TC::BASE + q);
+            if (g.key_base[q] != q) {  // integer power of an earlier key's Gaussian
+                const double* __restrict Eb = tc.col(TC::BASE + g.key_base[q]);
+                const int power = g.key_power[q];
+                for (int t = 0; t < np; t += VW)
+                    vstore(E + t, vpower_minus_one(vload(Eb + t), power + 1));
+                continue;
+            }
+            const double eta = g.keys[q].first, rs = g.keys[q].second;
 #pragma GCC ivdep
-                for (int t = 0; t < np; ++t) {
-                    const double dr = rjk_[t] - rs;
-                    const double ex = pf_exp(-eta * dr * dr);
-                    Rt[t] = ex * fjk_[t];
-                    dRt[t] = ex * (dfjk_[t] - 2.0 * eta * dr * fjk_[t]);
+            for (int t = 0; t < np; ++t) {
+                const double aj = rj_[t] - rs, ak = rk_[t] - rs;
+                double S = aj * aj + ak * ak;
+                if (g.narrow) {
+                    const double ajk = rjk_[t] - rs;
+                    S += ajk * ajk;
                 }
+                E[t] = pf_exp(-eta * S);
             }
         }
-        // 4. values
+        // 4. values: sum over triplets of 2^(1-zeta) (1 + lambda cos)^zeta exp(-eta S) F,
+        //    F = w_j w_k fc(r_j) fc(r_k) [fc(r_jk)]
+        double* __restrict F = ws.gk.size() >= padded ? ws.gk.data() : nullptr;
+        if (F == nullptr) {
+            ws.gk.resize(padded);
+            F = ws.gk.data();
+        }
+        {
+            const double* fj = col[TC::FJ];
+            const double* fk = col[TC::FK];
+            const double* wj = col[TC::WJ];
+            const double* wk = col[TC::WK];
+            const double* fjk = col[TC::FJK];
+#pragma GCC ivdep
+            for (int t = 0; t < np; ++t) {
+                double f = wj[t] * wk[t] * fj[t] * fk[t];
+                if (g.narrow) f *= fjk[t];
+                F[t] = f;
+            }
+        }
         const vd zero = vsplat(0.0), one = vsplat(1.0);
         for (int q = 0; q < n_keys; ++q) {
-            const double* Rj = tc.col(TripletCache::BASE + TripletCache::PER_KEY * q);
-            const double* Rk = Rj + 2 * C;
-            const double* Rt = Rj + 4 * C;
+            const double* E = tc.col(TC::BASE + q);
             for (int mi = g.key_begin[q]; mi < g.key_begin[q + 1]; ++mi) {
                 const int m = g.members[mi];
                 const vd lambda = vsplat(el.sfs[m].lambda);
@@ -738,9 +784,7 @@ private:
                     if (zi == 1) A = base;
                     else if (zi > 1) A = vpower_minus_one(base, zi) * base;
                     else for (int l = 0; l < VW; ++l) A[l] = std::pow(base[l], zeta);
-                    vd term = A * vload(Rj + t) * vload(Rk + t);
-                    if (g.narrow) term *= vload(Rt + t);
-                    sum += term;
+                    sum += A * vload(E + t) * vload(F + t);  // padding has F = 0
                 }
                 ws.G[m] += g.prefactor[mi] * vsum(sum);
             }
@@ -755,6 +799,7 @@ private:
                                    Workspace& ws, size_t stride, const double* wsf, double* gx,
                                    double* gy, double* gz) const {
         (void)stride;
+        using TC = TripletCache;
         const TripletCache& tc = ws.caches[group_index];
         if (tc.n == 0) return;
         const int n_members = static_cast<int>(g.members.size());
@@ -777,34 +822,32 @@ private:
             WPZL[mi] = WP[mi] * s.zeta * s.lambda;
             LAM[mi] = s.lambda;
         }
-        const size_t C = tc.capacity;
-        const double* __restrict D = tc.data.data();
-        const double* __restrict xj_ = D + 0 * C;
-        const double* __restrict yj_ = D + 1 * C;
-        const double* __restrict zj_ = D + 2 * C;
-        const double* __restrict irj_ = D + 3 * C;
-        const double* __restrict xk_ = D + 4 * C;
-        const double* __restrict yk_ = D + 5 * C;
-        const double* __restrict zk_ = D + 6 * C;
-        const double* __restrict irk_ = D + 7 * C;
-        const double* __restrict c_ = D + 8 * C;
-        const double* __restrict irjk_ = D + 9 * C;
+        const double* col[TC::BASE];
+        for (int q = 0; q < TC::BASE; ++q) col[q] = tc.col(q);
         const size_t np = tc.padded;
         if (ws.gk.size() < 6 * np) ws.gk.resize(6 * np);
         double* __restrict o = ws.gk.data();  // per triplet: g_j (x y z) and g_k (x y z)
-        const vd zero = vsplat(0.0), one = vsplat(1.0);
+        const vd zero = vsplat(0.0), one = vsplat(1.0), two = vsplat(2.0);
         for (size_t t = 0; t < np; t += VW) {
-            const vd cq = vload(c_ + t);
+            const vd cq = vload(col[TC::COS] + t);
+            const vd rj = vload(col[TC::RJ] + t), rk = vload(col[TC::RK] + t);
+            const vd fj = vload(col[TC::FJ] + t), fk = vload(col[TC::FK] + t);
+            const vd ww = vload(col[TC::WJ] + t) * vload(col[TC::WK] + t);
+            vd F = ww * fj * fk;
+            vd Fj = ww * vload(col[TC::DFJ] + t) * fk;  // dF/dr_j
+            vd Fk = ww * fj * vload(col[TC::DFK] + t);  // dF/dr_k
+            vd Fjk = zero, rjk = zero;
+            if (NARROW) {
+                const vd fjk = vload(col[TC::FJK] + t);
+                Fjk = F * vload(col[TC::DFJK] + t);
+                F *= fjk;
+                Fj *= fjk;
+                Fk *= fjk;
+                rjk = vload(col[TC::RJK] + t);
+            }
             vd Sj = zero, Sk = zero, Sjk = zero, Sc = zero;
             for (int q = 0; q < n_keys; ++q) {
-                const double* base_col = tc.col(TripletCache::BASE + TripletCache::PER_KEY * q);
-                const vd Rj = vload(base_col + t), dRj = vload(base_col + C + t);
-                const vd Rk = vload(base_col + 2 * C + t), dRk = vload(base_col + 3 * C + t);
-                vd Rjk = one, dRjk = zero;
-                if (NARROW) {
-                    Rjk = vload(base_col + 4 * C + t);
-                    dRjk = vload(base_col + 5 * C + t);
-                }
+                const vd E = vload(tc.col(TC::BASE + q) + t);
                 vd PA = zero, PdA = zero;
                 for (int mi = g.key_begin[q]; mi < g.key_begin[q + 1]; ++mi) {
                     vd base = one + vsplat(LAM[mi]) * cq;
@@ -820,24 +863,27 @@ private:
                     PA += vsplat(WP[mi]) * pm1 * base;
                     PdA += vsplat(WPZL[mi]) * pm1;
                 }
-                const vd RkRjk = Rk * Rjk;
-                Sj += PA * dRj * RkRjk;
-                Sk += PA * Rj * dRk * Rjk;
-                if (NARROW) Sjk += PA * Rj * Rk * dRjk;
-                Sc += PdA * Rj * RkRjk;
+                const vd eta2 = vsplat(2.0 * g.keys[q].first), rs = vsplat(g.keys[q].second);
+                const vd PE = PA * E;
+                const vd PEF = PE * F;
+                Sj += PE * Fj - PEF * eta2 * (rj - rs);
+                Sk += PE * Fk - PEF * eta2 * (rk - rs);
+                if (NARROW) Sjk += PE * Fjk - PEF * eta2 * (rjk - rs);
+                Sc += PdA * E * F;
             }
-            const vd irj = vload(irj_ + t), irk = vload(irk_ + t);
+            (void)two;
+            const vd irj = vload(col[TC::IRJ] + t), irk = vload(col[TC::IRK] + t);
             vd cross = Sc * irj * irk;
             vd aj = Sj * irj - Sc * cq * irj * irj;
             vd ak = Sk * irk - Sc * cq * irk * irk;
             if (NARROW) {
-                const vd u = Sjk * vload(irjk_ + t);
+                const vd u = Sjk * vload(col[TC::IRJK] + t);
                 cross -= u;
                 aj += u;
                 ak += u;
             }
-            const vd xj = vload(xj_ + t), yj = vload(yj_ + t), zj = vload(zj_ + t);
-            const vd xk = vload(xk_ + t), yk = vload(yk_ + t), zk = vload(zk_ + t);
+            const vd xj = vload(col[TC::XJ] + t), yj = vload(col[TC::YJ] + t), zj = vload(col[TC::ZJ] + t);
+            const vd xk = vload(col[TC::XK] + t), yk = vload(col[TC::YK] + t), zk = vload(col[TC::ZK] + t);
             vstore(o + t, aj * xj + cross * xk);
             vstore(o + np + t, aj * yj + cross * yk);
             vstore(o + 2 * np + t, aj * zj + cross * zk);
@@ -1163,8 +1209,14 @@ private:
             for (int k = k0; k < b2; ++k) {
                 if (R[k] == 0.0 && dR[k] == 0.0) continue;
                 const double irj = inv_r[j], irk = inv_r[k];
-                const double c = (x[j] * x[k] + y[j] * y[k] + z[j] * z[k]) * irj * irk;
-                if (c <= -1.0 || c >= 1.0) continue;  // collinear: skipped, as n2p2 does
+                double c = (x[j] * x[k] + y[j] * y[k] + z[j] * z[k]) * irj * irk;
+                // Exactly collinear triplets: n2p2 skips them, which makes the function jump
+                // where a window is centred at 0 or 180 degrees (A = 1 there), and whether a
+                // triplet is "exactly" collinear depends on rounding (it changes under
+                // rotation). potforge keeps their value (continuity) and sets dA/dcos = 0,
+                // which is exact for the forces since u_k - cos u_j = 0 there.
+                const bool collinear = c <= -1.0 || c >= 1.0;
+                c = c > 1.0 ? 1.0 : (c < -1.0 ? -1.0 : c);
                 double fjk = 1.0, dfjk = 0.0, irjk = 0.0;
                 if (g.narrow) {
                     const double dx = x[k] - x[j], dy = y[k] - y[j], dz = z[k] - z[j];
@@ -1185,7 +1237,7 @@ private:
                     const double aihw = 2.0 / (s.angle_right - s.angle_left);
                     double A, dA_dtheta;
                     compact_function(g.core, false, ac, aihw, theta, A, dA_dtheta);
-                    const double dA = -dA_dtheta / sin_theta;  // d/dcos
+                    const double dA = collinear ? 0.0 : -dA_dtheta / sin_theta;  // d/dcos
                     const double RR = Rj * Rk * fjk;
                     ws.G[m] += A * RR;
                     const double Tj = A * dRj * Rk * fjk;

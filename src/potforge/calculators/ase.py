@@ -1,7 +1,7 @@
 """One ASE calculator for every potforge model.
 
-    >>> from potforge.calculators.ase import PotforgeCalculator
-    >>> atoms.calc = PotforgeCalculator.load("model_dir")        # or PotforgeCalculator(potential)
+    >>> import potforge
+    >>> atoms.calc = potforge.calculator("model_dir")        # or PotforgeCalculator(potential)
 
 Properties: ``energy``, ``free_energy`` (= energy, no electronic entropy), ``energies``
 (per atom), ``forces``, ``stress`` (periodic cells). The number of descriptor values outside
@@ -10,8 +10,6 @@ the training range per atom (extrapolation warnings) is available as
 """
 
 from __future__ import annotations
-
-import os
 
 import numpy as np
 from ase.calculators.calculator import Calculator, PropertyNotImplementedError, all_changes
@@ -31,14 +29,6 @@ class PotforgeCalculator(Calculator):
         if not isinstance(potential, Potential):
             raise TypeError(f"expected a potforge Potential, got {type(potential).__name__}")
         self.potential = potential
-
-    @classmethod
-    def load(cls, path: str | os.PathLike, *, length_unit: str = "angstrom",
-             energy_unit: str = "ev", **kwargs) -> "PotforgeCalculator":
-        """Calculator for a potforge or n2p2 model directory (units for n2p2 models)."""
-        from ..export import load_model
-
-        return cls(load_model(path, length_unit=length_unit, energy_unit=energy_unit), **kwargs)
 
     def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes) -> None:
         super().calculate(atoms, properties, system_changes)

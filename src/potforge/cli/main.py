@@ -20,7 +20,7 @@ VERBS: dict[str, tuple[str, str]] = {
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(verb: str | None = None) -> argparse.ArgumentParser:
     from potforge import __version__
 
     parser = argparse.ArgumentParser(
@@ -31,7 +31,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"potforge {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
     sub = parser.add_subparsers(dest="verb", metavar="VERB")
-    verb = sys.argv[1] if len(sys.argv) > 1 else None
     for name, (module, help_text) in VERBS.items():
         if verb in VERBS and name != verb:
             sub.add_parser(name, help=help_text)  # only the used verb's module is imported
@@ -41,10 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    if argv is not None:
-        sys.argv = ["potforge", *argv]
-    parser = build_parser()
-    args = parser.parse_args(sys.argv[1:])
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(argv[0] if argv else None)
+    args = parser.parse_args(argv)
     if args.verb is None:
         parser.print_help()
         return 2

@@ -27,7 +27,11 @@ type name                             G_i
 
 For the polynomial types C(a; l, r) = core(|a − c|/w) with c = (l + r)/2, w = (r − l)/2 and a
 core polynomial of n2p2's subtype (``p1``–``p4``, ``e``; a trailing ``a`` maps x to (2 − x)x
-in the radial part); angles in degrees; exactly collinear triplets are skipped, as in n2p2.
+in the radial part); angles in degrees. Deviation from n2p2: n2p2 skips exactly collinear
+triplets, which makes a window centred at 0° or 180° jump from A = 1 to 0 — and whether a
+triplet counts as exactly collinear depends on rounding (it changes when the structure is
+rotated). potforge evaluates them by continuity (A at θ = 0 or π), so the function is
+continuous and rotation invariant; on structures without exactly collinear triplets both agree.
 For type 3 and 9, 1 + λ cos θ below zero counts as zero (n2p2). The ANI function is summed
 over unordered pairs, i.e. half of the paper's eq. 4, which sums over j ≠ k.
 

@@ -41,6 +41,8 @@ from ..models.hdnnp.network import ACTIVATIONS
 
 __all__ = ["read_n2p2_model", "write_n2p2_model", "read_input_nn", "is_n2p2_model", "N2p2Settings"]
 
+# n2p2 >= 2.2 also calls symmetry functions "symfunction" (shared by all networks of 4G models)
+_ALIASES = {"symfunction": "symfunction_short", "nn_type": "nnp_type"}
 _REPEATABLE = {"symfunction_short", "atom_energy", "element_nodes_short",
                "element_hidden_layers_short", "element_activation_short", "initial_hardness",
                "fixed_gausswidth", "symfunction_electrostatic", "element_nodes_electrostatic"}
@@ -84,7 +86,7 @@ def read_input_nn(path: str | os.PathLike) -> N2p2Settings:
         if not line:
             continue
         key, _, value = line.partition(" ")
-        key = key.strip()
+        key = _ALIASES.get(key.strip(), key.strip())
         value = " ".join(value.split())
         if key in settings.entries and key not in _REPEATABLE:
             raise ModelFormatError(f"keyword {key!r} appears again (first at line "
@@ -127,7 +129,7 @@ def read_n2p2_model(directory: str | os.PathLike, *, length_unit: str = "angstro
     E = energy_factor(energy_unit, "energy_unit")
     settings = read_input_nn(directory / "input.nn")
 
-    generation = settings.get("nnp_generation") or settings.get("nnp_type") or settings.get("nn_type")
+    generation = settings.get("nnp_generation") or settings.get("nnp_type")
     if generation not in (None, "2", "2G-HDNNP"):
         raise settings.error("nnp_generation" if settings.has("nnp_generation") else "nnp_type",
                              f"generation {generation!r} is not supported yet; potforge reads 2G "
@@ -238,11 +240,15 @@ def _read_scaling(path: Path, settings: N2p2Settings, sfs: SymmetryFunctionSet) 
         raise ModelFormatError("missing; n2p2 models need the symmetry-function statistics of "
                                "the training set (written by nnp-scaling)", path=name)
     rows: list[tuple[int, list[float]]] = []
-    for lineno, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    lines = path.read_text(encoding="utf-8").splitlines()
+    data_lines = [k for k, raw in enumerate(lines) if raw.strip() and not raw.strip().startswith("#")]
+    for lineno, raw in enumerate(lines, start=1):
         text = raw.strip()
         if not text or text.startswith("#"):
             continue
         fields = text.split()
+        if len(fields) == 2 and lineno - 1 == data_lines[-1]:
+            continue  # RuNNer-style files end with the per-atom energy range: not used
         if len(fields) < 5:
             raise ModelFormatError(f"expected 'element sf min max mean [sigma]', found {len(fields)} "
                                    "columns", path=name, line=lineno)
@@ -322,48 +328,72 @@ def _read_network(directory: Path, settings: N2p2Settings, element: str, n_input
     name = os.fspath(path)
     if not path.is_file():
         raise ModelFormatError(f"weights of element {element} missing", path=name)
-    values: list[float] = []
+    rows: list[list[str]] = []
     lines: list[int] = []
-    tags: list[list[str]] = []
     for lineno, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        text = raw.strip()
-        if not text or text.startswith("#"):
-            continue
-        fields = text.split()
-        try:
-            values.append(float(fields[0]))
-        except ValueError:
-            raise ModelFormatError(f"{fields[0]!r} is not a number", path=name, line=lineno) from None
-        lines.append(lineno)
-        tags.append(fields[1:])
+        fields = raw.split()
+        if fields and not fields[0].startswith("#"):
+            rows.append(fields)
+            lines.append(lineno)
     expected = sum(sizes[l - 1] * sizes[l] + sizes[l] for l in range(1, len(sizes)))
     arch = "-".join(map(str, sizes))
-    if len(values) != expected:
+    if len(rows) != expected:
         raise ModelFormatError(
-            f"{len(values)} values, but the architecture {arch} from input.nn "
+            f"{len(rows)} values, but the architecture {arch} from input.nn "
             f"(global_nodes_short, {n_inputs} symmetry functions of {element}) needs {expected}; "
             "the weights were written for a different network", path=name)
-    if not all(math.isfinite(v) for v in values):
-        bad = next(i for i, v in enumerate(values) if not math.isfinite(v))
+    try:
+        values = np.array([r[0] for r in rows], dtype=np.float64)
+    except ValueError:
+        bad = next(k for k, r in enumerate(rows) if not _is_number(r[0]))
+        raise ModelFormatError(f"{rows[bad][0]!r} is not a number", path=name, line=lines[bad]) from None
+    if not np.all(np.isfinite(values)):
+        bad = int(np.flatnonzero(~np.isfinite(values))[0])
         raise ModelFormatError("non-finite weight", path=name, line=lines[bad])
+    # n2p2 writes 'a count l_s n_s l_e n_e' / 'b count l_e n_e' after each value; where the
+    # file has them, check them all, so that a file for another architecture cannot slip through
+    expected_tags = _n2p2_tags(tuple(sizes))
+    for k, r in enumerate(rows):
+        if len(r) > 1 and r[1:] != expected_tags[k][: len(r) - 1]:
+            _check_tag(r[1:], expected_tags[k][0], tuple(int(x) for x in expected_tags[k][2:]),
+                       name, lines[k])
     weights, biases = [], []
     k = 0
     for l in range(1, len(sizes)):
         n_prev, n_next = sizes[l - 1], sizes[l]
-        w = np.empty((n_next, n_prev))
-        for j in range(n_prev):
-            for q in range(n_next):
-                _check_tag(tags[k], "a", (l - 1, j + 1, l, q + 1), name, lines[k])
-                w[q, j] = values[k]
-                k += 1
-        b = np.empty(n_next)
-        for q in range(n_next):
-            _check_tag(tags[k], "b", (l, q + 1), name, lines[k])
-            b[q] = values[k]
-            k += 1
-        weights.append(w)
-        biases.append(b)
+        weights.append(values[k:k + n_prev * n_next].reshape(n_prev, n_next).T.copy())
+        k += n_prev * n_next
+        biases.append(values[k:k + n_next].copy())
+        k += n_next
     return AtomicNetwork(weights, biases, activations, settings.has("normalize_nodes"))
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+_TAG_CACHE: dict[tuple[int, ...], list[list[str]]] = {}
+
+
+def _n2p2_tags(sizes: tuple[int, ...]) -> list[list[str]]:
+    """The index columns n2p2 writes for each value of a network of these layer sizes."""
+    if sizes not in _TAG_CACHE:
+        tags: list[list[str]] = []
+        count = 0
+        for l in range(1, len(sizes)):
+            for j in range(sizes[l - 1]):
+                for q in range(sizes[l]):
+                    count += 1
+                    tags.append(["a", str(count), str(l - 1), str(j + 1), str(l), str(q + 1)])
+            for q in range(sizes[l]):
+                count += 1
+                tags.append(["b", str(count), str(l), str(q + 1)])
+        _TAG_CACHE[sizes] = tags
+    return _TAG_CACHE[sizes]
 
 
 def _check_tag(tag: list[str], kind: str, where: tuple[int, ...], path: str, line: int) -> None:

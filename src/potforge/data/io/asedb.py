@@ -9,6 +9,7 @@ to the row's ``data``. Floats are stored in binary, so the round trip is exact.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -28,8 +29,14 @@ def iter_ase_db(path: str | os.PathLike, selection: str | None = None) -> Iterat
     """Yield frames from an ASE database, optionally filtered by an ASE selection string."""
     from ase.db import connect
 
+    name = os.fspath(path)
     if not Path(path).exists():
-        raise DataFormatError("no such database", path=os.fspath(path))
+        raise DataFormatError("no such database", path=name)
+    with open(path, "rb") as handle:
+        magic = handle.read(16)
+    if magic != b"SQLite format 3\x00":
+        # checked before ASE opens it: ase.db would turn an empty file into a new database
+        raise DataFormatError("not an SQLite database (ASE .db)", path=name)
     try:
         db = connect(os.fspath(path), type="db")
         rows = list(db.select(selection) if selection else db.select())
@@ -50,6 +57,7 @@ def iter_ase_db(path: str | os.PathLike, selection: str | None = None) -> Iterat
                 return None
             return value
 
+        meta = data.pop("potforge_meta", {})
         yield Frame(
             atoms,
             energy=result("energy"),
@@ -58,8 +66,8 @@ def iter_ase_db(path: str | os.PathLike, selection: str | None = None) -> Iterat
             charges=result("charges"),
             atomic_energies=data.pop("potforge_atomic_energies", None),
             total_charge=kvp.get("total_charge"),
-            config_type=kvp.get("config_type"),
-            group=kvp.get("group"),
+            config_type=meta.get("config_type", kvp.get("config_type")),
+            group=meta.get("group", kvp.get("group")),
             weight=kvp.get("weight", 1.0),
             info=info,
         )
@@ -70,6 +78,18 @@ def read_ase_db(path: str | os.PathLike, selection: str | None = None) -> list[F
     return list(iter_ase_db(path, selection))
 
 
+def _ase_would_convert(text: str) -> bool:
+    """Whether ASE's database would read this string back as a number or boolean."""
+    lowered = text.strip().lower()
+    if lowered in ("true", "false", "t", "f", "nan", "inf", "-inf", "+inf", "infinity", "-infinity"):
+        return True
+    try:
+        float(text)
+    except ValueError:
+        return text != text.strip() or not text
+    return True
+
+
 def write_ase_db(path: str | os.PathLike, frames: Iterable[Frame]) -> None:
     """Write frames to a new ASE database atomically (an existing file is replaced)."""
     from ase.calculators.singlepoint import SinglePointCalculator
@@ -78,7 +98,7 @@ def write_ase_db(path: str | os.PathLike, frames: Iterable[Frame]) -> None:
     with atomic_path(path) as tmp:
         tmp.unlink()  # ase.db creates the file itself
         with connect(os.fspath(tmp), type="db", append=False) as db:
-            for frame in frames:
+            for index, frame in enumerate(frames):
                 atoms = frame.atoms.copy()
                 results = {}
                 for name, key in (("energy", "energy"), ("forces", "forces"), ("stress", "stress"),
@@ -94,9 +114,23 @@ def write_ase_db(path: str | os.PathLike, frames: Iterable[Frame]) -> None:
                     if value is not None and not (key == "weight" and value == 1.0):
                         kvp[key] = value
                 data = {"potforge_labels": list(frame.labels())}
+                # ASE refuses strings that look like numbers or booleans as key-value pairs;
+                # such names live in the row data (exact) and stay out of the searchable pairs
+                meta = {}
+                for key in ("config_type", "group"):
+                    value = getattr(frame, key)
+                    if value is not None and _ase_would_convert(value):
+                        meta[key] = kvp.pop(key)
+                if meta:
+                    data["potforge_meta"] = meta
                 if frame.atomic_energies is not None:
                     data["potforge_atomic_energies"] = frame.atomic_energies
                 if frame.info:
                     data["potforge_info"] = {k: (v.tolist() if isinstance(v, np.ndarray) else v)
                                              for k, v in frame.info.items()}
+                    try:
+                        json.dumps(data["potforge_info"])
+                    except (TypeError, ValueError) as err:
+                        raise DataFormatError(f"frame {index}: info cannot be stored in an ASE "
+                                              f"database ({err})") from None
                 db.write(atoms, key_value_pairs=kvp, data=data)

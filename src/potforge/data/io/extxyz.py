@@ -43,8 +43,15 @@ _RESERVED = {"lattice", "properties", "pbc", "energy", "stress", "virial", "conf
              "group", "weight", "total_charge"}
 
 
-def parse_key_values(text: str, path: str = "?", line: int | None = None) -> dict[str, object]:
-    """Parse the comment line of an extended XYZ frame into a dict of typed values."""
+_RAW_KEYS = frozenset({"config_type", "group"})
+
+
+def parse_key_values(text: str, path: str = "?", line: int | None = None,
+                     raw_keys: frozenset[str] = _RAW_KEYS) -> dict[str, object]:
+    """Parse the comment line of an extended XYZ frame into a dict of typed values.
+
+    Values of ``raw_keys`` stay strings exactly as written (a group "007" is not the number 7).
+    """
     result: dict[str, object] = {}
     pos = 0
     text = text.rstrip("\n")
@@ -56,7 +63,12 @@ def parse_key_values(text: str, path: str = "?", line: int | None = None) -> dic
             raise DataFormatError(f"cannot parse key=value pairs near {text[pos:pos + 30]!r}",
                                   path=path, line=line)
         key, raw = m.group(1), m.group(2)
-        result[key] = True if raw is None else _typed(raw)
+        if raw is None:
+            result[key] = True
+        elif key.lower() in raw_keys:
+            result[key] = _unquote(raw)[0]
+        else:
+            result[key] = _typed(raw)
         pos = m.end()
     return result
 
@@ -64,7 +76,7 @@ def parse_key_values(text: str, path: str = "?", line: int | None = None) -> dic
 def _unquote(raw: str) -> tuple[str, bool]:
     if len(raw) >= 2 and raw[0] == raw[-1] and raw[0] in "\"'":
         body = raw[1:-1]
-        return re.sub(r"\\(.)", lambda m: {"n": "\n"}.get(m.group(1), m.group(1)), body), True
+        return re.sub(r"\\(.)", lambda m: {"n": "\n", "r": "\r"}.get(m.group(1), m.group(1)), body), True
     if raw.startswith("{") or raw.startswith("["):
         return raw[1:-1].replace(",", " "), True
     return raw, False
@@ -97,7 +109,7 @@ def _parse_properties(spec: str, path: str, line: int) -> list[tuple[str, str, i
     columns = []
     for k in range(0, len(parts), 3):
         name, kind, count = parts[k], parts[k + 1].upper(), parts[k + 2]
-        if kind not in ("S", "R", "I", "L") or not count.isdigit() or int(count) < 1:
+        if kind not in ("S", "R", "I", "L") or not re.fullmatch(r"[0-9]{1,6}", count) or int(count) < 1:
             raise DataFormatError(f"Properties entry {name}:{parts[k + 1]}:{count} has an unknown "
                                   "type or count; expected S, R, I or L and a positive count",
                                   path=path, line=line)
@@ -108,39 +120,60 @@ def _parse_properties(spec: str, path: str, line: int) -> list[tuple[str, str, i
 def iter_extxyz(path: str | os.PathLike) -> Iterator[Frame]:
     """Yield the frames of an extended XYZ file."""
     name = os.fspath(path)
-    with open(path, encoding="utf-8") as handle:
-        lineno = 0
-        frame_index = 0
-        while True:
-            header = handle.readline()
+    try:
+        handle = open(path, encoding="utf-8")
+    except FileNotFoundError:
+        raise DataFormatError("no such file", path=name) from None
+    except IsADirectoryError:
+        raise DataFormatError("is a directory, expected an extended XYZ file", path=name) from None
+    with handle:
+        try:
+            yield from _frames(handle, name)
+        except UnicodeDecodeError as err:
+            raise DataFormatError(f"not UTF-8 text ({err.reason} at byte {err.start} of a block)",
+                                  path=name) from None
+
+
+def _frames(handle, name: str) -> Iterator[Frame]:
+    lineno = 0
+    frame_index = 0
+    while True:
+        header = handle.readline()
+        lineno += 1
+        if not header:
+            return
+        if header.strip() == "":
+            continue
+        try:
+            n_atoms = int(header.split()[0])
+            if n_atoms < 0 or len(header.split()) != 1:
+                raise ValueError
+        except ValueError:
+            raise DataFormatError(f"expected the atom count of frame {frame_index}, found "
+                                  f"{header.strip()[:40]!r}", path=name, line=lineno) from None
+        comment = handle.readline()
+        lineno += 1
+        if not comment:
+            raise DataFormatError(f"frame {frame_index} ends before its comment line",
+                                  path=name, line=lineno)
+        comment_line = lineno
+        rows = []
+        for _ in range(n_atoms):
+            text = handle.readline()
             lineno += 1
-            if not header:
-                return
-            if header.strip() == "":
-                continue
-            try:
-                n_atoms = int(header.split()[0])
-                if n_atoms < 0 or len(header.split()) != 1:
-                    raise ValueError
-            except ValueError:
-                raise DataFormatError(f"expected the atom count of frame {frame_index}, found "
-                                      f"{header.strip()[:40]!r}", path=name, line=lineno) from None
-            comment = handle.readline()
-            lineno += 1
-            if not comment:
-                raise DataFormatError(f"frame {frame_index} ends before its comment line",
-                                      path=name, line=lineno)
-            comment_line = lineno
-            rows = []
-            for _ in range(n_atoms):
-                text = handle.readline()
-                lineno += 1
-                if not text:
-                    raise DataFormatError(f"frame {frame_index} declares {n_atoms} atoms but the "
-                                          f"file ends after {len(rows)}", path=name, line=lineno)
-                rows.append(text.split())
+            if not text:
+                raise DataFormatError(f"frame {frame_index} declares {n_atoms} atoms but the "
+                                      f"file ends after {len(rows)}", path=name, line=lineno)
+            rows.append(text.split())
+        try:
             yield _build_frame(comment, rows, name, comment_line, frame_index)
-            frame_index += 1
+        except (ValueError, TypeError, OverflowError) as err:
+            if isinstance(err, DataFormatError):
+                raise
+            # last line of defence: anything unforeseen in a frame is still a one-line data error
+            raise DataFormatError(f"unreadable frame {frame_index}: {err}", path=name,
+                                  line=comment_line) from None
+        frame_index += 1
 
 
 def read_extxyz(path: str | os.PathLike) -> list[Frame]:
@@ -154,6 +187,13 @@ def _build_frame(comment: str, rows: list[list[str]], path: str, line: int, inde
     props_key = lower.get("properties")
     spec = kv.pop(props_key) if props_key else "species:S:1:pos:R:3"
     columns = _parse_properties(str(spec), path, line)
+    expected_kinds = {"species": ("S", 1), "Z": ("I", 1), "pos": ("R", 3), "forces": ("R", 3),
+                      "charges": ("R", 1), "energies": ("R", 1)}
+    for col_name, kind, count in columns:
+        want = expected_kinds.get(col_name)
+        if want is not None and (kind, count) != want:
+            raise DataFormatError(f"Properties column {col_name!r} is {kind}:{count}, expected "
+                                  f"{want[0]}:{want[1]}", path=path, line=line, frame=index)
     width = sum(c for _, _, c in columns)
     for k, row in enumerate(rows):
         if len(row) != width:
@@ -177,9 +217,12 @@ def _build_frame(comment: str, rows: list[list[str]], path: str, line: int, inde
                 value = np.isin(block, ["T", "True"])
             else:
                 value = block.astype(str)
-        except ValueError:
+        except (ValueError, OverflowError):
             raise DataFormatError(f"column {name!r} ({kind}) holds a value that is not of that type",
-                                  path=path, line=line) from None
+                                  path=path, line=line, frame=index) from None
+        if kind == "R" and not np.all(np.isfinite(value)):
+            raise DataFormatError(f"column {name!r} holds a non-finite number", path=path, line=line,
+                                  frame=index)
         arrays[name] = value[:, 0] if count == 1 else value
     if "species" in arrays:
         symbols = [str(s) for s in arrays.pop("species")]
@@ -206,10 +249,7 @@ def _build_frame(comment: str, rows: list[list[str]], path: str, line: int, inde
     lattice = take("lattice")
     pbc_value = take("pbc")
     if lattice is not None:
-        cell = np.asarray(lattice, dtype=np.float64).reshape(-1)
-        if cell.shape != (9,) or not np.all(np.isfinite(cell)):
-            raise DataFormatError("Lattice must hold 9 finite numbers", path=path, line=line)
-        cell = cell.reshape(3, 3)
+        cell = _numbers(lattice, "Lattice", (9,), path, line).reshape(3, 3)
     else:
         cell = np.zeros((3, 3))
     if pbc_value is None:
@@ -232,15 +272,15 @@ def _build_frame(comment: str, rows: list[list[str]], path: str, line: int, inde
     stress = take("stress")
     virial = take("virial")
     if stress is None and virial is not None:
-        vir = np.asarray(virial, dtype=np.float64).reshape(3, 3)
+        vir = _numbers(virial, "virial", (9,), path, line).reshape(3, 3)
+        if not atoms.pbc.all() or abs(atoms.get_volume()) < 1e-12:
+            raise DataFormatError("virial given for a structure without a periodic cell",
+                                  path=path, line=line)
         stress = -vir / atoms.get_volume()
     if stress is not None:
-        stress = np.asarray(stress, dtype=np.float64).reshape(-1)
+        stress = _numbers(stress, "stress", (6, 9), path, line)
         if stress.shape == (9,):
             stress = stress.reshape(3, 3)
-        elif stress.shape != (6,):
-            raise DataFormatError(f"stress must have 6 or 9 values, found {stress.size}",
-                                  path=path, line=line)
     config_type = take("config_type")
     group = take("group")
     weight = take("weight")
@@ -264,9 +304,23 @@ def _build_frame(comment: str, rows: list[list[str]], path: str, line: int, inde
 def _scalar(value, key: str, path: str, line: int) -> float | None:
     if value is None:
         return None
-    if isinstance(value, (bool, np.ndarray, str)):
-        raise DataFormatError(f"{key} must be one number, found {value!r}", path=path, line=line)
+    if isinstance(value, (bool, np.ndarray, str)) or not np.isfinite(float(value)):
+        raise DataFormatError(f"{key} must be one finite number, found {value!r}", path=path, line=line)
     return float(value)
+
+
+def _numbers(value, key: str, sizes: tuple[int, ...], path: str, line: int) -> np.ndarray:
+    """A flat array of finite numbers with one of the allowed sizes, or a DataFormatError."""
+    try:
+        arr = np.asarray(value, dtype=np.float64).reshape(-1)
+    except (ValueError, TypeError):
+        raise DataFormatError(f"{key} must hold numbers, found {value!r}", path=path, line=line) from None
+    if arr.size not in sizes:
+        raise DataFormatError(f"{key} must hold {' or '.join(map(str, sizes))} numbers, found {arr.size}",
+                              path=path, line=line)
+    if not np.all(np.isfinite(arr)):
+        raise DataFormatError(f"{key} holds a non-finite number", path=path, line=line)
+    return arr
 
 
 def _fmt(x) -> str:
@@ -289,7 +343,9 @@ def _format_value(value) -> str:
         if arr.dtype.kind == "f":
             return '"' + " ".join(_fmt(v) for v in arr.ravel()) + '"'
         raise DataFormatError(f"cannot write a list of {arr.dtype} to extended XYZ")
-    text = str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    if not isinstance(value, str):
+        raise DataFormatError(f"cannot write a value of type {type(value).__name__} to extended XYZ")
+    text = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r")
     return f'"{text}"'
 
 

@@ -43,52 +43,67 @@ def iter_input_data(path: str | os.PathLike, *, length_unit: str = "angstrom",
     lf = length_factor(length_unit, "length_unit")
     ef = energy_factor(energy_unit, "energy_unit")
     name = os.fspath(path)
-    with open(path, encoding="utf-8") as handle:
-        block: _Block | None = None
-        for lineno, raw in enumerate(handle, start=1):
-            fields = raw.split()
-            if not fields or fields[0].startswith("#"):
-                continue
-            key = fields[0]
-            if key == "begin":
-                if block is not None:
-                    raise DataFormatError(f"'begin' inside the structure opened at line "
-                                          f"{block.start}; expected 'end' first", path=name, line=lineno)
-                block = _Block(lineno)
-                continue
-            if block is None:
-                raise DataFormatError(f"{key!r} outside a begin/end block; expected 'begin'",
+    try:
+        handle = open(path, encoding="utf-8")
+    except FileNotFoundError:
+        raise DataFormatError("no such file", path=name) from None
+    except IsADirectoryError:
+        raise DataFormatError("is a directory, expected an input.data file", path=name) from None
+    with handle:
+        try:
+            yield from _blocks(handle, name, lf, ef)
+        except UnicodeDecodeError as err:
+            raise DataFormatError(f"not UTF-8 text ({err.reason} at byte {err.start} of a block)",
+                                  path=name) from None
+
+
+def _blocks(handle, name: str, lf: float, ef: float) -> Iterator[Frame]:
+    block: _Block | None = None
+    lineno = 0
+    for lineno, raw in enumerate(handle, start=1):
+        fields = raw.split()
+        if not fields or fields[0].startswith("#"):
+            continue
+        key = fields[0]
+        if key == "begin":
+            if block is not None:
+                raise DataFormatError(f"'begin' inside the structure opened at line "
+                                      f"{block.start}; expected 'end' first", path=name, line=lineno)
+            block = _Block(lineno)
+            continue
+        if block is None:
+            raise DataFormatError(f"{key!r} outside a begin/end block; expected 'begin'",
+                                  path=name, line=lineno)
+        if key == "end":
+            yield block.to_frame(name, lineno, lf, ef)
+            block = None
+        elif key == "atom":
+            block.add_atom(fields, name, lineno)
+        elif key == "lattice":
+            if len(fields) != 4:
+                raise DataFormatError(f"'lattice' needs 3 numbers, found {len(fields) - 1}",
                                       path=name, line=lineno)
-            if key == "end":
-                yield block.to_frame(name, lineno, lf, ef)
-                block = None
-            elif key == "atom":
-                block.add_atom(fields, name, lineno)
-            elif key == "lattice":
-                if len(fields) != 4:
-                    raise DataFormatError(f"'lattice' needs 3 numbers, found {len(fields) - 1}",
-                                          path=name, line=lineno)
-                block.lattice.append(_floats(fields[1:4], name, lineno, "lattice"))
-            elif key == "energy":
-                block.energy = _one_float(fields, name, lineno)
-            elif key == "charge":
-                block.charge = _one_float(fields, name, lineno)
-            elif key == "comment":
-                text = raw.strip()[len("comment"):].strip()
-                if text.startswith(_META_PREFIX + "{"):
-                    try:
-                        block.meta = json.loads(text[len(_META_PREFIX):])
-                    except json.JSONDecodeError as err:
-                        raise DataFormatError(f"unreadable potforge metadata comment ({err.msg})",
-                                              path=name, line=lineno) from None
-                else:
-                    block.comments.append(text)
+            block.lattice.append(_floats(fields[1:4], name, lineno, "lattice"))
+        elif key == "energy":
+            block.energy = _one_float(fields, name, lineno)
+        elif key == "charge":
+            block.charge = _one_float(fields, name, lineno)
+        elif key == "comment":
+            text = raw.strip()[len("comment"):].strip()
+            if text.startswith(_META_PREFIX + "{"):
+                try:
+                    block.meta = json.loads(text[len(_META_PREFIX):])
+                except json.JSONDecodeError as err:
+                    raise DataFormatError(f"unreadable potforge metadata comment ({err.msg})",
+                                          path=name, line=lineno) from None
             else:
-                raise DataFormatError(f"unknown keyword {key!r}; expected begin, comment, lattice,"
-                                      " atom, energy, charge or end", path=name, line=lineno)
-        if block is not None:
-            raise DataFormatError(f"structure opened at line {block.start} has no 'end'",
-                                  path=name, line=lineno if block else None)
+                block.comments.append(text)
+        else:
+            raise DataFormatError(f"unknown keyword {key!r}; expected begin, comment, lattice,"
+                                  " atom, energy, charge or end", path=name, line=lineno)
+    if block is not None:
+        raise DataFormatError(f"structure opened at line {block.start} has no 'end'",
+                              path=name, line=lineno)
 
 
 def read_input_data(path: str | os.PathLike, *, length_unit: str = "angstrom",
@@ -133,11 +148,17 @@ class _Block:
         periodic = len(self.lattice) == 3
         cell = np.array(self.lattice, dtype=np.float64) * lf if periodic else np.zeros((3, 3))
         atoms = Atoms(symbols=self.symbols, positions=data[:, 0:3] * lf, cell=cell, pbc=periodic)
-        meta = self.meta or {}
+        meta = self.meta if self.meta is not None else {}
+        problem = _check_metadata(meta)
+        if problem:
+            raise DataFormatError(f"potforge metadata comment of the structure opened at line "
+                                  f"{self.start}: {problem}", path=path, line=lineno)
         present = set(meta.get("labels", ("energy", "forces", "charges", "total_charge",
-                                             "atomic_energies")))
+                                           "atomic_energies")))
         info = dict(meta.get("info", {}))
-        if self.comments:
+        if "comment" in meta:
+            info["comment"] = meta["comment"]
+        elif self.comments:
             info["comment"] = "\n".join(self.comments)
         try:
             return Frame(
@@ -156,6 +177,31 @@ class _Block:
         except (TypeError, ValueError) as err:
             raise DataFormatError(f"bad potforge metadata in structure opened at line {self.start}:"
                                   f" {err}", path=path, line=lineno) from None
+
+
+def _check_metadata(meta) -> str | None:
+    """What is wrong with a decoded ``comment potforge {...}`` payload, or None."""
+    from ..frame import LABELS
+
+    if not isinstance(meta, dict):
+        return "expected a JSON object"
+    labels = meta.get("labels", [])
+    if not isinstance(labels, list) or any(x not in LABELS for x in labels):
+        return f"'labels' must be a list of {', '.join(LABELS)}, found {labels!r}"
+    if not isinstance(meta.get("info", {}), dict):
+        return f"'info' must be an object, found {meta['info']!r}"
+    for key in ("config_type", "group", "comment"):
+        if key in meta and not isinstance(meta[key], str):
+            return f"{key!r} must be a string, found {meta[key]!r}"
+    weight = meta.get("weight", 1.0)
+    if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not np.isfinite(weight):
+        return f"'weight' must be a finite number, found {weight!r}"
+    stress = meta.get("stress")
+    if stress is not None and (not isinstance(stress, list) or len(stress) != 6
+                               or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                                          and np.isfinite(v) for v in stress)):
+        return f"'stress' must be 6 finite numbers, found {stress!r}"
+    return None
 
 
 def _floats(tokens: list[str], path: str, lineno: int, key: str) -> list[float]:
@@ -198,19 +244,32 @@ def write_input_data(path: str | os.PathLike, frames: Iterable[Frame], *,
     lf = length_factor(length_unit, "length_unit")
     ef = energy_factor(energy_unit, "energy_unit")
     with atomic_write(path) as out:
-        for frame in frames:
-            out.write(_format_frame(frame, lf, ef))
+        for index, frame in enumerate(frames):
+            out.write(_format_frame(frame, lf, ef, index))
 
 
-def _format_frame(frame: Frame, lf: float, ef: float) -> str:
+def _format_frame(frame: Frame, lf: float, ef: float, index: int = 0) -> str:
     lines = ["begin"]
-    comment = frame.info.get("comment")
-    if comment:
-        lines.extend(f"comment {c}" for c in str(comment).split("\n"))
-    meta = _metadata(frame)
-    if meta:
-        lines.append("comment " + _META_PREFIX + json.dumps(meta, separators=(",", ":")))
     atoms = frame.atoms
+    if atoms.pbc.any() and not atoms.pbc.all():
+        raise DataFormatError(f"frame {index} is periodic along some axes only (pbc "
+                              f"{atoms.pbc.tolist()}); input.data holds fully periodic or open "
+                              "structures")
+    comment = frame.info.get("comment")
+    if not isinstance(comment, str):
+        comment = None  # a non-text "comment" travels with the other info (metadata JSON)
+    meta = _metadata(frame)
+    plain = isinstance(comment, str) and "\r" not in comment and comment.strip() == comment \
+        and not any(c.strip() != c or c.startswith(_META_PREFIX + "{") for c in comment.split("\n"))
+    if comment is not None and not plain:
+        meta["comment"] = comment  # not representable as comment lines: keep it exactly
+    elif comment:
+        lines.extend(f"comment {c}" for c in comment.split("\n"))
+    if meta:
+        try:
+            lines.append("comment " + _META_PREFIX + json.dumps(meta, separators=(",", ":")))
+        except (TypeError, ValueError) as err:
+            raise DataFormatError(f"frame {index}: metadata cannot be written to input.data ({err})") from None
     if atoms.pbc.any():
         for vec in np.asarray(atoms.cell):
             lines.append("lattice " + " ".join(_fmt(v / lf) for v in vec))
@@ -250,7 +309,7 @@ def _metadata(frame: Frame) -> dict:
     present = set(frame.labels()) - {"stress"}
     if present != _DEFAULT_LABELS:
         meta["labels"] = sorted(present)
-    info = {k: v for k, v in frame.info.items() if k != "comment"}
+    info = {k: v for k, v in frame.info.items() if not (k == "comment" and isinstance(v, str))}
     if info:
         meta["info"] = _jsonable(info)
     return meta

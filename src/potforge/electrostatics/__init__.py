@@ -1,0 +1,1 @@
+"""electrostatics (planned; see ARCHITECTURE.md)."""

@@ -1,0 +1,1 @@
+"""generate (planned; see ARCHITECTURE.md)."""

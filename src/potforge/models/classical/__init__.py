@@ -1,0 +1,1 @@
+"""classical (planned; see ARCHITECTURE.md)."""

@@ -1,0 +1,1 @@
+"""training (planned; see ARCHITECTURE.md)."""
