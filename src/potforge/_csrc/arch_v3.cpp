@@ -1,5 +1,8 @@
 // Kernels compiled for x86-64-v3 (AVX2, FMA); selected at run time when the CPU has it.
 #include <algorithm>
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 #include <array>
 #include <cmath>
 #include <cstdint>
@@ -22,6 +25,7 @@
 #define PF_ARCH_NS arch_x86_64_v3
 #define PF_ARCH_NAME "x86-64-v3"
 #define PF_SIMD_WIDTH 4
+#define PF_HAVE_AVX2 1  // the target pragma does not define __AVX2__
 #include "kernel_impl.hpp"
 #pragma GCC pop_options
 

@@ -35,11 +35,7 @@ PF_INLINE vd vload(const double* p) {
     return v;
 }
 PF_INLINE void vstore(double* p, vd v) { std::memcpy(p, &v, sizeof v); }
-PF_INLINE vd vsplat(double x) {
-    vd v;
-    for (int i = 0; i < VW; ++i) v[i] = x;
-    return v;
-}
+PF_INLINE vd vsplat(double x) { return vd{} + x; }  // scalar operands broadcast
 PF_INLINE double vsum(vd v) {
     double s = 0.0;
     for (int i = 0; i < VW; ++i) s += v[i];
@@ -52,6 +48,12 @@ PF_INLINE vl vactive(int first, int end) {
     return idx < static_cast<int64_t>(end);
 }
 PF_INLINE vd vselect(vl mask, vd a, vd b) { return mask ? a : b; }
+// lanes i with lo <= first + i < hi are active
+PF_INLINE vl vinside(int first, int lo, int hi) {
+    vl idx;
+    for (int i = 0; i < VW; ++i) idx[i] = first + i;
+    return (idx >= static_cast<int64_t>(lo)) & (idx < static_cast<int64_t>(hi));
+}
 
 PF_INLINE double bits_to_double(uint64_t u) {
     double d;

@@ -246,7 +246,7 @@ PYBIND11_MODULE(_native, m) {
     m.def("load_vesin", &load_vesin, py::arg("path"));
     m.def("neighbor_list", &py_neighbor_list, py::arg("positions"), py::arg("cell"),
           py::arg("pbc"), py::arg("cutoff"), py::arg("full") = true, py::arg("n_threads") = 1);
-    py::class_<Kernel, std::shared_ptr<Kernel>>(m, "Kernel")
+    py::class_<Kernel, std::shared_ptr<Kernel>>(m, "Kernel", py::module_local())
         .def_property_readonly("architecture", &Kernel::architecture)
         .def_property_readonly("n_species", &Kernel::n_species)
         .def("n_sf", &Kernel::n_sf)

@@ -25,6 +25,10 @@
 
 #include "mathfun.hpp"
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#endif
+
 namespace potforge {
 namespace PF_ARCH_NS {
 
@@ -126,6 +130,9 @@ struct RadialGroup {
     int e1 = -1;
     int cutoff_slot = -1;     // index into the element's distinct cutoffs (Gaussian types)
     std::vector<int> members;  // SF indices
+    // Gaussian: exp(-eta_m (r - rs)^2) = exp(-eta_b (r - rs)^2)^n for eta_m = n eta_b (same
+    // rs, small integer n): power_base[i] = index (in members) of b, or -1 for an own exp
+    std::vector<int> power_base, power;
 };
 
 struct AngularGroup {
@@ -233,6 +240,25 @@ inline ElementSFs build_element(const std::vector<SFSpec>& sfs, int n_species) {
         }
         el.angular[it->second].members.push_back(m);
     }
+    for (RadialGroup& g : el.radial) {
+        const int nm = static_cast<int>(g.members.size());
+        g.power_base.assign(nm, -1);
+        g.power.assign(nm, 1);
+        if (g.compact) continue;
+        for (int i = 0; i < nm; ++i) {
+            const SFSpec& si = sfs[g.members[i]];
+            for (int b = 0; b < i; ++b) {
+                const SFSpec& sb = sfs[g.members[b]];
+                if (g.power_base[b] != -1 || sb.rs != si.rs || !(sb.eta > 0.0)) continue;
+                const double ratio = si.eta / sb.eta, n = std::round(ratio);
+                if (n >= 2.0 && n <= 64.0 && std::fabs(ratio - n) <= 1e-12 * n) {
+                    g.power_base[i] = b;
+                    g.power[i] = static_cast<int>(n);
+                    break;
+                }
+            }
+        }
+    }
     for (AngularGroup& g : el.angular) {
         if (g.kind != 0) continue;
         // order members by (eta, rs) so those sharing a Gaussian are adjacent
@@ -306,7 +332,8 @@ struct TripletCache {
 
 struct Workspace {
     std::vector<TripletCache> caches;   // one per angular group
-    std::vector<double> gk;             // gathered per-k scratch (x, y, z, 1/r, R/dR per key, ...)
+    std::vector<double> gk;             // per-triplet scratch of the derivative pass
+    std::vector<double> radE;           // radial Gaussians of pass 1, n_sf x stride (by SF index)
     int n = 0;  // local neighbours
     std::vector<double> x, y, z, r, inv_r, w;  // w: atomic number (weighted types)
     std::vector<int64_t> pair;                  // pair index in the CSR list
@@ -527,23 +554,42 @@ private:
         }
     }
 
+    // Radial Gaussian functions, pass 1: values; the Gaussians are kept for pass 2.
     void radial_values(const ElementSFs& el, const RadialGroup& g, Workspace& ws, size_t stride) const {
         auto [a, b] = range_of(ws, g.e1);
         if (a >= b) return;
+        const size_t need = el.sfs.size() * stride;
+        if (ws.radE.size() < need) ws.radE.resize(need);
         const double* __restrict r = ws.r.data();
         const double* __restrict w = ws.w.data();
         const double* __restrict fc = ws.fc.data() + g.cutoff_slot * stride;
         const bool weighted = g.weighted;
-        for (int m : g.members) {
-            const double eta = el.sfs[m].eta, rs = el.sfs[m].rs;
-            double sum = 0.0;
+        const int nm = static_cast<int>(g.members.size());
+        const int a0 = a / VW * VW;  // aligned start; lanes outside [a, b) are masked
+        const vd zero = vsplat(0.0);
+        for (int i = 0; i < nm; ++i) {
+            const int m = g.members[i];
+            double* __restrict E = ws.radE.data() + static_cast<size_t>(m) * stride;
+            if (g.power_base[i] >= 0) {
+                const double* __restrict Eb = ws.radE.data() + static_cast<size_t>(g.members[g.power_base[i]]) * stride;
+                const int power = g.power[i];
+                for (int k = a0; k < b; k += VW) vstore(E + k, vpower_minus_one(vload(Eb + k), power + 1));
+            } else {
+                const double eta = el.sfs[m].eta, rs = el.sfs[m].rs;
+                const int b_up = (b + VW - 1) / VW * VW;  // <= stride: arrays have 8 slack
 #pragma GCC ivdep
-            for (int k = a; k < b; ++k) {
-                const double dr = r[k] - rs;
-                const double wk = weighted ? w[k] : 1.0;
-                sum += wk * pf_exp(-eta * dr * dr) * fc[k];
+                for (int k = a0; k < b_up; ++k) {
+                    const double dr = r[k] - rs;
+                    E[k] = pf_exp(-eta * dr * dr);
+                }
             }
-            ws.G[m] += sum;
+            vd sum = zero;
+            for (int k = a0; k < b; k += VW) {
+                vd t = vload(E + k) * vload(fc + k);
+                if (weighted) t *= vload(w + k);
+                sum += vselect(vinside(k, a, b), t, zero);
+            }
+            ws.G[m] += vsum(sum);
         }
     }
 
@@ -562,12 +608,12 @@ private:
         for (int m : g.members) {
             const double wm = wsf[m];
             if (wm == 0.0) continue;
-            const double eta = el.sfs[m].eta, rs = el.sfs[m].rs;
+            const double eta2 = 2.0 * el.sfs[m].eta, rs = el.sfs[m].rs;
+            const double* __restrict E = ws.radE.data() + static_cast<size_t>(m) * stride;
 #pragma GCC ivdep
             for (int k = a; k < b; ++k) {
-                const double dr = r[k] - rs;
-                const double wk = weighted ? w[k] : 1.0;
-                acc[k] += wm * wk * pf_exp(-eta * dr * dr) * (dfc[k] - 2.0 * eta * dr * fc[k]);
+                const double wk = weighted ? wm * w[k] : wm;
+                acc[k] += wk * E[k] * (dfc[k] - eta2 * (r[k] - rs) * fc[k]);
             }
         }
         const double* __restrict x = ws.x.data();
@@ -616,7 +662,107 @@ private:
         return result;
     }
 
+    // Appends the k in [k0, k1) that form a contributing triplet with j (narrow: r_jk < r_c)
+    // to the cache columns (k side) and kl, starting at n; returns the new count. The vector
+    // versions compress each column in registers and store whole vectors (the cache has slack).
+    static size_t append_candidates(double* __restrict const* col, int* kl, size_t n, int j, int k0, int k1,
+                                    bool narrow, double rc2, const double* x, const double* y,
+                                    const double* z, const double* inv_r, const double* r,
+                                    const double* fc, const double* dfc) {
+        using TC = TripletCache;
+#if defined(PF_HAVE_AVX512)
+        const __m512d xj = _mm512_set1_pd(x[j]), yj = _mm512_set1_pd(y[j]), zj = _mm512_set1_pd(z[j]);
+        const __m512d rc2v = _mm512_set1_pd(rc2);
+        const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+        for (int k = k0; k < k1; k += 8) {
+            const int rem = k1 - k;
+            __mmask8 m = rem >= 8 ? static_cast<__mmask8>(0xFF) : static_cast<__mmask8>((1u << rem) - 1u);
+            const __m512d xk = _mm512_loadu_pd(x + k), yk = _mm512_loadu_pd(y + k), zk = _mm512_loadu_pd(z + k);
+            if (narrow) {
+                const __m512d dx = _mm512_sub_pd(xk, xj), dy = _mm512_sub_pd(yk, yj), dz = _mm512_sub_pd(zk, zj);
+                const __m512d d2 = _mm512_fmadd_pd(dz, dz, _mm512_fmadd_pd(dy, dy, _mm512_mul_pd(dx, dx)));
+                m &= _mm512_cmp_pd_mask(d2, rc2v, _CMP_LT_OQ);
+            }
+            if (!m) continue;
+            _mm512_storeu_pd(col[TC::XK] + n, _mm512_maskz_compress_pd(m, xk));
+            _mm512_storeu_pd(col[TC::YK] + n, _mm512_maskz_compress_pd(m, yk));
+            _mm512_storeu_pd(col[TC::ZK] + n, _mm512_maskz_compress_pd(m, zk));
+            _mm512_storeu_pd(col[TC::IRK] + n, _mm512_maskz_compress_pd(m, _mm512_loadu_pd(inv_r + k)));
+            _mm512_storeu_pd(col[TC::RK] + n, _mm512_maskz_compress_pd(m, _mm512_loadu_pd(r + k)));
+            _mm512_storeu_pd(col[TC::FK] + n, _mm512_maskz_compress_pd(m, _mm512_loadu_pd(fc + k)));
+            _mm512_storeu_pd(col[TC::DFK] + n, _mm512_maskz_compress_pd(m, _mm512_loadu_pd(dfc + k)));
+            const __m256i idx = _mm256_add_epi32(_mm256_set1_epi32(k), iota);
+            _mm256_storeu_si256(reinterpret_cast<__m256i*>(kl + n), _mm256_maskz_compress_epi32(m, idx));
+            n += static_cast<size_t>(__builtin_popcount(m));
+        }
+        return n;
+#elif defined(PF_HAVE_AVX2)
+        // compress 4 doubles by a 4-bit mask: permutation of 32-bit lanes from a table
+        static const struct Lut {
+            int32_t idx[16][8];
+            Lut() {
+                for (int m = 0; m < 16; ++m) {
+                    int o = 0;
+                    for (int l = 0; l < 4; ++l)
+                        if (m & (1 << l)) { idx[m][2 * o] = 2 * l; idx[m][2 * o + 1] = 2 * l + 1; ++o; }
+                    for (; o < 4; ++o) { idx[m][2 * o] = 0; idx[m][2 * o + 1] = 1; }
+                }
+            }
+        } lut;
+        const __m256d xj = _mm256_set1_pd(x[j]), yj = _mm256_set1_pd(y[j]), zj = _mm256_set1_pd(z[j]);
+        const __m256d rc2v = _mm256_set1_pd(rc2);
+        const __m256d iota = _mm256_setr_pd(0.0, 1.0, 2.0, 3.0);
+        auto put = [&](double* dst, __m256d v, __m256i perm) {
+            _mm256_storeu_pd(dst, _mm256_castsi256_pd(_mm256_permutevar8x32_epi32(_mm256_castpd_si256(v), perm)));
+        };
+        for (int k = k0; k < k1; k += 4) {
+            const int rem = k1 - k;
+            int m = rem >= 4 ? 0xF : (1 << rem) - 1;
+            const __m256d xk = _mm256_loadu_pd(x + k), yk = _mm256_loadu_pd(y + k), zk = _mm256_loadu_pd(z + k);
+            if (narrow) {
+                const __m256d dx = _mm256_sub_pd(xk, xj), dy = _mm256_sub_pd(yk, yj), dz = _mm256_sub_pd(zk, zj);
+                const __m256d d2 = _mm256_fmadd_pd(dz, dz, _mm256_fmadd_pd(dy, dy, _mm256_mul_pd(dx, dx)));
+                m &= _mm256_movemask_pd(_mm256_cmp_pd(d2, rc2v, _CMP_LT_OQ));
+            }
+            if (!m) continue;
+            const __m256i perm = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(lut.idx[m]));
+            put(col[TC::XK] + n, xk, perm);
+            put(col[TC::YK] + n, yk, perm);
+            put(col[TC::ZK] + n, zk, perm);
+            put(col[TC::IRK] + n, _mm256_loadu_pd(inv_r + k), perm);
+            put(col[TC::RK] + n, _mm256_loadu_pd(r + k), perm);
+            put(col[TC::FK] + n, _mm256_loadu_pd(fc + k), perm);
+            put(col[TC::DFK] + n, _mm256_loadu_pd(dfc + k), perm);
+            const __m256d kd = _mm256_add_pd(_mm256_set1_pd(static_cast<double>(k)), iota);
+            const __m256d kp = _mm256_castsi256_pd(_mm256_permutevar8x32_epi32(_mm256_castpd_si256(kd), perm));
+            _mm_storeu_si128(reinterpret_cast<__m128i*>(kl + n), _mm256_cvttpd_epi32(kp));
+            n += static_cast<size_t>(__builtin_popcount(m));
+        }
+        return n;
+#else
+        const double xj = x[j], yj = y[j], zj = z[j];
+        for (int k = k0; k < k1; ++k) {
+            const double dx = x[k] - xj, dy = y[k] - yj, dz = z[k] - zj;
+            const bool keep = !narrow || (dx * dx + dy * dy + dz * dz) < rc2;
+            kl[n] = k;
+            col[TC::XK][n] = x[k];
+            col[TC::YK][n] = y[k];
+            col[TC::ZK][n] = z[k];
+            col[TC::IRK][n] = inv_r[k];
+            col[TC::RK][n] = r[k];
+            col[TC::FK][n] = fc[k];
+            col[TC::DFK][n] = dfc[k];
+            n += keep;
+        }
+        return n;
+#endif
+    }
+
     // Pass 1 for a Gaussian angular group: values, and the triplet cache for pass 2.
+    // Triplets are processed in blocks of ~BLOCK as the compaction produces them, so that the
+    // vector loops over a block's columns run from L1.
+    static constexpr size_t BLOCK = 128;
+
     void gaussian_angular_values(const ElementSFs& el, const AngularGroup& g, int group_index,
                                  Workspace& ws, size_t stride) const {
         using TC = TripletCache;
@@ -627,7 +773,8 @@ private:
         const bool same = g.e1 == g.e2;
         if (a1 >= b1 || a2 >= b2) return;
         const int n_keys = static_cast<int>(g.keys.size());
-        size_t cap = VW;
+        const int n_members = static_cast<int>(g.members.size());
+        size_t cap = 2 * 8;  // slack: the compress paths store whole vectors past the end
         for (int j = a1; j < b1; ++j) {
             const int k0 = same ? j + 1 : a2;
             if (b2 > k0) cap += static_cast<size_t>(b2 - k0);
@@ -641,82 +788,101 @@ private:
         const double* __restrict w = ws.w.data();
         const double* __restrict fc = ws.fc.data() + g.cutoff_slot * stride;
         const double* __restrict dfc = ws.dfc.data() + g.cutoff_slot * stride;
-        // 1. candidate triplets, compacted (narrow: r_jk < r_c)
         int* __restrict jl = tc.jl.data();
         int* __restrict kl = tc.kl.data();
+        double* __restrict col[TC::BASE];
+        for (int q = 0; q < TC::BASE; ++q) col[q] = tc.col(q);
         const double rc2 = g.rc * g.rc;
-        size_t n = 0;
+        const bool weighted = g.weighted;
+        vd sums_buf[64];
+        std::vector<vd> sums_v;
+        vd* sums = sums_buf;
+        if (n_members > 64) {
+            sums_v.resize(n_members);
+            sums = sums_v.data();
+        }
+        for (int mi = 0; mi < n_members; ++mi) sums[mi] = vsplat(0.0);
+        size_t n = 0, done = 0;  // triplets found; triplets processed (multiple of VW)
         for (int j = a1; j < b1; ++j) {
             const int k0 = same ? j + 1 : a2;
             if (k0 >= b2 || r[j] >= g.rc) continue;
-            const double xj = x[j], yj = y[j], zj = z[j];
             const size_t start = n;
-            if (g.narrow) {
-                for (int k = k0; k < b2; ++k) {
-                    const double dx = x[k] - xj, dy = y[k] - yj, dz = z[k] - zj;
-                    kl[n] = k;
-                    n += (dx * dx + dy * dy + dz * dz) < rc2;
-                }
-            } else {
-                for (int k = k0; k < b2; ++k) kl[n++] = k;
+            n = append_candidates(col, kl, n, j, k0, b2, g.narrow, rc2, x, y, z, inv_r, r, fc, dfc);
+            fill_segment(col, jl, start, n, j, x[j], y[j], z[j], inv_r[j], r[j], fc[j], dfc[j],
+                         weighted ? w[j] : 1.0);
+            if (weighted)
+                for (size_t t = start; t < n; ++t) col[TC::WK][t] = w[kl[t]];
+            else
+                std::fill(col[TC::WK] + start, col[TC::WK] + n, 1.0);
+            if (n - done >= BLOCK) {
+                const size_t upto = n / VW * VW;
+                process_block(el, g, tc, done, upto, sums);
+                done = upto;
             }
-            for (size_t t = start; t < n; ++t) jl[t] = j;
         }
         if (n == 0) return;
         const size_t padded = (n + VW - 1) / VW * VW;
         tc.n = n;
         tc.padded = padded;
-        // 2. gather per-triplet neighbour data; padding copies triplet 0 with zero cutoffs,
-        //    so that it contributes nothing
+        // padding: finite geometry and zero cutoffs, so that it contributes nothing
         for (size_t t = n; t < padded; ++t) {
-            jl[t] = jl[0];
-            kl[t] = kl[0];
+            jl[t] = jl[n - 1];
+            kl[t] = kl[n - 1];
+            for (int q = TC::XJ; q <= TC::WK; ++q) col[q][t] = col[q][n - 1];
+            col[TC::FJ][t] = col[TC::DFJ][t] = col[TC::FK][t] = col[TC::DFK][t] = 0.0;
         }
-        double* __restrict col[TC::BASE];
-        for (int q = 0; q < TC::BASE; ++q) col[q] = tc.col(q);
-        const bool weighted = g.weighted;
-        for (size_t t = 0; t < padded; ++t) {
-            const int j = jl[t], k = kl[t];
-            const double live = t < n ? 1.0 : 0.0;
-            col[TC::XJ][t] = x[j];
-            col[TC::YJ][t] = y[j];
-            col[TC::ZJ][t] = z[j];
-            col[TC::IRJ][t] = inv_r[j];
-            col[TC::RJ][t] = r[j];
-            col[TC::FJ][t] = live * fc[j];
-            col[TC::DFJ][t] = live * dfc[j];
-            col[TC::WJ][t] = weighted ? w[j] : 1.0;
-            col[TC::XK][t] = x[k];
-            col[TC::YK][t] = y[k];
-            col[TC::ZK][t] = z[k];
-            col[TC::IRK][t] = inv_r[k];
-            col[TC::RK][t] = r[k];
-            col[TC::FK][t] = live * fc[k];
-            col[TC::DFK][t] = live * dfc[k];
-            col[TC::WK][t] = weighted ? w[k] : 1.0;
-        }
-        // 3. geometry, cutoff of r_jk and the Gaussians of every key, over all triplets
-        const int np = static_cast<int>(padded);
-        const double* __restrict xj_ = col[TC::XJ];
-        const double* __restrict yj_ = col[TC::YJ];
-        const double* __restrict zj_ = col[TC::ZJ];
-        const double* __restrict xk_ = col[TC::XK];
-        const double* __restrict yk_ = col[TC::YK];
-        const double* __restrict zk_ = col[TC::ZK];
-        const double* __restrict rj_ = col[TC::RJ];
-        const double* __restrict rk_ = col[TC::RK];
-        double* __restrict c_ = col[TC::COS];
-        double* __restrict rjk_ = col[TC::RJK];
+        if (done < padded) process_block(el, g, tc, done, padded, sums);
+        for (int mi = 0; mi < n_members; ++mi)
+            ws.G[g.members[mi]] += g.prefactor[mi] * vsum(sums[mi]);
+    }
+
+    // The j columns of one segment (constant within it).
+    static void fill_segment(double* __restrict const* col, int* __restrict jl, size_t t0,
+                             size_t t1, int j, double xj, double yj, double zj, double irj,
+                             double rj, double fj, double dfj, double wj) {
+        using TC = TripletCache;
+        std::fill(jl + t0, jl + t1, j);
+        std::fill(col[TC::XJ] + t0, col[TC::XJ] + t1, xj);
+        std::fill(col[TC::YJ] + t0, col[TC::YJ] + t1, yj);
+        std::fill(col[TC::ZJ] + t0, col[TC::ZJ] + t1, zj);
+        std::fill(col[TC::IRJ] + t0, col[TC::IRJ] + t1, irj);
+        std::fill(col[TC::RJ] + t0, col[TC::RJ] + t1, rj);
+        std::fill(col[TC::FJ] + t0, col[TC::FJ] + t1, fj);
+        std::fill(col[TC::DFJ] + t0, col[TC::DFJ] + t1, dfj);
+        std::fill(col[TC::WJ] + t0, col[TC::WJ] + t1, wj);
+    }
+
+    // Geometry, cutoff of r_jk, the Gaussians of every key and the member sums for the
+    // triplets [t0, t1) (both multiples of VW; all columns of the range filled).
+    void process_block(const ElementSFs& el, const AngularGroup& g, TripletCache& tc, size_t t0,
+                       size_t t1, vd* sums) const {
+        using TC = TripletCache;
+        const int n_keys = static_cast<int>(g.keys.size());
+        const int np = static_cast<int>(t1 - t0);
+        auto c0 = [&](int q) { return tc.col(q) + t0; };
+        const double* __restrict xj_ = c0(TC::XJ);
+        const double* __restrict yj_ = c0(TC::YJ);
+        const double* __restrict zj_ = c0(TC::ZJ);
+        const double* __restrict irj_ = c0(TC::IRJ);
+        const double* __restrict xk_ = c0(TC::XK);
+        const double* __restrict yk_ = c0(TC::YK);
+        const double* __restrict zk_ = c0(TC::ZK);
+        const double* __restrict irk_ = c0(TC::IRK);
+        const double* __restrict rj_ = c0(TC::RJ);
+        const double* __restrict rk_ = c0(TC::RK);
+        double* __restrict c_ = c0(TC::COS);
+        double* __restrict rjk_ = c0(TC::RJK);
+        double* __restrict irjk_ = c0(TC::IRJK);
+        double* __restrict fjk_ = c0(TC::FJK);
+        double* __restrict dfjk_ = c0(TC::DFJK);
 #pragma GCC ivdep
         for (int t = 0; t < np; ++t) {
-            double cq = (xj_[t] * xk_[t] + yj_[t] * yk_[t] + zj_[t] * zk_[t]) * col[TC::IRJ][t] *
-                        col[TC::IRK][t];
+            double cq = (xj_[t] * xk_[t] + yj_[t] * yk_[t] + zj_[t] * zk_[t]) * irj_[t] * irk_[t];
             cq = cq > 1.0 ? 1.0 : cq;
             cq = cq < -1.0 ? -1.0 : cq;
             c_[t] = cq;
         }
         if (g.narrow) {
-            double* __restrict irjk_ = col[TC::IRJK];
 #pragma GCC ivdep
             for (int t = 0; t < np; ++t) {
                 const double dx = xk_[t] - xj_[t], dy = yk_[t] - yj_[t], dz = zk_[t] - zj_[t];
@@ -725,12 +891,12 @@ private:
                 rjk_[t] = d;
                 irjk_[t] = 1.0 / d;
             }
-            el.cutoffs[g.cutoff_slot].eval(rjk_, np, col[TC::FJK], col[TC::DFJK]);
+            el.cutoffs[g.cutoff_slot].eval(rjk_, np, fjk_, dfjk_);
         }
         for (int q = 0; q < n_keys; ++q) {
-            double* __restrict E = tc.col(TC::BASE + q);
+            double* __restrict E = tc.col(TC::BASE + q) + t0;
             if (g.key_base[q] != q) {  // integer power of an earlier key's Gaussian
-                const double* __restrict Eb = tc.col(TC::BASE + g.key_base[q]);
+                const double* __restrict Eb = tc.col(TC::BASE + g.key_base[q]) + t0;
                 const int power = g.key_power[q];
                 for (int t = 0; t < np; t += VW)
                     vstore(E + t, vpower_minus_one(vload(Eb + t), power + 1));
@@ -748,45 +914,34 @@ private:
                 E[t] = pf_exp(-eta * S);
             }
         }
-        // 4. values: sum over triplets of 2^(1-zeta) (1 + lambda cos)^zeta exp(-eta S) F,
-        //    F = w_j w_k fc(r_j) fc(r_k) [fc(r_jk)]
-        double* __restrict F = ws.gk.size() >= padded ? ws.gk.data() : nullptr;
-        if (F == nullptr) {
-            ws.gk.resize(padded);
-            F = ws.gk.data();
-        }
-        {
-            const double* fj = col[TC::FJ];
-            const double* fk = col[TC::FK];
-            const double* wj = col[TC::WJ];
-            const double* wk = col[TC::WK];
-            const double* fjk = col[TC::FJK];
-#pragma GCC ivdep
-            for (int t = 0; t < np; ++t) {
-                double f = wj[t] * wk[t] * fj[t] * fk[t];
-                if (g.narrow) f *= fjk[t];
-                F[t] = f;
-            }
-        }
+        // values: sum of 2^(1-zeta) (1 + lambda cos)^zeta exp(-eta S) F, with
+        // F = w_j w_k fc(r_j) fc(r_k) [fc(r_jk)]
+        const double* fj = c0(TC::FJ);
+        const double* fk = c0(TC::FK);
+        const double* wj = c0(TC::WJ);
+        const double* wk = c0(TC::WK);
         const vd zero = vsplat(0.0), one = vsplat(1.0);
-        for (int q = 0; q < n_keys; ++q) {
-            const double* E = tc.col(TC::BASE + q);
-            for (int mi = g.key_begin[q]; mi < g.key_begin[q + 1]; ++mi) {
-                const int m = g.members[mi];
-                const vd lambda = vsplat(el.sfs[m].lambda);
-                const double zeta = el.sfs[m].zeta;
-                const int zi = g.zeta_int[mi];
-                vd sum = zero;
-                for (int t = 0; t < np; t += VW) {
-                    vd base = one + lambda * vload(c_ + t);
+        for (int t = 0; t < np; t += VW) {
+            vd F = vload(wj + t) * vload(wk + t) * vload(fj + t) * vload(fk + t);
+            if (g.narrow) F *= vload(fjk_ + t);
+            const vd cq = vload(c_ + t);
+            for (int q = 0; q < n_keys; ++q) {
+                const vd EF = vload(tc.col(TC::BASE + q) + t0 + t) * F;
+                for (int mi = g.key_begin[q]; mi < g.key_begin[q + 1]; ++mi) {
+                    vd base = one + vsplat(el.sfs[g.members[mi]].lambda) * cq;
                     base = base > zero ? base : zero;
+                    const int zi = g.zeta_int[mi];
                     vd A;
-                    if (zi == 1) A = base;
-                    else if (zi > 1) A = vpower_minus_one(base, zi) * base;
-                    else for (int l = 0; l < VW; ++l) A[l] = std::pow(base[l], zeta);
-                    sum += A * vload(E + t) * vload(F + t);  // padding has F = 0
+                    if (zi == 1) {
+                        A = base;
+                    } else if (zi > 1) {
+                        A = vpower_minus_one(base, zi) * base;
+                    } else {
+                        const double zeta = el.sfs[g.members[mi]].zeta;
+                        for (int l = 0; l < VW; ++l) A[l] = std::pow(base[l], zeta);
+                    }
+                    sums[mi] += A * EF;
                 }
-                ws.G[m] += g.prefactor[mi] * vsum(sum);
             }
         }
     }
@@ -893,14 +1048,23 @@ private:
         }
         const int* jl = tc.jl.data();
         const int* kl = tc.kl.data();
-        for (size_t t = 0; t < tc.n; ++t) {
-            const int j = jl[t], k = kl[t];
-            gx[j] += o[t];
-            gy[j] += o[np + t];
-            gz[j] += o[2 * np + t];
-            gx[k] += o[3 * np + t];
-            gy[k] += o[4 * np + t];
-            gz[k] += o[5 * np + t];
+        // triplets are grouped by j: sum each run in registers, scatter the k parts
+        size_t t = 0;
+        while (t < tc.n) {
+            const int j = jl[t];
+            double sx = 0.0, sy = 0.0, sz = 0.0;
+            for (; t < tc.n && jl[t] == j; ++t) {
+                sx += o[t];
+                sy += o[np + t];
+                sz += o[2 * np + t];
+                const int k = kl[t];
+                gx[k] += o[3 * np + t];
+                gy[k] += o[4 * np + t];
+                gz[k] += o[5 * np + t];
+            }
+            gx[j] += sx;
+            gy[j] += sy;
+            gz[j] += sz;
         }
     }
 

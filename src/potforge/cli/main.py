@@ -60,5 +60,24 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+def entry() -> None:
+    """Console-script entry point: ``main`` and a fast exit.
+
+    All outputs are written (atomically) and flushed when ``main`` returns; interpreter
+    teardown then only frees memory, which costs 15-25 ms per run (numpy, ASE, module
+    finalisation). Registered exit handlers still run; only the teardown is skipped.
+    """
+    code = main()
+    import atexit
+    import os
+
+    try:
+        atexit._run_exitfuncs()
+        sys.stdout.flush()
+        sys.stderr.flush()
+    finally:
+        os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

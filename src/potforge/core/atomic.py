@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
+
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
@@ -21,9 +21,15 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     path = Path(path)
     directory = path.parent if str(path.parent) else Path(".")
     directory.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-    os.close(fd)
-    tmp_path = Path(tmp)
+    # a unique name beside the target (same file system, so the final rename is atomic)
+    while True:
+        tmp_path = directory / f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp"
+        try:
+            fd = os.open(tmp_path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            continue
+        os.close(fd)
+        break
     try:
         yield tmp_path
         os.replace(tmp_path, path)
