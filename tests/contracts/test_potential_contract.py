@@ -97,3 +97,27 @@ def test_fragments_add_up(case):
     model, _, cluster = case
     half = len(cluster) // 2
     contract.fragments_add_up(model, cluster[:half], cluster[half:])
+
+
+def test_float32_all_types_close_to_float64(rng):
+    """Every symmetry-function type through the float32 kernels (each architecture)."""
+    from potforge import _native
+
+    model, box, cluster = _synthetic_cases(5, "ttl", "tanhu")
+    for atoms in (box, cluster):
+        ref = model.predict(atoms)
+        for arch in _native.supported_architectures():
+            import os
+
+            os.environ["POTFORGE_KERNEL_ARCH"] = arch
+            try:
+                model.dtype = "float32"
+                model._kernel = None
+                p = model.predict(atoms)
+            finally:
+                os.environ.pop("POTFORGE_KERNEL_ARCH")
+                model.dtype = "float64"
+                model._kernel = None
+            scale = np.abs(ref.forces).max()
+            assert abs(p.energy - ref.energy) < 1e-5 * max(1.0, abs(ref.energy)), arch
+            assert np.abs(p.forces - ref.forces).max() < 1e-4 * max(1.0, scale), arch

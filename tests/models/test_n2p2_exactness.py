@@ -100,3 +100,23 @@ def test_fused_kernel_equals_generic_path(water_model, water_dir):
     assert abs(fused.energy - generic.energy) < 1e-9
     np.testing.assert_allclose(fused.forces, generic.forces, rtol=0, atol=1e-11)
     np.testing.assert_allclose(fused.stress, generic.stress, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("architecture", _native.supported_architectures())
+def test_float32_kernels_stay_close_to_float64(water_model, water_dir, architecture, monkeypatch):
+    """float32 arithmetic: energies within 1e-6 eV/atom, forces within 2e-4 eV/Å of float64."""
+    monkeypatch.setenv("POTFORGE_KERNEL_ARCH", architecture)
+    frame = read_frames(water_dir / "input.data", length_unit="bohr", energy_unit="hartree")[0]
+    try:
+        water_model._kernel = None
+        ref = water_model.predict(frame.atoms)
+        water_model.dtype = "float32"
+        assert water_model.kernel.precision == "float32"
+        p = water_model.predict(frame.atoms)
+    finally:
+        water_model.dtype = "float64"
+        water_model._kernel = None
+    assert abs(p.energy - ref.energy) / len(frame.atoms) < 1e-6
+    assert np.abs(p.forces - ref.forces).max() < 2e-4
+    assert np.abs(p.stress - ref.stress).max() < 1e-6
+    np.testing.assert_array_equal(p.extrapolations, ref.extrapolations)

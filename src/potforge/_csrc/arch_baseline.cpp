@@ -1,12 +1,21 @@
-// Kernels for any x86-64 (SSE2) or other CPU; also the scalar helpers exposed for tests.
-#define PF_ARCH_NS arch_baseline
-#define PF_ARCH_NAME "baseline"
+// Kernels for any x86-64 (SSE2) or other CPU, in double and in single precision; also the
+// scalar helpers exposed for tests.
 #define PF_SIMD_WIDTH 2
+#define PF_ARCH_NAME "baseline"
+#define PF_ARCH_NS arch_baseline
+#define PF_REAL double
+#include "kernel_impl.hpp"
+#undef PF_ARCH_NS
+#undef PF_REAL
+#define PF_ARCH_NS arch_baseline_f32
+#define PF_REAL float
+#define PF_REAL_IS_FLOAT 1
 #include "kernel_impl.hpp"
 
 namespace potforge {
 
 std::unique_ptr<Kernel> make_kernel_baseline(const KernelDescription& d) {
+    if (d.single_precision) return std::make_unique<arch_baseline_f32::KernelImpl>(d);
     return std::make_unique<arch_baseline::KernelImpl>(d);
 }
 

@@ -1,20 +1,24 @@
-// Kernels compiled for x86-64-v3 (AVX2, FMA); selected at run time when the CPU has it.
+// Kernels compiled for x86-64-v3 (AVX2, FMA), in double and in single precision; selected at
+// run time when the CPU has it.
 #include <algorithm>
-#if defined(__x86_64__)
-#include <immintrin.h>
-#endif
 #include <array>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <map>
 #include <memory>
 #include <stdexcept>
 #include <string>
 #include <tuple>
+#include <type_traits>
 #include <vector>
 #ifdef _OPENMP
 #include <omp.h>
+#endif
+#if defined(__x86_64__)
+#include <immintrin.h>
 #endif
 
 #include "kernels.hpp"
@@ -22,14 +26,22 @@
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #pragma GCC push_options
 #pragma GCC target("arch=x86-64-v3")
-#define PF_ARCH_NS arch_x86_64_v3
-#define PF_ARCH_NAME "x86-64-v3"
 #define PF_SIMD_WIDTH 4
-#define PF_HAVE_AVX2 1  // the target pragma does not define __AVX2__
+#define PF_HAVE_AVX2 1  // the target pragma does not define the ISA macros
+#define PF_ARCH_NAME "x86-64-v3"
+#define PF_ARCH_NS arch_x86_64_v3
+#define PF_REAL double
+#include "kernel_impl.hpp"
+#undef PF_ARCH_NS
+#undef PF_REAL
+#define PF_ARCH_NS arch_x86_64_v3_f32
+#define PF_REAL float
+#define PF_REAL_IS_FLOAT 1
 #include "kernel_impl.hpp"
 #pragma GCC pop_options
 
 std::unique_ptr<potforge::Kernel> potforge::make_kernel_x86_64_v3(const KernelDescription& d) {
+    if (d.single_precision) return std::make_unique<arch_x86_64_v3_f32::KernelImpl>(d);
     return std::make_unique<arch_x86_64_v3::KernelImpl>(d);
 }
 #else

@@ -4,7 +4,8 @@
 // derivative pass that yields dE_i/d(pair vector) for every neighbour directly, summed over
 // all functions in registers; forces and the strain derivative follow. Nothing of size
 // n_atoms x n_sf x n_neighbours is ever stored.
-#pragma once
+#ifndef PF_HDNNP_HPP  // once per kernel_impl.hpp inclusion (it resets these guards)
+#define PF_HDNNP_HPP
 
 #include <array>
 #include <cstdint>
@@ -24,7 +25,8 @@ namespace PF_ARCH_NS {
 // Per-element affine scaling G_scaled = factor * G + offset, and the [min, max] of the
 // training set for extrapolation warnings.
 struct ElementScaling {
-    std::vector<double> factor, offset, gmin, gmax;
+    std::vector<real> factor, offset;
+    std::vector<double> gmin, gmax;
 };
 
 using potforge::HDNNPOutput;
@@ -73,7 +75,7 @@ inline void hdnnp_evaluate(const SymmetryFunctionKernel& kernel, const std::vect
         std::array<double, 9>& strain = thread_strain[tid];
         Workspace ws;
         NetworkScratch scratch;
-        std::vector<double> scaled, grad, g;
+        std::vector<real> scaled, grad, g;
 #ifdef _OPENMP
 #pragma omp for schedule(static)
 #endif
@@ -91,25 +93,26 @@ inline void hdnnp_evaluate(const SymmetryFunctionKernel& kernel, const std::vect
             grad.resize(n_sf);
             int n_extra = 0;
             for (int s = 0; s < n_sf; ++s) {
-                const double G = ws.G[s];
+                const real G = ws.G[s];
                 scaled[s] = sc.factor[s] * G + sc.offset[s];
-                if (G + extrapolation_tolerance < sc.gmin[s] ||
-                    G - extrapolation_tolerance > sc.gmax[s])
+                const double Gd = static_cast<double>(G);
+                if (Gd + extrapolation_tolerance < sc.gmin[s] ||
+                    Gd - extrapolation_tolerance > sc.gmax[s])
                     ++n_extra;
             }
             out.extrapolations[i] = n_extra;
             const double o = network_forward_backward(nets[e], scaled.data(),
-                                                      want_forces ? grad.data() : nullptr, scratch);
+                                                        want_forces ? grad.data() : nullptr, scratch);
             out.atomic[i] = output_scale * o;
             if (!want_forces) continue;
             // w_s = dE_i/dG_s (raw G)
-            for (int s = 0; s < n_sf; ++s) grad[s] *= output_scale * sc.factor[s];
+            for (int s = 0; s < n_sf; ++s) grad[s] *= static_cast<real>(output_scale) * sc.factor[s];
             const int n = ws.n;
-            const size_t stride = static_cast<size_t>(n) + 8;
+            const size_t stride = static_cast<size_t>(n) + PAD;
             g.assign(3 * stride, 0.0);
-            double* gx = g.data();
-            double* gy = gx + stride;
-            double* gz = gy + stride;
+            real* gx = g.data();
+            real* gy = gx + stride;
+            real* gz = gy + stride;
             kernel.gradient_atom(e, ws, grad.data(), gx, gy, gz);
             double fix = 0.0, fiy = 0.0, fiz = 0.0;
             for (int q = 0; q < n; ++q) {
@@ -168,7 +171,7 @@ inline void symmetry_functions_all(const SymmetryFunctionKernel& kernel, int64_t
             kernel.compute_atom(e, ws);
             for (int s = 0; s < n_sf; ++s) values[i * n_max + s] = ws.G[s];
             if (pair_jacobian == nullptr) continue;
-            const size_t stride = static_cast<size_t>(ws.n) + 8;
+            const size_t stride = static_cast<size_t>(ws.n) + PAD;
             for (int q = 0; q < ws.n; ++q) {
                 double* dst = pair_jacobian + static_cast<size_t>(ws.pair[q]) * n_max * 3;
                 for (int s = 0; s < n_sf; ++s)
@@ -181,3 +184,5 @@ inline void symmetry_functions_all(const SymmetryFunctionKernel& kernel, int64_t
 
 }  // namespace PF_ARCH_NS
 }  // namespace potforge
+
+#endif  // PF_HDNNP_HPP

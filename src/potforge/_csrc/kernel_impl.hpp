@@ -1,7 +1,13 @@
 // One architecture's build of the kernels behind the Kernel interface (kernels.hpp).
-// Included by arch_*.cpp with PF_ARCH_NS and PF_ARCH_NAME defined.
+// Included by arch_*.cpp with PF_ARCH_NS, PF_ARCH_NAME and PF_REAL (double or float) defined,
+// once per precision.
 #include <algorithm>
 #include <stdexcept>
+
+#undef PF_MATHFUN_HPP
+#undef PF_SYMFUNC_HPP
+#undef PF_MLP_HPP
+#undef PF_HDNNP_HPP
 
 #include "kernels.hpp"
 #include "hdnnp.hpp"
@@ -26,13 +32,13 @@ public:
                 layer.n_in = ld.n_in;
                 layer.n_out = ld.n_out;
                 layer.activation = ld.activation;
-                layer.W = ld.W;
-                layer.b = ld.b;
+                layer.W.assign(ld.W.begin(), ld.W.end());
+                layer.b.assign(ld.b.begin(), ld.b.end());
                 if (static_cast<int>(layer.W.size()) != ld.n_in * ld.n_out ||
                     static_cast<int>(layer.b.size()) != ld.n_out)
                     throw std::invalid_argument("layer arrays do not match its size");
-                double f, df;
-                activate(layer.activation, 0.0, f, df);  // throws for unknown codes
+                real f, df;
+                activate(layer.activation, real(0), f, df);  // throws for unknown codes
                 if (!net.layers.empty() && layer.n_in != net.layers.back().n_out)
                     throw std::invalid_argument("consecutive layer sizes do not match");
                 net.layers.push_back(std::move(layer));
@@ -48,11 +54,14 @@ public:
             if (sd.factor.size() != n || sd.offset.size() != n || sd.gmin.size() != n ||
                 sd.gmax.size() != n)
                 throw std::invalid_argument("scaling arrays must have one entry per symmetry function");
-            scaling_.push_back(ElementScaling{sd.factor, sd.offset, sd.gmin, sd.gmax});
+            scaling_.push_back(ElementScaling{std::vector<real>(sd.factor.begin(), sd.factor.end()),
+                                              std::vector<real>(sd.offset.begin(), sd.offset.end()),
+                                              sd.gmin, sd.gmax});
         }
     }
 
     const char* architecture() const override { return PF_ARCH_NAME; }
+    const char* precision() const override { return real_is_float ? "float32" : "float64"; }
     int n_species() const override { return sf_.n_species(); }
     int n_sf(int species) const override { return sf_.n_sf(species); }
     int n_sf_max() const override { return sf_.n_sf_max(); }

@@ -38,6 +38,7 @@ struct ScalingDescription {
 
 struct KernelDescription {
     int n_species = 0;
+    bool single_precision = false;  // float32 arithmetic inside (inputs and outputs stay double)
     std::vector<std::vector<std::array<double, 16>>> sf_rows;  // per species, SF table rows
     std::vector<NetworkDescription> networks;                   // empty: descriptors only
     std::vector<ScalingDescription> scaling;
@@ -54,6 +55,7 @@ class Kernel {
 public:
     virtual ~Kernel() = default;
     virtual const char* architecture() const = 0;
+    virtual const char* precision() const = 0;
     virtual int n_species() const = 0;
     virtual int n_sf(int species) const = 0;
     virtual int n_sf_max() const = 0;

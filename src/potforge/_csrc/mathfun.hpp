@@ -5,54 +5,72 @@
 // degree-13 Taylor polynomial, accurate to about 1 ulp for the arguments that occur here
 // (|error| < 2.5e-16 relative over [-708, 709], checked against libm in the tests). Results
 // do not depend on the libm version, which also keeps predictions bit-stable across machines.
-#pragma once
+#ifndef PF_MATHFUN_HPP  // once per kernel_impl.hpp inclusion (it resets these guards)
+#define PF_MATHFUN_HPP
 
 #include <cmath>
 #include <cstdint>
 #include <cstring>
 
+#include <limits>
+#include <type_traits>
+
+#ifndef PF_INLINE
 #if defined(__GNUC__)
 #define PF_INLINE inline __attribute__((always_inline))
 #else
 #define PF_INLINE inline
 #endif
+#endif
+#ifndef PF_REAL
+#define PF_REAL double
+#endif
 
 namespace potforge {
 namespace PF_ARCH_NS {
 
-// Explicit SIMD through GCC/Clang vector extensions: PF_SIMD_WIDTH doubles per vector, set by
-// each architecture's translation unit (2 = SSE2, 4 = AVX2, 8 = AVX-512).
+// The floating-point type of the kernels: double (default) or float (PF_REAL, set by the
+// translation unit that compiles the single-precision copy).
+using real = PF_REAL;
+constexpr bool real_is_float = sizeof(real) == 4;
+using mask_int = std::conditional_t<real_is_float, int32_t, int64_t>;
+
+// Explicit SIMD through GCC/Clang vector extensions: PF_SIMD_WIDTH * 8 bytes per vector, set
+// by each architecture's translation unit (2 = SSE2, 4 = AVX2, 8 = AVX-512), i.e. VW lanes.
 #ifndef PF_SIMD_WIDTH
 #define PF_SIMD_WIDTH 2
 #endif
-constexpr int VW = PF_SIMD_WIDTH;
-typedef double vd __attribute__((vector_size(8 * PF_SIMD_WIDTH)));
-typedef int64_t vl __attribute__((vector_size(8 * PF_SIMD_WIDTH)));
+constexpr int VW = PF_SIMD_WIDTH * 8 / static_cast<int>(sizeof(real));
+typedef real vd __attribute__((vector_size(8 * PF_SIMD_WIDTH)));
+// Per-neighbour and per-triplet arrays carry PAD spare elements, so that whole vectors can be
+// loaded and stored at their ends (PAD >= the widest vector: 16 floats).
+constexpr int PAD = 16;
+typedef mask_int vl __attribute__((vector_size(8 * PF_SIMD_WIDTH)));
 
-PF_INLINE vd vload(const double* p) {
+PF_INLINE vd vload(const real* p) {
     vd v;
     std::memcpy(&v, p, sizeof v);
     return v;
 }
-PF_INLINE void vstore(double* p, vd v) { std::memcpy(p, &v, sizeof v); }
-PF_INLINE vd vsplat(double x) { return vd{} + x; }  // scalar operands broadcast
-PF_INLINE double vsum(vd v) {
-    double s = 0.0;
+PF_INLINE void vstore(real* p, vd v) { std::memcpy(p, &v, sizeof v); }
+PF_INLINE vd vsplat(real x) { return vd{} + x; }  // scalar operands broadcast
+PF_INLINE real vsum(vd v) {
+    real s = 0;
     for (int i = 0; i < VW; ++i) s += v[i];
     return s;
 }
 // lanes i with first + i < end are active
 PF_INLINE vl vactive(int first, int end) {
     vl idx;
-    for (int i = 0; i < VW; ++i) idx[i] = first + i;
-    return idx < static_cast<int64_t>(end);
+    for (int i = 0; i < VW; ++i) idx[i] = static_cast<mask_int>(first + i);
+    return idx < static_cast<mask_int>(end);
 }
 PF_INLINE vd vselect(vl mask, vd a, vd b) { return mask ? a : b; }
 // lanes i with lo <= first + i < hi are active
 PF_INLINE vl vinside(int first, int lo, int hi) {
     vl idx;
-    for (int i = 0; i < VW; ++i) idx[i] = first + i;
-    return (idx >= static_cast<int64_t>(lo)) & (idx < static_cast<int64_t>(hi));
+    for (int i = 0; i < VW; ++i) idx[i] = static_cast<mask_int>(first + i);
+    return (idx >= static_cast<mask_int>(lo)) & (idx < static_cast<mask_int>(hi));
 }
 
 PF_INLINE double bits_to_double(uint64_t u) {
@@ -97,6 +115,34 @@ PF_INLINE double pf_exp(double x) {
     return p * bits_to_double(scale_bits);
 }
 
+// exp(x) in single precision: same scheme, degree-7 polynomial (about 1 ulp); arguments
+// below -87 give exp(-87) ~ 1.6e-38.
+PF_INLINE float pf_exp(float x) {
+    constexpr float log2e = 1.44269504088896341f;
+    constexpr float ln2_hi = 0.693145751953125f;
+    constexpr float ln2_lo = 1.42860682030941723212e-6f;
+    constexpr float shifter = 12582912.0f;  // 1.5 * 2^23
+    x = x < -87.0f ? -87.0f : x;
+    x = x > 88.0f ? 88.0f : x;
+    const float kd = x * log2e + shifter;
+    const float k = kd - shifter;
+    const float r = (x - k * ln2_hi) - k * ln2_lo;
+    float p = 1.0f / 5040.0f;
+    p = p * r + 1.0f / 720.0f;
+    p = p * r + 1.0f / 120.0f;
+    p = p * r + 1.0f / 24.0f;
+    p = p * r + 1.0f / 6.0f;
+    p = p * r + 0.5f;
+    p = p * r + 1.0f;
+    p = p * r + 1.0f;
+    uint32_t kb;
+    std::memcpy(&kb, &kd, sizeof kb);
+    const uint32_t scale_bits = (kb + 127u) << 23;
+    float scale;
+    std::memcpy(&scale, &scale_bits, sizeof scale);
+    return p * scale;
+}
+
 // Cutoff function types, numbered as n2p2's cutoff_type.
 enum CutoffType : int {
     CUT_HARD = 0, CUT_COS = 1, CUT_TANHU = 2, CUT_TANH = 3, CUT_EXP = 4,
@@ -105,7 +151,7 @@ enum CutoffType : int {
 
 // Core functions of the compact (polynomial) symmetry functions and of the poly/exp cutoffs:
 // f(0) = 1, f(1) = 0 on x in [0, 1]. Numbered like the cutoff types that use them.
-PF_INLINE void core_function(int type, double x, double& f, double& df) {
+PF_INLINE void core_function(int type, real x, real& f, real& df) {
     switch (type) {
         case CUT_POLY1:
             f = (2.0 * x - 3.0) * x * x + 1.0;
@@ -125,9 +171,9 @@ PF_INLINE void core_function(int type, double x, double& f, double& df) {
             return;
         case CUT_EXP: {
             // e * exp(1/(x^2 - 1)); x is kept below 1 by the callers' masks.
-            const double xc = x < 0.999999999 ? x : 0.999999999;
-            const double q = xc * xc - 1.0;
-            const double e = 2.718281828459045 * pf_exp(1.0 / q);
+            const real xc = x < real(0.999999) ? x : real(0.999999);
+            const real q = xc * xc - 1.0;
+            const real e = 2.718281828459045 * pf_exp(1.0 / q);
             f = e;
             df = -2.0 * xc * e / (q * q);
             return;
@@ -143,17 +189,17 @@ PF_INLINE void core_function(int type, double x, double& f, double& df) {
 // n2p2 ignores alpha for the tanh types and so do we). f = f' = 0 for r >= r_c.
 struct Cutoff {
     int type = CUT_TANHU;
-    double rc = 0.0, rci = 0.0, iw = 0.0;  // iw = 1 / (rc - rci)
+    real rc = 0.0, rci = 0.0, iw = 0.0;  // iw = 1 / (rc - rci)
 
     Cutoff() = default;
-    Cutoff(int type_, double rc_, double alpha) : type(type_), rc(rc_), rci(alpha * rc_) {
+    Cutoff(int type_, real rc_, real alpha) : type(type_), rc(rc_), rci(alpha * rc_) {
         iw = 1.0 / (rc - rci);
     }
 
     // f and df/dr for n radii (vectorised per type).
-    void eval(const double* __restrict r, int n, double* __restrict f,
-              double* __restrict df) const {
-        const double rc_ = rc, rci_ = rci, iw_ = iw, inv_rc = 1.0 / rc;
+    void eval(const real* __restrict r, int n, real* __restrict f,
+              real* __restrict df) const {
+        const real rc_ = rc, rci_ = rci, iw_ = iw, inv_rc = 1.0 / rc;
         switch (type) {
             case CUT_HARD:
                 for (int k = 0; k < n; ++k) {
@@ -164,27 +210,27 @@ struct Cutoff {
             case CUT_TANHU:
             case CUT_TANH: {
                 // tanh(y) = (1 - e^{-2y}) / (1 + e^{-2y}), y = 1 - r/rc in [0, 1].
-                const double pre = type == CUT_TANH ? 1.0 / (0.76159415595576488812 *
+                const real pre = type == CUT_TANH ? 1.0 / (0.76159415595576488812 *
                                                               0.76159415595576488812 *
                                                               0.76159415595576488812)
                                                     : 1.0;
 #pragma GCC ivdep
                 for (int k = 0; k < n; ++k) {
-                    double y = 1.0 - r[k] * inv_rc;
-                    const double inside = y > 0.0 ? 1.0 : 0.0;
+                    real y = 1.0 - r[k] * inv_rc;
+                    const real inside = y > 0.0 ? 1.0 : 0.0;
                     y = y > 0.0 ? y : 0.0;
-                    const double e = pf_exp(-2.0 * y);
-                    const double t = (1.0 - e) / (1.0 + e);
-                    const double t2 = t * t;
+                    const real e = pf_exp(-2.0 * y);
+                    const real t = (1.0 - e) / (1.0 + e);
+                    const real t2 = t * t;
                     f[k] = inside * pre * t2 * t;
                     df[k] = inside * pre * 3.0 * t2 * (t2 - 1.0) * inv_rc;
                 }
                 return;
             }
             case CUT_COS: {
-                constexpr double pi = 3.14159265358979323846;
+                constexpr real pi = 3.14159265358979323846;
                 for (int k = 0; k < n; ++k) {
-                    const double x = (r[k] - rci_) * iw_;
+                    const real x = (r[k] - rci_) * iw_;
                     if (r[k] >= rc_) {
                         f[k] = 0.0;
                         df[k] = 0.0;
@@ -202,12 +248,12 @@ struct Cutoff {
                 const int t = type;
 #pragma GCC ivdep
                 for (int k = 0; k < n; ++k) {
-                    double x = (r[k] - rci_) * iw_;
-                    const double inside = r[k] < rc_ ? 1.0 : 0.0;
-                    const double beyond_inner = x > 0.0 ? 1.0 : 0.0;
+                    real x = (r[k] - rci_) * iw_;
+                    const real inside = r[k] < rc_ ? 1.0 : 0.0;
+                    const real beyond_inner = x > 0.0 ? 1.0 : 0.0;
                     x = x > 0.0 ? x : 0.0;
                     x = x < 1.0 ? x : 1.0;
-                    double cf, cdf;
+                    real cf, cdf;
                     core_function(t, x, cf, cdf);
                     f[k] = inside * (beyond_inner * cf + (1.0 - beyond_inner));
                     df[k] = inside * beyond_inner * cdf * iw_;
@@ -220,3 +266,5 @@ struct Cutoff {
 
 }  // namespace PF_ARCH_NS
 }  // namespace potforge
+
+#endif  // PF_MATHFUN_HPP

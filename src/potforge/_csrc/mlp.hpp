@@ -1,11 +1,14 @@
 // Feed-forward atomic networks (one per element) with the activation functions that n2p2's
 // input.nn allows, evaluated per atom with the gradient of the output w.r.t. the inputs.
-#pragma once
+#ifndef PF_MLP_HPP  // once per kernel_impl.hpp inclusion (it resets these guards)
+#define PF_MLP_HPP
 
 #include <cmath>
 #include <stdexcept>
 #include <string>
 #include <vector>
+
+#include "mathfun.hpp"
 
 namespace potforge {
 namespace PF_ARCH_NS {
@@ -24,7 +27,7 @@ enum Activation : int {
     ACT_HARMONIC = 9,  // h: x^2
 };
 
-inline void activate(int type, double x, double& f, double& df) {
+inline void activate(int type, real x, real& f, real& df) {
     switch (type) {
         case ACT_LINEAR: f = x; df = 1.0; return;
         case ACT_TANH: f = std::tanh(x); df = 1.0 - f * f; return;
@@ -42,7 +45,7 @@ inline void activate(int type, double x, double& f, double& df) {
         case ACT_GAUSSIAN: f = std::exp(-0.5 * x * x); df = -x * f; return;
         case ACT_COS: f = std::cos(x); df = -std::sin(x); return;
         case ACT_REVLOGISTIC: {
-            const double s = 1.0 / (1.0 + std::exp(-x));
+            const real s = 1.0 / (1.0 + std::exp(-x));
             f = 1.0 - s; df = s * (s - 1.0); return;
         }
         case ACT_EXP: f = std::exp(-x); df = -f; return;
@@ -53,8 +56,8 @@ inline void activate(int type, double x, double& f, double& df) {
 
 struct DenseLayer {
     int n_in = 0, n_out = 0, activation = ACT_LINEAR;
-    std::vector<double> W;  // n_out x n_in, row-major
-    std::vector<double> b;  // n_out
+    std::vector<real> W;  // n_out x n_in, row-major
+    std::vector<real> b;  // n_out
 };
 
 struct Network {
@@ -69,45 +72,45 @@ struct Network {
 };
 
 struct NetworkScratch {
-    std::vector<std::vector<double>> y, dy;  // activations and derivatives per layer
-    std::vector<double> delta, delta_prev;
+    std::vector<std::vector<real>> y, dy;  // activations and derivatives per layer
+    std::vector<real> delta, delta_prev;
 };
 
 // Output (scalar) of the network and, if grad != nullptr, d output / d input.
-inline double network_forward_backward(const Network& net, const double* input, double* grad,
+inline real network_forward_backward(const Network& net, const real* input, real* grad,
                                        NetworkScratch& s) {
     const size_t L = net.layers.size();
     if (s.y.size() < L + 1) { s.y.resize(L + 1); s.dy.resize(L + 1); }
     s.y[0].assign(input, input + net.n_inputs());
     for (size_t l = 0; l < L; ++l) {
         const DenseLayer& layer = net.layers[l];
-        std::vector<double>& out = s.y[l + 1];
-        std::vector<double>& dout = s.dy[l + 1];
+        std::vector<real>& out = s.y[l + 1];
+        std::vector<real>& dout = s.dy[l + 1];
         out.resize(layer.n_out);
         dout.resize(layer.n_out);
-        const double* in = s.y[l].data();
-        const double norm = net.normalize ? 1.0 / layer.n_in : 1.0;
+        const real* in = s.y[l].data();
+        const real norm = net.normalize ? 1.0 / layer.n_in : 1.0;
         for (int o = 0; o < layer.n_out; ++o) {
-            const double* w = layer.W.data() + static_cast<size_t>(o) * layer.n_in;
-            double z = layer.b[o];
+            const real* w = layer.W.data() + static_cast<size_t>(o) * layer.n_in;
+            real z = layer.b[o];
             for (int i = 0; i < layer.n_in; ++i) z += w[i] * in[i];
             activate(layer.activation, z * norm, out[o], dout[o]);
         }
     }
-    const double result = s.y[L][0];
+    const real result = s.y[L][0];
     if (grad == nullptr) return result;
     s.delta.assign(1, s.dy[L][0]);
     for (size_t l = L; l-- > 0;) {
         const DenseLayer& layer = net.layers[l];
-        const double norm = net.normalize ? 1.0 / layer.n_in : 1.0;
+        const real norm = net.normalize ? 1.0 / layer.n_in : 1.0;
         s.delta_prev.assign(layer.n_in, 0.0);
         for (int o = 0; o < layer.n_out; ++o) {
-            const double d = s.delta[o] * norm;
-            const double* w = layer.W.data() + static_cast<size_t>(o) * layer.n_in;
+            const real d = s.delta[o] * norm;
+            const real* w = layer.W.data() + static_cast<size_t>(o) * layer.n_in;
             for (int i = 0; i < layer.n_in; ++i) s.delta_prev[i] += d * w[i];
         }
         if (l > 0) {
-            const std::vector<double>& dprev = s.dy[l];
+            const std::vector<real>& dprev = s.dy[l];
             for (int i = 0; i < layer.n_in; ++i) s.delta_prev[i] *= dprev[i];
         }
         s.delta.swap(s.delta_prev);
@@ -118,3 +121,5 @@ inline double network_forward_backward(const Network& net, const double* input, 
 
 }  // namespace PF_ARCH_NS
 }  // namespace potforge
+
+#endif  // PF_MLP_HPP

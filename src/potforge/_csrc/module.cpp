@@ -95,9 +95,12 @@ static std::shared_ptr<Kernel> build_kernel(const KernelDescription& d, std::str
 // -- kernel construction from Python objects -------------------------------------------------------
 static std::shared_ptr<Kernel> py_make_kernel(const std::vector<darray>& tables, int n_species,
                                               py::object networks, py::object scalings,
-                                              const std::string& arch) {
+                                              const std::string& arch, const std::string& dtype) {
     KernelDescription d;
     d.n_species = n_species;
+    if (dtype != "float64" && dtype != "float32")
+        throw std::invalid_argument("dtype must be 'float64' or 'float32', got '" + dtype + "'");
+    d.single_precision = dtype == "float32";
     if (static_cast<int>(tables.size()) != n_species)
         throw std::invalid_argument("need one symmetry-function table per species");
     for (const darray& t : tables) {
@@ -248,6 +251,7 @@ PYBIND11_MODULE(_native, m) {
           py::arg("pbc"), py::arg("cutoff"), py::arg("full") = true, py::arg("n_threads") = 1);
     py::class_<Kernel, std::shared_ptr<Kernel>>(m, "Kernel", py::module_local())
         .def_property_readonly("architecture", &Kernel::architecture)
+        .def_property_readonly("precision", &Kernel::precision)
         .def_property_readonly("n_species", &Kernel::n_species)
         .def("n_sf", &Kernel::n_sf)
         .def_property_readonly("n_sf_max", &Kernel::n_sf_max)
@@ -255,7 +259,7 @@ PYBIND11_MODULE(_native, m) {
         .def_property_readonly("has_networks", &Kernel::has_networks);
     m.def("make_kernel", &py_make_kernel, py::arg("tables"), py::arg("n_species"),
           py::arg("networks") = py::none(), py::arg("scalings") = py::none(),
-          py::arg("architecture") = "auto");
+          py::arg("architecture") = "auto", py::arg("dtype") = "float64");
     m.def("symmetry_functions", &py_symmetry_functions, py::arg("kernel"), py::arg("species"),
           py::arg("atom_weights"), py::arg("offsets"), py::arg("neighbors"), py::arg("vectors"),
           py::arg("distances"), py::arg("derivatives") = false, py::arg("n_threads") = 1);

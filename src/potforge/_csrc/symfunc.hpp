@@ -12,7 +12,8 @@
 //     dt/dd_j = d_j [T_j/r_j - T_c cos/r_j^2 + T_jk/r_jk] + d_k [T_c/(r_j r_k) - T_jk/r_jk]
 //     dt/dd_k = d_k [T_k/r_k - T_c cos/r_k^2 + T_jk/r_jk] + d_j [T_c/(r_j r_k) - T_jk/r_jk]
 // so the inner loops over k are branch-free and vectorise.
-#pragma once
+#ifndef PF_SYMFUNC_HPP  // once per kernel_impl.hpp inclusion (it resets these guards)
+#define PF_SYMFUNC_HPP
 
 #include <algorithm>
 #include <cmath>
@@ -52,9 +53,9 @@ struct SFSpec {
     int type = 0;
     int e1 = -1, e2 = -1;  // neighbour species indices; -1 = any species (weighted types)
     int cutoff_type = CUT_TANHU;
-    double cutoff_alpha = 0.0;
-    double rc = 0.0, eta = 0.0, rs = 0.0, lambda = 1.0, zeta = 1.0;
-    double rl = 0.0, angle_left = 0.0, angle_right = 0.0, theta_s = 0.0;
+    real cutoff_alpha = 0.0;
+    real rc = 0.0, eta = 0.0, rs = 0.0, lambda = 1.0, zeta = 1.0;
+    real rl = 0.0, angle_left = 0.0, angle_right = 0.0, theta_s = 0.0;
     int core = CUT_POLY2;
     bool asymmetric = false;
 };
@@ -101,18 +102,18 @@ inline bool is_narrow(int type) {
 // Compact function C(a) = core(|a - c| / w), c = (left + right)/2, w = (right - left)/2
 // (Bircher et al. 2021 as implemented by n2p2); 'asymmetric' replaces x by (2 - x) x.
 // Zero outside (left, right).
-PF_INLINE void compact_function(int core, bool asymmetric, double center, double inv_half_width,
-                                double a, double& f, double& df) {
-    const double u = (a - center) * inv_half_width;
-    double x = std::fabs(u);
+PF_INLINE void compact_function(int core, bool asymmetric, real center, real inv_half_width,
+                                real a, real& f, real& df) {
+    const real u = (a - center) * inv_half_width;
+    real x = std::fabs(u);
     if (x >= 1.0) {
         f = 0.0;
         df = 0.0;
         return;
     }
-    double cf, cdf;
+    real cf, cdf;
     if (asymmetric) {
-        const double p = (2.0 - x) * x;
+        const real p = (2.0 - x) * x;
         core_function(core, p, cf, cdf);
         cdf *= (2.0 - 2.0 * x);
     } else {
@@ -140,17 +141,17 @@ struct AngularGroup {
     bool narrow = false, weighted = false;
     int e1 = -1, e2 = -1;
     int cutoff_slot = -1;
-    double rc = 0.0;
+    real rc = 0.0;
     // compact: shared radial compact function
-    double rl = 0.0;
+    real rl = 0.0;
     int core = CUT_POLY2;
     bool asymmetric = false;
     std::vector<int> members;
     // Gaussian: members grouped by distinct (eta, rs): key_of_member[m] indexes keys
-    std::vector<std::pair<double, double>> keys;
+    std::vector<std::pair<real, real>> keys;
     std::vector<int> key_of_member;
     // Gaussian: per member (in member order) 2^(1-zeta), and zeta as an integer where it is one
-    std::vector<double> prefactor;
+    std::vector<real> prefactor;
     std::vector<int> zeta_int;  // 0: not a (small positive) integer
     std::vector<int> key_begin;  // members of key q are [key_begin[q], key_begin[q + 1])
     // exp(-eta_q S) = exp(-eta_b S)^n when eta_q = n eta_b (same r_s, small integer n):
@@ -163,13 +164,13 @@ struct ElementSFs {
     std::vector<Cutoff> cutoffs;
     std::vector<RadialGroup> radial;
     std::vector<AngularGroup> angular;
-    double rc_max = 0.0;
+    real rc_max = 0.0;
 };
 
 inline ElementSFs build_element(const std::vector<SFSpec>& sfs, int n_species) {
     ElementSFs el;
     el.sfs = sfs;
-    std::map<std::tuple<int, double, double>, int> cut_index;
+    std::map<std::tuple<int, real, real>, int> cut_index;
     auto cutoff_slot = [&](const SFSpec& s) {
         auto key = std::make_tuple(s.cutoff_type, s.rc, s.cutoff_alpha);
         auto it = cut_index.find(key);
@@ -180,7 +181,7 @@ inline ElementSFs build_element(const std::vector<SFSpec>& sfs, int n_species) {
         return slot;
     };
     std::map<std::tuple<int, int, int>, int> radial_index;
-    std::map<std::tuple<int, int, int, int, double, double, int, bool>, int> angular_index;
+    std::map<std::tuple<int, int, int, int, real, real, int, bool>, int> angular_index;
     for (int m = 0; m < static_cast<int>(sfs.size()); ++m) {
         const SFSpec& s = sfs[m];
         if (!(s.rc > 0.0)) throw std::invalid_argument("symmetry function with cutoff radius <= 0");
@@ -250,8 +251,8 @@ inline ElementSFs build_element(const std::vector<SFSpec>& sfs, int n_species) {
             for (int b = 0; b < i; ++b) {
                 const SFSpec& sb = sfs[g.members[b]];
                 if (g.power_base[b] != -1 || sb.rs != si.rs || !(sb.eta > 0.0)) continue;
-                const double ratio = si.eta / sb.eta, n = std::round(ratio);
-                if (n >= 2.0 && n <= 64.0 && std::fabs(ratio - n) <= 1e-12 * n) {
+                const real ratio = si.eta / sb.eta, n = std::round(ratio);
+                if (n >= 2.0 && n <= 64.0 && std::fabs(ratio - n) <= (real_is_float ? real(1e-6) : real(1e-12)) * n) {
                     g.power_base[i] = b;
                     g.power[i] = static_cast<int>(n);
                     break;
@@ -274,7 +275,7 @@ inline ElementSFs build_element(const std::vector<SFSpec>& sfs, int n_species) {
             }
             g.key_of_member.push_back(static_cast<int>(g.keys.size()) - 1);
             g.prefactor.push_back(std::pow(2.0, 1.0 - s.zeta));
-            const double zr = std::round(s.zeta);
+            const real zr = std::round(s.zeta);
             g.zeta_int.push_back(s.zeta == zr && zr >= 1.0 && zr <= 256.0 ? static_cast<int>(zr) : 0);
         }
         g.key_begin.push_back(static_cast<int>(g.members.size()));
@@ -287,9 +288,9 @@ inline ElementSFs build_element(const std::vector<SFSpec>& sfs, int n_species) {
             for (int b = 0; b < q; ++b) {
                 if (g.key_base[b] != b || g.keys[b].second != g.keys[q].second) continue;
                 if (!(g.keys[b].first > 0.0)) continue;
-                const double ratio = g.keys[q].first / g.keys[b].first;
-                const double n = std::round(ratio);
-                if (n >= 2.0 && n <= 64.0 && std::fabs(ratio - n) <= 1e-12 * n) {
+                const real ratio = g.keys[q].first / g.keys[b].first;
+                const real n = std::round(ratio);
+                if (n >= 2.0 && n <= 64.0 && std::fabs(ratio - n) <= (real_is_float ? real(1e-6) : real(1e-12)) * n) {
                     g.key_base[q] = b;
                     g.key_power[q] = static_cast<int>(n);
                     break;
@@ -311,13 +312,13 @@ struct TripletCache {
     size_t n = 0, padded = 0, capacity = 0;
     int n_keys = 0;
     std::vector<int> jl, kl;  // local neighbour indices
-    std::vector<double> data;  // columns (see enum), each `capacity` long
+    std::vector<real> data;  // columns (see enum), each `capacity` long
     enum Column {
         XJ, YJ, ZJ, IRJ, RJ, FJ, DFJ, WJ, XK, YK, ZK, IRK, RK, FK, DFK, WK,
         COS, RJK, IRJK, FJK, DFJK, BASE  // then one column per key: exp(-eta S)
     };
-    double* col(int q) { return data.data() + static_cast<size_t>(q) * capacity; }
-    const double* col(int q) const { return data.data() + static_cast<size_t>(q) * capacity; }
+    real* col(int q) { return data.data() + static_cast<size_t>(q) * capacity; }
+    const real* col(int q) const { return data.data() + static_cast<size_t>(q) * capacity; }
     void reserve(size_t cap, int keys) {
         n_keys = keys;
         const size_t cols = BASE + static_cast<size_t>(keys);
@@ -332,37 +333,37 @@ struct TripletCache {
 
 struct Workspace {
     std::vector<TripletCache> caches;   // one per angular group
-    std::vector<double> gk;             // per-triplet scratch of the derivative pass
-    std::vector<double> radE;           // radial Gaussians of pass 1, n_sf x stride (by SF index)
+    std::vector<real> gk;             // per-triplet scratch of the derivative pass
+    std::vector<real> radE;           // radial Gaussians of pass 1, n_sf x stride (by SF index)
     int n = 0;  // local neighbours
-    std::vector<double> x, y, z, r, inv_r, w;  // w: atomic number (weighted types)
+    std::vector<real> x, y, z, r, inv_r, w;  // w: atomic number (weighted types)
     std::vector<int64_t> pair;                  // pair index in the CSR list
     std::vector<int> species_start;             // local range of each species (+ end)
-    std::vector<double> fc, dfc;                // per cutoff slot, n each
-    std::vector<double> R, dR;                  // per-neighbour radial factors (scratch)
-    std::vector<double> c, rjk, inv_rjk, fjk, dfjk, Rjk, dRjk, tmp;  // per-k scratch
-    std::vector<double> G;                      // n_sf
-    std::vector<double> J;                      // n_sf * 3 * n
+    std::vector<real> fc, dfc;                // per cutoff slot, n each
+    std::vector<real> R, dR;                  // per-neighbour radial factors (scratch)
+    std::vector<real> c, rjk, inv_rjk, fjk, dfjk, Rjk, dRjk, tmp;  // per-k scratch
+    std::vector<real> G;                      // n_sf
+    std::vector<real> J;                      // n_sf * 3 * n
 
     void reserve(int n_local, int n_sf, int n_cut) {
-        auto grow = [](std::vector<double>& v, size_t size) {
+        auto grow = [](std::vector<real>& v, size_t size) {
             if (v.size() < size) v.resize(size);
         };
         for (auto* v : {&x, &y, &z, &r, &inv_r, &w, &R, &dR, &c, &rjk, &inv_rjk, &fjk, &dfjk,
                         &Rjk, &dRjk, &tmp})
-            grow(*v, static_cast<size_t>(n_local) + 8);
-        if (pair.size() < static_cast<size_t>(n_local) + 8) pair.resize(n_local + 8);
-        grow(fc, static_cast<size_t>(n_cut) * (n_local + 8));
-        grow(dfc, static_cast<size_t>(n_cut) * (n_local + 8));
+            grow(*v, static_cast<size_t>(n_local) + PAD);
+        if (pair.size() < static_cast<size_t>(n_local) + PAD) pair.resize(n_local + PAD);
+        grow(fc, static_cast<size_t>(n_cut) * (n_local + PAD));
+        grow(dfc, static_cast<size_t>(n_cut) * (n_local + PAD));
         grow(G, n_sf);
-        grow(J, static_cast<size_t>(n_sf) * 3 * (n_local + 8));
+        grow(J, static_cast<size_t>(n_sf) * 3 * (n_local + PAD));
     }
 };
 
 // Gather the neighbours of atom i with r < rc_max, sorted by species (stable).
 inline void gather_neighbors(Workspace& ws, int64_t begin, int64_t end, const int64_t* neighbor,
                              const double* vectors, const double* distances, const int32_t* species,
-                             const double* atom_weight, int n_species, double rc_max) {
+                             const double* atom_weight, int n_species, real rc_max) {
     ws.species_start.assign(n_species + 1, 0);
     int count = 0;
     for (int64_t p = begin; p < end; ++p) {
@@ -375,7 +376,7 @@ inline void gather_neighbors(Workspace& ws, int64_t begin, int64_t end, const in
     std::vector<int> fill(ws.species_start.begin(), ws.species_start.end() - 1);
     ws.n = count;
     for (int64_t p = begin; p < end; ++p) {
-        const double d = distances[p];
+        const real d = distances[p];
         if (!(d < rc_max)) continue;
         const int64_t j = neighbor[p];
         const int slot = fill[species[j]]++;
@@ -391,7 +392,7 @@ inline void gather_neighbors(Workspace& ws, int64_t begin, int64_t end, const in
 
 // Integer power with a fixed number of steps so that loops calling it vectorise.
 template <int ZETA>
-PF_INLINE double power_minus_one(double base, int zeta_runtime) {
+PF_INLINE real power_minus_one(real base, int zeta_runtime) {
     // returns base^(zeta - 1)
     if constexpr (ZETA == 1) {
         (void)base; (void)zeta_runtime;
@@ -401,7 +402,7 @@ PF_INLINE double power_minus_one(double base, int zeta_runtime) {
         return base;
     } else if constexpr (ZETA > 0) {
         (void)zeta_runtime;
-        double result = 1.0, b = base;
+        real result = 1.0, b = base;
         int n = ZETA - 1;
         for (int bit = 0; bit < 8; ++bit) {
             if ((n >> bit) & 1) result *= b;
@@ -410,7 +411,7 @@ PF_INLINE double power_minus_one(double base, int zeta_runtime) {
         return result;
     } else {
         const int n = zeta_runtime - 1;
-        double result = 1.0, b = base;
+        real result = 1.0, b = base;
         for (int bit = 0; bit < 8; ++bit) {
             result *= ((n >> bit) & 1) ? b : 1.0;
             b *= b;
@@ -435,7 +436,7 @@ public:
     int n_species() const { return n_species_; }
     int n_sf(int e) const { return static_cast<int>(elements_.at(e).sfs.size()); }
     int n_sf_max() const { return n_sf_max_; }
-    double cutoff() const { return rc_max_; }
+    real cutoff() const { return rc_max_; }
     const ElementSFs& element(int e) const { return elements_.at(e); }
 
     // Values and Jacobian for centre atom i (species e); neighbours already gathered in ws.
@@ -443,7 +444,7 @@ public:
         const ElementSFs& el = elements_[e];
         const int n = ws.n;
         const int n_sf = static_cast<int>(el.sfs.size());
-        const size_t stride = static_cast<size_t>(n) + 8;
+        const size_t stride = static_cast<size_t>(n) + PAD;
         std::fill(ws.G.begin(), ws.G.begin() + n_sf, 0.0);
         std::fill(ws.J.begin(), ws.J.begin() + static_cast<size_t>(n_sf) * 3 * stride, 0.0);
         for (size_t slot = 0; slot < el.cutoffs.size(); ++slot)
@@ -462,7 +463,7 @@ public:
         const ElementSFs& el = elements_[e];
         const int n = ws.n;
         const int n_sf = static_cast<int>(el.sfs.size());
-        const size_t stride = static_cast<size_t>(n) + 8;
+        const size_t stride = static_cast<size_t>(n) + PAD;
         std::fill(ws.G.begin(), ws.G.begin() + n_sf, 0.0);
         for (size_t slot = 0; slot < el.cutoffs.size(); ++slot)
             el.cutoffs[slot].eval(ws.r.data(), n, ws.fc.data() + slot * stride,
@@ -489,12 +490,12 @@ public:
     }
 
     // Pass 2: with w_s = dE/dG_s, accumulate g_n = sum_s w_s dG_s/dd_n into gx, gy, gz
-    // (length >= ws.n + 8, zeroed by the caller). Uses the cutoff values of values_atom.
-    void gradient_atom(int e, Workspace& ws, const double* w, double* gx, double* gy,
-                       double* gz) const {
+    // (length >= ws.n + PAD, zeroed by the caller). Uses the cutoff values of values_atom.
+    void gradient_atom(int e, Workspace& ws, const real* w, real* gx, real* gy,
+                       real* gz) const {
         const ElementSFs& el = elements_[e];
         const int n = ws.n;
-        const size_t stride = static_cast<size_t>(n) + 8;
+        const size_t stride = static_cast<size_t>(n) + PAD;
         for (const RadialGroup& g : el.radial) {
             if (g.compact) {
                 zero_jacobian_rows(ws, g.members, stride);
@@ -522,7 +523,7 @@ public:
 private:
     int n_species_;
     int n_sf_max_ = 0;
-    double rc_max_ = 0.0;
+    real rc_max_ = 0.0;
     std::vector<ElementSFs> elements_;
 
     std::pair<int, int> range_of(const Workspace& ws, int species) const {
@@ -530,7 +531,7 @@ private:
         return {ws.species_start[species], ws.species_start[species + 1]};
     }
 
-    double* jac(Workspace& ws, int sf, int comp, size_t stride) const {
+    real* jac(Workspace& ws, int sf, int comp, size_t stride) const {
         return ws.J.data() + (static_cast<size_t>(sf) * 3 + comp) * stride;
     }
 
@@ -538,14 +539,14 @@ private:
         for (int m : members) std::fill_n(jac(ws, m, 0, stride), 3 * stride, 0.0);
     }
 
-    void contract_jacobian_rows(Workspace& ws, const std::vector<int>& members, const double* w,
-                                int n, size_t stride, double* gx, double* gy, double* gz) const {
+    void contract_jacobian_rows(Workspace& ws, const std::vector<int>& members, const real* w,
+                                int n, size_t stride, real* gx, real* gy, real* gz) const {
         for (int m : members) {
-            const double wm = w[m];
+            const real wm = w[m];
             if (wm == 0.0) continue;
-            const double* jx = jac(ws, m, 0, stride);
-            const double* jy = jac(ws, m, 1, stride);
-            const double* jz = jac(ws, m, 2, stride);
+            const real* jx = jac(ws, m, 0, stride);
+            const real* jy = jac(ws, m, 1, stride);
+            const real* jz = jac(ws, m, 2, stride);
             for (int q = 0; q < n; ++q) {
                 gx[q] += wm * jx[q];
                 gy[q] += wm * jy[q];
@@ -560,26 +561,26 @@ private:
         if (a >= b) return;
         const size_t need = el.sfs.size() * stride;
         if (ws.radE.size() < need) ws.radE.resize(need);
-        const double* __restrict r = ws.r.data();
-        const double* __restrict w = ws.w.data();
-        const double* __restrict fc = ws.fc.data() + g.cutoff_slot * stride;
+        const real* __restrict r = ws.r.data();
+        const real* __restrict w = ws.w.data();
+        const real* __restrict fc = ws.fc.data() + g.cutoff_slot * stride;
         const bool weighted = g.weighted;
         const int nm = static_cast<int>(g.members.size());
         const int a0 = a / VW * VW;  // aligned start; lanes outside [a, b) are masked
         const vd zero = vsplat(0.0);
         for (int i = 0; i < nm; ++i) {
             const int m = g.members[i];
-            double* __restrict E = ws.radE.data() + static_cast<size_t>(m) * stride;
+            real* __restrict E = ws.radE.data() + static_cast<size_t>(m) * stride;
             if (g.power_base[i] >= 0) {
-                const double* __restrict Eb = ws.radE.data() + static_cast<size_t>(g.members[g.power_base[i]]) * stride;
+                const real* __restrict Eb = ws.radE.data() + static_cast<size_t>(g.members[g.power_base[i]]) * stride;
                 const int power = g.power[i];
                 for (int k = a0; k < b; k += VW) vstore(E + k, vpower_minus_one(vload(Eb + k), power + 1));
             } else {
-                const double eta = el.sfs[m].eta, rs = el.sfs[m].rs;
-                const int b_up = (b + VW - 1) / VW * VW;  // <= stride: arrays have 8 slack
+                const real eta = el.sfs[m].eta, rs = el.sfs[m].rs;
+                const int b_up = (b + VW - 1) / VW * VW;  // <= stride: arrays have PAD slack
 #pragma GCC ivdep
                 for (int k = a0; k < b_up; ++k) {
-                    const double dr = r[k] - rs;
+                    const real dr = r[k] - rs;
                     E[k] = pf_exp(-eta * dr * dr);
                 }
             }
@@ -594,34 +595,34 @@ private:
     }
 
     void radial_gradient(const ElementSFs& el, const RadialGroup& g, Workspace& ws, size_t stride,
-                         const double* wsf, double* gx, double* gy, double* gz) const {
+                         const real* wsf, real* gx, real* gy, real* gz) const {
         auto [a, b] = range_of(ws, g.e1);
         if (a >= b) return;
-        const double* __restrict r = ws.r.data();
-        const double* __restrict inv_r = ws.inv_r.data();
-        const double* __restrict w = ws.w.data();
-        const double* __restrict fc = ws.fc.data() + g.cutoff_slot * stride;
-        const double* __restrict dfc = ws.dfc.data() + g.cutoff_slot * stride;
-        double* __restrict acc = ws.tmp.data();
+        const real* __restrict r = ws.r.data();
+        const real* __restrict inv_r = ws.inv_r.data();
+        const real* __restrict w = ws.w.data();
+        const real* __restrict fc = ws.fc.data() + g.cutoff_slot * stride;
+        const real* __restrict dfc = ws.dfc.data() + g.cutoff_slot * stride;
+        real* __restrict acc = ws.tmp.data();
         std::fill(acc + a, acc + b, 0.0);
         const bool weighted = g.weighted;
         for (int m : g.members) {
-            const double wm = wsf[m];
+            const real wm = wsf[m];
             if (wm == 0.0) continue;
-            const double eta2 = 2.0 * el.sfs[m].eta, rs = el.sfs[m].rs;
-            const double* __restrict E = ws.radE.data() + static_cast<size_t>(m) * stride;
+            const real eta2 = 2.0 * el.sfs[m].eta, rs = el.sfs[m].rs;
+            const real* __restrict E = ws.radE.data() + static_cast<size_t>(m) * stride;
 #pragma GCC ivdep
             for (int k = a; k < b; ++k) {
-                const double wk = weighted ? wm * w[k] : wm;
+                const real wk = weighted ? wm * w[k] : wm;
                 acc[k] += wk * E[k] * (dfc[k] - eta2 * (r[k] - rs) * fc[k]);
             }
         }
-        const double* __restrict x = ws.x.data();
-        const double* __restrict y = ws.y.data();
-        const double* __restrict z = ws.z.data();
+        const real* __restrict x = ws.x.data();
+        const real* __restrict y = ws.y.data();
+        const real* __restrict z = ws.z.data();
 #pragma GCC ivdep
         for (int k = a; k < b; ++k) {
-            const double coef = acc[k] * inv_r[k];
+            const real coef = acc[k] * inv_r[k];
             gx[k] += coef * x[k];
             gy[k] += coef * y[k];
             gz[k] += coef * z[k];
@@ -637,8 +638,8 @@ private:
             ws.R.resize(need);
             ws.dR.resize(need);
         }
-        const double* fc = ws.fc.data() + g.cutoff_slot * stride;
-        const double* dfc = ws.dfc.data() + g.cutoff_slot * stride;
+        const real* fc = ws.fc.data() + g.cutoff_slot * stride;
+        const real* dfc = ws.dfc.data() + g.cutoff_slot * stride;
         for (int q = 0; q < n_keys; ++q) {
             const auto [eta, rs] = g.keys[q];
             gaussian_factors(ws.r.data(), fc, dfc, ws.w.data(), g.weighted, eta, rs, a1, b1,
@@ -665,12 +666,39 @@ private:
     // Appends the k in [k0, k1) that form a contributing triplet with j (narrow: r_jk < r_c)
     // to the cache columns (k side) and kl, starting at n; returns the new count. The vector
     // versions compress each column in registers and store whole vectors (the cache has slack).
-    static size_t append_candidates(double* __restrict const* col, int* kl, size_t n, int j, int k0, int k1,
-                                    bool narrow, double rc2, const double* x, const double* y,
-                                    const double* z, const double* inv_r, const double* r,
-                                    const double* fc, const double* dfc) {
+    static size_t append_candidates(real* __restrict const* col, int* kl, size_t n, int j, int k0, int k1,
+                                    bool narrow, real rc2, const real* x, const real* y,
+                                    const real* z, const real* inv_r, const real* r,
+                                    const real* fc, const real* dfc) {
         using TC = TripletCache;
-#if defined(PF_HAVE_AVX512)
+#if defined(PF_HAVE_AVX512) && defined(PF_REAL_IS_FLOAT)
+        const __m512 xj = _mm512_set1_ps(x[j]), yj = _mm512_set1_ps(y[j]), zj = _mm512_set1_ps(z[j]);
+        const __m512 rc2v = _mm512_set1_ps(rc2);
+        const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+        for (int k = k0; k < k1; k += 16) {
+            const int rem = k1 - k;
+            __mmask16 m = rem >= 16 ? static_cast<__mmask16>(0xFFFF)
+                                    : static_cast<__mmask16>((1u << rem) - 1u);
+            const __m512 xk = _mm512_loadu_ps(x + k), yk = _mm512_loadu_ps(y + k), zk = _mm512_loadu_ps(z + k);
+            if (narrow) {
+                const __m512 dx = _mm512_sub_ps(xk, xj), dy = _mm512_sub_ps(yk, yj), dz = _mm512_sub_ps(zk, zj);
+                const __m512 d2 = _mm512_fmadd_ps(dz, dz, _mm512_fmadd_ps(dy, dy, _mm512_mul_ps(dx, dx)));
+                m &= _mm512_cmp_ps_mask(d2, rc2v, _CMP_LT_OQ);
+            }
+            if (!m) continue;
+            _mm512_storeu_ps(col[TC::XK] + n, _mm512_maskz_compress_ps(m, xk));
+            _mm512_storeu_ps(col[TC::YK] + n, _mm512_maskz_compress_ps(m, yk));
+            _mm512_storeu_ps(col[TC::ZK] + n, _mm512_maskz_compress_ps(m, zk));
+            _mm512_storeu_ps(col[TC::IRK] + n, _mm512_maskz_compress_ps(m, _mm512_loadu_ps(inv_r + k)));
+            _mm512_storeu_ps(col[TC::RK] + n, _mm512_maskz_compress_ps(m, _mm512_loadu_ps(r + k)));
+            _mm512_storeu_ps(col[TC::FK] + n, _mm512_maskz_compress_ps(m, _mm512_loadu_ps(fc + k)));
+            _mm512_storeu_ps(col[TC::DFK] + n, _mm512_maskz_compress_ps(m, _mm512_loadu_ps(dfc + k)));
+            const __m512i idx = _mm512_add_epi32(_mm512_set1_epi32(k), iota);
+            _mm512_storeu_si512(reinterpret_cast<void*>(kl + n), _mm512_maskz_compress_epi32(m, idx));
+            n += static_cast<size_t>(__builtin_popcount(m));
+        }
+        return n;
+#elif defined(PF_HAVE_AVX512)
         const __m512d xj = _mm512_set1_pd(x[j]), yj = _mm512_set1_pd(y[j]), zj = _mm512_set1_pd(z[j]);
         const __m512d rc2v = _mm512_set1_pd(rc2);
         const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
@@ -696,6 +724,45 @@ private:
             n += static_cast<size_t>(__builtin_popcount(m));
         }
         return n;
+#elif defined(PF_HAVE_AVX2) && defined(PF_REAL_IS_FLOAT)
+        // compress 8 floats by an 8-bit mask: a lane permutation from a table
+        static const struct Lut {
+            int32_t idx[256][8];
+            Lut() {
+                for (int m = 0; m < 256; ++m) {
+                    int o = 0;
+                    for (int l = 0; l < 8; ++l)
+                        if (m & (1 << l)) idx[m][o++] = l;
+                    for (; o < 8; ++o) idx[m][o] = 0;
+                }
+            }
+        } lut;
+        const __m256 xj = _mm256_set1_ps(x[j]), yj = _mm256_set1_ps(y[j]), zj = _mm256_set1_ps(z[j]);
+        const __m256 rc2v = _mm256_set1_ps(rc2);
+        const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+        for (int k = k0; k < k1; k += 8) {
+            const int rem = k1 - k;
+            int m = rem >= 8 ? 0xFF : (1 << rem) - 1;
+            const __m256 xk = _mm256_loadu_ps(x + k), yk = _mm256_loadu_ps(y + k), zk = _mm256_loadu_ps(z + k);
+            if (narrow) {
+                const __m256 dx = _mm256_sub_ps(xk, xj), dy = _mm256_sub_ps(yk, yj), dz = _mm256_sub_ps(zk, zj);
+                const __m256 d2 = _mm256_fmadd_ps(dz, dz, _mm256_fmadd_ps(dy, dy, _mm256_mul_ps(dx, dx)));
+                m &= _mm256_movemask_ps(_mm256_cmp_ps(d2, rc2v, _CMP_LT_OQ));
+            }
+            if (!m) continue;
+            const __m256i perm = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(lut.idx[m]));
+            _mm256_storeu_ps(col[TC::XK] + n, _mm256_permutevar8x32_ps(xk, perm));
+            _mm256_storeu_ps(col[TC::YK] + n, _mm256_permutevar8x32_ps(yk, perm));
+            _mm256_storeu_ps(col[TC::ZK] + n, _mm256_permutevar8x32_ps(zk, perm));
+            _mm256_storeu_ps(col[TC::IRK] + n, _mm256_permutevar8x32_ps(_mm256_loadu_ps(inv_r + k), perm));
+            _mm256_storeu_ps(col[TC::RK] + n, _mm256_permutevar8x32_ps(_mm256_loadu_ps(r + k), perm));
+            _mm256_storeu_ps(col[TC::FK] + n, _mm256_permutevar8x32_ps(_mm256_loadu_ps(fc + k), perm));
+            _mm256_storeu_ps(col[TC::DFK] + n, _mm256_permutevar8x32_ps(_mm256_loadu_ps(dfc + k), perm));
+            const __m256i idx = _mm256_add_epi32(_mm256_set1_epi32(k), iota);
+            _mm256_storeu_si256(reinterpret_cast<__m256i*>(kl + n), _mm256_permutevar8x32_epi32(idx, perm));
+            n += static_cast<size_t>(__builtin_popcount(m));
+        }
+        return n;
 #elif defined(PF_HAVE_AVX2)
         // compress 4 doubles by a 4-bit mask: permutation of 32-bit lanes from a table
         static const struct Lut {
@@ -712,7 +779,7 @@ private:
         const __m256d xj = _mm256_set1_pd(x[j]), yj = _mm256_set1_pd(y[j]), zj = _mm256_set1_pd(z[j]);
         const __m256d rc2v = _mm256_set1_pd(rc2);
         const __m256d iota = _mm256_setr_pd(0.0, 1.0, 2.0, 3.0);
-        auto put = [&](double* dst, __m256d v, __m256i perm) {
+        auto put = [&](real* dst, __m256d v, __m256i perm) {
             _mm256_storeu_pd(dst, _mm256_castsi256_pd(_mm256_permutevar8x32_epi32(_mm256_castpd_si256(v), perm)));
         };
         for (int k = k0; k < k1; k += 4) {
@@ -733,16 +800,16 @@ private:
             put(col[TC::RK] + n, _mm256_loadu_pd(r + k), perm);
             put(col[TC::FK] + n, _mm256_loadu_pd(fc + k), perm);
             put(col[TC::DFK] + n, _mm256_loadu_pd(dfc + k), perm);
-            const __m256d kd = _mm256_add_pd(_mm256_set1_pd(static_cast<double>(k)), iota);
+            const __m256d kd = _mm256_add_pd(_mm256_set1_pd(static_cast<real>(k)), iota);
             const __m256d kp = _mm256_castsi256_pd(_mm256_permutevar8x32_epi32(_mm256_castpd_si256(kd), perm));
             _mm_storeu_si128(reinterpret_cast<__m128i*>(kl + n), _mm256_cvttpd_epi32(kp));
             n += static_cast<size_t>(__builtin_popcount(m));
         }
         return n;
 #else
-        const double xj = x[j], yj = y[j], zj = z[j];
+        const real xj = x[j], yj = y[j], zj = z[j];
         for (int k = k0; k < k1; ++k) {
-            const double dx = x[k] - xj, dy = y[k] - yj, dz = z[k] - zj;
+            const real dx = x[k] - xj, dy = y[k] - yj, dz = z[k] - zj;
             const bool keep = !narrow || (dx * dx + dy * dy + dz * dz) < rc2;
             kl[n] = k;
             col[TC::XK][n] = x[k];
@@ -774,25 +841,25 @@ private:
         if (a1 >= b1 || a2 >= b2) return;
         const int n_keys = static_cast<int>(g.keys.size());
         const int n_members = static_cast<int>(g.members.size());
-        size_t cap = 2 * 8;  // slack: the compress paths store whole vectors past the end
+        size_t cap = 2 * PAD;  // slack: the compress paths store whole vectors past the end
         for (int j = a1; j < b1; ++j) {
             const int k0 = same ? j + 1 : a2;
             if (b2 > k0) cap += static_cast<size_t>(b2 - k0);
         }
         tc.reserve(cap, n_keys);
-        const double* __restrict x = ws.x.data();
-        const double* __restrict y = ws.y.data();
-        const double* __restrict z = ws.z.data();
-        const double* __restrict r = ws.r.data();
-        const double* __restrict inv_r = ws.inv_r.data();
-        const double* __restrict w = ws.w.data();
-        const double* __restrict fc = ws.fc.data() + g.cutoff_slot * stride;
-        const double* __restrict dfc = ws.dfc.data() + g.cutoff_slot * stride;
+        const real* __restrict x = ws.x.data();
+        const real* __restrict y = ws.y.data();
+        const real* __restrict z = ws.z.data();
+        const real* __restrict r = ws.r.data();
+        const real* __restrict inv_r = ws.inv_r.data();
+        const real* __restrict w = ws.w.data();
+        const real* __restrict fc = ws.fc.data() + g.cutoff_slot * stride;
+        const real* __restrict dfc = ws.dfc.data() + g.cutoff_slot * stride;
         int* __restrict jl = tc.jl.data();
         int* __restrict kl = tc.kl.data();
-        double* __restrict col[TC::BASE];
+        real* __restrict col[TC::BASE];
         for (int q = 0; q < TC::BASE; ++q) col[q] = tc.col(q);
-        const double rc2 = g.rc * g.rc;
+        const real rc2 = g.rc * g.rc;
         const bool weighted = g.weighted;
         vd sums_buf[64];
         std::vector<vd> sums_v;
@@ -837,9 +904,9 @@ private:
     }
 
     // The j columns of one segment (constant within it).
-    static void fill_segment(double* __restrict const* col, int* __restrict jl, size_t t0,
-                             size_t t1, int j, double xj, double yj, double zj, double irj,
-                             double rj, double fj, double dfj, double wj) {
+    static void fill_segment(real* __restrict const* col, int* __restrict jl, size_t t0,
+                             size_t t1, int j, real xj, real yj, real zj, real irj,
+                             real rj, real fj, real dfj, real wj) {
         using TC = TripletCache;
         std::fill(jl + t0, jl + t1, j);
         std::fill(col[TC::XJ] + t0, col[TC::XJ] + t1, xj);
@@ -860,24 +927,24 @@ private:
         const int n_keys = static_cast<int>(g.keys.size());
         const int np = static_cast<int>(t1 - t0);
         auto c0 = [&](int q) { return tc.col(q) + t0; };
-        const double* __restrict xj_ = c0(TC::XJ);
-        const double* __restrict yj_ = c0(TC::YJ);
-        const double* __restrict zj_ = c0(TC::ZJ);
-        const double* __restrict irj_ = c0(TC::IRJ);
-        const double* __restrict xk_ = c0(TC::XK);
-        const double* __restrict yk_ = c0(TC::YK);
-        const double* __restrict zk_ = c0(TC::ZK);
-        const double* __restrict irk_ = c0(TC::IRK);
-        const double* __restrict rj_ = c0(TC::RJ);
-        const double* __restrict rk_ = c0(TC::RK);
-        double* __restrict c_ = c0(TC::COS);
-        double* __restrict rjk_ = c0(TC::RJK);
-        double* __restrict irjk_ = c0(TC::IRJK);
-        double* __restrict fjk_ = c0(TC::FJK);
-        double* __restrict dfjk_ = c0(TC::DFJK);
+        const real* __restrict xj_ = c0(TC::XJ);
+        const real* __restrict yj_ = c0(TC::YJ);
+        const real* __restrict zj_ = c0(TC::ZJ);
+        const real* __restrict irj_ = c0(TC::IRJ);
+        const real* __restrict xk_ = c0(TC::XK);
+        const real* __restrict yk_ = c0(TC::YK);
+        const real* __restrict zk_ = c0(TC::ZK);
+        const real* __restrict irk_ = c0(TC::IRK);
+        const real* __restrict rj_ = c0(TC::RJ);
+        const real* __restrict rk_ = c0(TC::RK);
+        real* __restrict c_ = c0(TC::COS);
+        real* __restrict rjk_ = c0(TC::RJK);
+        real* __restrict irjk_ = c0(TC::IRJK);
+        real* __restrict fjk_ = c0(TC::FJK);
+        real* __restrict dfjk_ = c0(TC::DFJK);
 #pragma GCC ivdep
         for (int t = 0; t < np; ++t) {
-            double cq = (xj_[t] * xk_[t] + yj_[t] * yk_[t] + zj_[t] * zk_[t]) * irj_[t] * irk_[t];
+            real cq = (xj_[t] * xk_[t] + yj_[t] * yk_[t] + zj_[t] * zk_[t]) * irj_[t] * irk_[t];
             cq = cq > 1.0 ? 1.0 : cq;
             cq = cq < -1.0 ? -1.0 : cq;
             c_[t] = cq;
@@ -885,30 +952,30 @@ private:
         if (g.narrow) {
 #pragma GCC ivdep
             for (int t = 0; t < np; ++t) {
-                const double dx = xk_[t] - xj_[t], dy = yk_[t] - yj_[t], dz = zk_[t] - zj_[t];
-                double d = std::sqrt(dx * dx + dy * dy + dz * dz);
-                d = d > 1e-300 ? d : 1e-300;
+                const real dx = xk_[t] - xj_[t], dy = yk_[t] - yj_[t], dz = zk_[t] - zj_[t];
+                real d = std::sqrt(dx * dx + dy * dy + dz * dz);
+                d = d > std::numeric_limits<real>::min() ? d : std::numeric_limits<real>::min();
                 rjk_[t] = d;
                 irjk_[t] = 1.0 / d;
             }
             el.cutoffs[g.cutoff_slot].eval(rjk_, np, fjk_, dfjk_);
         }
         for (int q = 0; q < n_keys; ++q) {
-            double* __restrict E = tc.col(TC::BASE + q) + t0;
+            real* __restrict E = tc.col(TC::BASE + q) + t0;
             if (g.key_base[q] != q) {  // integer power of an earlier key's Gaussian
-                const double* __restrict Eb = tc.col(TC::BASE + g.key_base[q]) + t0;
+                const real* __restrict Eb = tc.col(TC::BASE + g.key_base[q]) + t0;
                 const int power = g.key_power[q];
                 for (int t = 0; t < np; t += VW)
                     vstore(E + t, vpower_minus_one(vload(Eb + t), power + 1));
                 continue;
             }
-            const double eta = g.keys[q].first, rs = g.keys[q].second;
+            const real eta = g.keys[q].first, rs = g.keys[q].second;
 #pragma GCC ivdep
             for (int t = 0; t < np; ++t) {
-                const double aj = rj_[t] - rs, ak = rk_[t] - rs;
-                double S = aj * aj + ak * ak;
+                const real aj = rj_[t] - rs, ak = rk_[t] - rs;
+                real S = aj * aj + ak * ak;
                 if (g.narrow) {
-                    const double ajk = rjk_[t] - rs;
+                    const real ajk = rjk_[t] - rs;
                     S += ajk * ajk;
                 }
                 E[t] = pf_exp(-eta * S);
@@ -916,10 +983,10 @@ private:
         }
         // values: sum of 2^(1-zeta) (1 + lambda cos)^zeta exp(-eta S) F, with
         // F = w_j w_k fc(r_j) fc(r_k) [fc(r_jk)]
-        const double* fj = c0(TC::FJ);
-        const double* fk = c0(TC::FK);
-        const double* wj = c0(TC::WJ);
-        const double* wk = c0(TC::WK);
+        const real* fj = c0(TC::FJ);
+        const real* fk = c0(TC::FK);
+        const real* wj = c0(TC::WJ);
+        const real* wk = c0(TC::WK);
         const vd zero = vsplat(0.0), one = vsplat(1.0);
         for (int t = 0; t < np; t += VW) {
             vd F = vload(wj + t) * vload(wk + t) * vload(fj + t) * vload(fk + t);
@@ -937,7 +1004,7 @@ private:
                     } else if (zi > 1) {
                         A = vpower_minus_one(base, zi) * base;
                     } else {
-                        const double zeta = el.sfs[g.members[mi]].zeta;
+                        const real zeta = el.sfs[g.members[mi]].zeta;
                         for (int l = 0; l < VW; ++l) A[l] = std::pow(base[l], zeta);
                     }
                     sums[mi] += A * EF;
@@ -951,8 +1018,8 @@ private:
     // vectors once (see file header) and added to g of j and k.
     template <bool NARROW>
     void gaussian_angular_gradient(const ElementSFs& el, const AngularGroup& g, int group_index,
-                                   Workspace& ws, size_t stride, const double* wsf, double* gx,
-                                   double* gy, double* gz) const {
+                                   Workspace& ws, size_t stride, const real* wsf, real* gx,
+                                   real* gy, real* gz) const {
         (void)stride;
         using TC = TripletCache;
         const TripletCache& tc = ws.caches[group_index];
@@ -962,11 +1029,11 @@ private:
         for (int m : g.members) any = any || wsf[m] != 0.0;
         if (!any) return;
         const int n_keys = static_cast<int>(g.keys.size());
-        double wp[64], wpzl[64], lam[64];
-        std::vector<double> wp_v, wpzl_v, lam_v;
-        double* WP = wp;
-        double* WPZL = wpzl;
-        double* LAM = lam;
+        real wp[64], wpzl[64], lam[64];
+        std::vector<real> wp_v, wpzl_v, lam_v;
+        real* WP = wp;
+        real* WPZL = wpzl;
+        real* LAM = lam;
         if (n_members > 64) {
             wp_v.resize(n_members); wpzl_v.resize(n_members); lam_v.resize(n_members);
             WP = wp_v.data(); WPZL = wpzl_v.data(); LAM = lam_v.data();
@@ -977,11 +1044,11 @@ private:
             WPZL[mi] = WP[mi] * s.zeta * s.lambda;
             LAM[mi] = s.lambda;
         }
-        const double* col[TC::BASE];
+        const real* col[TC::BASE];
         for (int q = 0; q < TC::BASE; ++q) col[q] = tc.col(q);
         const size_t np = tc.padded;
         if (ws.gk.size() < 6 * np) ws.gk.resize(6 * np);
-        double* __restrict o = ws.gk.data();  // per triplet: g_j (x y z) and g_k (x y z)
+        real* __restrict o = ws.gk.data();  // per triplet: g_j (x y z) and g_k (x y z)
         const vd zero = vsplat(0.0), one = vsplat(1.0), two = vsplat(2.0);
         for (size_t t = 0; t < np; t += VW) {
             const vd cq = vload(col[TC::COS] + t);
@@ -1012,7 +1079,7 @@ private:
                     if (zi > 0) {
                         pm1 = vpower_minus_one(base, zi);
                     } else {
-                        const double zeta = el.sfs[g.members[mi]].zeta;
+                        const real zeta = el.sfs[g.members[mi]].zeta;
                         for (int l = 0; l < VW; ++l) pm1[l] = std::pow(base[l], zeta - 1.0);
                     }
                     PA += vsplat(WP[mi]) * pm1 * base;
@@ -1052,7 +1119,7 @@ private:
         size_t t = 0;
         while (t < tc.n) {
             const int j = jl[t];
-            double sx = 0.0, sy = 0.0, sz = 0.0;
+            real sx = 0.0, sy = 0.0, sz = 0.0;
             for (; t < tc.n && jl[t] == j; ++t) {
                 sx += o[t];
                 sy += o[np + t];
@@ -1071,46 +1138,46 @@ private:
     void radial_group(const ElementSFs& el, const RadialGroup& g, Workspace& ws, size_t stride) const {
         auto [a, b] = range_of(ws, g.e1);
         if (a >= b) return;
-        const double* __restrict r = ws.r.data();
-        const double* __restrict inv_r = ws.inv_r.data();
-        const double* __restrict x = ws.x.data();
-        const double* __restrict y = ws.y.data();
-        const double* __restrict z = ws.z.data();
-        const double* __restrict w = ws.w.data();
+        const real* __restrict r = ws.r.data();
+        const real* __restrict inv_r = ws.inv_r.data();
+        const real* __restrict x = ws.x.data();
+        const real* __restrict y = ws.y.data();
+        const real* __restrict z = ws.z.data();
+        const real* __restrict w = ws.w.data();
         const bool weighted = g.weighted;
         for (int m : g.members) {
             const SFSpec& s = el.sfs[m];
-            double* __restrict jx = jac(ws, m, 0, stride);
-            double* __restrict jy = jac(ws, m, 1, stride);
-            double* __restrict jz = jac(ws, m, 2, stride);
-            double sum = 0.0;
+            real* __restrict jx = jac(ws, m, 0, stride);
+            real* __restrict jy = jac(ws, m, 1, stride);
+            real* __restrict jz = jac(ws, m, 2, stride);
+            real sum = 0.0;
             if (!g.compact) {
-                const double* __restrict fc = ws.fc.data() + g.cutoff_slot * stride;
-                const double* __restrict dfc = ws.dfc.data() + g.cutoff_slot * stride;
-                const double eta = s.eta, rs = s.rs;
+                const real* __restrict fc = ws.fc.data() + g.cutoff_slot * stride;
+                const real* __restrict dfc = ws.dfc.data() + g.cutoff_slot * stride;
+                const real eta = s.eta, rs = s.rs;
 #pragma GCC ivdep
                 for (int k = a; k < b; ++k) {
-                    const double dr = r[k] - rs;
-                    const double ex = pf_exp(-eta * dr * dr);
-                    const double wk = weighted ? w[k] : 1.0;
-                    const double val = wk * ex * fc[k];
-                    const double der = wk * ex * (dfc[k] - 2.0 * eta * dr * fc[k]);
+                    const real dr = r[k] - rs;
+                    const real ex = pf_exp(-eta * dr * dr);
+                    const real wk = weighted ? w[k] : 1.0;
+                    const real val = wk * ex * fc[k];
+                    const real der = wk * ex * (dfc[k] - 2.0 * eta * dr * fc[k]);
                     sum += val;
-                    const double coef = der * inv_r[k];
+                    const real coef = der * inv_r[k];
                     jx[k] = coef * x[k];
                     jy[k] = coef * y[k];
                     jz[k] = coef * z[k];
                 }
             } else {
-                const double center = 0.5 * (s.rl + s.rc);
-                const double ihw = 2.0 / (s.rc - s.rl);
+                const real center = 0.5 * (s.rl + s.rc);
+                const real ihw = 2.0 / (s.rc - s.rl);
                 for (int k = a; k < b; ++k) {
                     if (!(r[k] > s.rl && r[k] < s.rc)) continue;
-                    double f, df;
+                    real f, df;
                     compact_function(s.core, s.asymmetric, center, ihw, r[k], f, df);
-                    const double wk = weighted ? w[k] : 1.0;
+                    const real wk = weighted ? w[k] : 1.0;
                     sum += wk * f;
-                    const double coef = wk * df * inv_r[k];
+                    const real coef = wk * df * inv_r[k];
                     jx[k] = coef * x[k];
                     jy[k] = coef * y[k];
                     jz[k] = coef * z[k];
@@ -1121,65 +1188,65 @@ private:
     }
 
     // Per-neighbour radial factor R_n = w_n exp(-eta (r_n - rs)^2) fc(r_n) and dR_n/dr_n.
-    static void gaussian_factors(const double* __restrict r, const double* __restrict fc,
-                                 const double* __restrict dfc, const double* __restrict w,
-                                 bool weighted, double eta, double rs, int a, int b,
-                                 double* __restrict R, double* __restrict dR) {
+    static void gaussian_factors(const real* __restrict r, const real* __restrict fc,
+                                 const real* __restrict dfc, const real* __restrict w,
+                                 bool weighted, real eta, real rs, int a, int b,
+                                 real* __restrict R, real* __restrict dR) {
 #pragma GCC ivdep
         for (int k = a; k < b; ++k) {
-            const double dr = r[k] - rs;
-            const double ex = pf_exp(-eta * dr * dr);
-            const double wk = weighted ? w[k] : 1.0;
+            const real dr = r[k] - rs;
+            const real ex = pf_exp(-eta * dr * dr);
+            const real wk = weighted ? w[k] : 1.0;
             R[k] = wk * ex * fc[k];
             dR[k] = wk * ex * (dfc[k] - 2.0 * eta * dr * fc[k]);
         }
     }
 
     template <bool NARROW, int ZETA>
-    static void gaussian_member_loop(int j, int k0, int k1, double lambda, int zeta_int,
-                                     double zeta, double prefactor, const Workspace& ws,
-                                     const double* __restrict R, const double* __restrict dR,
-                                     const double* __restrict Rjk, const double* __restrict dRjk,
-                                     double* __restrict jx, double* __restrict jy,
-                                     double* __restrict jz, double& G) {
-        const double* __restrict x = ws.x.data();
-        const double* __restrict y = ws.y.data();
-        const double* __restrict z = ws.z.data();
-        const double* __restrict inv_r = ws.inv_r.data();
-        const double* __restrict c = ws.c.data();
-        const double* __restrict inv_rjk = ws.inv_rjk.data();
-        const double xj = x[j], yj = y[j], zj = z[j], irj = inv_r[j];
-        const double Rj = R[j], dRj = dR[j];
-        double sum = 0.0, sjx = 0.0, sjy = 0.0, sjz = 0.0;
+    static void gaussian_member_loop(int j, int k0, int k1, real lambda, int zeta_int,
+                                     real zeta, real prefactor, const Workspace& ws,
+                                     const real* __restrict R, const real* __restrict dR,
+                                     const real* __restrict Rjk, const real* __restrict dRjk,
+                                     real* __restrict jx, real* __restrict jy,
+                                     real* __restrict jz, real& G) {
+        const real* __restrict x = ws.x.data();
+        const real* __restrict y = ws.y.data();
+        const real* __restrict z = ws.z.data();
+        const real* __restrict inv_r = ws.inv_r.data();
+        const real* __restrict c = ws.c.data();
+        const real* __restrict inv_rjk = ws.inv_rjk.data();
+        const real xj = x[j], yj = y[j], zj = z[j], irj = inv_r[j];
+        const real Rj = R[j], dRj = dR[j];
+        real sum = 0.0, sjx = 0.0, sjy = 0.0, sjz = 0.0;
 #pragma GCC ivdep
         for (int k = k0; k < k1; ++k) {
             const int q = k - k0;
-            double base = 1.0 + lambda * c[q];
+            real base = 1.0 + lambda * c[q];
             base = base > 0.0 ? base : 0.0;
-            double pm1;
+            real pm1;
             if constexpr (ZETA >= 0) pm1 = power_minus_one<ZETA>(base, zeta_int);
             else pm1 = std::pow(base, zeta - 1.0);
-            const double A = prefactor * pm1 * base;
-            const double dA = prefactor * zeta * lambda * pm1;
-            const double rjk_f = NARROW ? Rjk[q] : 1.0;
-            const double drjk_f = NARROW ? dRjk[q] : 0.0;
-            const double Rk = R[k];
-            const double RR = Rj * Rk * rjk_f;
+            const real A = prefactor * pm1 * base;
+            const real dA = prefactor * zeta * lambda * pm1;
+            const real rjk_f = NARROW ? Rjk[q] : 1.0;
+            const real drjk_f = NARROW ? dRjk[q] : 0.0;
+            const real Rk = R[k];
+            const real RR = Rj * Rk * rjk_f;
             sum += A * RR;
-            const double Tj = A * dRj * Rk * rjk_f;
-            const double Tk = A * Rj * dR[k] * rjk_f;
-            const double Tc = dA * RR;
-            const double irk = inv_r[k];
-            double cross = Tc * irj * irk;
-            double aj = Tj * irj - Tc * c[q] * irj * irj;
-            double ak = Tk * irk - Tc * c[q] * irk * irk;
+            const real Tj = A * dRj * Rk * rjk_f;
+            const real Tk = A * Rj * dR[k] * rjk_f;
+            const real Tc = dA * RR;
+            const real irk = inv_r[k];
+            real cross = Tc * irj * irk;
+            real aj = Tj * irj - Tc * c[q] * irj * irj;
+            real ak = Tk * irk - Tc * c[q] * irk * irk;
             if constexpr (NARROW) {
-                const double Tjk = A * Rj * Rk * drjk_f * inv_rjk[q];
+                const real Tjk = A * Rj * Rk * drjk_f * inv_rjk[q];
                 cross -= Tjk;
                 aj += Tjk;
                 ak += Tjk;
             }
-            const double xk = x[k], yk = y[k], zk = z[k];
+            const real xk = x[k], yk = y[k], zk = z[k];
             jx[k] += ak * xk + cross * xj;
             jy[k] += ak * yk + cross * yj;
             jz[k] += ak * zk + cross * zj;
@@ -1195,10 +1262,10 @@ private:
 
     template <bool NARROW>
     static void dispatch_member(int zeta_int, bool zeta_is_int, int j, int k0, int k1,
-                                double lambda, double zeta, double prefactor, const Workspace& ws,
-                                const double* R, const double* dR, const double* Rjk,
-                                const double* dRjk, double* jx, double* jy, double* jz,
-                                double& G) {
+                                real lambda, real zeta, real prefactor, const Workspace& ws,
+                                const real* R, const real* dR, const real* Rjk,
+                                const real* dRjk, real* jx, real* jy, real* jz,
+                                real& G) {
         if (zeta_is_int) {
             switch (zeta_int) {
                 case 1:
@@ -1229,19 +1296,19 @@ private:
     // narrow functions, r_jk, 1/r_jk and the cutoff at r_jk.
     static void triplet_geometry(Workspace& ws, int j, int k0, int k1, bool narrow,
                                  const Cutoff* cut) {
-        const double* __restrict x = ws.x.data();
-        const double* __restrict y = ws.y.data();
-        const double* __restrict z = ws.z.data();
-        const double* __restrict inv_r = ws.inv_r.data();
-        double* __restrict c = ws.c.data();
-        double* __restrict rjk = ws.rjk.data();
-        double* __restrict inv_rjk = ws.inv_rjk.data();
-        const double xj = x[j], yj = y[j], zj = z[j], irj = inv_r[j];
+        const real* __restrict x = ws.x.data();
+        const real* __restrict y = ws.y.data();
+        const real* __restrict z = ws.z.data();
+        const real* __restrict inv_r = ws.inv_r.data();
+        real* __restrict c = ws.c.data();
+        real* __restrict rjk = ws.rjk.data();
+        real* __restrict inv_rjk = ws.inv_rjk.data();
+        const real xj = x[j], yj = y[j], zj = z[j], irj = inv_r[j];
         const int nk = k1 - k0;
 #pragma GCC ivdep
         for (int q = 0; q < nk; ++q) {
             const int k = k0 + q;
-            double cq = (xj * x[k] + yj * y[k] + zj * z[k]) * irj * inv_r[k];
+            real cq = (xj * x[k] + yj * y[k] + zj * z[k]) * irj * inv_r[k];
             cq = cq > 1.0 ? 1.0 : cq;
             cq = cq < -1.0 ? -1.0 : cq;
             c[q] = cq;
@@ -1250,9 +1317,9 @@ private:
 #pragma GCC ivdep
         for (int q = 0; q < nk; ++q) {
             const int k = k0 + q;
-            const double dx = x[k] - xj, dy = y[k] - yj, dz = z[k] - zj;
-            double d = std::sqrt(dx * dx + dy * dy + dz * dz);
-            d = d > 1e-300 ? d : 1e-300;
+            const real dx = x[k] - xj, dy = y[k] - yj, dz = z[k] - zj;
+            real d = std::sqrt(dx * dx + dy * dy + dz * dz);
+            d = d > std::numeric_limits<real>::min() ? d : std::numeric_limits<real>::min();
             rjk[q] = d;
             inv_rjk[q] = 1.0 / d;
         }
@@ -1265,13 +1332,13 @@ private:
         auto [a2, b2] = range_of(ws, g.e2);
         const bool same = g.e1 == g.e2;
         if (a1 >= b1 || a2 >= b2) return;
-        const double* fc = ws.fc.data() + g.cutoff_slot * stride;
-        const double* dfc = ws.dfc.data() + g.cutoff_slot * stride;
+        const real* fc = ws.fc.data() + g.cutoff_slot * stride;
+        const real* dfc = ws.dfc.data() + g.cutoff_slot * stride;
         const Cutoff& cut = el.cutoffs[g.cutoff_slot];
         const int n_keys = static_cast<int>(g.keys.size());
         // per-neighbour factors for every distinct (eta, rs), over both ranges
-        std::vector<double>& R = ws.R;
-        std::vector<double>& dR = ws.dR;
+        std::vector<real>& R = ws.R;
+        std::vector<real>& dR = ws.dR;
         const size_t key_stride = stride;
         if (R.size() < static_cast<size_t>(n_keys) * key_stride) {
             R.resize(n_keys * key_stride);
@@ -1299,31 +1366,31 @@ private:
                 const SFSpec& s = el.sfs[m];
                 const int key = g.key_of_member[mi];
                 if (g.narrow && key != current_key) {
-                    const double eta = s.eta, rs = s.rs;
-                    const double* __restrict rjk = ws.rjk.data();
-                    const double* __restrict fjk = ws.fjk.data();
-                    const double* __restrict dfjk = ws.dfjk.data();
-                    double* __restrict Rjk = ws.Rjk.data();
-                    double* __restrict dRjk = ws.dRjk.data();
+                    const real eta = s.eta, rs = s.rs;
+                    const real* __restrict rjk = ws.rjk.data();
+                    const real* __restrict fjk = ws.fjk.data();
+                    const real* __restrict dfjk = ws.dfjk.data();
+                    real* __restrict Rjk = ws.Rjk.data();
+                    real* __restrict dRjk = ws.dRjk.data();
                     const int nk = k1 - k0;
 #pragma GCC ivdep
                     for (int q = 0; q < nk; ++q) {
-                        const double dr = rjk[q] - rs;
-                        const double ex = pf_exp(-eta * dr * dr);
+                        const real dr = rjk[q] - rs;
+                        const real ex = pf_exp(-eta * dr * dr);
                         Rjk[q] = ex * fjk[q];
                         dRjk[q] = ex * (dfjk[q] - 2.0 * eta * dr * fjk[q]);
                     }
                     current_key = key;
                 }
-                const double zeta = s.zeta;
-                const double zr = std::round(zeta);
-                const bool zeta_is_int = std::fabs(zeta - zr) <= 1e-300 && zr >= 1.0 && zr <= 256.0;
-                const double prefactor = std::pow(2.0, 1.0 - zeta);
-                const double* Rq = R.data() + key * key_stride;
-                const double* dRq = dR.data() + key * key_stride;
-                double* jx = jac(ws, m, 0, stride);
-                double* jy = jac(ws, m, 1, stride);
-                double* jz = jac(ws, m, 2, stride);
+                const real zeta = s.zeta;
+                const real zr = std::round(zeta);
+                const bool zeta_is_int = zeta == zr && zr >= 1 && zr <= 256;
+                const real prefactor = std::pow(2.0, 1.0 - zeta);
+                const real* Rq = R.data() + key * key_stride;
+                const real* dRq = dR.data() + key * key_stride;
+                real* jx = jac(ws, m, 0, stride);
+                real* jy = jac(ws, m, 1, stride);
+                real* jz = jac(ws, m, 2, stride);
                 if (g.narrow)
                     dispatch_member<true>(static_cast<int>(zr), zeta_is_int, j, k0, k1, s.lambda, zeta,
                                           prefactor, ws, Rq, dRq, ws.Rjk.data(), ws.dRjk.data(), jx,
@@ -1342,38 +1409,38 @@ private:
         auto [a2, b2] = range_of(ws, g.e2);
         const bool same = g.e1 == g.e2;
         if (a1 >= b1 || a2 >= b2) return;
-        const double rl = g.rl, rc = g.rc;
-        const double center = 0.5 * (rl + rc), ihw = 2.0 / (rc - rl);
+        const real rl = g.rl, rc = g.rc;
+        const real center = 0.5 * (rl + rc), ihw = 2.0 / (rc - rl);
         // per-neighbour compact radial factor (with weights)
-        std::vector<double>& R = ws.R;
-        std::vector<double>& dR = ws.dR;
+        std::vector<real>& R = ws.R;
+        std::vector<real>& dR = ws.dR;
         if (R.size() < stride) {
             R.resize(stride);
             dR.resize(stride);
         }
         auto fill = [&](int a, int b) {
             for (int k = a; k < b; ++k) {
-                double f = 0.0, df = 0.0;
+                real f = 0.0, df = 0.0;
                 if (ws.r[k] > rl && ws.r[k] < rc)
                     compact_function(g.core, g.asymmetric, center, ihw, ws.r[k], f, df);
-                const double wk = g.weighted ? ws.w[k] : 1.0;
+                const real wk = g.weighted ? ws.w[k] : 1.0;
                 R[k] = wk * f;
                 dR[k] = wk * df;
             }
         };
         fill(a1, b1);
         if (!same) fill(a2, b2);
-        const double* x = ws.x.data();
-        const double* y = ws.y.data();
-        const double* z = ws.z.data();
-        const double* inv_r = ws.inv_r.data();
+        const real* x = ws.x.data();
+        const real* y = ws.y.data();
+        const real* z = ws.z.data();
+        const real* inv_r = ws.inv_r.data();
         for (int j = a1; j < b1; ++j) {
             if (R[j] == 0.0 && dR[j] == 0.0) continue;
             const int k0 = same ? j + 1 : a2;
             for (int k = k0; k < b2; ++k) {
                 if (R[k] == 0.0 && dR[k] == 0.0) continue;
-                const double irj = inv_r[j], irk = inv_r[k];
-                double c = (x[j] * x[k] + y[j] * y[k] + z[j] * z[k]) * irj * irk;
+                const real irj = inv_r[j], irk = inv_r[k];
+                real c = (x[j] * x[k] + y[j] * y[k] + z[j] * z[k]) * irj * irk;
                 // Exactly collinear triplets: n2p2 skips them, which makes the function jump
                 // where a window is centred at 0 or 180 degrees (A = 1 there), and whether a
                 // triplet is "exactly" collinear depends on rounding (it changes under
@@ -1381,39 +1448,39 @@ private:
                 // which is exact for the forces since u_k - cos u_j = 0 there.
                 const bool collinear = c <= -1.0 || c >= 1.0;
                 c = c > 1.0 ? 1.0 : (c < -1.0 ? -1.0 : c);
-                double fjk = 1.0, dfjk = 0.0, irjk = 0.0;
+                real fjk = 1.0, dfjk = 0.0, irjk = 0.0;
                 if (g.narrow) {
-                    const double dx = x[k] - x[j], dy = y[k] - y[j], dz = z[k] - z[j];
-                    const double rjk2 = dx * dx + dy * dy + dz * dz;
+                    const real dx = x[k] - x[j], dy = y[k] - y[j], dz = z[k] - z[j];
+                    const real rjk2 = dx * dx + dy * dy + dz * dz;
                     if (!(rjk2 < rc * rc)) continue;
                     if (rl > 0.0 ? !(rjk2 > rl * rl) : !(rjk2 > 0.0)) continue;
-                    const double rjk = std::sqrt(rjk2);
+                    const real rjk = std::sqrt(rjk2);
                     compact_function(g.core, g.asymmetric, center, ihw, rjk, fjk, dfjk);
                     irjk = 1.0 / rjk;
                 }
-                const double theta = std::acos(c);
-                const double sin_theta = std::sqrt(1.0 - c * c);
-                const double Rj = R[j], Rk = R[k], dRj = dR[j], dRk = dR[k];
+                const real theta = std::acos(c);
+                const real sin_theta = std::sqrt(1.0 - c * c);
+                const real Rj = R[j], Rk = R[k], dRj = dR[j], dRk = dR[k];
                 for (int m : g.members) {
                     const SFSpec& s = el.sfs[m];
                     if (theta < s.angle_left || theta > s.angle_right) continue;
-                    const double ac = 0.5 * (s.angle_left + s.angle_right);
-                    const double aihw = 2.0 / (s.angle_right - s.angle_left);
-                    double A, dA_dtheta;
+                    const real ac = 0.5 * (s.angle_left + s.angle_right);
+                    const real aihw = 2.0 / (s.angle_right - s.angle_left);
+                    real A, dA_dtheta;
                     compact_function(g.core, false, ac, aihw, theta, A, dA_dtheta);
-                    const double dA = collinear ? 0.0 : -dA_dtheta / sin_theta;  // d/dcos
-                    const double RR = Rj * Rk * fjk;
+                    const real dA = collinear ? 0.0 : -dA_dtheta / sin_theta;  // d/dcos
+                    const real RR = Rj * Rk * fjk;
                     ws.G[m] += A * RR;
-                    const double Tj = A * dRj * Rk * fjk;
-                    const double Tk = A * Rj * dRk * fjk;
-                    const double Tc = dA * RR;
-                    const double Tjk = A * Rj * Rk * dfjk * irjk;
-                    const double cross = Tc * irj * irk - Tjk;
-                    const double aj = Tj * irj - Tc * c * irj * irj + Tjk;
-                    const double ak = Tk * irk - Tc * c * irk * irk + Tjk;
-                    double* jx = jac(ws, m, 0, stride);
-                    double* jy = jac(ws, m, 1, stride);
-                    double* jz = jac(ws, m, 2, stride);
+                    const real Tj = A * dRj * Rk * fjk;
+                    const real Tk = A * Rj * dRk * fjk;
+                    const real Tc = dA * RR;
+                    const real Tjk = A * Rj * Rk * dfjk * irjk;
+                    const real cross = Tc * irj * irk - Tjk;
+                    const real aj = Tj * irj - Tc * c * irj * irj + Tjk;
+                    const real ak = Tk * irk - Tc * c * irk * irk + Tjk;
+                    real* jx = jac(ws, m, 0, stride);
+                    real* jy = jac(ws, m, 1, stride);
+                    real* jz = jac(ws, m, 2, stride);
                     jx[k] += ak * x[k] + cross * x[j];
                     jy[k] += ak * y[k] + cross * y[j];
                     jz[k] += ak * z[k] + cross * z[j];
@@ -1437,47 +1504,47 @@ private:
         auto [a2, b2] = range_of(ws, g.e2);
         const bool same = g.e1 == g.e2;
         if (a1 >= b1 || a2 >= b2) return;
-        const double* fc = ws.fc.data() + g.cutoff_slot * stride;
-        const double* dfc = ws.dfc.data() + g.cutoff_slot * stride;
-        const double* x = ws.x.data();
-        const double* y = ws.y.data();
-        const double* z = ws.z.data();
-        const double* r = ws.r.data();
-        const double* inv_r = ws.inv_r.data();
+        const real* fc = ws.fc.data() + g.cutoff_slot * stride;
+        const real* dfc = ws.dfc.data() + g.cutoff_slot * stride;
+        const real* x = ws.x.data();
+        const real* y = ws.y.data();
+        const real* z = ws.z.data();
+        const real* r = ws.r.data();
+        const real* inv_r = ws.inv_r.data();
         for (int j = a1; j < b1; ++j) {
             if (fc[j] == 0.0) continue;
             const int k0 = same ? j + 1 : a2;
             for (int k = k0; k < b2; ++k) {
                 if (fc[k] == 0.0) continue;
-                const double irj = inv_r[j], irk = inv_r[k];
-                double c = (x[j] * x[k] + y[j] * y[k] + z[j] * z[k]) * irj * irk;
-                c = std::min(1.0, std::max(-1.0, c));
-                const double sin_theta = std::sqrt(std::max(0.0, 1.0 - c * c));
-                const double ff = fc[j] * fc[k];
+                const real irj = inv_r[j], irk = inv_r[k];
+                real c = (x[j] * x[k] + y[j] * y[k] + z[j] * z[k]) * irj * irk;
+                c = std::min(real(1), std::max(real(-1), c));
+                const real sin_theta = std::sqrt(std::max(real(0), real(1) - c * c));
+                const real ff = fc[j] * fc[k];
                 for (int m : g.members) {
                     const SFSpec& s = el.sfs[m];
-                    const double cs = std::cos(s.theta_s), ss = std::sin(s.theta_s);
-                    const double cos_shift = c * cs + sin_theta * ss;       // cos(theta - theta_s)
-                    const double sin_shift = sin_theta * cs - c * ss;       // sin(theta - theta_s)
-                    const double base = 1.0 + cos_shift;
-                    const double pre = std::pow(2.0, 1.0 - s.zeta);
-                    const double P = pre * std::pow(base, s.zeta);
-                    const double dP_dtheta = -pre * s.zeta * std::pow(base, s.zeta - 1.0) * sin_shift;
-                    const double mean = 0.5 * (r[j] + r[k]) - s.rs;
-                    const double E = std::exp(-s.eta * mean * mean);
-                    const double dE_dr = -s.eta * mean * E;  // d/dr_j = d/dr_k
+                    const real cs = std::cos(s.theta_s), ss = std::sin(s.theta_s);
+                    const real cos_shift = c * cs + sin_theta * ss;       // cos(theta - theta_s)
+                    const real sin_shift = sin_theta * cs - c * ss;       // sin(theta - theta_s)
+                    const real base = 1.0 + cos_shift;
+                    const real pre = std::pow(2.0, 1.0 - s.zeta);
+                    const real P = pre * std::pow(base, s.zeta);
+                    const real dP_dtheta = -pre * s.zeta * std::pow(base, s.zeta - 1.0) * sin_shift;
+                    const real mean = 0.5 * (r[j] + r[k]) - s.rs;
+                    const real E = std::exp(-s.eta * mean * mean);
+                    const real dE_dr = -s.eta * mean * E;  // d/dr_j = d/dr_k
                     ws.G[m] += P * E * ff;
-                    const double Tj = P * (dE_dr * ff + E * dfc[j] * fc[k]);
-                    const double Tk = P * (dE_dr * ff + E * fc[j] * dfc[k]);
+                    const real Tj = P * (dE_dr * ff + E * dfc[j] * fc[k]);
+                    const real Tk = P * (dE_dr * ff + E * fc[j] * dfc[k]);
                     // angular part through theta: dt/dtheta * dtheta/dd
-                    const double Tth = dP_dtheta * E * ff;
-                    double gjx = Tj * x[j] * irj, gjy = Tj * y[j] * irj, gjz = Tj * z[j] * irj;
-                    double gkx = Tk * x[k] * irk, gky = Tk * y[k] * irk, gkz = Tk * z[k] * irk;
+                    const real Tth = dP_dtheta * E * ff;
+                    real gjx = Tj * x[j] * irj, gjy = Tj * y[j] * irj, gjz = Tj * z[j] * irj;
+                    real gkx = Tk * x[k] * irk, gky = Tk * y[k] * irk, gkz = Tk * z[k] * irk;
                     if (sin_theta > 1e-12) {
-                        const double f = -Tth / sin_theta;  // dt/dcos
+                        const real f = -Tth / sin_theta;  // dt/dcos
                         // dcos/dd_j = (u_k - c u_j)/r_j, dcos/dd_k = (u_j - c u_k)/r_k
-                        const double ujx = x[j] * irj, ujy = y[j] * irj, ujz = z[j] * irj;
-                        const double ukx = x[k] * irk, uky = y[k] * irk, ukz = z[k] * irk;
+                        const real ujx = x[j] * irj, ujy = y[j] * irj, ujz = z[j] * irj;
+                        const real ukx = x[k] * irk, uky = y[k] * irk, ukz = z[k] * irk;
                         gjx += f * (ukx - c * ujx) * irj;
                         gjy += f * (uky - c * ujy) * irj;
                         gjz += f * (ukz - c * ujz) * irj;
@@ -1485,9 +1552,9 @@ private:
                         gky += f * (ujy - c * uky) * irk;
                         gkz += f * (ujz - c * ukz) * irk;
                     }
-                    double* jx = jac(ws, m, 0, stride);
-                    double* jy = jac(ws, m, 1, stride);
-                    double* jz = jac(ws, m, 2, stride);
+                    real* jx = jac(ws, m, 0, stride);
+                    real* jy = jac(ws, m, 1, stride);
+                    real* jz = jac(ws, m, 2, stride);
                     jx[j] += gjx; jy[j] += gjy; jz[j] += gjz;
                     jx[k] += gkx; jy[k] += gky; jz[k] += gkz;
                 }
@@ -1498,3 +1565,5 @@ private:
 
 }  // namespace PF_ARCH_NS
 }  // namespace potforge
+
+#endif  // PF_SYMFUNC_HPP

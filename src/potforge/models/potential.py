@@ -161,7 +161,7 @@ class Potential(ABC):
             "species": list(self.species),
             "cutoff_angstrom": self.cutoff,
             "units": {"length": "angstrom", "energy": "eV", "charge": "e"},
-            "dtype": "float64",
+            "dtype": getattr(self, "dtype", "float64"),
             "potforge_version": __version__,
             "model": self.to_dict(),
         }
