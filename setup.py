@@ -28,7 +28,8 @@ compile_args = ["-O3", "-fno-wrapv", "-fno-math-errno", "-fno-trapping-math", "-
 
 ext = Pybind11Extension(
     "potforge._native",
-    sources=[f"src/potforge/_csrc/{name}.cpp" for name in ("module", "arch_baseline", "arch_v3", "arch_v4")],
+    sources=[f"src/potforge/_csrc/{name}.cpp" for name in (
+        "module", "arch_baseline", "arch_baseline_f32", "arch_v3", "arch_v3_f32", "arch_v4", "arch_v4_f32")],
     depends=sorted(str(p) for p in __import__("pathlib").Path("src/potforge/_csrc").glob("*.hpp")),
     include_dirs=[_vesin_include(), "src/potforge/_csrc"],
     extra_compile_args=compile_args,

@@ -1,5 +1,5 @@
-// Kernels compiled for x86-64-v3 (AVX2, FMA), in double and in single precision; selected at
-// run time when the CPU has it.
+// Kernels compiled for x86-64-v3 (AVX2, FMA), double precision; selected at run time
+// when the CPU has it.
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -32,16 +32,12 @@
 #define PF_ARCH_NS arch_x86_64_v3
 #define PF_REAL double
 #include "kernel_impl.hpp"
-#undef PF_ARCH_NS
-#undef PF_REAL
-#define PF_ARCH_NS arch_x86_64_v3_f32
-#define PF_REAL float
-#define PF_REAL_IS_FLOAT 1
-#include "kernel_impl.hpp"
 #pragma GCC pop_options
 
+std::unique_ptr<potforge::Kernel> potforge::make_kernel_x86_64_v3_f32(const KernelDescription& d);
+
 std::unique_ptr<potforge::Kernel> potforge::make_kernel_x86_64_v3(const KernelDescription& d) {
-    if (d.single_precision) return std::make_unique<arch_x86_64_v3_f32::KernelImpl>(d);
+    if (d.single_precision) return make_kernel_x86_64_v3_f32(d);
     return std::make_unique<arch_x86_64_v3::KernelImpl>(d);
 }
 #else

@@ -76,6 +76,8 @@ public:
 std::unique_ptr<Kernel> make_kernel_baseline(const KernelDescription& d);
 std::unique_ptr<Kernel> make_kernel_x86_64_v3(const KernelDescription& d);
 std::unique_ptr<Kernel> make_kernel_x86_64_v4(const KernelDescription& d);
+std::unique_ptr<Kernel> make_kernel_x86_64_v3_f32(const KernelDescription& d);
+std::unique_ptr<Kernel> make_kernel_x86_64_v4_f32(const KernelDescription& d);
 
 // Scalar helpers of the baseline build, exposed for tests.
 void baseline_exp(const double* x, double* out, int64_t n);

@@ -44,7 +44,7 @@ constexpr int VW = PF_SIMD_WIDTH * 8 / static_cast<int>(sizeof(real));
 typedef real vd __attribute__((vector_size(8 * PF_SIMD_WIDTH)));
 // Per-neighbour and per-triplet arrays carry PAD spare elements, so that whole vectors can be
 // loaded and stored at their ends (PAD >= the widest vector: 16 floats).
-constexpr int PAD = 16;
+constexpr int PAD = VW > 8 ? VW : 8;
 typedef mask_int vl __attribute__((vector_size(8 * PF_SIMD_WIDTH)));
 
 PF_INLINE vd vload(const real* p) {

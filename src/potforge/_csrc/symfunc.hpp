@@ -652,7 +652,16 @@ private:
 
     // base^(zeta - 1) for an integer zeta given at run time (uniform across lanes).
     static PF_INLINE vd vpower_minus_one(vd base, int zeta) {
-        vd result = vsplat(1.0);
+        switch (zeta) {  // the common exponents without a loop
+            case 1: return vsplat(1);
+            case 2: return base;
+            case 3: return base * base;
+            case 4: return base * base * base;
+            case 5: { const vd b2 = base * base; return b2 * b2; }
+            case 9: { const vd b2 = base * base, b4 = b2 * b2; return b4 * b4; }
+            default: break;
+        }
+        vd result = vsplat(1);
         int n = zeta - 1;
         vd b = base;
         while (n > 0) {
@@ -987,21 +996,30 @@ private:
         const real* fk = c0(TC::FK);
         const real* wj = c0(TC::WJ);
         const real* wk = c0(TC::WK);
-        const vd zero = vsplat(0.0), one = vsplat(1.0);
+        const vd zero = vsplat(0), one = vsplat(1);
+        const int n_members = static_cast<int>(g.members.size());
+        vd lam_buf[64];
+        std::vector<vd> lam_v;
+        vd* lam = lam_buf;
+        if (n_members > 64) {
+            lam_v.resize(n_members);
+            lam = lam_v.data();
+        }
+        for (int mi = 0; mi < n_members; ++mi) lam[mi] = vsplat(el.sfs[g.members[mi]].lambda);
+        const real* E_cols[64];
+        for (int q = 0; q < n_keys && q < 64; ++q) E_cols[q] = tc.col(TC::BASE + q) + t0;
         for (int t = 0; t < np; t += VW) {
             vd F = vload(wj + t) * vload(wk + t) * vload(fj + t) * vload(fk + t);
             if (g.narrow) F *= vload(fjk_ + t);
             const vd cq = vload(c_ + t);
             for (int q = 0; q < n_keys; ++q) {
-                const vd EF = vload(tc.col(TC::BASE + q) + t0 + t) * F;
+                const vd EF = vload((q < 64 ? E_cols[q] : tc.col(TC::BASE + q) + t0) + t) * F;
                 for (int mi = g.key_begin[q]; mi < g.key_begin[q + 1]; ++mi) {
-                    vd base = one + vsplat(el.sfs[g.members[mi]].lambda) * cq;
+                    vd base = one + lam[mi] * cq;
                     base = base > zero ? base : zero;
                     const int zi = g.zeta_int[mi];
                     vd A;
-                    if (zi == 1) {
-                        A = base;
-                    } else if (zi > 1) {
+                    if (zi > 0) {
                         A = vpower_minus_one(base, zi) * base;
                     } else {
                         const real zeta = el.sfs[g.members[mi]].zeta;
@@ -1049,7 +1067,30 @@ private:
         const size_t np = tc.padded;
         if (ws.gk.size() < 6 * np) ws.gk.resize(6 * np);
         real* __restrict o = ws.gk.data();  // per triplet: g_j (x y z) and g_k (x y z)
-        const vd zero = vsplat(0.0), one = vsplat(1.0), two = vsplat(2.0);
+        const vd zero = vsplat(0), one = vsplat(1);
+        vd pv_buf[3 * 64];
+        std::vector<vd> pv_v;
+        vd* pv = pv_buf;  // per member: lambda, w 2^(1-zeta), w 2^(1-zeta) zeta lambda
+        if (n_members > 64) {
+            pv_v.resize(3 * n_members);
+            pv = pv_v.data();
+        }
+        for (int mi = 0; mi < n_members; ++mi) {
+            pv[3 * mi] = vsplat(LAM[mi]);
+            pv[3 * mi + 1] = vsplat(WP[mi]);
+            pv[3 * mi + 2] = vsplat(WPZL[mi]);
+        }
+        vd kv_buf[2 * 64];
+        std::vector<vd> kv_v;
+        vd* kv = kv_buf;  // per key: 2 eta, r_s
+        if (n_keys > 64) {
+            kv_v.resize(2 * n_keys);
+            kv = kv_v.data();
+        }
+        for (int q = 0; q < n_keys; ++q) {
+            kv[2 * q] = vsplat(2 * g.keys[q].first);
+            kv[2 * q + 1] = vsplat(g.keys[q].second);
+        }
         for (size_t t = 0; t < np; t += VW) {
             const vd cq = vload(col[TC::COS] + t);
             const vd rj = vload(col[TC::RJ] + t), rk = vload(col[TC::RK] + t);
@@ -1072,7 +1113,7 @@ private:
                 const vd E = vload(tc.col(TC::BASE + q) + t);
                 vd PA = zero, PdA = zero;
                 for (int mi = g.key_begin[q]; mi < g.key_begin[q + 1]; ++mi) {
-                    vd base = one + vsplat(LAM[mi]) * cq;
+                    vd base = one + pv[3 * mi] * cq;
                     base = base > zero ? base : zero;
                     const int zi = g.zeta_int[mi];
                     vd pm1;
@@ -1080,12 +1121,12 @@ private:
                         pm1 = vpower_minus_one(base, zi);
                     } else {
                         const real zeta = el.sfs[g.members[mi]].zeta;
-                        for (int l = 0; l < VW; ++l) pm1[l] = std::pow(base[l], zeta - 1.0);
+                        for (int l = 0; l < VW; ++l) pm1[l] = std::pow(base[l], zeta - 1);
                     }
-                    PA += vsplat(WP[mi]) * pm1 * base;
-                    PdA += vsplat(WPZL[mi]) * pm1;
+                    PA += pv[3 * mi + 1] * pm1 * base;
+                    PdA += pv[3 * mi + 2] * pm1;
                 }
-                const vd eta2 = vsplat(2.0 * g.keys[q].first), rs = vsplat(g.keys[q].second);
+                const vd eta2 = kv[2 * q], rs = kv[2 * q + 1];
                 const vd PE = PA * E;
                 const vd PEF = PE * F;
                 Sj += PE * Fj - PEF * eta2 * (rj - rs);
@@ -1093,7 +1134,6 @@ private:
                 if (NARROW) Sjk += PE * Fjk - PEF * eta2 * (rjk - rs);
                 Sc += PdA * E * F;
             }
-            (void)two;
             const vd irj = vload(col[TC::IRJ] + t), irk = vload(col[TC::IRK] + t);
             vd cross = Sc * irj * irk;
             vd aj = Sj * irj - Sc * cq * irj * irj;
