@@ -12,7 +12,7 @@ and reports the median of several runs, atoms per second, the per-atom cost rati
 and the small box, and the peak resident memory of the process. n2p2's figures on the same
 machine type are in the issue: 2,300 atoms/s (0.48 s) and 222 atoms/s.
 
-    python bench/bench_predict.py [--runs 7] [--big-runs 3] [--json]
+    python bench/bench_predict.py [--runs 7] [--big-runs 3] [--dtype float32] [--json]
 """
 
 from __future__ import annotations
@@ -81,6 +81,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--big-runs", type=int, default=3)
+    parser.add_argument("--dtype", choices=("float64", "float32"), default="float64")
     parser.add_argument("--pin", type=int, default=None,
                         help="run on this core only (taskset); by default the single-threaded "
                              "process may be placed on any core")
@@ -90,16 +91,18 @@ def main() -> int:
 
     report = {"date": time.strftime("%Y-%m-%d"), "kernel": _native.default_architecture(),
               "cpu": _cpu_name(), "cores_used": 1}
-    report["box_1080"] = measure(MODEL / "input.data", 1080, args.runs, [], args.pin)
+    extra = ["--dtype", args.dtype]
+    report["dtype"] = args.dtype
+    report["box_1080"] = measure(MODEL / "input.data", 1080, args.runs, extra, args.pin)
     with tempfile.TemporaryDirectory() as tmp:
         big = make_replica(Path(tmp))
-        report["box_29160"] = measure(big, 29160, args.big_runs, [], args.pin)
+        report["box_29160"] = measure(big, 29160, args.big_runs, extra, args.pin)
     small, large = report["box_1080"], report["box_29160"]
     report["per_atom_cost_ratio_29160_vs_1080"] = (large["median_s"] / 29160) / (small["median_s"] / 1080)
     if args.json:
         print(json.dumps(report, indent=1))
     else:
-        print(f"potforge predict, single-threaded, kernel {report['kernel']}, {report['cpu']}")
+        print(f"potforge predict, single-threaded, {args.dtype}, kernel {report['kernel']}, {report['cpu']}")
         for key in ("box_1080", "box_29160"):
             r = report[key]
             print(f"  {r['atoms']:>6} atoms: median {r['median_s']:.3f} s over {r['runs']} runs "
