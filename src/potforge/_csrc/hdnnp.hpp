@@ -32,6 +32,19 @@ struct ElementScaling {
 using potforge::HDNNPOutput;
 using potforge::NeighborView;
 
+// Gather atom i's neighbours (sorted by species, within its element's cutoff) into ws;
+// returns the number of symmetry functions of its element e.
+inline int prepare_atom(const SymmetryFunctionKernel& kernel, Workspace& ws, int64_t i, int e,
+                        const int32_t* species, const double* atom_weight, const NeighborView& nl) {
+    const ElementSFs& el = kernel.element(e);
+    const int n_sf = static_cast<int>(el.sfs.size());
+    const int64_t begin = nl.offsets[i], end = nl.offsets[i + 1];
+    ws.reserve(static_cast<int>(end - begin), n_sf, static_cast<int>(el.cutoffs.size()));
+    gather_neighbors(ws, begin, end, nl.neighbor, nl.vectors, nl.distances, species, atom_weight,
+                     kernel.n_species(), el.rc_max);
+    return n_sf;
+}
+
 inline int resolve_threads(int n_threads) {
 #ifdef _OPENMP
     return n_threads > 0 ? n_threads : omp_get_max_threads();
@@ -46,7 +59,7 @@ inline void hdnnp_evaluate(const SymmetryFunctionKernel& kernel, const std::vect
                            const int32_t* species, const double* atom_weight,
                            const NeighborView& nl, double output_scale, bool want_forces,
                            double extrapolation_tolerance, int n_threads, HDNNPOutput& out) {
-    const int n_species = kernel.n_species();
+
     out.atomic.assign(n_atoms, 0.0);
     out.forces.assign(want_forces ? 3 * n_atoms : 0, 0.0);
     out.extrapolations.assign(n_atoms, 0);
@@ -81,12 +94,7 @@ inline void hdnnp_evaluate(const SymmetryFunctionKernel& kernel, const std::vect
 #endif
         for (int64_t i = 0; i < n_atoms; ++i) {
             const int e = species[i];
-            const ElementSFs& el = kernel.element(e);
-            const int n_sf = static_cast<int>(el.sfs.size());
-            const int64_t begin = nl.offsets[i], end = nl.offsets[i + 1];
-            ws.reserve(static_cast<int>(end - begin), n_sf, static_cast<int>(el.cutoffs.size()));
-            gather_neighbors(ws, begin, end, nl.neighbor, nl.vectors, nl.distances, species,
-                             atom_weight, n_species, el.rc_max);
+            const int n_sf = prepare_atom(kernel, ws, i, e, species, atom_weight, nl);
             kernel.values_atom(e, ws);
             const ElementScaling& sc = scaling[e];
             scaled.resize(n_sf);
@@ -149,7 +157,7 @@ inline void symmetry_functions_all(const SymmetryFunctionKernel& kernel, int64_t
                                    const NeighborView& nl, double* values /* n x n_sf_max */,
                                    double* pair_jacobian /* n_pairs x n_sf_max x 3, or null */,
                                    int n_threads) {
-    const int n_species = kernel.n_species();
+
     const int n_max = kernel.n_sf_max();
     const int threads = resolve_threads(n_threads);
 #ifdef _OPENMP
@@ -162,12 +170,7 @@ inline void symmetry_functions_all(const SymmetryFunctionKernel& kernel, int64_t
 #endif
         for (int64_t i = 0; i < n_atoms; ++i) {
             const int e = species[i];
-            const ElementSFs& el = kernel.element(e);
-            const int n_sf = static_cast<int>(el.sfs.size());
-            const int64_t begin = nl.offsets[i], end = nl.offsets[i + 1];
-            ws.reserve(static_cast<int>(end - begin), n_sf, static_cast<int>(el.cutoffs.size()));
-            gather_neighbors(ws, begin, end, nl.neighbor, nl.vectors, nl.distances, species,
-                             atom_weight, n_species, el.rc_max);
+            const int n_sf = prepare_atom(kernel, ws, i, e, species, atom_weight, nl);
             kernel.compute_atom(e, ws);
             for (int s = 0; s < n_sf; ++s) values[i * n_max + s] = ws.G[s];
             if (pair_jacobian == nullptr) continue;

@@ -167,6 +167,15 @@ struct ElementSFs {
     real rc_max = 0.0;
 };
 
+// n if a = n b for an integer 2 <= n <= 64 (to rounding), else 0: then
+// exp(-a x) = exp(-b x)^n, a few multiplications instead of an exp.
+inline int integer_ratio(real a, real b) {
+    if (!(b > 0)) return 0;
+    const real ratio = a / b, n = std::round(ratio);
+    const real tolerance = real_is_float ? real(1e-6) : real(1e-12);
+    return (n >= 2 && n <= 64 && std::fabs(ratio - n) <= tolerance * n) ? static_cast<int>(n) : 0;
+}
+
 inline ElementSFs build_element(const std::vector<SFSpec>& sfs, int n_species) {
     ElementSFs el;
     el.sfs = sfs;
@@ -250,11 +259,10 @@ inline ElementSFs build_element(const std::vector<SFSpec>& sfs, int n_species) {
             const SFSpec& si = sfs[g.members[i]];
             for (int b = 0; b < i; ++b) {
                 const SFSpec& sb = sfs[g.members[b]];
-                if (g.power_base[b] != -1 || sb.rs != si.rs || !(sb.eta > 0.0)) continue;
-                const real ratio = si.eta / sb.eta, n = std::round(ratio);
-                if (n >= 2.0 && n <= 64.0 && std::fabs(ratio - n) <= (real_is_float ? real(1e-6) : real(1e-12)) * n) {
+                if (g.power_base[b] != -1 || sb.rs != si.rs) continue;
+                if (const int n = integer_ratio(si.eta, sb.eta)) {
                     g.power_base[i] = b;
-                    g.power[i] = static_cast<int>(n);
+                    g.power[i] = n;
                     break;
                 }
             }
@@ -287,12 +295,9 @@ inline ElementSFs build_element(const std::vector<SFSpec>& sfs, int n_species) {
             g.key_base[q] = q;
             for (int b = 0; b < q; ++b) {
                 if (g.key_base[b] != b || g.keys[b].second != g.keys[q].second) continue;
-                if (!(g.keys[b].first > 0.0)) continue;
-                const real ratio = g.keys[q].first / g.keys[b].first;
-                const real n = std::round(ratio);
-                if (n >= 2.0 && n <= 64.0 && std::fabs(ratio - n) <= (real_is_float ? real(1e-6) : real(1e-12)) * n) {
+                if (const int n = integer_ratio(g.keys[q].first, g.keys[b].first)) {
                     g.key_base[q] = b;
-                    g.key_power[q] = static_cast<int>(n);
+                    g.key_power[q] = n;
                     break;
                 }
             }
@@ -1018,7 +1023,7 @@ private:
                     vd base = one + lam[mi] * cq;
                     base = base > zero ? base : zero;
                     const int zi = g.zeta_int[mi];
-                    vd A;
+                    vd A = base;
                     if (zi > 0) {
                         A = vpower_minus_one(base, zi) * base;
                     } else {
@@ -1116,7 +1121,7 @@ private:
                     vd base = one + pv[3 * mi] * cq;
                     base = base > zero ? base : zero;
                     const int zi = g.zeta_int[mi];
-                    vd pm1;
+                    vd pm1 = base;
                     if (zi > 0) {
                         pm1 = vpower_minus_one(base, zi);
                     } else {

@@ -48,6 +48,7 @@ import numpy as np
 from ase.data import atomic_numbers
 
 from ..core.errors import ModelFormatError
+from ..core.text import first_non_number
 from .cutoffs import CUTOFF_TYPES, cutoff_type_index
 
 __all__ = ["SymmetryFunction", "SymmetryFunctionSet", "SF_TYPE_NAMES", "parse_n2p2_symfunction"]
@@ -300,8 +301,7 @@ def parse_n2p2_symfunction(fields: Sequence[str], *, length_unit: float = 1.0,
         try:
             return [float(x) for x in tokens]
         except ValueError:
-            bad = next(x for x in tokens if not _isfloat(x))
-            raise ValueError(f"{bad!r} is not a number") from None
+            raise ValueError(f"{first_non_number(tokens)!r} is not a number") from None
 
     if t == 2:
         if len(p) != 4:
@@ -348,14 +348,6 @@ def parse_n2p2_symfunction(fields: Sequence[str], *, length_unit: float = 1.0,
         return SymmetryFunction(inner_radius=rl * L, cutoff_radius=rc * L, angle_left=left,
                                 angle_right=right, subtype=p[4], **common)
     raise ValueError(f"unknown symmetry function type {t}; n2p2 types are 2, 3, 9, 12, 13, 20-25")
-
-
-def _isfloat(x: str) -> bool:
-    try:
-        float(x)
-    except ValueError:
-        return False
-    return True
 
 
 @dataclass

@@ -32,6 +32,7 @@ from ase.data import atomic_numbers
 
 from ..core.atomic import atomic_write
 from ..core.errors import ModelFormatError
+from ..core.text import is_number
 from ..core.units import energy_factor, length_factor
 from ..descriptors.cutoffs import CUTOFF_TYPES
 from ..descriptors.scaling import ScalingStatistics, SymmetryFunctionScaling
@@ -345,7 +346,7 @@ def _read_network(directory: Path, settings: N2p2Settings, element: str, n_input
     try:
         values = np.array([r[0] for r in rows], dtype=np.float64)
     except ValueError:
-        bad = next(k for k, r in enumerate(rows) if not _is_number(r[0]))
+        bad = next(k for k, r in enumerate(rows) if not is_number(r[0]))
         raise ModelFormatError(f"{rows[bad][0]!r} is not a number", path=name, line=lines[bad]) from None
     if not np.all(np.isfinite(values)):
         bad = int(np.flatnonzero(~np.isfinite(values))[0])
@@ -366,14 +367,6 @@ def _read_network(directory: Path, settings: N2p2Settings, element: str, n_input
         biases.append(values[k:k + n_next].copy())
         k += n_next
     return AtomicNetwork(weights, biases, activations, settings.has("normalize_nodes"))
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
 
 
 _TAG_CACHE: dict[tuple[int, ...], list[list[str]]] = {}

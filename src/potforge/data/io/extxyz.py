@@ -22,6 +22,7 @@ from ase.data import atomic_numbers, chemical_symbols
 
 from ...core.atomic import atomic_write
 from ...core.errors import DataFormatError
+from ...core.text import open_text
 from ..frame import Frame
 
 __all__ = ["read_extxyz", "iter_extxyz", "write_extxyz", "parse_key_values"]
@@ -119,19 +120,8 @@ def _parse_properties(spec: str, path: str, line: int) -> list[tuple[str, str, i
 
 def iter_extxyz(path: str | os.PathLike) -> Iterator[Frame]:
     """Yield the frames of an extended XYZ file."""
-    name = os.fspath(path)
-    try:
-        handle = open(path, encoding="utf-8")
-    except FileNotFoundError:
-        raise DataFormatError("no such file", path=name) from None
-    except IsADirectoryError:
-        raise DataFormatError("is a directory, expected an extended XYZ file", path=name) from None
-    with handle:
-        try:
-            yield from _frames(handle, name)
-        except UnicodeDecodeError as err:
-            raise DataFormatError(f"not UTF-8 text ({err.reason} at byte {err.start} of a block)",
-                                  path=name) from None
+    with open_text(path, "an extended XYZ file") as handle:
+        yield from _frames(handle, os.fspath(path))
 
 
 def _frames(handle, name: str) -> Iterator[Frame]:

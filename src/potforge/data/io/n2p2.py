@@ -29,6 +29,7 @@ from ase.data import atomic_numbers
 
 from ...core.atomic import atomic_write
 from ...core.errors import DataFormatError
+from ...core.text import first_non_number, open_text
 from ...core.units import energy_factor, length_factor
 from ..frame import Frame
 
@@ -42,19 +43,8 @@ def iter_input_data(path: str | os.PathLike, *, length_unit: str = "angstrom",
     """Yield the frames of an ``input.data`` file one by one (see module docstring)."""
     lf = length_factor(length_unit, "length_unit")
     ef = energy_factor(energy_unit, "energy_unit")
-    name = os.fspath(path)
-    try:
-        handle = open(path, encoding="utf-8")
-    except FileNotFoundError:
-        raise DataFormatError("no such file", path=name) from None
-    except IsADirectoryError:
-        raise DataFormatError("is a directory, expected an input.data file", path=name) from None
-    with handle:
-        try:
-            yield from _blocks(handle, name, lf, ef)
-        except UnicodeDecodeError as err:
-            raise DataFormatError(f"not UTF-8 text ({err.reason} at byte {err.start} of a block)",
-                                  path=name) from None
+    with open_text(path, "an input.data file") as handle:
+        yield from _blocks(handle, os.fspath(path), lf, ef)
 
 
 def _blocks(handle, name: str, lf: float, ef: float) -> Iterator[Frame]:
@@ -208,7 +198,7 @@ def _floats(tokens: list[str], path: str, lineno: int, key: str) -> list[float]:
     try:
         values = [float(t) for t in tokens]
     except ValueError:
-        bad = next(t for t in tokens if not _is_float(t))
+        bad = first_non_number(tokens)
         raise DataFormatError(f"{key!r} line: {bad!r} is not a number", path=path, line=lineno) from None
     if not all(np.isfinite(values)):
         raise DataFormatError(f"{key!r} line holds a non-finite number", path=path, line=lineno)
@@ -220,14 +210,6 @@ def _one_float(fields: list[str], path: str, lineno: int) -> float:
         raise DataFormatError(f"{fields[0]!r} needs exactly one number, found {len(fields) - 1}",
                               path=path, line=lineno)
     return _floats(fields[1:], path, lineno, fields[0])[0]
-
-
-def _is_float(token: str) -> bool:
-    try:
-        float(token)
-    except ValueError:
-        return False
-    return True
 
 
 def _fmt(x: float) -> str:
