@@ -1,0 +1,94 @@
+"""input.nn settings that the water model does not exercise: scaling modes and atom energies."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+
+from potforge.core.units import Hartree
+from potforge.data.io import read_frames
+from potforge.descriptors.scaling import ScalingStatistics, SymmetryFunctionScaling
+from potforge.export.n2p2 import read_n2p2_model
+
+
+@pytest.fixture
+def model_copy(tmp_path, water_dir):
+    target = tmp_path / "model"
+    target.mkdir()
+    for name in ("input.nn", "scaling.data", "weights.001.data", "weights.008.data"):
+        shutil.copy(water_dir / name, target / name)
+        (target / name).chmod(0o644)
+    return target
+
+
+def _set_scaling_keywords(path, keywords):
+    lines = [ln for ln in path.read_text().splitlines()
+             if not ln.split("#")[0].strip().startswith(("scale_symmetry_functions",
+                                                          "center_symmetry_functions",
+                                                          "scale_min_short", "scale_max_short"))]
+    path.write_text("\n".join(lines + keywords) + "\n")
+
+
+@pytest.mark.parametrize("keywords,mode", [
+    ([], "none"),
+    (["scale_symmetry_functions"], "scale"),
+    (["center_symmetry_functions"], "center"),
+    (["scale_symmetry_functions", "center_symmetry_functions"], "scalecenter"),
+    (["scale_symmetry_functions_sigma"], "scalesigma"),
+    (["scale_symmetry_functions_sigma", "center_symmetry_functions"], "center"),  # n2p2's precedence
+])
+def test_scaling_keywords_select_n2p2_modes(model_copy, keywords, mode):
+    _set_scaling_keywords(model_copy / "input.nn", keywords + ["scale_min_short -0.5", "scale_max_short 2.0"])
+    model = read_n2p2_model(model_copy)
+    assert model.scaling.mode == mode
+
+
+@pytest.mark.parametrize("mode", ["none", "scale", "center", "scalecenter", "scalesigma"])
+def test_scaling_formulas(mode, rng):
+    """The affine map of each mode equals n2p2's formula (SymFnc::scale)."""
+    g = rng.normal(size=(50, 4))
+    st = ScalingStatistics(g.min(0), g.max(0), g.mean(0), g.std(0))
+    smin, smax = -0.5, 2.0
+    scaling = SymmetryFunctionScaling(mode, {"H": st}, smin, smax)
+    expected = {
+        "none": g,
+        "scale": smin + (smax - smin) * (g - st.minimum) / (st.maximum - st.minimum),
+        "center": g - st.mean,
+        "scalecenter": smin + (smax - smin) * (g - st.mean) / (st.maximum - st.minimum),
+        "scalesigma": smin + (smax - smin) * (g - st.mean) / st.sigma,
+    }[mode]
+    np.testing.assert_allclose(scaling.scale("H", g), expected, rtol=1e-13, atol=1e-13)
+
+
+def test_constant_function_cannot_be_scaled():
+    st = ScalingStatistics(np.array([1.0, 2.0]), np.array([1.0, 3.0]), np.array([1.0, 2.5]),
+                           np.array([0.0, 0.1]))
+    with pytest.raises(ValueError, match="symmetry function 1: max - min is zero"):
+        SymmetryFunctionScaling("scale", {"O": st}).affine("O")
+
+
+def test_scaling_mode_changes_predictions_consistently(model_copy, water_dir):
+    """Re-fitting nothing but switching min/max scaling to sigma scaling must change the
+    network inputs, hence the energy: the mode really reaches the kernel."""
+    frame = read_frames(water_dir / "train" / "input.data", length_unit="bohr", energy_unit="hartree")[1]
+    e_ref = read_n2p2_model(model_copy).predict(frame.atoms).energy
+    _set_scaling_keywords(model_copy / "input.nn", ["scale_symmetry_functions_sigma"])
+    assert read_n2p2_model(model_copy).predict(frame.atoms).energy != pytest.approx(e_ref, abs=1e-3)
+
+
+def test_atom_energies_are_added(model_copy, water_dir):
+    frame = read_frames(water_dir / "train" / "input.data", length_unit="bohr", energy_unit="hartree")[1]
+    before = read_n2p2_model(model_copy, length_unit="bohr", energy_unit="hartree").predict(frame.atoms)
+    nn = model_copy / "input.nn"
+    nn.write_text(nn.read_text() + "atom_energy H -0.45890771\natom_energy O -74.94518524\n")
+    after = read_n2p2_model(model_copy, length_unit="bohr", energy_unit="hartree").predict(frame.atoms)
+    n_h = frame.symbols.count("H")
+    n_o = frame.symbols.count("O")
+    shift = (n_h * -0.45890771 + n_o * -74.94518524) * Hartree
+    assert after.energy - before.energy == pytest.approx(shift, rel=1e-14)
+    np.testing.assert_array_equal(after.forces, before.forces)
+    with pytest.raises(Exception, match="atom_energy"):
+        nn.write_text(nn.read_text() + "atom_energy Na -1.0\n")
+        read_n2p2_model(model_copy)
