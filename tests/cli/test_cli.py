@@ -127,8 +127,10 @@ def test_data_info_and_convert(shared_data, water_dir, tmp_path, capsys):
     assert code == 0
     code, _, _ = run(capsys, "data", "convert", str(tmp_path / "w.xyz"), str(tmp_path / "input.data"),
                      "--out-length-unit", "bohr", "--out-energy-unit", "hartree")
+    assert code == 0
     a = read_frames(source, length_unit="bohr", energy_unit="hartree")
     b = read_frames(tmp_path / "input.data", length_unit="bohr", energy_unit="hartree")
+    assert len(a) == len(b) == 20
     for x, y in zip(a, b):
         np.testing.assert_allclose(y.atoms.positions, x.atoms.positions, rtol=1e-15)
         assert y.energy == pytest.approx(x.energy, rel=1e-15)
@@ -151,3 +153,27 @@ def test_demo(capsys):
 def test_console_script_runs():
     result = subprocess.run([sys.executable, "-m", "potforge.cli", "--version"], capture_output=True, text=True)
     assert result.returncode == 0 and result.stdout.startswith("potforge ")
+
+
+def test_predict_argument_and_output_errors(water_dir, tmp_path, capsys):
+    args = [str(water_dir), str(water_dir / "input.data"), "--length-unit", "bohr",
+            "--energy-unit", "hartree"]
+    with pytest.raises(SystemExit) as exit_info:
+        main(["predict", *args, "-o", str(tmp_path / "o.xyz"), "--threads", "-3"])
+    assert exit_info.value.code == 2 and "must be >= 0" in capsys.readouterr().err
+    code, _, stderr = run(capsys, "predict", *args, "-o", str(tmp_path))
+    assert code == 2 and "is a directory" in stderr and stderr.count("\n") == 1
+    (tmp_path / "empty.xyz").write_text("")
+    code, _, stderr = run(capsys, "predict", str(water_dir), str(tmp_path / "empty.xyz"), "-o",
+                          str(tmp_path / "o.xyz"))
+    assert code == 2 and "empty.xyz: holds no structures" in stderr
+    assert not (tmp_path / "o.xyz").exists()
+
+
+def test_predict_output_carries_provenance(water_dir, tmp_path, capsys):
+    from potforge import __version__
+
+    code, _, _ = run(capsys, "predict", str(water_dir), str(water_dir / "input.data"), "-o",
+                     str(tmp_path / "o.xyz"), "--length-unit", "bohr", "--energy-unit", "hartree")
+    info = read_frames(tmp_path / "o.xyz")[0].info
+    assert code == 0 and info["potforge_version"] == __version__ and info["model"] == str(water_dir)

@@ -415,3 +415,28 @@ def test_extxyz_non_finite_labels(tmp_path, comment, atom):
         assert "nan.xyz:2" in str(err)
     else:
         pytest.fail("non-finite label accepted")
+
+
+# -- found in review ---------------------------------------------------------------------------------
+
+def test_zero_atom_extxyz_frame_is_rejected(tmp_path):
+    path = tmp_path / "zero.xyz"
+    path.write_text('0\nenergy=1.0 pbc="F F F"\n')
+    with pytest.raises(DataFormatError, match=r"zero\.xyz:1: .*positive integer"):
+        read_frames(path)
+
+
+def test_plain_xyz_comment_line_is_kept(tmp_path):
+    path = tmp_path / "plain.xyz"
+    path.write_text("2\nwater fragment, E = -5.0 eV\nO 0 0 0\nH 0 0 0.96\n")
+    frame = read_frames(path)[0]
+    assert frame.info["comment"] == "water fragment, E = -5.0 eV"
+    assert frame.energy is None and not frame.is_periodic
+
+
+def test_writer_errors_name_the_output_file(tmp_path):
+    slab = Frame(Atoms("H", cell=[[5, 0, 0], [0, 5, 0], [0, 0, 0]], pbc=[True, True, False]))
+    with pytest.raises(DataFormatError, match=r"slab\.data: frame 0 is periodic along some axes"):
+        write_frames(tmp_path / "slab.data", [slab])
+    with pytest.raises(DataFormatError, match=r"out\.xyz: cannot write a value of type set"):
+        write_frames(tmp_path / "out.xyz", [_h2(info={"bad": {1, 2}})])

@@ -7,6 +7,7 @@ import shutil
 import numpy as np
 import pytest
 
+from potforge.core.errors import ModelFormatError
 from potforge.core.units import Hartree
 from potforge.data.io import read_frames
 from potforge.descriptors.scaling import ScalingStatistics, SymmetryFunctionScaling
@@ -89,6 +90,6 @@ def test_atom_energies_are_added(model_copy, water_dir):
     shift = (n_h * -0.45890771 + n_o * -74.94518524) * Hartree
     assert after.energy - before.energy == pytest.approx(shift, rel=1e-14)
     np.testing.assert_array_equal(after.forces, before.forces)
-    with pytest.raises(Exception, match="atom_energy"):
+    with pytest.raises(ModelFormatError, match="atom_energy"):
         nn.write_text(nn.read_text() + "atom_energy Na -1.0\n")
         read_n2p2_model(model_copy)

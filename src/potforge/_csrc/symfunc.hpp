@@ -368,7 +368,10 @@ struct Workspace {
 // Gather the neighbours of atom i with r < rc_max, sorted by species (stable).
 inline void gather_neighbors(Workspace& ws, int64_t begin, int64_t end, const int64_t* neighbor,
                              const double* vectors, const double* distances, const int32_t* species,
-                             const double* atom_weight, int n_species, real rc_max) {
+                             const double* atom_weight, int n_species, real rc_max_real) {
+    // both passes compare the double distances, so that a distance that rounds up to the
+    // cutoff in float is neither counted nor stored
+    const double rc_max = rc_max_real;
     ws.species_start.assign(n_species + 1, 0);
     int count = 0;
     for (int64_t p = begin; p < end; ++p) {
@@ -381,8 +384,8 @@ inline void gather_neighbors(Workspace& ws, int64_t begin, int64_t end, const in
     std::vector<int> fill(ws.species_start.begin(), ws.species_start.end() - 1);
     ws.n = count;
     for (int64_t p = begin; p < end; ++p) {
-        const real d = distances[p];
-        if (!(d < rc_max)) continue;
+        if (!(distances[p] < rc_max)) continue;
+        const real d = static_cast<real>(distances[p]);
         const int64_t j = neighbor[p];
         const int slot = fill[species[j]]++;
         ws.x[slot] = vectors[3 * p];

@@ -21,3 +21,14 @@ def progress(iterable, total: int | None, description: str, *, minimum: int = 20
 
     return tqdm(iterable, total=total, desc=description, unit="frame", file=sys.stderr,
                 dynamic_ncols=True, leave=False)
+
+
+def non_negative_int(text: str) -> int:
+    """argparse type: an integer >= 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value

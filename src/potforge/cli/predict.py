@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .common import add_unit_options, progress
+from .common import add_unit_options, non_negative_int, progress
 
 EXAMPLE = """\
 example (n2p2's water model, files in Bohr/Hartree):
@@ -23,7 +23,7 @@ def add_parser(sub, name: str, help_text: str) -> None:
     add_unit_options(p)
     p.add_argument("--keep-reference", action="store_true",
                    help="keep the input's energy/forces as ref_energy / ref_forces")
-    p.add_argument("--threads", type=int, default=0, help="threads (0: all cores, default)")
+    p.add_argument("--threads", type=non_negative_int, default=0, help="threads (0: all cores, default)")
     p.add_argument("--dtype", choices=("float64", "float32"), default=None,
                    help="arithmetic of the model's kernels (default: the model's own, float64 "
                         "for n2p2 models); float32 is faster, energies good to ~1e-7 relative")
@@ -31,25 +31,18 @@ def add_parser(sub, name: str, help_text: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..data.io import iter_frames
-    from ..data.io.extxyz import write_extxyz
+    import os
+
+    from .. import __version__
     from ..export import load_model
-    from ..validation.predict import PredictionSummary, predict_frames
+    from ..validation.predict import predict_file
 
     model = load_model(args.model, length_unit=args.length_unit, energy_unit=args.energy_unit)
-    if hasattr(model, "n_threads"):
-        model.n_threads = args.threads
-    if args.dtype is not None:
-        if not hasattr(model, "dtype"):
-            from ..core.errors import ConfigError
-
-            raise ConfigError(f"--dtype: this {model.kind} model has a fixed precision")
-        model.dtype = args.dtype
-    frames = list(iter_frames(args.input, length_unit=args.length_unit, energy_unit=args.energy_unit))
-    summary = PredictionSummary()
-    outputs = predict_frames(model, progress(frames, len(frames), "predict"),
-                             keep_reference=args.keep_reference, summary=summary,
-                             source=args.input)
-    write_extxyz(args.output, outputs)
+    model.configure(n_threads=args.threads, dtype=args.dtype)
+    summary = predict_file(
+        model, args.input, args.output, length_unit=args.length_unit, energy_unit=args.energy_unit,
+        keep_reference=args.keep_reference,
+        progress=lambda frames: progress(frames, len(frames), "predict"),
+        provenance={"model": os.path.abspath(args.model), "potforge_version": __version__})
     print(f"wrote {args.output}: {summary.line()}", file=sys.stderr if summary.n_extrapolations else sys.stdout)
     return 0

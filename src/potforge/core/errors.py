@@ -7,6 +7,9 @@ found and what was expected; the CLI prints exactly that line and exits with sta
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 __all__ = [
     "PotforgeError",
     "ConfigError",
@@ -17,6 +20,7 @@ __all__ = [
     "UnknownElementError",
     "NotFittedError",
     "location",
+    "located",
 ]
 
 
@@ -74,3 +78,15 @@ class UnknownElementError(PotforgeError, KeyError):
 
 class NotFittedError(PotforgeError, RuntimeError):
     """A fitter or model was used before ``fit`` was called."""
+
+
+@contextlib.contextmanager
+def located(path: object) -> Iterator[None]:
+    """Add ``path`` to PotforgeErrors raised inside that do not name a file yet (e.g. a
+    writer's complaint about a frame gets the name of the file being written)."""
+    try:
+        yield
+    except PotforgeError as err:
+        if err.path is not None:
+            raise
+        raise type(err)(err.reason, path=path, line=err.line, frame=err.frame) from None

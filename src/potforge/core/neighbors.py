@@ -75,25 +75,47 @@ class NeighborList:
 
 
 def check_structure(positions: np.ndarray, cell: np.ndarray, pbc: np.ndarray,
-                    cutoff: float = 0.0) -> None:
-    """Raise :class:`StructureError` for NaN/inf coordinates or a singular periodic cell."""
+                    min_height: float = 0.0) -> None:
+    """Raise :class:`StructureError` for NaN/inf coordinates or a degenerate periodic cell.
+
+    The periodic cell vectors must be independent, and every periodic direction must be at
+    least ``min_height`` (Å) thick: a thinner cell puts an atom on top of its own image.
+    """
     if not np.all(np.isfinite(positions)):
         bad = int(np.argwhere(~np.isfinite(positions))[0, 0])
         raise StructureError(f"atom {bad} has a non-finite coordinate {positions[bad].tolist()}")
     if not np.all(np.isfinite(cell)):
         raise StructureError("the cell has non-finite entries")
-    for axis in np.flatnonzero(pbc):
-        length = float(np.linalg.norm(cell[axis]))
+    periodic = [a for a in range(3) if pbc[a]]
+    if not periodic:
+        return
+    rows = cell[periodic]
+    lengths = np.linalg.norm(rows, axis=1)
+    for axis, length in zip(periodic, lengths):
         if length < 1e-8:
             raise StructureError(f"periodic along axis {axis} but cell vector {axis} has zero length")
-    if np.count_nonzero(pbc) and np.count_nonzero(pbc) == 3:
-        volume = abs(float(np.linalg.det(cell)))
-        if volume < 1e-8 * max(1.0, float(np.prod(np.linalg.norm(cell, axis=1)))):
-            raise StructureError(f"singular periodic cell (volume {volume:.3g} Å³)")
+    # independence of the periodic vectors: Gram determinant relative to the lengths
+    gram = rows @ rows.T
+    if np.linalg.det(gram) < 1e-12 * float(np.prod(lengths**2)):
+        raise StructureError(f"the periodic cell vectors {[cell[a].tolist() for a in periodic]} are "
+                             "(nearly) linearly dependent")
+    if min_height > 0:
+        for k, axis in enumerate(periodic):
+            others = np.delete(rows, k, axis=0)
+            if len(others) == 0:
+                height = lengths[k]
+            else:
+                # the component of this vector orthogonal to the other periodic vectors
+                q, _ = np.linalg.qr(others.T)
+                height = float(np.linalg.norm(rows[k] - q @ (q.T @ rows[k])))
+            if height < min_height:
+                raise StructureError(f"the cell is only {height:.4g} Å thick along periodic axis "
+                                     f"{axis}: each atom would overlap its own image (minimum "
+                                     f"{min_height} Å)")
 
 
 def neighbor_list(positions: np.ndarray, cell: np.ndarray, pbc, cutoff: float, *,
-                  n_threads: int = 1) -> NeighborList:
+                  n_threads: int = 1, min_height: float = 0.0) -> NeighborList:
     """All pairs i, j (including periodic images, including images of i itself) closer than ``cutoff``.
 
     Parameters
@@ -106,6 +128,8 @@ def neighbor_list(positions: np.ndarray, cell: np.ndarray, pbc, cutoff: float, *
         Pairs with distance strictly below the cutoff are kept.
     n_threads : int
         Threads vesin may use (0: all cores).
+    min_height : float, Å
+        Reject periodic cells thinner than this (see :func:`check_structure`).
     """
     positions = np.ascontiguousarray(positions, dtype=np.float64)
     cell = np.ascontiguousarray(cell, dtype=np.float64).reshape(3, 3)
@@ -114,7 +138,9 @@ def neighbor_list(positions: np.ndarray, cell: np.ndarray, pbc, cutoff: float, *
         raise StructureError(f"positions must have shape (n_atoms, 3), got {positions.shape}")
     if not cutoff > 0.0:
         raise ValueError(f"cutoff must be positive, got {cutoff}")
-    check_structure(positions, cell, pbc)
+    if n_threads < 0:
+        raise ValueError(f"n_threads must be >= 0, got {n_threads}")
+    check_structure(positions, cell, pbc, min_height)
     if not pbc.all():
         # vesin ignores the non-periodic rows, but they must not make the box singular.
         cell = _complete_cell(cell, pbc)

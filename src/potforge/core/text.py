@@ -7,7 +7,7 @@ import os
 from collections.abc import Iterator
 from typing import IO
 
-from .errors import DataFormatError
+from .errors import DataFormatError, PotforgeError
 
 __all__ = ["is_number", "first_non_number", "open_text"]
 
@@ -27,19 +27,28 @@ def first_non_number(tokens) -> str | None:
 
 
 @contextlib.contextmanager
-def open_text(path: str | os.PathLike, what: str) -> Iterator[IO[str]]:
+def open_text(path: str | os.PathLike, what: str,
+              error: type[PotforgeError] = DataFormatError) -> Iterator[IO[str]]:
     """Open a UTF-8 text file for reading; a missing file, a directory or bytes that are not
-    UTF-8 become one-line DataFormatErrors naming the file (``what`` names the expected kind)."""
+    UTF-8 become one-line errors of class ``error`` naming the file (``what`` names the
+    expected kind)."""
     name = os.fspath(path)
     try:
         handle = open(path, encoding="utf-8")
     except FileNotFoundError:
-        raise DataFormatError("no such file", path=name) from None
+        raise error("no such file", path=name) from None
     except IsADirectoryError:
-        raise DataFormatError(f"is a directory, expected {what}", path=name) from None
+        raise error(f"is a directory, expected {what}", path=name) from None
     with handle:
         try:
             yield handle
         except UnicodeDecodeError as err:
-            raise DataFormatError(f"not UTF-8 text ({err.reason} at byte {err.start} of a block)",
-                                  path=name) from None
+            raise error(f"not UTF-8 text ({err.reason} at byte {err.start} of a block)",
+                        path=name) from None
+
+
+def read_text(path: str | os.PathLike, what: str,
+              error: type[PotforgeError] = DataFormatError) -> str:
+    """The whole text of a file, with the errors of :func:`open_text`."""
+    with open_text(path, what, error) as handle:
+        return handle.read()

@@ -30,9 +30,9 @@ from pathlib import Path
 import numpy as np
 from ase.data import atomic_numbers
 
-from ..core.atomic import atomic_write
+from ..core.atomic import atomic_directory, atomic_write
 from ..core.errors import ModelFormatError
-from ..core.text import is_number
+from ..core.text import is_number, read_text
 from ..core.units import energy_factor, length_factor
 from ..descriptors.cutoffs import CUTOFF_TYPES
 from ..descriptors.scaling import ScalingStatistics, SymmetryFunctionScaling
@@ -78,17 +78,14 @@ class N2p2Settings:
 def read_input_nn(path: str | os.PathLike) -> N2p2Settings:
     """Parse an n2p2 settings file (comments start with ``#`` or ``!``)."""
     settings = N2p2Settings(os.fspath(path))
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ModelFormatError("no such file", path=os.fspath(path)) from None
+    text = read_text(path, "an n2p2 input.nn", ModelFormatError)
     for lineno, raw in enumerate(text.splitlines(), start=1):
         line = raw.split("#", 1)[0].split("!", 1)[0].strip()
         if not line:
             continue
-        key, _, value = line.partition(" ")
-        key = _ALIASES.get(key.strip(), key.strip())
-        value = " ".join(value.split())
+        key, *rest = line.split(None, 1)  # any whitespace, as n2p2
+        key = _ALIASES.get(key, key)
+        value = " ".join(rest[0].split()) if rest else ""
         if key in settings.entries and key not in _REPEATABLE:
             raise ModelFormatError(f"keyword {key!r} appears again (first at line "
                                    f"{settings.entries[key][0][0]})", path=settings.path, line=lineno)
@@ -163,6 +160,8 @@ def read_n2p2_model(directory: str | os.PathLike, *, length_unit: str = "angstro
     if cut_value is None:
         raise ModelFormatError("keyword 'cutoff_type' is missing", path=settings.path)
     parts = cut_value.split()
+    if not 1 <= len(parts) <= 2:
+        raise settings.error("cutoff_type", f"expected '<type> [alpha]', found {cut_value!r}")
     cut_index = _int(settings, "cutoff_type", parts[0])
     names = {v: k for k, v in CUTOFF_TYPES.items()}
     if cut_index not in names:
@@ -241,7 +240,7 @@ def _read_scaling(path: Path, settings: N2p2Settings, sfs: SymmetryFunctionSet) 
         raise ModelFormatError("missing; n2p2 models need the symmetry-function statistics of "
                                "the training set (written by nnp-scaling)", path=name)
     rows: list[tuple[int, list[float]]] = []
-    lines = path.read_text(encoding="utf-8").splitlines()
+    lines = read_text(path, "an n2p2 scaling.data", ModelFormatError).splitlines()
     data_lines = [k for k, raw in enumerate(lines) if raw.strip() and not raw.strip().startswith("#")]
     for lineno, raw in enumerate(lines, start=1):
         text = raw.strip()
@@ -271,11 +270,11 @@ def _read_scaling(path: Path, settings: N2p2Settings, sfs: SymmetryFunctionSet) 
         n = sfs.n_functions(s)
         block = rows[k:k + n]
         for q, (lineno, values) in enumerate(block, start=1):
-            if int(values[0]) != e or int(values[1]) != q:
-                raise ModelFormatError(f"row is element {int(values[0])}, function {int(values[1])};"
-                                       f" expected element {e} ({s}), function {q}", path=name, line=lineno)
             if not all(math.isfinite(v) for v in values):
                 raise ModelFormatError("non-finite value", path=name, line=lineno)
+            if (values[0], values[1]) != (e, q):
+                raise ModelFormatError(f"row is element {values[0]:g}, function {values[1]:g};"
+                                       f" expected element {e} ({s}), function {q}", path=name, line=lineno)
         arr = np.array([v for _, v in block])
         stats[s] = ScalingStatistics(arr[:, 2], arr[:, 3], arr[:, 4], arr[:, 5])
         k += n
@@ -331,7 +330,8 @@ def _read_network(directory: Path, settings: N2p2Settings, element: str, n_input
         raise ModelFormatError(f"weights of element {element} missing", path=name)
     rows: list[list[str]] = []
     lines: list[int] = []
-    for lineno, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    text = read_text(path, f"the weights of {element}", ModelFormatError)
+    for lineno, raw in enumerate(text.splitlines(), start=1):
         fields = raw.split()
         if fields and not fields[0].startswith("#"):
             rows.append(fields)
@@ -413,10 +413,20 @@ def write_n2p2_model(model: HDNNP, directory: str | os.PathLike, *, length_unit:
     """Write ``input.nn``, ``scaling.data`` and ``weights.ZZZ.data`` for n2p2 / LAMMPS hdnnp.
 
     The files use the given units; data-set normalisation carries the model's output scale
-    and mean energy (``conv_energy = unit / output_scale``), ``conv_length = 1``.
+    and mean energy (``conv_energy = unit / output_scale``), ``conv_length = 1``. The files are
+    written together (a temporary directory that replaces ``directory``); an existing
+    ``directory`` may hold only an n2p2 model, which is replaced.
     """
     directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
+    if directory.exists():
+        if not directory.is_dir():
+            raise ModelFormatError("exists and is not a directory", path=os.fspath(directory))
+        foreign = [p.name for p in directory.iterdir()
+                   if not (p.name in ("input.nn", "scaling.data") or
+                           (p.name.startswith("weights.") and p.name.endswith(".data")))]
+        if foreign:
+            raise ModelFormatError(f"holds other files ({', '.join(sorted(foreign)[:3])}); export to "
+                                   "an empty or new directory", path=os.fspath(directory))
     L = length_factor(length_unit, "length_unit")
     E = energy_factor(energy_unit, "energy_unit")
     sfs = model.symmetry_functions
@@ -464,24 +474,25 @@ def write_n2p2_model(model: HDNNP, directory: str | os.PathLike, *, length_unit:
     for s in species:
         for sf in sfs.functions[s]:
             lines.append("symfunction_short " + sf.to_n2p2(length_unit=L))
-    with atomic_write(directory / "input.nn") as out:
-        out.write("\n".join(lines) + "\n")
-    with atomic_write(directory / "scaling.data") as out:
-        out.write("# element sf min max mean sigma (raw symmetry function statistics)\n")
-        for e, s in enumerate(species, start=1):
-            st = model.scaling.statistics[s]
-            for q in range(len(st)):
-                out.write(f"{e} {q + 1} {repr(float(st.minimum[q]))} {repr(float(st.maximum[q]))} "
-                          f"{repr(float(st.mean[q]))} {repr(float(st.sigma[q]))}\n")
-    for s, net in zip(species, nets):
-        with atomic_write(directory / f"weights.{atomic_numbers[s]:03d}.data") as out:
-            count = 0
-            for l, (w, b) in enumerate(zip(net.weights, net.biases), start=1):
-                for j in range(w.shape[1]):
-                    for q in range(w.shape[0]):
+    with atomic_directory(directory) as tmp:
+        with atomic_write(tmp / "input.nn") as out:
+            out.write("\n".join(lines) + "\n")
+        with atomic_write(tmp / "scaling.data") as out:
+            out.write("# element sf min max mean sigma (raw symmetry function statistics)\n")
+            for e, s in enumerate(species, start=1):
+                st = model.scaling.statistics[s]
+                for q in range(len(st)):
+                    out.write(f"{e} {q + 1} {repr(float(st.minimum[q]))} {repr(float(st.maximum[q]))} "
+                              f"{repr(float(st.mean[q]))} {repr(float(st.sigma[q]))}\n")
+        for s, net in zip(species, nets):
+            with atomic_write(tmp / f"weights.{atomic_numbers[s]:03d}.data") as out:
+                count = 0
+                for l, (w, b) in enumerate(zip(net.weights, net.biases), start=1):
+                    for j in range(w.shape[1]):
+                        for q in range(w.shape[0]):
+                            count += 1
+                            out.write(f"{repr(float(w[q, j]))} a {count} {l - 1} {j + 1} {l} {q + 1}\n")
+                    for q in range(b.shape[0]):
                         count += 1
-                        out.write(f"{repr(float(w[q, j]))} a {count} {l - 1} {j + 1} {l} {q + 1}\n")
-                for q in range(b.shape[0]):
-                    count += 1
-                    out.write(f"{repr(float(b[q]))} b {count} {l} {q + 1}\n")
+                        out.write(f"{repr(float(b[q]))} b {count} {l} {q + 1}\n")
     return directory

@@ -128,6 +128,19 @@ class Potential(ABC):
     def predict(self, atoms: Atoms, *, forces: bool = True, stress: bool = True) -> Prediction:
         """Energy (and forces, stress) of one structure."""
 
+    def configure(self, *, n_threads: int | None = None, dtype: str | None = None) -> "Potential":
+        """Set run-time options (threads, arithmetic) where the model has them; a ConfigError
+        names an option the model does not support. Returns self."""
+        from ..core.errors import ConfigError
+
+        for name, value in (("n_threads", n_threads), ("dtype", dtype)):
+            if value is None:
+                continue
+            if not hasattr(self, name):
+                raise ConfigError(f"{name}: a {self.kind} model has no such option")
+            setattr(self, name, value)
+        return self
+
     def predict_many(self, structures: Iterable[Atoms], *, forces: bool = True,
                      stress: bool = True) -> list[Prediction]:
         """Predictions for several structures; equal to calling :meth:`predict` on each."""
@@ -167,9 +180,12 @@ class Potential(ABC):
         }
         if config is not None:
             description["config"] = config
+        # arrays first, then the description with their checksum: a save killed in between
+        # leaves an old model.json that refuses the new arrays instead of a silent mixture
         with atomic_path(directory / "arrays.npz") as tmp:
             with open(tmp, "wb") as handle:
                 np.savez(handle, **self._arrays())
+        description["arrays_sha256"] = _sha256(directory / "arrays.npz")
         with atomic_write(directory / "model.json") as out:
             json.dump(description, out, indent=1)
             out.write("\n")
@@ -182,13 +198,15 @@ def load_potential(directory: str | os.PathLike) -> Potential:
     meta_path = directory / "model.json"
     if not meta_path.exists():
         raise ModelFormatError("not a potforge model directory (no model.json)", path=directory)
+    from ..core.text import read_text
+
     try:
-        description = json.loads(meta_path.read_text(encoding="utf-8"))
+        description = json.loads(read_text(meta_path, "a potforge model.json", ModelFormatError))
     except json.JSONDecodeError as err:
         raise ModelFormatError(f"invalid JSON ({err.msg})", path=meta_path, line=err.lineno) from None
-    if description.get("format") != MODEL_FORMAT:
-        raise ModelFormatError(f"'format' is {description.get('format')!r}, expected {MODEL_FORMAT!r}",
-                               path=meta_path)
+    if not isinstance(description, dict) or description.get("format") != MODEL_FORMAT:
+        found = description.get("format") if isinstance(description, dict) else type(description).__name__
+        raise ModelFormatError(f"'format' is {found!r}, expected {MODEL_FORMAT!r}", path=meta_path)
     kind = description.get("kind")
     if kind not in _REGISTRY:
         _import_model_families()
@@ -199,12 +217,33 @@ def load_potential(directory: str | os.PathLike) -> Potential:
     arrays_path = directory / "arrays.npz"
     arrays: dict[str, np.ndarray] = {}
     if arrays_path.exists():
-        with np.load(arrays_path) as data:
-            arrays = {k: data[k] for k in data.files}
+        digest = _sha256(arrays_path)
+        if description.get("arrays_sha256") not in (None, digest):
+            raise ModelFormatError("does not belong to this model.json (checksum differs; was a "
+                                   "save interrupted?)", path=arrays_path)
+        try:
+            with np.load(arrays_path, allow_pickle=False) as data:
+                arrays = {k: data[k] for k in data.files}
+        except (OSError, ValueError, EOFError) as err:
+            raise ModelFormatError(f"unreadable array file ({type(err).__name__}: {err})",
+                                   path=arrays_path) from None
+        except Exception as err:  # zipfile.BadZipFile and friends
+            raise ModelFormatError(f"unreadable array file ({type(err).__name__})",
+                                   path=arrays_path) from None
     try:
         return cls.from_saved(description["model"], arrays)
-    except (KeyError, ValueError, TypeError) as err:
+    except (KeyError, ValueError, TypeError, AttributeError) as err:
         raise ModelFormatError(f"inconsistent model description: {err}", path=meta_path) from None
+
+
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def _import_model_families() -> None:

@@ -16,7 +16,7 @@ from ..core.errors import PotforgeError
 from ..data.frame import Frame
 from ..models.potential import Potential, Prediction
 
-__all__ = ["PredictionSummary", "predict_frames"]
+__all__ = ["PredictionSummary", "predict_frames", "predict_file"]
 
 
 @dataclass
@@ -85,3 +85,38 @@ def predict_frames(potential: Potential, frames: Iterable[Frame], *, keep_refere
         if summary is not None:
             summary.add(index, frame, prediction)
         yield out
+
+
+def predict_file(potential: Potential, input_path, output_path, *, length_unit: str = "angstrom",
+                 energy_unit: str = "ev", keep_reference: bool = False, progress=None,
+                 provenance: dict | None = None) -> PredictionSummary:
+    """Predict every frame of a data file and write them to an extended XYZ file atomically.
+
+    ``progress`` wraps the frame list (e.g. a progress bar); ``provenance`` entries (model,
+    version) are added to every output frame's info. Nothing is written if any frame fails.
+    """
+    import os
+
+    from ..core.errors import DataFormatError
+    from ..data.io import iter_frames
+    from ..data.io.extxyz import write_extxyz
+
+    if os.path.isdir(output_path):
+        raise DataFormatError("is a directory; expected the name of the output file",
+                              path=os.fspath(output_path))
+    frames = list(iter_frames(input_path, length_unit=length_unit, energy_unit=energy_unit))
+    if not frames:
+        raise DataFormatError("holds no structures", path=os.fspath(input_path))
+    summary = PredictionSummary()
+    outputs = predict_frames(potential, progress(frames) if progress else frames,
+                             keep_reference=keep_reference, summary=summary,
+                             source=os.fspath(input_path))
+    if provenance:
+        outputs = (_with_info(f, provenance) for f in outputs)
+    write_extxyz(output_path, outputs)
+    return summary
+
+
+def _with_info(frame: Frame, extra: dict) -> Frame:
+    frame.info.update(extra)
+    return frame

@@ -37,8 +37,8 @@ def detect_format(path: str | os.PathLike, format: str | None = None) -> str:
     if name.endswith(".db"):
         return "ase-db"
     raise DataFormatError("cannot tell the format from the file name; expected *.xyz/*.extxyz, "
-                          "input.data/*.data or *.db (or pass the format explicitly)",
-                          path=os.fspath(path))
+                          "input.data/*.data or *.db (rename the file, or name the format when "
+                          "calling potforge.data.read_frames)", path=os.fspath(path))
 
 
 def iter_frames(path: str | os.PathLike, format: str | None = None, *,

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ...core.atomic import atomic_path
-from ...core.errors import DataFormatError
+from ...core.errors import DataFormatError, located
 from ..frame import Frame
 
 __all__ = ["read_ase_db", "iter_ase_db", "write_ase_db"]
@@ -95,42 +95,43 @@ def write_ase_db(path: str | os.PathLike, frames: Iterable[Frame]) -> None:
     from ase.calculators.singlepoint import SinglePointCalculator
     from ase.db import connect
 
-    with atomic_path(path) as tmp:
-        tmp.unlink()  # ase.db creates the file itself
-        with connect(os.fspath(tmp), type="db", append=False) as db:
-            for index, frame in enumerate(frames):
-                atoms = frame.atoms.copy()
-                results = {}
-                for name, key in (("energy", "energy"), ("forces", "forces"), ("stress", "stress"),
-                                  ("charges", "charges")):
-                    value = getattr(frame, name)
-                    if value is not None:
-                        results[key] = value
-                if results:
-                    atoms.calc = SinglePointCalculator(atoms, **results)
-                kvp = {}
-                for key in _KVP:
-                    value = getattr(frame, key)
-                    if value is not None and not (key == "weight" and value == 1.0):
-                        kvp[key] = value
-                data = {"potforge_labels": list(frame.labels())}
-                # ASE refuses strings that look like numbers or booleans as key-value pairs;
-                # such names live in the row data (exact) and stay out of the searchable pairs
-                meta = {}
-                for key in ("config_type", "group"):
-                    value = getattr(frame, key)
-                    if value is not None and _ase_would_convert(value):
-                        meta[key] = kvp.pop(key)
-                if meta:
-                    data["potforge_meta"] = meta
-                if frame.atomic_energies is not None:
-                    data["potforge_atomic_energies"] = frame.atomic_energies
-                if frame.info:
-                    data["potforge_info"] = {k: (v.tolist() if isinstance(v, np.ndarray) else v)
-                                             for k, v in frame.info.items()}
-                    try:
-                        json.dumps(data["potforge_info"])
-                    except (TypeError, ValueError) as err:
-                        raise DataFormatError(f"frame {index}: info cannot be stored in an ASE "
-                                              f"database ({err})") from None
-                db.write(atoms, key_value_pairs=kvp, data=data)
+    with located(os.fspath(path)):
+        with atomic_path(path) as tmp:
+            tmp.unlink()  # ase.db creates the file itself
+            with connect(os.fspath(tmp), type="db", append=False) as db:
+                for index, frame in enumerate(frames):
+                    atoms = frame.atoms.copy()
+                    results = {}
+                    for name, key in (("energy", "energy"), ("forces", "forces"), ("stress", "stress"),
+                                      ("charges", "charges")):
+                        value = getattr(frame, name)
+                        if value is not None:
+                            results[key] = value
+                    if results:
+                        atoms.calc = SinglePointCalculator(atoms, **results)
+                    kvp = {}
+                    for key in _KVP:
+                        value = getattr(frame, key)
+                        if value is not None and not (key == "weight" and value == 1.0):
+                            kvp[key] = value
+                    data = {"potforge_labels": list(frame.labels())}
+                    # ASE refuses strings that look like numbers or booleans as key-value pairs;
+                    # such names live in the row data (exact) and stay out of the searchable pairs
+                    meta = {}
+                    for key in ("config_type", "group"):
+                        value = getattr(frame, key)
+                        if value is not None and _ase_would_convert(value):
+                            meta[key] = kvp.pop(key)
+                    if meta:
+                        data["potforge_meta"] = meta
+                    if frame.atomic_energies is not None:
+                        data["potforge_atomic_energies"] = frame.atomic_energies
+                    if frame.info:
+                        data["potforge_info"] = {k: (v.tolist() if isinstance(v, np.ndarray) else v)
+                                                 for k, v in frame.info.items()}
+                        try:
+                            json.dumps(data["potforge_info"])
+                        except (TypeError, ValueError) as err:
+                            raise DataFormatError(f"frame {index}: info cannot be stored in an ASE "
+                                                  f"database ({err})") from None
+                    db.write(atoms, key_value_pairs=kvp, data=data)

@@ -21,7 +21,7 @@ from ase import Atoms
 from ase.data import atomic_numbers, chemical_symbols
 
 from ...core.atomic import atomic_write
-from ...core.errors import DataFormatError
+from ...core.errors import DataFormatError, located
 from ...core.text import open_text
 from ..frame import Frame
 
@@ -136,11 +136,12 @@ def _frames(handle, name: str) -> Iterator[Frame]:
             continue
         try:
             n_atoms = int(header.split()[0])
-            if n_atoms < 0 or len(header.split()) != 1:
+            if n_atoms < 1 or len(header.split()) != 1:
                 raise ValueError
         except ValueError:
-            raise DataFormatError(f"expected the atom count of frame {frame_index}, found "
-                                  f"{header.strip()[:40]!r}", path=name, line=lineno) from None
+            raise DataFormatError(f"expected the atom count (a positive integer) of frame "
+                                  f"{frame_index}, found {header.strip()[:40]!r}", path=name,
+                                  line=lineno) from None
         comment = handle.readline()
         lineno += 1
         if not comment:
@@ -172,7 +173,13 @@ def read_extxyz(path: str | os.PathLike) -> list[Frame]:
 
 
 def _build_frame(comment: str, rows: list[list[str]], path: str, line: int, index: int) -> Frame:
-    kv = parse_key_values(comment, path, line)
+    try:
+        kv = parse_key_values(comment, path, line)
+    except DataFormatError:
+        if re.search(r"\b(Properties|Lattice|pbc)\s*=", comment, re.IGNORECASE):
+            raise  # meant as extended XYZ: report the broken key=value pairs
+        # a plain XYZ file: free text on the comment line (ASE reads it the same way)
+        kv = {"comment": comment.strip()} if comment.strip() else {}
     lower = {k.lower(): k for k in kv}
     props_key = lower.get("properties")
     spec = kv.pop(props_key) if props_key else "species:S:1:pos:R:3"
@@ -400,6 +407,7 @@ def format_frame(frame: Frame) -> str:
 
 def write_extxyz(path: str | os.PathLike, frames: Iterable[Frame]) -> None:
     """Write frames to an extended XYZ file atomically (exact float round trip)."""
-    with atomic_write(path) as out:
-        for frame in frames:
-            out.write(format_frame(frame))
+    with located(os.fspath(path)):
+        with atomic_write(path) as out:
+            for frame in frames:
+                out.write(format_frame(frame))

@@ -28,7 +28,7 @@ from ase import Atoms
 from ase.data import atomic_numbers
 
 from ...core.atomic import atomic_write
-from ...core.errors import DataFormatError
+from ...core.errors import DataFormatError, located
 from ...core.text import first_non_number, open_text
 from ...core.units import energy_factor, length_factor
 from ..frame import Frame
@@ -225,9 +225,10 @@ def write_input_data(path: str | os.PathLike, frames: Iterable[Frame], *,
     """
     lf = length_factor(length_unit, "length_unit")
     ef = energy_factor(energy_unit, "energy_unit")
-    with atomic_write(path) as out:
-        for index, frame in enumerate(frames):
-            out.write(_format_frame(frame, lf, ef, index))
+    with located(os.fspath(path)):
+        with atomic_write(path) as out:
+            for index, frame in enumerate(frames):
+                out.write(_format_frame(frame, lf, ef, index))
 
 
 def _format_frame(frame: Frame, lf: float, ef: float, index: int = 0) -> str:

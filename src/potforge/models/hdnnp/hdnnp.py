@@ -66,6 +66,8 @@ class HDNNP(Potential):
         self.mean_energy = float(mean_energy)
         self.atom_energies = {s: float((atom_energies or {}).get(s, 0.0))
                               for s in symmetry_functions.species}
+        if int(n_threads) < 0:
+            raise ValueError(f"n_threads must be >= 0 (0: all cores), got {n_threads}")
         self.n_threads = int(n_threads)
         if dtype not in ("float64", "float32"):
             raise ValueError(f"dtype must be 'float64' or 'float32', got {dtype!r}")
@@ -133,7 +135,7 @@ class HDNNP(Potential):
         idx, numbers = species_indices(atoms, self.species)
         periodic = bool(np.all(atoms.pbc))
         nl = neighbor_list(atoms.positions, np.asarray(atoms.cell), atoms.pbc, self.cutoff,
-                           n_threads=self.n_threads)
+                           n_threads=self.n_threads, min_height=self.min_distance)
         check_min_distance(nl.distances, nl.centers, nl.neighbors, self.min_distance)
         want_stress = stress and periodic
         atomic, f, strain, extrapolations = _native.hdnnp_evaluate(
