@@ -40,3 +40,16 @@ def water_model(water_dir):
 @pytest.fixture
 def rng():
     return np.random.default_rng(20261121)
+
+
+@pytest.fixture
+def water_model_copy(tmp_path, water_dir) -> Path:
+    """A writable copy of n2p2's water model files (to break them in tests)."""
+    import shutil
+
+    target = tmp_path / "model"
+    target.mkdir()
+    for name in ("input.nn", "scaling.data", "weights.001.data", "weights.008.data"):
+        shutil.copy(water_dir / name, target / name)
+        (target / name).chmod(0o644)
+    return target

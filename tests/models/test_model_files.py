@@ -16,28 +16,18 @@ from potforge.models.potential import load_potential
 from ..helpers import all_types_set, random_structure, synthetic_hdnnp
 
 
-@pytest.fixture
-def water_copy(tmp_path, water_dir):
-    target = tmp_path / "model"
-    target.mkdir()
-    for name in ("input.nn", "scaling.data", "weights.001.data", "weights.008.data"):
-        shutil.copy(water_dir / name, target / name)
-        (target / name).chmod(0o644)
-    return target
-
-
 def _edit(path, old, new):
     text = path.read_text()
     assert old in text
     path.write_text(text.replace(old, new, 1))
 
 
-def test_wrong_architecture_in_input_nn(water_copy):
+def test_wrong_architecture_in_input_nn(water_model_copy):
     """n2p2 accepts weights that do not fit global_nodes_short; potforge names the file."""
-    _edit(water_copy / "input.nn", "global_nodes_short              25 25",
+    _edit(water_model_copy / "input.nn", "global_nodes_short              25 25",
           "global_nodes_short              25 20")
     with pytest.raises(ModelFormatError) as err:
-        read_n2p2_model(water_copy, length_unit="bohr", energy_unit="hartree")
+        read_n2p2_model(water_model_copy, length_unit="bohr", energy_unit="hartree")
     message = str(err.value)
     assert "weights.001.data" in message and "27-25-20-1" in message and "\n" not in message
 
@@ -57,14 +47,14 @@ def test_carbon_chain_as_shipped_is_rejected(shared_data, tmp_path):
         read_n2p2_model(target, length_unit="bohr", energy_unit="hartree")
 
 
-def test_missing_scaling_data(water_copy):
-    (water_copy / "scaling.data").unlink()
+def test_missing_scaling_data(water_model_copy):
+    (water_model_copy / "scaling.data").unlink()
     with pytest.raises(ModelFormatError, match="scaling.data: missing"):
-        read_n2p2_model(water_copy)
+        read_n2p2_model(water_model_copy)
 
 
-def test_scaling_data_with_wrong_index(water_copy):
-    path = water_copy / "scaling.data"
+def test_scaling_data_with_wrong_index(water_model_copy):
+    path = water_model_copy / "scaling.data"
     lines = path.read_text().splitlines()
     k = next(i for i, ln in enumerate(lines) if ln.startswith("   1    3") or ln.split()[:2] == ["1", "3"])
     fields = lines[k].split()
@@ -72,7 +62,7 @@ def test_scaling_data_with_wrong_index(water_copy):
     lines[k] = " ".join(fields)
     path.write_text("\n".join(lines) + "\n")
     with pytest.raises(ModelFormatError, match=rf"scaling.data:{k + 1}: .*expected element 1 \(H\), function 3"):
-        read_n2p2_model(water_copy)
+        read_n2p2_model(water_model_copy)
 
 
 @pytest.mark.parametrize("old,new,pattern", [
@@ -85,10 +75,10 @@ def test_scaling_data_with_wrong_index(water_copy):
     ("elements                        H O", "elements                        H Q", "unknown element 'Q'"),
     ("cutoff_type                     2", "cutoff_type                     12", "not a cutoff type"),
 ])
-def test_bad_input_nn(water_copy, old, new, pattern):
-    _edit(water_copy / "input.nn", old, new)
+def test_bad_input_nn(water_model_copy, old, new, pattern):
+    _edit(water_model_copy / "input.nn", old, new)
     with pytest.raises(ModelFormatError, match=pattern):
-        read_n2p2_model(water_copy)
+        read_n2p2_model(water_model_copy)
 
 
 def test_unknown_element_and_bad_structures(water_model, water_dir):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 
 import numpy as np
 import pytest
@@ -12,16 +11,6 @@ from potforge.core.units import Hartree
 from potforge.data.io import read_frames
 from potforge.descriptors.scaling import ScalingStatistics, SymmetryFunctionScaling
 from potforge.export.n2p2 import read_n2p2_model
-
-
-@pytest.fixture
-def model_copy(tmp_path, water_dir):
-    target = tmp_path / "model"
-    target.mkdir()
-    for name in ("input.nn", "scaling.data", "weights.001.data", "weights.008.data"):
-        shutil.copy(water_dir / name, target / name)
-        (target / name).chmod(0o644)
-    return target
 
 
 def _set_scaling_keywords(path, keywords):
@@ -40,9 +29,9 @@ def _set_scaling_keywords(path, keywords):
     (["scale_symmetry_functions_sigma"], "scalesigma"),
     (["scale_symmetry_functions_sigma", "center_symmetry_functions"], "center"),  # n2p2's precedence
 ])
-def test_scaling_keywords_select_n2p2_modes(model_copy, keywords, mode):
-    _set_scaling_keywords(model_copy / "input.nn", keywords + ["scale_min_short -0.5", "scale_max_short 2.0"])
-    model = read_n2p2_model(model_copy)
+def test_scaling_keywords_select_n2p2_modes(water_model_copy, keywords, mode):
+    _set_scaling_keywords(water_model_copy / "input.nn", keywords + ["scale_min_short -0.5", "scale_max_short 2.0"])
+    model = read_n2p2_model(water_model_copy)
     assert model.scaling.mode == mode
 
 
@@ -70,21 +59,21 @@ def test_constant_function_cannot_be_scaled():
         SymmetryFunctionScaling("scale", {"O": st}).affine("O")
 
 
-def test_scaling_mode_changes_predictions_consistently(model_copy, water_dir):
+def test_scaling_mode_changes_predictions_consistently(water_model_copy, water_dir):
     """Re-fitting nothing but switching min/max scaling to sigma scaling must change the
     network inputs, hence the energy: the mode really reaches the kernel."""
     frame = read_frames(water_dir / "train" / "input.data", length_unit="bohr", energy_unit="hartree")[1]
-    e_ref = read_n2p2_model(model_copy).predict(frame.atoms).energy
-    _set_scaling_keywords(model_copy / "input.nn", ["scale_symmetry_functions_sigma"])
-    assert read_n2p2_model(model_copy).predict(frame.atoms).energy != pytest.approx(e_ref, abs=1e-3)
+    e_ref = read_n2p2_model(water_model_copy).predict(frame.atoms).energy
+    _set_scaling_keywords(water_model_copy / "input.nn", ["scale_symmetry_functions_sigma"])
+    assert read_n2p2_model(water_model_copy).predict(frame.atoms).energy != pytest.approx(e_ref, abs=1e-3)
 
 
-def test_atom_energies_are_added(model_copy, water_dir):
+def test_atom_energies_are_added(water_model_copy, water_dir):
     frame = read_frames(water_dir / "train" / "input.data", length_unit="bohr", energy_unit="hartree")[1]
-    before = read_n2p2_model(model_copy, length_unit="bohr", energy_unit="hartree").predict(frame.atoms)
-    nn = model_copy / "input.nn"
+    before = read_n2p2_model(water_model_copy, length_unit="bohr", energy_unit="hartree").predict(frame.atoms)
+    nn = water_model_copy / "input.nn"
     nn.write_text(nn.read_text() + "atom_energy H -0.45890771\natom_energy O -74.94518524\n")
-    after = read_n2p2_model(model_copy, length_unit="bohr", energy_unit="hartree").predict(frame.atoms)
+    after = read_n2p2_model(water_model_copy, length_unit="bohr", energy_unit="hartree").predict(frame.atoms)
     n_h = frame.symbols.count("H")
     n_o = frame.symbols.count("O")
     shift = (n_h * -0.45890771 + n_o * -74.94518524) * Hartree
@@ -92,4 +81,4 @@ def test_atom_energies_are_added(model_copy, water_dir):
     np.testing.assert_array_equal(after.forces, before.forces)
     with pytest.raises(ModelFormatError, match="atom_energy"):
         nn.write_text(nn.read_text() + "atom_energy Na -1.0\n")
-        read_n2p2_model(model_copy)
+        read_n2p2_model(water_model_copy)

@@ -47,39 +47,29 @@ def test_degenerate_periodic_cells_are_rejected(water_model, cell, pbc, message)
         water_model.predict(atoms)
 
 
-@pytest.fixture
-def model_copy(tmp_path, water_dir):
-    target = tmp_path / "model"
-    target.mkdir()
-    for name in ("input.nn", "scaling.data", "weights.001.data", "weights.008.data"):
-        shutil.copy(water_dir / name, target / name)
-        (target / name).chmod(0o644)
-    return target
-
-
-def test_tabs_in_input_nn(model_copy):
-    nn = model_copy / "input.nn"
+def test_tabs_in_input_nn(water_model_copy):
+    nn = water_model_copy / "input.nn"
     nn.write_text(nn.read_text().replace("elements                        H O", "elements\tH O"))
-    assert read_n2p2_model(model_copy).species == ("H", "O")
+    assert read_n2p2_model(water_model_copy).species == ("H", "O")
 
 
 @pytest.mark.parametrize("edit", ["nan index", "bare cutoff_type", "binary input.nn", "binary weights"])
-def test_broken_model_files_give_model_format_errors(model_copy, edit):
+def test_broken_model_files_give_model_format_errors(water_model_copy, edit):
     if edit == "nan index":
-        path = model_copy / "scaling.data"
+        path = water_model_copy / "scaling.data"
         lines = path.read_text().splitlines()
         k = next(i for i, ln in enumerate(lines) if ln.strip() and not ln.startswith("#"))
         lines[k] = "nan " + " ".join(lines[k].split()[1:])
         path.write_text("\n".join(lines) + "\n")
     elif edit == "bare cutoff_type":
-        nn = model_copy / "input.nn"
+        nn = water_model_copy / "input.nn"
         nn.write_text(nn.read_text().replace("cutoff_type                     2", "cutoff_type"))
     elif edit == "binary input.nn":
-        (model_copy / "input.nn").write_bytes(b"elements \xff\xfe H O\n")
+        (water_model_copy / "input.nn").write_bytes(b"elements \xff\xfe H O\n")
     else:
-        (model_copy / "weights.001.data").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)))
+        (water_model_copy / "weights.001.data").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)))
     with pytest.raises(ModelFormatError) as err:
-        read_n2p2_model(model_copy)
+        read_n2p2_model(water_model_copy)
     assert "\n" not in str(err.value)
 
 

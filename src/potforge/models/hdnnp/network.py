@@ -21,7 +21,6 @@ number of its inputs, bias included.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
