@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from ase import Atoms
 
 from potforge.data.io import read_frames
 
