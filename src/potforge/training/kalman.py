@@ -1,0 +1,104 @@
+"""The global extended Kalman filter of n2p2 and RuNNer (Blank & Brown 1994; Singraber et al.,
+J. Chem. Theory Comput. 15, 3075 (2019)).
+
+The weights w are the state; each update takes m measurements y(w) with reference values
+y_ref, errors ξ = y_ref − y(w) and Jacobian H = ∂y/∂w (n_w × m), and applies
+
+    K = P H (Hᵀ P H + I/η)⁻¹,   w ← w + K ξ,   P ← P − K Hᵀ P + q I,
+
+with P₀ = I/ε. The learning rate η grows and the process noise q decays exponentially with
+the number of updates, η = min(η₀ e^{τ_η t}, η_max), q = max(q₀ e^{−τ_q t}, q_min), where t
+counts epochs (updates divided by the updates per epoch) as in n2p2, whose ``kalman_qtau``
+and ``kalman_etatau`` are rates per epoch. (n2p2 applies the η factor before and the q factor
+after each update; here both follow the update count t exactly.)
+
+For a linear model y = hᵀw with η = 1 and q = 0 this is recursive least squares: after the
+measurements (h_k, y_k) the weights equal the ridge solution (ε I + Σ h hᵀ)⁻¹ Σ h y_k.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+__all__ = ["KalmanFilter"]
+
+
+class KalmanFilter:
+    """Kalman filter state and update (float64).
+
+    Parameters
+    ----------
+    n : int
+        Number of weights.
+    epsilon : float
+        P₀ = I / epsilon (n2p2 ``kalman_epsilon``).
+    q0, q_tau, q_min : float
+        Process noise and its decay rate per epoch (n2p2 ``kalman_q0``, ``kalman_qtau``, ``kalman_qmin``).
+    eta0, eta_tau, eta_max : float
+        Learning rate and its growth per epoch (``kalman_eta``, ``kalman_etatau``, ``kalman_etamax``).
+    updates_per_epoch : int
+        Converts the update count to epochs for the schedules.
+    """
+
+    def __init__(self, n: int, *, epsilon: float = 0.01, q0: float = 0.01, q_tau: float = 2.302,
+                 q_min: float = 1e-6, eta0: float = 0.01, eta_tau: float = 2.302, eta_max: float = 1.0,
+                 updates_per_epoch: int = 1) -> None:
+        for name, value in (("epsilon", epsilon), ("eta0", eta0), ("eta_max", eta_max)):
+            if not value > 0:
+                raise ValueError(f"{name} must be positive, got {value}")
+        for name, value in (("q0", q0), ("q_min", q_min), ("q_tau", q_tau), ("eta_tau", eta_tau)):
+            if value < 0:
+                raise ValueError(f"{name} must be >= 0, got {value}")
+        self.n = int(n)
+        self.epsilon = float(epsilon)
+        self.q0, self.q_tau, self.q_min = float(q0), float(q_tau), float(q_min)
+        self.eta0, self.eta_tau, self.eta_max = float(eta0), float(eta_tau), float(eta_max)
+        self.updates_per_epoch = max(1, int(updates_per_epoch))
+        self.P = torch.eye(self.n, dtype=torch.float64) / self.epsilon
+        self.updates = 0
+
+    @property
+    def epochs(self) -> float:
+        return self.updates / self.updates_per_epoch
+
+    @property
+    def q(self) -> float:
+        return max(self.q0 * math.exp(-self.q_tau * self.epochs), self.q_min)
+
+    @property
+    def eta(self) -> float:
+        return min(self.eta0 * math.exp(self.eta_tau * self.epochs), self.eta_max)
+
+    def update(self, weights: torch.Tensor, error: torch.Tensor, jacobian: torch.Tensor) -> None:
+        """One update of ``weights`` in place.
+
+        Parameters
+        ----------
+        weights : (n,) float64
+        error : (m,) — reference minus prediction
+        jacobian : (n, m) or (n,) — derivative of the predictions with respect to the weights
+        """
+        h = jacobian.reshape(self.n, -1).to(torch.float64)
+        xi = error.reshape(-1).to(torch.float64)
+        eta, q = self.eta, self.q
+        x = self.P @ h                                   # (n, m)
+        if h.shape[1] == 1:
+            a = float(h[:, 0] @ x[:, 0]) + 1.0 / eta
+            gain = x / a
+            self.P.addr_(x[:, 0], x[:, 0], alpha=-1.0 / a)
+        else:
+            a = h.t() @ x + torch.eye(h.shape[1], dtype=torch.float64) / eta
+            gain = torch.linalg.solve(a, x.t()).t()      # x a⁻¹ (a symmetric)
+            self.P.sub_(gain @ x.t())
+        self.P.diagonal().add_(q)
+        weights.add_(gain @ xi)
+        self.updates += 1
+
+    def state_dict(self) -> dict:
+        return {"P": self.P.clone(), "updates": self.updates}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.P = state["P"].clone()
+        self.updates = int(state["updates"])

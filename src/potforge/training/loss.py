@@ -1,0 +1,219 @@
+"""The training loss: energies, forces and stress weighted by their noise (maximum likelihood).
+
+With independent Gaussian noise of standard deviation σ_E (energy per atom), σ_F (each force
+component) and σ_S (each stress component) on the reference data, the negative log-likelihood
+of the parameters θ is, up to a constant, half of
+
+    χ²(θ) = Σ_f w_f [ (ΔE_f / N_f)² / σ_E² + Σ_{i,α} ΔF_{f,iα}² / σ_F² + Σ_k Δσ_{f,k}² / σ_S² ],
+
+with Δ = prediction − reference and per-frame weights w_f. A Gaussian prior of precision λ on
+the network weights (L2 regularisation) adds λ Σ w²; the loss is (χ² + λ Σ w²) / n_frames, a
+mean over frames so that mini-batches estimate it without bias. Weights can also be given
+directly (``energy_weight = 1/σ_E²`` etc.).
+
+Metrics are reported in meV/atom, eV/Å and GPa, overall and per config_type.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import torch
+
+from ..core.errors import ConfigError
+from ..core.units import GPa
+from .models.base import ModelOutput
+
+__all__ = ["LossWeights", "Loss", "LossTerms", "ErrorAccumulator", "Errors"]
+
+
+@dataclass(frozen=True)
+class LossWeights:
+    """Weights of squared errors in internal units (1/eV² per atom², Å²/eV², Å⁶/eV²).
+
+    A weight of zero switches the term off.
+    """
+
+    energy: float
+    forces: float
+    stress: float = 0.0
+
+    @classmethod
+    def from_noise(cls, energy: float | None, forces: float | None,
+                   stress: float | None = None) -> "LossWeights":
+        """1/σ² from noise levels (eV/atom, eV/Å, eV/Å³); None switches a term off."""
+        def inv(sigma, key):
+            if sigma is None:
+                return 0.0
+            if not sigma > 0 or not math.isfinite(sigma):
+                raise ConfigError(f"loss.{key}: noise level must be a positive number, got {sigma}")
+            return 1.0 / (sigma * sigma)
+
+        return cls(inv(energy, "energy_sigma"), inv(forces, "force_sigma"), inv(stress, "stress_sigma"))
+
+    @property
+    def sigmas(self) -> dict[str, float | None]:
+        return {k: (1 / math.sqrt(v) if v > 0 else None)
+                for k, v in (("energy", self.energy), ("forces", self.forces), ("stress", self.stress))}
+
+
+@dataclass
+class LossTerms:
+    """The loss of a batch and its parts (each already divided by the frame count)."""
+
+    total: torch.Tensor
+    energy: float
+    forces: float
+    stress: float
+    l2: float
+
+
+class Loss:
+    """χ² of a batch plus the L2 prior, per frame.
+
+    Parameters
+    ----------
+    weights : LossWeights
+    l2 : float
+        Prior precision λ on the regularised parameters.
+    config_type_weights : mapping config_type -> factor
+        Extra weight per configuration type (names not present are ignored).
+    """
+
+    def __init__(self, weights: LossWeights, *, l2: float = 0.0,
+                 config_type_weights: Mapping[str, float] | None = None) -> None:
+        if l2 < 0:
+            raise ConfigError(f"training.l2 must be >= 0, got {l2}")
+        self.weights = weights
+        self.l2 = float(l2)
+        self.config_type_weights = dict(config_type_weights or {})
+
+    @property
+    def needs_forces(self) -> bool:
+        return self.weights.forces > 0
+
+    @property
+    def needs_stress(self) -> bool:
+        return self.weights.stress > 0
+
+    def frame_factors(self, batch, config_types: list[str]) -> torch.Tensor:
+        factors = batch.weight.clone()
+        for name, factor in self.config_type_weights.items():
+            if name in config_types:
+                factors = torch.where(batch.config_type == config_types.index(name),
+                                      factors * factor, factors)
+        return factors
+
+    def __call__(self, output: ModelOutput, batch, *, theta: torch.Tensor | None = None,
+                 regularized: torch.Tensor | None = None, n_frames: int | None = None,
+                 config_types: list[str] | None = None) -> LossTerms:
+        """Loss of ``batch`` (normalised by ``n_frames``, default the batch's frame count)."""
+        n = float(n_frames if n_frames is not None else batch.n_frames)
+        w = self.frame_factors(batch, config_types or [])
+        total = torch.zeros((), dtype=torch.float64)
+        parts = {"energy": 0.0, "forces": 0.0, "stress": 0.0, "l2": 0.0}
+        if self.weights.energy > 0:
+            de = (output.energy - batch.energy) / batch.n_atoms
+            mask = ~torch.isnan(de)
+            term = self.weights.energy * (w[mask] * de[mask] ** 2).sum() / n
+            total = total + term
+            parts["energy"] = float(term)
+        if self.weights.forces > 0 and output.forces is not None:
+            df = output.forces - batch.forces
+            per_atom = (df * df).sum(1)
+            mask = ~torch.isnan(per_atom)
+            term = self.weights.forces * (w[batch.frame_of_atom[mask]] * per_atom[mask]).sum() / n
+            total = total + term
+            parts["forces"] = float(term)
+        if self.weights.stress > 0 and output.stress is not None:
+            ds = output.stress - batch.stress
+            per_frame = (ds * ds).sum(1)
+            mask = ~torch.isnan(per_frame)
+            term = self.weights.stress * (w[mask] * per_frame[mask]).sum() / n
+            total = total + term
+            parts["stress"] = float(term)
+        if self.l2 > 0 and theta is not None:
+            t = theta[regularized] if regularized is not None else theta
+            term = self.l2 * (t * t).sum() / n
+            total = total + term
+            parts["l2"] = float(term)
+        return LossTerms(total, parts["energy"], parts["forces"], parts["stress"], parts["l2"])
+
+
+@dataclass(frozen=True)
+class Errors:
+    """RMSE/MAE in report units (meV/atom, eV/Å, GPa); nan where there is no label."""
+
+    n_frames: int
+    energy_rmse: float
+    energy_mae: float
+    force_rmse: float
+    force_mae: float
+    stress_rmse: float
+    stress_mae: float
+
+    def to_dict(self) -> dict:
+        return {"n_frames": self.n_frames,
+                "energy_rmse_mev_per_atom": self.energy_rmse, "energy_mae_mev_per_atom": self.energy_mae,
+                "force_rmse_ev_per_angstrom": self.force_rmse, "force_mae_ev_per_angstrom": self.force_mae,
+                "stress_rmse_gpa": self.stress_rmse, "stress_mae_gpa": self.stress_mae}
+
+
+class ErrorAccumulator:
+    """Sums of squared and absolute errors over batches, overall and per config_type."""
+
+    def __init__(self, config_types: list[str]) -> None:
+        self.config_types = list(config_types)
+        k = len(self.config_types) + 1  # last slot: all frames
+        self.sums = torch.zeros((k, 3, 3), dtype=torch.float64)  # [group, quantity, (n, Σe², Σ|e|)]
+        self.frames = torch.zeros(k, dtype=torch.float64)
+        self.energy_residual = torch.zeros((), dtype=torch.float64)  # Σ ΔE/N over frames
+        self.energy_count = 0
+
+    def add(self, output: ModelOutput, batch) -> None:
+        k_all = len(self.config_types)
+        ct = batch.config_type
+        groups = [(k_all, torch.ones_like(ct, dtype=torch.bool))] + \
+            [(k, ct == k) for k in torch.unique(ct).tolist()]
+        de = ((output.energy - batch.energy) / batch.n_atoms).detach()
+        df = (output.forces - batch.forces).detach() if output.forces is not None else None
+        ds = (output.stress - batch.stress).detach() if output.stress is not None else None
+        ok = ~torch.isnan(de)
+        self.energy_residual += de[ok].sum()
+        self.energy_count += int(ok.sum())
+        for k, frame_mask in groups:
+            self.frames[k] += float(frame_mask.sum())
+            e = de[frame_mask]
+            self._acc(k, 0, e[~torch.isnan(e)])
+            if df is not None:
+                f = df[frame_mask[batch.frame_of_atom]].reshape(-1)
+                self._acc(k, 1, f[~torch.isnan(f)])
+            if ds is not None:
+                s = ds[frame_mask].reshape(-1)
+                self._acc(k, 2, s[~torch.isnan(s)])
+
+    def _acc(self, k: int, q: int, e: torch.Tensor) -> None:
+        if e.numel():
+            self.sums[k, q, 0] += e.numel()
+            self.sums[k, q, 1] += (e * e).sum()
+            self.sums[k, q, 2] += e.abs().sum()
+
+    def _errors(self, k: int) -> Errors:
+        out = []
+        for q, factor in ((0, 1000.0), (1, 1.0), (2, 1.0 / GPa)):
+            n, s2, s1 = (float(x) for x in self.sums[k, q])
+            out += [math.sqrt(s2 / n) * factor if n else math.nan, s1 / n * factor if n else math.nan]
+        return Errors(int(self.frames[k]), *out)
+
+    def result(self) -> Errors:
+        return self._errors(len(self.config_types))
+
+    def by_config_type(self) -> dict[str, Errors]:
+        return {name: self._errors(k) for k, name in enumerate(self.config_types) if self.frames[k] > 0}
+
+    @property
+    def mean_energy_residual(self) -> float:
+        """Mean of (E_pred − E_ref)/N over frames with energies (eV/atom)."""
+        return float(self.energy_residual) / self.energy_count if self.energy_count else 0.0

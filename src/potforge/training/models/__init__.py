@@ -1,0 +1,6 @@
+"""Model families in training form (registered by kind: ``model: {kind: hdnnp}``)."""
+
+from .base import TRAINABLE, ModelOutput, TrainableModel, register_trainable
+from .hdnnp import TrainableHDNNP
+
+__all__ = ["TRAINABLE", "ModelOutput", "TrainableModel", "register_trainable", "TrainableHDNNP"]

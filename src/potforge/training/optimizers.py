@@ -1,0 +1,353 @@
+"""Optimizers: what one epoch of training does to the parameters.
+
+Each optimizer is registered by name (``training: {optimizer: {kind: kalman}}``) and works on
+the flat parameter vector of a :class:`~potforge.training.models.base.TrainableModel`:
+
+- ``adam``: mini-batches of frames, Adam (Kingma & Ba 2015) on the full loss (energies,
+  forces, stress, L2), with a learning-rate schedule (constant, exponential decay, cosine, or
+  reduce-on-plateau of the validation loss);
+- ``lbfgs``: full-batch L-BFGS with a strong-Wolfe line search (``iterations`` per epoch);
+- ``kalman``: the global extended Kalman filter as in n2p2 (see :mod:`.kalman`): per epoch a
+  fraction of all energies and force components, randomly interleaved, each one update;
+  selection of candidates at random, by error threshold, or largest errors first.
+
+All randomness comes from the trainer's ``torch.Generator``, whose state is checkpointed, so
+a resumed run repeats an uninterrupted one exactly.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar
+
+import torch
+
+from ..core.errors import ConfigError
+from .kalman import KalmanFilter
+
+if TYPE_CHECKING:
+    from .trainer import Trainer
+
+__all__ = ["Optimizer", "OPTIMIZERS", "register_optimizer", "AdamOptimizer", "LBFGSOptimizer",
+           "KalmanOptimizer"]
+
+OPTIMIZERS: dict[str, type["Optimizer"]] = {}
+
+
+def register_optimizer(kind: str) -> Callable[[type], type]:
+    def wrap(cls: type) -> type:
+        cls.kind = kind
+        OPTIMIZERS[kind] = cls
+        return cls
+
+    return wrap
+
+
+class Optimizer(ABC):
+    """One epoch of parameter updates; state for checkpoints."""
+
+    kind: ClassVar[str] = "abstract"
+
+    def setup(self, trainer: "Trainer") -> None:
+        """Called once before the first epoch (and again after a resume, before loading state)."""
+
+    @abstractmethod
+    def epoch(self, trainer: "Trainer") -> dict:
+        """Run one epoch; return figures for the log (e.g. learning rate)."""
+
+    def after_evaluation(self, trainer: "Trainer", validation_loss: float | None) -> None:
+        """Hook after the epoch's evaluation (plateau schedules)."""
+
+    def state_dict(self) -> dict:
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        pass
+
+
+# -- first-order --------------------------------------------------------------------------------
+@dataclass
+class _Schedule:
+    kind: str
+    lr: float
+    decay: float
+    min_lr: float
+    patience: int
+    epochs: int
+
+    def value(self, epoch: int, current: float) -> float:
+        if self.kind == "constant" or self.kind == "plateau":
+            return current
+        if self.kind == "exponential":
+            return max(self.lr * self.decay ** epoch, self.min_lr)
+        if self.kind == "cosine":
+            t = min(epoch / max(self.epochs, 1), 1.0)
+            return self.min_lr + 0.5 * (self.lr - self.min_lr) * (1 + math.cos(math.pi * t))
+        raise ConfigError(f"training.optimizer.schedule: unknown schedule {self.kind!r}")
+
+
+@register_optimizer("adam")
+class AdamOptimizer(Optimizer):
+    """Adam on mini-batches of frames.
+
+    Parameters
+    ----------
+    lr : float
+        Initial learning rate.
+    batch_size : int
+        Frames per step.
+    schedule : {"constant", "exponential", "cosine", "plateau"}
+    decay : float
+        Factor per epoch (exponential) or per plateau (plateau).
+    min_lr : float
+    patience : int
+        Epochs without validation improvement before a plateau decay.
+    betas : (float, float)
+    """
+
+    def __init__(self, *, lr: float = 1e-3, batch_size: int = 8, schedule: str = "cosine",
+                 decay: float = 0.5, min_lr: float = 1e-6, patience: int = 10,
+                 betas: tuple[float, float] = (0.9, 0.999)) -> None:
+        if not lr > 0:
+            raise ConfigError(f"training.optimizer.lr must be positive, got {lr}")
+        if int(batch_size) < 1:
+            raise ConfigError(f"training.optimizer.batch_size must be >= 1, got {batch_size}")
+        if schedule not in ("constant", "exponential", "cosine", "plateau"):
+            raise ConfigError(f"training.optimizer.schedule: {schedule!r} is not one of constant, "
+                              "exponential, cosine, plateau")
+        self.batch_size = int(batch_size)
+        self.betas = tuple(betas)
+        self.schedule = _Schedule(schedule, float(lr), float(decay), float(min_lr), int(patience), 0)
+        self.current_lr = float(lr)
+        self._torch: torch.optim.Adam | None = None
+        self._bad_epochs = 0
+        self._best = math.inf
+
+    def setup(self, trainer: "Trainer") -> None:
+        self.schedule.epochs = trainer.epochs
+        self._torch = torch.optim.Adam([trainer.model.theta], lr=self.current_lr, betas=self.betas)
+
+    def epoch(self, trainer: "Trainer") -> dict:
+        self.current_lr = self.schedule.value(trainer.epoch - 1, self.current_lr)
+        for group in self._torch.param_groups:
+            group["lr"] = self.current_lr
+        n = trainer.train_labels.n_frames
+        order = torch.randperm(n, generator=trainer.generator)
+        for start in range(0, n, self.batch_size):
+            frames = order[start:start + self.batch_size]
+            self._torch.zero_grad(set_to_none=True)
+            loss = trainer.batch_loss(frames)
+            loss.total.backward()
+            self._torch.step()
+        return {"lr": self.current_lr}
+
+    def after_evaluation(self, trainer: "Trainer", validation_loss: float | None) -> None:
+        if self.schedule.kind != "plateau" or validation_loss is None:
+            return
+        if validation_loss < self._best:
+            self._best = validation_loss
+            self._bad_epochs = 0
+        else:
+            self._bad_epochs += 1
+            if self._bad_epochs > self.schedule.patience:
+                self.current_lr = max(self.current_lr * self.schedule.decay, self.schedule.min_lr)
+                self._bad_epochs = 0
+
+    def state_dict(self) -> dict:
+        return {"adam": self._torch.state_dict(), "lr": self.current_lr,
+                "bad_epochs": self._bad_epochs, "best": self._best}
+
+    def load_state_dict(self, state: dict) -> None:
+        self._torch.load_state_dict(state["adam"])
+        self.current_lr = float(state["lr"])
+        self._bad_epochs = int(state["bad_epochs"])
+        self._best = float(state["best"])
+
+
+@register_optimizer("lbfgs")
+class LBFGSOptimizer(Optimizer):
+    """Full-batch L-BFGS (Nocedal 1980) with a strong-Wolfe line search.
+
+    Parameters
+    ----------
+    iterations : int
+        L-BFGS iterations per epoch.
+    history : int
+        Number of stored correction pairs.
+    """
+
+    def __init__(self, *, iterations: int = 20, history: int = 50, lr: float = 1.0) -> None:
+        if int(iterations) < 1:
+            raise ConfigError(f"training.optimizer.iterations must be >= 1, got {iterations}")
+        self.iterations = int(iterations)
+        self.history = int(history)
+        self.lr = float(lr)
+        self._torch: torch.optim.LBFGS | None = None
+
+    def setup(self, trainer: "Trainer") -> None:
+        self._torch = torch.optim.LBFGS([trainer.model.theta], lr=self.lr, max_iter=self.iterations,
+                                        history_size=self.history, line_search_fn="strong_wolfe",
+                                        tolerance_grad=0.0, tolerance_change=0.0)
+
+    def epoch(self, trainer: "Trainer") -> dict:
+        def closure():
+            self._torch.zero_grad(set_to_none=True)
+            return trainer.full_loss_backward()
+
+        self._torch.step(closure)
+        return {}
+
+    def state_dict(self) -> dict:
+        return {"lbfgs": self._torch.state_dict()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self._torch.load_state_dict(state["lbfgs"])
+
+
+# -- Kalman -----------------------------------------------------------------------------------------
+_SELECTION = ("random", "threshold", "sort")
+
+
+@register_optimizer("kalman")
+class KalmanOptimizer(Optimizer):
+    """The global extended Kalman filter, one measurement per update (n2p2 ``updater_type 1``).
+
+    Measurements are energies per atom and single force components, each divided by its noise
+    level σ (the loss's σ_E, σ_F and frame weights), so that η and P keep their meaning for any
+    units. (n2p2 uses the total energy in the file's units and multiplies forces by
+    ``force_weight``; with σ_E = 1 Ha/atom and σ_F = 0.1 Ha/Bohr the two agree up to the
+    per-atom energy.)
+
+    Parameters
+    ----------
+    energy_fraction, force_fraction : float
+        Fraction of training energies and force components used per epoch
+        (n2p2 ``short_energy_fraction``, ``short_force_fraction``).
+    selection : {"random", "threshold", "sort"}
+        n2p2 ``selection_mode`` 0, 2, 1.
+    energy_threshold, force_threshold : float
+        For ``threshold``: a candidate is used when its error exceeds this multiple of the
+        previous epoch's training RMSE (n2p2 ``short_energy_error_threshold``, ...).
+    trials : int
+        Candidates tried per update in threshold mode; if none passes, the one with the
+        largest relative error is used (n2p2 uses the last one tried).
+    epsilon, q0, q_tau, q_min, eta0, eta_tau, eta_max : float
+        See :class:`~potforge.training.kalman.KalmanFilter` (defaults: n2p2's recommended).
+    """
+
+    def __init__(self, *, energy_fraction: float = 1.0, force_fraction: float = 0.02315,
+                 selection: str = "threshold", energy_threshold: float = 0.0,
+                 force_threshold: float = 1.0, trials: int = 3, epsilon: float = 0.01,
+                 q0: float = 0.01, q_tau: float = 2.302, q_min: float = 1e-6, eta0: float = 0.01,
+                 eta_tau: float = 2.302, eta_max: float = 1.0) -> None:
+        if selection not in _SELECTION:
+            raise ConfigError(f"training.optimizer.selection: {selection!r} is not one of "
+                              f"{', '.join(_SELECTION)}")
+        for name, v in (("energy_fraction", energy_fraction), ("force_fraction", force_fraction)):
+            if not 0 <= v <= 1:
+                raise ConfigError(f"training.optimizer.{name} must be in [0, 1], got {v}")
+        if int(trials) < 1:
+            raise ConfigError(f"training.optimizer.trials must be >= 1, got {trials}")
+        self.energy_fraction = float(energy_fraction)
+        self.force_fraction = float(force_fraction)
+        self.selection = selection
+        self.energy_threshold = float(energy_threshold)
+        self.force_threshold = float(force_threshold)
+        self.trials = int(trials)
+        self.filter_options = dict(epsilon=epsilon, q0=q0, q_tau=q_tau, q_min=q_min, eta0=eta0,
+                                   eta_tau=eta_tau, eta_max=eta_max)
+        self.filter: KalmanFilter | None = None
+
+    def setup(self, trainer: "Trainer") -> None:
+        lab = trainer.train_labels
+        loss = trainer.loss
+        self.energy_candidates = torch.nonzero(~torch.isnan(lab.energy)).squeeze(1) \
+            if loss.weights.energy > 0 else torch.zeros(0, dtype=torch.long)
+        if loss.weights.forces > 0:
+            ok = ~torch.isnan(lab.forces)
+            self.force_candidates = torch.nonzero(ok.reshape(-1)).squeeze(1)  # atom * 3 + component
+        else:
+            self.force_candidates = torch.zeros(0, dtype=torch.long)
+        self.n_energy = int(round(self.energy_fraction * len(self.energy_candidates)))
+        self.n_force = int(round(self.force_fraction * len(self.force_candidates)))
+        if self.n_energy + self.n_force == 0:
+            raise ConfigError("training.optimizer: the Kalman filter has nothing to update on "
+                              "(no energies or forces selected; check the fractions and the loss)")
+        frame_factor = trainer.loss.frame_factors(trainer.train_batch_meta, lab.config_types)
+        self.sigma_energy = 1.0 / torch.sqrt(loss.weights.energy * frame_factor) \
+            if loss.weights.energy > 0 else None
+        self.sigma_force = 1.0 / torch.sqrt(loss.weights.forces * frame_factor) \
+            if loss.weights.forces > 0 else None
+        self.frame_of_atom = lab.frame_of_atom()
+        self.filter = KalmanFilter(trainer.model.n_parameters,
+                                   updates_per_epoch=self.n_energy + self.n_force,
+                                   **self.filter_options)
+
+    def epoch(self, trainer: "Trainer") -> dict:
+        g = trainer.generator
+        model = trainer.model
+        data = trainer.train_data
+        lab = trainer.train_labels
+        energies = self._order(self.energy_candidates, g, trainer.last_energy_errors)
+        forces = self._order(self.force_candidates, g, trainer.last_force_errors)
+        schedule = torch.cat([torch.zeros(self.n_energy, dtype=torch.bool),
+                              torch.ones(self.n_force, dtype=torch.bool)])
+        schedule = schedule[torch.randperm(len(schedule), generator=g)]
+        ie = jf = 0
+        rmse_e = trainer.last_train_rmse.get("energy_per_atom", math.nan)
+        rmse_f = trainer.last_train_rmse.get("forces", math.nan)
+        theta = model.theta
+        use_threshold = self.selection == "threshold"
+        for is_force in schedule.tolist():
+            if is_force:
+                best = None
+                for _ in range(self.trials if use_threshold else 1):
+                    c = int(forces[jf % len(forces)])
+                    jf += 1
+                    atom, comp = divmod(c, 3)
+                    y = model.force_measurement(data, atom, comp)
+                    err = float(lab.forces[atom, comp]) - float(y.detach())
+                    ratio = abs(err) / rmse_f if use_threshold and rmse_f > 0 else math.inf
+                    if best is None or ratio > best[0]:
+                        best = (ratio, y, err, atom)
+                    if ratio > self.force_threshold:
+                        break
+                _, y, err, atom = best
+                sigma = float(self.sigma_force[self.frame_of_atom[atom]])
+            else:
+                best = None
+                for _ in range(self.trials if use_threshold else 1):
+                    f = int(energies[ie % len(energies)])
+                    ie += 1
+                    y = model.energy_measurement(data, f)
+                    err = float(lab.energy[f] / lab.n_atoms[f]) - float(y.detach())
+                    ratio = abs(err) / rmse_e if use_threshold and rmse_e > 0 else math.inf
+                    if best is None or ratio > best[0]:
+                        best = (ratio, y, err, f)
+                    if ratio > self.energy_threshold:
+                        break
+                _, y, err, f = best
+                # the global offset is part of the prediction but not of theta
+                sigma = float(self.sigma_energy[f])
+            (h,) = torch.autograd.grad(y, theta)
+            with torch.no_grad():
+                self.filter.update(theta, torch.tensor([err / sigma]), h / sigma)
+        return {"eta": self.filter.eta, "q": self.filter.q}
+
+    def _order(self, candidates: torch.Tensor, g: torch.Generator,
+               errors: torch.Tensor | None) -> torch.Tensor:
+        if len(candidates) == 0:
+            return candidates
+        if self.selection == "sort" and errors is not None:
+            key = errors.reshape(-1)[candidates].abs()
+            return candidates[torch.argsort(key, descending=True, stable=True)]
+        return candidates[torch.randperm(len(candidates), generator=g)]
+
+    def state_dict(self) -> dict:
+        return {"filter": self.filter.state_dict()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.filter.load_state_dict(state["filter"])
