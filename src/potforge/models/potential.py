@@ -172,7 +172,7 @@ class Potential(ABC):
             "format_version": MODEL_FORMAT_VERSION,
             "kind": self.kind,
             "species": list(self.species),
-            "cutoff_angstrom": self.cutoff,
+            "cutoff_angstrom": self.cutoff if np.isfinite(self.cutoff) else None,  # None: global model
             "units": {"length": "angstrom", "energy": "eV", "charge": "e"},
             "dtype": getattr(self, "dtype", "float64"),
             "potforge_version": __version__,
