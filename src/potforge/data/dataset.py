@@ -147,3 +147,55 @@ class Dataset(Sequence[Frame]):
             parts[p].extend(members[key])
             filled[p] += len(members[key])
         return [Dataset(self._frames[k] for k in sorted(idx)) for idx in parts]
+
+    def group_folds(self, n_folds: int, seed: int = 0) -> list[tuple["Dataset", "Dataset"]]:
+        """Leave-group-out cross-validation: ``n_folds`` (train, held-out) pairs.
+
+        Whole groups are dealt to folds (shuffled with ``seed``, each to the fold with the
+        fewest frames so far), so no configuration is ever on both sides of a split, and every
+        frame is held out exactly once.
+        """
+        keys = self.group_keys()
+        members: dict[str, list[int]] = {}
+        for k, key in enumerate(keys):
+            members.setdefault(key, []).append(k)
+        if not 2 <= int(n_folds) <= len(members):
+            raise ValueError(f"folds must be between 2 and the number of groups ({len(members)}), "
+                             f"got {n_folds}")
+        order = list(members)
+        np.random.default_rng(seed).shuffle(order)
+        folds: list[list[int]] = [[] for _ in range(int(n_folds))]
+        for key in order:
+            smallest = min(range(len(folds)), key=lambda f: (len(folds[f]), f))
+            folds[smallest].extend(members[key])
+        out = []
+        for held in folds:
+            held_set = set(held)
+            train = [f for k, f in enumerate(self._frames) if k not in held_set]
+            out.append((Dataset(train), Dataset(self._frames[k] for k in sorted(held))))
+        return out
+
+    def reference_energies(self, species: Sequence[str] | None = None) -> dict[str, float]:
+        """Per-element energies ε_Z (eV) minimising Σ_f (E_f − Σ_Z n_fZ ε_Z)² / N_f.
+
+        Least squares on composition, per atom, over frames with an energy. With fewer distinct
+        compositions than elements the problem is underdetermined; the minimum-norm solution is
+        returned (any split of the energy between elements then fits equally well).
+        """
+        species = tuple(species) if species is not None else self.species
+        index = {s: k for k, s in enumerate(species)}
+        rows, rhs = [], []
+        for f in self._frames:
+            if f.energy is None:
+                continue
+            counts = np.zeros(len(species))
+            for sym in f.atoms.get_chemical_symbols():
+                if sym not in index:
+                    raise ValueError(f"frame holds element {sym} that is not among {list(species)}")
+                counts[index[sym]] += 1
+            rows.append(counts / f.n_atoms)
+            rhs.append(f.energy / f.n_atoms)
+        if not rows:
+            return {s: 0.0 for s in species}
+        solution, *_ = np.linalg.lstsq(np.array(rows), np.array(rhs), rcond=None)
+        return {s: float(solution[k]) for s, k in index.items()}

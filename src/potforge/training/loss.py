@@ -9,7 +9,8 @@ of the parameters θ is, up to a constant, half of
 with Δ = prediction − reference and per-frame weights w_f. A Gaussian prior of precision λ on
 the network weights (L2 regularisation) adds λ Σ w²; the loss is (χ² + λ Σ w²) / n_frames, a
 mean over frames so that mini-batches estimate it without bias. Weights can also be given
-directly (``energy_weight = 1/σ_E²`` etc.).
+directly (``energy_weight = 1/σ_E²`` etc.). ``stress_components`` selects the Voigt components
+that enter the stress term (e.g. normal components only, when shear stresses are unreliable).
 
 Metrics are reported in meV/atom, eV/Å and GPa, overall and per config_type.
 """
@@ -17,7 +18,7 @@ Metrics are reported in meV/atom, eV/Å and GPa, overall and per config_type.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -26,7 +27,10 @@ from ..core.errors import ConfigError
 from ..core.units import GPa
 from .models.base import ModelOutput
 
-__all__ = ["LossWeights", "Loss", "LossTerms", "ErrorAccumulator", "Errors"]
+__all__ = ["LossWeights", "Loss", "LossTerms", "ErrorAccumulator", "Errors", "STRESS_COMPONENTS"]
+
+#: Voigt order of stress components
+STRESS_COMPONENTS = ("xx", "yy", "zz", "yz", "xz", "xy")
 
 
 @dataclass(frozen=True)
@@ -83,12 +87,19 @@ class Loss:
     """
 
     def __init__(self, weights: LossWeights, *, l2: float = 0.0,
-                 config_type_weights: Mapping[str, float] | None = None) -> None:
+                 config_type_weights: Mapping[str, float] | None = None,
+                 stress_components: Sequence[str] = STRESS_COMPONENTS) -> None:
         if l2 < 0:
             raise ConfigError(f"training.l2 must be >= 0, got {l2}")
+        unknown = [c for c in stress_components if c not in STRESS_COMPONENTS]
+        if unknown or not stress_components:
+            raise ConfigError(f"loss.stress_components: expected a non-empty subset of "
+                              f"{', '.join(STRESS_COMPONENTS)}, got {list(stress_components)}")
         self.weights = weights
         self.l2 = float(l2)
         self.config_type_weights = dict(config_type_weights or {})
+        self.stress_components = tuple(stress_components)
+        self._stress_mask = torch.tensor([c in self.stress_components for c in STRESS_COMPONENTS])
 
     @property
     def needs_forces(self) -> bool:
@@ -119,26 +130,26 @@ class Loss:
             mask = ~torch.isnan(de)
             term = self.weights.energy * (w[mask] * de[mask] ** 2).sum() / n
             total = total + term
-            parts["energy"] = float(term)
+            parts["energy"] = float(term.detach())
         if self.weights.forces > 0 and output.forces is not None:
             df = output.forces - batch.forces
             per_atom = (df * df).sum(1)
             mask = ~torch.isnan(per_atom)
             term = self.weights.forces * (w[batch.frame_of_atom[mask]] * per_atom[mask]).sum() / n
             total = total + term
-            parts["forces"] = float(term)
+            parts["forces"] = float(term.detach())
         if self.weights.stress > 0 and output.stress is not None:
-            ds = output.stress - batch.stress
+            ds = (output.stress - batch.stress)[:, self._stress_mask]
             per_frame = (ds * ds).sum(1)
             mask = ~torch.isnan(per_frame)
             term = self.weights.stress * (w[mask] * per_frame[mask]).sum() / n
             total = total + term
-            parts["stress"] = float(term)
+            parts["stress"] = float(term.detach())
         if self.l2 > 0 and theta is not None:
             t = theta[regularized] if regularized is not None else theta
             term = self.l2 * (t * t).sum() / n
             total = total + term
-            parts["l2"] = float(term)
+            parts["l2"] = float(term.detach())
         return LossTerms(total, parts["energy"], parts["forces"], parts["stress"], parts["l2"])
 
 

@@ -2,5 +2,7 @@
 
 from .base import TRAINABLE, ModelOutput, TrainableModel, register_trainable
 from .hdnnp import TrainableHDNNP
+from .molecular import TrainableMolecularNetwork
 
-__all__ = ["TRAINABLE", "ModelOutput", "TrainableModel", "register_trainable", "TrainableHDNNP"]
+__all__ = ["TRAINABLE", "ModelOutput", "TrainableModel", "register_trainable", "TrainableHDNNP",
+           "TrainableMolecularNetwork"]

@@ -1,0 +1,115 @@
+"""Config validation: unknown keys, types, quantities with units, overrides, round trip."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from potforge.core.config import apply_overrides, parse_quantity
+from potforge.core.errors import ConfigError
+from potforge.core.units import GPa, Hartree, Bohr
+from potforge.training.config import load_config, training_config
+
+BASE = {"data": {"train": "/nonexistent/train.xyz"}}
+
+
+def _error(raw) -> str:
+    with pytest.raises(ConfigError) as info:
+        training_config(raw)
+    message = str(info.value)
+    assert "\n" not in message
+    return message
+
+
+@pytest.mark.parametrize("raw, key, suggestion", [
+    ({**BASE, "trainig": {}}, "trainig", "training"),
+    ({**BASE, "loss": {"force_sigm": 0.1}}, "loss.force_sigm", "force_sigma"),
+    ({**BASE, "training": {"epoch": 3}}, "training.epoch", "epochs"),
+    ({**BASE, "training": {"optimizer": {"kind": "kalman", "force_fractoin": 0.1}}},
+     "training.optimizer.force_fractoin", "force_fraction"),
+    ({**BASE, "training": {"optimizer": {"kind": "adma"}}}, "training.optimizer.kind", "adam"),
+    ({**BASE, "model": {"network": {"hiden": [4]}}}, "model.network.hiden", "hidden"),
+    ({**BASE, "model": {"symmetry_functions": {"prune": {"max_corelation": 0.9}}}},
+     "model.symmetry_functions.prune.max_corelation", "max_correlation"),
+    ({"data": {"train": "x", "valdation": "y"}}, "data.valdation", "validation"),
+])
+def test_unknown_keys_name_the_key_and_suggest(raw, key, suggestion):
+    message = _error(raw)
+    assert message.startswith(key + ":")
+    assert f"'{suggestion}'" in message
+
+
+@pytest.mark.parametrize("raw, key", [
+    ({**BASE, "training": {"epochs": 2.5}}, "training.epochs"),
+    ({**BASE, "training": {"epochs": -1}}, "training.epochs"),
+    ({**BASE, "loss": {"energy_sigma": "1 meV"}}, "loss.energy_sigma"),
+    ({**BASE, "loss": {"force_sigma": "fast"}}, "loss.force_sigma"),
+    ({**BASE, "loss": {"stress_components": ["xx", "zx"]}}, "loss.stress_components"),
+    ({**BASE, "model": {"network": {"hidden": "8"}}}, "model.network.hidden"),
+    ({**BASE, "model": {"init": "xavier"}}, "model.init"),
+    ({**BASE, "model": {"kind": "hdnnq"}}, "model.kind"),
+    ({**BASE, "model": {"symmetry_functions": {"n2p2": ["Cu 2 Cu 1 0 4"], "file": "input.nn"}}},
+     "model.symmetry_functions"),
+    ({**BASE, "training": {"optimizer": {"kind": "adam", "lr": "big"}}}, "training.optimizer.lr"),
+    ({"data": {}}, "data.train"),
+    ({**BASE, "loss": {"energy_sigma": None, "force_sigma": None}}, "loss"),
+    ({**BASE, "data": {"train": "x", "validation_fraction": 0.6, "test_fraction": 0.5}}, "data"),
+])
+def test_bad_values_are_one_line_errors_naming_the_key(raw, key):
+    assert _error(raw).startswith(key)
+
+
+def test_quantities_convert_to_internal_units():
+    assert parse_quantity("1 meV/atom", "energy_per_atom", "k") == pytest.approx(1e-3)
+    assert parse_quantity(0.002, "energy_per_atom", "k") == 0.002
+    assert parse_quantity("0.1 Ha/Bohr", "force", "k") == pytest.approx(0.1 * Hartree / Bohr)
+    assert parse_quantity("0.03 eV/A", "force", "k") == pytest.approx(0.03)
+    assert parse_quantity(0.5, "stress", "k") == pytest.approx(0.5 * GPa)  # plain numbers: GPa
+    assert parse_quantity("2 kbar", "stress", "k") == pytest.approx(0.2 * GPa)
+    assert parse_quantity("10 min", "time", "k") == 600.0
+    assert parse_quantity("7.7 bohr", "length", "k") == pytest.approx(7.7 * Bohr)
+    with pytest.raises(ConfigError, match="unknown unit"):
+        parse_quantity("3 furlong", "length", "model.cutoff")
+    with pytest.raises(ConfigError, match="finite"):
+        parse_quantity(math.inf, "length", "model.cutoff")
+
+
+def test_resolved_config_reads_back_identically():
+    raw = {**BASE, "loss": {"energy_sigma": "2 meV/atom", "stress_sigma": 0.1,
+                            "stress_components": ["xx", "yy", "zz"]},
+           "model": {"symmetry_functions": {"preset": {"cutoff": "9 bohr"}}, "networks": {"Cu": {"hidden": [3]}}},
+           "training": {"max_time": "5 min", "optimizer": {"kind": "adam", "lr": 1e-3}}}
+    config = training_config(raw)
+    again = training_config(config.plain())
+    assert again == config
+    assert config.training.max_time == 300.0
+    assert config.loss.stress_sigma == pytest.approx(0.1 * GPa)
+
+
+def test_overrides_set_nested_keys_and_parse_yaml(tmp_path):
+    raw = apply_overrides({"training": {"epochs": 3}}, ["training.epochs=7", "training.l2=1e-5",
+                                                        "loss.force_sigma=0.05 eV/Å",
+                                                        "model.network.hidden=[3, 2]"])
+    assert raw["training"] == {"epochs": 7, "l2": 1e-5}
+    assert raw["loss"]["force_sigma"] == "0.05 eV/Å"
+    assert raw["model"]["network"]["hidden"] == [3, 2]
+    with pytest.raises(ConfigError, match="KEY=VALUE"):
+        apply_overrides({}, ["training.epochs"])
+    with pytest.raises(ConfigError, match="not a mapping"):
+        apply_overrides({"training": 3}, ["training.epochs=1"])
+    path = tmp_path / "c.yaml"
+    path.write_text("data:\n  train: t.xyz\ntraining:\n  epochs: 4\n")
+    config = load_config(path, ["training.epochs=9"])
+    assert config.training.epochs == 9
+    assert config.path(config.data.train[0]) == tmp_path / "t.xyz"  # relative to the config file
+
+
+def test_yaml_errors_name_file_and_line(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("data:\n  train: [a.xyz\nloss: {}\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert str(info.value).startswith(f"{path}:")
+    with pytest.raises(ConfigError, match="no such file"):
+        load_config(tmp_path / "missing.yaml")
