@@ -17,6 +17,11 @@ VERBS: dict[str, tuple[str, str]] = {
     "predict": ("potforge.cli.predict", "energies, forces and stress of structures with a model"),
     "data": ("potforge.cli.data", "inspect and convert data files (info, convert)"),
     "demo": ("potforge.cli.demo", "predict with the shipped water model and compare with DFT"),
+    "train": ("potforge.cli.train", "train a potential from a YAML config"),
+    "export": ("potforge.cli.export", "write a model in another code's format (n2p2)"),
+    "cv": ("potforge.cli.cv", "leave-group-out cross-validation over config values"),
+    "learning-curve": ("potforge.cli.learning_curve", "test errors against training-set size"),
+    "evaluate": ("potforge.cli.evaluate", "errors of a model on labelled data, parity plots and a report"),
 }
 
 
