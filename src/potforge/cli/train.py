@@ -8,7 +8,7 @@ import sys
 from .config import add_config_options, config_from_args
 
 EXAMPLE = """\
-example (mlearn Cu, the Zuo et al. 2020 setting; ~1.5 min on 2 cores):
+example (mlearn Cu, the Zuo et al. 2020 setting; about 3 min on one core):
   potforge train examples/mlearn-cu-zuo/config.yaml -o cu-zuo
   potforge train examples/mlearn-cu-zuo/config.yaml -o cu-quick --set training.epochs=2
   potforge train examples/mlearn-cu-zuo/config.yaml -o cu-zuo --resume     # after a kill

@@ -48,16 +48,12 @@ from .config import Config, HDNNPConfig, optimizer_options
 from .loss import Loss, LossWeights
 from .models.base import TRAINABLE, TrainableModel
 from .optimizers import OPTIMIZERS
+from .records import LEARNING_CURVE_COLUMNS
 from .trainer import CHECKPOINT_NAME, Trainer, TrainingOptions
 
 __all__ = ["fit", "FitResult", "load_data", "build_model", "MODEL_BUILDERS", "register_model_builder",
            "LEARNING_CURVE_COLUMNS"]
 
-LEARNING_CURVE_COLUMNS = (
-    "epoch", "time_s",
-    "train_energy_rmse_mev_per_atom", "train_force_rmse_ev_per_angstrom", "train_stress_rmse_gpa",
-    "validation_energy_rmse_mev_per_atom", "validation_force_rmse_ev_per_angstrom",
-    "validation_stress_rmse_gpa", "train_loss", "validation_loss", "best")
 _DEFINITION = "model_definition.json"
 
 
@@ -419,7 +415,8 @@ def fit(config: Config, output_dir: str | os.PathLike | None = None, *, resume: 
     summary["versions"] = _versions()
 
     potential = model.to_potential(metadata={"training": {k: summary[k] for k in
-                                                          ("best_epoch", "stop_reason", "n_parameters")}})
+                                                          ("best_epoch", "stop_reason", "n_parameters")},
+                                             "versions": summary["versions"]})
     history = [r.to_dict() for r in trainer.history]
     if out is not None:
         potential.save(out, config=plain)
@@ -555,5 +552,23 @@ def _versions() -> dict:
 
     from .. import __version__
 
-    return {"potforge": __version__, "python": platform.python_version(), "torch": torch.__version__,
-            "numpy": numpy.__version__, "ase": ase.__version__}
+    return {"potforge": __version__, "git_sha": _git_sha(), "python": platform.python_version(),
+            "torch": torch.__version__, "numpy": numpy.__version__, "ase": ase.__version__}
+
+
+def _git_sha() -> str | None:
+    """Commit of the potforge checkout this runs from (None for an installed wheel)."""
+    import subprocess
+
+    here = Path(__file__).resolve().parent
+    try:
+        out = subprocess.run(["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True,
+                             text=True, timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    sha = out.stdout.strip()
+    if out.returncode != 0 or not sha:
+        return None
+    dirty = subprocess.run(["git", "-C", str(here), "status", "--porcelain", "--untracked-files=no"],
+                           capture_output=True, text=True, timeout=5).stdout.strip()
+    return sha + ("-dirty" if dirty else "")

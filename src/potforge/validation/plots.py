@@ -17,19 +17,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..core.errors import DataFormatError
+from ..training.records import LEARNING_CURVE_COLUMNS  # plain data, no torch
 
 if TYPE_CHECKING:  # pragma: no cover
     from .evaluate import EvaluationResult
 
 __all__ = ["parity_plots", "learning_curve_plot", "read_learning_curve", "cv_plot",
            "subset_curve_plot", "LEARNING_CURVE_COLUMNS"]
-
-#: Columns of a learning-curve CSV (validation columns may be empty; ``best`` is 0/1).
-LEARNING_CURVE_COLUMNS = (
-    "epoch", "time_s",
-    "train_energy_rmse_mev_per_atom", "train_force_rmse_ev_per_angstrom", "train_stress_rmse_gpa",
-    "validation_energy_rmse_mev_per_atom", "validation_force_rmse_ev_per_angstrom",
-    "validation_stress_rmse_gpa", "train_loss", "validation_loss", "best")
 
 _QUANTITIES = (  # (label, unit, learning-curve column stem)
     ("energy", "meV/atom", "energy_rmse_mev_per_atom"),
@@ -106,6 +100,8 @@ def parity_plots(result: "EvaluationResult", path_png: str | os.PathLike) -> Pat
     if not panels:
         return _empty(path_png, "no labelled data")
 
+    from matplotlib.ticker import MaxNLocator
+
     colors = _colors(len(names))
     fig, axes = _figure(len(panels))
     for ax, (what, unit, ref, pred, types, rmse_text) in zip(axes, panels):
@@ -123,6 +119,11 @@ def parity_plots(result: "EvaluationResult", path_png: str | os.PathLike) -> Pat
         ax.set_xlim(lo, hi)
         ax.set_ylim(lo, hi)
         ax.set_aspect("equal", adjustable="box")
+        # absolute energies per atom (e.g. −694.4 eV/atom) with meV spreads: plain tick labels,
+        # not matplotlib's offset text, which collides with the axis label
+        ax.ticklabel_format(useOffset=False)
+        ax.xaxis.set_major_locator(MaxNLocator(4))
+        ax.yaxis.set_major_locator(MaxNLocator(4))
         ax.set_xlabel(f"reference {what} ({unit})")
         ax.set_ylabel(f"predicted {what} ({unit})")
         ax.set_title(f"{what.split()[0]}: {rmse_text}", fontsize=10)
