@@ -55,6 +55,16 @@ def test_unknown_keys_name_the_key_and_suggest(raw, key, suggestion):
     ({"data": {}}, "data.train"),
     ({**BASE, "loss": {"energy_sigma": None, "force_sigma": None}}, "loss"),
     ({**BASE, "data": {"train": "x", "validation_fraction": 0.6, "test_fraction": 0.5}}, "data"),
+    ({**BASE, "data": {"train": "x", "energy_unit": "kcal"}}, "data.energy_unit"),
+    ({**BASE, "training": {"optimizer": {"kind": "kalman", "epsilon": -1}}}, "training.optimizer"),
+    ({**BASE, "training": {"optimizer": {"kind": "adam", "betas": [0.9]}}}, "training.optimizer.betas"),
+    ({**BASE, "training": {"optimizer": {"kind": "lbfgs", "history": 0}}}, "training.optimizer.history"),
+    ({**BASE, "training": {"patience": 0}}, "training.patience"),
+    ({**BASE, "training": {"max_time": "-1 min"}}, "training.max_time"),
+    ({**BASE, "model": {"network": {"activation": "x"}}}, "model.network.activation"),
+    ({**BASE, "model": {"scaling": {"min": 1, "max": 1}}}, "model.scaling"),
+    ({**BASE, "model": {"symmetry_functions": {"cutoff_type": "cosine"}}}, "model.symmetry_functions.cutoff_type"),
+    ({**BASE, "loss": {"stress_sigma": "0.1 GPa"}}, "loss.stress_sigma"),  # Kalman cannot fit stress
 ])
 def test_bad_values_are_one_line_errors_naming_the_key(raw, key):
     assert _error(raw).startswith(key)

@@ -237,3 +237,85 @@ def test_first_generation_model_trains_from_a_config(tmp_path):
     frame = Dataset.read(example.parent / "h2o_pes.xyz")[0]
     assert loaded.predict(frame.atoms).energy == pytest.approx(result.potential.predict(frame.atoms).energy,
                                                                rel=1e-14)
+
+
+def test_run_killed_before_its_first_checkpoint_can_resume_or_restart(tmp_path, cu_files):
+    train, _ = cu_files
+    config = training_config(cu_config(train))
+
+    def kill_in_first_epoch(line: str) -> None:
+        if line.startswith("epoch    0/"):
+            raise Killed
+
+    for resume in (False, True):
+        out = tmp_path / f"run{resume}"
+        with pytest.raises(Killed):
+            fit(config, out, log=kill_in_first_epoch)
+        assert not (out / "checkpoint.pt").exists()
+        result = fit(config, out, resume=resume, log=_quiet)
+        assert result.summary["epochs_run"] == config.training.epochs
+
+
+def test_bad_inputs_fail_before_training(tmp_path, cu_files, shared_data):
+    train, _ = cu_files
+    water = shared_data / "n2p2" / "H2O_RPBE-D3" / "input.data"
+    raw = cu_config(train)
+    raw["data"].update(test=str(water), length_unit="bohr", energy_unit="hartree")
+    with pytest.raises(ConfigError, match="is read in Å and eV"):
+        fit(training_config(raw), tmp_path / "a", log=_quiet)
+    raw = cu_config(train)
+    raw["data"]["test"] = str(water)
+    raw["data"]["format"] = None
+    lines = []
+    with pytest.raises(ConfigError, match=r"^data.test: holds H, O"):
+        fit(training_config(raw), tmp_path / "b", log=lines.append)
+    assert not any(l.startswith("epoch") for l in lines)
+    raw = cu_config(train)
+    raw["model"]["networks"] = {"Cx": {"hidden": [2]}}
+    with pytest.raises(ConfigError, match="^model.networks.Cx: not a model species"):
+        fit(training_config(raw), tmp_path / "c", log=_quiet)
+    (tmp_path / "file").write_text("")
+    with pytest.raises(ConfigError, match="not a directory"):
+        fit(training_config(cu_config(train)), tmp_path / "file", log=_quiet)
+
+
+def test_input_nn_file_brings_its_cutoff(tmp_path, shared_data, cu_files):
+    from potforge.training.fit import _symmetry_functions
+
+    train, _ = cu_files
+    raw = cu_config(train)
+    raw["model"]["symmetry_functions"] = {
+        "file": str(shared_data / "n2p2" / "mlearn_Cu_zuo_setting" / "input.nn"), "length_unit": "bohr"}
+    sfs = _symmetry_functions(training_config(raw), ("Cu",))
+    assert {sf.cutoff_type for sf in sfs.functions["Cu"]} == {"cos"}  # cutoff_type 1 in that file
+    assert sfs.n_functions("Cu") == 27
+    raw["model"]["symmetry_functions"]["cutoff_type"] = "poly2"  # the config's choice wins
+    sfs = _symmetry_functions(training_config(raw), ("Cu",))
+    assert {sf.cutoff_type for sf in sfs.functions["Cu"]} == {"poly2"}
+
+
+def test_patience_stops_after_that_many_epochs_without_improvement(tmp_path, cu_files):
+    train, _ = cu_files
+    raw = cu_config(train)
+    raw["training"].update(epochs=30, patience=1, optimizer={"kind": "adam", "lr": 0.5, "batch_size": 1})
+    result = fit(training_config(raw), tmp_path / "p", log=_quiet)
+    s = result.summary
+    assert s["epochs_run"] == s["best_epoch"] + 1 < 30
+    assert "no better validation loss for 1 epochs" in s["stop_reason"]
+
+
+def test_cv_rejects_data_keys_and_scores_every_point_alike(tmp_path, cu_files):
+    from potforge.training.crossval import cross_validate
+
+    train, _ = cu_files
+    config = training_config(cu_config(train, training={"epochs": 1}))
+    with pytest.raises(ConfigError, match="^--grid data.split_seed"):
+        cross_validate(config, 2, {"data.split_seed": [1, 2]}, tmp_path / "x", log=_quiet)
+    result = cross_validate(config, 2, {"loss.force_sigma": [0.05, 5.0]}, tmp_path / "cv", log=_quiet)
+    # every point is scored with the base config's sigmas (1 meV/atom, 0.05 eV/Å), not its own:
+    # χ² per frame = (E RMSE / σ_E)² + (3 N_atoms / N_frames) (F RMSE / σ_F)²
+    for row in result.folds:
+        e = row["held_out_energy_rmse_mev_per_atom"] * 1e-3 / 1e-3
+        f = row["held_out_force_rmse_ev_per_angstrom"] / 0.05
+        expected = e ** 2 + 3 * row["held_out_atoms"] / row["held_out_frames"] * f ** 2
+        assert row["held_out_loss"] == pytest.approx(expected, rel=1e-9)

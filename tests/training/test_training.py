@@ -210,3 +210,32 @@ def test_reference_energies_by_least_squares_on_composition():
         frames.append(Frame(atoms, energy=nh * eps["H"] + no * eps["O"]))
     fitted = Dataset(frames).reference_energies(["H", "O"])
     assert fitted == pytest.approx(eps, abs=1e-9)
+
+
+def test_kalman_prior_precision_is_ridge_regression_with_that_penalty():
+    rng = np.random.default_rng(3)
+    n, m, eps = 5, 30, 0.01
+    H = torch.tensor(rng.normal(size=(m, n)))
+    y = torch.tensor(rng.normal(size=m))
+    penalty = torch.tensor([0.0, 2.0, 2.0, 0.5, 0.0], dtype=torch.float64)
+    w = torch.zeros(n, dtype=torch.float64)
+    kf = KalmanFilter(n, epsilon=eps, q0=0.0, q_min=0.0, eta0=1.0, eta_max=1.0, prior_precision=penalty)
+    for k in range(m):
+        kf.update(w, y[k:k + 1] - H[k] @ w, H[k])
+    ridge = torch.linalg.solve(torch.diag(eps + penalty) + H.T @ H, H.T @ y)
+    assert torch.allclose(w, ridge, rtol=1e-10, atol=1e-12)
+
+
+def test_l2_changes_a_kalman_fit(cu_frames):
+    """training.l2 is not silently ignored by the Kalman filter."""
+    frames = cu_frames[::3]
+    results = []
+    for l2 in (0.0, 1e5):
+        model = _cu_model(frames, seed=1)
+        data = model.prepare(frames, [str(k) for k in range(len(frames))])
+        trainer = Trainer(model, Loss(LossWeights.from_noise(1e-3, 0.05), l2=l2),
+                          KalmanOptimizer(force_fraction=0.05), data, options=TrainingOptions(epochs=1))
+        trainer.run()
+        results.append(model.theta.detach().clone())
+    mask = model.regularized()
+    assert results[1][mask].norm() < 0.9 * results[0][mask].norm()

@@ -8,7 +8,7 @@ from .config import add_config_options, config_from_args
 
 EXAMPLE = """\
 example (L2 strength for mlearn Cu, 5-fold leave-group-out; each fit short):
-  potforge cv examples/mlearn-cu-zuo/config.yaml --folds 5 --grid training.l2=1e-6,1e-4,1e-2 \\
+  potforge cv examples/mlearn-cu-zuo/config.yaml --folds 5 --grid training.l2=0.1,10,1000 \\
       --set training.epochs=4 -o cu-cv
 
 Every grid point is trained K times on K-1 folds of whole groups (with their own validation

@@ -170,7 +170,10 @@ def convert(tp: Any, value: Any, key: str, meta: Mapping[str, Any] | None = None
                 value = [value]
             else:
                 raise ConfigError(f"{key}: expected a list, got {_describe(value)}")
-        items = [convert(item, v, f"{key}[{k}]", meta) for k, v in enumerate(value)]
+        if origin is tuple and args and args[-1] is not Ellipsis and len(value) != len(args):
+            raise ConfigError(f"{key}: expected a list of {len(args)} values, got {len(value)}")
+        items = [convert(args[k] if origin is tuple and args and args[-1] is not Ellipsis else item,
+                         v, f"{key}[{k}]", meta) for k, v in enumerate(value)]
         return tuple(items)
     if origin in (dict, Mapping) or tp is dict:
         if not isinstance(value, Mapping):

@@ -176,7 +176,7 @@ class Dataset(Sequence[Frame]):
         return out
 
     def reference_energies(self, species: Sequence[str] | None = None) -> dict[str, float]:
-        """Per-element energies ε_Z (eV) minimising Σ_f (E_f − Σ_Z n_fZ ε_Z)² / N_f.
+        """Per-element energies ε_Z (eV) minimising Σ_f ((E_f − Σ_Z n_fZ ε_Z) / N_f)².
 
         Least squares on composition, per atom, over frames with an energy. With fewer distinct
         compositions than elements the problem is underdetermined; the minimum-norm solution is

@@ -68,6 +68,10 @@ class DataConfig:
         if (self.validation is None and self.validation_fraction) + \
                 (self.test is None and self.test_fraction) >= 1:
             raise ConfigError(f"{key}: validation_fraction + test_fraction leave no training data")
+        from ..core.units import energy_factor, length_factor
+
+        length_factor(self.length_unit, f"{key}.length_unit")
+        energy_factor(self.energy_unit, f"{key}.energy_unit")
 
 
 @dataclass(frozen=True)
@@ -104,9 +108,11 @@ class SymmetryFunctionsConfig:
         "n2p2 symfunction_short lines: '<element> <type> <parameters>'"))
     file: str | None = field(default=None, metadata=_doc("an n2p2 input.nn whose symfunction_short lines to use"))
     length_unit: str = field(default="angstrom", metadata=_doc("length unit of n2p2 lines or file"))
-    cutoff_type: str | int = field(default="poly2", metadata=_doc(
-        "cutoff function: name or n2p2 number (default poly2 = n2p2 type 6: f, f', f'' vanish at r_c)"))
-    cutoff_alpha: float = 0.0
+    cutoff_type: str | int | None = field(default=None, metadata=_doc(
+        "cutoff function: name or n2p2 number (default: the file's cutoff_type, else poly2 = "
+        "n2p2 type 6, where f, f', f'' vanish at r_c)"))
+    cutoff_alpha: float | None = field(default=None, metadata=_doc(
+        "inner cutoff fraction (default: the file's, else 0)"))
     preset: PresetConfig | None = field(default=None, metadata=_doc("generated radial/angular grids"))
     prune: PruneConfig = field(default_factory=PruneConfig)
 
@@ -114,6 +120,14 @@ class SymmetryFunctionsConfig:
         given = [n for n in ("n2p2", "file", "preset") if getattr(self, n) is not None]
         if len(given) > 1:
             raise ConfigError(f"{key}: give one of n2p2, file, preset (got {', '.join(given)})")
+        if self.cutoff_type is not None:
+            from ..descriptors.cutoffs import CUTOFF_TYPES, cutoff_type_index
+
+            try:
+                cutoff_type_index(self.cutoff_type)
+            except (ValueError, KeyError):
+                raise ConfigError(f"{key}.cutoff_type: {self.cutoff_type!r} is not a cutoff; expected "
+                                  f"one of {', '.join(CUTOFF_TYPES)} or their n2p2 numbers 0-8") from None
 
 
 @dataclass(frozen=True)
@@ -122,6 +136,10 @@ class ScalingConfig:
     min: float = 0.0
     max: float = 1.0
 
+    def check(self, key: str) -> None:
+        if not self.min < self.max:
+            raise ConfigError(f"{key}: min ({self.min}) must be below max ({self.max})")
+
 
 @dataclass(frozen=True)
 class NetworkConfig:
@@ -129,6 +147,20 @@ class NetworkConfig:
     activation: str = field(default="t", metadata=_doc(
         "n2p2 letter of the hidden layers (t tanh, s logistic, p softplus, r relu, ...); output is linear"))
     normalize: bool = False
+
+    def check(self, key: str) -> None:
+        _check_activation(self.activation, f"{key}.activation")
+        if not self.hidden or any(n < 1 for n in self.hidden):
+            raise ConfigError(f"{key}.hidden: expected a non-empty list of positive layer sizes, "
+                              f"got {list(self.hidden)}")
+
+
+def _check_activation(letter: str, key: str) -> None:
+    from ..models.hdnnp.network import ACTIVATIONS
+
+    if len(letter) != 1 or letter not in ACTIVATIONS:
+        raise ConfigError(f"{key}: {letter!r} is not an n2p2 activation letter; expected one of "
+                          f"{', '.join(ACTIVATIONS)} (t tanh, s logistic, p softplus, r ReLU, ...)")
 
 
 @dataclass(frozen=True)
@@ -164,6 +196,11 @@ class MolecularConfig:
     length: float = field(default=1.0, metadata=_doc("length of the transform", unit="length"))
     init: Literal["glorot", "uniform"] = "glorot"
     dtype: Literal["float64", "float32"] = "float64"
+
+    def check(self, key: str) -> None:
+        _check_activation(self.activation, f"{key}.activation")
+        if not self.length > 0:
+            raise ConfigError(f"{key}.length: expected a positive length, got {self.length}")
 
 
 #: model kind -> its config schema
@@ -218,7 +255,19 @@ class TrainingConfig:
             raise ConfigError(f"{key}.l2: expected >= 0, got {self.l2}")
         if self.threads < 0:
             raise ConfigError(f"{key}.threads: expected >= 0 (0: all cores), got {self.threads}")
-        optimizer_options(self.optimizer, f"{key}.optimizer")
+        if self.patience is not None and self.patience < 1:
+            raise ConfigError(f"{key}.patience: expected >= 1 (or null: no early stopping), got {self.patience}")
+        if self.max_time is not None and not self.max_time > 0:
+            raise ConfigError(f"{key}.max_time: expected a positive time, got {self.max_time}")
+        kind, options = optimizer_options(self.optimizer, f"{key}.optimizer")
+        from .optimizers import OPTIMIZERS
+
+        try:
+            OPTIMIZERS[kind](**options)  # the optimizers check their own option values
+        except ConfigError:
+            raise
+        except (ValueError, TypeError) as err:
+            raise ConfigError(f"{key}.optimizer: {err}") from None
 
 
 @dataclass(frozen=True)
@@ -293,11 +342,16 @@ def training_config(raw: Mapping[str, Any], *, base_dir: str | os.PathLike = "."
     if kind not in MODEL_CONFIGS:
         raise ConfigError(f"model.kind: {kind!r} is not a trainable model; expected one of "
                           f"{', '.join(sorted(MODEL_CONFIGS))}")
-    return Config(data=build(DataConfig, raw.get("data"), "data"),
-                  model=build(MODEL_CONFIGS[kind], model_raw, "model"),
-                  loss=build(LossConfig, raw.get("loss"), "loss"),
-                  training=build(TrainingConfig, raw.get("training"), "training"),
-                  model_kind=kind, base_dir=os.fspath(Path(base_dir).resolve()))
+    config = Config(data=build(DataConfig, raw.get("data"), "data"),
+                    model=build(MODEL_CONFIGS[kind], model_raw, "model"),
+                    loss=build(LossConfig, raw.get("loss"), "loss"),
+                    training=build(TrainingConfig, raw.get("training"), "training"),
+                    model_kind=kind, base_dir=os.fspath(Path(base_dir).resolve()))
+    if config.training.optimizer.get("kind", "kalman") == "kalman" and config.loss.stress_sigma is not None:
+        raise ConfigError("loss.stress_sigma: the Kalman filter updates on energies and forces only, "
+                          "so stress would not be fitted; use training.optimizer.kind adam or lbfgs "
+                          "to fit stress, or remove stress_sigma")
+    return config
 
 
 def load_config(path: str | os.PathLike, overrides: Sequence[str] = ()) -> Config:

@@ -5,8 +5,8 @@ fraction stay untouched) is dealt into K folds of whole groups. For every point 
 config keys and every fold, a model is trained on the other folds — with its own validation
 split, drawn from them, for early stopping — and scored on the held-out fold, which took no
 part in training or in choosing the epoch. The chosen point minimises the mean held-out loss
-(χ² per frame with the config's noise levels, the quantity training minimises, without the
-L2 term).
+(χ² per frame with the base config's noise levels — the same yardstick for every point, also
+when the grid varies loss keys — without the L2 term). ``data.*`` keys cannot be varied.
 
 Learning curves (:func:`learning_curve`): models trained on growing fractions of the training
 groups, scored on the same test set; the curve shows whether more data would help.
@@ -34,6 +34,7 @@ from ..core.errors import ConfigError
 from ..data.dataset import Dataset
 from .config import Config, training_config
 from .fit import fit, load_data
+from .loss import Loss, LossWeights
 
 __all__ = ["parse_grid", "cross_validate", "CVResult", "learning_curve", "LearningCurveResult"]
 
@@ -101,10 +102,17 @@ def cross_validate(config: Config, n_folds: int, grid: Mapping[str, Sequence[Any
     except ValueError as err:
         raise ConfigError(f"--folds: {err}") from None
     keys = list(grid)
+    for key in keys:
+        if key.split(".")[0] == "data":
+            raise ConfigError(f"--grid {key}: cross-validation fixes the data (its folds); grid over "
+                              "model, loss or training keys")
     points = [dict(zip(keys, combo)) for combo in itertools.product(*(grid[k] for k in keys))] or [{}]
     for point in points:  # validate every point before any training
         _with(config, point)
     vf = config.data.validation_fraction
+    lc = config.loss  # one yardstick for every grid point, also when the grid varies loss keys
+    score = Loss(LossWeights.from_noise(lc.energy_sigma, lc.force_sigma, lc.stress_sigma),
+                 config_type_weights=lc.config_type_weights, stress_components=lc.stress_components)
     say(f"cross-validation: {len(pool)} frames, {n_folds} folds by group, {len(points)} grid point(s)")
     rows, fold_rows = [], []
     for p, point in enumerate(points):
@@ -117,10 +125,12 @@ def cross_validate(config: Config, n_folds: int, grid: Mapping[str, Sequence[Any
             else:
                 fit_train, fit_val = fold_train, None
             result = fit(cfg, _fresh(out / f"point{p}" / f"fold{k}"), log=lambda line: None,
-                         data=(fit_train, fit_val if fit_val is not None and len(fit_val) else None, held))
+                         data=(fit_train, fit_val if fit_val is not None and len(fit_val) else None, held),
+                         score=score)
             s = result.summary
             row = {"point": p, "fold": k, **{f"value:{kk}": v for kk, v in point.items()},
-                   "held_out_frames": len(held), "held_out_loss": s["test_loss"],
+                   "held_out_frames": len(held), "held_out_atoms": held.n_atoms,
+                   "held_out_loss": s["test_loss"],
                    **{f"held_out_{m}": s["test"][m] for m in _METRICS}, "best_epoch": s["best_epoch"]}
             fold_rows.append(row)
             scores.append(row)

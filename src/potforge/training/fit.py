@@ -70,11 +70,18 @@ class FitResult:
 
 # -- data ----------------------------------------------------------------------------------------
 def _read(config: Config, names: Sequence[str], role: str) -> Dataset:
+    from ..data.io import detect_format
+
     d = config.data
     paths = [config.path(p) for p in names]
     for p in paths:
         if not p.exists():
             raise ConfigError(f"data.{role}: no such file {os.fspath(p)}")
+        if detect_format(p, d.format) != "n2p2" and (d.length_unit.lower() not in ("angstrom", "a", "å")
+                                                     or d.energy_unit.lower() != "ev"):
+            raise ConfigError(f"data.length_unit/energy_unit: {os.fspath(p)} is read in Å and eV "
+                              "(only n2p2 input.data files carry other units); convert it with "
+                              "potforge data convert, or leave the units at angstrom/ev")
     return Dataset.read(paths, d.format, length_unit=d.length_unit, energy_unit=d.energy_unit)
 
 
@@ -145,6 +152,8 @@ def _symmetry_functions(config: Config, species: Sequence[str]):
 
     sc = config.model.symmetry_functions
     L = length_factor(sc.length_unit, "model.symmetry_functions.length_unit")
+    cutoff_type = sc.cutoff_type if sc.cutoff_type is not None else "poly2"
+    cutoff_alpha = sc.cutoff_alpha if sc.cutoff_alpha is not None else 0.0
     lines: list[tuple[str, str]] = []
     if sc.n2p2 is not None:
         lines = [(f"model.symmetry_functions.n2p2[{k}]", text) for k, text in enumerate(sc.n2p2)]
@@ -152,12 +161,21 @@ def _symmetry_functions(config: Config, species: Sequence[str]):
         path = config.path(sc.file)
         if not path.exists():
             raise ConfigError(f"model.symmetry_functions.file: no such file {os.fspath(path)}")
+        file_cutoff = None
         for number, raw in enumerate(path.read_text().splitlines(), start=1):
             fields = raw.split("#", 1)[0].split()
             if fields and fields[0] == "symfunction_short":
                 lines.append((f"{path}:{number}", " ".join(fields[1:])))
+            elif fields and fields[0] == "cutoff_type":
+                try:
+                    file_cutoff = (int(fields[1]), float(fields[2]) if len(fields) > 2 else 0.0)
+                except (IndexError, ValueError):
+                    raise ConfigError(f"{path}:{number}: cutoff_type: expected '<type> [alpha]'") from None
         if not lines:
             raise ConfigError(f"{path}: no symfunction_short lines")
+        if file_cutoff is not None:  # the file's cutoff unless the config names one
+            cutoff_type = sc.cutoff_type if sc.cutoff_type is not None else file_cutoff[0]
+            cutoff_alpha = sc.cutoff_alpha if sc.cutoff_alpha is not None else file_cutoff[1]
     if lines:
         funcs: dict[str, list] = {s: [] for s in species}
         for where, text in lines:
@@ -165,8 +183,8 @@ def _symmetry_functions(config: Config, species: Sequence[str]):
             if fields and fields[0] == "symfunction_short":
                 fields = fields[1:]
             try:
-                sf = parse_n2p2_symfunction(fields, length_unit=L, cutoff_type=sc.cutoff_type,
-                                            cutoff_alpha=sc.cutoff_alpha)
+                sf = parse_n2p2_symfunction(fields, length_unit=L, cutoff_type=cutoff_type,
+                                            cutoff_alpha=cutoff_alpha)
             except ValueError as err:
                 raise ConfigError(f"{where}: {err}") from None
             if sf.element not in funcs:
@@ -188,7 +206,7 @@ def _symmetry_functions(config: Config, species: Sequence[str]):
                       radial_mode=p.radial_mode, shift_spacing=p.shift_spacing,
                       angular_kind=p.angular_kind, zetas=p.zetas, lambdas=p.lambdas,
                       r_min=p.r_min, angular_r_min=p.angular_r_min,
-                      cutoff_type=sc.cutoff_type, cutoff_alpha=sc.cutoff_alpha)
+                      cutoff_type=cutoff_type, cutoff_alpha=cutoff_alpha)
     except ConfigError as err:
         raise ConfigError(f"model.symmetry_functions.preset: {err}") from None
 
@@ -252,6 +270,9 @@ def _build_hdnnp(config: Config, train: Dataset, log: Callable[[str], None]) -> 
         scale = spread if spread > 1e-6 else 1.0
     facts["element_energies_ev"] = ref
     facts["output_scale_ev"] = scale
+    unknown = [k for k in mc.networks if k not in species]
+    if unknown:
+        raise ConfigError(f"model.networks.{unknown[0]}: not a model species; species: {', '.join(species)}")
     hidden, acts = {}, {}
     for s in species:
         net = mc.networks.get(s, mc.network)
@@ -309,7 +330,8 @@ def _peak_rss_mib() -> float:
 
 def fit(config: Config, output_dir: str | os.PathLike | None = None, *, resume: bool = False,
         log: Callable[[str], None] | None = None,
-        data: tuple[Dataset, Dataset | None, Dataset | None] | None = None) -> FitResult:
+        data: tuple[Dataset, Dataset | None, Dataset | None] | None = None,
+        score: Loss | None = None) -> FitResult:
     """Train the model a config describes; write the output directory (if given).
 
     Parameters
@@ -325,6 +347,9 @@ def fit(config: Config, output_dir: str | os.PathLike | None = None, *, resume: 
         Receives progress lines (default: print).
     data : (train, validation, test) or None
         Data sets to use instead of those the config names (cross-validation, learning curves).
+    score : Loss or None
+        The loss whose value on the test set is reported as ``test_loss`` (default: the
+        config's); cross-validation scores every grid point with the same one.
     """
     t_start = time.perf_counter()
     out = Path(output_dir) if output_dir is not None else None
@@ -337,6 +362,8 @@ def fit(config: Config, output_dir: str | os.PathLike | None = None, *, resume: 
     torch.set_num_threads(_threads(config))
     plain = config.plain()
     if out is not None:
+        if out.exists() and not out.is_dir():
+            raise ConfigError(f"{out}: exists and is not a directory; name a new output directory")
         out.mkdir(parents=True, exist_ok=True)
         _check_output_dir(out, plain, resume)
     elif resume:
@@ -352,6 +379,11 @@ def fit(config: Config, output_dir: str | os.PathLike | None = None, *, resume: 
         model, facts = build_model(config, train, say)
         if out is not None:
             _save_definition(out, model, facts, plain)
+    for role, part in (("validation", validation), ("test", test)):  # before any training
+        extra = sorted(set(part.species) - set(model.species)) if part is not None else []
+        if extra:
+            raise ConfigError(f"data.{role}: holds {', '.join(extra)}, which the model (species "
+                              f"{', '.join(model.species)}, from the training data) does not know")
 
     lc = config.loss
     weights = LossWeights.from_noise(lc.energy_sigma, lc.force_sigma, lc.stress_sigma)
@@ -381,7 +413,9 @@ def fit(config: Config, output_dir: str | os.PathLike | None = None, *, resume: 
                       checkpoint=(out / CHECKPOINT_NAME) if (out is not None and tc.checkpoint) else None,
                       log=say)
     if resume and not (out / CHECKPOINT_NAME).exists():
-        raise ConfigError(f"{out}: no {CHECKPOINT_NAME} to resume from")
+        if not tc.checkpoint:
+            raise ConfigError(f"{out}: nothing to resume (training.checkpoint is false)")
+        say("no checkpoint yet (killed before the first epoch ended): starting from epoch 0")
     trainer.run(resume=resume)
     say(f"stopped: {trainer.stop_reason}; best epoch {trainer.best_epoch} "
         f"(training loop {trainer.elapsed_wall:.1f} s)")
@@ -406,6 +440,10 @@ def fit(config: Config, output_dir: str | os.PathLike | None = None, *, resume: 
         ev = trainer.evaluate(test_data)
         summary["test"] = ev.errors.to_dict()
         summary["test_loss"] = ev.loss
+        if score is not None:
+            trainer.loss = score
+            summary["test_loss"] = trainer.evaluate(test_data).loss
+            trainer.loss = loss
         summary["test_by_config_type"] = {k: v.to_dict() for k, v in ev.by_config_type.items()}
         e = ev.errors
         say(f"test: energy {e.energy_rmse:.3f} meV/atom, forces {e.force_rmse:.4f} eV/Å, "
@@ -474,9 +512,10 @@ def _check_output_dir(out: Path, plain: dict, resume: bool) -> None:
             raise ConfigError(f"{out}: the config differs from the one this run started with "
                               f"({diff}); resume with the same config or train into a new directory")
         return
-    if definition.exists() or (out / CHECKPOINT_NAME).exists() or saved.exists():
+    if (out / CHECKPOINT_NAME).exists() or saved.exists():
         raise ConfigError(f"{out}: holds a previous training run; use --resume to continue it or "
                           "choose a new output directory")
+    # a definition without a checkpoint: a run killed before its first epoch ended; start anew
 
 
 def _first_difference(a: Any, b: Any, key: str = "") -> str:

@@ -40,11 +40,15 @@ class KalmanFilter:
         Learning rate and its growth per epoch (``kalman_eta``, ``kalman_etatau``, ``kalman_etamax``).
     updates_per_epoch : int
         Converts the update count to epochs for the schedules.
+    prior_precision : (n,) float, optional
+        Added to ε on the diagonal of P₀⁻¹: a Gaussian prior (L2 regularisation) on chosen
+        parameters. With η = 1 and q = 0 the filter then gives the ridge solution with that
+        penalty.
     """
 
     def __init__(self, n: int, *, epsilon: float = 0.01, q0: float = 0.01, q_tau: float = 2.302,
                  q_min: float = 1e-6, eta0: float = 0.01, eta_tau: float = 2.302, eta_max: float = 1.0,
-                 updates_per_epoch: int = 1) -> None:
+                 updates_per_epoch: int = 1, prior_precision: torch.Tensor | None = None) -> None:
         for name, value in (("epsilon", epsilon), ("eta0", eta0), ("eta_max", eta_max)):
             if not value > 0:
                 raise ValueError(f"{name} must be positive, got {value}")
@@ -56,7 +60,12 @@ class KalmanFilter:
         self.q0, self.q_tau, self.q_min = float(q0), float(q_tau), float(q_min)
         self.eta0, self.eta_tau, self.eta_max = float(eta0), float(eta_tau), float(eta_max)
         self.updates_per_epoch = max(1, int(updates_per_epoch))
-        self.P = torch.eye(self.n, dtype=torch.float64) / self.epsilon
+        precision = torch.full((self.n,), self.epsilon, dtype=torch.float64)
+        if prior_precision is not None:
+            if prior_precision.shape != (self.n,) or bool((prior_precision < 0).any()):
+                raise ValueError(f"prior_precision must be ({self.n},) and >= 0")
+            precision = precision + prior_precision.to(torch.float64)
+        self.P = torch.diag(1.0 / precision)
         self.updates = 0
 
     @property

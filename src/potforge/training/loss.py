@@ -119,8 +119,10 @@ class Loss:
 
     def __call__(self, output: ModelOutput, batch, *, theta: torch.Tensor | None = None,
                  regularized: torch.Tensor | None = None, n_frames: int | None = None,
-                 config_types: list[str] | None = None) -> LossTerms:
-        """Loss of ``batch`` (normalised by ``n_frames``, default the batch's frame count)."""
+                 config_types: list[str] | None = None, l2_frames: int | None = None) -> LossTerms:
+        """Loss of ``batch``: χ² terms divided by ``n_frames`` (default: the batch's frame
+        count), the L2 term by ``l2_frames`` (default: ``n_frames``). For a mini-batch of B of
+        N frames, (B, N) makes the result an unbiased estimate of the full loss."""
         n = float(n_frames if n_frames is not None else batch.n_frames)
         w = self.frame_factors(batch, config_types or [])
         total = torch.zeros((), dtype=torch.float64)
@@ -147,7 +149,7 @@ class Loss:
             parts["stress"] = float(term.detach())
         if self.l2 > 0 and theta is not None:
             t = theta[regularized] if regularized is not None else theta
-            term = self.l2 * (t * t).sum() / n
+            term = self.l2 * (t * t).sum() / float(l2_frames if l2_frames is not None else n)
             total = total + term
             parts["l2"] = float(term.detach())
         return LossTerms(total, parts["energy"], parts["forces"], parts["stress"], parts["l2"])

@@ -182,6 +182,10 @@ class LBFGSOptimizer(Optimizer):
     def __init__(self, *, iterations: int = 20, history: int = 50, lr: float = 1.0) -> None:
         if int(iterations) < 1:
             raise ConfigError(f"training.optimizer.iterations must be >= 1, got {iterations}")
+        if int(history) < 1:
+            raise ConfigError(f"training.optimizer.history must be >= 1, got {history}")
+        if not lr > 0:
+            raise ConfigError(f"training.optimizer.lr must be positive, got {lr}")
         self.iterations = int(iterations)
         self.history = int(history)
         self.lr = float(lr)
@@ -247,6 +251,11 @@ class KalmanOptimizer(Optimizer):
         0.046, 0.052, 0.058, 0.066 eV/Å. 30 is the default. Only the ratio σ_E/σ_F matters to the
         other optimizers. (n2p2, whose measurements are unscaled errors in Ha and Ha/Bohr, sits
         at an effective scale of about 270 for these σ's.)
+
+    L2 regularisation (``training.l2`` = λ) enters as the Gaussian prior it is: P₀⁻¹ = ε I +
+    (λ / noise_scale²) on the regularised weights, so that with η = 1 and q = 0 the filter
+    minimises the same (linearised) loss as the other optimizers. The process noise q then
+    relaxes the prior, as it relaxes ε.
     """
 
     def __init__(self, *, energy_fraction: float = 1.0, force_fraction: float = 0.02315,
@@ -273,6 +282,10 @@ class KalmanOptimizer(Optimizer):
         self.noise_scale = float(noise_scale)
         self.filter_options = dict(epsilon=epsilon, q0=q0, q_tau=q_tau, q_min=q_min, eta0=eta0,
                                    eta_tau=eta_tau, eta_max=eta_max)
+        try:
+            KalmanFilter(1, **self.filter_options)
+        except ValueError as err:
+            raise ConfigError(f"training.optimizer: {err}") from None
         self.filter: KalmanFilter | None = None
 
     def setup(self, trainer: "Trainer") -> None:
@@ -297,9 +310,14 @@ class KalmanOptimizer(Optimizer):
         self.sigma_force = scale / torch.sqrt(loss.weights.forces * frame_factor) \
             if loss.weights.forces > 0 else None
         self.frame_of_atom = lab.frame_of_atom()
+        # L2: the loss's prior λ Σ w² in the filter's units (measurements divided by
+        # noise_scale × σ) is a prior precision λ / noise_scale² on the regularised weights
+        prior = None
+        if loss.l2 > 0:
+            prior = trainer.model.regularized().to(torch.float64) * (loss.l2 / self.noise_scale ** 2)
         self.filter = KalmanFilter(trainer.model.n_parameters,
                                    updates_per_epoch=self.n_energy + self.n_force,
-                                   **self.filter_options)
+                                   prior_precision=prior, **self.filter_options)
 
     def epoch(self, trainer: "Trainer") -> dict:
         # One measurement per update: the tensors are tiny and intra-op threads only add

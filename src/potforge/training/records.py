@@ -6,8 +6,9 @@ from __future__ import annotations
 __all__ = ["LEARNING_CURVE_COLUMNS"]
 
 #: Columns of ``learning_curve.csv``, one row per epoch (epoch 0: before training). RMSEs in
-#: meV/atom, eV/Å, GPa; validation cells are empty without a validation set; ``best`` is 1 on
-#: the epochs that improved the selection criterion (validation loss, else training loss).
+#: meV/atom, eV/Å, GPa; the losses are χ² per frame without the L2 term; validation cells are
+#: empty without a validation set; ``best`` is 1 on the epochs that improved the selection
+#: criterion (validation loss, else training loss).
 LEARNING_CURVE_COLUMNS = (
     "epoch", "time_s",
     "train_energy_rmse_mev_per_atom", "train_force_rmse_ev_per_angstrom", "train_stress_rmse_gpa",

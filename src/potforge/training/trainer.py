@@ -44,7 +44,7 @@ class TrainingOptions:
     epochs : int
     max_time : float or None, s
     patience : int or None
-        Epochs without a better validation loss before stopping (None: never early).
+        Stop after this many epochs without a better validation loss (None: never early).
     seed : int
     max_pairs : int
         Neighbour pairs per evaluation chunk (memory of the evaluation).
@@ -168,11 +168,13 @@ class Trainer:
 
     # -- losses for the optimizers ---------------------------------------------------------------
     def batch_loss(self, frames: torch.Tensor):
-        """Loss of some training frames (mean per frame), with the graph for backward."""
+        """Loss of some training frames, with the graph for backward: an unbiased estimate of
+        the full loss (χ² terms per batch frame, the L2 term divided by all training frames)."""
         batch = self.model.batch(self.train_data, frames, derivatives=self.loss.needs_forces or self.loss.needs_stress)
         out = self.model.predict(batch, forces=self.loss.needs_forces, stress=self.loss.needs_stress)
         return self.loss(out, batch, theta=self.model.theta, regularized=self.model.regularized(),
-                         config_types=self.train_labels.config_types)
+                         config_types=self.train_labels.config_types,
+                         l2_frames=self.train_labels.n_frames)
 
     def full_loss_backward(self) -> torch.Tensor:
         """Loss of the whole training set; gradients accumulated chunk by chunk."""
@@ -295,7 +297,8 @@ class Trainer:
             self.refit_energy_offset()
             self.elapsed += time.perf_counter() - start  # the optimisation proper
             record = self._record(self.epoch, extra)
-            self.optimizer.after_evaluation(self, record.validation_loss)
+            self.optimizer.after_evaluation(
+                self, record.validation_loss if record.validation_loss is not None else record.train_loss)
             self.elapsed = max(self.elapsed, 0.0)
             record.time = self.elapsed
             self.log(self._line(record))
@@ -308,7 +311,7 @@ class Trainer:
 
     def _should_stop(self) -> bool:
         opt = self.options
-        if opt.patience is not None and self.epoch - self.best_epoch > opt.patience:
+        if opt.patience is not None and self.epoch - self.best_epoch >= opt.patience:
             self.stop_reason = f"no better validation loss for {opt.patience} epochs"
             return True
         if opt.max_time is not None and self.epoch > 0:
