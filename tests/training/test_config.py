@@ -64,7 +64,6 @@ def test_unknown_keys_name_the_key_and_suggest(raw, key, suggestion):
     ({**BASE, "model": {"network": {"activation": "x"}}}, "model.network.activation"),
     ({**BASE, "model": {"scaling": {"min": 1, "max": 1}}}, "model.scaling"),
     ({**BASE, "model": {"symmetry_functions": {"cutoff_type": "cosine"}}}, "model.symmetry_functions.cutoff_type"),
-    ({**BASE, "loss": {"stress_sigma": "0.1 GPa"}}, "loss.stress_sigma"),  # Kalman cannot fit stress
 ])
 def test_bad_values_are_one_line_errors_naming_the_key(raw, key):
     assert _error(raw).startswith(key)

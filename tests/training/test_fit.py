@@ -85,8 +85,9 @@ def test_resume_after_a_kill_gives_the_identical_result(tmp_path, cu_files, trai
 
 
 @pytest.mark.parametrize("optimizer", [{"kind": "adam", "lr": 0.01, "batch_size": 3},
-                                       {"kind": "lbfgs", "iterations": 3}])
-def test_other_optimizers_train_and_resume_exactly(tmp_path, cu_files, optimizer):
+                                       {"kind": "lbfgs", "iterations": 3},
+                                       {"kind": "kalman", "force_fraction": 0.05, "stress_fraction": 1.0}])
+def test_optimizers_fit_stress_and_resume_exactly(tmp_path, cu_files, optimizer):
     train, _ = cu_files
     raw = cu_config(train)
     raw["training"].update(optimizer=optimizer, epochs=3)
@@ -95,6 +96,9 @@ def test_other_optimizers_train_and_resume_exactly(tmp_path, cu_files, optimizer
     reference = fit(config, tmp_path / "a", log=_quiet)
     first = reference.history[0]["validation_loss"]
     assert min(r["validation_loss"] for r in reference.history) < first
+    if optimizer["kind"] == "kalman":  # stress measurements update the filter
+        stress = [r["train"]["stress_rmse_gpa"] for r in reference.history]
+        assert min(stress[1:]) < 0.8 * stress[0]
 
     def kill(line: str) -> None:
         if line.startswith("epoch    2/"):

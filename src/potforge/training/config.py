@@ -347,10 +347,6 @@ def training_config(raw: Mapping[str, Any], *, base_dir: str | os.PathLike = "."
                     loss=build(LossConfig, raw.get("loss"), "loss"),
                     training=build(TrainingConfig, raw.get("training"), "training"),
                     model_kind=kind, base_dir=os.fspath(Path(base_dir).resolve()))
-    if config.training.optimizer.get("kind", "kalman") == "kalman" and config.loss.stress_sigma is not None:
-        raise ConfigError("loss.stress_sigma: the Kalman filter updates on energies and forces only, "
-                          "so stress would not be fitted; use training.optimizer.kind adam or lbfgs "
-                          "to fit stress, or remove stress_sigma")
     return config
 
 

@@ -230,6 +230,10 @@ class KalmanOptimizer(Optimizer):
     energy_fraction, force_fraction : float
         Fraction of training energies and force components used per epoch
         (n2p2 ``short_energy_fraction``, ``short_force_fraction``).
+    stress_fraction : float
+        Fraction of the stress components (of ``loss.stress_components``, periodic frames)
+        used per epoch when the loss fits stress (n2p2 has no stress updates). Stress
+        measurements are taken in random order, without the threshold selection.
     selection : {"random", "threshold", "sort"}
         n2p2 ``selection_mode`` 0, 2, 1.
     energy_threshold, force_threshold : float
@@ -259,6 +263,7 @@ class KalmanOptimizer(Optimizer):
     """
 
     def __init__(self, *, energy_fraction: float = 1.0, force_fraction: float = 0.02315,
+                 stress_fraction: float = 1.0,
                  selection: str = "threshold", energy_threshold: float = 0.0,
                  force_threshold: float = 1.0, trials: int = 3, epsilon: float = 0.01,
                  q0: float = 0.01, q_tau: float = 2.302, q_min: float = 1e-6, eta0: float = 0.01,
@@ -268,13 +273,15 @@ class KalmanOptimizer(Optimizer):
         if selection not in _SELECTION:
             raise ConfigError(f"training.optimizer.selection: {selection!r} is not one of "
                               f"{', '.join(_SELECTION)}")
-        for name, v in (("energy_fraction", energy_fraction), ("force_fraction", force_fraction)):
+        for name, v in (("energy_fraction", energy_fraction), ("force_fraction", force_fraction),
+                        ("stress_fraction", stress_fraction)):
             if not 0 <= v <= 1:
                 raise ConfigError(f"training.optimizer.{name} must be in [0, 1], got {v}")
         if int(trials) < 1:
             raise ConfigError(f"training.optimizer.trials must be >= 1, got {trials}")
         self.energy_fraction = float(energy_fraction)
         self.force_fraction = float(force_fraction)
+        self.stress_fraction = float(stress_fraction)
         self.selection = selection
         self.energy_threshold = float(energy_threshold)
         self.force_threshold = float(force_threshold)
@@ -298,17 +305,29 @@ class KalmanOptimizer(Optimizer):
             self.force_candidates = torch.nonzero(ok.reshape(-1)).squeeze(1)  # atom * 3 + component
         else:
             self.force_candidates = torch.zeros(0, dtype=torch.long)
+        if loss.weights.stress > 0:
+            from .loss import STRESS_COMPONENTS
+
+            comps = torch.tensor([STRESS_COMPONENTS.index(c) for c in loss.stress_components])
+            ok = ~torch.isnan(lab.stress[:, comps])  # periodic frames with stress labels
+            rows, cols = torch.nonzero(ok, as_tuple=True)
+            self.stress_candidates = rows * 6 + comps[cols]  # frame * 6 + Voigt component
+        else:
+            self.stress_candidates = torch.zeros(0, dtype=torch.long)
         self.n_energy = int(round(self.energy_fraction * len(self.energy_candidates)))
         self.n_force = int(round(self.force_fraction * len(self.force_candidates)))
-        if self.n_energy + self.n_force == 0:
+        self.n_stress = int(round(self.stress_fraction * len(self.stress_candidates)))
+        if self.n_energy + self.n_force + self.n_stress == 0:
             raise ConfigError("training.optimizer: the Kalman filter has nothing to update on "
-                              "(no energies or forces selected; check the fractions and the loss)")
+                              "(no energies, forces or stresses selected; check the fractions and the loss)")
         frame_factor = trainer.loss.frame_factors(trainer.train_batch_meta, lab.config_types)
         scale = self.noise_scale
         self.sigma_energy = scale / torch.sqrt(loss.weights.energy * frame_factor) \
             if loss.weights.energy > 0 else None
         self.sigma_force = scale / torch.sqrt(loss.weights.forces * frame_factor) \
             if loss.weights.forces > 0 else None
+        self.sigma_stress = scale / torch.sqrt(loss.weights.stress * frame_factor) \
+            if loss.weights.stress > 0 else None
         self.frame_of_atom = lab.frame_of_atom()
         # L2: the loss's prior λ Σ w² in the filter's units (measurements divided by
         # noise_scale × σ) is a prior precision λ / noise_scale² on the regularised weights
@@ -316,7 +335,7 @@ class KalmanOptimizer(Optimizer):
         if loss.l2 > 0:
             prior = trainer.model.regularized().to(torch.float64) * (loss.l2 / self.noise_scale ** 2)
         self.filter = KalmanFilter(trainer.model.n_parameters,
-                                   updates_per_epoch=self.n_energy + self.n_force,
+                                   updates_per_epoch=self.n_energy + self.n_force + self.n_stress,
                                    prior_precision=prior, **self.filter_options)
 
     def epoch(self, trainer: "Trainer") -> dict:
@@ -336,16 +355,25 @@ class KalmanOptimizer(Optimizer):
         lab = trainer.train_labels
         energies = self._order(self.energy_candidates, g, trainer.last_energy_errors)
         forces = self._order(self.force_candidates, g, trainer.last_force_errors)
-        schedule = torch.cat([torch.zeros(self.n_energy, dtype=torch.bool),
-                              torch.ones(self.n_force, dtype=torch.bool)])
+        stresses = self._order(self.stress_candidates, g, None)
+        schedule = torch.cat([torch.zeros(self.n_energy, dtype=torch.long),
+                              torch.ones(self.n_force, dtype=torch.long),
+                              torch.full((self.n_stress,), 2, dtype=torch.long)])
         schedule = schedule[torch.randperm(len(schedule), generator=g)]
-        ie = jf = 0
+        ie = jf = js = 0
         rmse_e = trainer.last_train_rmse.get("energy_per_atom", math.nan)
         rmse_f = trainer.last_train_rmse.get("forces", math.nan)
         theta = model.theta
         use_threshold = self.selection == "threshold"
-        for is_force in schedule.tolist():
-            if is_force:
+        for kind in schedule.tolist():
+            if kind == 2:  # one stress component of one frame (random order, no threshold)
+                c = int(stresses[js % len(stresses)])
+                js += 1
+                f, comp = divmod(c, 6)
+                y = model.stress_measurement(data, f, comp)
+                err = float(lab.stress[f, comp]) - float(y.detach())
+                sigma = float(self.sigma_stress[f])
+            elif kind == 1:
                 best = None
                 for _ in range(self.trials if use_threshold else 1):
                     c = int(forces[jf % len(forces)])

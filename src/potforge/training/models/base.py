@@ -83,6 +83,12 @@ class TrainableModel(ABC):
         out = self.predict(batch, forces=True, stress=False)
         return out.forces[atom - int(self.labels(data).atom_offsets[frame]), component]
 
+    def stress_measurement(self, data: Any, frame: int, component: int) -> torch.Tensor:
+        """One Voigt stress component of one frame (eV/Å³, differentiable): a Kalman measurement."""
+        batch = self.batch(data, torch.tensor([frame]))
+        out = self.predict(batch, forces=False, stress=True)
+        return out.stress[0, component]
+
     # -- parameters ---------------------------------------------------------------------------
     @property
     def n_parameters(self) -> int:
