@@ -8,8 +8,9 @@ the flat parameter vector of a :class:`~potforge.training.models.base.TrainableM
   reduce-on-plateau of the validation loss);
 - ``lbfgs``: full-batch L-BFGS with a strong-Wolfe line search (``iterations`` per epoch);
 - ``kalman``: the global extended Kalman filter as in n2p2 (see :mod:`.kalman`): per epoch a
-  fraction of all energies and force components, randomly interleaved, each one update;
-  selection of candidates at random, by error threshold, or largest errors first.
+  fraction of all energies and force components (and stress components, when the loss fits
+  stress), randomly interleaved, each one update; selection of candidates at random, by
+  error threshold, or largest errors first; L2 as a prior on the weights.
 
 All randomness comes from the trainer's ``torch.Generator``, whose state is checkpointed, so
 a resumed run repeats an uninterrupted one exactly.
