@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     from ..training.fit import fit
 
     config = config_from_args(args)
-    result = fit(config, args.output, resume=args.resume, log=lambda line: print(line, flush=True))
+    fit(config, args.output, resume=args.resume, log=lambda line: print(line, flush=True))
     out = Path(args.output)
     try:
         from ..validation.plots import learning_curve_plot

@@ -19,7 +19,6 @@ which is saved with every model.
 
 from __future__ import annotations
 
-import dataclasses
 import inspect
 import os
 import typing

@@ -31,7 +31,6 @@ import numpy as np
 from ..core.atomic import atomic_write
 from ..core.config import apply_overrides
 from ..core.errors import ConfigError
-from ..data.dataset import Dataset
 from .config import Config, training_config
 from .fit import fit, load_data
 from .loss import Loss, LossWeights

@@ -41,7 +41,7 @@ import numpy as np
 import torch
 
 from ..core.atomic import atomic_write
-from ..core.errors import ConfigError, DataFormatError, PotforgeError
+from ..core.errors import ConfigError
 from ..data.dataset import Dataset
 from ..models.potential import Potential
 from .config import Config, HDNNPConfig, optimizer_options
@@ -225,7 +225,7 @@ def _build_hdnnp(config: Config, train: Dataset, log: Callable[[str], None]) -> 
     empty = [s for s in species if sfs.n_functions(s) == 0]
     if empty:
         raise ConfigError(f"model.symmetry_functions: no functions for {', '.join(empty)}")
-    log(f"symmetry functions: " + ", ".join(f"{s} {sfs.n_functions(s)}" for s in species)
+    log("symmetry functions: " + ", ".join(f"{s} {sfs.n_functions(s)}" for s in species)
         + f"; cutoff {sfs.cutoff:.3f} Å")
     values = DescriptorCache(list(train), sfs, derivatives=False, n_threads=threads).element_values()
     prune_cfg = mc.symmetry_functions.prune
@@ -290,7 +290,7 @@ def _build_hdnnp(config: Config, train: Dataset, log: Callable[[str], None]) -> 
     model.initialize(generator, mc.init)
     model.element_energies = torch.tensor([ref[s] for s in species], dtype=torch.float64)
     model.mean_energy = float(np.mean(residuals)) if residuals else 0.0
-    log(f"network: " + ", ".join(f"{s} {model.n_functions[e]}-{'-'.join(map(str, hidden[s]))}-1 "
+    log("network: " + ", ".join(f"{s} {model.n_functions[e]}-{'-'.join(map(str, hidden[s]))}-1 "
                                   f"({acts[s]})" for e, s in enumerate(species))
         + f"; {model.n_parameters} parameters; output scale {scale:.4g} eV")
     return model, facts
