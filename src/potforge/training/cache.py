@@ -28,7 +28,7 @@ from ..data.frame import Frame
 from ..descriptors.symmetry_functions import SymmetryFunctionSet
 from ..models.potential import DEFAULT_MIN_DISTANCE, check_min_distance, species_indices
 
-__all__ = ["FrameLabels", "DescriptorCache", "Batch", "cache_size", "frame_labels"]
+__all__ = ["FrameLabels", "DescriptorCache", "BatchLabels", "Batch", "cache_size", "frame_labels"]
 
 _VOIGT = ([0, 1, 2, 1, 0, 0], [0, 1, 2, 2, 2, 1])
 
@@ -73,6 +73,17 @@ class FrameLabels:
     @property
     def total_atoms(self) -> int:
         return int(self.element.shape[0])
+
+    def gather(self, frames: torch.Tensor, atoms: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The :class:`BatchLabels` fields of ``frames`` whose atoms are ``atoms`` (global
+        indices, frame by frame): pass them on with ``**`` to a batch class."""
+        n_at = self.n_atoms[frames]
+        return {"frames": frames, "n_atoms": n_at, "element": self.element[atoms],
+                "frame_of_atom": torch.repeat_interleave(torch.arange(len(frames)), n_at),
+                "energy": self.energy[frames], "forces": self.forces[atoms],
+                "stress": self.stress[frames], "volume": self.volume[frames],
+                "weight": self.weight[frames], "composition": self.composition[frames],
+                "config_type": self.config_type[frames]}
 
     def frame_of_atom(self) -> torch.Tensor:
         return torch.repeat_interleave(torch.arange(self.n_frames), self.n_atoms)
@@ -138,23 +149,14 @@ def cache_size(frames: Sequence[Frame], sfs: SymmetryFunctionSet, *, dtype: str 
 
 
 @dataclass
-class Batch:
-    """A set of frames gathered from a cache, with local atom indices (all torch tensors).
-
-    ``values`` are the raw symmetry functions of the batch's atoms; pairs refer to atoms by
-    their position in the batch. ``frame_of_atom``/``frame_of_pair`` index the batch's frames.
-    """
+class BatchLabels:
+    """What every model family's batch holds: frames, their atoms and the labels the loss
+    reads (gathered by :meth:`FrameLabels.gather`). Atom indices are local to the batch."""
 
     frames: torch.Tensor
     n_atoms: torch.Tensor
     element: torch.Tensor
     frame_of_atom: torch.Tensor
-    values: torch.Tensor
-    jacobian: torch.Tensor | None
-    center: torch.Tensor | None
-    neighbor: torch.Tensor | None
-    vectors: torch.Tensor | None
-    frame_of_pair: torch.Tensor | None
     energy: torch.Tensor
     forces: torch.Tensor
     stress: torch.Tensor
@@ -166,6 +168,22 @@ class Batch:
     @property
     def n_frames(self) -> int:
         return int(self.frames.shape[0])
+
+
+@dataclass
+class Batch(BatchLabels):
+    """A set of frames gathered from a descriptor cache (all torch tensors).
+
+    ``values`` are the raw symmetry functions of the batch's atoms; pairs refer to atoms by
+    their position in the batch. ``frame_of_atom``/``frame_of_pair`` index the batch's frames.
+    """
+
+    values: torch.Tensor
+    jacobian: torch.Tensor | None
+    center: torch.Tensor | None
+    neighbor: torch.Tensor | None
+    vectors: torch.Tensor | None
+    frame_of_pair: torch.Tensor | None
 
 
 def _ranges(starts: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
@@ -272,7 +290,6 @@ class DescriptorCache:
         frames = torch.as_tensor(frames, dtype=torch.long)
         n_at = lab.n_atoms[frames]
         atoms = _ranges(lab.atom_offsets[frames], n_at)
-        local_frame_of_atom = torch.repeat_interleave(torch.arange(len(frames)), n_at)
         jac = center = neighbor = vectors = frame_of_pair = None
         if derivatives and self.jacobian is not None:
             n_p = self.n_pairs[frames]
@@ -284,12 +301,8 @@ class DescriptorCache:
             center = self.center[pairs] + shift[frame_of_pair]
             neighbor = self.neighbor[pairs] + shift[frame_of_pair]
             vectors = self.vectors[pairs]
-        return Batch(frames=frames, n_atoms=n_at, element=lab.element[atoms],
-                     frame_of_atom=local_frame_of_atom, values=self.values[atoms], jacobian=jac,
-                     center=center, neighbor=neighbor, vectors=vectors, frame_of_pair=frame_of_pair,
-                     energy=lab.energy[frames], forces=lab.forces[atoms], stress=lab.stress[frames],
-                     volume=lab.volume[frames], weight=lab.weight[frames],
-                     composition=lab.composition[frames], config_type=lab.config_type[frames])
+        return Batch(**lab.gather(frames, atoms), values=self.values[atoms], jacobian=jac,
+                     center=center, neighbor=neighbor, vectors=vectors, frame_of_pair=frame_of_pair)
 
     def pairs_of_atom(self, atom: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Pair indices with ``atom`` as centre, and with ``atom`` as neighbour (global indices)."""

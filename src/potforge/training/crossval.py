@@ -32,7 +32,7 @@ from ..core.atomic import atomic_write
 from ..core.config import apply_overrides
 from ..core.errors import ConfigError
 from .config import Config, training_config
-from .fit import fit, load_data
+from .fit import _jsonable, fit, load_data
 from .loss import Loss, LossWeights
 
 __all__ = ["parse_grid", "cross_validate", "CVResult", "learning_curve", "LearningCurveResult"]
@@ -218,19 +218,9 @@ def _fmt(x: float, digits: int = 3) -> str:
     return "n/a" if x is None or not math.isfinite(x) else f"{x:.{digits}f}"
 
 
-def _clean(v: Any) -> Any:
-    if isinstance(v, float) and not math.isfinite(v):
-        return None
-    if isinstance(v, dict):
-        return {k: _clean(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple)):
-        return [_clean(x) for x in v]
-    return v
-
-
 def _write_json(path: Path, data: dict) -> None:
     with atomic_write(path) as handle:
-        json.dump(_clean(data), handle, indent=1, allow_nan=False)
+        json.dump(_jsonable(data), handle, indent=1, allow_nan=False)
         handle.write("\n")
 
 

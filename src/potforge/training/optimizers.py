@@ -249,11 +249,10 @@ class KalmanOptimizer(Optimizer):
         The filter treats each measurement as if its noise were ``noise_scale`` × σ. The
         loss's σ's describe the data (about 1 meV/atom and 0.02 eV/Å for converged DFT); one
         epoch feeds the filter thousands of strongly correlated measurements, and with the
-        data's own σ's it trusts each one too much and fits noise. On mlearn Cu (Zuo
-        architecture, σ_E = 1 meV/atom, σ_F = 0.02 eV/Å) scales 10 and 30 gave test RMSEs of
-        1.39 and 0.95 meV/atom, 0.063 and 0.058 eV/Å after 16 epochs; after 10 epochs the
-        training RMSEs for scales 10, 30, 100, 300 were 2.11, 1.54, 1.30, 1.69 meV/atom and
-        0.046, 0.052, 0.058, 0.066 eV/Å. 30 is the default. Only the ratio σ_E/σ_F matters to the
+        data's own σ's it trusts each one too much and fits noise. On mlearn Cu (the Zuo
+        setting of ``examples/mlearn-cu-zuo``, 16 epochs) scales 10, 30 and 100 gave test
+        RMSEs of 1.69, 1.37, 1.20 meV/atom and 0.0650, 0.0603, 0.0685 eV/Å (BENCHMARKS.md);
+        30 is the default. Only the ratio σ_E/σ_F matters to the
         other optimizers. (n2p2, whose measurements are unscaled errors in Ha and Ha/Bohr, sits
         at an effective scale of about 270 for these σ's.)
 

@@ -28,7 +28,7 @@ from ...models.hdnnp.molecular import (COORDINATES, MolecularNetworkPotential, a
                                        check_molecule, like_atom_permutations, molecule_order,
                                        pair_coordinates, permuted_pair_indices, unique_species)
 from ...models.potential import DEFAULT_MIN_DISTANCE, check_min_distance
-from ..cache import FrameLabels, frame_labels
+from ..cache import BatchLabels, FrameLabels, frame_labels
 from ..networks import ACTIVATION_NAMES, NetworkLayout, initial_parameters, network_forward
 from .base import ModelOutput, TrainableModel, register_trainable
 
@@ -40,7 +40,7 @@ _OPTIONS = ("kind", "symbols", "hidden", "activations", "coordinates", "length",
 
 
 @dataclass
-class MolecularBatch:
+class MolecularBatch(BatchLabels):
     """Frames of :class:`MolecularData` gathered for one evaluation (torch tensors).
 
     ``inputs`` (n_frames, n_pairs) are the raw coordinates y in model pair order;
@@ -49,25 +49,10 @@ class MolecularBatch:
     fields are those :class:`~potforge.training.loss.Loss` reads.
     """
 
-    frames: torch.Tensor
-    n_atoms: torch.Tensor
-    element: torch.Tensor
-    frame_of_atom: torch.Tensor
     inputs: torch.Tensor
     coordinate_gradient: torch.Tensor | None
     atom_a: torch.Tensor | None
     atom_b: torch.Tensor | None
-    energy: torch.Tensor
-    forces: torch.Tensor
-    stress: torch.Tensor
-    volume: torch.Tensor
-    weight: torch.Tensor
-    composition: torch.Tensor
-    config_type: torch.Tensor
-
-    @property
-    def n_frames(self) -> int:
-        return int(self.frames.shape[0])
 
 
 class MolecularData:
@@ -100,7 +85,6 @@ class MolecularData:
         if frames is None:
             frames = torch.arange(self.n_frames)
         frames = torch.as_tensor(frames, dtype=torch.long)
-        n_at = lab.n_atoms[frames]
         n = int(lab.n_atoms[0]) if lab.n_frames else 0  # one molecule: the same in every frame
         atoms = (lab.atom_offsets[frames].unsqueeze(1) + torch.arange(n)).reshape(-1)
         local = torch.arange(len(frames)).unsqueeze(1) * n
@@ -109,13 +93,8 @@ class MolecularData:
             grad = self.jacobian[frames]
             a = self.atom_a[frames] + local
             b = self.atom_b[frames] + local
-        return MolecularBatch(frames=frames, n_atoms=n_at, element=lab.element[atoms],
-                              frame_of_atom=torch.repeat_interleave(torch.arange(len(frames)), n_at),
-                              inputs=self.inputs[frames], coordinate_gradient=grad, atom_a=a, atom_b=b,
-                              energy=lab.energy[frames], forces=lab.forces[atoms],
-                              stress=lab.stress[frames], volume=lab.volume[frames],
-                              weight=lab.weight[frames], composition=lab.composition[frames],
-                              config_type=lab.config_type[frames])
+        return MolecularBatch(**lab.gather(frames, atoms), inputs=self.inputs[frames],
+                              coordinate_gradient=grad, atom_a=a, atom_b=b)
 
 
 @register_trainable("hdnnp-1g")
