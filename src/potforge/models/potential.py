@@ -247,4 +247,4 @@ def _sha256(path: Path) -> str:
 
 
 def _import_model_families() -> None:
-    from . import hdnnp  # noqa: F401  (registers its kinds)
+    from . import classical, hdnnp  # noqa: F401  (register their kinds)

@@ -1,0 +1,127 @@
+"""The Stillinger–Weber potential (PRB 31, 5262 (1985)) with LAMMPS ``pair_style sw`` semantics:
+
+    E = Σ_i Σ_{j>i} φ₂(r_ij) + Σ_i Σ_{j≠i} Σ_{k>j} φ₃(r_ij, r_ik, θ_jik),
+    φ₂ = A ε [B (σ/r)^p − (σ/r)^q] exp(σ/(r − aσ)),
+    φ₃ = λ ε (cos θ_jik − cos θ₀)² exp(γ_ij σ_ij/(r_ij − a_ij σ_ij)) exp(γ_ik σ_ik/(r_ik − a_ik σ_ik)),
+
+both zero beyond r = aσ. One entry per ordered element triplet (i, j, k) with the LAMMPS keys
+epsilon, sigma, a, lambda, gamma, costheta0, A, B, p, q, tol; two-body values come from entry
+(i, j, j), λ, ε (of λε) and cos θ₀ from (i, j, k), as in LAMMPS. ``tol`` is carried but unused
+(as in LAMMPS without tabulation).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+
+import torch
+
+from ...core.errors import ConfigError
+from ..potential import register_potential
+from .base import ClassicalPotential, Graph, Parameter
+from .tersoff import element_triplets, triplet_table
+
+__all__ = ["StillingerWeber", "SW_KEYS", "SW_BOUNDS", "SW_TWO_BODY_KEYS"]
+
+SW_KEYS = ("epsilon", "sigma", "a", "lambda", "gamma", "costheta0", "A", "B", "p", "q", "tol")
+INF = math.inf
+SW_BOUNDS = {"epsilon": (0.0, INF), "sigma": (1e-3, INF), "a": (1e-3, INF), "lambda": (0.0, INF),
+             "gamma": (0.0, INF), "costheta0": (-1.0, 1.0), "A": (0.0, INF), "B": (0.0, INF),
+             "p": (0.0, INF), "q": (0.0, INF), "tol": (0.0, INF)}
+#: keys that only entries (i, j, j) use; in entries (i, j, k), j ≠ k, LAMMPS ignores them (only
+#: epsilon, lambda, costheta0 count there) and files often hold zeros (potentials/GaN.sw)
+SW_TWO_BODY_KEYS = ("sigma", "a", "gamma", "A", "B", "p", "q")
+
+
+def _decay(r: torch.Tensor, scale: torch.Tensor, rc: torch.Tensor) -> torch.Tensor:
+    """exp(scale/(r − rc)) for r < rc, else 0 (with a gradient-safe denominator)."""
+    inside = r < rc
+    denom = torch.where(inside, r - rc, -torch.ones_like(r))
+    return torch.where(inside, torch.exp(scale / denom), torch.zeros_like(r))
+
+
+@register_potential("sw")
+class StillingerWeber(ClassicalPotential):
+    """Stillinger–Weber; parameters ``<i>-<j>-<k>.<key>`` for every ordered element triplet."""
+
+    needs_triplets = True
+
+    def __init__(self, species: Iterable[str], parameters: Iterable[Parameter], *,
+                 energy_offsets: Mapping[str, float] | None = None, metadata: dict | None = None) -> None:
+        species = tuple(species)
+        params = list(parameters)
+        names = {p.name for p in params}
+        expected = {f"{t}.{k}" for t in element_triplets(species) for k in SW_KEYS}
+        missing = sorted(expected - names)
+        if missing:
+            raise ConfigError(f"Stillinger–Weber parameters missing: {', '.join(missing[:6])}"
+                              f"{' …' if len(missing) > 6 else ''}")
+        extra = sorted(names - expected)
+        if extra:
+            raise ConfigError(f"not Stillinger–Weber parameters of {', '.join(species)}: {', '.join(extra[:6])}")
+        value = {p.name: p.value for p in params}
+        cutoff = max(value[f"{t}.a"] * value[f"{t}.sigma"] for t in element_triplets(species))
+        super().__init__(species, params, cutoff, energy_offsets=energy_offsets, metadata=metadata)
+        self.parameters_fixed_default()
+
+    def parameters_fixed_default(self) -> None:
+        for p in self.parameters.values():
+            if p.name.endswith(".tol"):
+                p.fixed = True
+
+    @property
+    def cutoff(self) -> float:
+        return max(self.parameters[f"{t}.a"].value * self.parameters[f"{t}.sigma"].value
+                   for t in element_triplets(self.species))
+
+    def site_energies(self, p, graph: Graph) -> torch.Tensor:
+        sp = self.species
+        T = {k: triplet_table(p, sp, k) for k in SW_KEYS if k != "tol"}
+        r = torch.linalg.vector_norm(graph.vectors, dim=1)
+        ei, ej = graph.element[graph.center], graph.element[graph.neighbor]
+        two = lambda k: T[k][ei, ej, ej]  # noqa: E731
+        sigma, eps = two("sigma"), two("epsilon")
+        rc = two("a") * sigma
+        inside = r < rc
+        x = sigma / r
+        phi2 = two("A") * eps * (two("B") * x ** two("p") - x ** two("q")) * _decay(r, sigma, rc)
+        phi2 = torch.where(inside, phi2, torch.zeros_like(phi2))
+        e = torch.zeros(graph.n_atoms, dtype=torch.float64).index_add(0, graph.center, 0.5 * phi2)
+        pq = graph.triplets
+        if pq is None or pq.shape[0] == 0:
+            return e
+        P, Q = pq[:, 0], pq[:, 1]
+        ek = ej[Q]
+        three = lambda k: T[k][ei[P], ej[P], ek]  # noqa: E731
+        # exponential factor of each leg with that leg's two-body (i j j) values
+        leg = _decay(r, two("gamma") * sigma, rc)
+        cos = (graph.vectors[P] * graph.vectors[Q]).sum(1) / (r[P] * r[Q])
+        phi3 = three("lambda") * three("epsilon") * (cos - three("costheta0")) ** 2 * leg[P] * leg[Q]
+        # ordered (j, k) and (k, j) both appear: each unordered triplet once with the ½
+        return e.index_add(0, graph.center[P], 0.5 * phi3)
+
+    def entries(self) -> list[tuple[str, str, str, dict[str, float]]]:
+        out = []
+        for t in element_triplets(self.species):
+            a, b, c = t.split("-")
+            out.append((a, b, c, {k: self.parameters[f"{t}.{k}"].value for k in SW_KEYS}))
+        return out
+
+    @classmethod
+    def from_entries(cls, species: Iterable[str], entries, **kwargs) -> "StillingerWeber":
+        """From LAMMPS-style entries; the two-body keys of entries (i, j, k), j ≠ k, which no
+        term uses, are kept as fixed parameters without bounds (LAMMPS files put zeros there)."""
+        params = []
+        for a, b, c, values in entries:
+            for k in SW_KEYS:
+                if b != c and k in SW_TWO_BODY_KEYS:
+                    params.append(Parameter(f"{a}-{b}-{c}.{k}", float(values[k]), fixed=True))
+                    continue
+                lo, hi = SW_BOUNDS[k]
+                params.append(Parameter(f"{a}-{b}-{c}.{k}", float(values[k]), lo, hi))
+        return cls(species, params, **kwargs)
+
+    @classmethod
+    def _from_description(cls, d, params, arrays):
+        return cls(d["species"], params, energy_offsets=d.get("energy_offsets_ev"), metadata=d.get("metadata"))

@@ -1,0 +1,173 @@
+"""Tersoff's bond-order potential with LAMMPS ``pair_style tersoff`` semantics.
+
+Tersoff, PRB 37, 6991 (1988) and PRB 38, 9902 (1988); multi-element form and parameter file
+as documented for LAMMPS ``pair_style tersoff``:
+
+    E = ½ Σ_i Σ_{j≠i} f_C(r_ij) [A e^{−λ₁ r_ij} − b_ij B e^{−λ₂ r_ij}],
+    b_ij = (1 + (β ζ_ij)^n)^{−1/(2n)},
+    ζ_ij = Σ_{k≠i,j} f_C(r_ik) g(θ_ijk) exp[(λ₃ (r_ij − r_ik))^m],
+    g(θ) = γ (1 + c²/d² − c²/(d² + (h − cos θ)²)),
+    f_C(r) = 1 (r < R − D),  ½ − ½ sin(π/2 (r − R)/D) (|r − R| ≤ D),  0 (r > R + D).
+
+One entry per ordered element triplet (i, j, k) with the LAMMPS keys m, gamma, lambda3, c, d,
+costheta0 (= h), n, beta, lambda2, B, R, D, lambda1, A. As in LAMMPS, the three-body values
+(m, γ, λ₃, c, d, h) and the cutoff (R, D) of f_C(r_ik) come from entry (i, j, k); the two-body
+values (n, β, λ₂, B, λ₁, A) and the cutoff of f_C(r_ij) from entry (i, j, j). The exponential
+is capped as LAMMPS does (argument above 69.0776 → 1e30, below −69.0776 → 0), and b_ij uses
+LAMMPS' asymptotic branches for very large or small βζ (they differ from the closed form by
+less than 1e-8 relative).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+
+import torch
+
+from ...core.errors import ConfigError
+from ..potential import register_potential
+from .base import ClassicalPotential, Graph, Parameter
+
+__all__ = ["Tersoff", "TERSOFF_KEYS", "TERSOFF_BOUNDS", "TERSOFF_TWO_BODY_KEYS", "element_triplets",
+           "triplet_table"]
+
+#: LAMMPS file order after the three element names
+TERSOFF_KEYS = ("m", "gamma", "lambda3", "c", "d", "costheta0", "n", "beta", "lambda2", "B",
+                "R", "D", "lambda1", "A")
+INF = math.inf
+#: physical bounds of each key
+TERSOFF_BOUNDS = {"m": (1.0, 3.0), "gamma": (0.0, INF), "lambda3": (-INF, INF), "c": (0.0, INF),
+                  "d": (1e-8, INF), "costheta0": (-INF, INF), "n": (1e-8, INF), "beta": (0.0, INF),
+                  "lambda2": (0.0, INF), "B": (0.0, INF), "R": (0.0, INF), "D": (0.0, INF),
+                  "lambda1": (0.0, INF), "A": (0.0, INF)}
+_EXP_CAP = 69.0776
+#: keys that only entries (i, j, j) use (two-body terms); in entries (i, j, k), j ≠ k, LAMMPS
+#: ignores them and files often hold zeros there (potentials/SiC.tersoff, GaN.tersoff)
+TERSOFF_TWO_BODY_KEYS = ("n", "beta", "lambda2", "B", "lambda1", "A")
+
+
+def element_triplets(species: tuple[str, ...]) -> list[str]:
+    return [f"{a}-{b}-{c}" for a in species for b in species for c in species]
+
+
+def triplet_table(p: Mapping[str, torch.Tensor], species: tuple[str, ...], key: str) -> torch.Tensor:
+    """(S, S, S) tensor of parameter ``key`` over element triplets (differentiable)."""
+    n = len(species)
+    return torch.stack([p[f"{t}.{key}"] for t in element_triplets(species)]).reshape(n, n, n)
+
+
+def tersoff_cutoff(r: torch.Tensor, R: torch.Tensor, D: torch.Tensor) -> torch.Tensor:
+    inside = r < R - D
+    outside = r > R + D
+    safe_d = torch.where(D > 0, D, torch.ones_like(D))
+    mid = 0.5 * (1.0 - torch.sin(0.5 * math.pi * (r - R) / safe_d))
+    return torch.where(inside, torch.ones_like(r), torch.where(outside, torch.zeros_like(r), mid))
+
+
+def bond_order(x: torch.Tensor, n: torch.Tensor) -> torch.Tensor:
+    """(1 + x^n)^{−1/(2n)} for x = βζ ≥ 0, with LAMMPS' branches (ters_bij)."""
+    c1 = (2.0 * n * 1.0e-16) ** (-1.0 / n)
+    c2 = (2.0 * n * 1.0e-8) ** (-1.0 / n)
+    c3 = 1.0 / c2
+    c4 = 1.0 / c1
+    pos = x > 0
+    xs = torch.where(pos, x, torch.ones_like(x))
+    xn = xs**n
+    full = (1.0 + xn) ** (-1.0 / (2.0 * n))
+    big1 = 1.0 / torch.sqrt(xs)
+    big2 = (1.0 - xs ** (-n) / (2.0 * n)) / torch.sqrt(xs)
+    small = 1.0 - xn / 2.0
+    out = torch.where(x > c1, big1, torch.where(x > c2, big2, torch.where(
+        x < c4, torch.ones_like(x), torch.where(x < c3, small, full))))
+    return torch.where(pos, out, torch.ones_like(x))
+
+
+@register_potential("tersoff")
+class Tersoff(ClassicalPotential):
+    """Tersoff potential; parameters ``<i>-<j>-<k>.<key>`` for every ordered element triplet."""
+
+    needs_triplets = True
+
+    def __init__(self, species: Iterable[str], parameters: Iterable[Parameter], *,
+                 energy_offsets: Mapping[str, float] | None = None, metadata: dict | None = None) -> None:
+        species = tuple(species)
+        params = list(parameters)
+        names = {p.name for p in params}
+        expected = {f"{t}.{k}" for t in element_triplets(species) for k in TERSOFF_KEYS}
+        missing = sorted(expected - names)
+        if missing:
+            raise ConfigError(f"Tersoff parameters missing: {', '.join(missing[:6])}"
+                              f"{' …' if len(missing) > 6 else ''}")
+        extra = sorted(names - expected)
+        if extra:
+            raise ConfigError(f"not Tersoff parameters of {', '.join(species)}: {', '.join(extra[:6])}")
+        for p in params:
+            key = p.name.split(".")[1]
+            if key == "m" and p.value not in (1.0, 3.0):
+                raise ConfigError(f"{p.name} = {p.value:g}: LAMMPS allows only m = 1 or 3")
+        cutoff = max(next(p.value for p in params if p.name == f"{t}.R")
+                     + next(p.value for p in params if p.name == f"{t}.D")
+                     for t in element_triplets(species))
+        super().__init__(species, params, cutoff, energy_offsets=energy_offsets, metadata=metadata)
+        for p in self.parameters.values():
+            if p.name.endswith(".m"):
+                p.fixed = True  # an integer exponent: never fitted
+
+    @property
+    def cutoff(self) -> float:
+        return max(self.parameters[f"{t}.R"].value + self.parameters[f"{t}.D"].value
+                   for t in element_triplets(self.species))
+
+    def site_energies(self, p, graph: Graph) -> torch.Tensor:
+        sp = self.species
+        T = {k: triplet_table(p, sp, k) for k in TERSOFF_KEYS}
+        r = torch.linalg.vector_norm(graph.vectors, dim=1)
+        ei, ej = graph.element[graph.center], graph.element[graph.neighbor]
+        two = lambda k: T[k][ei, ej, ej]  # noqa: E731  (entry i j j)
+        fc = tersoff_cutoff(r, two("R"), two("D"))
+        pq = graph.triplets
+        P, Q = pq[:, 0], pq[:, 1]
+        ek = ej[Q]
+        three = lambda k: T[k][ei[P], ej[P], ek]  # noqa: E731  (entry i j k)
+        cos = (graph.vectors[P] * graph.vectors[Q]).sum(1) / (r[P] * r[Q])
+        c2, d2 = three("c") ** 2, three("d") ** 2
+        h = three("costheta0")
+        g = three("gamma") * (1.0 + c2 / d2 - c2 / (d2 + (h - cos) ** 2))
+        arg = three("lambda3") * (r[P] - r[Q])
+        arg = torch.where(three("m") == 3.0, arg**3, arg)
+        capped = arg.clamp(-_EXP_CAP, _EXP_CAP)
+        ex = torch.where(arg > _EXP_CAP, torch.full_like(arg, 1e30),
+                         torch.where(arg < -_EXP_CAP, torch.zeros_like(arg), torch.exp(capped)))
+        fc_k = tersoff_cutoff(r[Q], three("R"), three("D"))
+        zeta = torch.zeros_like(r).index_add(0, P, fc_k * g * ex)
+        b = bond_order(two("beta") * zeta, two("n"))
+        v = fc * (two("A") * torch.exp(-two("lambda1") * r) - b * two("B") * torch.exp(-two("lambda2") * r))
+        return torch.zeros(graph.n_atoms, dtype=torch.float64).index_add(0, graph.center, 0.5 * v)
+
+    def entries(self) -> list[tuple[str, str, str, dict[str, float]]]:
+        """One (i, j, k, {key: value}) per element triplet, in LAMMPS file order."""
+        out = []
+        for t in element_triplets(self.species):
+            a, b, c = t.split("-")
+            out.append((a, b, c, {k: self.parameters[f"{t}.{k}"].value for k in TERSOFF_KEYS}))
+        return out
+
+    @classmethod
+    def from_entries(cls, species: Iterable[str], entries: Iterable[tuple[str, str, str, Mapping[str, float]]],
+                     **kwargs) -> "Tersoff":
+        """From LAMMPS-style entries; the two-body keys of entries (i, j, k), j ≠ k, which no
+        term uses, are kept as fixed parameters without bounds (LAMMPS files put zeros there)."""
+        params = []
+        for a, b, c, values in entries:
+            for k in TERSOFF_KEYS:
+                if b != c and k in TERSOFF_TWO_BODY_KEYS:
+                    params.append(Parameter(f"{a}-{b}-{c}.{k}", float(values[k]), fixed=True))
+                    continue
+                lo, hi = TERSOFF_BOUNDS[k]
+                params.append(Parameter(f"{a}-{b}-{c}.{k}", float(values[k]), lo, hi))
+        return cls(species, params, **kwargs)
+
+    @classmethod
+    def _from_description(cls, d, params, arrays):
+        return cls(d["species"], params, energy_offsets=d.get("energy_offsets_ev"), metadata=d.get("metadata"))
