@@ -202,8 +202,85 @@ class MolecularConfig:
             raise ConfigError(f"{key}.length: expected a positive length, got {self.length}")
 
 
+@dataclass(frozen=True)
+class ClassicalConfig:
+    """Pair, EAM, Tersoff and Stillinger–Weber models (see
+    :mod:`potforge.models.classical.spec` for the form and parameter syntax)."""
+
+    kind: typing.ClassVar[str] = "classical"
+    species: tuple[str, ...] | None = field(default=None, metadata=_doc(
+        "element symbols (default: those the forms name, else the training data's)"))
+    cutoff: float | None = field(default=None, metadata=_doc("interaction range (pair, eam)", unit="length"))
+    smooth_width: float = field(default=1.0, metadata=_doc(
+        "width of the smooth switch below the cutoff (pair, eam)", unit="length"))
+    pair: dict[str, Any] = field(default_factory=dict, metadata=_doc(
+        "per element pair A-B: {form: morse|lj|buckingham|exponential|zhou_pair|spline, parameters}"))
+    density: dict[str, Any] = field(default_factory=dict, metadata=_doc(
+        "eam, per element: {form: exponential|zhou_density|spline|…, parameters}"))
+    embedding: dict[str, Any] = field(default_factory=dict, metadata=_doc(
+        "eam, per element: {form: fs|universal|spline, parameters}"))
+    parameters: dict[str, Any] = field(default_factory=dict, metadata=_doc(
+        "tersoff, sw: per element triplet A-B-C, the LAMMPS keys and values"))
+    fix: tuple[str, ...] = field(default=(), metadata=_doc(
+        "parameters held fixed: full names (pair.Cu-Cu.r0) or keys (R, D)"))
+    element_energies: Literal["fit", "zero"] | dict[str, float] = field(default="fit", metadata=_doc(
+        "per-element reference energies: least squares on composition, zero, or given (eV)"))
+
+    def spec(self) -> dict:
+        """The keys of this kind for :func:`potforge.models.classical.spec.potential_from_spec`
+        (keys of other kinds must be absent or empty)."""
+        if self.kind in ("tersoff", "sw"):
+            for name in ("cutoff", "pair", "density", "embedding"):
+                if getattr(self, name):
+                    raise ConfigError(f"model.{name}: not a key of a {self.kind} model (its cutoff "
+                                      "and forms follow from model.parameters)")
+            return {"parameters": self.parameters, "fix": list(self.fix)}
+        if self.parameters:
+            raise ConfigError(f"model.parameters: not a key of a {self.kind} model (give forms "
+                              "under pair/density/embedding)")
+        out = {"cutoff": self.cutoff, "smooth_width": self.smooth_width, "pair": self.pair,
+               "fix": list(self.fix)}
+        if self.kind == "eam":
+            out.update(density=self.density, embedding=self.embedding)
+        elif self.density or self.embedding:
+            raise ConfigError("model.density/embedding: only an eam model has them")
+        return out
+
+    def named_species(self) -> tuple[str, ...] | None:
+        """The species the forms name (None if they name none)."""
+        if self.species is not None:
+            return tuple(self.species)
+        names: list[str] = []
+        for key in (*self.pair, *self.density, *self.embedding, *self.parameters):
+            for part in str(key).split("-"):
+                if part not in names:
+                    names.append(part)
+        if not names:
+            return None
+        from ase.data import atomic_numbers
+
+        bad = [n for n in names if n not in atomic_numbers]
+        if bad:
+            raise ConfigError(f"model: {bad[0]!r} (in a pair/element/triplet name) is not an element symbol")
+        return tuple(sorted(names, key=lambda s: atomic_numbers[s]))
+
+    def check(self, key: str) -> None:
+        species = self.named_species()
+        if species is None:
+            raise ConfigError(f"{key}: a {self.kind} model needs its forms or parameters")
+        from ..models.classical.spec import potential_from_spec
+
+        potential_from_spec(self.kind, self.spec(), species, key=key)
+
+
+def _classical_schema(kind: str) -> type:
+    return dataclass(frozen=True)(type(f"{kind.capitalize()}Config", (ClassicalConfig,), {
+        "kind": kind, "__doc__": ClassicalConfig.__doc__, "__annotations__": {}}))
+
+
 #: model kind -> its config schema
-MODEL_CONFIGS: dict[str, type] = {"hdnnp": HDNNPConfig, "hdnnp-1g": MolecularConfig}
+MODEL_CONFIGS: dict[str, type] = {"hdnnp": HDNNPConfig, "hdnnp-1g": MolecularConfig,
+                                  **{k: _classical_schema(k) for k in ("pair", "eam", "tersoff", "sw")}}
 
 
 def register_model_config(kind: str, schema: type) -> None:

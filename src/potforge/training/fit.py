@@ -314,6 +314,33 @@ def _build_molecular(config: Config, train: Dataset, log: Callable[[str], None])
     return model, {"symbols": list(symbols)}
 
 
+@register_model_builder("pair")
+@register_model_builder("eam")
+@register_model_builder("tersoff")
+@register_model_builder("sw")
+def _build_classical(config: Config, train: Dataset, log: Callable[[str], None]) -> tuple[TrainableModel, dict]:
+    from ..models.classical.spec import potential_from_spec
+    from .models.classical import TrainableClassical
+
+    mc = config.model
+    species = _species(mc.named_species(), train)
+    potential = potential_from_spec(config.model_kind, mc.spec(), species)
+    model = TrainableClassical(potential)
+    if mc.element_energies == "fit":
+        ref = train.reference_energies(species) if len(species) > 1 else {species[0]: 0.0}
+    elif mc.element_energies == "zero":
+        ref = {s: 0.0 for s in species}
+    else:
+        missing = [s for s in species if s not in mc.element_energies]
+        if missing:
+            raise ConfigError(f"model.element_energies: missing {', '.join(missing)}")
+        ref = {s: float(mc.element_energies[s]) for s in species}
+    model.element_energies = torch.tensor([ref[s] for s in species], dtype=torch.float64)
+    log(f"{config.model_kind}: {', '.join(species)}; {model.n_parameters} free of "
+        f"{len(potential.parameters)} parameters; cutoff {potential.cutoff:.3f} Å")
+    return model, {"element_energies_ev": ref, "free_parameters": list(model.free)}
+
+
 def _threads(config: Config) -> int:
     n = config.training.threads
     return n if n > 0 else (os.cpu_count() or 1)

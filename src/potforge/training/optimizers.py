@@ -422,3 +422,7 @@ class KalmanOptimizer(Optimizer):
 
     def load_state_dict(self, state: dict) -> None:
         self.filter.load_state_dict(state["filter"])
+
+
+# the few-parameter optimizers (lsq, lbfgsb) register themselves here
+from . import least_squares  # noqa: E402,F401
