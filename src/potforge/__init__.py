@@ -18,7 +18,8 @@ __all__ = ["__version__", "calculator", "load_model", "fit"]
 
 
 def load_model(path, *, length_unit: str = "angstrom", energy_unit: str = "ev"):
-    """Load a potforge model directory or an n2p2 model directory (``input.nn``)."""
+    """Load a potforge model directory, an n2p2 model directory (``input.nn``) or a LAMMPS
+    potential file (``.eam.alloy``, ``.setfl``, ``.tersoff``, ``.sw``)."""
     from .export import load_model as _load
 
     return _load(path, length_unit=length_unit, energy_unit=energy_unit)

@@ -1,17 +1,23 @@
-"""``potforge export MODEL --format n2p2 -o DIR``."""
+"""``potforge export MODEL --format n2p2|lammps -o DIR``."""
 
 from __future__ import annotations
 
 import argparse
 
 EXAMPLE = """\
-example (a trained model to n2p2 / LAMMPS pair_style hdnnp files):
+examples:
   potforge export cu-zuo --format n2p2 -o cu-zuo-n2p2
   potforge export cu-zuo --format n2p2 -o cu-zuo-n2p2-bohr --length-unit bohr --energy-unit hartree
+  potforge export si-tersoff --format lammps -o si-lammps
+  potforge export cu-eam --format lammps -o cu-lammps --rho-max 60
 
-The n2p2 files (input.nn, scaling.data, weights.ZZZ.data) predict the same energies and
+n2p2: the files (input.nn, scaling.data, weights.ZZZ.data) predict the same energies and
 forces as the model; LAMMPS reads them with pair_style hdnnp (give cflength/cfenergy if the
 files are not in Å/eV).
+
+lammps (classical models): a potential file (.table, .eam.alloy, .tersoff or .sw) and
+in.lammps with the pair_style/pair_coeff lines; run it with
+  cd si-lammps && lmp -in in.lammps -var data structure.data
 """
 
 
@@ -19,24 +25,48 @@ def add_parser(sub, name: str, help_text: str) -> None:
     p = sub.add_parser(name, help=help_text, description=help_text + ".", epilog=EXAMPLE,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("model", help="potforge model directory")
-    p.add_argument("--format", required=True, choices=("n2p2",), help="output format")
-    p.add_argument("-o", "--output", required=True, help="output directory (new or an n2p2 model)")
-    p.add_argument("--length-unit", default="angstrom", help="length unit of the files (default angstrom)")
-    p.add_argument("--energy-unit", default="ev", help="energy unit of the files (default ev)")
+    p.add_argument("--format", required=True, choices=("n2p2", "lammps"), help="output format")
+    p.add_argument("-o", "--output", required=True, help="output directory")
+    p.add_argument("--length-unit", default="angstrom", help="n2p2: length unit of the files (default angstrom)")
+    p.add_argument("--energy-unit", default="ev", help="n2p2: energy unit of the files (default ev)")
+    p.add_argument("--rho-max", type=float, default=None,
+                   help="lammps, EAM: largest tabulated host density (default: 2x a compressed fcc crystal's)")
+    p.add_argument("--table-points", type=int, default=None,
+                   help="lammps: points per table (pair tables default 10000, EAM 10000)")
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from ..core.errors import ModelFormatError
-    from ..export.n2p2 import write_n2p2_model
-    from ..models.hdnnp import HDNNP
     from ..models.potential import load_potential
 
     model = load_potential(args.model)
     if args.format == "n2p2":
+        from ..export.n2p2 import write_n2p2_model
+        from ..models.hdnnp import HDNNP
+
         if not isinstance(model, HDNNP):
             raise ModelFormatError(f"a {model.kind} model has no n2p2 form; n2p2 export needs a "
                                    "2G HDNNP", path=args.model)
         write_n2p2_model(model, args.output, length_unit=args.length_unit, energy_unit=args.energy_unit)
-    print(f"wrote {args.output} ({args.format})")
+        print(f"wrote {args.output} ({args.format})")
+        return 0
+    from ..export.lammps import export_lammps
+    from ..models.classical import ClassicalPotential
+
+    if not isinstance(model, ClassicalPotential):
+        raise ModelFormatError(f"a {model.kind} model has no LAMMPS form here; for an HDNNP use "
+                               "--format n2p2 (LAMMPS pair_style hdnnp)", path=args.model)
+    options = {"rho_max": args.rho_max}
+    if args.table_points is not None:
+        options.update(n_table=args.table_points, nr=args.table_points, nrho=args.table_points)
+    written = export_lammps(model, args.output, **options)
+    for path in written["files"]:
+        print(f"wrote {path}")
+    print(f"pair_style {written['pair_style']}")
+    for line in written["pair_coeff"]:
+        print(line)
+    if any(v != 0.0 for v in written["energy_offsets"].values()):
+        offsets = ", ".join(f"{s} {v:g}" for s, v in written["energy_offsets"].items())
+        print(f"note: LAMMPS leaves out the per-atom energy offsets (eV) {offsets}; see in.lammps")
     return 0

@@ -9,19 +9,28 @@ __all__ = ["load_model"]
 
 
 def load_model(path: str | os.PathLike, *, length_unit: str = "angstrom", energy_unit: str = "ev"):
-    """Load a potforge model directory or an n2p2 model directory (recognised by ``input.nn``).
+    """Load a potforge model directory, an n2p2 model directory (recognised by ``input.nn``)
+    or a LAMMPS potential file (``.eam.alloy``/``.setfl``, ``.tersoff``, ``.sw``: all elements
+    of the file; use :func:`potforge.export.lammps.read_lammps_potential` to choose them).
 
     ``length_unit``/``energy_unit`` apply to n2p2 directories only (potforge models carry
-    their units).
+    their units; LAMMPS files are read in metal units).
     """
     from ..core.errors import ModelFormatError
     from ..models.potential import load_potential
     from .n2p2 import is_n2p2_model, read_n2p2_model
 
     path = Path(path)
+    if path.is_file():
+        from .lammps import read_lammps_potential, style_for_path
+
+        style = style_for_path(path)
+        if style is not None:
+            return read_lammps_potential(path, style)
     if not path.is_dir():
-        raise ModelFormatError("not a directory; expected a potforge model (model.json) or an "
-                               "n2p2 model (input.nn)", path=os.fspath(path))
+        raise ModelFormatError("not a directory; expected a potforge model (model.json), an "
+                               "n2p2 model (input.nn) or a LAMMPS potential file (.eam.alloy, "
+                               ".setfl, .tersoff, .sw)", path=os.fspath(path))
     if (path / "model.json").is_file():
         return load_potential(path)
     if is_n2p2_model(path):
