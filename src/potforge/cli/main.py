@@ -18,10 +18,11 @@ VERBS: dict[str, tuple[str, str]] = {
     "data": ("potforge.cli.data", "inspect and convert data files (info, convert)"),
     "demo": ("potforge.cli.demo", "predict with the shipped water model and compare with DFT"),
     "train": ("potforge.cli.train", "train a potential from a YAML config"),
-    "export": ("potforge.cli.export", "write a model in another code's format (n2p2)"),
+    "export": ("potforge.cli.export", "write a model in another code's format (n2p2, LAMMPS)"),
     "cv": ("potforge.cli.cv", "leave-group-out cross-validation over config values"),
     "learning-curve": ("potforge.cli.learning_curve", "test errors against training-set size"),
     "evaluate": ("potforge.cli.evaluate", "errors of a model on labelled data, parity plots and a report"),
+    "properties": ("potforge.cli.properties", "physical properties of a model: lattice, EOS, elastic constants, defects, surfaces, phonons"),
 }
 
 
