@@ -43,7 +43,7 @@ EAM_ALLOY = {"cutoff": 4.8, "smooth_width": 1.2,
 def pair_model(form: str = "morse"):
     forms = {"morse": {"form": "morse", "D0": 0.34, "alpha": 1.36, "r0": 2.63},
              "lj": {"form": "lj", "epsilon": 0.4, "sigma": 2.3},
-             "buckingham": {"form": "buckingham", "A": 600.0, "rho": 0.3, "C": 20.0},
+             "buckingham": {"form": "buckingham", "A": 2000.0, "rho": 0.3, "C": 160.0},
              "spline": {"form": "spline", "n_knots": 8, "r_min": 1.8,
                         "coefficients": [1.5, 0.4, -0.25, -0.3, -0.12, -0.05, 0.02, 0.01]}}
     return potential_from_spec("pair", {"cutoff": 5.0, "smooth_width": 1.0, "pair": {"Cu-Cu": forms[form]}}, ["Cu"])
