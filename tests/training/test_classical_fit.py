@@ -46,7 +46,7 @@ def _cu_structures(n=8, seed=0):
         if k % 3 == 2:
             del a[0]                                     # vacancy
         out.append(a)
-    out.append(cc.cluster(out[3], 6))                    # low densities
+    out.append(cc.cluster(out[min(3, n - 1)], 6))        # low densities
     return out
 
 
@@ -153,7 +153,7 @@ def test_train_eam_from_config_and_restarts(tmp_path):
     })
     lines = []
     result = fit(cfg, tmp_path / "out", log=lines.append)
-    assert sum("start" in line for line in lines) == 3
+    assert sum("lsq start" in line for line in lines) == 3
     assert result.summary["train"]["energy_rmse_mev_per_atom"] < 0.01
     fitted = result.potential
     assert abs(fitted.parameters["pair.Cu-Cu.alpha"].value - 1.5) < 1e-3
@@ -177,7 +177,7 @@ def test_lbfgsb_respects_bounds(tmp_path):
     model = TrainableClassical(start)
     trainer = _trainer(model, frames)
     LBFGSBOptimizer(iterations=100).epoch(_Epoch(trainer))
-    d0 = float(model.theta[model.free.index("pair.Cu-Cu.D0")])
+    d0 = float(model.theta.detach()[model.free.index("pair.Cu-Cu.D0")])
     assert d0 <= 0.3 + 1e-12 and d0 > 0.29
 
 
@@ -267,3 +267,139 @@ def test_cv_cli_works_unchanged_for_eam(tmp_path):
     assert [p["values"]["model.cutoff"] for p in result["points"]] == [4.5, 5.0]
     # the data come from the 5.0 Å model: its held-out loss is (numerically) zero
     assert result["chosen"]["values"]["model.cutoff"] == 5.0
+
+
+def _bij_reference(x: float, n: float) -> float:
+    """LAMMPS ters_bij, transcribed from its documented branches (float arithmetic)."""
+    c1 = (2.0 * n * 1.0e-16) ** (-1.0 / n)
+    c2 = (2.0 * n * 1.0e-8) ** (-1.0 / n)
+    c3, c4 = 1.0 / c2, 1.0 / c1
+    if x > c1:
+        return x ** -0.5
+    if x > c2:
+        return (1.0 - x ** (-n) / (2.0 * n)) * x ** -0.5
+    if x < c4:
+        return 1.0
+    if x < c3:
+        return 1.0 - x ** n / (2.0 * n)
+    return (1.0 + x ** n) ** (-1.0 / (2.0 * n))
+
+
+@pytest.mark.parametrize("n", [0.78734, 22.956])
+def test_tersoff_bond_order_branches_and_finite_gradients(n):
+    from potforge.models.classical.tersoff import bond_order
+
+    nn = torch.tensor(n, dtype=torch.float64)
+    c1 = (2.0 * n * 1.0e-16) ** (-1.0 / n)
+    c2 = (2.0 * n * 1.0e-8) ** (-1.0 / n)
+    xs = [0.0, 0.5 / c1, 2.0 / c1, 0.5 / c2, 1.0, 2.0 * c2, 2.0 * c1, 1e14, 1e-16]
+    x = torch.tensor(xs, dtype=torch.float64, requires_grad=True)
+    b = bond_order(x, nn)
+    for k, xv in enumerate(xs):
+        assert float(b[k]) == pytest.approx(_bij_reference(xv, n), rel=1e-14, abs=1e-300), xv
+    (g,) = torch.autograd.grad(b.sum(), x)
+    assert torch.isfinite(g).all(), g
+    # the closed form and every branch agree within the branch's stated accuracy
+    xd = x.detach()
+    big = xd > 1
+    safe = torch.where(big, xd, torch.ones_like(xd))
+    closed = torch.where(big, safe ** -0.5 * (1.0 + safe ** -n) ** (-1.0 / (2.0 * n)),
+                         (1.0 + torch.where(big, torch.zeros_like(xd), xd) ** n) ** (-1.0 / (2.0 * n)))
+    assert torch.allclose(b.detach(), closed, rtol=1e-7)
+
+
+def test_jacobian_every_column_tersoff_with_three_body_exponential():
+    """Si(C) has λ₃ ≠ 0 (m = 3): every free column, R and D freed too, against differences."""
+    potential = cc.tersoff_si(cc.TERSOFF_SI_C)
+    for n in ("Si-Si-Si.R", "Si-Si-Si.D"):
+        potential.parameters[n].fixed = False
+    model = TrainableClassical(potential)
+    assert "Si-Si-Si.R" in model.free and model.list_cutoff > potential.cutoff
+    trainer = _trainer(model, _label(potential, [cc.si_box(k, rattle=0.2) for k in range(2)]))
+    problem = ResidualProblem(trainer)
+    x = np.append(model.theta.detach().numpy(), 0.1)
+    jac = problem.jacobian(x)
+    for k in range(len(x) - 1):
+        h = 1e-6 * abs(x[k]) if x[k] != 0 else 1e-7
+        up, down = x.copy(), x.copy()
+        up[k] += h
+        down[k] -= h
+        numeric = (problem.residuals(up) - problem.residuals(down)) / (2 * h)
+        np.testing.assert_allclose(jac[:, k], numeric, rtol=2e-5, atol=1e-6 * np.abs(numeric).max() + 1e-9,
+                                   err_msg=model.free[k])
+
+
+def test_cutoff_cannot_move_beyond_the_neighbour_lists():
+    potential = cc.sw_si()
+    potential.parameters["Si-Si-Si.sigma"].fixed = False
+    model = TrainableClassical(potential)
+    trainer = _trainer(model, _label(potential, [cc.si_box(0)]))
+    problem = ResidualProblem(trainer)
+    x = np.append(model.theta.detach().numpy(), 0.0)
+    x[model.free.index("Si-Si-Si.sigma")] *= 1.3          # a σ beyond the 15 % margin
+    with pytest.raises(FloatingPointError, match="beyond the neighbour lists"):
+        problem.residuals(x)
+
+
+def test_unbounded_optimizers_keep_parameters_in_bounds(tmp_path):
+    """Adam ignores bounds; the trainer projects after each epoch and the model saves/loads."""
+    from ase.io import write
+
+    from potforge.models.potential import load_potential
+
+    truth = cc.pair_model("morse")
+    write(tmp_path / "d.xyz", _label(truth, _cu_structures(3)))
+    cfg = training_config({
+        "data": {"train": str(tmp_path / "d.xyz"), "validation_fraction": 0.0},
+        "model": {"kind": "pair", "cutoff": 5.0,
+                  "pair": {"Cu-Cu": {"form": "morse", "D0": {"value": 0.05, "max": 0.06}, "alpha": 1.36, "r0": 2.63}}},
+        "loss": {"energy_sigma": "1 meV/atom", "force_sigma": "0.02 eV/Å"},
+        "training": {"epochs": 2, "optimizer": {"kind": "adam", "lr": 0.05, "batch_size": 2}},
+    })
+    fit(cfg, tmp_path / "out", log=lambda line: None)
+    loaded = load_potential(tmp_path / "out")
+    assert 0.0 <= loaded.parameters["pair.Cu-Cu.D0"].value <= 0.06
+
+
+def test_classical_defaults_and_equal_bounds():
+    cfg = training_config({"data": {"train": "x.xyz"},
+                           "model": {"kind": "pair", "cutoff": 5.0, "pair": {"Cu-Cu": {
+                               "form": "morse", "D0": {"value": 0.3, "min": 0.3, "max": 0.3},
+                               "alpha": 1.4, "r0": 2.6}}}})
+    assert cfg.training.optimizer["kind"] == "lsq" and cfg.training.epochs == 1
+    model = potential_from_spec("pair", cfg.model.spec(), ["Cu"])
+    assert model.parameters["pair.Cu-Cu.D0"].fixed      # min == max: nothing to fit
+    with pytest.raises(ConfigError, match="expected true or false"):
+        potential_from_spec("pair", {"cutoff": 5.0, "pair": {"Cu-Cu": {
+            "form": "morse", "D0": {"value": 0.3, "fixed": "no"}, "alpha": 1.4, "r0": 2.6}}}, ["Cu"])
+    with pytest.raises(ConfigError, match="n_knots: expected an integer"):
+        potential_from_spec("pair", {"cutoff": 5.0, "pair": {"Cu-Cu": {"form": "spline", "n_knots": "ten"}}}, ["Cu"])
+
+
+def test_resume_of_a_classical_fit(tmp_path):
+    """A run killed during its second epoch resumes from the checkpoint to the same result."""
+    from ase.io import write
+
+    truth = cc.pair_model("morse")
+    write(tmp_path / "d.xyz", _label(truth, _cu_structures(3)))
+    cfg = training_config({
+        "data": {"train": str(tmp_path / "d.xyz"), "validation_fraction": 0.0},
+        "model": {"kind": "pair", "cutoff": 5.0,
+                  "pair": {"Cu-Cu": {"form": "morse", "D0": 0.3, "alpha": 1.3, "r0": 2.6}}},
+        "loss": {"energy_sigma": "1 meV/atom", "force_sigma": "0.02 eV/Å"},
+        "training": {"epochs": 3, "optimizer": {"kind": "lbfgsb", "iterations": 4}}})
+    whole = fit(cfg, tmp_path / "whole", log=lambda line: None)
+
+    class Killed(Exception):
+        pass
+
+    def kill_at_epoch_two(line):
+        if line.startswith("epoch    2/3"):
+            raise Killed
+
+    with pytest.raises(Killed):
+        fit(cfg, tmp_path / "part", log=kill_at_epoch_two)
+    resumed = fit(cfg, tmp_path / "part", resume=True, log=lambda line: None)
+    assert resumed.summary["epochs_run"] == 3
+    np.testing.assert_array_equal(resumed.model.theta.detach().numpy(), whole.model.theta.detach().numpy())
+    assert resumed.model.mean_energy == whole.model.mean_energy

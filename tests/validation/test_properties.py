@@ -463,8 +463,7 @@ def test_reference_elastic_constants_under_pressure_and_rotation(emt, cu):
 
 
 def test_reference_properties_of_mlearn_cu():
-    if not os.path.isfile(MLEARN_CU):
-        pytest.skip("mlearn Cu data not found")
+    assert os.path.isfile(MLEARN_CU), f"{MLEARN_CU}: the shared mlearn data must be present"
     from ase.io import read
 
     ref = P.reference_properties(read(MLEARN_CU, ":"), "Cu", "fcc")

@@ -115,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
         out = {**props}
         if dft is not None:
             out["dft"] = dft
-        print(json.dumps(out, allow_nan=False))
+        print(json.dumps(_finite(out), allow_nan=False))
         return 0
     print(f"{args.model}: {element} {lattice}")
     for key, value in props.items():
@@ -129,3 +129,16 @@ def run(args: argparse.Namespace) -> int:
         print(f"Comparison with {args.dft}:")
         print(comparison_table(props, dft))
     return 0
+
+
+def _finite(value):
+    """NaN and infinities as null: JSON has no spelling for them."""
+    import math
+
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value

@@ -623,9 +623,21 @@ def default_r_inner(model: PairPotential, *, e_max: float = 100.0) -> dict[str, 
     out = {}
     for name in model.type_names:
         e, _ = model.tabulate(name, r)
+        # the bonding well: the lowest point outside any collapse towards r -> 0 (Buckingham's
+        # −C/r⁶ wins at short range; its barrier maximum then bounds the well from inside)
         k_min = int(np.argmin(e))
-        above = np.flatnonzero(e[: k_min + 1] >= e_max)
-        out[name] = float(r[above[-1]]) if above.size else lo
+        if k_min == 0:
+            interior = np.flatnonzero((e[1:-1] < e[:-2]) & (e[1:-1] <= e[2:])) + 1
+            if interior.size:
+                k_min = int(interior[np.argmin(e[interior])])
+        barrier = int(np.argmax(e[: k_min + 1]))
+        above = np.flatnonzero(e[barrier: k_min + 1] >= e_max)
+        if above.size:
+            out[name] = float(r[barrier + above[-1]])
+        elif barrier > 0:
+            out[name] = float(r[barrier])      # start at the barrier top: below it φ collapses
+        else:
+            out[name] = lo
     return out
 
 
@@ -682,6 +694,12 @@ def export_lammps(potential: ClassicalPotential, directory: str | os.PathLike, *
                          "linearly above (potforge's analytic F does not).")
         else:
             data = potential.data
+            if any(offsets.values()):  # fold the offsets into copies of F, as for EAM
+                import dataclasses
+
+                data = dataclasses.replace(data, frho={s: data.frho[s] + offsets[s] for s in data.elements})
+                notes.append("The per-element energy offsets are folded into F: LAMMPS energies "
+                             "equal potforge's.")
         potential_file = directory / f"{stem}.eam.alloy"
         write_setfl(data, potential_file)
         pair_style = "eam/alloy"

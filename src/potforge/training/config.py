@@ -209,7 +209,7 @@ class ClassicalConfig:
 
     kind: typing.ClassVar[str] = "classical"
     species: tuple[str, ...] | None = field(default=None, metadata=_doc(
-        "element symbols (default: those the forms name, else the training data's)"))
+        "element symbols (default: those the forms name, ordered by atomic number)"))
     cutoff: float | None = field(default=None, metadata=_doc("interaction range (pair, eam)", unit="length"))
     smooth_width: float = field(default=1.0, metadata=_doc(
         "width of the smooth switch below the cutoff (pair, eam)", unit="length"))
@@ -315,7 +315,7 @@ class LossConfig:
 @dataclass(frozen=True)
 class TrainingConfig:
     optimizer: dict[str, Any] = field(default_factory=lambda: {"kind": "kalman"}, metadata=_doc(
-        "kind (kalman, adam, lbfgs) and its options"))
+        "kind (kalman, adam, lbfgs; lsq, lbfgsb for classical models, lsq their default) and its options"))
     epochs: int = 30
     max_time: float | None = field(default=None, metadata=_doc("wall-time limit (plain numbers: s)", unit="time"))
     patience: int | None = field(default=None, metadata=_doc("stop after this many epochs without a better validation loss"))
@@ -418,10 +418,15 @@ def training_config(raw: Mapping[str, Any], *, base_dir: str | os.PathLike = "."
     if kind not in MODEL_CONFIGS:
         raise ConfigError(f"model.kind: {kind!r} is not a trainable model; expected one of "
                           f"{', '.join(sorted(MODEL_CONFIGS))}")
+    training_raw = dict(raw.get("training") or {})
+    if issubclass(MODEL_CONFIGS[kind], ClassicalConfig):
+        # a few parameters: one least-squares solve to convergence is the natural default
+        training_raw.setdefault("optimizer", {"kind": "lsq"})
+        training_raw.setdefault("epochs", 1)
     config = Config(data=build(DataConfig, raw.get("data"), "data"),
                     model=build(MODEL_CONFIGS[kind], model_raw, "model"),
                     loss=build(LossConfig, raw.get("loss"), "loss"),
-                    training=build(TrainingConfig, raw.get("training"), "training"),
+                    training=build(TrainingConfig, training_raw, "training"),
                     model_kind=kind, base_dir=os.fspath(Path(base_dir).resolve()))
     return config
 

@@ -41,6 +41,9 @@ class ResidualProblem:
     def __init__(self, trainer: "Trainer") -> None:
         self.trainer = trainer
         self.model = trainer.model
+        if not hasattr(self.model, "bounds"):
+            raise ConfigError(f"training.optimizer.kind: lsq is for classical potentials (pair, eam, "
+                              f"tersoff, sw); a {self.model.kind} model trains with kalman, adam or lbfgs")
         if self.model.n_parameters > _MAX_PARAMETERS:
             raise ConfigError(f"training.optimizer: least squares builds the full Jacobian, which "
                               f"is meant for up to {_MAX_PARAMETERS} parameters; this model has "
@@ -71,7 +74,7 @@ class ResidualProblem:
             parts.append((scale * df)[ok].reshape(-1))
         if self.stress:
             ds = (out.stress - batch.stress)[:, loss._stress_mask]
-            ok = ~torch.isnan(batch.stress).any(1) & ~torch.isnan(batch.volume)
+            ok = ~torch.isnan(batch.stress[:, loss._stress_mask]).any(1) & ~torch.isnan(batch.volume)
             parts.append((torch.sqrt(loss.weights.stress * w / n).unsqueeze(1) * ds)[ok].reshape(-1))
         return torch.cat(parts) if parts else torch.zeros(0, dtype=torch.float64)
 
@@ -89,7 +92,7 @@ class ResidualProblem:
             scale = torch.sqrt(loss.weights.forces * w[batch.frame_of_atom] / n)
             parts.append((scale.view(-1, 1, 1) * d_forces)[ok].reshape(-1, d_forces.shape[2]))
         if self.stress:
-            ok = ~torch.isnan(batch.stress).any(1) & ~torch.isnan(batch.volume)
+            ok = ~torch.isnan(batch.stress[:, loss._stress_mask]).any(1) & ~torch.isnan(batch.volume)
             ds = d_stress[:, loss._stress_mask, :]
             scale = torch.sqrt(loss.weights.stress * w / n).view(-1, 1, 1)
             parts.append((scale * ds)[ok].reshape(-1, ds.shape[2]))
@@ -107,7 +110,7 @@ class ResidualProblem:
             ok = ~torch.isnan(batch.forces).any(1)
             parts.append(torch.zeros(int(ok.sum()) * 3, dtype=torch.float64))
         if self.stress:
-            ok = ~torch.isnan(batch.stress).any(1) & ~torch.isnan(batch.volume)
+            ok = ~torch.isnan(batch.stress[:, loss._stress_mask]).any(1) & ~torch.isnan(batch.volume)
             parts.append(torch.zeros(int(ok.sum()) * int(loss._stress_mask.sum()), dtype=torch.float64))
         return torch.cat(parts) if parts else torch.zeros(0, dtype=torch.float64)
 
@@ -227,9 +230,8 @@ class LeastSquaresOptimizer(Optimizer):
                                    method="trf", x_scale="jac", max_nfev=self.max_iterations,
                                    ftol=self.tolerance, xtol=self.tolerance, gtol=self.tolerance)
             costs.append(2.0 * float(result.cost))
-            if len(starts) > 1:
-                trainer.log(f"  start {k}: loss {costs[-1]:.6g} after {result.nfev} evaluations "
-                            f"({result.message})")
+            trainer.log(f"  lsq start {k}: loss {costs[-1]:.6g} after {result.nfev} evaluations, "
+                        f"{result.njev} Jacobians ({result.message})")
             if best is None or result.cost < best.cost:
                 best = result
         with torch.no_grad():
@@ -268,6 +270,9 @@ class LBFGSBOptimizer(Optimizer):
         def value_and_gradient(x: np.ndarray) -> tuple[float, np.ndarray]:
             with torch.no_grad():
                 model.theta.copy_(torch.from_numpy(x))
+            # the offset at its closed-form optimum for these parameters (a profile loss: by the
+            # envelope theorem its gradient is the partial one below)
+            trainer.refit_energy_offset()
             model.theta.grad = None
             total = trainer.full_loss_backward()
             grad = model.theta.grad

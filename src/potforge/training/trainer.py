@@ -291,6 +291,9 @@ class Trainer:
             start = time.perf_counter()
             self.epoch += 1
             extra = self.optimizer.epoch(self)
+            project = getattr(self.model, "project", None)
+            if project is not None:  # bounded models: keep the parameters physical
+                project()
             if not torch.isfinite(self.model.theta).all():
                 raise FloatingPointError(f"epoch {self.epoch}: parameters became non-finite; "
                                          "lower the learning rate")

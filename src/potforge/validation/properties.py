@@ -453,7 +453,11 @@ def equation_of_state(calc, element: str, lattice: str, a0: float, strain: float
         atoms.set_cell(cell0 * s, scale_atoms=True)
         volumes.append(atoms.get_volume() / len(atoms))
         energies.append(_energy(atoms) / len(atoms))
-    e0, v0, b0, bp, rms = birch_murnaghan_fit(volumes, energies)
+    try:
+        e0, v0, b0, bp, rms = birch_murnaghan_fit(volumes, energies)
+    except ValueError as err:
+        raise ConfigError(f"equation of state of {element} ({lattice}): {err}; the model may have "
+                          "no stable minimum near a0") from None
     return EOSResult(e0, v0, b0 / units.GPa, bp, np.array(volumes), np.array(energies), rms)
 
 

@@ -31,13 +31,8 @@ from ...core.errors import ConfigError, ModelFormatError
 from ...core.neighbors import neighbor_list
 from ..potential import Potential, Prediction, check_min_distance, species_indices
 
-__all__ = ["Parameter", "Graph", "build_graph", "triplets", "ClassicalPotential", "pair_key",
+__all__ = ["Parameter", "Graph", "build_graph", "triplets", "ClassicalPotential",
            "assemble_forces", "assemble_virial"]
-
-
-def pair_key(a: str, b: str) -> str:
-    """Canonical name of an unordered element pair (order of first appearance: ``Cu-Ni``)."""
-    return f"{a}-{b}"
 
 
 @dataclass
@@ -51,6 +46,8 @@ class Parameter:
     fixed: bool = False
 
     def check(self) -> None:
+        if self.lower == self.upper:
+            self.fixed = True  # nothing to fit (and SciPy needs lower < upper for free ones)
         if not math.isfinite(self.value):
             raise ConfigError(f"{self.name}: value {self.value} is not finite")
         if self.lower > self.upper:
@@ -71,8 +68,11 @@ class Parameter:
 
     @classmethod
     def from_dict(cls, d: Mapping) -> "Parameter":
+        fixed = d.get("fixed", False)
+        if not isinstance(fixed, bool):
+            raise ConfigError(f"{d.get('name')}.fixed: expected true or false, got {fixed!r}")
         return cls(str(d["name"]), float(d["value"]), float(d.get("lower", -math.inf)),
-                   float(d.get("upper", math.inf)), bool(d.get("fixed", False)))
+                   float(d.get("upper", math.inf)), fixed)
 
 
 @dataclass
@@ -167,6 +167,8 @@ class ClassicalPotential(Potential):
 
     kind: ClassVar[str] = "classical"
     needs_triplets: ClassVar[bool] = False
+    #: parameter keys that set the cutoff (none: the cutoff is a fixed option)
+    cutoff_keys: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, species: Iterable[str], parameters: Iterable[Parameter], cutoff: float, *,
                  energy_offsets: Mapping[str, float] | None = None, metadata: dict | None = None) -> None:
@@ -217,11 +219,17 @@ class ClassicalPotential(Potential):
     def free_parameters(self) -> list[str]:
         return [n for n, p in self.parameters.items() if not p.fixed]
 
-    def set_values(self, values: Mapping[str, float]) -> "ClassicalPotential":
+    def set_values(self, values: Mapping[str, float], *, clip: bool = False) -> "ClassicalPotential":
+        """Set parameter values; outside its bounds a value is clipped (``clip``) or refused."""
         for name, v in values.items():
             if name not in self.parameters:
                 raise ConfigError(f"{name}: not a parameter of this {self.kind} model")
-            self.parameters[name].value = float(v)
+            p = self.parameters[name]
+            v = float(v)
+            if clip:
+                v = min(max(v, p.lower), p.upper)
+            p.value = v
+            p.check()
         return self
 
     def values(self) -> dict[str, float]:

@@ -11,6 +11,12 @@ Smooth cutoff (analytic radial forms): f(r) S(r) with the quintic switch
 so S = 1 below r_c − w, and S, S′, S″ vanish at r_c: f, f′ and f″ of the product go to zero at
 the cutoff and MD conserves energy. The B-spline forms vanish with two derivatives at r_c by
 construction (their last three coefficients are zero) and are not switched.
+
+Embedding functions are not switched: ``fs`` (−A√ρ) and ``universal`` have an infinite slope at
+ρ = 0, so the force on an atom leaving its last neighbour falls only as δ^{1/2} (δ the distance
+to the cutoff); energy is still continuous. The ``spline`` embedding is smooth at ρ = 0; for
+ρ < 0 (possible with unbounded spline densities) it returns F(0) plus the slope there, where
+LAMMPS would continue its own cubic.
 """
 
 from __future__ import annotations
@@ -184,10 +190,10 @@ def _spline_embedding(form, p, rho):
     c = torch.stack([p[f"c{k}"] for k in range(n)])
     rho_max = form.options["rho_max"]
     step = rho_max / (n - 3)
-    # coefficients k = -1 .. n-2 on knots 0, step, …, rho_max; linear continuation above
-    inner = rho.clamp(max=rho_max)
+    # coefficients k = -1 .. n-2 on knots 0, step, …, rho_max; linear continuation outside
+    inner = rho.clamp(min=0.0, max=rho_max)
     value, slope = bspline_parts(inner, c, 0.0, step, first=-1)
-    return torch.where(rho > rho_max, value + slope * (rho - rho_max), value)
+    return torch.where((rho > rho_max) | (rho < 0), value + slope * (rho - inner), value)
 
 
 _EMBEDDING_KERNELS = {"fs": _fs, "universal": _universal, "spline": _spline_embedding}

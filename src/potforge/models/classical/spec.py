@@ -52,7 +52,9 @@ def parameter_from_spec(name: str, raw: Any, bounds: tuple[float, float], key: s
             lo = max(lo, _number(raw["min"], f"{key}.min"))
         if "max" in raw:
             hi = min(hi, _number(raw["max"], f"{key}.max"))
-        fixed = bool(raw.get("fixed", False))
+        fixed = raw.get("fixed", False)
+        if not isinstance(fixed, bool):
+            raise ConfigError(f"{key}.fixed: expected true or false, got {fixed!r}")
     else:
         value = raw
     value = _number(value, key)
@@ -100,7 +102,7 @@ def _form_parameters(prefix: str, form, raw: Mapping, key: str) -> list[Paramete
 def _radial(prefix: str, raw: Any, cutoff: float, key: str):
     if not isinstance(raw, Mapping) or "form" not in raw:
         raise ConfigError(f"{key}: expected a mapping with a form, e.g. {{form: morse, D0: 0.3, ...}}")
-    options = {k: raw[k] for k in ("n_knots", "r_min") if k in raw}
+    options = _options(raw, ("n_knots", "r_min"), key)
     form = radial_form(str(raw["form"]), cutoff=cutoff, key=key, **options)
     return form, _form_parameters(prefix, form, raw, key)
 
@@ -108,9 +110,32 @@ def _radial(prefix: str, raw: Any, cutoff: float, key: str):
 def _embedding(prefix: str, raw: Any, key: str):
     if not isinstance(raw, Mapping) or "form" not in raw:
         raise ConfigError(f"{key}: expected a mapping with a form, e.g. {{form: fs, A: 1.0, B: 0.0}}")
-    options = {k: raw[k] for k in ("n_knots", "rho_max") if k in raw}
+    options = _options(raw, ("n_knots", "rho_max"), key)
     form = embedding_form(str(raw["form"]), key=key, **options)
     return form, _form_parameters(prefix, form, raw, key)
+
+
+def _options(raw: Mapping, names: Sequence[str], key: str) -> dict:
+    """Numeric form options (n_knots an integer; r_min in Å; rho_max plain), checked."""
+    out: dict = {}
+    spline = raw.get("form") == "spline"
+    for name in names:
+        if name not in raw:
+            continue
+        if not spline:
+            raise ConfigError(f"{key}.{name}: only a spline form has it")
+        value = raw[name]
+        if name == "n_knots":
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ConfigError(f"{key}.n_knots: expected an integer, got {value!r}")
+            out[name] = value
+        elif name == "r_min" and isinstance(value, str):
+            from ...core.config import parse_quantity
+
+            out[name] = parse_quantity(value, "length", f"{key}.r_min")
+        else:
+            out[name] = _number(value, f"{key}.{name}")
+    return out
 
 
 def _check_keys(mapping: Mapping, allowed: Sequence[str], key: str) -> None:
@@ -195,7 +220,13 @@ def potential_from_spec(kind: str, spec: Mapping[str, Any], species: Sequence[st
                     params.append(p)
                     continue
                 params.append(parameter_from_spec(f"{t}.{k}", entry[k], bounds[k], f"{key}.parameters.{t}.{k}"))
-        model = (Tersoff if kind == "tersoff" else StillingerWeber)(species, params)
+        model = (Tersoff if kind == "tersoff" else StillingerWeber)(species, params).hold_defaults()
+        # hold_defaults fixes the cutoff keys (and m, tol); an explicit fixed: false wins
+        for t in triplets:
+            for k in keys:
+                entry = raw[t][k]
+                if isinstance(entry, Mapping) and entry.get("fixed") is False:
+                    model.parameters[f"{t}.{k}"].fixed = False
     else:
         raise ConfigError(f"{key}.kind: {kind!r} is not a classical kind; expected one of "
                           f"{', '.join(CLASSICAL_KINDS)}")

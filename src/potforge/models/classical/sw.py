@@ -63,17 +63,27 @@ class StillingerWeber(ClassicalPotential):
         value = {p.name: p.value for p in params}
         cutoff = max(value[f"{t}.a"] * value[f"{t}.sigma"] for t in element_triplets(species))
         super().__init__(species, params, cutoff, energy_offsets=energy_offsets, metadata=metadata)
-        self.parameters_fixed_default()
 
-    def parameters_fixed_default(self) -> None:
+    #: held fixed by default in new models: tol is unused; a (with σ) sets the cutoff of the
+    #: training neighbour lists (σ stays free, within a margin the training checks)
+    default_fixed = ("tol", "a")
+
+    def hold_defaults(self) -> "StillingerWeber":
         for p in self.parameters.values():
-            if p.name.endswith(".tol"):
+            if p.name.rsplit(".", 1)[1] in self.default_fixed:
                 p.fixed = True
+        return self
+
+    #: keys whose values set the cutoff
+    cutoff_keys = ("a", "sigma")
+
+    def cutoff_of(self, values) -> float:
+        """The cutoff max(a σ) for parameter values (name -> number or 0-d tensor)."""
+        return max(float(values[f"{t}.a"]) * float(values[f"{t}.sigma"]) for t in element_triplets(self.species))
 
     @property
     def cutoff(self) -> float:
-        return max(self.parameters[f"{t}.a"].value * self.parameters[f"{t}.sigma"].value
-                   for t in element_triplets(self.species))
+        return self.cutoff_of({n: p.value for n, p in self.parameters.items()})
 
     def site_energies(self, p, graph: Graph) -> torch.Tensor:
         sp = self.species
@@ -120,7 +130,7 @@ class StillingerWeber(ClassicalPotential):
                     continue
                 lo, hi = SW_BOUNDS[k]
                 params.append(Parameter(f"{a}-{b}-{c}.{k}", float(values[k]), lo, hi))
-        return cls(species, params, **kwargs)
+        return cls(species, params, **kwargs).hold_defaults()
 
     @classmethod
     def _from_description(cls, d, params, arrays):

@@ -12,7 +12,10 @@ as documented for LAMMPS ``pair_style tersoff``:
 One entry per ordered element triplet (i, j, k) with the LAMMPS keys m, gamma, lambda3, c, d,
 costheta0 (= h), n, beta, lambda2, B, R, D, lambda1, A. As in LAMMPS, the three-body values
 (m, γ, λ₃, c, d, h) and the cutoff (R, D) of f_C(r_ik) come from entry (i, j, k); the two-body
-values (n, β, λ₂, B, λ₁, A) and the cutoff of f_C(r_ij) from entry (i, j, j). The exponential
+values (n, β, λ₂, B, λ₁, A) and the cutoff of f_C(r_ij) from entry (i, j, j). The repulsive
+term is summed over both directions of each pair with ½, so a file whose (i, j, j) and
+(j, i, i) two-body values differ gets their average; LAMMPS takes one of the two per pair
+(by atom-tag parity). Published files are symmetric, and then both agree. The exponential
 is capped as LAMMPS does (argument above 69.0776 → 1e30, below −69.0776 → 0), and b_ij uses
 LAMMPS' asymptotic branches for very large or small βζ (they differ from the closed form by
 less than 1e-8 relative).
@@ -39,7 +42,7 @@ INF = math.inf
 #: physical bounds of each key
 TERSOFF_BOUNDS = {"m": (1.0, 3.0), "gamma": (0.0, INF), "lambda3": (-INF, INF), "c": (0.0, INF),
                   "d": (1e-8, INF), "costheta0": (-INF, INF), "n": (1e-8, INF), "beta": (0.0, INF),
-                  "lambda2": (0.0, INF), "B": (0.0, INF), "R": (0.0, INF), "D": (0.0, INF),
+                  "lambda2": (0.0, INF), "B": (0.0, INF), "R": (0.0, INF), "D": (1e-6, INF),
                   "lambda1": (0.0, INF), "A": (0.0, INF)}
 _EXP_CAP = 69.0776
 #: keys that only entries (i, j, j) use (two-body terms); in entries (i, j, k), j ≠ k, LAMMPS
@@ -66,21 +69,28 @@ def tersoff_cutoff(r: torch.Tensor, R: torch.Tensor, D: torch.Tensor) -> torch.T
 
 
 def bond_order(x: torch.Tensor, n: torch.Tensor) -> torch.Tensor:
-    """(1 + x^n)^{−1/(2n)} for x = βζ ≥ 0, with LAMMPS' branches (ters_bij)."""
+    """(1 + x^n)^{−1/(2n)} for x = βζ ≥ 0 with LAMMPS' branches (``ters_bij``): x^{−1/2} above
+    c1, (1 − x^{−n}/(2n)) x^{−1/2} above c2, 1 below c4, 1 − x^n/(2n) below c3, else the closed
+    form; c1 = (2n·1e-16)^{−1/n}, c2 = (2n·1e-8)^{−1/n}, c3 = 1/c2, c4 = 1/c1. Each branch is
+    evaluated on inputs clamped into its own range, so unselected branches cannot overflow
+    into NaN gradients."""
     c1 = (2.0 * n * 1.0e-16) ** (-1.0 / n)
     c2 = (2.0 * n * 1.0e-8) ** (-1.0 / n)
     c3 = 1.0 / c2
     c4 = 1.0 / c1
-    pos = x > 0
-    xs = torch.where(pos, x, torch.ones_like(x))
-    xn = xs**n
-    full = (1.0 + xn) ** (-1.0 / (2.0 * n))
-    big1 = 1.0 / torch.sqrt(xs)
-    big2 = (1.0 - xs ** (-n) / (2.0 * n)) / torch.sqrt(xs)
-    small = 1.0 - xn / 2.0
-    out = torch.where(x > c1, big1, torch.where(x > c2, big2, torch.where(
-        x < c4, torch.ones_like(x), torch.where(x < c3, small, full))))
-    return torch.where(pos, out, torch.ones_like(x))
+    one = torch.ones_like(x)
+    # large x: x >= c2
+    xl = torch.where(x > c2, x, c2 * one)
+    big1 = 1.0 / torch.sqrt(xl)
+    big2 = (1.0 - xl ** (-n) / (2.0 * n)) / torch.sqrt(xl)
+    # small x: c4 <= x <= c3
+    xs = torch.where((x < c3) & (x >= c4), x, c4 * one)
+    small = 1.0 - xs**n / (2.0 * n)
+    # middle: c3 <= x <= c2
+    xm = torch.where((x >= c3) & (x <= c2), x, one)
+    full = (1.0 + xm**n) ** (-1.0 / (2.0 * n))
+    return torch.where(x > c1, big1, torch.where(x > c2, big2, torch.where(
+        x < c4, one, torch.where(x < c3, small, full))))
 
 
 @register_potential("tersoff")
@@ -102,22 +112,42 @@ class Tersoff(ClassicalPotential):
         extra = sorted(names - expected)
         if extra:
             raise ConfigError(f"not Tersoff parameters of {', '.join(species)}: {', '.join(extra[:6])}")
+        value = {p.name: p.value for p in params}
         for p in params:
             key = p.name.split(".")[1]
             if key == "m" and p.value not in (1.0, 3.0):
                 raise ConfigError(f"{p.name} = {p.value:g}: LAMMPS allows only m = 1 or 3")
+            if key == "D" and p.value > value[p.name[:-1] + "R"]:
+                raise ConfigError(f"{p.name} = {p.value:g} exceeds R = {value[p.name[:-1] + 'R']:g}: "
+                                  "the cutoff region R ± D must lie at positive distances")
         cutoff = max(next(p.value for p in params if p.name == f"{t}.R")
                      + next(p.value for p in params if p.name == f"{t}.D")
                      for t in element_triplets(species))
         super().__init__(species, params, cutoff, energy_offsets=energy_offsets, metadata=metadata)
         for p in self.parameters.values():
             if p.name.endswith(".m"):
-                p.fixed = True  # an integer exponent: never fitted
+                p.fixed = True  # an integer exponent (1 or 3): never fitted
+
+    #: held fixed by default in new models: an integer exponent, and the cutoff (which the
+    #: training neighbour lists use); a config may free R and D explicitly
+    default_fixed = ("m", "R", "D")
+
+    def hold_defaults(self) -> "Tersoff":
+        for p in self.parameters.values():
+            if p.name.rsplit(".", 1)[1] in self.default_fixed:
+                p.fixed = True
+        return self
+
+    #: keys whose values set the cutoff
+    cutoff_keys = ("R", "D")
+
+    def cutoff_of(self, values) -> float:
+        """The cutoff max(R + D) for parameter values (name -> number or 0-d tensor)."""
+        return max(float(values[f"{t}.R"]) + float(values[f"{t}.D"]) for t in element_triplets(self.species))
 
     @property
     def cutoff(self) -> float:
-        return max(self.parameters[f"{t}.R"].value + self.parameters[f"{t}.D"].value
-                   for t in element_triplets(self.species))
+        return self.cutoff_of({n: p.value for n, p in self.parameters.items()})
 
     def site_energies(self, p, graph: Graph) -> torch.Tensor:
         sp = self.species
@@ -166,7 +196,7 @@ class Tersoff(ClassicalPotential):
                     continue
                 lo, hi = TERSOFF_BOUNDS[k]
                 params.append(Parameter(f"{a}-{b}-{c}.{k}", float(values[k]), lo, hi))
-        return cls(species, params, **kwargs)
+        return cls(species, params, **kwargs).hold_defaults()
 
     @classmethod
     def _from_description(cls, d, params, arrays):

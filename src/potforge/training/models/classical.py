@@ -132,6 +132,11 @@ class TrainableClassical(TrainableModel):
                                   dtype=torch.float64, requires_grad=True)
         self.element_energies = torch.zeros(len(self.species), dtype=torch.float64)
         self.mean_energy = 0.0
+        # a fit that may move the cutoff (free Tersoff R/D, SW a/σ) needs neighbour lists
+        # reaching further than the starting cutoff, and a check that it stays inside them
+        keys = self.potential.cutoff_keys
+        self._moving_cutoff = any(n.rsplit(".", 1)[1] in keys for n in self.free)
+        self.list_cutoff = self.potential.cutoff * (1.15 if self._moving_cutoff else 1.0)
 
     @property
     def bounds(self) -> tuple[np.ndarray, np.ndarray]:
@@ -140,7 +145,7 @@ class TrainableClassical(TrainableModel):
 
     # -- data -------------------------------------------------------------------------------
     def prepare(self, frames, names, *, derivatives: bool = True, progress=None) -> PairCache:
-        return PairCache(frames, self.species, self.potential.cutoff,
+        return PairCache(frames, self.species, self.list_cutoff,
                          with_triplets=self.potential.needs_triplets, names=names, progress=progress)
 
     def batch(self, data: PairCache, frames, *, derivatives: bool = True) -> PairBatch:
@@ -160,6 +165,11 @@ class TrainableClassical(TrainableModel):
             graph = Graph(int(batch.element.shape[0]), batch.element, batch.center, batch.neighbor,
                           vectors, batch.triplets)
             p = self.potential.parameter_tensors(theta, self.free)
+            if self._moving_cutoff and self.potential.cutoff_of(p) > self.list_cutoff:
+                raise FloatingPointError(
+                    f"the fit moved the cutoff to {self.potential.cutoff_of(p):.4g} Å, beyond the "
+                    f"neighbour lists ({self.list_cutoff:.4g} Å); bound or fix "
+                    f"{'/'.join(self.potential.cutoff_keys)}")
             e_atoms = self.potential.site_energies(p, graph)
             g = None
             if need and graph.n_pairs:
@@ -199,9 +209,15 @@ class TrainableClassical(TrainableModel):
     def regularized(self) -> torch.Tensor:
         return torch.tensor([bool(_SPLINE.search(n)) for n in self.free], dtype=torch.bool)
 
+    def project(self) -> None:
+        """Clip theta into the parameter bounds (after optimizers that ignore them)."""
+        lo, hi = self.bounds
+        with torch.no_grad():
+            self.theta.copy_(torch.from_numpy(np.clip(self.theta.detach().numpy(), lo, hi)))
+
     def fitted_potential(self) -> ClassicalPotential:
         out = self.potential.copy()
-        out.set_values({n: float(v) for n, v in zip(self.free, self.theta.detach().tolist())})
+        out.set_values({n: float(v) for n, v in zip(self.free, self.theta.detach().tolist())}, clip=True)
         ee = self.element_energies.tolist()
         out.energy_offsets = {s: float(ee[k] + self.mean_energy) for k, s in enumerate(self.species)}
         return out
