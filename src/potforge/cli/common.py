@@ -23,12 +23,17 @@ def progress(iterable, total: int | None, description: str, *, minimum: int = 20
                 dynamic_ncols=True, leave=False)
 
 
-def non_negative_int(text: str) -> int:
-    """argparse type: an integer >= 0."""
+def non_negative_int(text: str, *, minimum: int = 0) -> int:
+    """argparse type: an integer >= 0 (>= ``minimum``)."""
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {value}")
     return value
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    return non_negative_int(text, minimum=1)

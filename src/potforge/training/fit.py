@@ -623,18 +623,8 @@ def _versions() -> dict:
 
 
 def _git_sha() -> str | None:
-    """Commit of the potforge checkout this runs from (None for an installed wheel)."""
-    import subprocess
+    from ..core.provenance import git_sha
 
-    here = Path(__file__).resolve().parent
-    try:
-        out = subprocess.run(["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True,
-                             text=True, timeout=5)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    sha = out.stdout.strip()
-    if out.returncode != 0 or not sha:
-        return None
-    dirty = subprocess.run(["git", "-C", str(here), "status", "--porcelain", "--untracked-files=no"],
-                           capture_output=True, text=True, timeout=5).stdout.strip()
-    return sha + ("-dirty" if dirty else "")
+    return git_sha()
+
+

@@ -20,13 +20,19 @@ from ...core.atomic import atomic_path
 from ...core.errors import DataFormatError, located
 from ..frame import Frame
 
-__all__ = ["read_ase_db", "iter_ase_db", "write_ase_db"]
+__all__ = ["read_ase_db", "iter_ase_db", "write_ase_db", "frame_to_row", "row_to_frame"]
 
 _KVP = ("config_type", "group", "weight", "total_charge")
 
 
-def iter_ase_db(path: str | os.PathLike, selection: str | None = None) -> Iterator[Frame]:
-    """Yield frames from an ASE database, optionally filtered by an ASE selection string."""
+def iter_ase_db(path: str | os.PathLike, selection: str | None = None, *,
+                include_failed: bool = False) -> Iterator[Frame]:
+    """Yield frames from an ASE database, optionally filtered by an ASE selection string.
+
+    Rows that ``potforge label`` recorded as failed (``status=failed``: no labels, a reason)
+    are skipped unless ``include_failed``. Rows written by ``potforge label`` (which finish in
+    any order) come in the order of the labelled input (``input_index``), others by row id.
+    """
     from ase.db import connect
 
     name = os.fspath(path)
@@ -38,44 +44,54 @@ def iter_ase_db(path: str | os.PathLike, selection: str | None = None) -> Iterat
         # checked before ASE opens it: ase.db would turn an empty file into a new database
         raise DataFormatError("not an SQLite database (ASE .db)", path=name)
     try:
-        db = connect(os.fspath(path), type="db")
+        db = connect(os.fspath(path), type="db", use_lock_file=False)
         rows = list(db.select(selection) if selection else db.select())
     except Exception as err:  # sqlite3.DatabaseError and friends: report one line
         raise DataFormatError(f"not a readable ASE database ({type(err).__name__}: {err})",
                               path=os.fspath(path)) from None
+    if not include_failed:
+        rows = [row for row in rows if row.key_value_pairs.get("status") != "failed"]
+    if rows and all(isinstance(row.key_value_pairs.get("input_index"), int) for row in rows):
+        rows.sort(key=lambda row: (row.key_value_pairs["input_index"], row.id))
     for row in rows:
-        atoms = row.toatoms()
-        kvp = row.key_value_pairs
-        data = dict(row.data) if row.get("data") else {}
-        info = data.pop("potforge_info", {})
-        labels = data.pop("potforge_labels", None)
-        present = set(labels) if labels is not None else None
-
-        def result(name):
-            value = row.get(name)
-            if present is not None and name not in present:
-                return None
-            return value
-
-        meta = data.pop("potforge_meta", {})
-        yield Frame(
-            atoms,
-            energy=result("energy"),
-            forces=result("forces"),
-            stress=result("stress"),
-            charges=result("charges"),
-            atomic_energies=data.pop("potforge_atomic_energies", None),
-            total_charge=kvp.get("total_charge"),
-            config_type=meta.get("config_type", kvp.get("config_type")),
-            group=meta.get("group", kvp.get("group")),
-            weight=kvp.get("weight", 1.0),
-            info=info,
-        )
+        yield row_to_frame(row)
 
 
-def read_ase_db(path: str | os.PathLike, selection: str | None = None) -> list[Frame]:
-    """Read all (or the selected) frames of an ASE database."""
-    return list(iter_ase_db(path, selection))
+def row_to_frame(row) -> Frame:
+    """The frame stored in one ASE database row (see :func:`frame_to_row`)."""
+    atoms = row.toatoms()
+    kvp = row.key_value_pairs
+    data = dict(row.data) if row.get("data") else {}
+    info = data.pop("potforge_info", {})
+    labels = data.pop("potforge_labels", None)
+    present = set(labels) if labels is not None else None
+
+    def result(name):
+        value = row.get(name)
+        if present is not None and name not in present:
+            return None
+        return value
+
+    meta = data.pop("potforge_meta", {})
+    return Frame(
+        atoms,
+        energy=result("energy"),
+        forces=result("forces"),
+        stress=result("stress"),
+        charges=result("charges"),
+        atomic_energies=data.pop("potforge_atomic_energies", None),
+        total_charge=kvp.get("total_charge"),
+        config_type=meta.get("config_type", kvp.get("config_type")),
+        group=meta.get("group", kvp.get("group")),
+        weight=kvp.get("weight", 1.0),
+        info=info,
+    )
+
+
+def read_ase_db(path: str | os.PathLike, selection: str | None = None, *,
+                include_failed: bool = False) -> list[Frame]:
+    """Read all (or the selected) frames of an ASE database (see :func:`iter_ase_db`)."""
+    return list(iter_ase_db(path, selection, include_failed=include_failed))
 
 
 def _ase_would_convert(text: str) -> bool:
@@ -90,9 +106,54 @@ def _ase_would_convert(text: str) -> bool:
     return True
 
 
+def frame_to_row(frame: Frame, index: int | None = None, **results) -> tuple:
+    """``(atoms, key_value_pairs, data)`` that store ``frame`` in an ASE database row.
+
+    ``results`` (e.g. ``free_energy``) are stored beside the frame's labels in the row's
+    SinglePointCalculator; ``index`` only names the frame in errors.
+    """
+    from ase.calculators.singlepoint import SinglePointCalculator
+
+    atoms = frame.atoms.copy()
+    atoms.calc = None
+    results = dict(results)
+    for name in ("energy", "forces", "stress", "charges"):
+        value = getattr(frame, name)
+        if value is not None:
+            results[name] = value
+    if results:
+        atoms.calc = SinglePointCalculator(atoms, **results)
+    kvp = {}
+    for key in _KVP:
+        value = getattr(frame, key)
+        if value is not None and not (key == "weight" and value == 1.0):
+            kvp[key] = value
+    data = {"potforge_labels": list(frame.labels())}
+    # ASE refuses strings that look like numbers or booleans as key-value pairs;
+    # such names live in the row data (exact) and stay out of the searchable pairs
+    meta = {}
+    for key in ("config_type", "group"):
+        value = getattr(frame, key)
+        if value is not None and _ase_would_convert(value):
+            meta[key] = kvp.pop(key)
+    if meta:
+        data["potforge_meta"] = meta
+    if frame.atomic_energies is not None:
+        data["potforge_atomic_energies"] = frame.atomic_energies
+    if frame.info:
+        data["potforge_info"] = {k: (v.tolist() if isinstance(v, np.ndarray) else v)
+                                 for k, v in frame.info.items()}
+        try:
+            json.dumps(data["potforge_info"])
+        except (TypeError, ValueError) as err:
+            where = f"frame {index}: " if index is not None else ""
+            raise DataFormatError(f"{where}info cannot be stored in an ASE "
+                                  f"database ({err})") from None
+    return atoms, kvp, data
+
+
 def write_ase_db(path: str | os.PathLike, frames: Iterable[Frame]) -> None:
     """Write frames to a new ASE database atomically (an existing file is replaced)."""
-    from ase.calculators.singlepoint import SinglePointCalculator
     from ase.db import connect
 
     with located(os.fspath(path)):
@@ -100,38 +161,5 @@ def write_ase_db(path: str | os.PathLike, frames: Iterable[Frame]) -> None:
             tmp.unlink()  # ase.db creates the file itself
             with connect(os.fspath(tmp), type="db", append=False) as db:
                 for index, frame in enumerate(frames):
-                    atoms = frame.atoms.copy()
-                    results = {}
-                    for name, key in (("energy", "energy"), ("forces", "forces"), ("stress", "stress"),
-                                      ("charges", "charges")):
-                        value = getattr(frame, name)
-                        if value is not None:
-                            results[key] = value
-                    if results:
-                        atoms.calc = SinglePointCalculator(atoms, **results)
-                    kvp = {}
-                    for key in _KVP:
-                        value = getattr(frame, key)
-                        if value is not None and not (key == "weight" and value == 1.0):
-                            kvp[key] = value
-                    data = {"potforge_labels": list(frame.labels())}
-                    # ASE refuses strings that look like numbers or booleans as key-value pairs;
-                    # such names live in the row data (exact) and stay out of the searchable pairs
-                    meta = {}
-                    for key in ("config_type", "group"):
-                        value = getattr(frame, key)
-                        if value is not None and _ase_would_convert(value):
-                            meta[key] = kvp.pop(key)
-                    if meta:
-                        data["potforge_meta"] = meta
-                    if frame.atomic_energies is not None:
-                        data["potforge_atomic_energies"] = frame.atomic_energies
-                    if frame.info:
-                        data["potforge_info"] = {k: (v.tolist() if isinstance(v, np.ndarray) else v)
-                                                 for k, v in frame.info.items()}
-                        try:
-                            json.dumps(data["potforge_info"])
-                        except (TypeError, ValueError) as err:
-                            raise DataFormatError(f"frame {index}: info cannot be stored in an ASE "
-                                                  f"database ({err})") from None
+                    atoms, kvp, data = frame_to_row(frame, index)
                     db.write(atoms, key_value_pairs=kvp, data=data)
