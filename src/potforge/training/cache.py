@@ -195,6 +195,17 @@ def _ranges(starts: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
     return torch.repeat_interleave(starts - first, counts) + torch.arange(total)
 
 
+def pair_rows(frames: torch.Tensor, atom_offsets: torch.Tensor, n_atoms: torch.Tensor,
+              pair_offsets: torch.Tensor, n_pairs: torch.Tensor):
+    """For frames stored one after another: the rows of their pairs, the batch frame of each,
+    and per batch frame the shift from global to batch atom indices."""
+    n_p = n_pairs[frames]
+    pairs = _ranges(pair_offsets[frames], n_p)
+    frame_of_pair = torch.repeat_interleave(torch.arange(len(frames)), n_p)
+    shift = (torch.cumsum(n_atoms, 0) - n_atoms) - atom_offsets[frames]
+    return pairs, frame_of_pair, shift
+
+
 class DescriptorCache:
     """Raw symmetry-function values (and Jacobians) of a list of frames.
 
@@ -292,11 +303,8 @@ class DescriptorCache:
         atoms = _ranges(lab.atom_offsets[frames], n_at)
         jac = center = neighbor = vectors = frame_of_pair = None
         if derivatives and self.jacobian is not None:
-            n_p = self.n_pairs[frames]
-            pairs = _ranges(self.pair_offsets[frames], n_p)
-            frame_of_pair = torch.repeat_interleave(torch.arange(len(frames)), n_p)
-            # global atom index -> batch atom index, frame by frame
-            shift = (torch.cumsum(n_at, 0) - n_at) - lab.atom_offsets[frames]
+            pairs, frame_of_pair, shift = pair_rows(frames, lab.atom_offsets, n_at, self.pair_offsets,
+                                                    self.n_pairs)
             jac = self.jacobian[pairs]
             center = self.center[pairs] + shift[frame_of_pair]
             neighbor = self.neighbor[pairs] + shift[frame_of_pair]

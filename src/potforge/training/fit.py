@@ -211,6 +211,18 @@ def _symmetry_functions(config: Config, species: Sequence[str]):
         raise ConfigError(f"model.symmetry_functions.preset: {err}") from None
 
 
+def _reference_energies(setting: Any, species: Sequence[str], train: Dataset) -> dict[str, float]:
+    """model.element_energies: least squares on composition ("fit"), zero, or given (eV)."""
+    if setting == "fit":
+        return train.reference_energies(species)
+    if setting == "zero":
+        return {s: 0.0 for s in species}
+    missing = [s for s in species if s not in setting]
+    if missing:
+        raise ConfigError(f"model.element_energies: missing {', '.join(missing)}")
+    return {s: float(setting[s]) for s in species}
+
+
 @register_model_builder("hdnnp")
 def _build_hdnnp(config: Config, train: Dataset, log: Callable[[str], None]) -> tuple[TrainableModel, dict]:
     from ..descriptors.scaling import ScalingStatistics, SymmetryFunctionScaling
@@ -250,15 +262,7 @@ def _build_hdnnp(config: Config, train: Dataset, log: Callable[[str], None]) -> 
         stats[s] = ScalingStatistics.from_values(v)
     scaling = SymmetryFunctionScaling(mc.scaling.mode, stats, mc.scaling.min, mc.scaling.max)
     # per-element reference energies and the output scale
-    if mc.element_energies == "fit":
-        ref = train.reference_energies(species)
-    elif mc.element_energies == "zero":
-        ref = {s: 0.0 for s in species}
-    else:
-        missing = [s for s in species if s not in mc.element_energies]
-        if missing:
-            raise ConfigError(f"model.element_energies: missing {', '.join(missing)}")
-        ref = {s: float(mc.element_energies[s]) for s in species}
+    ref = _reference_energies(mc.element_energies, species, train)
     residuals = []
     for f in train:
         if f.energy is not None:
@@ -326,15 +330,7 @@ def _build_classical(config: Config, train: Dataset, log: Callable[[str], None])
     species = _species(mc.named_species(), train)
     potential = potential_from_spec(config.model_kind, mc.spec(), species)
     model = TrainableClassical(potential)
-    if mc.element_energies == "fit":
-        ref = train.reference_energies(species) if len(species) > 1 else {species[0]: 0.0}
-    elif mc.element_energies == "zero":
-        ref = {s: 0.0 for s in species}
-    else:
-        missing = [s for s in species if s not in mc.element_energies]
-        if missing:
-            raise ConfigError(f"model.element_energies: missing {', '.join(missing)}")
-        ref = {s: float(mc.element_energies[s]) for s in species}
+    ref = _reference_energies(mc.element_energies, species, train)
     model.element_energies = torch.tensor([ref[s] for s in species], dtype=torch.float64)
     log(f"{config.model_kind}: {', '.join(species)}; {model.n_parameters} free of "
         f"{len(potential.parameters)} parameters; cutoff {potential.cutoff:.3f} Å")

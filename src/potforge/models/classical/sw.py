@@ -13,14 +13,12 @@ epsilon, sigma, a, lambda, gamma, costheta0, A, B, p, q, tol; two-body values co
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
 
 import torch
 
-from ...core.errors import ConfigError
 from ..potential import register_potential
-from .base import ClassicalPotential, Graph, Parameter
-from .tersoff import element_triplets, triplet_table
+from .base import Graph
+from .triplet import TripletPotential, triplet_table
 
 __all__ = ["StillingerWeber", "SW_KEYS", "SW_BOUNDS", "SW_TWO_BODY_KEYS"]
 
@@ -42,48 +40,24 @@ def _decay(r: torch.Tensor, scale: torch.Tensor, rc: torch.Tensor) -> torch.Tens
 
 
 @register_potential("sw")
-class StillingerWeber(ClassicalPotential):
+class StillingerWeber(TripletPotential):
     """Stillinger–Weber; parameters ``<i>-<j>-<k>.<key>`` for every ordered element triplet."""
 
-    needs_triplets = True
-
-    def __init__(self, species: Iterable[str], parameters: Iterable[Parameter], *,
-                 energy_offsets: Mapping[str, float] | None = None, metadata: dict | None = None) -> None:
-        species = tuple(species)
-        params = list(parameters)
-        names = {p.name for p in params}
-        expected = {f"{t}.{k}" for t in element_triplets(species) for k in SW_KEYS}
-        missing = sorted(expected - names)
-        if missing:
-            raise ConfigError(f"Stillinger–Weber parameters missing: {', '.join(missing[:6])}"
-                              f"{' …' if len(missing) > 6 else ''}")
-        extra = sorted(names - expected)
-        if extra:
-            raise ConfigError(f"not Stillinger–Weber parameters of {', '.join(species)}: {', '.join(extra[:6])}")
-        value = {p.name: p.value for p in params}
-        cutoff = max(value[f"{t}.a"] * value[f"{t}.sigma"] for t in element_triplets(species))
-        super().__init__(species, params, cutoff, energy_offsets=energy_offsets, metadata=metadata)
-
-    #: held fixed by default in new models: tol is unused; a (with σ) sets the cutoff of the
-    #: training neighbour lists (σ stays free, within a margin the training checks)
+    label = "Stillinger–Weber"
+    keys = SW_KEYS
+    bounds = SW_BOUNDS
+    two_body_keys = SW_TWO_BODY_KEYS
+    #: tol is unused
+    always_fixed = ("tol",)
+    #: a (with σ) sets the cutoff of the training neighbour lists; σ stays free, within a
+    #: margin the training checks
     default_fixed = ("tol", "a")
-
-    def hold_defaults(self) -> "StillingerWeber":
-        for p in self.parameters.values():
-            if p.name.rsplit(".", 1)[1] in self.default_fixed:
-                p.fixed = True
-        return self
-
     #: keys whose values set the cutoff
     cutoff_keys = ("a", "sigma")
 
-    def cutoff_of(self, values) -> float:
-        """The cutoff max(a σ) for parameter values (name -> number or 0-d tensor)."""
-        return max(float(values[f"{t}.a"]) * float(values[f"{t}.sigma"]) for t in element_triplets(self.species))
-
-    @property
-    def cutoff(self) -> float:
-        return self.cutoff_of({n: p.value for n, p in self.parameters.items()})
+    @classmethod
+    def triplet_cutoff(cls, values, triplet: str) -> float:
+        return float(values[f"{triplet}.a"]) * float(values[f"{triplet}.sigma"])
 
     def site_energies(self, p, graph: Graph) -> torch.Tensor:
         sp = self.species
@@ -110,28 +84,3 @@ class StillingerWeber(ClassicalPotential):
         phi3 = three("lambda") * three("epsilon") * (cos - three("costheta0")) ** 2 * leg[P] * leg[Q]
         # ordered (j, k) and (k, j) both appear: each unordered triplet once with the ½
         return e.index_add(0, graph.center[P], 0.5 * phi3)
-
-    def entries(self) -> list[tuple[str, str, str, dict[str, float]]]:
-        out = []
-        for t in element_triplets(self.species):
-            a, b, c = t.split("-")
-            out.append((a, b, c, {k: self.parameters[f"{t}.{k}"].value for k in SW_KEYS}))
-        return out
-
-    @classmethod
-    def from_entries(cls, species: Iterable[str], entries, **kwargs) -> "StillingerWeber":
-        """From LAMMPS-style entries; the two-body keys of entries (i, j, k), j ≠ k, which no
-        term uses, are kept as fixed parameters without bounds (LAMMPS files put zeros there)."""
-        params = []
-        for a, b, c, values in entries:
-            for k in SW_KEYS:
-                if b != c and k in SW_TWO_BODY_KEYS:
-                    params.append(Parameter(f"{a}-{b}-{c}.{k}", float(values[k]), fixed=True))
-                    continue
-                lo, hi = SW_BOUNDS[k]
-                params.append(Parameter(f"{a}-{b}-{c}.{k}", float(values[k]), lo, hi))
-        return cls(species, params, **kwargs).hold_defaults()
-
-    @classmethod
-    def _from_description(cls, d, params, arrays):
-        return cls(d["species"], params, energy_offsets=d.get("energy_offsets_ev"), metadata=d.get("metadata"))

@@ -24,13 +24,13 @@ less than 1e-8 relative).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
 
 import torch
 
 from ...core.errors import ConfigError
 from ..potential import register_potential
-from .base import ClassicalPotential, Graph, Parameter
+from .base import Graph
+from .triplet import TripletPotential, element_triplets, triplet_table
 
 __all__ = ["Tersoff", "TERSOFF_KEYS", "TERSOFF_BOUNDS", "TERSOFF_TWO_BODY_KEYS", "element_triplets",
            "triplet_table"]
@@ -48,16 +48,6 @@ _EXP_CAP = 69.0776
 #: keys that only entries (i, j, j) use (two-body terms); in entries (i, j, k), j ≠ k, LAMMPS
 #: ignores them and files often hold zeros there (potentials/SiC.tersoff, GaN.tersoff)
 TERSOFF_TWO_BODY_KEYS = ("n", "beta", "lambda2", "B", "lambda1", "A")
-
-
-def element_triplets(species: tuple[str, ...]) -> list[str]:
-    return [f"{a}-{b}-{c}" for a in species for b in species for c in species]
-
-
-def triplet_table(p: Mapping[str, torch.Tensor], species: tuple[str, ...], key: str) -> torch.Tensor:
-    """(S, S, S) tensor of parameter ``key`` over element triplets (differentiable)."""
-    n = len(species)
-    return torch.stack([p[f"{t}.{key}"] for t in element_triplets(species)]).reshape(n, n, n)
 
 
 def tersoff_cutoff(r: torch.Tensor, R: torch.Tensor, D: torch.Tensor) -> torch.Tensor:
@@ -94,60 +84,33 @@ def bond_order(x: torch.Tensor, n: torch.Tensor) -> torch.Tensor:
 
 
 @register_potential("tersoff")
-class Tersoff(ClassicalPotential):
+class Tersoff(TripletPotential):
     """Tersoff potential; parameters ``<i>-<j>-<k>.<key>`` for every ordered element triplet."""
 
-    needs_triplets = True
-
-    def __init__(self, species: Iterable[str], parameters: Iterable[Parameter], *,
-                 energy_offsets: Mapping[str, float] | None = None, metadata: dict | None = None) -> None:
-        species = tuple(species)
-        params = list(parameters)
-        names = {p.name for p in params}
-        expected = {f"{t}.{k}" for t in element_triplets(species) for k in TERSOFF_KEYS}
-        missing = sorted(expected - names)
-        if missing:
-            raise ConfigError(f"Tersoff parameters missing: {', '.join(missing[:6])}"
-                              f"{' …' if len(missing) > 6 else ''}")
-        extra = sorted(names - expected)
-        if extra:
-            raise ConfigError(f"not Tersoff parameters of {', '.join(species)}: {', '.join(extra[:6])}")
-        value = {p.name: p.value for p in params}
-        for p in params:
-            key = p.name.split(".")[1]
-            if key == "m" and p.value not in (1.0, 3.0):
-                raise ConfigError(f"{p.name} = {p.value:g}: LAMMPS allows only m = 1 or 3")
-            if key == "D" and p.value > value[p.name[:-1] + "R"]:
-                raise ConfigError(f"{p.name} = {p.value:g} exceeds R = {value[p.name[:-1] + 'R']:g}: "
-                                  "the cutoff region R ± D must lie at positive distances")
-        cutoff = max(next(p.value for p in params if p.name == f"{t}.R")
-                     + next(p.value for p in params if p.name == f"{t}.D")
-                     for t in element_triplets(species))
-        super().__init__(species, params, cutoff, energy_offsets=energy_offsets, metadata=metadata)
-        for p in self.parameters.values():
-            if p.name.endswith(".m"):
-                p.fixed = True  # an integer exponent (1 or 3): never fitted
-
-    #: held fixed by default in new models: an integer exponent, and the cutoff (which the
-    #: training neighbour lists use); a config may free R and D explicitly
+    label = "Tersoff"
+    keys = TERSOFF_KEYS
+    bounds = TERSOFF_BOUNDS
+    two_body_keys = TERSOFF_TWO_BODY_KEYS
+    #: an integer exponent (1 or 3)
+    always_fixed = ("m",)
+    #: the cutoff sets the training neighbour lists; a config may free R and D explicitly
     default_fixed = ("m", "R", "D")
-
-    def hold_defaults(self) -> "Tersoff":
-        for p in self.parameters.values():
-            if p.name.rsplit(".", 1)[1] in self.default_fixed:
-                p.fixed = True
-        return self
-
     #: keys whose values set the cutoff
     cutoff_keys = ("R", "D")
 
-    def cutoff_of(self, values) -> float:
-        """The cutoff max(R + D) for parameter values (name -> number or 0-d tensor)."""
-        return max(float(values[f"{t}.R"]) + float(values[f"{t}.D"]) for t in element_triplets(self.species))
+    @classmethod
+    def check_values(cls, value) -> None:
+        for name, v in value.items():
+            key = name.rsplit(".", 1)[1]
+            if key == "m" and v not in (1.0, 3.0):
+                raise ConfigError(f"{name} = {v:g}: LAMMPS allows only m = 1 or 3")
+            if key == "D" and v > value[name[:-1] + "R"]:
+                raise ConfigError(f"{name} = {v:g} exceeds R = {value[name[:-1] + 'R']:g}: "
+                                  "the cutoff region R ± D must lie at positive distances")
 
-    @property
-    def cutoff(self) -> float:
-        return self.cutoff_of({n: p.value for n, p in self.parameters.items()})
+    @classmethod
+    def triplet_cutoff(cls, values, triplet: str) -> float:
+        return float(values[f"{triplet}.R"]) + float(values[f"{triplet}.D"])
 
     def site_energies(self, p, graph: Graph) -> torch.Tensor:
         sp = self.species
@@ -174,30 +137,3 @@ class Tersoff(ClassicalPotential):
         b = bond_order(two("beta") * zeta, two("n"))
         v = fc * (two("A") * torch.exp(-two("lambda1") * r) - b * two("B") * torch.exp(-two("lambda2") * r))
         return torch.zeros(graph.n_atoms, dtype=torch.float64).index_add(0, graph.center, 0.5 * v)
-
-    def entries(self) -> list[tuple[str, str, str, dict[str, float]]]:
-        """One (i, j, k, {key: value}) per element triplet, in LAMMPS file order."""
-        out = []
-        for t in element_triplets(self.species):
-            a, b, c = t.split("-")
-            out.append((a, b, c, {k: self.parameters[f"{t}.{k}"].value for k in TERSOFF_KEYS}))
-        return out
-
-    @classmethod
-    def from_entries(cls, species: Iterable[str], entries: Iterable[tuple[str, str, str, Mapping[str, float]]],
-                     **kwargs) -> "Tersoff":
-        """From LAMMPS-style entries; the two-body keys of entries (i, j, k), j ≠ k, which no
-        term uses, are kept as fixed parameters without bounds (LAMMPS files put zeros there)."""
-        params = []
-        for a, b, c, values in entries:
-            for k in TERSOFF_KEYS:
-                if b != c and k in TERSOFF_TWO_BODY_KEYS:
-                    params.append(Parameter(f"{a}-{b}-{c}.{k}", float(values[k]), fixed=True))
-                    continue
-                lo, hi = TERSOFF_BOUNDS[k]
-                params.append(Parameter(f"{a}-{b}-{c}.{k}", float(values[k]), lo, hi))
-        return cls(species, params, **kwargs).hold_defaults()
-
-    @classmethod
-    def _from_description(cls, d, params, arrays):
-        return cls(d["species"], params, energy_offsets=d.get("energy_offsets_ev"), metadata=d.get("metadata"))

@@ -24,7 +24,7 @@ from ...data.frame import Frame
 from ...models.classical.base import (ClassicalPotential, Graph, assemble_forces, assemble_virial,
                                       triplets)
 from ...models.potential import DEFAULT_MIN_DISTANCE, Potential, check_min_distance, species_indices
-from ..cache import BatchLabels, FrameLabels, _ranges, frame_labels
+from ..cache import BatchLabels, FrameLabels, _ranges, frame_labels, pair_rows
 from .base import ModelOutput, TrainableModel, register_trainable
 
 __all__ = ["TrainableClassical", "PairCache", "PairBatch"]
@@ -100,10 +100,9 @@ class PairCache:
         frames = torch.as_tensor(frames, dtype=torch.long)
         n_at = lab.n_atoms[frames]
         atoms = _ranges(lab.atom_offsets[frames], n_at)
+        pairs, frame_of_pair, shift = pair_rows(frames, lab.atom_offsets, n_at, self.pair_offsets,
+                                                self.n_pairs)
         n_p = self.n_pairs[frames]
-        pairs = _ranges(self.pair_offsets[frames], n_p)
-        frame_of_pair = torch.repeat_interleave(torch.arange(len(frames)), n_p)
-        shift = (torch.cumsum(n_at, 0) - n_at) - lab.atom_offsets[frames]
         trip = None
         if self.triplets is not None:
             n_t = self.n_triplets[frames]
