@@ -80,7 +80,7 @@ def test_generate_with_selection(tmp_path, capsys):
     ({"element": "Al", "generators": [{"kind": "bulk", "phase": "fcc", "supercel": [2, 2, 2]}]},
      "generators[0].supercel: unknown key; did you mean 'supercell'?"),
     ({"element": "Al", "calculator": {"name": "emtt"}, "generators": [{"kind": "md"}]},
-     "calculator.name: 'emtt' is not a registered calculator"),
+     "calculator.name: unknown calculator 'emtt'"),
 ])
 def test_generate_errors_are_one_line(tmp_path, capsys, raw, message):
     config = write_config(tmp_path / "bad.yaml", raw)
@@ -100,10 +100,36 @@ def test_build_calculator_by_name_and_import_path():
     assert isinstance(build_calculator("emt"), EMT)
     lj = build_calculator("ase.calculators.lj:LennardJones", {"sigma": 2.5})
     assert isinstance(lj, LennardJones) and lj.parameters.sigma == 2.5
-    with pytest.raises(ConfigError, match="did you mean 'morse'"):
+    with pytest.raises(ConfigError, match="^calculator.name: unknown calculator 'mors'; did you mean 'morse'"):
         build_calculator("mors")
     with pytest.raises(ConfigError, match="cannot import"):
         build_calculator("no_such_package.module:Thing")
+    with pytest.raises(ConfigError, match="^calculator.parameters.model: missing"):
+        build_calculator("potforge")
+    with pytest.raises(ConfigError, match="^calculator.parameters"):
+        build_calculator("lj", {"sigmaa": 2.5})
+
+
+def test_generate_and_label_build_the_same_calculators(tmp_path):
+    """One factory: the names generate accepts are the names label accepts, same objects."""
+    from ase.build import bulk
+    from ase.calculators.morse import MorsePotential
+
+    from potforge.cli.generate import build_calculator
+    from potforge.generate import calculators
+
+    morse = build_calculator("morse", {"epsilon": 0.3, "r0": 2.7, "rho0": 5.0})
+    assert isinstance(morse, MorsePotential)
+    spec = calculators.calculator_spec({"name": "morse",
+                                        "parameters": {"epsilon": 0.3, "r0": 2.7, "rho0": 5.0}})
+    other = calculators.build_calculator(spec)
+    atoms = bulk("Al", "fcc", 4.05).repeat(2)
+    atoms.rattle(0.05, seed=1)
+    e1 = atoms.copy()
+    e1.calc = morse
+    e2 = atoms.copy()
+    e2.calc = other
+    assert e1.get_potential_energy() == e2.get_potential_energy()
 
 
 def test_example_config_is_valid():

@@ -5,6 +5,8 @@ selection is deterministic, and config errors are one line naming the key."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from ase.build import bulk
@@ -284,10 +286,10 @@ def test_liquid_and_amorphous_through_config():
     config = generation_config({
         "element": "Al", "seed": 2, "calculator": {"name": "emt"},
         "generators": [
-            {"kind": "liquid", "temperature": 3000, "steps": 20, "interval": 10, "equilibration": 20,
-             "supercell": [2, 2, 1]},
-            {"kind": "amorphous", "melt": 3000, "melt_steps": 20, "quench_rate": 5e16,
-             "final": 300, "snapshots": 2, "supercell": [2, 2, 1], "timestep": 2.0},
+            {"kind": "liquid", "temperature": 3000, "steps": 20, "interval": 10, "equilibration": 200,
+             "supercell": [2, 2, 1], "timestep": 2.0},
+            {"kind": "amorphous", "melt": 3000, "melt_steps": 400, "quench_rate": 5e16,
+             "final": 300, "snapshots": 2, "supercell": [2, 2, 2], "timestep": 2.0},
         ]})
     out = generate_structures(config, calculator=EMT())
     liquid = [s for s in out if s.info["config_type"] == "liquid"]
@@ -295,9 +297,25 @@ def test_liquid_and_amorphous_through_config():
     assert_valid(liquid, "liquid", nn=A_AL / np.sqrt(2) * 0.9)
     assert_valid(amorphous, "amorphous", nn=A_AL / np.sqrt(2) * 0.9)
     assert len(liquid) == 2 and len(amorphous) == 2
-    # 2700 K at 5e16 K/s with 2 fs steps: 27 quench steps after 20 melt steps
-    assert [s.info["md_step"] for s in amorphous] == [20 + 14, 20 + 27]
+    # 2700 K at 5e16 K/s with 2 fs steps: 27 quench steps after 400 melt steps
+    assert [s.info["md_step"] for s in amorphous] == [400 + 14, 400 + 27]
     assert amorphous[-1].info["temperature"] == pytest.approx(300.0)
+    # melted: the atoms moved from their sites by more than the threshold (positions unwrapped)
+    assert all(s.info["rms_displacement"] > 0.3 * A_AL / np.sqrt(2) for s in liquid)
+
+
+@pytest.mark.parametrize("entry, key", [
+    ({"kind": "liquid", "temperature": 400, "steps": 10, "interval": 10, "equilibration": 200},
+     "generators[0].temperature"),
+    ({"kind": "amorphous", "melt": 400, "melt_steps": 200, "quench_rate": 1e16, "final": 300,
+      "snapshots": 1}, "generators[0].melt"),
+])
+def test_a_crystal_that_does_not_melt_is_an_error(entry, key):
+    """Below the melting point the 'liquid' would be a hot crystal: refused, naming the key."""
+    config = generation_config({"element": "Al", "seed": 2, "calculator": {"name": "emt"},
+                                "generators": [dict(entry, supercell=[2, 2, 1], timestep=2.0)]})
+    with pytest.raises(ConfigError, match=rf"^{re.escape(key)}: .*did not melt \(rms displacement "):
+        generate_structures(config, calculator=EMT())
 
 
 # -- the whole config ----------------------------------------------------------------------------

@@ -68,6 +68,17 @@ class HangingEMT(EMT):
         super().calculate(atoms, properties, system_changes)
 
 
+class EnvEMT(EMT):
+    """EMT that appends its process's OMP_NUM_THREADS and OPENBLAS_NUM_THREADS to ``record``."""
+
+    default_parameters = {**EMT.default_parameters, "record": ""}
+
+    def calculate(self, atoms=None, properties=("energy",), system_changes=()):
+        with open(self.parameters.record, "a") as fh:
+            fh.write(f"{os.environ.get('OMP_NUM_THREADS')} {os.environ.get('OPENBLAS_NUM_THREADS')}\n")
+        super().calculate(atoms, properties, system_changes)
+
+
 # -- helpers -------------------------------------------------------------------------------------------
 def cu_frames(n: int = 6, *, same_size: bool = False) -> list[Frame]:
     """Rattled periodic Cu cells (of alternating sizes and lattice constants unless
@@ -266,6 +277,25 @@ def test_timeout_in_a_worker_thread(tmp_path):
     assert time.perf_counter() - t0 < 5
     assert out["status"] == "failed" and out["reason"] == "timeout after 0.3 s"
     time.sleep(0.4)  # nothing fires later into the finished thread (it would print a traceback)
+
+
+@pytest.mark.parametrize("user_value", [None, "3"])
+def test_worker_processes_split_the_cores(tmp_path, monkeypatch, user_value):
+    """Two workers get cores // 2 BLAS/OpenMP threads each; a value the user set is kept."""
+    from potforge.generate.labelling import _available_cores
+
+    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        monkeypatch.delenv(name, raising=False)
+    if user_value is not None:
+        monkeypatch.setenv("OMP_NUM_THREADS", user_value)
+    record = tmp_path / "threads.txt"
+    label(cu_frames(4), emt_subclass_spec("EnvEMT", record=str(record)), tmp_path / "out.db",
+          workers=2)
+    split = str(max(1, _available_cores() // 2))
+    expected = f"{user_value or split} {split}"
+    assert record.read_text().splitlines() == [expected] * 4
+    assert os.environ.get("OMP_NUM_THREADS") == user_value  # the parent's is restored
+    assert "OPENBLAS_NUM_THREADS" not in os.environ
 
 
 def test_dask_gives_the_same_database_as_local_processes(tmp_path):

@@ -10,7 +10,6 @@ the resolved config beside it (``<output>.config.yaml``), and a count per config
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -35,16 +34,6 @@ amorphous (options: see `python -m pydoc potforge.generate.configurations`).
 calculators: emt, lj, morse, gpaw, potforge (parameters: {model: DIR}) or 'package.module:Class'.
 """
 
-#: registered calculator names -> "module:attribute"
-CALCULATORS: dict[str, str] = {
-    "emt": "ase.calculators.emt:EMT",
-    "lj": "ase.calculators.lj:LennardJones",
-    "morse": "ase.calculators.morse:MorsePotential",
-    "gpaw": "gpaw:GPAW",
-    "potforge": "potforge:calculator",
-}
-
-
 def add_parser(sub, name: str, help_text: str) -> None:
     p = sub.add_parser(name, help=help_text, description=help_text + ".", epilog=EXAMPLE,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -59,36 +48,17 @@ def add_parser(sub, name: str, help_text: str) -> None:
 
 def build_calculator(name: str, parameters: Mapping[str, Any] | None = None, *,
                      key: str = "calculator") -> Any:
-    """An ASE calculator from a registered name (:data:`CALCULATORS`) or an import path
-    ``package.module:Class`` called with ``parameters`` as keyword arguments. The potforge
-    calculator takes ``{model: DIR}``."""
-    from potforge.core.config import nearest
+    """The ASE calculator of a generation config: a registered name of
+    :data:`potforge.generate.calculators.KNOWN_CALCULATORS` or an import path
+    ``package.module:Class``, built as labelling builds it; errors name ``key``."""
     from potforge.core.errors import ConfigError
+    from potforge.generate.calculators import build_calculator as build_spec
+    from potforge.generate.calculators import calculator_spec
 
-    params = dict(parameters or {})
-    target = CALCULATORS.get(name, name)
-    if ":" not in target:
-        guess = nearest(name, list(CALCULATORS))
-        hint = f" (did you mean '{guess}'?)" if guess else ""
-        raise ConfigError(f"{key}.name: {name!r} is not a registered calculator ({', '.join(CALCULATORS)})"
-                          f"{hint} nor an import path 'package.module:Class'")
-    module_name, _, attribute = target.partition(":")
     try:
-        module = importlib.import_module(module_name)
-    except ImportError as err:
-        raise ConfigError(f"{key}.name: cannot import {module_name} for calculator {name!r} ({err})") from None
-    factory = getattr(module, attribute, None)
-    if factory is None:
-        raise ConfigError(f"{key}.name: {module_name} has no {attribute!r}")
-    if name == "potforge":
-        if "model" not in params:
-            raise ConfigError(f"{key}.parameters.model: missing; the potforge model directory")
-        model = params.pop("model")
-        return factory(model, **params)
-    try:
-        return factory(**params)
-    except TypeError as err:
-        raise ConfigError(f"{key}.parameters: {err}") from None
+        return build_spec(calculator_spec({"name": name, "parameters": dict(parameters or {})}))
+    except ConfigError as err:
+        raise ConfigError(f"{key}.{err.reason}") from None
 
 
 def structure_features(structures: Sequence, element: str, *, cutoff: float = 6.0,

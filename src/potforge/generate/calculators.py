@@ -5,6 +5,7 @@ Labelling never passes live calculator objects between processes; it passes a
 A spec is read from YAML::
 
     name: gpaw                 # gpaw (real DFT, the documented default), emt (fast stand-in),
+                               # lj, morse, potforge (parameters: {model: DIR}),
                                # or an import path "package.module:ClassName"
     parameters:                # keyword arguments of the calculator's constructor
       mode: {name: pw, ecut: 400}
@@ -50,9 +51,14 @@ __all__ = ["CalculatorSpec", "KNOWN_CALCULATORS", "load_calculator_spec", "calcu
 
 #: registered names -> (import path, defaults added when the user leaves the key out).
 #: GPAW writes its log to stdout unless told otherwise; labelling wants it quiet by default.
+#: ``potforge`` takes ``parameters: {model: DIR}`` (a trained potential: exploration MD,
+#: active learning); it is imported at run time, so this layer does not depend on the models.
 KNOWN_CALCULATORS: dict[str, tuple[str, dict[str, Any]]] = {
     "gpaw": ("gpaw:GPAW", {"txt": None}),
     "emt": ("ase.calculators.emt:EMT", {}),
+    "lj": ("ase.calculators.lj:LennardJones", {}),
+    "morse": ("ase.calculators.morse:MorsePotential", {}),
+    "potforge": ("potforge:calculator", {}),
 }
 
 _EXPONENT_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)[eE][+-]?\d+")
@@ -79,7 +85,7 @@ class CalculatorSpec:
     Parameters
     ----------
     name : str
-        ``gpaw``, ``emt`` or ``package.module:ClassName`` (any callable returning an ASE
+        ``gpaw``, ``emt``, ``lj``, ``morse``, ``potforge`` or ``package.module:ClassName`` (any callable returning an ASE
         calculator).
     parameters : dict
         Constructor keyword arguments; plain JSON-like data (mappings, lists, str, numbers,
@@ -173,6 +179,9 @@ def build_calculator(spec: CalculatorSpec, attempt: int = 0):
     """
     factory, defaults = _resolve(spec.name)
     params = spec.parameters_for(attempt)
+    if spec.name == "potforge" and "model" not in params:
+        raise ConfigError("parameters.model: missing; the directory (or file) of a potforge "
+                          "model, e.g. parameters: {model: fit/model}")
     where = "parameters" if attempt == 0 else f"retry[{min(attempt, len(spec.retry)) - 1}]"
     _check_keywords(factory, params, where)
     kwargs = {**defaults, **params}

@@ -28,7 +28,9 @@ writes each result to an ASE SQLite database as soon as it arrives:
   gives the same numbers as a clean serial one.
 - **Parallel**: ``workers`` local processes (spawned; each builds its calculator once), or a
   Dask distributed cluster (``dask="local"`` starts a ``LocalCluster`` of ``workers``
-  single-threaded processes; an address connects to a running scheduler).
+  single-threaded processes; an address connects to a running scheduler). Local workers share
+  the cores: each gets ``cores // workers`` OpenMP/BLAS threads unless the user has set
+  ``OMP_NUM_THREADS`` (and friends) already (:func:`worker_threads`).
 
 Timeouts interrupt the calculation at its next Python-level step (SIGALRM in a process's main
 thread, an asynchronous exception in worker threads); a calculation stuck inside a single C
@@ -453,7 +455,39 @@ def _run(tasks: list[tuple[int, str, Any]], spec: CalculatorSpec, workers: int,
         yield from _run_processes(tasks, spec, workers)
 
 
+#: thread-count variables of OpenMP and the BLAS libraries numpy, SciPy and GPAW load
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def _available_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+@contextlib.contextmanager
+def worker_threads(workers: int) -> Iterator[dict[str, str]]:
+    """Environment of worker processes started inside the block: the cores split evenly among
+    ``workers`` (at least one thread each) for OpenMP and BLAS, so that N workers do not each
+    start a thread per core. A variable the user has set is left as it is. Yields the values
+    set; the parent's environment is restored on exit (its own libraries are already loaded)."""
+    threads = str(max(1, _available_cores() // max(1, workers)))
+    chosen = {name: threads for name in THREAD_VARIABLES if name not in os.environ}
+    os.environ.update(chosen)
+    try:
+        yield chosen
+    finally:
+        for name in chosen:
+            os.environ.pop(name, None)
+
+
 def _run_processes(tasks, spec: CalculatorSpec, workers: int) -> Iterator[tuple[int, dict]]:
+    with worker_threads(min(workers, len(tasks))):
+        yield from _run_pool(tasks, spec, workers)
+
+
+def _run_pool(tasks, spec: CalculatorSpec, workers: int) -> Iterator[tuple[int, dict]]:
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed
     from concurrent.futures.process import BrokenProcessPool
@@ -493,8 +527,9 @@ def _run_dask(tasks, spec: CalculatorSpec, workers: int, dask: Any) -> Iterator[
     if isinstance(dask, Client):
         client = dask
     elif dask == "local":
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                               dashboard_address=None)
+        with worker_threads(workers):  # the worker processes start here
+            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                   dashboard_address=None)
         owned.append(cluster)
         client = Client(cluster)
         owned.insert(0, client)
