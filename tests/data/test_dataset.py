@@ -104,6 +104,19 @@ def test_one_big_group_stays_together():
         assert 1 <= len(other) <= 10  # the greedy fill keeps the other part as close as it can
 
 
+def test_a_group_bigger_than_a_small_part_goes_where_it_fits():
+    # the Al example's shape: one 24-frame strain set among 85 frames in 25 groups; a 10 %
+    # validation part must not become that strain set (which also leaves training without it)
+    sizes = [24, 9, 5, 5, 4, 4, 4, 4, 4, 3, 3, 3, 2, 2] + [1] * 11
+    groups = [f"g{k}" for k, n in enumerate(sizes) for _ in range(n)]
+    frames = _frames(len(groups), groups)
+    for seed in range(30):
+        train, validation = Dataset(frames).split_by_group([0.9, 0.1], seed=seed)
+        _check_split(frames, [train, validation], [0.9, 0.1])
+        assert not any(f.group == "g0" for f in validation)
+        assert 4 <= len(validation) <= 1.5 * 0.1 * len(frames)
+
+
 @pytest.mark.parametrize("fractions", [[0.5, 0.6], [1.2, -0.2], [[0.5, 0.5]], [0.3]])
 def test_split_by_group_rejects_bad_fractions(fractions):
     with pytest.raises(ValueError):

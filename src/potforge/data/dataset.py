@@ -126,7 +126,9 @@ class Dataset(Sequence[Frame]):
         """Split into parts of about the given fractions of frames, never splitting a group.
 
         Groups are shuffled with ``seed`` and assigned greedily to the part that is furthest
-        below its target, so every part gets whole configurations only.
+        below its target, so every part gets whole configurations only. A group that would
+        take a part past 1.5 times its target goes to the next part in need that it fits
+        (a 24-frame strain set must not become a 10 % validation set of 85 frames on its own).
         """
         fractions = np.asarray(fractions, dtype=float)
         if fractions.ndim != 1 or np.any(fractions < 0) or not np.isclose(fractions.sum(), 1.0):
@@ -143,7 +145,9 @@ class Dataset(Sequence[Frame]):
         parts: list[list[int]] = [[] for _ in fractions]
         for key in order:
             deficit = np.where(targets > 0, (targets - filled) / np.maximum(targets, 1e-12), -np.inf)
-            p = int(np.argmax(deficit))
+            fits = filled + len(members[key]) <= 1.5 * targets
+            p = int(np.argmax(np.where(fits, deficit, -np.inf))) if np.any(fits & (targets > 0)) \
+                else int(np.argmax(deficit))
             parts[p].extend(members[key])
             filled[p] += len(members[key])
         return [Dataset(self._frames[k] for k in sorted(idx)) for idx in parts]
