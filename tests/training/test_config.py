@@ -122,3 +122,20 @@ def test_yaml_errors_name_file_and_line(tmp_path):
     assert str(info.value).startswith(f"{path}:")
     with pytest.raises(ConfigError, match="no such file"):
         load_config(tmp_path / "missing.yaml")
+
+
+def test_loss_noise_file_gives_the_measured_levels_and_keys_beside_it_win(tmp_path):
+    # the file exactly as potforge converge writes it (cli/converge.py)
+    (tmp_path / "noise.yaml").write_text("loss:\n  energy_sigma: 0.25 meV/atom\n  force_sigma: 0.004 eV/Å\n"
+                                         "  stress_sigma: 0.03 GPa\n", encoding="utf-8")
+    config = training_config({**BASE, "loss": {"noise_file": "noise.yaml", "force_sigma": "0.01 eV/Å"}},
+                             base_dir=tmp_path)
+    assert config.loss.energy_sigma == pytest.approx(0.25e-3)
+    assert config.loss.stress_sigma == pytest.approx(0.03 * GPa)
+    assert config.loss.force_sigma == pytest.approx(0.01)       # the config's own key wins
+    assert training_config(config.plain(), base_dir=tmp_path) == config
+    with pytest.raises(ConfigError, match=r"loss.noise_file: .*missing.yaml: no such file"):
+        training_config({**BASE, "loss": {"noise_file": "missing.yaml"}}, base_dir=tmp_path)
+    (tmp_path / "bad.yaml").write_text("energy_sigma: 1\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="expected a mapping 'loss:'"):
+        training_config({**BASE, "loss": {"noise_file": "bad.yaml"}}, base_dir=tmp_path)

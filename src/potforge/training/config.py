@@ -7,7 +7,8 @@
                functions (n2p2 lines, an input.nn, or a preset grid), pruning, scaling,
                network sizes and activations, initialisation, energy offsets, dtypes
     loss:      noise levels σ_E, σ_F, σ_S (MLE weights 1/σ²) or explicit weights, stress
-               components, per-config_type weights
+               components, per-config_type weights; ``noise_file`` takes the levels that
+               ``potforge converge`` measured (its noise.yaml)
     training:  optimizer (registered name and its options), epochs, time limit, patience,
                L2 strength, seed, threads
 
@@ -405,6 +406,25 @@ def optimizer_options(raw: Mapping[str, Any], key: str) -> tuple[str, dict]:
     return kind, out
 
 
+def _loss_with_noise_file(raw: Any, base_dir: str | os.PathLike) -> Any:
+    """``loss.noise_file: al-converge/noise.yaml`` (written by ``potforge converge``): its
+    ``loss`` mapping gives the defaults (the measured noise levels); keys beside it win."""
+    if not isinstance(raw, Mapping) or "noise_file" not in raw:
+        return raw
+    raw = dict(raw)
+    name = raw.pop("noise_file")
+    path = Path(base_dir) / str(name)
+    if not path.is_file():
+        raise ConfigError(f"loss.noise_file: {path}: no such file; expected the noise.yaml that "
+                          "potforge converge writes")
+    measured = load_yaml(path)
+    section = measured.get("loss") if isinstance(measured, Mapping) else None
+    if not isinstance(section, Mapping):
+        raise ConfigError(f"loss.noise_file: {path}: expected a mapping 'loss:' with energy_sigma, "
+                          "force_sigma, stress_sigma")
+    return {**section, **raw}
+
+
 def training_config(raw: Mapping[str, Any], *, base_dir: str | os.PathLike = ".") -> Config:
     """Validate a raw mapping (as read from YAML) into a :class:`Config`."""
     if not isinstance(raw, Mapping):
@@ -425,7 +445,7 @@ def training_config(raw: Mapping[str, Any], *, base_dir: str | os.PathLike = "."
         training_raw.setdefault("epochs", 1)
     config = Config(data=build(DataConfig, raw.get("data"), "data"),
                     model=build(MODEL_CONFIGS[kind], model_raw, "model"),
-                    loss=build(LossConfig, raw.get("loss"), "loss"),
+                    loss=build(LossConfig, _loss_with_noise_file(raw.get("loss"), base_dir), "loss"),
                     training=build(TrainingConfig, training_raw, "training"),
                     model_kind=kind, base_dir=os.fspath(Path(base_dir).resolve()))
     return config
