@@ -415,6 +415,31 @@ def test_settings_hash_is_canonical_and_version_independent():
     assert c.settings_hash() != a.settings_hash()
 
 
+def test_settings_hash_of_a_potforge_model_follows_its_content(tmp_path):
+    # the physics of potforge labels is the model, not its folder name: retraining in place
+    # must not append to a database labelled by the old model
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "model.json").write_text('{"arrays_sha256": "aaa"}')
+    (model / "training.log").write_text("epoch 1")
+    spec = calculator_spec({"name": "potforge", "parameters": {"model": str(model)}})
+    first = spec.settings_hash()
+    (model / "training.log").write_text("epoch 2")          # not part of the model
+    assert spec.settings_hash() == first
+    (model / "model.json").write_text('{"arrays_sha256": "bbb"}')
+    assert spec.settings_hash() != first
+    n2p2 = tmp_path / "n2p2"                                  # an n2p2 folder: every file counts
+    n2p2.mkdir()
+    (n2p2 / "input.nn").write_text("cutoff_type 2")
+    (n2p2 / "weights.001.data").write_text("0.1")
+    other = calculator_spec({"name": "potforge", "parameters": {"model": str(n2p2)}})
+    before = other.settings_hash()
+    (n2p2 / "weights.001.data").write_text("0.2")
+    assert other.settings_hash() != before
+    missing = calculator_spec({"name": "potforge", "parameters": {"model": str(tmp_path / "none")}})
+    assert len(missing.settings_hash()) == 64                # the loader reports the missing model
+
+
 def test_structure_key_is_stable_and_includes_the_index():
     atoms = bulk("Cu", cubic=True)
     key = structure_key(atoms, 0)

@@ -25,8 +25,9 @@ Numbers written with an exponent but no dot (``1e-6``) are strings to YAML 1.1; 
 turns such strings into floats, as potforge's typed configs do.
 
 The settings hash (:meth:`CalculatorSpec.settings_hash`) is the SHA-256 of the canonical JSON
-of ``{name, parameters}``: the physics of the labels. ``retry``, ``timeout`` and
-``max_retries`` are meant as convergence aids and are left out of it.
+of ``{name, parameters}`` (for ``potforge``, plus the model's content): the physics of the
+labels. ``retry``, ``timeout`` and ``max_retries`` are meant as convergence aids and are
+left out of it.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from ..core.config import build, load_yaml
@@ -118,9 +120,19 @@ class CalculatorSpec:
 
     # -- derived ------------------------------------------------------------------------------
     def settings_hash(self) -> str:
-        """SHA-256 (hex) of the canonical JSON of ``{name, parameters}``."""
-        text = json.dumps({"name": self.name, "parameters": self.parameters}, sort_keys=True,
-                          separators=(",", ":"), ensure_ascii=True, allow_nan=False)
+        """SHA-256 (hex) of the canonical JSON of ``{name, parameters}``.
+
+        For ``name: potforge`` the model's content counts too (``model_sha256``: the SHA-256
+        of its ``model.json``, which holds the arrays' checksum, or of every file of an n2p2
+        model folder): a model retrained in the same folder labels into a new database.
+        """
+        payload: dict[str, Any] = {"name": self.name, "parameters": self.parameters}
+        if self.name == "potforge":
+            digest = _model_digest(self.parameters.get("model"))
+            if digest is not None:
+                payload["model_sha256"] = digest
+        text = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=True,
+                          allow_nan=False)
         return hashlib.sha256(text.encode("ascii")).hexdigest()
 
     def parameters_for(self, attempt: int) -> dict[str, Any]:
@@ -195,6 +207,25 @@ def check_calculator(spec: CalculatorSpec) -> None:
     """Build every parameter variant of ``spec`` once, so bad settings fail before work starts."""
     for attempt in range(spec.n_variants()):
         build_calculator(spec, attempt)
+
+
+def _model_digest(model: Any) -> str | None:
+    """SHA-256 of what defines a model at ``model`` (None where nothing is there yet: the
+    loader reports that when the calculator is built)."""
+    if not isinstance(model, str):
+        return None
+    path = Path(model)
+    if path.is_dir():
+        files = [path / "model.json"] if (path / "model.json").is_file() else sorted(
+            p for p in path.iterdir() if p.is_file())
+    elif path.is_file():
+        files = [path]
+    else:
+        return None
+    h = hashlib.sha256()
+    for f in files:
+        h.update(f.name.encode() + b"\0" + hashlib.sha256(f.read_bytes()).digest())
+    return h.hexdigest()
 
 
 def _resolve(name: str):
