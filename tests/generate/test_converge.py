@@ -83,6 +83,34 @@ def test_study_picks_the_expected_settings(tmp_path):
     assert first.energy_error == pytest.approx(max(abs(v - d[0]) for v in d), rel=1e-9)
 
 
+def test_an_axis_converged_only_at_its_tightest_value_is_flagged_and_use_sets_the_noise():
+    # k-point force error 0.3 exp(-k): at k = 2, 3 it is 0.041, 0.015 (targets 0.02), so with
+    # axis [1, 2, 3] only the tightest passes against itself: not converged, and the noise
+    # levels take the last step (k 2 -> 3: 0.3 (e^-2 - e^-3)) as the tightest value's error
+    structures = _structures()
+    targets = {"energy": 1e-3, "forces": 0.02, "stress": 0.1}
+
+    def make(p):
+        return FakeDFT(p["mode"]["ecut"], p["kpts"]["density"])
+
+    params = {"mode": {"name": "pw", "ecut": 0}, "kpts": {"density": 0}}
+    axes = {"mode.ecut": [300, 600], "kpts.density": [1.0, 2.0, 3.0]}
+    result = convergence_study(structures, make, params, axes, targets=targets)
+    assert result.recommended["kpts.density"] == 3.0 and result.unconverged == ["kpts.density"]
+    last_step = 0.3 * (math.exp(-2.0) - math.exp(-3.0))
+    assert result.combined.force_error < 1e-12          # the recommendation is the reference
+    assert result.noise()["force_sigma"] == pytest.approx(last_step, rel=1e-6)
+    assert any("kpts.density: not converged" in note for note in result.notes)
+    # a cheaper value chosen for cost: its errors against the reference become the noise
+    cheap = convergence_study(structures, make, params, axes, targets=targets, use={"kpts.density": 1.0})
+    assert cheap.settings["kpts"]["density"] == 1.0 and cheap.used == {"kpts.density": 1.0}
+    assert cheap.noise()["force_sigma"] == pytest.approx(0.3 * (math.exp(-1.0) - math.exp(-3.0)), rel=1e-6)
+    with pytest.raises(ConfigError, match="use.kpts.density: 2.5 is not one of"):
+        convergence_study(structures, make, params, axes, targets=targets, use={"kpts.density": 2.5})
+    with pytest.raises(ConfigError, match="use.xc: not an axis"):
+        convergence_study(structures, make, params, axes, targets=targets, use={"xc": "LDA"})
+
+
 def test_override_errors_are_one_line():
     assert with_override({"mode": {"ecut": 1}}, "mode.ecut", 2) == {"mode": {"ecut": 2}}
     with pytest.raises(ConfigError, match="parameters.xc is not a mapping"):

@@ -18,10 +18,13 @@ CONFIG.yaml:
     kpts.density: [2, 3, 4, 5]
     occupations.width: [0.2, 0.1, 0.05]
   targets: {energy: 1 meV/atom, forces: 0.02 eV/Å, stress: 0.1 GPa}
+  use: {kpts.density: 4}               # optional: a cheaper value than recommended (cost)
 
 DIR gets convergence.json, convergence.png, report.md, calculator.yaml (the recommended
-settings, ready for potforge label) and noise.yaml (loss.energy_sigma, force_sigma,
-stress_sigma measured at those settings, for the training config).
+settings, or those of `use`, ready for potforge label) and noise.yaml (loss.energy_sigma,
+force_sigma, stress_sigma measured at those settings, for the training config's
+loss.noise_file). An axis that only its tightest value satisfies is reported as not
+converged, and its last step counts as noise.
 """
 
 
@@ -46,6 +49,9 @@ class ConvergeConfig:
     structures: StructuresConfig = field(default_factory=StructuresConfig)
     axes: dict[str, list[Any]] = field(default_factory=dict)
     targets: TargetsConfig = field(default_factory=TargetsConfig)
+    use: dict[str, Any] = field(default_factory=dict, metadata={
+        "doc": "axis -> value to use instead of the recommendation (e.g. a cheaper k-point "
+               "density); calculator.yaml and noise.yaml then hold that choice and its errors"})
 
 
 def add_parser(sub, name: str, help_text: str) -> None:
@@ -97,7 +103,8 @@ def run(args: argparse.Namespace) -> int:
 
     say(f"convergence study: {len(structures)} structures, {spec.name}, "
         + ", ".join(f"{k} {len(v)} values" for k, v in cfg.axes.items()))
-    result = convergence_study(structures, make, spec.parameters, cfg.axes, targets=targets, progress=say)
+    result = convergence_study(structures, make, spec.parameters, cfg.axes, targets=targets, use=cfg.use,
+                               progress=say)
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
     with atomic_write(out / "convergence.json") as handle:
@@ -115,5 +122,9 @@ def run(args: argparse.Namespace) -> int:
                                  "stress_sigma": f"{n['stress_sigma']:.4g} GPa"}}, handle,
                        sort_keys=False, allow_unicode=True)
     print(f"recommended: {', '.join(f'{k} = {v}' for k, v in result.recommended.items())}")
+    for key in result.unconverged:
+        print(f"warning: {key} is not converged within the values studied (see report.md)")
+    if result.used:
+        print(f"used instead: {', '.join(f'{k} = {v}' for k, v in result.used.items())}")
     print(f"wrote {out}/report.md, convergence.png, convergence.json, calculator.yaml, noise.yaml")
     return 0

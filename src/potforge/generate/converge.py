@@ -12,10 +12,14 @@ structure's energy per atom, forces and stress against the all-tightest referenc
     δF = max_s max_i,c |F − F_ref|,      δσ = max_s max_a |σ − σ_ref|.
 
 The recommended value of a setting is the loosest one from which on every value meets all
-targets (tighter values may not break it again). The combined recommendation is then computed
-once more against the reference, and its errors are the measured noise levels of the data:
-``noise.yaml`` holds them as the training config's ``loss.energy_sigma``, ``force_sigma`` and
-``stress_sigma`` (the floors of what fitting can resolve).
+targets (tighter values may not break it again). Where only the tightest value meets them, the
+study cannot tell that value's own error: the axis is reported as *not converged* and the
+last step's change (second-tightest against tightest) stands in for it. The chosen settings
+(the recommendation, or values the user picks with ``use``, e.g. a cheaper k-point density
+where the converged one costs too much) are then computed once more against the reference;
+their errors, and the last steps of unconverged axes, are the measured noise levels of the
+data: ``noise.yaml`` holds them as the training config's ``loss.energy_sigma``,
+``force_sigma`` and ``stress_sigma`` (the floors of what fitting can resolve).
 
 The calculator comes from a factory ``make(settings) -> ase Calculator`` (``settings`` is the
 calculator's parameter mapping with overrides applied), so the study runs with any ASE
@@ -80,19 +84,29 @@ class ConvergenceResult:
     reference: dict                       # the tightest settings
     points: dict[str, list[Point]]        # per setting, loosest first
     recommended: dict[str, Any]           # per setting
-    settings: dict                        # the combined recommended parameters
-    combined: Point                       # errors of the combined recommendation
+    settings: dict                        # the parameters chosen: recommended, or ``use``
+    combined: Point                       # errors of those settings against the reference
     targets: dict[str, float]
     reference_seconds: float
     notes: list[str] = field(default_factory=list)
+    unconverged: list[str] = field(default_factory=list)   # axes whose tightest value is needed
+    used: dict[str, Any] = field(default_factory=dict)      # values chosen instead (``use``)
 
     def noise(self) -> dict[str, float]:
-        """Measured noise levels of data computed with the recommended settings (floors:
-        at least 1 % of each target, so a weight never becomes infinite)."""
+        """Measured noise levels of data computed with the chosen settings: their errors
+        against the reference, at least the last step of each unconverged axis (its tightest
+        value's error is unknown), and at least 1 % of each target (a weight never becomes
+        infinite)."""
         c, t = self.combined, self.targets
+        energy, forces = c.energy_error, c.force_error
         stress = c.stress_error if not math.isnan(c.stress_error) else t["stress"]
-        return {"energy_sigma": max(c.energy_error, 0.01 * t["energy"]),
-                "force_sigma": max(c.force_error, 0.01 * t["forces"]),
+        for key in self.unconverged:
+            step = self.points[key][-2]
+            energy, forces = max(energy, step.energy_error), max(forces, step.force_error)
+            if not math.isnan(step.stress_error):
+                stress = max(stress, step.stress_error)
+        return {"energy_sigma": max(energy, 0.01 * t["energy"]),
+                "force_sigma": max(forces, 0.01 * t["forces"]),
                 "stress_sigma": max(stress, 0.01 * t["stress"])}
 
     def to_dict(self) -> dict:
@@ -104,7 +118,8 @@ class ConvergenceResult:
 
         return {"targets": self.targets, "reference": self.reference, "recommended": self.recommended,
                 "settings": self.settings, "combined": point(self.combined), "noise": self.noise(),
-                "reference_seconds": self.reference_seconds,
+                "reference_seconds": self.reference_seconds, "unconverged": self.unconverged,
+                "used": self.used,
                 "points": {k: [point(p) for p in v] for k, v in self.points.items()}, "notes": self.notes}
 
 
@@ -131,6 +146,7 @@ def _errors(rows: list[dict], ref: list[dict]) -> tuple[float, float, float, flo
 
 def convergence_study(structures: Sequence[Atoms], make: Callable[[dict], Any], parameters: Mapping[str, Any],
                       axes: Mapping[str, Sequence[Any]], *, targets: Mapping[str, float] | None = None,
+                      use: Mapping[str, Any] | None = None,
                       progress: Callable[[str], None] | None = None) -> ConvergenceResult:
     """Run the study (see the module docstring).
 
@@ -142,6 +158,8 @@ def convergence_study(structures: Sequence[Atoms], make: Callable[[dict], Any], 
     parameters : the calculator's parameters; the axes' keys are dotted paths into them
     axes : dotted key -> values, loosest first, tightest last
     targets : energy (eV/atom), forces (eV/Å), stress (GPa); defaults 1 meV/atom, 0.02 eV/Å, 0.1 GPa
+    use : axis -> value to take instead of the recommendation (one of the axis' values); the
+        combined errors and the noise levels are then those of the settings actually used
     """
     say = progress or (lambda line: None)
     targets = {**DEFAULT_TARGETS, **dict(targets or {})}
@@ -150,6 +168,13 @@ def convergence_study(structures: Sequence[Atoms], make: Callable[[dict], Any], 
     for key, values in axes.items():
         if len(values) < 2:
             raise ConfigError(f"axes.{key}: give at least two values, loosest first")
+    use = dict(use or {})
+    for key, value in use.items():
+        if key not in axes:
+            raise ConfigError(f"use.{key}: not an axis of the study ({', '.join(axes)})")
+        if value not in list(axes[key]):
+            raise ConfigError(f"use.{key}: {value!r} is not one of the axis' values "
+                              f"{list(axes[key])} (its error would be unmeasured)")
     reference = dict(parameters)
     for key, values in axes.items():
         reference = with_override(reference, key, values[-1])
@@ -159,6 +184,8 @@ def convergence_study(structures: Sequence[Atoms], make: Callable[[dict], Any], 
     say(f"reference (all tightest): {t_ref:.1f} s for {len(structures)} structures")
     points: dict[str, list[Point]] = {}
     recommended: dict[str, Any] = {}
+    notes: list[str] = []
+    unconverged: list[str] = []
     for key, values in axes.items():
         points[key] = []
         for value in values[:-1]:
@@ -180,19 +207,35 @@ def convergence_study(structures: Sequence[Atoms], make: Callable[[dict], Any], 
                 break
         recommended[key] = choice
         say(f"{key}: recommended {choice}")
+        if choice == values[-1]:
+            step = points[key][-2]
+            unconverged.append(key)
+            notes.append(f"{key}: not converged within the values studied: only the tightest "
+                         f"({values[-1]}) meets the targets, so its own error is unknown; the last "
+                         f"step ({values[-2]} → {values[-1]}) changed energies by "
+                         f"{step.energy_error * 1000:.3g} meV/atom and forces by "
+                         f"{step.force_error:.3g} eV/Å, which the noise levels take as its error; "
+                         "extend the axis to tighter values")
+            say(f"{key}: not converged within the values studied")
     settings = dict(parameters)
-    for key, value in recommended.items():
+    for key, value in {**recommended, **use}.items():
         settings = with_override(settings, key, value)
+    for key, value in use.items():
+        if value != recommended[key]:
+            k = list(axes[key]).index(value)
+            notes.append(f"{key}: {value} used instead of the recommended {recommended[key]} "
+                         f"(errors alone: {points[key][k].energy_error * 1000:.3g} meV/atom, "
+                         f"{points[key][k].force_error:.3g} eV/Å)")
     t = time.perf_counter()
     rows = _evaluate(structures, make(settings))
     e, ea, f, s = _errors(rows, ref_rows)
     combined = Point("combined", None, e, ea, f, s, time.perf_counter() - t)
-    notes = []
-    if not combined.meets(targets):
+    if not combined.meets(targets) and not use:
         notes.append("the combined recommendation misses a target although each setting alone meets "
                      "it (errors add up); tighten the setting with the largest error")
-    say(f"combined: δE {e * 1000:.3f} meV/atom, δF {f:.4f} eV/Å, δσ {s:.3f} GPa")
-    return ConvergenceResult(reference, points, recommended, settings, combined, targets, t_ref, notes)
+    say(f"{'chosen' if use else 'combined'}: δE {e * 1000:.3f} meV/atom, δF {f:.4f} eV/Å, δσ {s:.3f} GPa")
+    return ConvergenceResult(reference, points, recommended, settings, combined, targets, t_ref, notes,
+                             unconverged, use)
 
 
 def plot_convergence(result: ConvergenceResult, path) -> None:
@@ -260,7 +303,9 @@ def report_markdown(result: ConvergenceResult) -> str:
              f"{t['forces']:g} eV/Å, stress {t['stress']:g} GPa; errors against the all-tightest "
              f"settings (reference: {result.reference_seconds:.1f} s).", ""]
     for key, pts in result.points.items():
-        lines += [f"## {key}: recommended {result.recommended[key]}", "",
+        status = " (not converged within these values)" if key in result.unconverged else ""
+        used = f", used {result.used[key]}" if key in result.used else ""
+        lines += [f"## {key}: recommended {result.recommended[key]}{status}{used}", "",
                   "| value | δE (meV/atom) | δE absolute (meV/atom) | δF (eV/Å) | δσ (GPa) | time (s) | meets |",
                   "|---|---|---|---|---|---|---|"]
         for p in pts:
@@ -270,7 +315,7 @@ def report_markdown(result: ConvergenceResult) -> str:
         lines.append("")
     c = result.combined
     n = result.noise()
-    lines += ["## Combined recommendation", "",
+    lines += ["## Settings used" if result.used else "## Combined recommendation", "",
               f"Errors: δE {c.energy_error * 1000:.3f} meV/atom, δF {c.force_error:.4f} eV/Å, "
               f"δσ {c.stress_error:.3f} GPa, {c.seconds:.1f} s for all structures.", "",
               f"Noise levels for training (`noise.yaml`): energy_sigma {n['energy_sigma'] * 1000:.3g} meV/atom, "
