@@ -166,6 +166,19 @@ def test_progress_lines_with_eta(tmp_path):
     assert all("ETA" in line for line in lines) and lines[-1].startswith("label: 3/3")
 
 
+def test_eta_weighs_structures_by_their_atoms(monkeypatch):
+    # a 1-atom cell done in 10 s with a 30-atom cell to go: 300 s left, not 10 s
+    from potforge.generate import labelling
+
+    clock = iter([0.0, 10.0])
+    monkeypatch.setattr(labelling.time, "perf_counter", lambda: next(clock))
+    lines = []
+    bar = labelling._Progress(lines.append, 2, 0, 2, atoms_todo=31)
+    small = Frame(Atoms("Cu", cell=[3, 3, 3], pbc=True))
+    bar.update(0, small, {"status": "done", "seconds": 10.0})
+    assert lines[-1].endswith("ETA 5.0 min")
+
+
 def test_sigkill_mid_run_then_resume_labels_every_structure_exactly_once(tmp_path):
     n = 10
     frames = cu_frames(n, same_size=True)  # a calculator reused without reset would show here

@@ -202,7 +202,8 @@ def label(structures: Iterable[Any] | str | os.PathLike,
                 replace[i] = row[0]
             else:
                 report.failed_before += 1
-        bar = _Progress(progress, len(todo), report.skipped + report.failed_before, len(frames))
+        bar = _Progress(progress, len(todo), report.skipped + report.failed_before, len(frames),
+                        atoms_todo=sum(len(frames[i].atoms) for i in todo))
         times: list[float] = []
         tasks = [(i, keys[i], frames[i].atoms) for i in todo]
         try:
@@ -713,10 +714,17 @@ def _deadline(seconds: float | None) -> Iterator[None]:
 
 # -- progress ------------------------------------------------------------------------------------------
 class _Progress:
-    """A tqdm bar on a terminal, else one line per structure with an ETA (stderr)."""
+    """A tqdm bar on a terminal, else one line per structure with an ETA (stderr).
 
-    def __init__(self, mode, n_todo: int, n_skipped: int, total: int) -> None:
+    The ETA weighs structures by their atom count (``atoms_todo``): at a fixed k-point density
+    a DFT calculation costs roughly in proportion to it, and training sets mix 1-atom cells
+    with 30-atom ones, so a per-structure average would promise far too early an end.
+    """
+
+    def __init__(self, mode, n_todo: int, n_skipped: int, total: int, atoms_todo: int | None = None) -> None:
         self.n_todo = n_todo
+        self.atoms_todo = atoms_todo
+        self.atoms_done = 0
         self.count = 0
         self.failed = 0
         self.start = time.perf_counter()
@@ -745,7 +753,11 @@ class _Progress:
             self.bar.update(1)
         elif self.emit is not None:
             elapsed = time.perf_counter() - self.start
-            eta = elapsed / self.count * (self.n_todo - self.count)
+            self.atoms_done += len(frame.atoms)
+            if self.atoms_todo:
+                eta = elapsed / self.atoms_done * max(self.atoms_todo - self.atoms_done, 0)
+            else:
+                eta = elapsed / self.count * (self.n_todo - self.count)
             what = (f"done in {_duration(result['seconds'])}" if result["status"] == "done"
                     else f"FAILED after {result['attempts']} attempts: {result['reason']}")
             self.emit(f"label: {self.count}/{self.n_todo} structure {index} "
