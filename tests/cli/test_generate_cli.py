@@ -141,3 +141,32 @@ def test_example_config_is_valid():
     path = Path(__file__).resolve().parents[2] / "examples" / "al-gpaw" / "generate.yaml"
     config = generation_config(load_yaml(path))
     assert {g.kind for g in config.generators} == set(GENERATORS)
+
+
+def test_every_config_of_the_al_gpaw_example_is_valid(tmp_path):
+    """The example's files are only run by hand (GPAW for an hour); keep them loadable."""
+    from pathlib import Path
+
+    from potforge.cli.converge import ConvergeConfig
+    from potforge.core.config import build, load_yaml
+    from potforge.generate.calculators import load_calculator_spec
+    from potforge.generate.configurations import generation_config
+    from potforge.training.config import training_config
+
+    folder = Path(__file__).resolve().parents[2] / "examples" / "al-gpaw"
+    spec = load_calculator_spec(folder / "calculator.yaml")
+    assert spec.name == "gpaw" and spec.parameters["kpts"]["density"] == 5.0
+    for name in ("converge.yaml", "converge-k.yaml"):
+        cfg = build(ConvergeConfig, load_yaml(folder / name), "")
+        for key, value in cfg.use.items():
+            assert value in cfg.axes[key]
+    assert generation_config(load_yaml(folder / "test.yaml")).generators
+    # the noise file is an output of converge-k.yaml: stand one in as potforge converge writes it
+    (tmp_path / "noise.yaml").write_text("loss:\n  energy_sigma: 6.6 meV/atom\n  force_sigma: 0.145 eV/Å\n"
+                                         "  stress_sigma: 1.28 GPa\n", encoding="utf-8")
+    for name, kind in (("hdnnp.yaml", "hdnnp"), ("eam.yaml", "eam")):
+        raw = load_yaml(folder / name)
+        assert raw["loss"]["noise_file"] == "al-converge-k/noise.yaml"
+        raw["loss"]["noise_file"] = str(tmp_path / "noise.yaml")
+        config = training_config(raw, base_dir=folder)
+        assert config.model_kind == kind and config.loss.force_sigma == 0.145
