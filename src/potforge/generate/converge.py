@@ -261,11 +261,13 @@ def plot_convergence(result: ConvergenceResult, path) -> None:
             ax.semilogy(x, np.maximum(y, 1e-9), "o-")
             ax.axhline(target, ls="--", color="k", lw=0.8)
             ax.set_xticks(x, labels, rotation=30)
-            ax.set_title(f"{key}: {what}")
+            ax.set_title(f"{key}: {what}" + (" (not converged)" if key in result.unconverged else ""))
             ax.set_ylabel(unit)
-            if result.recommended.get(key) in [p.value for p in pts]:
-                k = [p.value for p in pts].index(result.recommended[key])
-                ax.axvline(k, color="tab:green", lw=0.8)
+            values = [p.value for p in pts]
+            if result.recommended.get(key) in values:   # green: recommended, orange: used instead
+                ax.axvline(values.index(result.recommended[key]), color="tab:green", lw=0.8)
+            if key in result.used and result.used[key] in values:
+                ax.axvline(values.index(result.used[key]), color="tab:orange", lw=1.2, ls=":")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
