@@ -81,12 +81,16 @@ def test_study_picks_the_expected_settings(tmp_path):
     first = result.points["mode.ecut"][0]
     d = [5.0 * r * (math.exp(-100 / 50) - math.exp(-600 / 50)) for r in rho]
     assert first.energy_error == pytest.approx(max(abs(v - d[0]) for v in d), rel=1e-9)
+    rms = math.sqrt(sum((v - d[0]) ** 2 for v in d[1:]) / (len(d) - 1))
+    assert first.energy_rms == pytest.approx(rms, rel=1e-9) and first.energy_rms < first.energy_error
 
 
 def test_an_axis_converged_only_at_its_tightest_value_is_flagged_and_use_sets_the_noise():
     # k-point force error 0.3 exp(-k): at k = 2, 3 it is 0.041, 0.015 (targets 0.02), so with
     # axis [1, 2, 3] only the tightest passes against itself: not converged, and the noise
-    # levels take the last step (k 2 -> 3: 0.3 (e^-2 - e^-3)) as the tightest value's error
+    # levels take the last step (k 2 -> 3: 0.3 (e^-2 - e^-3)) as the tightest value's error,
+    # as an RMS over all force components: one component in each of the 3 cells is off, of
+    # (4 + 4 + 8) x 3 = 48, so the RMS is the error / 4
     structures = _structures()
     targets = {"energy": 1e-3, "forces": 0.02, "stress": 0.1}
 
@@ -99,12 +103,13 @@ def test_an_axis_converged_only_at_its_tightest_value_is_flagged_and_use_sets_th
     assert result.recommended["kpts.density"] == 3.0 and result.unconverged == ["kpts.density"]
     last_step = 0.3 * (math.exp(-2.0) - math.exp(-3.0))
     assert result.combined.force_error < 1e-12          # the recommendation is the reference
-    assert result.noise()["force_sigma"] == pytest.approx(last_step, rel=1e-6)
+    assert result.points["kpts.density"][1].force_error == pytest.approx(last_step, rel=1e-6)
+    assert result.noise()["force_sigma"] == pytest.approx(last_step / 4, rel=1e-6)
     assert any("kpts.density: not converged" in note for note in result.notes)
     # a cheaper value chosen for cost: its errors against the reference become the noise
     cheap = convergence_study(structures, make, params, axes, targets=targets, use={"kpts.density": 1.0})
     assert cheap.settings["kpts"]["density"] == 1.0 and cheap.used == {"kpts.density": 1.0}
-    assert cheap.noise()["force_sigma"] == pytest.approx(0.3 * (math.exp(-1.0) - math.exp(-3.0)), rel=1e-6)
+    assert cheap.noise()["force_sigma"] == pytest.approx(0.3 * (math.exp(-1.0) - math.exp(-3.0)) / 4, rel=1e-6)
     with pytest.raises(ConfigError, match="use.kpts.density: 2.5 is not one of"):
         convergence_study(structures, make, params, axes, targets=targets, use={"kpts.density": 2.5})
     with pytest.raises(ConfigError, match="use.xc: not an axis"):

@@ -17,9 +17,10 @@ study cannot tell that value's own error: the axis is reported as *not converged
 last step's change (second-tightest against tightest) stands in for it. The chosen settings
 (the recommendation, or values the user picks with ``use``, e.g. a cheaper k-point density
 where the converged one costs too much) are then computed once more against the reference;
-their errors, and the last steps of unconverged axes, are the measured noise levels of the
-data: ``noise.yaml`` holds them as the training config's ``loss.energy_sigma``,
-``force_sigma`` and ``stress_sigma`` (the floors of what fitting can resolve).
+the RMS of their errors (and of the last steps of unconverged axes) are the measured noise
+levels of the data: ``noise.yaml`` holds them as the training config's
+``loss.energy_sigma``, ``force_sigma`` and ``stress_sigma`` (the floors of what fitting can
+resolve; RMS rather than maxima, since maximum-likelihood weights need the spread).
 
 The calculator comes from a factory ``make(settings) -> ase Calculator`` (``settings`` is the
 calculator's parameter mapping with overrides applied), so the study runs with any ASE
@@ -73,6 +74,11 @@ class Point:
     force_error: float           # eV/Å
     stress_error: float          # GPa
     seconds: float               # total calculation time of all structures
+    # root mean squares over structures (energy) and components (forces, stress): the spread
+    # that maximum-likelihood weights need (the maxima above are what the targets judge)
+    energy_rms: float = 0.0      # eV/atom, relative to the first structure
+    force_rms: float = 0.0       # eV/Å
+    stress_rms: float = 0.0      # GPa
 
     def meets(self, targets: Mapping[str, float]) -> bool:
         return (self.energy_error <= targets["energy"] and self.force_error <= targets["forces"]
@@ -93,18 +99,20 @@ class ConvergenceResult:
     used: dict[str, Any] = field(default_factory=dict)      # values chosen instead (``use``)
 
     def noise(self) -> dict[str, float]:
-        """Measured noise levels of data computed with the chosen settings: their errors
-        against the reference, at least the last step of each unconverged axis (its tightest
-        value's error is unknown), and at least 1 % of each target (a weight never becomes
-        infinite)."""
+        """Measured noise levels of data computed with the chosen settings: the RMS of their
+        errors against the reference (energies per atom relative to the first structure over
+        the other structures, every force and stress component), at least the RMS of the last
+        step of each unconverged axis (its tightest value's error is unknown), and at least
+        1 % of each target (a weight never becomes infinite). RMS, not the maxima the targets
+        judge, because maximum-likelihood weights 1/σ² need the spread of the errors."""
         c, t = self.combined, self.targets
-        energy, forces = c.energy_error, c.force_error
-        stress = c.stress_error if not math.isnan(c.stress_error) else t["stress"]
+        energy, forces = c.energy_rms, c.force_rms
+        stress = c.stress_rms if not math.isnan(c.stress_rms) else t["stress"]
         for key in self.unconverged:
             step = self.points[key][-2]
-            energy, forces = max(energy, step.energy_error), max(forces, step.force_error)
-            if not math.isnan(step.stress_error):
-                stress = max(stress, step.stress_error)
+            energy, forces = max(energy, step.energy_rms), max(forces, step.force_rms)
+            if not math.isnan(step.stress_rms):
+                stress = max(stress, step.stress_rms)
         return {"energy_sigma": max(energy, 0.01 * t["energy"]),
                 "force_sigma": max(forces, 0.01 * t["forces"]),
                 "stress_sigma": max(stress, 0.01 * t["stress"])}
@@ -114,6 +122,8 @@ class ConvergenceResult:
             return {"value": p.value, "energy_error_ev_per_atom": p.energy_error,
                     "energy_error_absolute_ev_per_atom": p.energy_error_absolute,
                     "force_error_ev_per_angstrom": p.force_error, "stress_error_gpa": p.stress_error,
+                    "energy_rms_ev_per_atom": p.energy_rms, "force_rms_ev_per_angstrom": p.force_rms,
+                    "stress_rms_gpa": p.stress_rms,
                     "seconds": p.seconds, "meets_targets": p.meets(self.targets)}
 
         return {"targets": self.targets, "reference": self.reference, "recommended": self.recommended,
@@ -134,14 +144,22 @@ def _evaluate(structures: Sequence[Atoms], calc) -> list[dict]:
     return out
 
 
-def _errors(rows: list[dict], ref: list[dict]) -> tuple[float, float, float, float]:
+def _errors(rows: list[dict], ref: list[dict]) -> tuple[float, ...]:
+    """Maxima (energy relative, energy absolute, forces, stress), then RMS (energy relative,
+    forces, stress) of the differences between two sets of results."""
     de = np.array([r["energy"] - q["energy"] for r, q in zip(rows, ref)])
-    energy = float(np.max(np.abs(de - de[0])))
-    absolute = float(np.max(np.abs(de)))
-    forces = max(float(np.abs(r["forces"] - q["forces"]).max()) for r, q in zip(rows, ref))
-    stress = [float(np.abs(r["stress"] - q["stress"]).max()) for r, q in zip(rows, ref)
-              if r["stress"] is not None]
-    return energy, absolute, forces, (max(stress) if stress else math.nan)
+    relative = de - de[0]
+    df = np.concatenate([(r["forces"] - q["forces"]).ravel() for r, q in zip(rows, ref)])
+    ds = [r["stress"] - q["stress"] for r, q in zip(rows, ref) if r["stress"] is not None]
+    ds = np.concatenate(ds) if ds else np.array([])
+
+    def rms(x):
+        return float(np.sqrt(np.mean(np.square(x)))) if x.size else math.nan
+
+    return (float(np.max(np.abs(relative))), float(np.max(np.abs(de))),
+            float(np.max(np.abs(df))) if df.size else 0.0,
+            float(np.max(np.abs(ds))) if ds.size else math.nan,
+            rms(relative[1:]) if relative.size > 1 else 0.0, rms(df) if df.size else 0.0, rms(ds))
 
 
 def convergence_study(structures: Sequence[Atoms], make: Callable[[dict], Any], parameters: Mapping[str, Any],
@@ -191,13 +209,14 @@ def convergence_study(structures: Sequence[Atoms], make: Callable[[dict], Any], 
         for value in values[:-1]:
             t = time.perf_counter()
             rows = _evaluate(structures, make(with_override(reference, key, value)))
-            e, ea, f, s = _errors(rows, ref_rows)
-            p = Point(key, value, e, ea, f, s, time.perf_counter() - t)
+            e, ea, f, s, *rms = _errors(rows, ref_rows)
+            p = Point(key, value, e, ea, f, s, time.perf_counter() - t, *rms)
             points[key].append(p)
             say(f"{key} = {value}: δE {e * 1000:.3f} meV/atom, δF {f:.4f} eV/Å, δσ {s:.3f} GPa "
                 f"({p.seconds:.1f} s)")
         has_stress = any(r["stress"] is not None for r in ref_rows)
-        points[key].append(Point(key, values[-1], 0.0, 0.0, 0.0, 0.0 if has_stress else math.nan, t_ref))
+        zero_stress = 0.0 if has_stress else math.nan
+        points[key].append(Point(key, values[-1], 0.0, 0.0, 0.0, zero_stress, t_ref, 0.0, 0.0, zero_stress))
         # loosest value from which on every value meets the targets
         choice = values[-1]
         for k in range(len(values) - 1, -1, -1):
@@ -228,8 +247,8 @@ def convergence_study(structures: Sequence[Atoms], make: Callable[[dict], Any], 
                          f"{points[key][k].force_error:.3g} eV/Å)")
     t = time.perf_counter()
     rows = _evaluate(structures, make(settings))
-    e, ea, f, s = _errors(rows, ref_rows)
-    combined = Point("combined", None, e, ea, f, s, time.perf_counter() - t)
+    e, ea, f, s, *rms = _errors(rows, ref_rows)
+    combined = Point("combined", None, e, ea, f, s, time.perf_counter() - t, *rms)
     if not combined.meets(targets) and not use:
         notes.append("the combined recommendation misses a target although each setting alone meets "
                      "it (errors add up); tighten the setting with the largest error")
@@ -318,8 +337,9 @@ def report_markdown(result: ConvergenceResult) -> str:
     c = result.combined
     n = result.noise()
     lines += ["## Settings used" if result.used else "## Combined recommendation", "",
-              f"Errors: δE {c.energy_error * 1000:.3f} meV/atom, δF {c.force_error:.4f} eV/Å, "
-              f"δσ {c.stress_error:.3f} GPa, {c.seconds:.1f} s for all structures.", "",
+              f"Errors (largest): δE {c.energy_error * 1000:.3f} meV/atom, δF {c.force_error:.4f} eV/Å, "
+              f"δσ {c.stress_error:.3f} GPa; RMS: {c.energy_rms * 1000:.3f} meV/atom, {c.force_rms:.4f} eV/Å, "
+              f"{c.stress_rms:.3f} GPa; {c.seconds:.1f} s for all structures.", "",
               f"Noise levels for training (`noise.yaml`): energy_sigma {n['energy_sigma'] * 1000:.3g} meV/atom, "
               f"force_sigma {n['force_sigma']:.3g} eV/Å, stress_sigma {n['stress_sigma']:.3g} GPa.", ""]
     lines += [f"- {note}" for note in result.notes]
