@@ -162,11 +162,11 @@ def test_every_config_of_the_al_gpaw_example_is_valid(tmp_path):
             assert value in cfg.axes[key]
     assert generation_config(load_yaml(folder / "test.yaml")).generators
     # the noise file is an output of converge-k.yaml: stand one in as potforge converge writes it
-    (tmp_path / "noise.yaml").write_text("loss:\n  energy_sigma: 6.6 meV/atom\n  force_sigma: 0.145 eV/Å\n"
-                                         "  stress_sigma: 1.28 GPa\n", encoding="utf-8")
+    (tmp_path / "noise.yaml").write_text("loss:\n  energy_sigma: 4.58 meV/atom\n  force_sigma: 0.04843 eV/Å\n"
+                                         "  stress_sigma: 0.3846 GPa\n", encoding="utf-8")
     for name, kind in (("hdnnp.yaml", "hdnnp"), ("eam.yaml", "eam")):
         raw = load_yaml(folder / name)
         assert raw["loss"]["noise_file"] == "al-converge-k/noise.yaml"
         raw["loss"]["noise_file"] = str(tmp_path / "noise.yaml")
         config = training_config(raw, base_dir=folder)
-        assert config.model_kind == kind and config.loss.force_sigma == 0.145
+        assert config.model_kind == kind and config.loss.force_sigma == 0.04843
