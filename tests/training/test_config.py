@@ -139,3 +139,6 @@ def test_loss_noise_file_gives_the_measured_levels_and_keys_beside_it_win(tmp_pa
     (tmp_path / "bad.yaml").write_text("energy_sigma: 1\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="expected a mapping 'loss:'"):
         training_config({**BASE, "loss": {"noise_file": "bad.yaml"}}, base_dir=tmp_path)
+    (tmp_path / "typo.yaml").write_text("loss:\n  force_sigm: 0.01\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"typo.yaml: key loss.force_sigm is not one of"):
+        training_config({**BASE, "loss": {"noise_file": "typo.yaml"}}, base_dir=tmp_path)

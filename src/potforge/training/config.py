@@ -419,9 +419,14 @@ def _loss_with_noise_file(raw: Any, base_dir: str | os.PathLike) -> Any:
                           "potforge converge writes")
     measured = load_yaml(path)
     section = measured.get("loss") if isinstance(measured, Mapping) else None
+    allowed = ("energy_sigma", "force_sigma", "stress_sigma")
     if not isinstance(section, Mapping):
-        raise ConfigError(f"loss.noise_file: {path}: expected a mapping 'loss:' with energy_sigma, "
-                          "force_sigma, stress_sigma")
+        raise ConfigError(f"loss.noise_file: {path}: expected a mapping 'loss:' with "
+                          f"{', '.join(allowed)}")
+    for key in section:
+        if key not in allowed:   # a typo there would otherwise be blamed on the config itself
+            raise ConfigError(f"loss.noise_file: {path}: key loss.{key} is not one of "
+                              f"{', '.join(allowed)}")
     return {**section, **raw}
 
 
