@@ -31,8 +31,8 @@ def main() -> int:
     from potforge import _native
     from potforge.core.neighbors import neighbor_list
     from potforge.data.io import read_frames
-    from potforge.export.n2p2 import read_n2p2_model
-    from potforge.models.potential import species_indices
+    from potforge.models.hdnnp.n2p2 import read_n2p2_model
+    from potforge.core.elements import species_indices
 
     model = read_n2p2_model(MODEL, length_unit="bohr", energy_unit="hartree")
     atoms = read_frames(MODEL / "input.data", length_unit="bohr", energy_unit="hartree")[0].atoms

@@ -31,7 +31,7 @@ def main(argv=None) -> int:
     from ase.units import GPa
 
     import potforge
-    from potforge.export.lammps import export_lammps
+    from potforge.models.classical.lammps import export_lammps
     from tests.lammps_runner import run_lammps
 
     model = potforge.load_model(args.model)

@@ -53,7 +53,7 @@ def stress_split(model_dir: Path) -> dict:
 
     from potforge.core.units import GPa
     from potforge.data import Dataset
-    from potforge.models.potential import load_potential
+    from potforge.models import load_potential
 
     config = yaml.safe_load((model_dir / "config.yaml").read_text())
     if not config["data"]["test"]:

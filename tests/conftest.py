@@ -32,7 +32,7 @@ def water_dir(shared_data) -> Path:
 
 @pytest.fixture(scope="session")
 def water_model(water_dir):
-    from potforge.export.n2p2 import read_n2p2_model
+    from potforge.models.hdnnp.n2p2 import read_n2p2_model
 
     return read_n2p2_model(water_dir, length_unit="bohr", energy_unit="hartree")
 

@@ -7,7 +7,8 @@ from ase import Atoms
 
 from potforge.descriptors.scaling import ScalingStatistics, SymmetryFunctionScaling
 from potforge.descriptors.symmetry_functions import SymmetryFunction, SymmetryFunctionSet
-from potforge.models.hdnnp import HDNNP, AtomicNetwork
+from potforge.models.hdnnp import HDNNP
+from potforge.models.network import AtomicNetwork
 
 
 def random_structure(rng, symbols=("H", "O"), n_atoms=12, *, periodic=True, cell_size=4.0,
@@ -93,7 +94,7 @@ def synthetic_hdnnp(rng, sfs: SymmetryFunctionSet, *, hidden=(8, 6), activations
     stats = {}
     if structures:
         from potforge.core.neighbors import neighbor_list
-        from potforge.models.potential import species_indices
+        from potforge.core.elements import species_indices
 
         values = {s: [] for s in sfs.species}
         for atoms in structures:

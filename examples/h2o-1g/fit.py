@@ -24,8 +24,8 @@ import torch
 
 from potforge.data import Dataset
 from potforge.training.loss import Loss, LossWeights
-from potforge.training.models.molecular import TrainableMolecularNetwork
-from potforge.training.optimizers import AdamOptimizer, LBFGSOptimizer
+from potforge.models.hdnnp_1g.trainable import TrainableMolecularNetwork
+from potforge.training.optimizers.first_order import AdamOptimizer, LBFGSOptimizer
 from potforge.training.trainer import Trainer, TrainingOptions
 
 HERE = Path(__file__).resolve().parent

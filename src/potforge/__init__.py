@@ -13,7 +13,7 @@ Heavy modules are imported on first use.
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from .core.provenance import __version__
 __all__ = ["__version__", "calculator", "load_model", "fit"]
 
 

@@ -20,7 +20,8 @@ def pair_model_dir(path):
     Cauchy relation C12 = C44 at zero pressure."""
     from potforge.descriptors.scaling import ScalingStatistics, SymmetryFunctionScaling
     from potforge.descriptors.symmetry_functions import SymmetryFunction, SymmetryFunctionSet
-    from potforge.models.hdnnp import HDNNP, AtomicNetwork
+    from potforge.models.hdnnp import HDNNP
+    from potforge.models.network import AtomicNetwork
 
     kw = dict(element="Cu", neighbors=("Cu",), cutoff_radius=5.0, cutoff_type="cos")
     sfs = SymmetryFunctionSet(("Cu",), {"Cu": [SymmetryFunction(2, eta=2.0, shift=2.55, **kw),

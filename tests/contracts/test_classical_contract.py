@@ -73,7 +73,7 @@ def test_smooth_at_cutoff(case):
 
 
 def test_batch_fragments_and_saving(case, tmp_path):
-    from potforge.models.potential import load_potential
+    from potforge.models import load_potential
 
     _, model, box, cluster = case
     contract.batch_equals_single(model, [box, cluster, box])

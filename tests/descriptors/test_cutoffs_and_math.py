@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from potforge import _native
 from potforge.descriptors.cutoffs import (CUTOFF_TYPES, cutoff_function, cutoff_second_derivative,
                                           cutoff_type_index)
-from potforge.models.hdnnp.network import ACTIVATIONS, AtomicNetwork, activation
+from potforge.models.network import ACTIVATIONS, AtomicNetwork, activation
+
+from .. import reference_network
 
 SMOOTH = {  # derivatives that vanish at r_c
     "cos": 1, "tanhu": 2, "tanh": 2, "exp": 2, "poly1": 1, "poly2": 2, "poly3": 2, "poly4": 2}
@@ -67,19 +70,53 @@ def test_kernel_exp_is_accurate_to_the_last_bits():
     assert np.max(np.abs(ours - exact) / exact) < 5e-16
 
 
+def test_activation_letters_are_n2p2s():
+    assert "".join(ACTIVATIONS) == reference_network.LETTERS
+
+
 @pytest.mark.parametrize("letter", list(ACTIVATIONS))
-def test_activations_numpy_vs_compiled_vs_finite_differences(letter):
+def test_activations_torch_vs_compiled_vs_numpy_vs_finite_differences(letter):
+    """The one definition (torch) against the compiled kernel and an independent NumPy
+    version, across the ±35 clipping of the logistic and softplus functions."""
     x = np.linspace(-40, 40, 4001)
-    f, df = activation(letter, x)
+    f, df = (t.numpy() for t in activation(letter, torch.from_numpy(x)))
     g, dg = _native.activation(ACTIVATIONS[letter], x)
+    r, dr = reference_network.activation(letter, x)
     np.testing.assert_allclose(g, f, rtol=1e-13, atol=1e-15)
     np.testing.assert_allclose(dg, df, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(r, f, rtol=1e-13, atol=1e-15)
+    np.testing.assert_allclose(dr, df, rtol=1e-12, atol=1e-15)
     h = 1e-6
     smooth = np.abs(x) < 34 if letter in "sp" else np.ones_like(x, bool)
     if letter == "r":
         smooth &= np.abs(x) > 2 * h
-    numeric = (activation(letter, x + h)[0] - activation(letter, x - h)[0]) / (2 * h)
+    numeric = (reference_network.activation(letter, x + h)[0]
+               - reference_network.activation(letter, x - h)[0]) / (2 * h)
     np.testing.assert_allclose(df[smooth], numeric[smooth], rtol=1e-5, atol=1e-6 * np.abs(f[smooth]).max())
+
+
+@pytest.mark.parametrize("letter", list(ACTIVATIONS))
+def test_activation_second_derivatives_are_finite_beyond_the_clipping(letter):
+    """Force training differentiates the activation derivative again: no NaN may come back
+    from the branches torch.where discards (exp overflow beyond ±35)."""
+    z = torch.tensor([-800.0, -36.0, -35.0, 0.3, 35.0, 36.0, 800.0], dtype=torch.float64,
+                     requires_grad=True)
+    f, df = activation(letter, z)
+    (g,) = torch.autograd.grad((f + df).sum(), z)
+    assert torch.isfinite(g).all() or letter in "eg", g  # exp(−x), exp(−x²/2) are what they are
+
+
+def test_network_torch_forward_matches_numpy_reference(rng):
+    sizes = [6, 5, 4, 1]
+    for letters, normalize in [("ttl", False), ("spl", True), ("gcS", False), ("rel", False)]:
+        ws = [rng.normal(size=(sizes[k + 1], sizes[k])) for k in range(3)]
+        bs = [rng.normal(size=sizes[k + 1]) for k in range(3)]
+        net = AtomicNetwork(ws, bs, letters, normalize)
+        x = rng.normal(size=(9, 6)) * 3
+        out, grad = net.forward(x, gradient=True)
+        ref_out, ref_grad = reference_network.forward(ws, bs, letters, normalize, x)
+        np.testing.assert_allclose(out, ref_out, rtol=1e-13, atol=1e-14)
+        np.testing.assert_allclose(grad, ref_grad, rtol=1e-12, atol=1e-14)
 
 
 def test_network_gradient_matches_finite_differences(rng):

@@ -21,8 +21,8 @@ from potforge.core.neighbors import neighbor_list
 from potforge.core.units import Bohr
 from potforge.data.io import read_frames
 from potforge.descriptors.symmetry_functions import SymmetryFunctionSet, parse_n2p2_symfunction
-from potforge.export.n2p2 import read_input_nn
-from potforge.models.potential import species_indices
+from potforge.data.n2p2_model import read_input_nn
+from potforge.core.elements import species_indices
 
 
 def assert_close_1e10(actual, expected, what):

@@ -20,7 +20,7 @@ from potforge.data import Dataset
 from potforge.descriptors.presets import (DEFAULT_CUTOFF_TYPE, angular_functions, preset, prune,
                                           radial_functions)
 from potforge.descriptors.symmetry_functions import SymmetryFunction, SymmetryFunctionSet
-from potforge.training.cache import DescriptorCache
+from potforge.descriptors.cache import DescriptorCache
 
 from ..helpers import random_structure
 
@@ -193,7 +193,7 @@ def test_values_on_cu_frames(cu_frames):
 
 def test_values_on_two_species_cell(rng):
     from potforge.core.neighbors import neighbor_list
-    from potforge.models.potential import species_indices
+    from potforge.core.elements import species_indices
 
     atoms = random_structure(rng, ("H", "O"), n_atoms=24, cell_size=5.0, min_distance=0.9)
     sfs = preset(("H", "O"), 4.5, n_radial=5, n_angular=2, zetas=(1, 4), angular_kind="narrow")

@@ -14,7 +14,7 @@ import pytest
 from potforge import _native
 from potforge.core.neighbors import neighbor_list
 from potforge.descriptors.symmetry_functions import SymmetryFunctionSet
-from potforge.models.potential import species_indices
+from potforge.core.elements import species_indices
 
 from ..helpers import all_types_set, random_structure
 from .reference_sf import reference_values

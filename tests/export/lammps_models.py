@@ -8,8 +8,8 @@ from ase.build import bulk
 
 from potforge.models.classical import EAM, Parameter, PairPotential, StillingerWeber, Tersoff
 from potforge.models.classical.functions import embedding_form, radial_form
-from potforge.models.classical.sw import SW_KEYS
-from potforge.models.classical.tersoff import TERSOFF_KEYS
+from potforge.data.lammps import SW_KEYS
+from potforge.data.lammps import TERSOFF_KEYS
 
 #: Tersoff, PRB 39, 5566 (1989): LAMMPS potentials/SiCGe.tersoff, entries "Si(D)", "C" and the
 #: mixed ones (renamed Si); the same Si numbers as the brief's "Si(C)" line except that LAMMPS

@@ -29,9 +29,9 @@ from hypothesis import strategies as st
 
 import potforge
 from potforge.core.errors import ModelFormatError, UnknownElementError
-from potforge.export.lammps import (TableSection, default_r_inner, export_lammps, read_lammps_potential,
-                                    read_setfl, read_sw, read_table, read_tersoff, write_setfl, write_sw,
-                                    write_table, write_tersoff)
+from potforge.data.lammps import (TableSection, read_setfl, read_sw, read_table, read_tersoff, write_setfl,
+                                  write_sw, write_table, write_tersoff)
+from potforge.models.classical.lammps import default_r_inner, export_lammps, read_lammps_potential
 from potforge.models.classical import SetflEAM, StillingerWeber, Tersoff
 
 from ..lammps_runner import lammps_available, run_lammps, run_lammps_input, write_data

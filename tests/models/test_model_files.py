@@ -10,8 +10,8 @@ import pytest
 from potforge.core.errors import ModelFormatError, StructureError, UnknownElementError
 from potforge.data.io import read_frames
 from potforge.export import load_model
-from potforge.export.n2p2 import read_n2p2_model, write_n2p2_model
-from potforge.models.potential import load_potential
+from potforge.models.hdnnp.n2p2 import read_n2p2_model, write_n2p2_model
+from potforge.models import load_potential
 
 from ..helpers import all_types_set, random_structure, synthetic_hdnnp
 

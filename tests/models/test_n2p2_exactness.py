@@ -71,7 +71,7 @@ def test_extrapolation_counts_follow_scaling_range(water_model, water_dir):
     """Compress the box: values leave [min, max]; counts equal a direct check of the raw G."""
     from potforge.core.neighbors import neighbor_list
     from potforge.descriptors.scaling import EXTRAPOLATION_TOLERANCE
-    from potforge.models.potential import species_indices
+    from potforge.core.elements import species_indices
 
     frame = read_frames(water_dir / "train" / "input.data", length_unit="bohr", energy_unit="hartree")[1]
     atoms = frame.atoms.copy()
@@ -162,6 +162,6 @@ def test_mlearn_cu_model_matches_n2p2(shared_data):
 
 
 def load_model_n2p2(folder):
-    from potforge.export.n2p2 import read_n2p2_model
+    from potforge.models.hdnnp.n2p2 import read_n2p2_model
 
     return read_n2p2_model(folder, length_unit="bohr", energy_unit="hartree")

@@ -10,7 +10,7 @@ from potforge.core.errors import ModelFormatError
 from potforge.core.units import Hartree
 from potforge.data.io import read_frames
 from potforge.descriptors.scaling import ScalingStatistics, SymmetryFunctionScaling
-from potforge.export.n2p2 import read_n2p2_model
+from potforge.models.hdnnp.n2p2 import read_n2p2_model
 
 
 def _set_scaling_keywords(path, keywords):

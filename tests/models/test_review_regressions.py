@@ -10,8 +10,8 @@ from ase import Atoms
 
 from potforge import _native
 from potforge.core.errors import ModelFormatError, StructureError
-from potforge.export.n2p2 import read_n2p2_model
-from potforge.models.potential import load_potential
+from potforge.models.hdnnp.n2p2 import read_n2p2_model
+from potforge.models import load_potential
 
 from ..helpers import all_types_set, synthetic_hdnnp
 
@@ -103,7 +103,7 @@ def test_negative_thread_count_is_refused(rng):
 
 
 def test_n2p2_export_replaces_a_model_but_refuses_other_directories(water_model, tmp_path):
-    from potforge.export.n2p2 import write_n2p2_model
+    from potforge.models.hdnnp.n2p2 import write_n2p2_model
 
     out = tmp_path / "export"
     write_n2p2_model(water_model, out)

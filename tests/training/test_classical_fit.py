@@ -13,9 +13,9 @@ from potforge.data.frame import Frame
 from potforge.models.classical.spec import potential_from_spec
 from potforge.training.config import training_config
 from potforge.training.fit import fit
-from potforge.training.least_squares import ResidualProblem, LeastSquaresOptimizer
+from potforge.training.optimizers.least_squares import ResidualProblem, LeastSquaresOptimizer
 from potforge.training.loss import Loss, LossWeights
-from potforge.training.models.classical import TrainableClassical
+from potforge.models.classical.trainable import TrainableClassical
 from potforge.training.trainer import Trainer
 
 from ..models import classical_cases as cc
@@ -160,7 +160,7 @@ def test_train_eam_from_config_and_restarts(tmp_path):
     box = cc.cu_box(7)
     p, q = fitted.predict(box), truth.predict(box)
     assert abs((p.energy - q.energy) / len(box) - (-3.0)) < 1e-5
-    from potforge.models.potential import load_potential
+    from potforge.models import load_potential
 
     again = load_potential(tmp_path / "out")
     assert again.predict(box).energy == p.energy
@@ -172,7 +172,7 @@ def test_lbfgsb_respects_bounds(tmp_path):
     start = truth.copy()
     start.parameters["pair.Cu-Cu.D0"].value = 0.2
     start.parameters["pair.Cu-Cu.D0"].upper = 0.3          # the truth (0.34) lies outside
-    from potforge.training.least_squares import LBFGSBOptimizer
+    from potforge.training.optimizers.least_squares import LBFGSBOptimizer
 
     model = TrainableClassical(start)
     trainer = _trainer(model, frames)
@@ -345,7 +345,7 @@ def test_unbounded_optimizers_keep_parameters_in_bounds(tmp_path):
     """Adam ignores bounds; the trainer projects after each epoch and the model saves/loads."""
     from ase.io import write
 
-    from potforge.models.potential import load_potential
+    from potforge.models import load_potential
 
     truth = cc.pair_model("morse")
     write(tmp_path / "d.xyz", _label(truth, _cu_structures(3)))

@@ -33,7 +33,7 @@ def trained(tmp_path, cu_files):
 
 
 def test_fit_writes_a_self_describing_model_directory(trained, cu_frames):
-    from potforge.models.potential import load_potential
+    from potforge.models import load_potential
 
     result, config, out = trained
     for name in ("model.json", "arrays.npz", "config.yaml", "learning_curve.csv", "summary.json",
@@ -112,7 +112,7 @@ def test_optimizers_fit_stress_and_resume_exactly(tmp_path, cu_files, optimizer)
 
 def test_n2p2_export_reimports_to_identical_predictions(trained, tmp_path, cu_frames):
     from potforge.cli.main import main
-    from potforge.export.n2p2 import read_n2p2_model
+    from potforge.models.hdnnp.n2p2 import read_n2p2_model
 
     result, _, out = trained
     for unit in (("angstrom", "ev"), ("bohr", "hartree")):
@@ -227,7 +227,7 @@ def test_first_generation_model_trains_from_a_config(tmp_path):
     """model.kind hdnnp-1g through the same fit(): the shipped MP2 water surface, a few epochs."""
     from pathlib import Path
 
-    from potforge.models.potential import load_potential
+    from potforge.models import load_potential
 
     example = Path(__file__).resolve().parents[2] / "examples" / "h2o-1g" / "config.yaml"
     config = load_config(example, ["training.epochs=3", "training.optimizer.iterations=20",
@@ -284,17 +284,23 @@ def test_bad_inputs_fail_before_training(tmp_path, cu_files, shared_data):
 
 
 def test_input_nn_file_brings_its_cutoff(tmp_path, shared_data, cu_files):
-    from potforge.training.fit import _symmetry_functions
+    from potforge.models.building import BuildContext
+    from potforge.models.hdnnp.build import symmetry_functions_from_config
+
+    def functions(config):
+        ctx = BuildContext(model=config.model, kind="hdnnp", train=None, seed=0, threads=1,
+                           log=_quiet, base_dir=config.base_dir)
+        return symmetry_functions_from_config(config.model.symmetry_functions, ("Cu",), ctx)
 
     train, _ = cu_files
     raw = cu_config(train)
     raw["model"]["symmetry_functions"] = {
         "file": str(shared_data / "n2p2" / "mlearn_Cu_zuo_setting" / "input.nn"), "length_unit": "bohr"}
-    sfs = _symmetry_functions(training_config(raw), ("Cu",))
+    sfs = functions(training_config(raw))
     assert {sf.cutoff_type for sf in sfs.functions["Cu"]} == {"cos"}  # cutoff_type 1 in that file
     assert sfs.n_functions("Cu") == 27
     raw["model"]["symmetry_functions"]["cutoff_type"] = "poly2"  # the config's choice wins
-    sfs = _symmetry_functions(training_config(raw), ("Cu",))
+    sfs = functions(training_config(raw))
     assert {sf.cutoff_type for sf in sfs.functions["Cu"]} == {"poly2"}
 
 

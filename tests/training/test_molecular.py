@@ -11,11 +11,12 @@ from scipy.spatial.transform import Rotation
 
 from potforge.core.errors import ConfigError, NotFittedError, StructureError, UnknownElementError
 from potforge.data import Dataset, Frame
-from potforge.models.hdnnp.molecular import MolecularNetworkPotential, like_atom_permutations
-from potforge.models.potential import load_potential
+from potforge.models.hdnnp_1g.potential import MolecularNetworkPotential, like_atom_permutations
+from potforge.models import load_potential
 from potforge.training.loss import Loss, LossWeights
-from potforge.training.models.molecular import TrainableMolecularNetwork
-from potforge.training.optimizers import AdamOptimizer, KalmanOptimizer, LBFGSOptimizer
+from potforge.models.hdnnp_1g.trainable import TrainableMolecularNetwork
+from potforge.training.optimizers.first_order import AdamOptimizer, LBFGSOptimizer
+from potforge.training.optimizers.kalman import KalmanOptimizer
 from potforge.training.trainer import Trainer, TrainingOptions
 
 from ..conftest import REPO

@@ -11,11 +11,12 @@ from potforge.core.errors import ConfigError
 from potforge.data import Dataset
 from potforge.descriptors.scaling import ScalingStatistics, SymmetryFunctionScaling
 from potforge.descriptors.symmetry_functions import SymmetryFunctionSet, parse_n2p2_symfunction
-from potforge.training.cache import DescriptorCache
-from potforge.training.kalman import KalmanFilter
+from potforge.descriptors.cache import DescriptorCache
+from potforge.training.optimizers.kalman_filter import KalmanFilter
 from potforge.training.loss import Loss, LossWeights
-from potforge.training.models import TrainableHDNNP
-from potforge.training.optimizers import AdamOptimizer, KalmanOptimizer
+from potforge.models.hdnnp.trainable import TrainableHDNNP
+from potforge.training.optimizers.first_order import AdamOptimizer
+from potforge.training.optimizers.kalman import KalmanOptimizer
 from potforge.training.trainer import Trainer, TrainingOptions
 
 from .conftest import CU_FUNCTIONS

@@ -19,7 +19,8 @@ from potforge.core.units import GPa, Hartree
 from potforge.data.frame import Frame
 from potforge.data.io import read_frames
 from potforge.export import load_model
-from potforge.validation.evaluate import EvaluationResult, evaluate, write_report
+from potforge.validation.evaluate import EvaluationResult, evaluate
+from potforge.validation.report import write_report
 from potforge.validation.plots import cv_plot, learning_curve_plot, subset_curve_plot
 
 DEMO = Path(str(files("potforge") / "demo_data" / "H2O_RPBE-D3"))
@@ -182,7 +183,7 @@ def test_learning_curve_columns_match_the_writer():
     import subprocess
     import sys
 
-    from potforge.training.fit import LEARNING_CURVE_COLUMNS as written
+    from potforge.training.records import LEARNING_CURVE_COLUMNS as written
     from potforge.validation.plots import LEARNING_CURVE_COLUMNS as read
 
     assert read == written and HEADER == ",".join(written)

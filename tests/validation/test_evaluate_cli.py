@@ -93,7 +93,7 @@ def test_help_has_an_example(capsys):
 
 
 def test_plots_write_pngs(tmp_path):
-    from potforge.training.fit import LEARNING_CURVE_COLUMNS
+    from potforge.training.records import LEARNING_CURVE_COLUMNS
     from potforge.validation.plots import cv_plot, learning_curve_plot, subset_curve_plot
 
     csv = tmp_path / "lc.csv"

@@ -40,7 +40,7 @@ def add_parser(sub, name: str, help_text: str) -> None:
 
 def run_info(args: argparse.Namespace) -> int:
     from ..data.dataset import Dataset
-    from ..validation.report import dataset_summary, format_dataset_summary
+    from ..validation.dataset_summary import dataset_summary, format_dataset_summary
 
     data = Dataset.read(args.files, length_unit=args.length_unit, energy_unit=args.energy_unit)
     summary = dataset_summary(data)

@@ -41,7 +41,8 @@ def run(args: argparse.Namespace) -> int:
 
     from ..data.dataset import Dataset
     from ..export import load_model
-    from ..validation.evaluate import evaluate, write_report
+    from ..validation.evaluate import evaluate
+    from ..validation.report import write_report
 
     model = load_model(args.model, length_unit=args.length_unit, energy_unit=args.energy_unit)
     model.configure(dtype=args.dtype)

@@ -24,7 +24,7 @@ in.lammps with the pair_style/pair_coeff lines; run it with
 def add_parser(sub, name: str, help_text: str) -> None:
     p = sub.add_parser(name, help=help_text, description=help_text + ".", epilog=EXAMPLE,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("model", help="potforge model directory")
+    p.add_argument("model", help="potforge model directory (or any model potforge loads)")
     p.add_argument("--format", required=True, choices=("n2p2", "lammps"), help="output format")
     p.add_argument("-o", "--output", required=True, help="output directory")
     p.add_argument("--length-unit", default="angstrom", help="n2p2: length unit of the files (default angstrom)")
@@ -37,36 +37,23 @@ def add_parser(sub, name: str, help_text: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..core.errors import ModelFormatError
-    from ..models.potential import load_potential
+    from ..export import export_model, load_model
 
-    model = load_potential(args.model)
+    model = load_model(args.model)
+    written = export_model(model, args.format, args.output, length_unit=args.length_unit,
+                           energy_unit=args.energy_unit, rho_max=args.rho_max,
+                           table_points=args.table_points)
     if args.format == "n2p2":
-        from ..export.n2p2 import write_n2p2_model
-        from ..models.hdnnp import HDNNP
-
-        if not isinstance(model, HDNNP):
-            raise ModelFormatError(f"a {model.kind} model has no n2p2 form; n2p2 export needs a "
-                                   "2G HDNNP", path=args.model)
-        write_n2p2_model(model, args.output, length_unit=args.length_unit, energy_unit=args.energy_unit)
         print(f"wrote {args.output} ({args.format})")
         return 0
-    from ..export.lammps import export_lammps
-    from ..models.classical import ClassicalPotential
-
-    if not isinstance(model, ClassicalPotential):
-        raise ModelFormatError(f"a {model.kind} model has no LAMMPS form here; for an HDNNP use "
-                               "--format n2p2 (LAMMPS pair_style hdnnp)", path=args.model)
-    options = {"rho_max": args.rho_max}
-    if args.table_points is not None:
-        options.update(n_table=args.table_points, nr=args.table_points, nrho=args.table_points)
-    written = export_lammps(model, args.output, **options)
     for path in written["files"]:
         print(f"wrote {path}")
-    print(f"pair_style {written['pair_style']}")
-    for line in written["pair_coeff"]:
-        print(line)
-    if any(v != 0.0 for v in written["energy_offsets"].values()):
-        offsets = ", ".join(f"{s} {v:g}" for s, v in written["energy_offsets"].items())
-        print(f"note: LAMMPS leaves out the per-atom energy offsets (eV) {offsets}; see in.lammps")
+    if "pair_style" in written:
+        print(f"pair_style {written['pair_style']}")
+        for line in written["pair_coeff"]:
+            print(line)
+    offsets = written.get("energy_offsets", {})
+    if any(v != 0.0 for v in offsets.values()):
+        text = ", ".join(f"{s} {v:g}" for s, v in offsets.items())
+        print(f"note: LAMMPS leaves out the per-atom energy offsets (eV) {text}; see in.lammps")
     return 0

@@ -51,9 +51,9 @@ def build_calculator(name: str, parameters: Mapping[str, Any] | None = None, *,
     """The ASE calculator of a generation config: a registered name of
     :data:`potforge.generate.calculators.KNOWN_CALCULATORS` or an import path
     ``package.module:Class``, built as labelling builds it; errors name ``key``."""
-    from potforge.core.errors import ConfigError
-    from potforge.generate.calculators import build_calculator as build_spec
-    from potforge.generate.calculators import calculator_spec
+    from ..core.errors import ConfigError
+    from ..generate.calculators import build_calculator as build_spec
+    from ..generate.calculators import calculator_spec
 
     try:
         return build_spec(calculator_spec({"name": name, "parameters": dict(parameters or {})}))
@@ -66,9 +66,9 @@ def structure_features(structures: Sequence, element: str, *, cutoff: float = 6.
     """Per-atom symmetry functions (a potforge preset set) of each structure."""
     import numpy as np
 
-    from potforge.core.neighbors import neighbor_list
-    from potforge.descriptors.presets import preset
-    from potforge.models.potential import species_indices
+    from ..core.neighbors import neighbor_list
+    from ..descriptors.presets import preset
+    from ..core.elements import species_indices
 
     species = (element,)
     sfs = preset(species, cutoff, n_radial=n_radial, n_angular=n_angular)
@@ -84,7 +84,7 @@ def structure_features(structures: Sequence, element: str, *, cutoff: float = 6.
 
 def select_structures(structures: list, config, *, n_threads: int = 1) -> list:
     """The farthest-point subset of ``structures`` (config.select), in their original order."""
-    from potforge.generate.selection import farthest_point_selection
+    from ..generate.selection import farthest_point_selection
 
     sel = config.select
     keep = [k for k, a in enumerate(structures) if a.info["config_type"] in sel.keep_config_types]
@@ -102,7 +102,7 @@ def to_frames(structures: Sequence) -> list:
     """Frames (config_type, group; the rest of ``info`` as provenance) for the writers."""
     from ase import Atoms
 
-    from potforge.data import Frame
+    from ..data import Frame
 
     frames = []
     for atoms in structures:
@@ -134,12 +134,12 @@ def run(args: argparse.Namespace) -> int:
 
     import yaml
 
-    from potforge import __version__
-    from potforge.core.atomic import atomic_write
-    from potforge.core.config import apply_overrides, load_yaml, to_plain
-    from potforge.core.errors import ConfigError, located
-    from potforge.data import detect_format, write_frames
-    from potforge.generate.configurations import generate_structures, generation_config, needs_calculator
+    from ..core.provenance import __version__
+    from ..core.atomic import atomic_write
+    from ..core.config import apply_overrides, load_yaml, to_plain
+    from ..core.errors import ConfigError, located
+    from ..data import detect_format, write_frames
+    from ..generate.configurations import generate_structures, generation_config, needs_calculator
 
     output = Path(args.output)
     detect_format(output)  # a name we can write, checked before any work

@@ -30,7 +30,7 @@ VERBS: dict[str, tuple[str, str]] = {
 
 
 def build_parser(verb: str | None = None) -> argparse.ArgumentParser:
-    from potforge import __version__
+    from ..core.provenance import __version__
 
     parser = argparse.ArgumentParser(
         prog="potforge",
@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.verb is None:
         parser.print_help()
         return 2
-    from potforge.core.errors import PotforgeError
+    from ..core.errors import PotforgeError
 
     try:
         return int(args.run(args) or 0)

@@ -33,7 +33,7 @@ def add_parser(sub, name: str, help_text: str) -> None:
 def run(args: argparse.Namespace) -> int:
     import os
 
-    from .. import __version__
+    from ..core.provenance import __version__
     from ..export import load_model
     from ..validation.predict import predict_file
 

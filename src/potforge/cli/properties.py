@@ -75,7 +75,8 @@ def _read_dft(path: str) -> list:
 def run(args: argparse.Namespace) -> int:
     import json
 
-    from .. import calculator
+    from ..calculators.ase import PotforgeCalculator
+    from ..export import load_model
     from ..core.errors import ConfigError, UnknownElementError, located
     from ..validation.properties import (
         check_element,
@@ -92,7 +93,8 @@ def run(args: argparse.Namespace) -> int:
         which = [name for name in args.only.split(",") if name.strip()]
         if not which:
             raise ConfigError("--only: give at least one property name")
-    calc = calculator(args.model, length_unit=args.length_unit, energy_unit=args.energy_unit)
+    calc = PotforgeCalculator(load_model(args.model, length_unit=args.length_unit,
+                                         energy_unit=args.energy_unit))
     if hasattr(calc.potential, "n_threads"):
         calc.potential.configure(n_threads=args.threads)
     species = tuple(calc.potential.species)

@@ -8,7 +8,12 @@ A config schema is a tree of frozen dataclasses. :func:`build` checks a mapping 
 - physical quantities (fields with ``metadata={"unit": kind}``) accept numbers in the field's
   stated unit or strings with a unit, ``"1 meV/atom"``, ``"0.02 eV/Å"``, ``"0.1 GPa"``,
   ``"10 min"``, and are stored in potforge's internal units (eV, Å, s);
-- a field's ``metadata={"doc": ...}`` is its one-line help.
+- a field's ``metadata={"doc": ...}`` is its one-line help (:func:`doc` writes it);
+- plain numbers must be finite: NaN and infinities are errors naming the key.
+
+Schemas live next to the code they configure (each model family's ``config.py``, the
+training sections in :mod:`potforge.training.config`); a schema's ``check(key)`` method, run
+once after its fields are converted, holds its physical checks (σ > 0, cutoff > 0, ...).
 
 :func:`apply_overrides` applies ``--set key=value`` assignments (values parsed as YAML) to a
 raw mapping before validation, and :func:`to_plain` turns a config back into a mapping that
@@ -31,7 +36,7 @@ from .errors import ConfigError
 from .units import GPa, Bohr, Hartree
 
 __all__ = ["build", "apply_overrides", "to_plain", "load_yaml", "parse_quantity", "QUANTITIES",
-           "nearest", "unknown_key_error"]
+           "nearest", "unknown_key_error", "doc", "convert"]
 
 #: quantity kind -> (unit of plain numbers, {unit name: size in internal units}, internal unit)
 QUANTITIES: dict[str, tuple[str, dict[str, float], str]] = {
@@ -46,6 +51,12 @@ QUANTITIES: dict[str, tuple[str, dict[str, float], str]] = {
 }
 #: number of leading units of each kind that error messages list
 _SHOWN = {"energy_per_atom": 3, "energy": 3, "force": 3, "stress": 4, "length": 3, "time": 3}
+
+
+def doc(text: str, **extra: Any) -> dict:
+    """Field metadata: the one-line help ``text`` and extras such as ``unit="length"``
+    (``field(default=5.0, metadata=doc("cutoff radius", unit="length"))``)."""
+    return {"doc": text, **extra}
 
 
 def nearest(name: str, options: Sequence[str]) -> str | None:
@@ -194,11 +205,13 @@ def convert(tp: Any, value: Any, key: str, meta: Mapping[str, Any] | None = None
             return parse_quantity(value, meta["unit"], key)
         if isinstance(value, str):
             try:
-                return float(value)  # YAML reads 1e-5 (no dot) as a string
+                value = float(value)  # YAML reads 1e-5 (no dot) as a string
             except ValueError:
                 pass
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{key}: expected a number, got {_describe(value)}")
+        if not math.isfinite(value):
+            raise ConfigError(f"{key}: expected a finite number, got {value!r}")
         return float(value)
     if tp is str:
         if not isinstance(value, str):

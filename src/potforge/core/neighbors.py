@@ -16,7 +16,11 @@ import numpy as np
 
 from .errors import StructureError
 
-__all__ = ["NeighborList", "neighbor_list", "check_structure"]
+__all__ = ["NeighborList", "neighbor_list", "check_structure", "check_min_distance",
+           "DEFAULT_MIN_DISTANCE"]
+
+#: Atoms closer than this (Å) are treated as overlapping: no interatomic potential is valid there.
+DEFAULT_MIN_DISTANCE = 0.3
 
 _loaded = False
 
@@ -24,7 +28,7 @@ _loaded = False
 def _native():
     """The compiled module with vesin loaded (once per process)."""
     global _loaded
-    from potforge import _native as native
+    from .. import _native as native
 
     if not _loaded:
         spec = importlib.util.find_spec("vesin")
@@ -167,3 +171,15 @@ def _complete_cell(cell: np.ndarray, pbc: np.ndarray) -> np.ndarray:
         cell[a] = n / np.linalg.norm(n)
         periodic_rows.append(cell[a])
     return cell
+
+
+def check_min_distance(distances: np.ndarray, centers: np.ndarray, neighbors: np.ndarray,
+                       min_distance: float) -> None:
+    """StructureError if two atoms (or an atom and an image) are closer than ``min_distance``
+    (Å); ``distances``, ``centers``, ``neighbors`` as in :class:`NeighborList`."""
+    if distances.size == 0 or min_distance <= 0:
+        return
+    k = int(np.argmin(distances))
+    if distances[k] < min_distance:
+        raise StructureError(f"atoms {int(centers[k])} and {int(neighbors[k])} overlap: distance "
+                             f"{distances[k]:.4g} Å < {min_distance} Å")

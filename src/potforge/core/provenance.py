@@ -1,11 +1,20 @@
-"""Where a result came from: the potforge checkout's commit."""
+"""Where a result came from: potforge's version, the checkout's commit, the versions of the
+libraries that produced it.
+
+``__version__`` lives here so that every layer can stamp its outputs without importing the
+package root (which only re-exports it).
+"""
 
 from __future__ import annotations
 
+import platform
 import subprocess
+import sys
 from pathlib import Path
 
-__all__ = ["git_sha"]
+__all__ = ["__version__", "git_sha", "versions"]
+
+__version__ = "0.1.0"
 
 
 def git_sha() -> str | None:
@@ -18,3 +27,31 @@ def git_sha() -> str | None:
         return None
     sha = out.stdout.strip()
     return sha if out.returncode == 0 and sha else None
+
+
+def versions(*packages: str) -> dict[str, str | None]:
+    """potforge (version and commit), Python, NumPy and ASE, plus each named package: its
+    installed distribution's version, else the ``__version__`` of the module if it is
+    imported, else None."""
+    import ase
+    import numpy
+
+    out: dict[str, str | None] = {"potforge": __version__, "git_sha": git_sha(),
+                                  "python": platform.python_version(),
+                                  "numpy": numpy.__version__, "ase": ase.__version__}
+    for name in packages:
+        if name in out:
+            continue
+        out[name] = _package_version(name)
+    return out
+
+
+def _package_version(name: str) -> str | None:
+    from importlib import metadata
+
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        module = sys.modules.get(name)
+        version = getattr(module, "__version__", None) if module is not None else None
+        return str(version) if version is not None else None

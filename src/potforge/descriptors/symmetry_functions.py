@@ -402,7 +402,7 @@ class SymmetryFunctionSet:
     def table(self, element: str) -> np.ndarray:
         idx = {s: k for k, s in enumerate(self.species)}
         rows = [sf.table_row(idx) for sf in self.functions[element]]
-        from potforge import _native
+        from .. import _native
 
         return np.array(rows, dtype=np.float64).reshape(len(rows), _native.SF_TABLE_COLUMNS)
 
@@ -410,7 +410,7 @@ class SymmetryFunctionSet:
     def kernel(self):
         """The compiled kernel for these functions (built once)."""
         if self._kernel is None:
-            from potforge import _native
+            from .. import _native
 
             self._kernel = _native.make_kernel([self.table(e) for e in self.species],
                                                len(self.species))
@@ -457,7 +457,7 @@ class SymmetryFunctionSet:
         if neighbors.cutoff < self.cutoff:
             raise ValueError(f"neighbour list cutoff {neighbors.cutoff} < symmetry function cutoff "
                              f"{self.cutoff}")
-        from potforge import _native
+        from .. import _native
 
         return _native.symmetry_functions(
             self.kernel, np.ascontiguousarray(species_index, dtype=np.int32),

@@ -1,39 +1,61 @@
-"""Interchange with other codes (n2p2, LAMMPS) and loading of any model directory."""
+"""Models in and out of potforge: any model path loaded, any model exported, through the
+registry.
+
+- :func:`load_model`: a potforge model directory (``model.json``), or a file format of
+  another code that a family imports (n2p2 directories, LAMMPS potential files; each
+  family lists its :class:`~potforge.models.registry.Importer` objects);
+- :func:`export_model`: the exporter that the model's family registers for a format
+  (``n2p2`` for HDNNPs, ``lammps`` for the classical kinds).
+"""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-__all__ = ["load_model"]
+from ..core.errors import ModelFormatError
+from ..models.potential import Potential
+from ..models.registry import families, family, load_potential
+
+__all__ = ["load_model", "export_model", "export_formats"]
 
 
-def load_model(path: str | os.PathLike, *, length_unit: str = "angstrom", energy_unit: str = "ev"):
+def load_model(path: str | os.PathLike, *, length_unit: str = "angstrom", energy_unit: str = "ev") -> Potential:
     """Load a potforge model directory, an n2p2 model directory (recognised by ``input.nn``)
     or a LAMMPS potential file (``.eam.alloy``/``.setfl``, ``.tersoff``, ``.sw``: all elements
-    of the file; use :func:`potforge.export.lammps.read_lammps_potential` to choose them).
+    of the file; :func:`potforge.models.classical.lammps.read_lammps_potential` chooses them).
 
     ``length_unit``/``energy_unit`` apply to n2p2 directories only (potforge models carry
     their units; LAMMPS files are read in metal units).
     """
-    from ..core.errors import ModelFormatError
-    from ..models.potential import load_potential
-    from .n2p2 import is_n2p2_model, read_n2p2_model
-
     path = Path(path)
-    if path.is_file():
-        from .lammps import read_lammps_potential, style_for_path
-
-        style = style_for_path(path)
-        if style is not None:
-            return read_lammps_potential(path, style)
-    if not path.is_dir():
-        raise ModelFormatError("not a directory; expected a potforge model (model.json), an "
-                               "n2p2 model (input.nn) or a LAMMPS potential file (.eam.alloy, "
-                               ".setfl, .tersoff, .sw)", path=os.fspath(path))
-    if (path / "model.json").is_file():
+    if path.is_dir() and (path / "model.json").is_file():
         return load_potential(path)
-    if is_n2p2_model(path):
-        return read_n2p2_model(path, length_unit=length_unit, energy_unit=energy_unit)
-    raise ModelFormatError("neither model.json (potforge) nor input.nn (n2p2) found",
-                           path=os.fspath(path))
+    for entry in families():
+        for importer in entry.importers:
+            if importer.matches(path):
+                return importer.read(path, length_unit=length_unit, energy_unit=energy_unit)
+    names = ", ".join(i.name for f in families() for i in f.importers)
+    if not path.is_dir():
+        raise ModelFormatError(f"not a directory; expected a potforge model (model.json) or one of: "
+                               f"{names}", path=os.fspath(path))
+    raise ModelFormatError(f"neither model.json (potforge) nor another known model format ({names}) "
+                           "found", path=os.fspath(path))
+
+
+def export_formats(potential: Potential) -> list[str]:
+    """The formats the model's family exports to."""
+    return sorted(family(potential.kind).exporters)
+
+
+def export_model(potential: Potential, format: str, directory: str | os.PathLike, **options) -> dict:
+    """Write ``potential`` in ``format`` into ``directory`` with its family's exporter;
+    ``options`` (length_unit, energy_unit, rho_max, table_points, ...) go to the exporter,
+    which uses those that apply. Returns the exporter's record (``files`` and more)."""
+    exporters = family(potential.kind).exporters
+    if format not in exporters:
+        kinds = [e.kind for e in families() if format in e.exporters]
+        hint = f"; {format} export is for {', '.join(kinds)} models" if kinds else ""
+        have = ", ".join(sorted(exporters)) or "none"
+        raise ModelFormatError(f"a {potential.kind} model has no {format} form (its formats: {have}){hint}")
+    return exporters[format](potential, directory, **options)

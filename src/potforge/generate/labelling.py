@@ -55,6 +55,7 @@ from typing import Any
 import numpy as np
 
 from ..core.errors import ConfigError, DataFormatError, PotforgeError, StructureError
+from ..core.provenance import versions
 from ..data.frame import Frame
 from .calculators import CalculatorSpec, build_calculator, check_calculator
 from .calculators import calculator_spec as _as_spec
@@ -420,26 +421,8 @@ def _kvp_text(text: str) -> str:
 
 
 def _versions(spec: CalculatorSpec) -> dict[str, str | None]:
-    import platform
-
-    import ase
-
-    from .. import __version__
-
-    out: dict[str, str | None] = {"potforge": __version__, "ase": ase.__version__,
-                                  "numpy": np.__version__, "python": platform.python_version(),
-                                  "git_sha": _git_sha()}
     package = (spec.name if ":" not in spec.name else spec.name.split(":")[0]).split(".")[0]
-    if package not in ("ase", "emt"):
-        module = sys.modules.get(package)
-        out[package] = getattr(module, "__version__", None) if module else None
-    return out
-
-
-def _git_sha() -> str | None:
-    from ..core.provenance import git_sha
-
-    return git_sha()
+    return versions(*([package] if package not in ("ase", "emt") else []))
 
 
 def _run(tasks: list[tuple[int, str, Any]], spec: CalculatorSpec, workers: int,

@@ -32,8 +32,10 @@ from ..core.atomic import atomic_write
 from ..core.config import apply_overrides
 from ..core.errors import ConfigError
 from .config import Config, training_config
-from .fit import _jsonable, fit, load_data
-from .loss import Loss, LossWeights
+from .data import load_data
+from .fit import fit
+from .loss import Loss
+from .run_files import write_json
 
 __all__ = ["parse_grid", "cross_validate", "CVResult", "learning_curve", "LearningCurveResult"]
 
@@ -109,9 +111,8 @@ def cross_validate(config: Config, n_folds: int, grid: Mapping[str, Sequence[Any
     for point in points:  # validate every point before any training
         _with(config, point)
     vf = config.data.validation_fraction
-    lc = config.loss  # one yardstick for every grid point, also when the grid varies loss keys
-    score = Loss(LossWeights.from_noise(lc.energy_sigma, lc.force_sigma, lc.stress_sigma),
-                 config_type_weights=lc.config_type_weights, stress_components=lc.stress_components)
+    # one yardstick for every grid point, also when the grid varies loss keys (no L2 term)
+    score = Loss.from_config(config.loss)
     say(f"cross-validation: {len(pool)} frames, {n_folds} folds by group, {len(points)} grid point(s)")
     rows, fold_rows = [], []
     for p, point in enumerate(points):
@@ -147,7 +148,7 @@ def cross_validate(config: Config, n_folds: int, grid: Mapping[str, Sequence[Any
             f"{_fmt(summary['force_rmse_ev_per_angstrom_std'], 4)} eV/Å")
     best = min(rows, key=lambda r: (r["loss_mean"] if math.isfinite(r["loss_mean"]) else math.inf, r["point"]))
     result = CVResult(keys, rows, fold_rows, best)
-    _write_json(out / "cv.json", result.to_dict())
+    write_json(out / "cv.json", result.to_dict())
     _write_csv(out / "cv.csv", [{**{f"value:{k}": r["values"].get(k) for k in keys},
                                  **{k: v for k, v in r.items() if k not in ("values",)}} for r in rows])
     say("chosen: " + (", ".join(f"{k}={v}" for k, v in best["values"].items()) or "config as given")
@@ -200,7 +201,7 @@ def learning_curve(config: Config, fractions: Sequence[float], output_dir: str |
         say(f"{len(subset)} training frames ({fraction:g}): test energy {_fmt(row['test_energy_rmse'])} "
             f"meV/atom, forces {_fmt(row['test_force_rmse'], 4)} eV/Å ({row['time_s']:.0f} s)")
     result = LearningCurveResult(rows)
-    _write_json(out / "learning_curve.json", result.to_dict())
+    write_json(out / "learning_curve.json", result.to_dict())
     _write_csv(out / "learning_curve.csv", rows)
     return result
 
@@ -216,12 +217,6 @@ def _fresh(directory: Path) -> Path:
 
 def _fmt(x: float, digits: int = 3) -> str:
     return "n/a" if x is None or not math.isfinite(x) else f"{x:.{digits}f}"
-
-
-def _write_json(path: Path, data: dict) -> None:
-    with atomic_write(path) as handle:
-        json.dump(_jsonable(data), handle, indent=1, allow_nan=False)
-        handle.write("\n")
 
 
 def _write_csv(path: Path, rows: list[dict]) -> None:

@@ -24,10 +24,11 @@ from dataclasses import dataclass
 import torch
 
 from ..core.errors import ConfigError
+from ..core.metrics import ErrorMetrics
 from ..core.units import GPa
-from .models.base import ModelOutput
+from ..models.trainable import ModelOutput
 
-__all__ = ["LossWeights", "Loss", "LossTerms", "ErrorAccumulator", "Errors", "STRESS_COMPONENTS"]
+__all__ = ["LossWeights", "Loss", "LossTerms", "ErrorAccumulator", "STRESS_COMPONENTS"]
 
 #: Voigt order of stress components
 STRESS_COMPONENTS = ("xx", "yy", "zz", "yz", "xz", "xy")
@@ -101,6 +102,23 @@ class Loss:
         self.stress_components = tuple(stress_components)
         self._stress_mask = torch.tensor([c in self.stress_components for c in STRESS_COMPONENTS])
 
+    @classmethod
+    def from_config(cls, loss, l2: float = 0.0) -> "Loss":
+        """The loss that a config's ``loss`` section (a
+        :class:`~potforge.training.config.LossConfig`) and ``training.l2`` describe."""
+        return cls(LossWeights.from_noise(loss.energy_sigma, loss.force_sigma, loss.stress_sigma),
+                   l2=l2, config_type_weights=loss.config_type_weights,
+                   stress_components=loss.stress_components)
+
+    def measurement_noise(self, term: str, frame_factors: torch.Tensor, scale: float = 1.0
+                          ) -> torch.Tensor | None:
+        """Noise (standard deviation) of one measurement of ``term`` (``"energy"`` per atom,
+        a ``"forces"`` component, a ``"stress"`` component) in each frame: ``scale`` × σ of
+        the term over √(frame factor), as the Kalman filter weighs single measurements;
+        None where the loss leaves the term out."""
+        weight = getattr(self.weights, term)
+        return scale / torch.sqrt(weight * frame_factors) if weight > 0 else None
+
     @property
     def needs_forces(self) -> bool:
         return self.weights.forces > 0
@@ -155,33 +173,17 @@ class Loss:
         return LossTerms(total, parts["energy"], parts["forces"], parts["stress"], parts["l2"])
 
 
-@dataclass(frozen=True)
-class Errors:
-    """RMSE/MAE in report units (meV/atom, eV/Å, GPa); nan where there is no label."""
-
-    n_frames: int
-    energy_rmse: float
-    energy_mae: float
-    force_rmse: float
-    force_mae: float
-    stress_rmse: float
-    stress_mae: float
-
-    def to_dict(self) -> dict:
-        return {"n_frames": self.n_frames,
-                "energy_rmse_mev_per_atom": self.energy_rmse, "energy_mae_mev_per_atom": self.energy_mae,
-                "force_rmse_ev_per_angstrom": self.force_rmse, "force_mae_ev_per_angstrom": self.force_mae,
-                "stress_rmse_gpa": self.stress_rmse, "stress_mae_gpa": self.stress_mae}
-
-
 class ErrorAccumulator:
-    """Sums of squared and absolute errors over batches, overall and per config_type."""
+    """Sums of squared and absolute errors (and the largest) over batches, overall and per
+    config_type, reported as :class:`~potforge.core.metrics.ErrorMetrics`."""
 
     def __init__(self, config_types: list[str]) -> None:
         self.config_types = list(config_types)
         k = len(self.config_types) + 1  # last slot: all frames
-        self.sums = torch.zeros((k, 3, 3), dtype=torch.float64)  # [group, quantity, (n, Σe², Σ|e|)]
+        # [group, quantity (energy, forces, stress), (n, Σe², Σ|e|, max|e|)]
+        self.sums = torch.zeros((k, 3, 4), dtype=torch.float64)
         self.frames = torch.zeros(k, dtype=torch.float64)
+        self.atoms = torch.zeros(k, dtype=torch.float64)
         self.energy_residual = torch.zeros((), dtype=torch.float64)  # Σ ΔE/N over frames
         self.energy_count = 0
 
@@ -198,6 +200,7 @@ class ErrorAccumulator:
         self.energy_count += int(ok.sum())
         for k, frame_mask in groups:
             self.frames[k] += float(frame_mask.sum())
+            self.atoms[k] += float(batch.n_atoms[frame_mask].sum())
             e = de[frame_mask]
             self._acc(k, 0, e[~torch.isnan(e)])
             if df is not None:
@@ -212,19 +215,18 @@ class ErrorAccumulator:
             self.sums[k, q, 0] += e.numel()
             self.sums[k, q, 1] += (e * e).sum()
             self.sums[k, q, 2] += e.abs().sum()
+            self.sums[k, q, 3] = torch.maximum(self.sums[k, q, 3], e.abs().max())
 
-    def _errors(self, k: int) -> Errors:
-        out = []
-        for q, factor in ((0, 1000.0), (1, 1.0), (2, 1.0 / GPa)):
-            n, s2, s1 = (float(x) for x in self.sums[k, q])
-            out += [math.sqrt(s2 / n) * factor if n else math.nan, s1 / n * factor if n else math.nan]
-        return Errors(int(self.frames[k]), *out)
+    def _metrics(self, k: int) -> ErrorMetrics:
+        sums = [tuple(float(x) for x in self.sums[k, q]) for q in range(3)]
+        return ErrorMetrics.from_sums(int(self.frames[k]), int(self.atoms[k]), sums,
+                                      (1000.0, 1.0, 1.0 / GPa))
 
-    def result(self) -> Errors:
-        return self._errors(len(self.config_types))
+    def result(self) -> ErrorMetrics:
+        return self._metrics(len(self.config_types))
 
-    def by_config_type(self) -> dict[str, Errors]:
-        return {name: self._errors(k) for k, name in enumerate(self.config_types) if self.frames[k] > 0}
+    def by_config_type(self) -> dict[str, ErrorMetrics]:
+        return {name: self._metrics(k) for k, name in enumerate(self.config_types) if self.frames[k] > 0}
 
     @property
     def mean_energy_residual(self) -> float:

@@ -25,8 +25,9 @@ import torch
 
 from ..core.atomic import atomic_path
 from ..core.errors import ConfigError
-from .loss import ErrorAccumulator, Errors, Loss
-from .models.base import TrainableModel
+from ..core.metrics import ErrorMetrics
+from ..models.trainable import TrainableModel
+from .loss import ErrorAccumulator, Loss
 from .optimizers import Optimizer
 
 __all__ = ["Trainer", "TrainingOptions", "Evaluation", "EpochRecord", "CHECKPOINT_NAME"]
@@ -61,8 +62,8 @@ class TrainingOptions:
 class Evaluation:
     """Errors of a full data set plus what the optimizers use of them."""
 
-    errors: Errors
-    by_config_type: dict[str, Errors]
+    errors: ErrorMetrics
+    by_config_type: dict[str, ErrorMetrics]
     loss: float
     energy_errors: torch.Tensor  # (n_frames,) (E_pred - E_ref)/N
     force_errors: torch.Tensor | None  # (n_atoms, 3)
@@ -180,7 +181,7 @@ class Trainer:
         """Loss of the whole training set; gradients accumulated chunk by chunk."""
         n = self.train_labels.n_frames
         total = torch.zeros((), dtype=torch.float64)
-        for frames in self._chunks(self.train_data):
+        for frames in self.chunks(self.train_data):
             batch = self.model.batch(self.train_data, frames,
                                      derivatives=self.loss.needs_forces or self.loss.needs_stress)
             out = self.model.predict(batch, forces=self.loss.needs_forces, stress=self.loss.needs_stress)
@@ -194,10 +195,12 @@ class Trainer:
             total = total + reg.detach()
         return total
 
-    def _chunks(self, data: Any) -> list[torch.Tensor]:
+    def chunks(self, data: Any) -> list[torch.Tensor]:
+        """Consecutive frames of prepared data in chunks of at most ``options.max_pairs`` in
+        cost (:meth:`TrainableModel.chunk_sizes`; a frame costing more is a chunk of its own),
+        for whole-set evaluations and gradients that fit in memory."""
         lab = self.model.labels(data)
-        pairs = getattr(data, "n_pairs", None)
-        sizes = pairs if pairs is not None else lab.n_atoms
+        sizes = self.model.chunk_sizes(data)
         chunks, start, acc = [], 0, 0
         for k in range(lab.n_frames):
             acc += int(sizes[k])
@@ -215,12 +218,12 @@ class Trainer:
         acc = ErrorAccumulator(lab.config_types)
         forces = self.loss.needs_forces or not torch.isnan(lab.forces).all()
         stress = not torch.isnan(lab.stress).all()
-        derivatives = getattr(data, "jacobian", True) is not None
+        derivatives = self.model.has_derivatives(data)
         forces, stress = forces and derivatives, stress and derivatives
         loss_sum = 0.0
         e_err = torch.full((lab.n_frames,), math.nan, dtype=torch.float64)
         f_err = torch.full((lab.total_atoms, 3), math.nan, dtype=torch.float64) if forces else None
-        for frames in self._chunks(data):
+        for frames in self.chunks(data):
             batch = self.model.batch(data, frames, derivatives=forces or stress)
             out = self.model.predict(batch, forces=forces, stress=stress)
             acc.add(out, batch)
@@ -239,7 +242,7 @@ class Trainer:
         if self.loss.weights.energy <= 0:
             return 0.0
         residuals, weights = [], []
-        for frames in self._chunks(self.train_data):
+        for frames in self.chunks(self.train_data):
             batch = self.model.batch(self.train_data, frames, derivatives=False)
             out = self.model.predict(batch, forces=False, stress=False)
             r = (out.energy - batch.energy) / batch.n_atoms
@@ -257,8 +260,8 @@ class Trainer:
     # -- the loop ----------------------------------------------------------------------------
     def _record(self, epoch: int, extra: dict) -> EpochRecord:
         train = self.evaluate(self.train_data)
-        self.last_train_rmse = {"energy_per_atom": train.errors.energy_rmse / 1000.0,
-                                "forces": train.errors.force_rmse}
+        self.last_train_rmse = {"energy_per_atom": train.errors.energy_rmse_mev_per_atom / 1000.0,
+                                "forces": train.errors.force_rmse_ev_per_angstrom}
         self.last_energy_errors = train.energy_errors
         self.last_force_errors = train.force_errors
         val = self.evaluate(self.validation_data) if self.validation_data is not None else None
@@ -291,9 +294,7 @@ class Trainer:
             start = time.perf_counter()
             self.epoch += 1
             extra = self.optimizer.epoch(self)
-            project = getattr(self.model, "project", None)
-            if project is not None:  # bounded models: keep the parameters physical
-                project()
+            self.model.project()  # bounded models: keep the parameters physical
             if not torch.isfinite(self.model.theta).all():
                 raise FloatingPointError(f"epoch {self.epoch}: parameters became non-finite; "
                                          "lower the learning rate")

@@ -5,7 +5,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from .metrics import ErrorMetrics, error_metrics
+from ..core.metrics import ErrorMetrics
+from .evaluate import compare_frames
 from .predict import PredictionSummary, predict_frames
 
 __all__ = ["DemoResult", "run_demo"]
@@ -50,4 +51,4 @@ def run_demo(n_threads: int = 0) -> DemoResult:
     summary = PredictionSummary()
     predicted = list(predict_frames(model, reference, summary=summary))
     seconds = time.perf_counter() - start
-    return DemoResult(error_metrics(reference, predicted), summary, model.species, model.cutoff, seconds)
+    return DemoResult(compare_frames(reference, predicted), summary, model.species, model.cutoff, seconds)

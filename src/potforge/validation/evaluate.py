@@ -15,82 +15,43 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from ..core.errors import DataFormatError
-from ..core.metrics import mae, max_abs
+from ..core.metrics import ErrorMetrics
 from ..core.units import GPa
 from ..data.frame import Frame
 from ..models.potential import Potential
-from .metrics import ErrorMetrics, error_metrics
 from .predict import PredictionSummary, predict_frames
 
-__all__ = ["EvaluationMetrics", "EvaluationResult", "evaluate", "write_report", "NO_CONFIG_TYPE"]
+__all__ = ["EvaluationResult", "evaluate", "compare_frames", "NO_CONFIG_TYPE"]
 
 #: The config_type under which frames without one are reported (as in ``Dataset.config_type_counts``).
 NO_CONFIG_TYPE = "(none)"
 
 
-def _json_float(value: float) -> float | None:
-    return None if value is None or not math.isfinite(value) else float(value)
-
-
-@dataclass(frozen=True)
-class EvaluationMetrics:
-    """Errors of one group of frames in report units (NaN where no frame has the label).
-
-    ``n_frames_with_energy``, ``n_force_components`` and ``n_frames_with_stress`` count the
-    labels behind each figure, so per-group MSEs combine to the overall one with them as weights.
-    """
-
-    n_frames: int
-    n_atoms: int
-    n_frames_with_energy: int
-    n_force_components: int
-    n_frames_with_stress: int
-    energy_rmse_mev_per_atom: float
-    energy_mae_mev_per_atom: float
-    energy_max_mev_per_atom: float
-    force_rmse_ev_per_angstrom: float
-    force_mae_ev_per_angstrom: float
-    force_max_ev_per_angstrom: float
-    stress_rmse_gpa: float
-    stress_mae_gpa: float
-    stress_max_gpa: float
-
-    @classmethod
-    def from_frames(cls, reference: Sequence[Frame], predicted: Sequence[Frame]) -> "EvaluationMetrics":
-        """Metrics of corresponding frames: :func:`~potforge.validation.metrics.error_metrics`
-        for energy, forces and stress RMSE, completed by the stress MAE and maximum it lacks."""
-        base: ErrorMetrics = error_metrics(reference, predicted)
-        stress = [p.stress - r.stress for r, p in zip(reference, predicted)
-                  if r.stress is not None and p.stress is not None]
-        ds = np.concatenate(stress) / GPa if stress else np.zeros(0)
-        return cls(
-            n_frames=base.n_frames, n_atoms=base.n_atoms,
-            n_frames_with_energy=sum(1 for r, p in zip(reference, predicted)
-                                     if r.energy is not None and p.energy is not None),
-            n_force_components=sum(r.forces.size for r, p in zip(reference, predicted)
-                                   if r.forces is not None and p.forces is not None),
-            n_frames_with_stress=len(stress),
-            energy_rmse_mev_per_atom=base.energy_rmse_mev_per_atom,
-            energy_mae_mev_per_atom=base.energy_mae_mev_per_atom,
-            energy_max_mev_per_atom=base.energy_max_mev_per_atom,
-            force_rmse_ev_per_angstrom=base.force_rmse_ev_per_angstrom,
-            force_mae_ev_per_angstrom=base.force_mae_ev_per_angstrom,
-            force_max_ev_per_angstrom=base.force_max_ev_per_angstrom,
-            stress_rmse_gpa=base.stress_rmse_gpa, stress_mae_gpa=mae(ds), stress_max_gpa=max_abs(ds))
-
-    def to_dict(self) -> dict:
-        """JSON-able dict; NaN becomes None (``null``), since JSON has no NaN."""
-        out: dict = {}
-        for f in fields(self):
-            value = getattr(self, f.name)
-            out[f.name] = _json_float(value) if isinstance(value, float) else value
-        return out
+def compare_frames(reference: Sequence[Frame], predicted: Sequence[Frame]) -> ErrorMetrics:
+    """Error metrics of corresponding frames (same atoms in the same order): energy per atom,
+    force components and stress components where both frames have them."""
+    if len(reference) != len(predicted):
+        raise ValueError(f"{len(reference)} reference frames but {len(predicted)} predictions")
+    de, df, ds = [], [], []
+    for k, (ref, pred) in enumerate(zip(reference, predicted)):
+        if ref.n_atoms != pred.n_atoms:
+            raise ValueError(f"frame {k}: {ref.n_atoms} reference atoms, {pred.n_atoms} predicted")
+        if ref.energy is not None and pred.energy is not None:
+            de.append((pred.energy - ref.energy) / ref.n_atoms)
+        if ref.forces is not None and pred.forces is not None:
+            df.append((pred.forces - ref.forces).ravel())
+        if ref.stress is not None and pred.stress is not None:
+            ds.append(pred.stress - ref.stress)
+    return ErrorMetrics.from_errors(
+        np.array(de) * 1000.0, np.concatenate(df) if df else np.zeros(0),
+        np.concatenate(ds) / GPa if ds else np.zeros(0), n_frames=len(reference),
+        n_atoms=sum(f.n_atoms for f in reference), n_frames_with_stress=len(ds))
 
 
 @dataclass(frozen=True, eq=False)
@@ -111,9 +72,9 @@ class EvaluationResult:
         Voigt order xx yy zz yz xz xy, ASE sign, for the frames with reference stress
         (and a predicted one: periodic cells).
     stress_frame : (n_stress_frames,) int
-    metrics : EvaluationMetrics
+    metrics : ErrorMetrics
         All frames.
-    by_config_type : dict of str to EvaluationMetrics, sorted by name.
+    by_config_type : dict of str to ErrorMetrics, sorted by name.
     summary : PredictionSummary
         Extrapolation counts gathered while predicting.
     """
@@ -128,8 +89,8 @@ class EvaluationResult:
     reference_stress: np.ndarray
     predicted_stress: np.ndarray
     stress_frame: np.ndarray
-    metrics: EvaluationMetrics
-    by_config_type: dict[str, EvaluationMetrics] = field(default_factory=dict)
+    metrics: ErrorMetrics
+    by_config_type: dict[str, ErrorMetrics] = field(default_factory=dict)
     summary: PredictionSummary = field(default_factory=PredictionSummary)
 
     @property
@@ -144,9 +105,9 @@ class EvaluationResult:
         """One JSON-able object: the overall metrics at top level, ``by_config_type`` with the
         same keys per config_type, and ``n_extrapolations`` (None for models without the check).
         Missing labels give None; ``json.dumps(..., allow_nan=False)`` always works."""
-        out = self.metrics.to_dict()
+        out = self.metrics.to_dict(json=True)
         out["n_extrapolations"] = self.summary.n_extrapolations if self.summary.has_extrapolation_check else None
-        out["by_config_type"] = {name: m.to_dict() for name, m in self.by_config_type.items()}
+        out["by_config_type"] = {name: m.to_dict(json=True) for name, m in self.by_config_type.items()}
         return out
 
     def table(self) -> str:
@@ -234,7 +195,7 @@ def evaluate(potential: Potential, frames: Iterable[Frame], *, n_threads: int | 
     for k, name in enumerate(config_types):
         groups.setdefault(name, []).append(k)
     by_config_type = {
-        name: EvaluationMetrics.from_frames([reference[k] for k in idx], [predicted[k] for k in idx])
+        name: compare_frames([reference[k] for k in idx], [predicted[k] for k in idx])
         for name, idx in sorted(groups.items())}
 
     return EvaluationResult(
@@ -246,80 +207,5 @@ def evaluate(potential: Potential, frames: Iterable[Frame], *, n_threads: int | 
         reference_stress=np.array(s_ref).reshape(-1, 6),
         predicted_stress=np.array(s_pred).reshape(-1, 6),
         stress_frame=np.array(s_frame, dtype=np.int64),
-        metrics=EvaluationMetrics.from_frames(reference, predicted),
+        metrics=compare_frames(reference, predicted),
         by_config_type=by_config_type, summary=summary)
-
-
-# -- report ---------------------------------------------------------------------------------------
-_TABLE_COLUMNS = (
-    ("energy RMSE (meV/atom)", "energy_rmse_mev_per_atom", 3),
-    ("energy MAE (meV/atom)", "energy_mae_mev_per_atom", 3),
-    ("energy max (meV/atom)", "energy_max_mev_per_atom", 3),
-    ("force RMSE (eV/Å)", "force_rmse_ev_per_angstrom", 4),
-    ("force MAE (eV/Å)", "force_mae_ev_per_angstrom", 4),
-    ("force max (eV/Å)", "force_max_ev_per_angstrom", 4),
-    ("stress RMSE (GPa)", "stress_rmse_gpa", 3),
-    ("stress MAE (GPa)", "stress_mae_gpa", 3),
-    ("stress max (GPa)", "stress_max_gpa", 3),
-)
-
-
-def _markdown_table(result: EvaluationResult) -> list[str]:
-    lines = ["| config_type | frames | atoms | " + " | ".join(c[0] for c in _TABLE_COLUMNS) + " |",
-             "|---|---:|---:|" + "---:|" * len(_TABLE_COLUMNS)]
-    rows = [("**all**", result.metrics)]
-    if len(result.by_config_type) > 1:
-        rows += [(name.replace("|", "\\|"), m) for name, m in result.by_config_type.items()]
-    for name, m in rows:
-        cells = [_fmt(getattr(m, key), digits, 0).strip() for _, key, digits in _TABLE_COLUMNS]
-        lines.append(f"| {name} | {m.n_frames} | {m.n_atoms} | " + " | ".join(cells) + " |")
-    return lines
-
-
-def write_report(result: EvaluationResult, directory: str | os.PathLike, *, title: str,
-                 model_path: str | os.PathLike, data_path: str | os.PathLike,
-                 learning_curve_csv: str | os.PathLike | None = None) -> Path:
-    """Write ``parity.png``, ``learning_curve.png`` (only with ``learning_curve_csv``),
-    ``metrics.json`` (:meth:`EvaluationResult.to_dict`) and ``report.md`` into ``directory``
-    (created if needed; other files there are left alone). Each file is written atomically.
-    Returns the path of ``report.md``."""
-    import json
-    from datetime import datetime, timezone
-
-    from .. import __version__
-    from ..core.atomic import atomic_write
-    from .plots import learning_curve_plot, parity_plots
-
-    directory = Path(directory)
-    if directory.exists() and not directory.is_dir():
-        raise DataFormatError("exists and is not a directory; expected a report directory",
-                              path=os.fspath(directory))
-    directory.mkdir(parents=True, exist_ok=True)
-    parity_plots(result, directory / "parity.png")
-    if learning_curve_csv is not None:
-        learning_curve_plot(learning_curve_csv, directory / "learning_curve.png")
-    with atomic_write(directory / "metrics.json") as out:
-        json.dump(result.to_dict(), out, indent=1, allow_nan=False)
-        out.write("\n")
-
-    m = result.metrics
-    when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    lines = [f"# {title}", "",
-             f"- model: `{os.fspath(model_path)}`",
-             f"- data: `{os.fspath(data_path)}` ({m.n_frames} frames, {m.n_atoms} atoms; labels: "
-             f"energy {m.n_frames_with_energy} frames, forces {m.n_force_components // 3} atoms, "
-             f"stress {m.n_frames_with_stress} frames)",
-             f"- {result.summary.line()}",
-             f"- potforge {__version__}, {when}", "",
-             "## Errors", "",
-             "Energy per atom, force and stress components (prediction − reference); "
-             "\"-\" where the data have no such label.", "",
-             *_markdown_table(result), "",
-             "## Parity", "", "![parity plots](parity.png)", ""]
-    if learning_curve_csv is not None:
-        lines += ["## Learning curve", "", f"From `{os.fspath(learning_curve_csv)}`.", "",
-                  "![learning curve](learning_curve.png)", ""]
-    path = directory / "report.md"
-    with atomic_write(path) as out:
-        out.write("\n".join(lines))
-    return path

@@ -1,62 +1,93 @@
-"""Text summaries of data sets and errors (reports people read in a terminal)."""
+"""The evaluation report: ``parity.png``, an optional ``learning_curve.png``, ``metrics.json``
+and ``report.md`` for an :class:`~potforge.validation.evaluate.EvaluationResult`."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+import math
+import os
+from datetime import datetime, timezone
+from pathlib import Path
 
-from ..data.dataset import Dataset
+from ..core.atomic import atomic_write
+from ..core.errors import DataFormatError
+from ..core.provenance import __version__
+from .evaluate import EvaluationResult
+from .plots import learning_curve_plot, parity_plots
 
-__all__ = ["dataset_summary", "format_dataset_summary"]
-
-
-def dataset_summary(data: Dataset) -> dict:
-    """Counts and label statistics of a data set as a JSON-able dict (eV, Å units)."""
-    stats = data.statistics()
-    periodic = sum(1 for f in data if f.is_periodic)
-    return {
-        "n_frames": len(data),
-        "n_atoms": data.n_atoms,
-        "n_periodic": periodic,
-        "n_open": len(data) - periodic,
-        "atoms_per_frame_min": min((f.n_atoms for f in data), default=0),
-        "atoms_per_frame_max": max((f.n_atoms for f in data), default=0),
-        "elements": data.element_counts(),
-        "config_types": {k: {"frames": v[0], "atoms": v[1]} for k, v in data.config_type_counts().items()},
-        "labels": {
-            "energy": stats.n_energy, "forces": stats.n_forces, "stress": stats.n_stress,
-        },
-        "energy_per_atom_ev": None if stats.energy_per_atom_mean is None else {
-            "min": stats.energy_per_atom_min, "max": stats.energy_per_atom_max,
-            "mean": stats.energy_per_atom_mean, "std": stats.energy_per_atom_std},
-        "force_component_rms_ev_per_angstrom": stats.force_component_rms,
-        "force_max_norm_ev_per_angstrom": stats.force_max_norm,
-        "stress_abs_max_gpa": None if stats.stress_abs_max is None else stats.stress_abs_max / _gpa(),
-    }
+__all__ = ["write_report"]
 
 
-def _gpa() -> float:
-    from ..core.units import GPa
+_TABLE_COLUMNS = (
+    ("energy RMSE (meV/atom)", "energy_rmse_mev_per_atom", 3),
+    ("energy MAE (meV/atom)", "energy_mae_mev_per_atom", 3),
+    ("energy max (meV/atom)", "energy_max_mev_per_atom", 3),
+    ("force RMSE (eV/Å)", "force_rmse_ev_per_angstrom", 4),
+    ("force MAE (eV/Å)", "force_mae_ev_per_angstrom", 4),
+    ("force max (eV/Å)", "force_max_ev_per_angstrom", 4),
+    ("stress RMSE (GPa)", "stress_rmse_gpa", 3),
+    ("stress MAE (GPa)", "stress_mae_gpa", 3),
+    ("stress max (GPa)", "stress_max_gpa", 3),
+)
 
-    return GPa
+
+def _markdown_table(result: EvaluationResult) -> list[str]:
+    lines = ["| config_type | frames | atoms | " + " | ".join(c[0] for c in _TABLE_COLUMNS) + " |",
+             "|---|---:|---:|" + "---:|" * len(_TABLE_COLUMNS)]
+    rows = [("**all**", result.metrics)]
+    if len(result.by_config_type) > 1:
+        rows += [(name.replace("|", "\\|"), m) for name, m in result.by_config_type.items()]
+    for name, m in rows:
+        cells = [_cell(getattr(m, key), digits) for _, key, digits in _TABLE_COLUMNS]
+        lines.append(f"| {name} | {m.n_frames} | {m.n_atoms} | " + " | ".join(cells) + " |")
+    return lines
 
 
-def format_dataset_summary(summary: dict, files: Sequence[str]) -> str:
-    lines = [f"{', '.join(map(str, files))}",
-             f"  frames {summary['n_frames']} ({summary['n_periodic']} periodic, {summary['n_open']} open), "
-             f"atoms {summary['n_atoms']} ({summary['atoms_per_frame_min']}-{summary['atoms_per_frame_max']} per frame)",
-             "  elements: " + ", ".join(f"{k} {v}" for k, v in summary["elements"].items())]
-    lines.append("  config_type            frames    atoms")
-    for name, c in summary["config_types"].items():
-        lines.append(f"    {name:<20} {c['frames']:>6} {c['atoms']:>8}")
-    lab = summary["labels"]
-    lines.append(f"  labelled: energy {lab['energy']}, forces {lab['forces']}, stress {lab['stress']} frames")
-    e = summary["energy_per_atom_ev"]
-    if e:
-        lines.append(f"  energy/atom (eV): min {e['min']:.6f}  max {e['max']:.6f}  mean {e['mean']:.6f}  "
-                     f"std {e['std']:.6f}")
-    if summary["force_component_rms_ev_per_angstrom"] is not None:
-        lines.append(f"  forces (eV/Å): component RMS {summary['force_component_rms_ev_per_angstrom']:.4f}  "
-                     f"max |F| {summary['force_max_norm_ev_per_angstrom']:.4f}")
-    if summary["stress_abs_max_gpa"] is not None:
-        lines.append(f"  stress: max |component| {summary['stress_abs_max_gpa']:.3f} GPa")
-    return "\n".join(lines)
+def write_report(result: EvaluationResult, directory: str | os.PathLike, *, title: str,
+                 model_path: str | os.PathLike, data_path: str | os.PathLike,
+                 learning_curve_csv: str | os.PathLike | None = None) -> Path:
+    """Write ``parity.png``, ``learning_curve.png`` (only with ``learning_curve_csv``),
+    ``metrics.json`` (:meth:`EvaluationResult.to_dict`) and ``report.md`` into ``directory``
+    (created if needed; other files there are left alone). Each file is written atomically.
+    Returns the path of ``report.md``."""
+    directory = Path(directory)
+    if directory.exists() and not directory.is_dir():
+        raise DataFormatError("exists and is not a directory; expected a report directory",
+                              path=os.fspath(directory))
+    directory.mkdir(parents=True, exist_ok=True)
+    parity_plots(result, directory / "parity.png")
+    if learning_curve_csv is not None:
+        learning_curve_plot(learning_curve_csv, directory / "learning_curve.png")
+    with atomic_write(directory / "metrics.json") as out:
+        json.dump(result.to_dict(), out, indent=1, allow_nan=False)
+        out.write("\n")
+
+    m = result.metrics
+    when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    lines = [f"# {title}", "",
+             f"- model: `{os.fspath(model_path)}`",
+             f"- data: `{os.fspath(data_path)}` ({m.n_frames} frames, {m.n_atoms} atoms; labels: "
+             f"energy {m.n_frames_with_energy} frames, forces {m.n_force_components // 3} atoms, "
+             f"stress {m.n_frames_with_stress} frames)",
+             f"- {result.summary.line()}",
+             f"- potforge {__version__}, {when}", "",
+             "## Errors", "",
+             "Energy per atom, force and stress components (prediction − reference); "
+             "\"-\" where the data have no such label.", "",
+             *_markdown_table(result), "",
+             "## Parity", "", "![parity plots](parity.png)", ""]
+    if learning_curve_csv is not None:
+        lines += ["## Learning curve", "", f"From `{os.fspath(learning_curve_csv)}`.", "",
+                  "![learning curve](learning_curve.png)", ""]
+    path = directory / "report.md"
+    with atomic_write(path) as out:
+        out.write("\n".join(lines))
+    return path
+
+
+def _cell(value: float, digits: int) -> str:
+    return f"{value:.{digits}f}" if math.isfinite(value) else "-"
+
+
+def _cell(value: float, digits: int) -> str:
+    return f"{value:.{digits}f}" if math.isfinite(value) else "-"

@@ -27,9 +27,10 @@ import numpy as np
 import torch
 from ase import Atoms
 
+from ...core.elements import species_indices
 from ...core.errors import ConfigError, ModelFormatError
-from ...core.neighbors import neighbor_list
-from ..potential import Potential, Prediction, check_min_distance, species_indices
+from ...core.neighbors import check_min_distance, neighbor_list
+from ..potential import Potential, Prediction
 
 __all__ = ["Parameter", "Graph", "build_graph", "triplets", "ClassicalPotential",
            "assemble_forces", "assemble_virial"]
@@ -241,22 +242,27 @@ class ClassicalPotential(Potential):
                             min_distance=self.min_distance, n_threads=self.n_threads)
         periodic = bool(np.all(atoms.pbc))
         want_grad = forces or (stress and periodic)
+        dtype = torch.float32 if self.dtype == "float32" else torch.float64
+        params = self.parameter_tensors()
+        if dtype != torch.float64:
+            params = {k: v.to(dtype) for k, v in params.items()}
         with torch.enable_grad():
-            vectors = graph.vectors.clone().requires_grad_(want_grad)
+            vectors = graph.vectors.to(dtype, copy=True).requires_grad_(want_grad)
             graph.vectors = vectors
-            e_atoms = self.site_energies(self.parameter_tensors(), graph)
+            e_atoms = self.site_energies(params, graph)
             g = None
             if want_grad and graph.n_pairs:
                 (g,) = torch.autograd.grad(e_atoms.sum(), vectors, allow_unused=True)
             if g is None:
                 g = torch.zeros_like(vectors)
         offsets = np.array([self.energy_offsets[s] for s in self.species])[graph.element.numpy()]
-        energies = e_atoms.detach().numpy() + offsets
+        energies = e_atoms.detach().to(torch.float64).numpy() + offsets
         f = s = None
         if forces:
-            f = assemble_forces(g.detach(), graph.center, graph.neighbor, len(atoms)).numpy()
+            f = assemble_forces(g.detach(), graph.center, graph.neighbor, len(atoms)).to(torch.float64).numpy()
         if stress and periodic:
-            s = (assemble_virial(g.detach(), vectors.detach(), None, 1)[0] / atoms.get_volume()).numpy()
+            s = (assemble_virial(g.detach(), vectors.detach(), None, 1)[0].to(torch.float64)
+                 / atoms.get_volume()).numpy()
         return Prediction(energy=float(energies.sum()), energies=energies, forces=f, stress=s)
 
     # -- persistence ------------------------------------------------------------------------------

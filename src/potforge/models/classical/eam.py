@@ -20,22 +20,20 @@ Two representations:
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 from ase.data import atomic_masses, atomic_numbers, reference_states
 
 from ...core.errors import ConfigError, ModelFormatError
-from ..potential import register_potential
+from ...data.lammps.setfl import SetflData
 from .base import ClassicalPotential, Graph, Parameter
 from .functions import EmbeddingForm, RadialForm, embedding_form, smooth_switch, sub
 from .pair import _check_parameters, forms_from_description, pair_type_index, pair_types, radial_sum
 
-__all__ = ["EAM", "SetflEAM", "SetflData", "hermite_coefficients"]
+__all__ = ["EAM", "SetflEAM", "hermite_coefficients"]
 
 
-@register_potential("eam")
 class EAM(ClassicalPotential):
     """An EAM potential from analytic or spline forms.
 
@@ -95,8 +93,8 @@ class EAM(ClassicalPotential):
         r = torch.linalg.vector_norm(graph.vectors, dim=1)
         ei, ej = graph.element[graph.center], graph.element[graph.neighbor]
         phi = self.phi(p, r, pair_type_index(len(self.species), ei, ej))
-        dens = torch.zeros(graph.n_atoms, dtype=torch.float64).index_add(0, graph.center, self.rho(p, r, ej))
-        pair = torch.zeros(graph.n_atoms, dtype=torch.float64).index_add(0, graph.center, 0.5 * phi)
+        dens = torch.zeros(graph.n_atoms, dtype=graph.vectors.dtype).index_add(0, graph.center, self.rho(p, r, ej))
+        pair = torch.zeros(graph.n_atoms, dtype=graph.vectors.dtype).index_add(0, graph.center, 0.5 * phi)
         return self.embed(p, dens, graph.element) + pair
 
     # -- tabulation -------------------------------------------------------------------------------
@@ -170,35 +168,6 @@ class EAM(ClassicalPotential):
 
 
 # -- setfl tables --------------------------------------------------------------------------------
-@dataclass
-class SetflData:
-    """The content of a DYNAMO setfl file (LAMMPS ``pair_style eam/alloy``).
-
-    ``frho[el]`` (nrho,) eV on ρ = 0, drho, …; ``rhor[el]`` (nr,) on r = 0, dr, …;
-    ``z2r[(a, b)]`` (nr,) r·φ(r) in eV·Å for element a listed after (or equal to) b, as in the
-    file's lower-triangle order; ``info`` per element: (atomic number, mass, lattice constant,
-    lattice type).
-    """
-
-    elements: list[str]
-    info: list[tuple[int, float, float, str]]
-    nrho: int
-    drho: float
-    nr: int
-    dr: float
-    cutoff: float
-    frho: dict[str, np.ndarray]
-    rhor: dict[str, np.ndarray]
-    z2r: dict[tuple[str, str], np.ndarray]
-    comments: list[str] = field(default_factory=lambda: ["", "", ""])
-
-    def pair(self, a: str, b: str) -> np.ndarray:
-        """r·φ of the unordered pair (a, b)."""
-        ia, ib = self.elements.index(a), self.elements.index(b)
-        hi, lo = (a, b) if ia >= ib else (b, a)
-        return self.z2r[(hi, lo)]
-
-
 def hermite_coefficients(y: np.ndarray) -> np.ndarray:
     """LAMMPS' per-interval cubic for the table y (n ≥ 5): rows (c3, c4, s, y) so that on
     interval m the value is ((c3 p + c4) p + s) p + y_m for the fraction p ∈ [0, 1]."""
@@ -227,11 +196,10 @@ def _interpolate(coeff: torch.Tensor, x: torch.Tensor, step: float, n: int, *,
     t = x / step
     m = torch.floor(t.detach()).long().clamp(min_index, n - 2)
     p = (t - m).clamp(max=1.0)
-    c = coeff[m]
+    c = coeff[m].to(x.dtype)
     return ((c[:, 0] * p + c[:, 1]) * p + c[:, 2]) * p + c[:, 3]
 
 
-@register_potential("eam-setfl")
 class SetflEAM(ClassicalPotential):
     """A tabulated EAM (setfl), evaluated exactly as LAMMPS ``eam/alloy`` does. No fittable
     parameters; ``energy_offsets`` (zero when read from a file) are added per atom and folded
@@ -264,7 +232,7 @@ class SetflEAM(ClassicalPotential):
             idx = torch.nonzero(ej == e).squeeze(1)
             if idx.numel():
                 dens = dens.index_copy(0, idx, _interpolate(table, r[idx], d.dr, d.nr))
-        rho = torch.zeros(graph.n_atoms, dtype=torch.float64).index_add(0, graph.center, dens)
+        rho = torch.zeros(graph.n_atoms, dtype=graph.vectors.dtype).index_add(0, graph.center, dens)
         f = torch.zeros_like(rho)
         for e, table in enumerate(self._frho):
             idx = torch.nonzero(graph.element == e).squeeze(1)
@@ -275,7 +243,7 @@ class SetflEAM(ClassicalPotential):
             above = x > self._rho_max
             if bool(above.any()):
                 # LAMMPS: F continues linearly with the slope at the end of the table
-                c = table[d.nrho - 2]
+                c = table[d.nrho - 2].to(x.dtype)
                 slope = (3 * c[0] + 2 * c[1] + c[2]) / d.drho
                 value = torch.where(above, value + slope * (x - self._rho_max), value)
             f = f.index_copy(0, idx, value)

@@ -14,7 +14,6 @@ import numpy as np
 import torch
 
 from ...core.errors import ConfigError, ModelFormatError
-from ..potential import register_potential
 from .base import ClassicalPotential, Graph, Parameter
 from .functions import RadialForm, radial_form, smooth_switch, sub
 
@@ -65,7 +64,6 @@ def forms_from_description(raw: Mapping, cutoff: float, key: str) -> dict[str, R
     return out
 
 
-@register_potential("pair")
 class PairPotential(ClassicalPotential):
     """A pair potential with one radial form per element pair.
 
@@ -101,7 +99,7 @@ class PairPotential(ClassicalPotential):
         r = torch.linalg.vector_norm(graph.vectors, dim=1)
         types = pair_type_index(len(self.species), graph.element[graph.center], graph.element[graph.neighbor])
         phi = self.pair_energy(p, r, types)
-        return torch.zeros(graph.n_atoms, dtype=torch.float64).index_add(0, graph.center, 0.5 * phi)
+        return torch.zeros(graph.n_atoms, dtype=graph.vectors.dtype).index_add(0, graph.center, 0.5 * phi)
 
     def tabulate(self, name: str, r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """φ(r) and −φ′(r) of element pair ``name`` (eV, eV/Å) on the grid ``r``."""

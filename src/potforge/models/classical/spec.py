@@ -24,12 +24,13 @@ from typing import Any
 
 from ...core.config import unknown_key_error
 from ...core.errors import ConfigError
+from ...data.lammps.parameter_files import SW_KEYS, TERSOFF_KEYS
 from .base import ClassicalPotential, Parameter
 from .eam import EAM
 from .functions import embedding_form, radial_form
 from .pair import PairPotential, pair_types
-from .sw import SW_BOUNDS, SW_KEYS, SW_TWO_BODY_KEYS, StillingerWeber
-from .tersoff import TERSOFF_BOUNDS, TERSOFF_KEYS, TERSOFF_TWO_BODY_KEYS, Tersoff, element_triplets
+from .sw import SW_BOUNDS, SW_TWO_BODY_KEYS, StillingerWeber
+from .tersoff import TERSOFF_BOUNDS, TERSOFF_TWO_BODY_KEYS, Tersoff, element_triplets
 
 __all__ = ["CLASSICAL_KINDS", "potential_from_spec", "parameter_from_spec"]
 
@@ -157,76 +158,14 @@ def potential_from_spec(kind: str, spec: Mapping[str, Any], species: Sequence[st
     """A classical potential of ``kind`` from a config mapping (see the module docstring)."""
     species = tuple(species)
     fix = [str(x) for x in spec.get("fix", ()) or ()]
+    given = {k: v for k, v in spec.items() if v not in (None, {}, [], ())}
     if kind in ("pair", "eam"):
-        allowed = ["cutoff", "smooth_width", "pair", "fix"] + (["density", "embedding"] if kind == "eam" else [])
-        _check_keys({k: v for k, v in spec.items() if v not in (None, {}, [], ())}, allowed, key)
-        if spec.get("cutoff") is None:
-            raise ConfigError(f"{key}.cutoff: required for a {kind} model (Å)")
-        cutoff = _number(spec["cutoff"], f"{key}.cutoff")
-        width = _number(spec.get("smooth_width", 1.0), f"{key}.smooth_width")
-        params: list[Parameter] = []
-        pair_raw = {_pair_name(k, species, f"{key}.pair"): v for k, v in (spec.get("pair") or {}).items()}
-        forms = {}
-        for _, _, name in pair_types(species):
-            if name not in pair_raw:
-                raise ConfigError(f"{key}.pair.{name}: missing (every element pair needs a form)")
-            forms[name], p = _radial(f"pair.{name}", pair_raw[name], cutoff, f"{key}.pair.{name}")
-            params += p
-        if kind == "pair":
-            model: ClassicalPotential = PairPotential(species, forms, params, cutoff, smooth_width=width)
-        else:
-            density, embedding = {}, {}
-            for what, target in (("density", density), ("embedding", embedding)):
-                raw = spec.get(what) or {}
-                for s in raw:
-                    if s not in species:
-                        raise ConfigError(f"{key}.{what}.{s}: not a model species ({', '.join(species)})")
-                for s in species:
-                    if s not in raw:
-                        raise ConfigError(f"{key}.{what}.{s}: missing (every element needs a {what} form)")
-                    if what == "density":
-                        target[s], p = _radial(f"density.{s}", raw[s], cutoff, f"{key}.density.{s}")
-                    else:
-                        target[s], p = _embedding(f"embedding.{s}", raw[s], f"{key}.embedding.{s}")
-                    params += p
-            model = EAM(species, forms, density, embedding, params, cutoff, smooth_width=width)
+        _check_keys(given, ["cutoff", "smooth_width", "pair", "fix"]
+                    + (["density", "embedding"] if kind == "eam" else []), key)
+        model = _radial_model(kind, spec, species, key)
     elif kind in ("tersoff", "sw"):
-        _check_keys({k: v for k, v in spec.items() if v not in (None, {}, [], ())}, ["parameters", "fix"], key)
-        keys, bounds, unused = ((TERSOFF_KEYS, TERSOFF_BOUNDS, TERSOFF_TWO_BODY_KEYS) if kind == "tersoff"
-                                else (SW_KEYS, SW_BOUNDS, SW_TWO_BODY_KEYS))
-        raw = spec.get("parameters") or {}
-        triplets = element_triplets(species)
-        for t in raw:
-            if t not in triplets:
-                raise ConfigError(f"{key}.parameters.{t}: not an element triplet of {', '.join(species)} "
-                                  f"(expected one of {', '.join(triplets)})")
-        params = []
-        for t in triplets:
-            if t not in raw:
-                raise ConfigError(f"{key}.parameters.{t}: missing (every element triplet needs its "
-                                  f"{len(keys)} values: {', '.join(keys)})")
-            entry = raw[t]
-            if not isinstance(entry, Mapping):
-                raise ConfigError(f"{key}.parameters.{t}: expected a mapping of {', '.join(keys)}")
-            _check_keys(entry, keys, f"{key}.parameters.{t}")
-            _, b, c = t.split("-")
-            for k in keys:
-                if k not in entry:
-                    raise ConfigError(f"{key}.parameters.{t}.{k}: missing")
-                if b != c and k in unused:
-                    # two-body values of an (i, j, k≠j) entry: no term reads them (LAMMPS neither)
-                    p = parameter_from_spec(f"{t}.{k}", entry[k], (-math.inf, math.inf), f"{key}.parameters.{t}.{k}")
-                    p.fixed = True
-                    params.append(p)
-                    continue
-                params.append(parameter_from_spec(f"{t}.{k}", entry[k], bounds[k], f"{key}.parameters.{t}.{k}"))
-        model = (Tersoff if kind == "tersoff" else StillingerWeber)(species, params).hold_defaults()
-        # hold_defaults fixes the cutoff keys (and m, tol); an explicit fixed: false wins
-        for t in triplets:
-            for k in keys:
-                entry = raw[t][k]
-                if isinstance(entry, Mapping) and entry.get("fixed") is False:
-                    model.parameters[f"{t}.{k}"].fixed = False
+        _check_keys(given, ["parameters", "fix"], key)
+        model = _triplet_model(kind, spec, species, key)
     else:
         raise ConfigError(f"{key}.kind: {kind!r} is not a classical kind; expected one of "
                           f"{', '.join(CLASSICAL_KINDS)}")
@@ -237,4 +176,78 @@ def potential_from_spec(kind: str, spec: Mapping[str, Any], species: Sequence[st
                               f"{next(iter(model.parameters), '?')})")
         for n in hits:
             model.parameters[n].fixed = True
+    return model
+
+
+def _radial_model(kind: str, spec: Mapping[str, Any], species: tuple[str, ...], key: str) -> ClassicalPotential:
+    """A pair or EAM potential: one radial form per element pair (and per element a density
+    and an embedding form for EAM)."""
+    if spec.get("cutoff") is None:
+        raise ConfigError(f"{key}.cutoff: required for a {kind} model (Å)")
+    cutoff = _number(spec["cutoff"], f"{key}.cutoff")
+    width = _number(spec.get("smooth_width", 1.0), f"{key}.smooth_width")
+    params: list[Parameter] = []
+    pair_raw = {_pair_name(k, species, f"{key}.pair"): v for k, v in (spec.get("pair") or {}).items()}
+    forms = {}
+    for _, _, name in pair_types(species):
+        if name not in pair_raw:
+            raise ConfigError(f"{key}.pair.{name}: missing (every element pair needs a form)")
+        forms[name], p = _radial(f"pair.{name}", pair_raw[name], cutoff, f"{key}.pair.{name}")
+        params += p
+    if kind == "pair":
+        return PairPotential(species, forms, params, cutoff, smooth_width=width)
+    density, embedding = {}, {}
+    for what, target in (("density", density), ("embedding", embedding)):
+        raw = spec.get(what) or {}
+        for s in raw:
+            if s not in species:
+                raise ConfigError(f"{key}.{what}.{s}: not a model species ({', '.join(species)})")
+        for s in species:
+            if s not in raw:
+                raise ConfigError(f"{key}.{what}.{s}: missing (every element needs a {what} form)")
+            if what == "density":
+                target[s], p = _radial(f"density.{s}", raw[s], cutoff, f"{key}.density.{s}")
+            else:
+                target[s], p = _embedding(f"embedding.{s}", raw[s], f"{key}.embedding.{s}")
+            params += p
+    return EAM(species, forms, density, embedding, params, cutoff, smooth_width=width)
+
+
+def _triplet_model(kind: str, spec: Mapping[str, Any], species: tuple[str, ...], key: str) -> ClassicalPotential:
+    """A Tersoff or Stillinger–Weber potential: one LAMMPS entry per ordered element triplet."""
+    keys, bounds, unused = ((TERSOFF_KEYS, TERSOFF_BOUNDS, TERSOFF_TWO_BODY_KEYS) if kind == "tersoff"
+                            else (SW_KEYS, SW_BOUNDS, SW_TWO_BODY_KEYS))
+    raw = spec.get("parameters") or {}
+    triplets = element_triplets(species)
+    for t in raw:
+        if t not in triplets:
+            raise ConfigError(f"{key}.parameters.{t}: not an element triplet of {', '.join(species)} "
+                              f"(expected one of {', '.join(triplets)})")
+    params = []
+    for t in triplets:
+        if t not in raw:
+            raise ConfigError(f"{key}.parameters.{t}: missing (every element triplet needs its "
+                              f"{len(keys)} values: {', '.join(keys)})")
+        entry = raw[t]
+        if not isinstance(entry, Mapping):
+            raise ConfigError(f"{key}.parameters.{t}: expected a mapping of {', '.join(keys)}")
+        _check_keys(entry, keys, f"{key}.parameters.{t}")
+        _, b, c = t.split("-")
+        for k in keys:
+            if k not in entry:
+                raise ConfigError(f"{key}.parameters.{t}.{k}: missing")
+            if b != c and k in unused:
+                # two-body values of an (i, j, k≠j) entry: no term reads them (LAMMPS neither)
+                p = parameter_from_spec(f"{t}.{k}", entry[k], (-math.inf, math.inf), f"{key}.parameters.{t}.{k}")
+                p.fixed = True
+                params.append(p)
+                continue
+            params.append(parameter_from_spec(f"{t}.{k}", entry[k], bounds[k], f"{key}.parameters.{t}.{k}"))
+    model = (Tersoff if kind == "tersoff" else StillingerWeber)(species, params).hold_defaults()
+    # hold_defaults fixes the cutoff keys (and m, tol); an explicit fixed: false wins
+    for t in triplets:
+        for k in keys:
+            entry = raw[t][k]
+            if isinstance(entry, Mapping) and entry.get("fixed") is False:
+                model.parameters[f"{t}.{k}"].fixed = False
     return model

@@ -16,13 +16,12 @@ import math
 
 import torch
 
-from ..potential import register_potential
+from ...data.lammps.parameter_files import SW_KEYS
 from .base import Graph
 from .triplet import TripletPotential, triplet_table
 
-__all__ = ["StillingerWeber", "SW_KEYS", "SW_BOUNDS", "SW_TWO_BODY_KEYS"]
+__all__ = ["StillingerWeber", "SW_BOUNDS", "SW_TWO_BODY_KEYS"]
 
-SW_KEYS = ("epsilon", "sigma", "a", "lambda", "gamma", "costheta0", "A", "B", "p", "q", "tol")
 INF = math.inf
 SW_BOUNDS = {"epsilon": (0.0, INF), "sigma": (1e-3, INF), "a": (1e-3, INF), "lambda": (0.0, INF),
              "gamma": (0.0, INF), "costheta0": (-1.0, 1.0), "A": (0.0, INF), "B": (0.0, INF),
@@ -39,7 +38,6 @@ def _decay(r: torch.Tensor, scale: torch.Tensor, rc: torch.Tensor) -> torch.Tens
     return torch.where(inside, torch.exp(scale / denom), torch.zeros_like(r))
 
 
-@register_potential("sw")
 class StillingerWeber(TripletPotential):
     """Stillinger–Weber; parameters ``<i>-<j>-<k>.<key>`` for every ordered element triplet."""
 
@@ -71,7 +69,7 @@ class StillingerWeber(TripletPotential):
         x = sigma / r
         phi2 = two("A") * eps * (two("B") * x ** two("p") - x ** two("q")) * _decay(r, sigma, rc)
         phi2 = torch.where(inside, phi2, torch.zeros_like(phi2))
-        e = torch.zeros(graph.n_atoms, dtype=torch.float64).index_add(0, graph.center, 0.5 * phi2)
+        e = torch.zeros(graph.n_atoms, dtype=graph.vectors.dtype).index_add(0, graph.center, 0.5 * phi2)
         pq = graph.triplets
         if pq is None or pq.shape[0] == 0:
             return e

@@ -28,16 +28,12 @@ import math
 import torch
 
 from ...core.errors import ConfigError
-from ..potential import register_potential
+from ...data.lammps.parameter_files import TERSOFF_KEYS
 from .base import Graph
 from .triplet import TripletPotential, element_triplets, triplet_table
 
-__all__ = ["Tersoff", "TERSOFF_KEYS", "TERSOFF_BOUNDS", "TERSOFF_TWO_BODY_KEYS", "element_triplets",
-           "triplet_table"]
+__all__ = ["Tersoff", "TERSOFF_BOUNDS", "TERSOFF_TWO_BODY_KEYS", "element_triplets", "triplet_table"]
 
-#: LAMMPS file order after the three element names
-TERSOFF_KEYS = ("m", "gamma", "lambda3", "c", "d", "costheta0", "n", "beta", "lambda2", "B",
-                "R", "D", "lambda1", "A")
 INF = math.inf
 #: physical bounds of each key
 TERSOFF_BOUNDS = {"m": (1.0, 3.0), "gamma": (0.0, INF), "lambda3": (-INF, INF), "c": (0.0, INF),
@@ -83,7 +79,6 @@ def bond_order(x: torch.Tensor, n: torch.Tensor) -> torch.Tensor:
         x < c4, one, torch.where(x < c3, small, full))))
 
 
-@register_potential("tersoff")
 class Tersoff(TripletPotential):
     """Tersoff potential; parameters ``<i>-<j>-<k>.<key>`` for every ordered element triplet."""
 
@@ -136,4 +131,4 @@ class Tersoff(TripletPotential):
         zeta = torch.zeros_like(r).index_add(0, P, fc_k * g * ex)
         b = bond_order(two("beta") * zeta, two("n"))
         v = fc * (two("A") * torch.exp(-two("lambda1") * r) - b * two("B") * torch.exp(-two("lambda2") * r))
-        return torch.zeros(graph.n_atoms, dtype=torch.float64).index_add(0, graph.center, 0.5 * v)
+        return torch.zeros(graph.n_atoms, dtype=graph.vectors.dtype).index_add(0, graph.center, 0.5 * v)

@@ -57,10 +57,11 @@ from collections.abc import Sequence
 import numpy as np
 from ase import Atoms
 
+from ...core.elements import species_indices
 from ...core.errors import StructureError
-from ..potential import (Potential, Prediction, check_min_distance, register_potential,
-                         species_indices)
-from .network import AtomicNetwork
+from ...core.neighbors import check_min_distance
+from ..network import AtomicNetwork
+from ..potential import Potential, Prediction
 
 __all__ = ["MolecularNetworkPotential", "COORDINATES", "atom_pairs", "like_atom_permutations",
            "permuted_pair_indices", "pair_coordinates", "molecule_order", "unique_species",
@@ -168,7 +169,6 @@ def check_molecule(atoms: Atoms) -> None:
         raise StructureError("positions contain NaN or inf")
 
 
-@register_potential("hdnnp-1g")
 class MolecularNetworkPotential(Potential):
     """A 1G neural network potential of one molecule (formulas in the module docstring).
 
@@ -194,10 +194,10 @@ class MolecularNetworkPotential(Potential):
     ----------
     n_threads : int
         Accepted from :meth:`configure` for uniformity with other models and ignored: one
-        molecule costs a few small NumPy matrix products.
+        molecule costs a few small matrix products.
+    dtype : {"float64", "float32"}
+        Arithmetic of the network (coordinates and scaling stay float64).
     """
-
-    n_threads: int = 1
 
     def __init__(self, symbols: Sequence[str], network: AtomicNetwork, *,
                  coordinates: str = "morse", length: float = 1.0,
@@ -260,9 +260,9 @@ class MolecularNetworkPotential(Potential):
         x = (y[self.permuted_pairs] - self.input_mean) / self.input_std  # (|G|, n_pairs)
         n_perm = len(self.permutations)
         if not gradient:
-            out = self.network.forward(x)
+            out = self.network.forward(x, dtype=self.dtype)
             return self.output_scale * float(out.sum()) / n_perm + self.energy_offset, None
-        out, grad = self.network.forward(x, gradient=True)
+        out, grad = self.network.forward(x, gradient=True, dtype=self.dtype)
         energy = self.output_scale * float(out.sum()) / n_perm + self.energy_offset
         de_dy = np.zeros(len(self.pairs))
         np.add.at(de_dy, self.permuted_pairs.ravel(),

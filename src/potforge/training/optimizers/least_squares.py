@@ -17,17 +17,14 @@ random points around the initial parameters and the lowest loss wins.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 import torch.autograd.forward_ad as fwAD
 
-from ..core.errors import ConfigError
-from .optimizers import Optimizer, register_optimizer
-
-if TYPE_CHECKING:
-    from .trainer import Trainer
+from ...core.errors import ConfigError
+from ...models.trainable import TrainableModel
+from .base import Optimizer, TrainerView, register_optimizer
 
 __all__ = ["LeastSquaresOptimizer", "LBFGSBOptimizer", "ResidualProblem"]
 
@@ -38,10 +35,10 @@ class ResidualProblem:
     """Residual vector and exact Jacobian of the trainer's loss for an extended vector
     x = (θ, c): free parameters and the global per-atom energy offset."""
 
-    def __init__(self, trainer: "Trainer") -> None:
+    def __init__(self, trainer: TrainerView) -> None:
         self.trainer = trainer
         self.model = trainer.model
-        if not hasattr(self.model, "bounds"):
+        if not self.model.supports_least_squares:
             raise ConfigError(f"training.optimizer.kind: lsq is for classical potentials (pair, eam, "
                               f"tersoff, sw); a {self.model.kind} model trains with kalman, adam or lbfgs")
         if self.model.n_parameters > _MAX_PARAMETERS:
@@ -50,7 +47,7 @@ class ResidualProblem:
                               f"{self.model.n_parameters} (use kalman, adam or lbfgs)")
         loss = trainer.loss
         self.loss = loss
-        self.chunks = trainer._chunks(trainer.train_data)
+        self.chunks = trainer.chunks(trainer.train_data)
         self.n = float(trainer.train_labels.n_frames)
         self.forces = loss.needs_forces
         self.stress = loss.needs_stress
@@ -139,8 +136,7 @@ class ResidualProblem:
         blocks = []
         for frames in self.chunks:
             batch = self.model.batch(self.trainer.train_data, frames)
-            fast = getattr(self.model, "output_jacobian", None)
-            jac = fast(batch, theta, forces=self.forces, stress=self.stress) if fast else None
+            jac = self.model.output_jacobian(batch, theta, forces=self.forces, stress=self.stress)
             if jac is not None:
                 blocks.append(torch.cat([self._jacobian_rows(*jac, batch),
                                          self._energy_column(batch).unsqueeze(1)], 1))
@@ -165,20 +161,19 @@ class ResidualProblem:
         return np.where(np.isfinite(j), j, 0.0)
 
 
-def _starts(trainer: "Trainer", restarts: int, spread: float) -> list[np.ndarray]:
+def _starts(trainer: TrainerView, restarts: int, spread: float) -> list[np.ndarray]:
     model = trainer.model
     first = model.theta.detach().numpy().copy()
     out = [first]
-    if restarts > 0 and not hasattr(model, "random_start"):
-        raise ConfigError("training.optimizer.restarts: this model has no random starting points")
     for _ in range(restarts):
         out.append(model.random_start(trainer.generator, spread).numpy())
     return out
 
 
-def _bounds(model) -> tuple[np.ndarray, np.ndarray]:
-    if hasattr(model, "bounds"):
-        return model.bounds
+def _bounds(model: TrainableModel) -> tuple[np.ndarray, np.ndarray]:
+    bounds = model.bounds
+    if bounds is not None:
+        return bounds
     n = model.n_parameters
     return np.full(n, -np.inf), np.full(n, np.inf)
 
@@ -214,7 +209,7 @@ class LeastSquaresOptimizer(Optimizer):
         self.spread = float(spread)
         self.tolerance = float(tolerance)
 
-    def epoch(self, trainer: "Trainer") -> dict:
+    def epoch(self, trainer: TrainerView) -> dict:
         from scipy.optimize import least_squares
 
         model = trainer.model
@@ -262,7 +257,7 @@ class LBFGSBOptimizer(Optimizer):
         self.restarts = int(restarts)
         self.spread = float(spread)
 
-    def epoch(self, trainer: "Trainer") -> dict:
+    def epoch(self, trainer: TrainerView) -> dict:
         from scipy.optimize import minimize
 
         model = trainer.model

@@ -1,218 +1,23 @@
-"""Optimizers: what one epoch of training does to the parameters.
-
-Each optimizer is registered by name (``training: {optimizer: {kind: kalman}}``) and works on
-the flat parameter vector of a :class:`~potforge.training.models.base.TrainableModel`:
-
-- ``adam``: mini-batches of frames, Adam (Kingma & Ba 2015) on the full loss (energies,
-  forces, stress, L2), with a learning-rate schedule (constant, exponential decay, cosine, or
-  reduce-on-plateau of the validation loss);
-- ``lbfgs``: full-batch L-BFGS with a strong-Wolfe line search (``iterations`` per epoch);
-- ``kalman``: the global extended Kalman filter as in n2p2 (see :mod:`.kalman`): per epoch a
-  fraction of all energies and force components (and stress components, when the loss fits
-  stress), randomly interleaved, each one update; selection of candidates at random, by
-  error threshold, or largest errors first; L2 as a prior on the weights.
-
-All randomness comes from the trainer's ``torch.Generator``, whose state is checkpointed, so
-a resumed run repeats an uninterrupted one exactly.
+"""The ``kalman`` optimizer: the global extended Kalman filter as in n2p2 (the filter itself is
+:mod:`.kalman_filter`): per epoch a fraction of all energies and force components (and stress
+components, when the loss fits stress), randomly interleaved, each one update; selection of
+candidates at random, by error threshold, or largest errors first; L2 as a prior on the
+weights. Measurement noise comes from the loss (:meth:`~potforge.training.loss.Loss.measurement_noise`).
 """
 
 from __future__ import annotations
 
 import math
-from abc import ABC, abstractmethod
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar
 
 import torch
 
-from ..core.errors import ConfigError
-from .kalman import KalmanFilter
+from ...core.errors import ConfigError
+from ..loss import STRESS_COMPONENTS
+from .base import Optimizer, TrainerView, register_optimizer
+from .kalman_filter import KalmanFilter
 
-if TYPE_CHECKING:
-    from .trainer import Trainer
+__all__ = ["KalmanOptimizer"]
 
-__all__ = ["Optimizer", "OPTIMIZERS", "register_optimizer", "AdamOptimizer", "LBFGSOptimizer",
-           "KalmanOptimizer"]
-
-OPTIMIZERS: dict[str, type["Optimizer"]] = {}
-
-
-def register_optimizer(kind: str) -> Callable[[type], type]:
-    def wrap(cls: type) -> type:
-        cls.kind = kind
-        OPTIMIZERS[kind] = cls
-        return cls
-
-    return wrap
-
-
-class Optimizer(ABC):
-    """One epoch of parameter updates; state for checkpoints."""
-
-    kind: ClassVar[str] = "abstract"
-
-    def setup(self, trainer: "Trainer") -> None:
-        """Called once before the first epoch (and again after a resume, before loading state)."""
-
-    @abstractmethod
-    def epoch(self, trainer: "Trainer") -> dict:
-        """Run one epoch; return figures for the log (e.g. learning rate)."""
-
-    def after_evaluation(self, trainer: "Trainer", validation_loss: float | None) -> None:
-        """Hook after the epoch's evaluation (plateau schedules)."""
-
-    def state_dict(self) -> dict:
-        return {}
-
-    def load_state_dict(self, state: dict) -> None:
-        pass
-
-
-# -- first-order --------------------------------------------------------------------------------
-@dataclass
-class _Schedule:
-    kind: str
-    lr: float
-    decay: float
-    min_lr: float
-    patience: int
-    epochs: int
-
-    def value(self, epoch: int, current: float) -> float:
-        if self.kind == "constant" or self.kind == "plateau":
-            return current
-        if self.kind == "exponential":
-            return max(self.lr * self.decay ** epoch, self.min_lr)
-        if self.kind == "cosine":
-            t = min(epoch / max(self.epochs, 1), 1.0)
-            return self.min_lr + 0.5 * (self.lr - self.min_lr) * (1 + math.cos(math.pi * t))
-        raise ConfigError(f"training.optimizer.schedule: unknown schedule {self.kind!r}")
-
-
-@register_optimizer("adam")
-class AdamOptimizer(Optimizer):
-    """Adam on mini-batches of frames.
-
-    Parameters
-    ----------
-    lr : float
-        Initial learning rate.
-    batch_size : int
-        Frames per step.
-    schedule : {"constant", "exponential", "cosine", "plateau"}
-    decay : float
-        Factor per epoch (exponential) or per plateau (plateau).
-    min_lr : float
-    patience : int
-        Epochs without validation improvement before a plateau decay.
-    betas : (float, float)
-    """
-
-    def __init__(self, *, lr: float = 1e-3, batch_size: int = 8, schedule: str = "cosine",
-                 decay: float = 0.5, min_lr: float = 1e-6, patience: int = 10,
-                 betas: tuple[float, float] = (0.9, 0.999)) -> None:
-        if not lr > 0:
-            raise ConfigError(f"training.optimizer.lr must be positive, got {lr}")
-        if int(batch_size) < 1:
-            raise ConfigError(f"training.optimizer.batch_size must be >= 1, got {batch_size}")
-        if schedule not in ("constant", "exponential", "cosine", "plateau"):
-            raise ConfigError(f"training.optimizer.schedule: {schedule!r} is not one of constant, "
-                              "exponential, cosine, plateau")
-        self.batch_size = int(batch_size)
-        self.betas = tuple(betas)
-        self.schedule = _Schedule(schedule, float(lr), float(decay), float(min_lr), int(patience), 0)
-        self.current_lr = float(lr)
-        self._torch: torch.optim.Adam | None = None
-        self._bad_epochs = 0
-        self._best = math.inf
-
-    def setup(self, trainer: "Trainer") -> None:
-        self.schedule.epochs = trainer.epochs
-        self._torch = torch.optim.Adam([trainer.model.theta], lr=self.current_lr, betas=self.betas)
-
-    def epoch(self, trainer: "Trainer") -> dict:
-        self.current_lr = self.schedule.value(trainer.epoch - 1, self.current_lr)
-        for group in self._torch.param_groups:
-            group["lr"] = self.current_lr
-        n = trainer.train_labels.n_frames
-        order = torch.randperm(n, generator=trainer.generator)
-        for start in range(0, n, self.batch_size):
-            frames = order[start:start + self.batch_size]
-            self._torch.zero_grad(set_to_none=True)
-            loss = trainer.batch_loss(frames)
-            loss.total.backward()
-            self._torch.step()
-        return {"lr": self.current_lr}
-
-    def after_evaluation(self, trainer: "Trainer", validation_loss: float | None) -> None:
-        if self.schedule.kind != "plateau" or validation_loss is None:
-            return
-        if validation_loss < self._best:
-            self._best = validation_loss
-            self._bad_epochs = 0
-        else:
-            self._bad_epochs += 1
-            if self._bad_epochs > self.schedule.patience:
-                self.current_lr = max(self.current_lr * self.schedule.decay, self.schedule.min_lr)
-                self._bad_epochs = 0
-
-    def state_dict(self) -> dict:
-        return {"adam": self._torch.state_dict(), "lr": self.current_lr,
-                "bad_epochs": self._bad_epochs, "best": self._best}
-
-    def load_state_dict(self, state: dict) -> None:
-        self._torch.load_state_dict(state["adam"])
-        self.current_lr = float(state["lr"])
-        self._bad_epochs = int(state["bad_epochs"])
-        self._best = float(state["best"])
-
-
-@register_optimizer("lbfgs")
-class LBFGSOptimizer(Optimizer):
-    """Full-batch L-BFGS (Nocedal 1980) with a strong-Wolfe line search.
-
-    Parameters
-    ----------
-    iterations : int
-        L-BFGS iterations per epoch.
-    history : int
-        Number of stored correction pairs.
-    """
-
-    def __init__(self, *, iterations: int = 20, history: int = 50, lr: float = 1.0) -> None:
-        if int(iterations) < 1:
-            raise ConfigError(f"training.optimizer.iterations must be >= 1, got {iterations}")
-        if int(history) < 1:
-            raise ConfigError(f"training.optimizer.history must be >= 1, got {history}")
-        if not lr > 0:
-            raise ConfigError(f"training.optimizer.lr must be positive, got {lr}")
-        self.iterations = int(iterations)
-        self.history = int(history)
-        self.lr = float(lr)
-        self._torch: torch.optim.LBFGS | None = None
-
-    def setup(self, trainer: "Trainer") -> None:
-        self._torch = torch.optim.LBFGS([trainer.model.theta], lr=self.lr, max_iter=self.iterations,
-                                        history_size=self.history, line_search_fn="strong_wolfe",
-                                        tolerance_grad=0.0, tolerance_change=0.0)
-
-    def epoch(self, trainer: "Trainer") -> dict:
-        def closure():
-            self._torch.zero_grad(set_to_none=True)
-            return trainer.full_loss_backward()
-
-        self._torch.step(closure)
-        return {}
-
-    def state_dict(self) -> dict:
-        return {"lbfgs": self._torch.state_dict()}
-
-    def load_state_dict(self, state: dict) -> None:
-        self._torch.load_state_dict(state["lbfgs"])
-
-
-# -- Kalman -----------------------------------------------------------------------------------------
 _SELECTION = ("random", "threshold", "sort")
 
 
@@ -244,7 +49,7 @@ class KalmanOptimizer(Optimizer):
         Candidates tried per update in threshold mode; if none passes, the one with the
         largest relative error is used (n2p2 uses the last one tried).
     epsilon, q0, q_tau, q_min, eta0, eta_tau, eta_max : float
-        See :class:`~potforge.training.kalman.KalmanFilter` (defaults: n2p2's recommended).
+        See :class:`~potforge.training.optimizers.kalman_filter.KalmanFilter` (defaults: n2p2's recommended).
     noise_scale : float
         The filter treats each measurement as if its noise were ``noise_scale`` × σ. The
         loss's σ's describe the data (about 1 meV/atom and 0.02 eV/Å for converged DFT); one
@@ -295,7 +100,7 @@ class KalmanOptimizer(Optimizer):
             raise ConfigError(f"training.optimizer: {err}") from None
         self.filter: KalmanFilter | None = None
 
-    def setup(self, trainer: "Trainer") -> None:
+    def setup(self, trainer: TrainerView) -> None:
         lab = trainer.train_labels
         loss = trainer.loss
         self.energy_candidates = torch.nonzero(~torch.isnan(lab.energy)).squeeze(1) \
@@ -306,8 +111,6 @@ class KalmanOptimizer(Optimizer):
         else:
             self.force_candidates = torch.zeros(0, dtype=torch.long)
         if loss.weights.stress > 0:
-            from .loss import STRESS_COMPONENTS
-
             comps = torch.tensor([STRESS_COMPONENTS.index(c) for c in loss.stress_components])
             ok = ~torch.isnan(lab.stress[:, comps])  # periodic frames with stress labels
             rows, cols = torch.nonzero(ok, as_tuple=True)
@@ -320,14 +123,10 @@ class KalmanOptimizer(Optimizer):
         if self.n_energy + self.n_force + self.n_stress == 0:
             raise ConfigError("training.optimizer: the Kalman filter has nothing to update on "
                               "(no energies, forces or stresses selected; check the fractions and the loss)")
-        frame_factor = trainer.loss.frame_factors(trainer.train_batch_meta, lab.config_types)
-        scale = self.noise_scale
-        self.sigma_energy = scale / torch.sqrt(loss.weights.energy * frame_factor) \
-            if loss.weights.energy > 0 else None
-        self.sigma_force = scale / torch.sqrt(loss.weights.forces * frame_factor) \
-            if loss.weights.forces > 0 else None
-        self.sigma_stress = scale / torch.sqrt(loss.weights.stress * frame_factor) \
-            if loss.weights.stress > 0 else None
+        frame_factor = loss.frame_factors(trainer.train_batch_meta, lab.config_types)
+        self.sigma_energy = loss.measurement_noise("energy", frame_factor, self.noise_scale)
+        self.sigma_force = loss.measurement_noise("forces", frame_factor, self.noise_scale)
+        self.sigma_stress = loss.measurement_noise("stress", frame_factor, self.noise_scale)
         self.frame_of_atom = lab.frame_of_atom()
         # L2: the loss's prior λ Σ w² in the filter's units (measurements divided by
         # noise_scale × σ) is a prior precision λ / noise_scale² on the regularised weights
@@ -338,7 +137,7 @@ class KalmanOptimizer(Optimizer):
                                    updates_per_epoch=self.n_energy + self.n_force + self.n_stress,
                                    prior_precision=prior, **self.filter_options)
 
-    def epoch(self, trainer: "Trainer") -> dict:
+    def epoch(self, trainer: TrainerView) -> dict:
         # One measurement per update: the tensors are tiny and intra-op threads only add
         # overhead (mlearn Cu, Zuo setting: 4.3 s/epoch on 1 thread, 16.6 s on 2).
         previous = torch.get_num_threads()
@@ -348,7 +147,7 @@ class KalmanOptimizer(Optimizer):
         finally:
             torch.set_num_threads(previous)
 
-    def _epoch(self, trainer: "Trainer") -> dict:
+    def _epoch(self, trainer: TrainerView) -> dict:
         g = trainer.generator
         model = trainer.model
         data = trainer.train_data
@@ -422,7 +221,3 @@ class KalmanOptimizer(Optimizer):
 
     def load_state_dict(self, state: dict) -> None:
         self.filter.load_state_dict(state["filter"])
-
-
-# the few-parameter optimizers (lsq, lbfgsb) register themselves here
-from . import least_squares  # noqa: E402,F401

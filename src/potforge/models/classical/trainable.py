@@ -18,14 +18,16 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from ...core.elements import species_indices
 from ...core.errors import StructureError
-from ...core.neighbors import neighbor_list
+from ...core.neighbors import DEFAULT_MIN_DISTANCE, check_min_distance, neighbor_list
 from ...data.frame import Frame
-from ...models.classical.base import (ClassicalPotential, Graph, assemble_forces, assemble_virial,
-                                      triplets)
-from ...models.potential import DEFAULT_MIN_DISTANCE, Potential, check_min_distance, species_indices
-from ..cache import BatchLabels, FrameLabels, _ranges, frame_labels, pair_rows
-from .base import ModelOutput, TrainableModel, register_trainable
+from ...data.labels import BatchLabels, FrameLabels, frame_labels, pair_rows, ranges
+from ..potential import Potential
+from ..registry import family
+from ..trainable import ModelOutput, TrainableModel
+from .base import ClassicalPotential, Graph, assemble_forces, assemble_virial, triplets
+from .jacobian import pair_outputs_and_jacobian, supports_pair_jacobian
 
 __all__ = ["TrainableClassical", "PairCache", "PairBatch"]
 
@@ -99,14 +101,14 @@ class PairCache:
             frames = torch.arange(self.n_frames)
         frames = torch.as_tensor(frames, dtype=torch.long)
         n_at = lab.n_atoms[frames]
-        atoms = _ranges(lab.atom_offsets[frames], n_at)
+        atoms = ranges(lab.atom_offsets[frames], n_at)
         pairs, frame_of_pair, shift = pair_rows(frames, lab.atom_offsets, n_at, self.pair_offsets,
                                                 self.n_pairs)
         n_p = self.n_pairs[frames]
         trip = None
         if self.triplets is not None:
             n_t = self.n_triplets[frames]
-            rows = _ranges(self.triplet_offsets[frames], n_t)
+            rows = ranges(self.triplet_offsets[frames], n_t)
             # global pair index -> batch pair index
             pshift = (torch.cumsum(n_p, 0) - n_p) - self.pair_offsets[frames]
             trip = self.triplets[rows] + torch.repeat_interleave(pshift, n_t).unsqueeze(1)
@@ -115,16 +117,19 @@ class PairCache:
                          frame_of_pair=frame_of_pair, triplets=trip)
 
 
-@register_trainable("classical")
 class TrainableClassical(TrainableModel):
-    """Any :class:`ClassicalPotential` with its free parameters as ``theta``.
+    """Any :class:`ClassicalPotential` with its free parameters as ``theta``; the trainable form
+    of every classical kind (pair, eam, tersoff, sw), whose :attr:`kind` it takes.
 
     L2 regularisation applies to B-spline coefficients only: analytic parameters have units
     and natural sizes, for which a pull towards zero has no meaning.
     """
 
+    supports_least_squares = True
+
     def __init__(self, potential: ClassicalPotential) -> None:
         self.potential = potential.copy()
+        self.kind = potential.kind
         self.species = self.potential.species
         self.free = self.potential.free_parameters()
         self.theta = torch.tensor([self.potential.parameters[n].value for n in self.free],
@@ -195,9 +200,7 @@ class TrainableClassical(TrainableModel):
 
     def output_jacobian(self, batch: PairBatch, theta: torch.Tensor, *, forces: bool, stress: bool):
         """Jacobians of energies, forces and stress with respect to theta by the closed-form
-        pair/EAM route (:mod:`.pair_jacobian`); None for families without one."""
-        from .pair_jacobian import pair_outputs_and_jacobian, supports_pair_jacobian
-
+        pair/EAM route (:mod:`.jacobian`); None for families without one."""
         if not supports_pair_jacobian(self.potential):
             return None
         _, jac = pair_outputs_and_jacobian(self.potential, self.free, theta, batch, self.element_energies,
@@ -227,19 +230,17 @@ class TrainableClassical(TrainableModel):
         return out
 
     def description(self) -> dict:
-        return {"kind": "classical", "potential": {"kind": self.potential.kind, **self.potential.to_dict()},
+        return {"kind": self.kind, "potential": {"kind": self.potential.kind, **self.potential.to_dict()},
                 "arrays": {k: v.tolist() for k, v in self.potential._arrays().items()}}
 
     @classmethod
     def from_description(cls, description: dict) -> "TrainableClassical":
-        from ...models.potential import _REGISTRY, _import_model_families
-
+        """Rebuild from :meth:`description` (also the ``kind: classical`` definitions written
+        before the families had one home each, which name the potential's kind inside)."""
         d = dict(description["potential"])
         kind = d.pop("kind")
-        if kind not in _REGISTRY:
-            _import_model_families()
         arrays = {k: np.asarray(v) for k, v in description.get("arrays", {}).items()}
-        return cls(_REGISTRY[kind].from_saved(d, arrays))
+        return cls(family(kind).potential.from_saved(d, arrays))
 
     def random_start(self, generator: torch.Generator, spread: float) -> torch.Tensor:
         """A random point near the current parameters: each free value times

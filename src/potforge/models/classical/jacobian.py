@@ -24,10 +24,10 @@ from __future__ import annotations
 import torch
 from torch.func import jacfwd, jvp
 
-from ...models.classical.base import ClassicalPotential
-from ...models.classical.eam import EAM
-from ...models.classical.functions import smooth_switch
-from ...models.classical.pair import PairPotential, pair_type_index
+from .base import ClassicalPotential
+from .eam import EAM
+from .functions import smooth_switch
+from .pair import PairPotential, pair_type_index
 
 __all__ = ["supports_pair_jacobian", "pair_outputs_and_jacobian"]
 

@@ -1,5 +1,17 @@
-"""What the trainer needs from a model family: predictions on cached batches, one flat
-parameter vector, measurements for the Kalman filter, and conversion to a Potential."""
+"""The trainable form of a model family: what the trainer, the loss and the optimizers need.
+
+A family's trainable form prepares its training data once (:meth:`TrainableModel.prepare`:
+a descriptor cache, neighbour pairs, molecular coordinates — whatever its model needs, built
+on :mod:`potforge.data.labels`), gathers batches of frames from it, predicts energies, forces
+and stress of a batch differentiably in one flat parameter vector ``theta``, and turns the
+result into its :class:`~potforge.models.potential.Potential`. Everything in
+:mod:`potforge.training` is written against this interface only.
+
+Optional capabilities have defaults here: parameter bounds and projection, random restarts
+and closed-form output Jacobians (the least-squares optimizers of the classical families),
+single-measurement predictions (the Kalman filter), a cost per frame for chunking, and a
+memory estimate stated before the data are prepared.
+"""
 
 from __future__ import annotations
 
@@ -8,24 +20,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+import numpy as np
 import torch
 
-from ...data.frame import Frame
-from ...models.potential import Potential
+from ..data.frame import Frame
+from ..data.labels import FrameLabels
+from .potential import Potential
 
-__all__ = ["ModelOutput", "TrainableModel", "register_trainable", "TRAINABLE"]
-
-#: kind -> class, filled by :func:`register_trainable`.
-TRAINABLE: dict[str, type["TrainableModel"]] = {}
-
-
-def register_trainable(kind: str) -> Callable[[type], type]:
-    def wrap(cls: type) -> type:
-        cls.kind = kind
-        TRAINABLE[kind] = cls
-        return cls
-
-    return wrap
+__all__ = ["ModelOutput", "TrainableModel"]
 
 
 @dataclass
@@ -46,6 +48,9 @@ class TrainableModel(ABC):
     """
 
     kind: ClassVar[str] = "abstract"
+    #: whether the least-squares optimizers (``lsq``, ``lbfgsb``) apply: few parameters with
+    #: bounds, the full Jacobian affordable
+    supports_least_squares: ClassVar[bool] = False
     species: tuple[str, ...]
     theta: torch.Tensor
     element_energies: torch.Tensor
@@ -62,8 +67,23 @@ class TrainableModel(ABC):
         """Gather frames of prepared data."""
 
     @abstractmethod
-    def labels(self, data: Any):
-        """The :class:`~potforge.training.cache.FrameLabels` of prepared data."""
+    def labels(self, data: Any) -> FrameLabels:
+        """The :class:`~potforge.data.labels.FrameLabels` of prepared data."""
+
+    def chunk_sizes(self, data: Any) -> torch.Tensor:
+        """Cost of each prepared frame (its neighbour pairs where the data count them, else
+        its atoms): the trainer cuts whole-set evaluations into chunks of bounded total cost."""
+        pairs = getattr(data, "n_pairs", None)
+        return pairs if pairs is not None else self.labels(data).n_atoms
+
+    def has_derivatives(self, data: Any) -> bool:
+        """Whether prepared data can give forces and stress (prepared with derivatives)."""
+        return getattr(data, "jacobian", True) is not None
+
+    def memory_estimate(self, frames: Sequence[Frame], n_threads: int = 1) -> tuple[str, int] | None:
+        """(what, bytes) that :meth:`prepare` will hold for ``frames``, stated before the work;
+        None where it is small."""
+        return None
 
     # -- evaluation ---------------------------------------------------------------------------
     @abstractmethod
@@ -111,6 +131,28 @@ class TrainableModel(ABC):
     def from_description(cls, description: dict) -> "TrainableModel":
         """Rebuild an untrained model from :meth:`description`."""
 
+    # -- optional: bounded few-parameter models (least squares) ---------------------------------
+    @property
+    def bounds(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """Lower and upper bounds of theta (None: unbounded)."""
+        return None
+
+    def project(self) -> None:
+        """Bring theta back into its bounds after an optimizer that ignores them (no-op here)."""
+
+    def random_start(self, generator: torch.Generator, spread: float) -> torch.Tensor:
+        """A random starting point near theta, for restarts."""
+        from ..core.errors import ConfigError
+
+        raise ConfigError(f"training.optimizer.restarts: a {self.kind} model has no random "
+                          "starting points")
+
+    def output_jacobian(self, batch: Any, theta: torch.Tensor, *, forces: bool, stress: bool):
+        """Jacobians of energies (F, P), forces (n, 3, P) and stress (F, 6, P) with respect to
+        theta in closed form, or None to let the optimizer use forward-mode differentiation."""
+        return None
+
+    # -- state ---------------------------------------------------------------------------------
     def state(self) -> dict:
         return {"theta": self.theta.detach().clone(),
                 "element_energies": self.element_energies.clone(),

@@ -1,36 +1,38 @@
 """2G high-dimensional neural network potentials in training form.
 
-The same model as :class:`potforge.models.hdnnp.HDNNP` (Behler & Parrinello 2007),
+The same model as :class:`~potforge.models.hdnnp.potential.HDNNP` (Behler & Parrinello 2007),
 
     E = Σ_i [ s · NN_{Z_i}(a ⊙ G_i + b) + ε_{Z_i} + c ],
 
 with scaled symmetry functions (a, b from the training-set statistics), output scale s,
 per-element reference energies ε_Z and the global per-atom offset c. Training evaluates it
-on a :class:`~potforge.training.cache.DescriptorCache` in PyTorch; :meth:`to_potential` hands
+on a :class:`~potforge.descriptors.cache.DescriptorCache` with the networks' one definition
+(:mod:`potforge.models.network`); :meth:`to_potential` hands
 the result to the compiled evaluator, which predicts the same numbers.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from typing import ClassVar
 
 import numpy as np
 import torch
 
 from ...data.frame import Frame
+from ...data.labels import FrameLabels, voigt
+from ...descriptors.cache import DescriptorBatch, DescriptorCache, cache_size
 from ...descriptors.scaling import SymmetryFunctionScaling
 from ...descriptors.symmetry_functions import SymmetryFunctionSet
-from ...models.hdnnp import HDNNP
-from ..cache import Batch, DescriptorCache, voigt
-from ..networks import NetworkLayout, initial_parameters, network_forward
-from .base import ModelOutput, TrainableModel, register_trainable
+from ..network import NetworkLayout, initial_parameters, network_forward
+from ..trainable import ModelOutput, TrainableModel
+from .potential import HDNNP
 
 __all__ = ["TrainableHDNNP"]
 
 _DTYPES = {"float64": torch.float64, "float32": torch.float32}
 
 
-@register_trainable("hdnnp")
 class TrainableHDNNP(TrainableModel):
     """A 2G HDNNP being trained.
 
@@ -54,6 +56,8 @@ class TrainableHDNNP(TrainableModel):
     n_threads : int
         Threads of the descriptor computation (0: all cores).
     """
+
+    kind: ClassVar[str] = "hdnnp"
 
     def __init__(self, symmetry_functions: SymmetryFunctionSet, scaling: SymmetryFunctionScaling,
                  hidden: Mapping[str, Sequence[int]], activations: Mapping[str, str], *,
@@ -94,11 +98,16 @@ class TrainableHDNNP(TrainableModel):
                                n_threads=self.n_threads, names=names, progress=progress)
 
     def batch(self, data: DescriptorCache, frames: torch.Tensor | None, *,
-              derivatives: bool = True) -> Batch:
+              derivatives: bool = True) -> DescriptorBatch:
         return data.batch(frames, derivatives=derivatives)
 
-    def labels(self, data: DescriptorCache):
+    def labels(self, data: DescriptorCache) -> FrameLabels:
         return data.labels
+
+    def memory_estimate(self, frames: Sequence[Frame], n_threads: int = 1) -> tuple[str, int]:
+        n_pairs, size = cache_size(frames, self.sfs, dtype=self.cache_dtype, n_threads=n_threads)
+        return (f"descriptor cache: {n_pairs:,} neighbour pairs, about {size / 2**20:,.0f} MiB of "
+                f"derivatives ({self.cache_dtype})", size)
 
     # -- evaluation -------------------------------------------------------------------------
     def _atomic(self, theta: torch.Tensor, element: torch.Tensor, values: torch.Tensor,
@@ -138,7 +147,7 @@ class TrainableHDNNP(TrainableModel):
     def _theta(self) -> torch.Tensor:
         return self.theta if self.dtype == torch.float64 else self.theta.to(self.dtype)
 
-    def predict(self, batch: Batch, *, forces: bool = True, stress: bool = False) -> ModelOutput:
+    def predict(self, batch: DescriptorBatch, *, forces: bool = True, stress: bool = False) -> ModelOutput:
         theta = self._theta()
         need_gradient = forces or stress
         atomic, dedg = self._atomic(theta, batch.element, batch.values, need_gradient)
@@ -214,10 +223,3 @@ class TrainableHDNNP(TrainableModel):
                    SymmetryFunctionScaling.from_dict(d["scaling"]), d["hidden"], d["activations"],
                    normalize=d["normalize"], output_scale=d["output_scale"], dtype=d["dtype"],
                    cache_dtype=d["cache_dtype"], n_threads=d["n_threads"])
-
-
-def element_values(frames: Sequence[Frame], sfs: SymmetryFunctionSet, *,
-                   n_threads: int = 1) -> dict[str, np.ndarray]:
-    """Raw symmetry-function values of all atoms of ``frames``, per element (no derivatives)."""
-    cache = DescriptorCache(frames, sfs, derivatives=False, n_threads=n_threads)
-    return cache.element_values()

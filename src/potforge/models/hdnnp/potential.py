@@ -19,17 +19,17 @@ from collections.abc import Mapping
 import numpy as np
 from ase import Atoms
 
-from ...core.neighbors import neighbor_list
+from ... import _native
+from ...core.elements import species_indices
+from ...core.neighbors import check_min_distance, neighbor_list
 from ...descriptors.scaling import EXTRAPOLATION_TOLERANCE, SymmetryFunctionScaling
 from ...descriptors.symmetry_functions import SymmetryFunctionSet
-from ..potential import (Potential, Prediction, check_min_distance, register_potential,
-                         species_indices)
-from .network import AtomicNetwork
+from ..network import AtomicNetwork
+from ..potential import DTYPES, Potential, Prediction
 
 __all__ = ["HDNNP"]
 
 
-@register_potential("hdnnp")
 class HDNNP(Potential):
     """A 2G high-dimensional neural network potential.
 
@@ -69,7 +69,7 @@ class HDNNP(Potential):
         if int(n_threads) < 0:
             raise ValueError(f"n_threads must be >= 0 (0: all cores), got {n_threads}")
         self.n_threads = int(n_threads)
-        if dtype not in ("float64", "float32"):
+        if dtype not in DTYPES:
             raise ValueError(f"dtype must be 'float64' or 'float32', got {dtype!r}")
         self._dtype = dtype
         self.metadata = dict(metadata or {})
@@ -106,7 +106,7 @@ class HDNNP(Potential):
 
     @dtype.setter
     def dtype(self, value: str) -> None:
-        if value not in ("float64", "float32"):
+        if value not in DTYPES:
             raise ValueError(f"dtype must be 'float64' or 'float32', got {value!r}")
         if value != self._dtype:
             self._dtype = value
@@ -115,8 +115,6 @@ class HDNNP(Potential):
     @property
     def kernel(self):
         if self._kernel is None:
-            from potforge import _native
-
             nets = [self.networks[s].kernel_spec() for s in self.species]
             scalings = []
             for s in self.species:
@@ -130,8 +128,6 @@ class HDNNP(Potential):
         return self._kernel
 
     def predict(self, atoms: Atoms, *, forces: bool = True, stress: bool = True) -> Prediction:
-        from potforge import _native
-
         idx, numbers = species_indices(atoms, self.species)
         periodic = bool(np.all(atoms.pbc))
         nl = neighbor_list(atoms.positions, np.asarray(atoms.cell), atoms.pbc, self.cutoff,
@@ -150,9 +146,10 @@ class HDNNP(Potential):
                           forces=f if forces else None, stress=sigma,
                           extrapolations=extrapolations)
 
-    # -- reference path (NumPy networks on kernel symmetry functions), used by tests -----------
+    # -- reference path (the torch networks on kernel symmetry functions), used by tests ------
     def predict_reference(self, atoms: Atoms) -> Prediction:
-        """The same prediction through the generic symmetry-function API and NumPy networks.
+        """The same prediction through the generic symmetry-function API and the networks'
+        one definition (:func:`potforge.models.network.network_forward`, float64).
 
         Slower; it exists so that the fused kernel can be checked against an independent
         composition of the parts.

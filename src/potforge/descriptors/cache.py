@@ -22,117 +22,14 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..core.errors import DataFormatError, StructureError, UnknownElementError
-from ..core.neighbors import neighbor_list
+from ..core.elements import species_indices
+from ..core.errors import StructureError
+from ..core.neighbors import DEFAULT_MIN_DISTANCE, check_min_distance, neighbor_list
 from ..data.frame import Frame
-from ..descriptors.symmetry_functions import SymmetryFunctionSet
-from ..models.potential import DEFAULT_MIN_DISTANCE, check_min_distance, species_indices
+from ..data.labels import BatchLabels, frame_labels, pair_rows, ranges
+from .symmetry_functions import SymmetryFunctionSet
 
-__all__ = ["FrameLabels", "DescriptorCache", "BatchLabels", "Batch", "cache_size", "frame_labels"]
-
-_VOIGT = ([0, 1, 2, 1, 0, 0], [0, 1, 2, 2, 2, 1])
-
-
-@dataclass
-class FrameLabels:
-    """Reference labels of a set of frames as tensors (eV, Å; missing entries are NaN).
-
-    Attributes
-    ----------
-    n_atoms : (n_frames,) long
-    atom_offsets : (n_frames + 1,) long — atoms of frame f are ``atom_offsets[f]:atom_offsets[f+1]``
-    element : (total_atoms,) long — species index of every atom
-    composition : (n_frames, n_species) float — atoms of each species
-    energy : (n_frames,) — NaN where missing
-    forces : (total_atoms, 3) — NaN where missing
-    stress : (n_frames, 6) eV/Å³ — NaN where missing or the frame is not periodic
-    volume : (n_frames,) Å³ — NaN for frames that are not periodic in all directions
-    weight : (n_frames,) — per-frame weights
-    config_type : (n_frames,) long — index into ``config_types``
-    config_types : list of str
-    names : list of str — where each frame came from (for messages)
-    """
-
-    n_atoms: torch.Tensor
-    atom_offsets: torch.Tensor
-    element: torch.Tensor
-    composition: torch.Tensor
-    energy: torch.Tensor
-    forces: torch.Tensor
-    stress: torch.Tensor
-    volume: torch.Tensor
-    weight: torch.Tensor
-    config_type: torch.Tensor
-    config_types: list[str]
-    names: list[str]
-
-    @property
-    def n_frames(self) -> int:
-        return int(self.n_atoms.shape[0])
-
-    @property
-    def total_atoms(self) -> int:
-        return int(self.element.shape[0])
-
-    def gather(self, frames: torch.Tensor, atoms: torch.Tensor) -> dict[str, torch.Tensor]:
-        """The :class:`BatchLabels` fields of ``frames`` whose atoms are ``atoms`` (global
-        indices, frame by frame): pass them on with ``**`` to a batch class."""
-        n_at = self.n_atoms[frames]
-        return {"frames": frames, "n_atoms": n_at, "element": self.element[atoms],
-                "frame_of_atom": torch.repeat_interleave(torch.arange(len(frames)), n_at),
-                "energy": self.energy[frames], "forces": self.forces[atoms],
-                "stress": self.stress[frames], "volume": self.volume[frames],
-                "weight": self.weight[frames], "composition": self.composition[frames],
-                "config_type": self.config_type[frames]}
-
-    def frame_of_atom(self) -> torch.Tensor:
-        return torch.repeat_interleave(torch.arange(self.n_frames), self.n_atoms)
-
-
-def frame_labels(frames: Sequence[Frame], species: Sequence[str], *,
-                 names: Sequence[str] | None = None) -> FrameLabels:
-    """Collect the labels of ``frames`` (species order ``species``)."""
-    species = tuple(species)
-    names = list(names) if names is not None else [f"frame {k}" for k in range(len(frames))]
-    n_atoms = np.array([f.n_atoms for f in frames], dtype=np.int64)
-    offsets = np.zeros(len(frames) + 1, dtype=np.int64)
-    np.cumsum(n_atoms, out=offsets[1:])
-    element = np.empty(int(offsets[-1]), dtype=np.int64)
-    composition = np.zeros((len(frames), len(species)))
-    energy = np.full(len(frames), np.nan)
-    forces = np.full((int(offsets[-1]), 3), np.nan)
-    stress = np.full((len(frames), 6), np.nan)
-    volume = np.full(len(frames), np.nan)
-    weight = np.empty(len(frames))
-    types: dict[str, int] = {}
-    config_type = np.empty(len(frames), dtype=np.int64)
-    for k, frame in enumerate(frames):
-        try:
-            idx, _ = species_indices(frame.atoms, species)
-        except UnknownElementError as err:
-            raise UnknownElementError(f"{names[k]}: {err.reason}") from None
-        a, b = offsets[k], offsets[k + 1]
-        element[a:b] = idx
-        composition[k] = np.bincount(idx, minlength=len(species))
-        if frame.energy is not None:
-            energy[k] = frame.energy
-        if frame.forces is not None:
-            forces[a:b] = frame.forces
-        if frame.atoms.pbc.all():
-            volume[k] = frame.atoms.get_volume()
-            if frame.stress is not None:
-                stress[k] = frame.stress
-        weight[k] = frame.weight
-        config_type[k] = types.setdefault(frame.config_type or "(none)", len(types))
-        for what, value in (("energy", energy[k:k + 1]), ("forces", forces[a:b]),
-                            ("stress", stress[k]), ("weight", weight[k:k + 1])):
-            if np.any(np.isinf(value)):
-                raise DataFormatError(f"{names[k]}: {what} is not finite")
-        if not weight[k] >= 0:
-            raise DataFormatError(f"{names[k]}: weight {weight[k]} must be >= 0")
-    t = torch.from_numpy
-    return FrameLabels(t(n_atoms), t(offsets), t(element), t(composition), t(energy), t(forces),
-                       t(stress), t(volume), t(weight), t(config_type), list(types), names)
+__all__ = ["DescriptorCache", "DescriptorBatch", "cache_size"]
 
 
 def cache_size(frames: Sequence[Frame], sfs: SymmetryFunctionSet, *, dtype: str = "float64",
@@ -149,29 +46,7 @@ def cache_size(frames: Sequence[Frame], sfs: SymmetryFunctionSet, *, dtype: str 
 
 
 @dataclass
-class BatchLabels:
-    """What every model family's batch holds: frames, their atoms and the labels the loss
-    reads (gathered by :meth:`FrameLabels.gather`). Atom indices are local to the batch."""
-
-    frames: torch.Tensor
-    n_atoms: torch.Tensor
-    element: torch.Tensor
-    frame_of_atom: torch.Tensor
-    energy: torch.Tensor
-    forces: torch.Tensor
-    stress: torch.Tensor
-    volume: torch.Tensor
-    weight: torch.Tensor
-    composition: torch.Tensor
-    config_type: torch.Tensor
-
-    @property
-    def n_frames(self) -> int:
-        return int(self.frames.shape[0])
-
-
-@dataclass
-class Batch(BatchLabels):
+class DescriptorBatch(BatchLabels):
     """A set of frames gathered from a descriptor cache (all torch tensors).
 
     ``values`` are the raw symmetry functions of the batch's atoms; pairs refer to atoms by
@@ -184,26 +59,6 @@ class Batch(BatchLabels):
     neighbor: torch.Tensor | None
     vectors: torch.Tensor | None
     frame_of_pair: torch.Tensor | None
-
-
-def _ranges(starts: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
-    """Concatenation of arange(s, s + c) for all (s, c)."""
-    total = int(counts.sum())
-    if total == 0:
-        return torch.zeros(0, dtype=torch.long)
-    first = torch.cumsum(counts, 0) - counts
-    return torch.repeat_interleave(starts - first, counts) + torch.arange(total)
-
-
-def pair_rows(frames: torch.Tensor, atom_offsets: torch.Tensor, n_atoms: torch.Tensor,
-              pair_offsets: torch.Tensor, n_pairs: torch.Tensor):
-    """For frames stored one after another: the rows of their pairs, the batch frame of each,
-    and per batch frame the shift from global to batch atom indices."""
-    n_p = n_pairs[frames]
-    pairs = _ranges(pair_offsets[frames], n_p)
-    frame_of_pair = torch.repeat_interleave(torch.arange(len(frames)), n_p)
-    shift = (torch.cumsum(n_atoms, 0) - n_atoms) - atom_offsets[frames]
-    return pairs, frame_of_pair, shift
 
 
 class DescriptorCache:
@@ -293,14 +148,14 @@ class DescriptorCache:
 
     # -- batches --------------------------------------------------------------------------------
     def batch(self, frames: Sequence[int] | torch.Tensor | None = None, *,
-              derivatives: bool = True) -> Batch:
-        """Gather the given frames (all if None) into a :class:`Batch`."""
+              derivatives: bool = True) -> DescriptorBatch:
+        """Gather the given frames (all if None) into a :class:`DescriptorBatch`."""
         lab = self.labels
         if frames is None:
             frames = torch.arange(self.n_frames)
         frames = torch.as_tensor(frames, dtype=torch.long)
         n_at = lab.n_atoms[frames]
-        atoms = _ranges(lab.atom_offsets[frames], n_at)
+        atoms = ranges(lab.atom_offsets[frames], n_at)
         jac = center = neighbor = vectors = frame_of_pair = None
         if derivatives and self.jacobian is not None:
             pairs, frame_of_pair, shift = pair_rows(frames, lab.atom_offsets, n_at, self.pair_offsets,
@@ -309,7 +164,7 @@ class DescriptorCache:
             center = self.center[pairs] + shift[frame_of_pair]
             neighbor = self.neighbor[pairs] + shift[frame_of_pair]
             vectors = self.vectors[pairs]
-        return Batch(**lab.gather(frames, atoms), values=self.values[atoms], jacobian=jac,
+        return DescriptorBatch(**lab.gather(frames, atoms), values=self.values[atoms], jacobian=jac,
                      center=center, neighbor=neighbor, vectors=vectors, frame_of_pair=frame_of_pair)
 
     def pairs_of_atom(self, atom: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -335,9 +190,3 @@ class DescriptorCache:
         el = self.labels.element
         return {s: self.values[el == e, :self.n_functions[e]].numpy()
                 for e, s in enumerate(self.species)}
-
-
-def voigt(tensor: torch.Tensor) -> torch.Tensor:
-    """(…, 3, 3) → (…, 6) in Voigt order xx yy zz yz xz xy (symmetric part)."""
-    sym = 0.5 * (tensor + tensor.transpose(-1, -2))
-    return sym[..., _VOIGT[0], _VOIGT[1]]

@@ -1,6 +1,6 @@
 """The 1G molecular network potential in training form.
 
-Same model as :class:`potforge.models.hdnnp.molecular.MolecularNetworkPotential` (formulas
+Same model as :class:`potforge.models.hdnnp_1g.potential.MolecularNetworkPotential` (formulas
 there): E = (σ/|G|) Σ_{π∈G} NN((y_{π(·)} − μ)/s) + Σ_Z n_Z ε_Z + n c, with the trainer's
 per-element energies ε_Z and per-atom offset c in place of the single offset E_0 (for one
 fixed composition only their total matters; :meth:`to_potential` folds them into E_0).
@@ -8,7 +8,7 @@ fixed composition only their total matters; :meth:`to_potential` folds them into
 :meth:`prepare` computes, once per frame, the raw pair coordinates y_p (model pair order)
 and, for forces, ∂y_p/∂r_a = y'(d_p) (r_a − r_b)/d_p together with the structure indices of
 a and b. A training step is then one network pass over all |G| permuted inputs with the
-closed-form input gradient (:func:`~potforge.training.networks.network_forward`), a scatter
+closed-form input gradient (:func:`~potforge.models.network.network_forward`), a scatter
 to ∂E/∂y and a contraction with the cached coordinate gradients; autograd differentiates
 that once more with respect to θ.
 """
@@ -18,19 +18,20 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import torch
 
 from ...core.errors import ConfigError, NotFittedError, StructureError, UnknownElementError
+from ...core.neighbors import DEFAULT_MIN_DISTANCE, check_min_distance
 from ...data.frame import Frame
-from ...models.hdnnp.molecular import (COORDINATES, MolecularNetworkPotential, atom_pairs,
-                                       check_molecule, like_atom_permutations, molecule_order,
-                                       pair_coordinates, permuted_pair_indices, unique_species)
-from ...models.potential import DEFAULT_MIN_DISTANCE, check_min_distance
-from ..cache import BatchLabels, FrameLabels, frame_labels
-from ..networks import ACTIVATION_NAMES, NetworkLayout, initial_parameters, network_forward
-from .base import ModelOutput, TrainableModel, register_trainable
+from ...data.labels import BatchLabels, FrameLabels, frame_labels
+from ..network import ACTIVATION_NAMES, NetworkLayout, initial_parameters, network_forward
+from ..trainable import ModelOutput, TrainableModel
+from .potential import (COORDINATES, MolecularNetworkPotential, atom_pairs, check_molecule,
+                        like_atom_permutations, molecule_order, pair_coordinates,
+                        permuted_pair_indices, unique_species)
 
 __all__ = ["TrainableMolecularNetwork", "MolecularData", "MolecularBatch"]
 
@@ -46,7 +47,7 @@ class MolecularBatch(BatchLabels):
     ``inputs`` (n_frames, n_pairs) are the raw coordinates y in model pair order;
     ``coordinate_gradient`` (n_frames, n_pairs, 3) is ∂y_p/∂r_a for pair p = (a, b), with
     ``atom_a``/``atom_b`` (n_frames, n_pairs) the batch-atom indices of a and b. The label
-    fields are those :class:`~potforge.training.loss.Loss` reads.
+    fields are those the training loss reads.
     """
 
     inputs: torch.Tensor
@@ -97,7 +98,6 @@ class MolecularData:
                               coordinate_gradient=grad, atom_a=a, atom_b=b)
 
 
-@register_trainable("hdnnp-1g")
 class TrainableMolecularNetwork(TrainableModel):
     """A 1G molecular network potential being trained.
 
@@ -121,6 +121,8 @@ class TrainableMolecularNetwork(TrainableModel):
     dtype : {"float64", "float32"}
         Arithmetic of the network during training (θ itself stays float64).
     """
+
+    kind: ClassVar[str] = "hdnnp-1g"
 
     def __init__(self, symbols: Sequence[str], hidden: Sequence[int] = (16, 16),
                  activations: str | Sequence[str] | None = None, *, coordinates: str = "morse",
@@ -204,7 +206,7 @@ class TrainableMolecularNetwork(TrainableModel):
 
     def initialize(self, generator: torch.Generator, scheme: str = "glorot",
                    bounds: tuple[float, float] = (-1.0, 1.0)) -> None:
-        """Random initial weights (see :func:`~potforge.training.networks.initial_parameters`)."""
+        """Random initial weights (see :func:`~potforge.models.network.initial_parameters`)."""
         with torch.no_grad():
             self.theta.copy_(initial_parameters(self.layout, generator, scheme=scheme, bounds=bounds))
 

@@ -1,0 +1,199 @@
+"""LAMMPS Tersoff and Stillinger–Weber parameter files as plain data.
+
+``#`` starts a comment; an entry is 17 (Tersoff) or 14 (SW) whitespace-separated words —
+three element names and the values in LAMMPS order (:data:`TERSOFF_KEYS`, :data:`SW_KEYS`)
+— and may span lines: LAMMPS joins lines until it has at least that many words and rejects
+the entry unless the count is exact. Entries whose elements are not all requested are
+skipped. An entry is ``(element1, element2, element3, {key: value})``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+
+from ...core.atomic import atomic_write
+from ...core.errors import ConfigError, ModelFormatError
+from ...core.text import read_text
+from ._text import fmt, parse_float, strip_comment
+
+__all__ = ["TERSOFF_KEYS", "SW_KEYS", "Entry", "read_tersoff", "write_tersoff", "read_sw",
+           "write_sw", "species_mapping"]
+
+#: LAMMPS file order of the Tersoff values after the three element names
+TERSOFF_KEYS = ("m", "gamma", "lambda3", "c", "d", "costheta0", "n", "beta", "lambda2", "B",
+                "R", "D", "lambda1", "A")
+#: LAMMPS file order of the Stillinger–Weber values after the three element names
+SW_KEYS = ("epsilon", "sigma", "a", "lambda", "gamma", "costheta0", "A", "B", "p", "q", "tol")
+
+Entry = tuple[str, str, str, dict[str, float]]
+
+
+def _read_entries(path: str | os.PathLike, keys: tuple[str, ...], style: str,
+                  species: Sequence[str] | Mapping[str, str] | None) -> list[Entry]:
+    """Entries of a Tersoff-like file with LAMMPS' line joining; see :func:`read_tersoff`."""
+    name = os.fspath(path)
+    n_words = 3 + len(keys)
+    lines = read_text(path, f"a LAMMPS {style} file", ModelFormatError).splitlines()
+    raw: list[tuple[int, int, list[str]]] = []
+    k = 0
+    while k < len(lines):
+        words = strip_comment(lines[k]).split()
+        first = k + 1
+        k += 1
+        if not words:
+            continue
+        while len(words) < n_words and k < len(lines):
+            words += strip_comment(lines[k]).split()
+            k += 1
+        if len(words) != n_words:
+            span = f"line {first}" if k == first else f"lines {first}-{k}"
+            raise ModelFormatError(
+                f"entry on {span} has {len(words)} words; a {style} entry is {n_words} "
+                f"(3 elements + {len(keys)} values: {' '.join(keys)})", path=name, line=first)
+        raw.append((first, k, words))
+    mapping = species_mapping(species)
+    entries: list[Entry] = []
+    seen: dict[tuple[str, str, str], int] = {}
+    for first, _last, words in raw:
+        elems = tuple(words[:3])
+        if mapping is not None and not all(e in mapping for e in elems):
+            continue  # LAMMPS skips entries of elements it was not asked for
+        values = {}
+        for key, token in zip(keys, words[3:]):
+            values[key] = parse_float(token, name, first, f"{' '.join(elems)} {key}")
+        problem = _illegal(style, values)
+        if problem:
+            raise ModelFormatError(f"{' '.join(elems)}: {problem} (LAMMPS rejects this entry)",
+                                   path=name, line=first)
+        if elems in seen:
+            raise ModelFormatError(f"duplicate entry for {' '.join(elems)} (first at line "
+                                   f"{seen[elems]})", path=name, line=first)
+        seen[elems] = first
+        if mapping is not None:
+            elems = tuple(mapping[e] for e in elems)
+        entries.append((elems[0], elems[1], elems[2], values))
+    if mapping is not None:
+        have = {e[:3] for e in entries}
+        targets = list(mapping.values())
+        missing = [f"{a} {b} {c}" for a in targets for b in targets for c in targets
+                   if (a, b, c) not in have]
+        if missing:
+            back = {v: k for k, v in mapping.items()}
+            named = [" ".join(back[x] for x in m.split()) for m in missing]
+            raise ModelFormatError(f"no entry for the element triplet(s) {', '.join(named[:6])}"
+                                   f"{' …' if len(named) > 6 else ''}; {style} needs one for every "
+                                   f"ordered triplet of {', '.join(mapping)}", path=name)
+        order = {(a, b, c): n for n, (a, b, c) in enumerate(
+            (a, b, c) for a in targets for b in targets for c in targets)}
+        entries.sort(key=lambda e: order[e[:3]])
+    return entries
+
+
+def species_mapping(species: Sequence[str] | Mapping[str, str] | None) -> dict[str, str] | None:
+    """File element name -> potforge element; ``species`` is a list of file names that are
+    chemical symbols, or a mapping potforge symbol -> name in the file (``{"Si": "Si(D)"}``)."""
+    if species is None:
+        return None
+    if isinstance(species, str):
+        raise ConfigError(f"species: expected a list of element symbols, got the string {species!r}")
+    if isinstance(species, Mapping):
+        mapping = {str(v): str(k) for k, v in species.items()}
+    else:
+        mapping = {str(s): str(s) for s in species}
+    if not mapping:
+        raise ConfigError("species: empty")
+    return mapping
+
+
+def _illegal(style: str, v: Mapping[str, float]) -> str | None:
+    """LAMMPS' parameter checks (pair_tersoff.cpp, pair_sw.cpp read_file)."""
+    if style == "tersoff":
+        if v["m"] not in (1.0, 3.0):
+            return f"m = {v['m']:g}; LAMMPS allows only m = 1 or 3"
+        for key in ("c", "d", "n", "beta", "lambda2", "B", "R", "D", "lambda1", "A", "gamma"):
+            if v[key] < 0:
+                return f"{key} = {v[key]:g} is negative"
+        if v["D"] > v["R"]:
+            return f"D = {v['D']:g} > R = {v['R']:g}"
+    else:
+        for key in ("epsilon", "sigma", "a", "lambda", "gamma", "A", "B", "p", "q", "tol"):
+            if v[key] < 0:
+                return f"{key} = {v[key]:g} is negative"
+    return None
+
+
+def _write_entries(entries: Iterable[tuple[str, str, str, Mapping[str, float]]], path: str | os.PathLike,
+                   keys: tuple[str, ...], style: str, header: list[str]) -> Path:
+    rows = []
+    for entry in entries:
+        if len(entry) != 4:
+            raise ModelFormatError(f"{style} entry {entry!r}: expected (element1, element2, element3, "
+                                   "{key: value})")
+        a, b, c, values = entry
+        unknown = sorted(set(values) - set(keys))
+        if unknown:
+            raise ModelFormatError(f"{style} entry {a} {b} {c}: unknown key(s) {', '.join(unknown)}; "
+                                   f"expected {' '.join(keys)}")
+        missing = [k for k in keys if k not in values]
+        if missing:
+            raise ModelFormatError(f"{style} entry {a} {b} {c}: missing {', '.join(missing)}")
+        vals = {k: float(values[k]) for k in keys}
+        bad = [k for k, x in vals.items() if not math.isfinite(x)]
+        if bad:
+            raise ModelFormatError(f"{style} entry {a} {b} {c}: {', '.join(bad)} not finite")
+        problem = _illegal(style, vals)
+        if problem:
+            raise ModelFormatError(f"{style} entry {a} {b} {c}: {problem} (LAMMPS would reject it)")
+        for e in (a, b, c):
+            if not e or any(ch.isspace() or ch == "#" for ch in e):
+                raise ModelFormatError(f"{style} entry: bad element name {e!r}")
+        rows.append(f"{a} {b} {c} " + " ".join(fmt(vals[k]) for k in keys))
+    if not rows:
+        raise ModelFormatError(f"no {style} entries to write")
+    path = Path(path)
+    with atomic_write(path) as handle:
+        handle.write("".join(f"# {h}\n".replace("# \n", "#\n") for h in header))
+        handle.write(f"# element1 element2 element3 {' '.join(keys)}\n")
+        handle.write("\n".join(rows) + "\n")
+    return path
+
+
+def read_tersoff(path: str | os.PathLike, species: Sequence[str] | Mapping[str, str] | None = None
+                 ) -> list[Entry]:
+    """Entries ``(e1, e2, e3, {key: value})`` of a LAMMPS Tersoff file, keys as TERSOFF_KEYS.
+
+    With ``species`` (file element names, or a mapping potforge symbol -> file name such as
+    ``{"Si": "Si(D)"}``) only the entries of those elements are kept, every ordered triplet
+    must be present, and the entries come in potforge's triplet order with potforge symbols.
+    Errors name the file and line: an entry with another number of words than 17, a
+    non-numeric value, m other than 1 or 3 or another value LAMMPS rejects, a duplicate entry,
+    a missing triplet.
+    """
+    return _read_entries(path, TERSOFF_KEYS, "tersoff", species)
+
+
+def write_tersoff(entries: Iterable[tuple[str, str, str, Mapping[str, float]]], path: str | os.PathLike,
+                  *, comment: str = "Tersoff potential (LAMMPS pair_style tersoff), written by potforge"
+                  ) -> Path:
+    """Write Tersoff entries, one line each (atomically); values as exact shortest reprs."""
+    return _write_entries(entries, path, TERSOFF_KEYS, "tersoff", [
+        comment, "units metal: A, B eV; lambda1, lambda2, lambda3 1/Angstrom; R, D Angstrom; "
+                 "others unitless"])
+
+
+def read_sw(path: str | os.PathLike, species: Sequence[str] | Mapping[str, str] | None = None
+            ) -> list[Entry]:
+    """Entries of a LAMMPS Stillinger–Weber file (14 words each, keys SW_KEYS); as
+    :func:`read_tersoff`."""
+    return _read_entries(path, SW_KEYS, "sw", species)
+
+
+def write_sw(entries: Iterable[tuple[str, str, str, Mapping[str, float]]], path: str | os.PathLike,
+             *, comment: str = "Stillinger-Weber potential (LAMMPS pair_style sw), written by potforge"
+             ) -> Path:
+    """Write Stillinger–Weber entries, one line each (atomically)."""
+    return _write_entries(entries, path, SW_KEYS, "sw", [
+        comment, "units metal: epsilon eV; sigma Angstrom; others unitless"])

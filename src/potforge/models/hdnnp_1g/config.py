@@ -1,0 +1,68 @@
+"""The ``model:`` section of a 1G training config (``kind: hdnnp-1g``), and its builder.
+
+::
+
+    model:
+      kind: hdnnp-1g
+      symbols: [O, H, H]            # the molecule (default: the first training frame's atoms)
+      hidden: [20, 20]
+      activation: t
+      coordinates: morse            # y = exp(-r/length)
+      length: 1.0 Å
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import torch
+
+from ...core.config import doc
+from ...core.errors import ConfigError
+from ..building import BuildContext, frame_names
+from ..network import check_activation
+from .trainable import TrainableMolecularNetwork
+
+__all__ = ["MolecularConfig", "build_molecular"]
+
+
+@dataclass(frozen=True)
+class MolecularConfig:
+    """1G: one network over the interatomic distances of a fixed molecule
+    (:class:`~potforge.models.hdnnp_1g.trainable.TrainableMolecularNetwork`)."""
+
+    symbols: tuple[str, ...] | None = field(default=None, metadata=doc(
+        "the molecule's atoms, e.g. [O, H, H] (default: those of the first training frame)"))
+    hidden: tuple[int, ...] = (20, 20)
+    activation: str = "t"
+    coordinates: Literal["morse", "inverse", "distance"] = field(default="morse", metadata=doc(
+        "distance transform: exp(-r/length), length/r, or r/length"))
+    length: float = field(default=1.0, metadata=doc("length of the transform", unit="length"))
+    init: Literal["glorot", "uniform"] = "glorot"
+    dtype: Literal["float64", "float32"] = "float64"
+
+    def check(self, key: str) -> None:
+        check_activation(self.activation, f"{key}.activation")
+        if not self.length > 0:
+            raise ConfigError(f"{key}.length: expected a positive length, got {self.length}")
+        if not self.hidden or any(n < 1 for n in self.hidden):
+            raise ConfigError(f"{key}.hidden: expected a non-empty list of positive layer sizes, "
+                              f"got {list(self.hidden)}")
+
+
+def build_molecular(ctx: BuildContext) -> tuple[TrainableMolecularNetwork, dict[str, Any]]:
+    """A 1G model with input scaling and output scale from the training frames, random weights."""
+    mc: MolecularConfig = ctx.model
+    train = ctx.train
+    symbols = mc.symbols or tuple(train[0].atoms.get_chemical_symbols())
+    try:
+        model = TrainableMolecularNetwork(symbols, mc.hidden, mc.activation * len(mc.hidden) + "l",
+                                          coordinates=mc.coordinates, length=mc.length, dtype=mc.dtype)
+        model.fit_scaling(model.prepare(list(train), frame_names(train, "training"), derivatives=False))
+    except ValueError as err:
+        raise ConfigError(f"model: {err}") from None
+    model.initialize(torch.Generator().manual_seed(int(ctx.seed)), mc.init)
+    ctx.log(f"network: {'-'.join(symbols)}, {model.n_parameters} parameters "
+            f"({mc.coordinates} coordinates, hidden {list(mc.hidden)})")
+    return model, {"symbols": list(symbols)}

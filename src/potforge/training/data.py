@@ -1,0 +1,53 @@
+"""The data a training config names: files read (units converted at the boundary) and split
+into training, validation and test sets by group (whole configurations, never atoms)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+from ..core.errors import ConfigError
+from ..data.dataset import Dataset
+from ..data.io import detect_format
+from .config import Config
+
+__all__ = ["load_data"]
+
+
+def _read(config: Config, names: Sequence[str], role: str) -> Dataset:
+    d = config.data
+    paths = [config.path(p) for p in names]
+    for p in paths:
+        if not p.exists():
+            raise ConfigError(f"data.{role}: no such file {os.fspath(p)}")
+        if detect_format(p, d.format) != "n2p2" and (d.length_unit.lower() not in ("angstrom", "a", "å")
+                                                     or d.energy_unit.lower() != "ev"):
+            raise ConfigError(f"data.length_unit/energy_unit: {os.fspath(p)} is read in Å and eV "
+                              "(only n2p2 input.data files carry other units); convert it with "
+                              "potforge data convert, or leave the units at angstrom/ev")
+    return Dataset.read(paths, d.format, length_unit=d.length_unit, energy_unit=d.energy_unit)
+
+
+def load_data(config: Config) -> tuple[Dataset, Dataset | None, Dataset | None]:
+    """Training, validation and test sets as the config describes them (split by group)."""
+    d = config.data
+    data = _read(config, d.train, "train")
+    validation = _read(config, d.validation, "validation") if d.validation is not None else None
+    test = _read(config, d.test, "test") if d.test is not None else None
+    fractions = {"validation": d.validation_fraction if validation is None else 0.0,
+                 "test": d.test_fraction if test is None else 0.0}
+    if any(fractions.values()):
+        parts = data.split_by_group([1 - sum(fractions.values()), fractions["validation"],
+                                     fractions["test"]], seed=d.split_seed)
+        data = parts[0]
+        if fractions["validation"]:
+            validation = parts[1]
+        if fractions["test"]:
+            test = parts[2]
+    if len(data) == 0:
+        raise ConfigError("data: no training frames left after the split")
+    if validation is not None and len(validation) == 0:
+        validation = None
+    if test is not None and len(test) == 0:
+        test = None
+    return data, validation, test
