@@ -61,7 +61,7 @@ def _perfect_cells(frames):
     """Perfect reference cells of the same shape as the labelled defect cells."""
     from ase.build import bulk
 
-    from potforge.generate.configurations import stacking_fault_structures
+    from potforge.generate.planar import stacking_fault_structures
 
     out = {}
     for f in frames:
@@ -125,7 +125,8 @@ def properties(energy: Energies, frames, perfect, *, bulk_only: bool = False) ->
     from ase.build import bulk
     from ase.units import GPa
 
-    from potforge.validation.properties import birch_murnaghan_fit, voigt_strain_tensor
+    from potforge.core.crystals import voigt_strain
+    from potforge.validation.properties import birch_murnaghan_fit
 
     out: dict = {}
     # equation of state of fcc (primitive cell)
@@ -146,7 +147,7 @@ def properties(energy: Energies, frames, perfect, *, bulk_only: bool = False) ->
     for j in range(6):
         stresses = []
         for sign in (1, -1):
-            deformation = np.eye(3) + voigt_strain_tensor(j, sign * ELASTIC_DELTA)
+            deformation = np.eye(3) + voigt_strain(j, sign * ELASTIC_DELTA)
             atoms = ground.copy()
             atoms.set_cell(cell0 @ deformation.T, scale_atoms=True)
             stresses.append(np.array(energy(f"elastic_{a0r:.3f}_{j}_{sign:+d}", atoms, stress=True)["stress"]))

@@ -120,7 +120,7 @@ def test_text_table_with_dft_comparison(model, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["--element", "Cu", "--lattice", "fcx"], "unknown lattice 'fcx'"),
+    (["--element", "Cu", "--lattice", "fcx"], "'fcx' is not one of fcc"),
     (["--element", "Ni", "--lattice", "fcc"], "the model does not know Ni; model species: Cu"),
     (["--element", "Cu", "--lattice", "fcc", "--only", "elastics"], "did you mean 'elastic'"),
     (["--element", "Cu", "--lattice", "bcc", "--only", "stacking_fault"], "not available for bcc"),

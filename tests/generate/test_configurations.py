@@ -13,26 +13,15 @@ from ase.build import bulk
 from ase.calculators.emt import EMT
 
 from potforge.core.errors import ConfigError, StructureError
+from potforge.core.crystals import lattice_constants, nearest_neighbor_distance, strain_tensor
 from potforge.generate import farthest_point_selection
-from potforge.generate.configurations import (
-    FAULT_SYSTEMS,
-    bulk_crystal,
-    bulk_structures,
-    check_structure_valid,
-    eos_structures,
-    generate_structures,
-    generation_config,
-    interstitial_structures,
-    lattice_constant,
-    md_snapshots,
-    nearest_neighbor_distance,
-    rattle_structures,
-    stacking_fault_structures,
-    strain_matrix,
-    strain_structures,
-    surface_slab,
-    vacancy_structures,
-)
+from potforge.generate.common import check_structure_valid
+from potforge.generate.common import parent_crystal as bulk_crystal
+from potforge.generate.configurations import generate_structures, generation_config
+from potforge.generate.crystal import bulk_structures, eos_structures, rattle_structures, strain_structures
+from potforge.generate.defects import interstitial_structures, vacancy_structures
+from potforge.generate.dynamics import md_snapshots
+from potforge.generate.planar import FAULT_SYSTEMS, stacking_fault_structures, surface_slab
 
 A_AL = 4.05
 
@@ -62,14 +51,14 @@ def assert_valid(structures, config_type, nn=A_AL / np.sqrt(2)):
 
 # -- crystals ------------------------------------------------------------------------------------
 def test_lattice_constants_reference_and_equal_volume():
-    assert lattice_constant("Al", "fcc") == (4.05, None)
-    a_bcc, _ = lattice_constant("Al", "bcc")
-    a_hcp, c_hcp = lattice_constant("Al", "hcp")
+    assert lattice_constants("Al", "fcc") == (4.05, None)
+    a_bcc, _ = lattice_constants("Al", "bcc")
+    a_hcp, c_hcp = lattice_constants("Al", "hcp")
     v = A_AL**3 / 4
     assert a_bcc**3 / 2 == pytest.approx(v)
     assert np.sqrt(3) / 4 * a_hcp**2 * c_hcp == pytest.approx(v)
     assert c_hcp / a_hcp == pytest.approx(np.sqrt(8 / 3))
-    assert lattice_constant("Al", "bcc", a=3.3) == (3.3, None)
+    assert lattice_constants("Al", "bcc", a=3.3) == (3.3, None)
 
 
 def test_bulk_phases_tagged_with_one_group_each():
@@ -108,7 +97,7 @@ def test_strains_have_the_stated_voigt_components():
         voigt = np.array([eps[0, 0], eps[1, 1], eps[2, 2], 2 * eps[1, 2], 2 * eps[0, 2], 2 * eps[0, 1]])
         np.testing.assert_allclose(voigt, e, atol=1e-12)
         green = 0.5 * (f.T @ f - np.eye(3))  # Lagrangian strain agrees to first order
-        np.testing.assert_allclose(green, strain_matrix(e), atol=0.6 * np.max(np.abs(e)) ** 2)
+        np.testing.assert_allclose(green, strain_tensor(e), atol=0.6 * np.max(np.abs(e)) ** 2)
         assert np.count_nonzero(e) == 1
         k = int(np.flatnonzero(e)[0])
         seen.add((k, float(e[k])))
@@ -187,7 +176,7 @@ def test_stacking_fault_displacement(system):
     fractions = [0.0, 0.3, 1.0]
     out = stacking_fault_structures("Al", system, fractions, layers=12)
     phase = FAULT_SYSTEMS[system][0]
-    a, _ = lattice_constant("Al", phase)
+    a, _ = lattice_constants("Al", phase)
     assert_valid(out, "stacking_fault", nn=nearest_neighbor_distance(phase, a))
     assert len({s.info["group"] for s in out}) == 1
     perfect = out[0]
@@ -360,7 +349,7 @@ def test_every_kind_from_one_config():
     ({"element": "Al", "generators": [{"kind": "eos", "phase": "fccc"}]},
      r"^generators\[0\]\.phase: 'fccc' is not one of .*did you mean 'fcc'"),
     ({"element": "Al", "generators": [{"kind": "md"}]}, r"^calculator: missing"),
-    ({"element": "Xx", "generators": [{"kind": "bulk"}]}, r"^element: 'Xx' is not a chemical symbol"),
+    ({"element": "Xx", "generators": [{"kind": "bulk"}]}, r"^element: 'Xx' is not a chemical element symbol"),
     ({"element": "Al", "generators": []}, r"^generators: missing"),
     ({"element": "Al", "generatrs": [{"kind": "bulk"}]}, r"^generatrs: unknown key; did you mean 'generators'"),
     ({"element": "Al", "generators": [{"kind": "stacking_fault", "system": "fcc111"}]},

@@ -27,7 +27,8 @@ from potforge.core.errors import ConfigError, DataFormatError, StructureError
 from potforge.data.frame import Frame
 from potforge.data.io import read_frames, write_frames
 from potforge.generate.calculators import CalculatorSpec, calculator_spec, load_calculator_spec
-from potforge.generate.labelling import label, label_one, read_labelled, structure_key
+from potforge.generate.label_workers import label_one
+from potforge.generate.labelling import label, read_labelled, structure_key
 
 REPO = Path(__file__).resolve().parents[2]
 HERE = "tests.generate.test_labelling"
@@ -295,7 +296,7 @@ def test_timeout_in_a_worker_thread(tmp_path):
 @pytest.mark.parametrize("user_value", [None, "3"])
 def test_worker_processes_split_the_cores(tmp_path, monkeypatch, user_value):
     """Two workers get cores // 2 BLAS/OpenMP threads each; a value the user set is kept."""
-    from potforge.generate.labelling import _available_cores
+    from potforge.generate.label_workers import _available_cores
 
     for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         monkeypatch.delenv(name, raising=False)

@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from potforge.calculators.ase import PotforgeCalculator
-from potforge.validation.properties import bulk_crystal, elastic_constants, lattice_constant
+from potforge.core.crystals import bulk_crystal
+from potforge.validation.properties import elastic_constants, lattice_constant
 
 from ..models import classical_cases as cc
 

@@ -76,15 +76,11 @@ def run(args: argparse.Namespace) -> int:
     import json
 
     from ..calculators.ase import PotforgeCalculator
-    from ..export import load_model
+    from ..core.crystals import check_lattice
+    from ..core.elements import check_element
     from ..core.errors import ConfigError, UnknownElementError, located
-    from ..validation.properties import (
-        check_element,
-        check_lattice,
-        comparison_table,
-        property_table,
-        reference_properties,
-    )
+    from ..export import load_model
+    from ..validation.properties import comparison_table, property_table, reference_properties
 
     element = check_element(args.element.strip())
     lattice = check_lattice(args.lattice)

@@ -26,7 +26,7 @@ import typing
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from ..core.config import apply_overrides, build, convert, doc, load_yaml, unknown_key_error
 from ..core.errors import ConfigError

@@ -13,10 +13,8 @@ frame of a group gives NaN metrics there (``null`` in JSON).
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 

@@ -88,6 +88,3 @@ def write_report(result: EvaluationResult, directory: str | os.PathLike, *, titl
 def _cell(value: float, digits: int) -> str:
     return f"{value:.{digits}f}" if math.isfinite(value) else "-"
 
-
-def _cell(value: float, digits: int) -> str:
-    return f"{value:.{digits}f}" if math.isfinite(value) else "-"

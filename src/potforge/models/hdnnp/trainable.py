@@ -16,7 +16,6 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import ClassVar
 
-import numpy as np
 import torch
 
 from ...data.frame import Frame

@@ -1,0 +1,161 @@
+"""Crystal structures of one element, their lattice constants, and small strains: the knowledge
+that configuration generators and property calculations share.
+
+Lattices are ``fcc``, ``bcc``, ``hcp``, ``diamond`` and ``sc``, built by
+:func:`ase.build.bulk`, whose Cartesian axes are the cubic axes for the cubic lattices and
+a ∥ x, c ∥ z for hcp. Strains are small-strain tensors ε with engineering shears in Voigt
+order xx yy zz yz xz xy (e₄ = γ_yz = 2 ε_yz, ...); a cell is strained as cell' = cell (1 + ε)ᵀ.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+from ase import Atoms
+
+from .config import nearest
+from .elements import check_element
+from .errors import ConfigError
+
+__all__ = ["LATTICES", "ATOMS_PER_CELL", "IDEAL_C_OVER_A", "VOIGT_NAMES", "VOIGT_PAIRS",
+           "check_lattice", "reference_lattice", "volume_per_atom", "lattice_constants",
+           "nearest_neighbor_distance", "bulk_crystal", "strain_tensor", "voigt_strain"]
+
+#: Lattices of one element (names as :func:`ase.build.bulk` spells them).
+LATTICES: tuple[str, ...] = ("fcc", "bcc", "hcp", "diamond", "sc")
+#: Atoms per conventional cell volume a³ (hcp: per a²c·√3/2).
+ATOMS_PER_CELL = {"fcc": 4, "bcc": 2, "sc": 1, "diamond": 8, "hcp": 2}
+#: c/a of close-packed hard spheres, √(8/3).
+IDEAL_C_OVER_A = math.sqrt(8.0 / 3.0)
+VOIGT_NAMES = ("xx", "yy", "zz", "yz", "xz", "xy")
+VOIGT_PAIRS = ((0, 0), (1, 1), (2, 2), (1, 2), (0, 2), (0, 1))
+
+
+def check_lattice(lattice: str, key: str = "lattice") -> str:
+    """The canonical lattice name (case and spaces ignored), or a ConfigError naming ``key``,
+    the nearest name and the valid ones."""
+    name = str(lattice).strip().lower()
+    if name not in LATTICES:
+        guess = nearest(name, LATTICES)
+        hint = f" (did you mean '{guess}'?)" if guess else ""
+        raise ConfigError(f"{key}: {lattice!r} is not one of {', '.join(LATTICES)}{hint}")
+    return name
+
+
+def reference_lattice(element: str) -> str:
+    """The element's reference crystal structure (ASE's ``reference_states``), if one of
+    :data:`LATTICES`."""
+    from ase.data import atomic_numbers, reference_states
+
+    state = reference_states[atomic_numbers[check_element(element)]] or {}
+    lattice = state.get("symmetry")
+    if lattice not in LATTICES:
+        raise ConfigError(f"phase: {element}'s reference state is {lattice!r}; give a phase, one of "
+                          f"{', '.join(LATTICES)}")
+    return lattice
+
+
+def volume_per_atom(lattice: str, a: float, c: float | None = None) -> float:
+    """Volume per atom (Å³) of a perfect crystal with lattice constant ``a`` (and ``c``)."""
+    lattice = check_lattice(lattice)
+    if lattice == "hcp":
+        c = a * IDEAL_C_OVER_A if c is None else c
+        return math.sqrt(3.0) / 4.0 * a * a * c
+    return a ** 3 / ATOMS_PER_CELL[lattice]
+
+
+def _reference_volume(element: str, lattice: str, guess: bool) -> float:
+    """Volume per atom of the element's reference crystal (ASE). For elements ASE has none
+    for: with ``guess``, that of close-packed spheres of twice the covalent radius (a start
+    for a relaxation), else a ConfigError asking for the lattice constant."""
+    from ase.build import bulk
+    from ase.data import atomic_numbers, covalent_radii
+
+    try:
+        ref = bulk(element)
+        return ref.get_volume() / len(ref)
+    except Exception:  # ASE raises several kinds for elements without a usable reference
+        if not guess:
+            raise ConfigError(f"a: ASE has no reference crystal for {element}; give the lattice "
+                              f"constant of {lattice} (lattice_constants: {{{lattice}: ...}})") from None
+        d = 2.0 * covalent_radii[atomic_numbers[element]]
+        return d ** 3 / math.sqrt(2.0)
+
+
+def lattice_constants(element: str, lattice: str, a: float | None = None,
+                      c: float | None = None, *, guess: bool = False) -> tuple[float, float | None]:
+    """Lattice constant ``a`` (and ``c`` for hcp; None otherwise), Å.
+
+    Given values are kept. Otherwise, for the element's reference lattice, ASE's reference
+    ``a`` (and c/a); for any other lattice, the ``a`` that gives the reference crystal's
+    volume per atom (hcp with the given c/a, else the ideal √(8/3)). ``guess`` allows a rough
+    value for elements without a reference crystal (see :func:`_reference_volume`).
+    """
+    from ase.data import atomic_numbers, reference_states
+
+    lattice = check_lattice(lattice)
+    state = reference_states[atomic_numbers[check_element(element)]] or {}
+    if a is None:
+        if state.get("symmetry") == lattice and "a" in state:
+            a = float(state["a"])
+            if lattice == "hcp" and c is None:
+                c = a * float(state.get("c/a", IDEAL_C_OVER_A))
+        else:
+            v = _reference_volume(element, lattice, guess)
+            if lattice == "hcp":
+                q = (c / a) if (c is not None and a is not None) else IDEAL_C_OVER_A
+                a = (4.0 * v / (math.sqrt(3.0) * q)) ** (1.0 / 3.0)
+            else:
+                a = (v * ATOMS_PER_CELL[lattice]) ** (1.0 / 3.0)
+    if lattice == "hcp" and c is None:
+        c = a * IDEAL_C_OVER_A
+    if not a > 0 or (c is not None and not c > 0):
+        raise ConfigError(f"a: lattice constants must be positive, got a={a}, c={c}")
+    return float(a), (float(c) if lattice == "hcp" else None)
+
+
+def nearest_neighbor_distance(lattice: str, a: float, c: float | None = None) -> float:
+    """Nearest-neighbour distance (Å) of a perfect crystal."""
+    lattice = check_lattice(lattice)
+    if lattice == "fcc":
+        return a / math.sqrt(2.0)
+    if lattice == "bcc":
+        return a * math.sqrt(3.0) / 2.0
+    if lattice == "diamond":
+        return a * math.sqrt(3.0) / 4.0
+    if lattice == "sc":
+        return a
+    c = a * IDEAL_C_OVER_A if c is None else c
+    return min(a, math.sqrt(a * a / 3.0 + c * c / 4.0))
+
+
+def bulk_crystal(element: str, lattice: str, a: float, c: float | None = None, *,
+                 cubic: bool = False) -> Atoms:
+    """The perfect crystal at lattice constant ``a`` (Å; hcp also ``c``, default ideal c/a):
+    the primitive cell, or with ``cubic`` the conventional cubic cell (the orthorhombic
+    four-atom cell for hcp), built by :func:`ase.build.bulk`."""
+    from ase.build import bulk
+
+    lattice = check_lattice(lattice)
+    if lattice == "hcp":
+        c = a * IDEAL_C_OVER_A if c is None else c
+        return bulk(element, "hcp", a=a, c=c, orthorhombic=cubic)
+    return bulk(element, lattice, a=a, cubic=cubic)
+
+
+def strain_tensor(voigt: Sequence[float]) -> np.ndarray:
+    """Symmetric small-strain tensor ε (3×3) from a Voigt 6-vector with engineering shears."""
+    e = np.asarray(voigt, dtype=float)
+    eps = np.diag(e[:3])
+    for k, (i, j) in enumerate(VOIGT_PAIRS[3:], start=3):
+        eps[i, j] = eps[j, i] = 0.5 * e[k]
+    return eps
+
+
+def voigt_strain(index: int, value: float) -> np.ndarray:
+    """The strain tensor of one Voigt component (``voigt_strain(3, γ)`` has ε_yz = γ/2)."""
+    e = np.zeros(6)
+    e[index] = value
+    return strain_tensor(e)
