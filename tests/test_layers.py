@@ -1,12 +1,17 @@
-"""The import layers of ARCHITECTURE.md hold: nothing imports upwards, siblings stay apart.
+"""The package's structure holds, checked with the AST of every module (imports inside
+functions and under ``TYPE_CHECKING`` included):
 
-Checks every ``import``/``from ... import`` of potforge modules (including imports inside
-functions) with the AST.
+- the import layers of ARCHITECTURE.md: nothing imports upwards, siblings stay apart;
+- no import cycles between modules, and nothing inside the package imports its root;
+- model families register once, at import time of their own folder, without lazy imports;
+- no module over 600 lines, no function over 80 lines of code (docstring excluded) without
+  a ``# long function:`` reason on the line above it.
 """
 
 from __future__ import annotations
 
 import ast
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -18,6 +23,75 @@ LAYER = {"core": 0, "data": 1, "descriptors": 2, "electrostatics": 2, "generate"
          "active_learning": 6, "cli": 7}
 # same-layer packages that must not import each other
 SIBLINGS = {2: {"descriptors", "electrostatics", "generate"}, 4: {"calculators", "export", "training"}}
+MAX_MODULE_LINES = 600
+MAX_FUNCTION_LINES = 80
+#: compiled modules of the package (no .py file)
+COMPILED = {"potforge._native"}
+
+
+def _files():
+    return sorted(p for p in SRC.rglob("*.py") if "demo_data" not in p.parts)
+
+
+def _module_name(path: Path) -> tuple[str, bool]:
+    parts = list(path.relative_to(SRC.parent).with_suffix("").parts)
+    is_package = parts[-1] == "__init__"
+    if is_package:
+        parts = parts[:-1]
+    return ".".join(parts), is_package
+
+
+@cache
+def _modules() -> dict[str, Path]:
+    return {_module_name(p)[0]: p for p in _files()}
+
+
+def _resolve(name: str) -> str | None:
+    """The longest prefix of a dotted name that is a module of the package."""
+    known = _modules().keys() | COMPILED
+    parts = name.split(".")
+    while parts:
+        candidate = ".".join(parts)
+        if candidate in known:
+            return candidate
+        parts.pop()
+    return None
+
+
+def _imports(path: Path) -> list[tuple[int, str, str | None]]:
+    """(line, module named in the statement, imported name or None) of every import."""
+    module, is_package = _module_name(path)
+    package = module if is_package else module.rpartition(".")[0]
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, alias.name, None) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[: len(base) - (node.level - 1)]
+                target = ".".join(base + ([node.module] if node.module else []))
+            else:
+                target = node.module or ""
+            found += [(node.lineno, target, alias.name) for alias in node.names]
+    return found
+
+
+@cache
+def _edges() -> dict[str, set[str]]:
+    """Module -> the package modules it imports (``from pkg import mod`` counts as ``pkg.mod``)."""
+    edges: dict[str, set[str]] = {}
+    for name, path in _modules().items():
+        out = set()
+        for _, target, imported in _imports(path):
+            if not target.startswith("potforge"):
+                continue
+            full = f"{target}.{imported}" if imported else target
+            hit = full if full in (_modules().keys() | COMPILED) else _resolve(target)
+            if hit is not None and hit != name:
+                out.add(hit)
+        edges[name] = out
+    return edges
 
 
 def _package(module: str) -> str | None:
@@ -27,38 +101,12 @@ def _package(module: str) -> str | None:
     return parts[1]
 
 
-def _imports(path: Path) -> list[tuple[int, str]]:
-    tree = ast.parse(path.read_text(encoding="utf-8"))
-    rel = path.relative_to(SRC.parent).with_suffix("")
-    here = list(rel.parts)
-    if here[-1] == "__init__":
-        here = here[:-1]
-    found = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            found += [(node.lineno, alias.name) for alias in node.names]
-        elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                base = here[: len(here) - node.level + (1 if path.name == "__init__.py" else 0)]
-                if path.name != "__init__.py":
-                    base = here[: len(here) - node.level]
-                module = ".".join(base + ([node.module] if node.module else []))
-            else:
-                module = node.module or ""
-            found.append((node.lineno, module))
-    return found
-
-
-def _files():
-    return sorted(p for p in SRC.rglob("*.py") if "demo_data" not in p.parts)
-
-
 @pytest.mark.parametrize("path", _files(), ids=lambda p: str(p.relative_to(SRC)))
 def test_imports_respect_layers(path):
     own = path.relative_to(SRC).parts[0]
     if own not in LAYER:
         return  # top-level modules (__init__) may import anything lazily
-    for line, module in _imports(path):
+    for line, module, _ in _imports(path):
         target = _package(module)
         if target is None or target == own or target not in LAYER:
             continue
@@ -73,3 +121,118 @@ def test_imports_respect_layers(path):
 def test_layer_table_covers_every_package():
     packages = {p.name for p in SRC.iterdir() if p.is_dir() and (p / "__init__.py").exists()}
     assert packages - {"demo_data"} <= set(LAYER), packages - set(LAYER)
+
+
+def _cycles(edges: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components (Tarjan) of more than one module: the import cycles."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    cycles: list[list[str]] = []
+
+    def visit(v: str) -> None:  # recursion depth is bounded by the package's ~150 modules
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in edges.get(v, ()):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                cycles.append(sorted(component))
+
+    for v in list(edges):
+        if v not in index:
+            visit(v)
+    return sorted(cycles)
+
+
+def test_no_import_cycles():
+    assert not _cycles(_edges()), f"import cycles: {_cycles(_edges())}"
+
+
+def test_cycle_check_finds_cycles():
+    assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    assert _cycles({"a": {"b"}, "b": set(), "c": {"a", "b"}}) == []
+    # the graph sees function-level imports and `from package import module`
+    assert "potforge.models.registry" in _edges()["potforge.models.classical.trainable"]
+    assert "potforge._native" in _edges()["potforge.core.neighbors"]
+
+
+@pytest.mark.parametrize("path", _files(), ids=lambda p: str(p.relative_to(SRC)))
+def test_nothing_imports_the_package_root(path):
+    if path == SRC / "__init__.py":
+        return
+    for line, target, imported in _imports(path):
+        if target == "potforge":
+            full = f"potforge.{imported}" if imported else "potforge"
+            assert full in _modules() or full in COMPILED, \
+                f"{path}:{line}: imports {imported or 'potforge'} from the package root; import it " \
+                "from its home module (the root only re-exports)"
+
+
+@pytest.mark.parametrize("path", _files(), ids=lambda p: str(p.relative_to(SRC)))
+def test_module_size(path):
+    n = len(path.read_text(encoding="utf-8").splitlines())
+    assert n <= MAX_MODULE_LINES, f"{path.relative_to(SRC)}: {n} lines (at most {MAX_MODULE_LINES}); split it"
+
+
+def _code_lines(node: ast.FunctionDef | ast.AsyncFunctionDef) -> int:
+    body = node.body
+    doc = 0
+    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
+            and isinstance(body[0].value.value, str):
+        doc = body[0].end_lineno - body[0].lineno + 1
+    return node.end_lineno - node.lineno + 1 - doc
+
+
+@pytest.mark.parametrize("path", _files(), ids=lambda p: str(p.relative_to(SRC)))
+def test_function_size(path):
+    lines = path.read_text(encoding="utf-8").splitlines()
+    for node in ast.walk(ast.parse("\n".join(lines))):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and _code_lines(node) > MAX_FUNCTION_LINES:
+            first = min([node.lineno] + [d.lineno for d in node.decorator_list])
+            above = lines[first - 2].strip() if first >= 2 else ""
+            assert above.startswith("# long function:"), \
+                f"{path.relative_to(SRC)}:{node.lineno} {node.name}: {_code_lines(node)} lines of code " \
+                f"(at most {MAX_FUNCTION_LINES} without a '# long function: <reason>' line above it)"
+
+
+def test_families_register_once_without_lazy_imports():
+    """register_family is called at module level of a family folder's __init__ only, and
+    models/__init__ imports every such folder at module level (no lazy registration)."""
+    models = SRC / "models"
+    registering = set()
+    for path in _files():
+        if models not in path.parents:
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        top_level = {id(n) for stmt in tree.body for n in ast.walk(stmt)
+                     if not isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "register_family":
+                assert path.name == "__init__.py" and path.parent.parent == models, \
+                    f"{path}:{node.lineno}: register_family belongs in a family folder's __init__.py"
+                assert id(node) in top_level, f"{path}:{node.lineno}: registration inside a function"
+                registering.add(path.parent.name)
+    init = ast.parse((models / "__init__.py").read_text(encoding="utf-8"))
+    imported = {alias.name for stmt in init.body if isinstance(stmt, ast.ImportFrom) and stmt.level == 1
+                and stmt.module is None for alias in stmt.names}
+    assert registering, "no family registers"
+    assert registering <= imported, f"families not imported by models/__init__: {registering - imported}"
+    for name in ("registry.py", "potential.py", "trainable.py"):
+        tree = ast.parse((models / name).read_text(encoding="utf-8"))
+        for fn in (n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))):
+            lazy = [n for n in ast.walk(fn) if isinstance(n, (ast.Import, ast.ImportFrom))]
+            assert not lazy, f"models/{name}:{lazy[0].lineno}: import inside {fn.name}"

@@ -1,8 +1,10 @@
 """The checks every :class:`~potforge.models.potential.Potential` must pass.
 
 Each function takes a potential and a structure and raises AssertionError with a message on
-failure. New model families (pair, EAM, Tersoff, 3G/4G networks) add themselves to
-test_potential_contract.py and must pass all of them unchanged.
+failure. test_registry_contract.py runs them over every registered model kind, on the example
+its family registers: a new family passes them by registering. test_potential_contract.py and
+test_classical_contract.py run them on more cases of the HDNNP and classical families (real
+n2p2 weights, every activation and symmetry-function type, every classical form).
 """
 
 from __future__ import annotations

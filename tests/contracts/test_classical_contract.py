@@ -1,4 +1,6 @@
-"""Every classical family passes the shared Potential contract (contract.py)."""
+"""More classical cases for the shared contract (contract.py; every kind passes it through the
+registry in test_registry_contract.py): every pair form, a two-element EAM of mixed forms,
+a two-element Tersoff."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
-"""Every potforge model passes the shared contract (contract.py).
-
-Models: n2p2's water HDNNP (real weights) and random-weight HDNNPs that use every
-symmetry-function type, several cutoff functions and all activation functions.
+"""More HDNNP cases for the shared contract (contract.py; every kind passes it through the
+registry in test_registry_contract.py): n2p2's water HDNNP (real weights) and random-weight
+HDNNPs that use every symmetry-function type, several cutoff functions and all activation
+functions.
 """
 
 from __future__ import annotations

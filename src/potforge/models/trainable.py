@@ -23,6 +23,7 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
+from ..core.errors import ConfigError
 from ..data.frame import Frame
 from ..data.labels import FrameLabels
 from .potential import Potential
@@ -142,8 +143,6 @@ class TrainableModel(ABC):
 
     def random_start(self, generator: torch.Generator, spread: float) -> torch.Tensor:
         """A random starting point near theta, for restarts."""
-        from ..core.errors import ConfigError
-
         raise ConfigError(f"training.optimizer.restarts: a {self.kind} model has no random "
                           "starting points")
 

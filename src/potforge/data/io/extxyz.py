@@ -181,68 +181,15 @@ def _build_frame(comment: str, rows: list[list[str]], path: str, line: int, inde
         # a plain XYZ file: free text on the comment line (ASE reads it the same way)
         kv = {"comment": comment.strip()} if comment.strip() else {}
     lower = {k.lower(): k for k in kv}
-    props_key = lower.get("properties")
-    spec = kv.pop(props_key) if props_key else "species:S:1:pos:R:3"
-    columns = _parse_properties(str(spec), path, line)
-    expected_kinds = {"species": ("S", 1), "Z": ("I", 1), "pos": ("R", 3), "forces": ("R", 3),
-                      "charges": ("R", 1), "energies": ("R", 1)}
-    for col_name, kind, count in columns:
-        want = expected_kinds.get(col_name)
-        if want is not None and (kind, count) != want:
-            raise DataFormatError(f"Properties column {col_name!r} is {kind}:{count}, expected "
-                                  f"{want[0]}:{want[1]}", path=path, line=line, frame=index)
-    width = sum(c for _, _, c in columns)
-    for k, row in enumerate(rows):
-        if len(row) != width:
-            raise DataFormatError(f"atom line has {len(row)} columns; Properties declares {width}",
-                                  path=path, line=line + 1 + k)
-    table = np.array(rows, dtype=object).reshape(len(rows), width) if rows else np.zeros((0, width), object)
-    arrays: dict[str, np.ndarray] = {}
-    col = 0
-    for name, kind, count in columns:
-        block = table[:, col:col + count]
-        col += count
-        try:
-            if kind == "R":
-                value = block.astype(np.float64)
-            elif kind == "I":
-                value = block.astype(np.int64)
-            elif kind == "L":
-                bad = ~np.isin(block, ["T", "F", "True", "False"])
-                if bad.any():
-                    raise ValueError
-                value = np.isin(block, ["T", "True"])
-            else:
-                value = block.astype(str)
-        except (ValueError, OverflowError):
-            raise DataFormatError(f"column {name!r} ({kind}) holds a value that is not of that type",
-                                  path=path, line=line, frame=index) from None
-        if kind == "R" and not np.all(np.isfinite(value)):
-            raise DataFormatError(f"column {name!r} holds a non-finite number", path=path, line=line,
-                                  frame=index)
-        arrays[name] = value[:, 0] if count == 1 else value
-    if "species" in arrays:
-        symbols = [str(s) for s in arrays.pop("species")]
-        for s in symbols:
-            if s not in atomic_numbers or s == "X":
-                raise DataFormatError(f"unknown element {s!r}", path=path, line=line, frame=index)
-    elif "Z" in arrays:
-        z = arrays.pop("Z")
-        if np.any((z < 1) | (z >= len(chemical_symbols))):
-            raise DataFormatError("column 'Z' holds an invalid atomic number", path=path, line=line)
-        symbols = [chemical_symbols[int(v)] for v in z]
-    else:
-        raise DataFormatError("Properties has no 'species' (or 'Z') column", path=path, line=line)
-    if "pos" not in arrays:
-        raise DataFormatError("Properties has no 'pos' column", path=path, line=line)
-    positions = arrays.pop("pos")
-    if positions.ndim != 2 or positions.shape[1] != 3 or not np.all(np.isfinite(positions)):
-        raise DataFormatError("'pos' must be 3 finite reals per atom", path=path, line=line)
 
     def take(key: str):
         k = lower.get(key)
         return kv.pop(k) if k is not None else None
 
+    spec = take("properties")
+    spec = "species:S:1:pos:R:3" if spec is None else spec
+    arrays = _columns(_parse_properties(str(spec), path, line), rows, path, line, index)
+    symbols, positions = _species_and_positions(arrays, path, line, index)
     lattice = take("lattice")
     pbc_value = take("pbc")
     if lattice is not None:
@@ -296,6 +243,74 @@ def _build_frame(comment: str, rows: list[list[str]], path: str, line: int, inde
         )
     except DataFormatError as err:
         raise DataFormatError(err.reason, path=path, line=line, frame=index) from None
+
+
+_EXPECTED_KINDS = {"species": ("S", 1), "Z": ("I", 1), "pos": ("R", 3), "forces": ("R", 3),
+                   "charges": ("R", 1), "energies": ("R", 1)}
+
+
+def _columns(columns: list[tuple[str, str, int]], rows: list[list[str]], path: str, line: int,
+             index: int) -> dict[str, np.ndarray]:
+    """The atom lines as typed arrays, one per Properties column (name -> (n,) or (n, count))."""
+    for col_name, kind, count in columns:
+        want = _EXPECTED_KINDS.get(col_name)
+        if want is not None and (kind, count) != want:
+            raise DataFormatError(f"Properties column {col_name!r} is {kind}:{count}, expected "
+                                  f"{want[0]}:{want[1]}", path=path, line=line, frame=index)
+    width = sum(c for _, _, c in columns)
+    for k, row in enumerate(rows):
+        if len(row) != width:
+            raise DataFormatError(f"atom line has {len(row)} columns; Properties declares {width}",
+                                  path=path, line=line + 1 + k)
+    table = np.array(rows, dtype=object).reshape(len(rows), width) if rows else np.zeros((0, width), object)
+    arrays: dict[str, np.ndarray] = {}
+    col = 0
+    for name, kind, count in columns:
+        block = table[:, col:col + count]
+        col += count
+        try:
+            if kind == "R":
+                value = block.astype(np.float64)
+            elif kind == "I":
+                value = block.astype(np.int64)
+            elif kind == "L":
+                bad = ~np.isin(block, ["T", "F", "True", "False"])
+                if bad.any():
+                    raise ValueError
+                value = np.isin(block, ["T", "True"])
+            else:
+                value = block.astype(str)
+        except (ValueError, OverflowError):
+            raise DataFormatError(f"column {name!r} ({kind}) holds a value that is not of that type",
+                                  path=path, line=line, frame=index) from None
+        if kind == "R" and not np.all(np.isfinite(value)):
+            raise DataFormatError(f"column {name!r} holds a non-finite number", path=path, line=line,
+                                  frame=index)
+        arrays[name] = value[:, 0] if count == 1 else value
+    return arrays
+
+
+def _species_and_positions(arrays: dict[str, np.ndarray], path: str, line: int,
+                           index: int) -> tuple[list[str], np.ndarray]:
+    """Element symbols (from ``species`` or ``Z``) and positions, taken out of ``arrays``."""
+    if "species" in arrays:
+        symbols = [str(s) for s in arrays.pop("species")]
+        for s in symbols:
+            if s not in atomic_numbers or s == "X":
+                raise DataFormatError(f"unknown element {s!r}", path=path, line=line, frame=index)
+    elif "Z" in arrays:
+        z = arrays.pop("Z")
+        if np.any((z < 1) | (z >= len(chemical_symbols))):
+            raise DataFormatError("column 'Z' holds an invalid atomic number", path=path, line=line)
+        symbols = [chemical_symbols[int(v)] for v in z]
+    else:
+        raise DataFormatError("Properties has no 'species' (or 'Z') column", path=path, line=line)
+    if "pos" not in arrays:
+        raise DataFormatError("Properties has no 'pos' column", path=path, line=line)
+    positions = arrays.pop("pos")
+    if positions.ndim != 2 or positions.shape[1] != 3 or not np.all(np.isfinite(positions)):
+        raise DataFormatError("'pos' must be 3 finite reals per atom", path=path, line=line)
+    return symbols, positions
 
 
 def _scalar(value, key: str, path: str, line: int) -> float | None:

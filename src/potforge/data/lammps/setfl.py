@@ -70,19 +70,82 @@ def read_setfl(path: str | os.PathLike) -> SetflData:
     if len(lines) < 5:
         raise ModelFormatError(f"has {len(lines)} lines; a setfl file starts with 3 comment lines, "
                                "'N el1 el2 ...' and 'Nrho drho Nr dr cutoff'", path=name)
-    comments = [lines[k] for k in range(3)]
-    cursor = 3
+    reader = _Lines(lines, name, cursor=3)
+    elements = _elements(reader)
+    nrho, drho, nr, dr, cutoff = _grid(reader)
+    info, frho, rhor = [], {}, {}
+    for s in elements:
+        words, ln = reader.next_words(f"line 'Z mass a0 lattice' of {s}")
+        if not 2 <= len(words) <= 4:
+            raise ModelFormatError(f"line of {s} has {len(words)} words, expected 'Z mass a0 lattice' "
+                                   "(at least Z and mass)", path=name, line=ln)
+        z = parse_int(words[0], name, ln, f"atomic number of {s}")
+        mass = parse_float(words[1], name, ln, f"mass of {s}")
+        a0 = parse_float(words[2], name, ln, f"lattice constant of {s}") if len(words) > 2 else 0.0
+        lattice = words[3] if len(words) > 3 else ""
+        info.append((z, mass, a0, lattice))
+        frho[s] = reader.block(nrho, f"F(rho) of {s}")
+        rhor[s] = reader.block(nr, f"rho(r) of {s}")
+    z2r = {}
+    for i, a in enumerate(elements):
+        for b in elements[: i + 1]:
+            z2r[(a, b)] = reader.block(nr, f"r*phi(r) of {a}-{b}")
+    for k in range(reader.cursor, len(lines)):
+        if strip_comment(lines[k]).split():
+            raise ModelFormatError("values after the last r*phi table: the header announces fewer "
+                                   "elements or points than the file holds", path=name, line=k + 1)
+    return SetflData(elements, info, nrho, drho, nr, dr, cutoff, frho, rhor, z2r, lines[:3])
 
-    def next_words(what: str) -> tuple[list[str], int]:
-        nonlocal cursor
-        while cursor < len(lines):
-            words = strip_comment(lines[cursor]).split()
-            cursor += 1
+
+class _Lines:
+    """A cursor over a setfl file's lines: the next non-empty line's words, or a block of n
+    numbers that starts on a new line and must end at a line's end (as LAMMPS reads it)."""
+
+    def __init__(self, lines: list[str], name: str, cursor: int) -> None:
+        self.lines, self.name, self.cursor = lines, name, cursor
+
+    def next_words(self, what: str) -> tuple[list[str], int]:
+        while self.cursor < len(self.lines):
+            words = strip_comment(self.lines[self.cursor]).split()
+            self.cursor += 1
             if words:
-                return words, cursor
-        raise ModelFormatError(f"file ends before the {what}", path=name, line=len(lines))
+                return words, self.cursor
+        raise ModelFormatError(f"file ends before the {what}", path=self.name, line=len(self.lines))
 
-    words, ln = next_words("element line 'N el1 el2 ...'")
+    def block(self, n: int, what: str) -> np.ndarray:
+        out = np.empty(n)
+        k = 0
+        while k < n:
+            if self.cursor >= len(self.lines):
+                raise ModelFormatError(f"file ends in {what} after {k} of {n} values", path=self.name,
+                                       line=len(self.lines))
+            tokens = strip_comment(self.lines[self.cursor]).split()
+            self.cursor += 1
+            if not tokens:
+                continue
+            if k + len(tokens) > n:
+                raise ModelFormatError(f"{what} ({n} values) ends inside this line, {k + len(tokens) - n} "
+                                       "value(s) left over: a value is missing above or Nrho/Nr is "
+                                       "wrong (LAMMPS starts each table on a new line and would "
+                                       "silently drop them)", path=self.name, line=self.cursor)
+            try:
+                if any("_" in t for t in tokens):
+                    raise ValueError
+                vals = [float(t) for t in tokens]
+            except ValueError:
+                bad = next(t for t in tokens if not is_plain_number(t))
+                raise ModelFormatError(f"{what}: {bad!r} is not a number", path=self.name,
+                                       line=self.cursor) from None
+            if not all(math.isfinite(v) for v in vals):
+                raise ModelFormatError(f"{what}: NaN or inf value", path=self.name, line=self.cursor)
+            out[k:k + len(vals)] = vals
+            k += len(vals)
+        return out
+
+
+def _elements(reader: _Lines) -> list[str]:
+    name = reader.name
+    words, ln = reader.next_words("element line 'N el1 el2 ...'")
     n_el = parse_int(words[0], name, ln, "number of elements")
     if n_el < 1 or len(words) != n_el + 1:
         raise ModelFormatError(f"element line {' '.join(words)!r}: expected N followed by N element "
@@ -95,7 +158,12 @@ def read_setfl(path: str | os.PathLike) -> SetflData:
     if len(set(elements)) != len(elements):
         raise ModelFormatError(f"element line lists an element twice: {' '.join(elements)}",
                                path=name, line=ln)
-    words, ln = next_words("grid line 'Nrho drho Nr dr cutoff'")
+    return elements
+
+
+def _grid(reader: _Lines) -> tuple[int, float, int, float, float]:
+    name = reader.name
+    words, ln = reader.next_words("grid line 'Nrho drho Nr dr cutoff'")
     if len(words) != 5:
         raise ModelFormatError(f"grid line has {len(words)} values, expected 5 "
                                "(Nrho drho Nr dr cutoff)", path=name, line=ln)
@@ -111,59 +179,7 @@ def read_setfl(path: str | os.PathLike) -> SetflData:
     for label, x in (("drho", drho), ("dr", dr), ("cutoff", cutoff)):
         if not x > 0:
             raise ModelFormatError(f"{label} = {x:g}: expected a positive number", path=name, line=ln)
-
-    def block(n: int, what: str) -> np.ndarray:
-        nonlocal cursor
-        out = np.empty(n)
-        k = 0
-        while k < n:
-            if cursor >= len(lines):
-                raise ModelFormatError(f"file ends in {what} after {k} of {n} values", path=name,
-                                       line=len(lines))
-            tokens = strip_comment(lines[cursor]).split()
-            cursor += 1
-            if not tokens:
-                continue
-            if k + len(tokens) > n:
-                raise ModelFormatError(f"{what} ({n} values) ends inside this line, {k + len(tokens) - n} "
-                                       "value(s) left over: a value is missing above or Nrho/Nr is "
-                                       "wrong (LAMMPS starts each table on a new line and would "
-                                       "silently drop them)", path=name, line=cursor)
-            try:
-                if any("_" in t for t in tokens):
-                    raise ValueError
-                vals = [float(t) for t in tokens]
-            except ValueError:
-                bad = next(t for t in tokens if not is_plain_number(t))
-                raise ModelFormatError(f"{what}: {bad!r} is not a number", path=name, line=cursor) from None
-            if not all(math.isfinite(v) for v in vals):
-                raise ModelFormatError(f"{what}: NaN or inf value", path=name, line=cursor)
-            out[k:k + len(vals)] = vals
-            k += len(vals)
-        return out
-
-    info, frho, rhor = [], {}, {}
-    for s in elements:
-        words, ln = next_words(f"line 'Z mass a0 lattice' of {s}")
-        if not 2 <= len(words) <= 4:
-            raise ModelFormatError(f"line of {s} has {len(words)} words, expected 'Z mass a0 lattice' "
-                                   "(at least Z and mass)", path=name, line=ln)
-        z = parse_int(words[0], name, ln, f"atomic number of {s}")
-        mass = parse_float(words[1], name, ln, f"mass of {s}")
-        a0 = parse_float(words[2], name, ln, f"lattice constant of {s}") if len(words) > 2 else 0.0
-        lattice = words[3] if len(words) > 3 else ""
-        info.append((z, mass, a0, lattice))
-        frho[s] = block(nrho, f"F(rho) of {s}")
-        rhor[s] = block(nr, f"rho(r) of {s}")
-    z2r = {}
-    for i, a in enumerate(elements):
-        for b in elements[: i + 1]:
-            z2r[(a, b)] = block(nr, f"r*phi(r) of {a}-{b}")
-    for k in range(cursor, len(lines)):
-        if strip_comment(lines[k]).split():
-            raise ModelFormatError("values after the last r*phi table: the header announces fewer "
-                                   "elements or points than the file holds", path=name, line=k + 1)
-    return SetflData(elements, info, nrho, drho, nr, dr, cutoff, frho, rhor, z2r, comments)
+    return nrho, drho, nr, dr, cutoff
 
 
 def write_setfl(data: SetflData, path: str | os.PathLike) -> Path:

@@ -139,43 +139,65 @@ def pair_outputs_and_jacobian(potential: ClassicalPotential, free: list[str], th
         ds[idx] += place(names, dphi_t, idx.numel())
 
     if is_eam:
-        def density(which: torch.Tensor):
-            """ρ_{Z}(r_h) for Z = which[h]: value, slope and their (n_h, P) parameter derivatives."""
-            f, fp = torch.zeros_like(r), torch.zeros_like(r)
-            f_t, fp_t = torch.zeros((n_h, n_par), dtype=f64), torch.zeros((n_h, n_par), dtype=f64)
-            for e, el in enumerate(species):
-                idx = torch.nonzero(which == e).squeeze(1)
-                if not idx.numel():
-                    continue
-                names = params_of(f"density.{el}")
-                v, vp, v_t, vp_t = _radial_parts(potential.density[el], names, values, r[idx], cutoff, width)
-                f[idx], fp[idx] = v, vp
-                f_t[idx], fp_t[idx] = place(names, v_t, idx.numel()), place(names, vp_t, idx.numel())
-            return f, fp, f_t, fp_t
+        e_atom, de_atom, s, ds = _embedding_terms(potential, values, place, params_of, r, ci, cj, ei, ej,
+                                                  batch.element, n_atoms, e_atom, de_atom, s, ds)
+    return _assemble(batch, element_energies, mean_energy, e_atom, de_atom, s, ds, d, r, ci, cj,
+                     frame_of_pair, forces=forces, stress=stress)
 
-        to_i = density(ej)                         # what j gives to atom i
-        to_j = to_i if len(species) == 1 else density(ei)
-        rho = torch.zeros(n_atoms, dtype=f64).index_add(0, ci, to_i[0]).index_add(0, cj, to_j[0])
-        rho_t = torch.zeros((n_atoms, n_par), dtype=f64).index_add(0, ci, to_i[2]).index_add(0, cj, to_j[2])
-        F, Fp, Fpp = (torch.zeros(n_atoms, dtype=f64) for _ in range(3))
-        F_t, Fp_t = torch.zeros((n_atoms, n_par), dtype=f64), torch.zeros((n_atoms, n_par), dtype=f64)
+
+def _embedding_terms(potential: EAM, values, place, params_of, r, ci, cj, ei, ej, element, n_atoms,
+                     e_atom, de_atom, s, ds):
+    """Add the embedding energy F(ρ_i) and its share of s_h, with their parameter derivatives."""
+    species = potential.species
+    cutoff, width = potential.cutoff, potential.smooth_width
+    n_h, n_par = r.shape[0], ds.shape[1]
+    f64 = torch.float64
+
+    def density(which: torch.Tensor):
+        """ρ_{Z}(r_h) for Z = which[h]: value, slope and their (n_h, P) parameter derivatives."""
+        f, fp = torch.zeros_like(r), torch.zeros_like(r)
+        f_t, fp_t = torch.zeros((n_h, n_par), dtype=f64), torch.zeros((n_h, n_par), dtype=f64)
         for e, el in enumerate(species):
-            idx = torch.nonzero(batch.element == e).squeeze(1)
+            idx = torch.nonzero(which == e).squeeze(1)
             if not idx.numel():
                 continue
-            names = params_of(f"embedding.{el}")
-            v, vp, vpp, v_t, vp_t = _embedding_parts(potential.embedding[el], names, values, rho[idx])
-            F[idx], Fp[idx], Fpp[idx] = v, vp, vpp
-            F_t[idx], Fp_t[idx] = place(names, v_t, idx.numel()), place(names, vp_t, idx.numel())
-        e_atom = e_atom + F
-        de_atom = de_atom + F_t + Fp.unsqueeze(1) * rho_t
-        # s_h gains F′(ρ_i) ρ′_{Z_j} + F′(ρ_j) ρ′_{Z_i}; its derivative by the chain rule
-        dF_i = Fp_t[ci] + Fpp[ci].unsqueeze(1) * rho_t[ci]        # ∂F′(ρ_i)/∂θ
-        dF_j = Fp_t[cj] + Fpp[cj].unsqueeze(1) * rho_t[cj]
-        s = s + Fp[ci] * to_i[1] + Fp[cj] * to_j[1]
-        ds = ds + dF_i * to_i[1].unsqueeze(1) + Fp[ci].unsqueeze(1) * to_i[3] \
-            + dF_j * to_j[1].unsqueeze(1) + Fp[cj].unsqueeze(1) * to_j[3]
+            names = params_of(f"density.{el}")
+            v, vp, v_t, vp_t = _radial_parts(potential.density[el], names, values, r[idx], cutoff, width)
+            f[idx], fp[idx] = v, vp
+            f_t[idx], fp_t[idx] = place(names, v_t, idx.numel()), place(names, vp_t, idx.numel())
+        return f, fp, f_t, fp_t
 
+    to_i = density(ej)                         # what j gives to atom i
+    to_j = to_i if len(species) == 1 else density(ei)
+    rho = torch.zeros(n_atoms, dtype=f64).index_add(0, ci, to_i[0]).index_add(0, cj, to_j[0])
+    rho_t = torch.zeros((n_atoms, n_par), dtype=f64).index_add(0, ci, to_i[2]).index_add(0, cj, to_j[2])
+    F, Fp, Fpp = (torch.zeros(n_atoms, dtype=f64) for _ in range(3))
+    F_t, Fp_t = torch.zeros((n_atoms, n_par), dtype=f64), torch.zeros((n_atoms, n_par), dtype=f64)
+    for e, el in enumerate(species):
+        idx = torch.nonzero(element == e).squeeze(1)
+        if not idx.numel():
+            continue
+        names = params_of(f"embedding.{el}")
+        v, vp, vpp, v_t, vp_t = _embedding_parts(potential.embedding[el], names, values, rho[idx])
+        F[idx], Fp[idx], Fpp[idx] = v, vp, vpp
+        F_t[idx], Fp_t[idx] = place(names, v_t, idx.numel()), place(names, vp_t, idx.numel())
+    e_atom = e_atom + F
+    de_atom = de_atom + F_t + Fp.unsqueeze(1) * rho_t
+    # s_h gains F′(ρ_i) ρ′_{Z_j} + F′(ρ_j) ρ′_{Z_i}; its derivative by the chain rule
+    dF_i = Fp_t[ci] + Fpp[ci].unsqueeze(1) * rho_t[ci]        # ∂F′(ρ_i)/∂θ
+    dF_j = Fp_t[cj] + Fpp[cj].unsqueeze(1) * rho_t[cj]
+    s = s + Fp[ci] * to_i[1] + Fp[cj] * to_j[1]
+    ds = ds + dF_i * to_i[1].unsqueeze(1) + Fp[ci].unsqueeze(1) * to_i[3] \
+        + dF_j * to_j[1].unsqueeze(1) + Fp[cj].unsqueeze(1) * to_j[3]
+    return e_atom, de_atom, s, ds
+
+
+def _assemble(batch, element_energies, mean_energy, e_atom, de_atom, s, ds, d, r, ci, cj,
+              frame_of_pair, *, forces: bool, stress: bool):
+    """Frame energies, forces and stress (and their Jacobians) from the per-atom energies and
+    the per-pair s_h = ∂E/∂r_h."""
+    f64 = torch.float64
+    n_atoms, n_par = e_atom.shape[0], de_atom.shape[1]
     n_frames = batch.n_frames
     offsets = element_energies[batch.element] + mean_energy
     energy = torch.zeros(n_frames, dtype=f64).index_add(0, batch.frame_of_atom, e_atom + offsets)
