@@ -7,7 +7,7 @@ from ase import Atoms
 
 from potforge.descriptors.scaling import ScalingStatistics, SymmetryFunctionScaling
 from potforge.descriptors.symmetry_functions import SymmetryFunction, SymmetryFunctionSet
-from potforge.models.hdnnp import HDNNP
+from potforge.models.hdnnp.potential import HDNNP
 from potforge.models.network import AtomicNetwork
 
 

@@ -8,12 +8,15 @@ Quick start::
 
 Subpackages follow the data flow: ``data`` (frames, files) -> ``descriptors`` -> ``models`` ->
 ``training`` -> ``validation``; ``calculators`` and ``export`` connect to ASE, LAMMPS and n2p2.
-Heavy modules are imported on first use.
+Heavy modules are imported on first use; PyTorch is a lazily loaded module
+(:mod:`potforge.core.lazy`), so that predicting with the compiled HDNNP kernels never pays for
+importing it. The root only re-exports (nothing inside the package imports it).
 """
 
 from __future__ import annotations
 
 from .core.provenance import __version__
+
 __all__ = ["__version__", "calculator", "load_model", "fit"]
 
 

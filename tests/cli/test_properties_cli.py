@@ -20,7 +20,7 @@ def pair_model_dir(path):
     Cauchy relation C12 = C44 at zero pressure."""
     from potforge.descriptors.scaling import ScalingStatistics, SymmetryFunctionScaling
     from potforge.descriptors.symmetry_functions import SymmetryFunction, SymmetryFunctionSet
-    from potforge.models.hdnnp import HDNNP
+    from potforge.models.hdnnp.potential import HDNNP
     from potforge.models.network import AtomicNetwork
 
     kw = dict(element="Cu", neighbors=("Cu",), cutoff_radius=5.0, cutoff_type="cos")

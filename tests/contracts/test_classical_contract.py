@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from potforge.models.classical import SetflEAM
+from potforge.models.classical.eam import SetflEAM
 
 from ..models import classical_cases as cc
 from . import contract

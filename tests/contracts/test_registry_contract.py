@@ -22,8 +22,12 @@ FAMILIES = {f.kind: f for f in families()}
 
 def example_of(entry: ModelFamily) -> ModelExample:
     """The family's contract example, or an AssertionError saying what is missing."""
-    assert callable(entry.example), f"model kind {entry.kind!r} registered without an example"
-    example = entry.example()
+    try:
+        make = entry.example
+    except (ValueError, ImportError, AttributeError) as err:
+        raise AssertionError(f"model kind {entry.kind!r}: no example ({err})") from None
+    assert callable(make), f"model kind {entry.kind!r} registered without an example"
+    example = make()
     assert isinstance(example, ModelExample), \
         f"{entry.kind}: example() returned {type(example).__name__}, expected a ModelExample"
     assert isinstance(example.potential, Potential) and example.potential.kind == entry.kind, \
@@ -50,10 +54,29 @@ def test_registry_lists_every_family_folder():
 
 def test_contract_refuses_a_family_without_a_usable_example():
     base = FAMILIES["pair"]
-    for broken in (None, lambda: None, FAMILIES["eam"].example):
-        entry = ModelFamily(kind="pair", potential=base.potential, summary="", example=broken)
-        with pytest.raises(AssertionError):
+    for broken in ("", "potforge.models.classical.examples:no_such_example",
+                   "potforge.models.registry:ModelFamily",  # callable, but not an example
+                   FAMILIES["eam"].example_ref):           # another kind's example
+        entry = ModelFamily(kind="pair", summary="", potential_ref=base.potential_ref,
+                            example_ref=broken)
+        with pytest.raises((AssertionError, TypeError)):
             example_of(entry)
+
+
+def test_every_registered_reference_resolves():
+    """Each family's parts import and are what they claim (classes, callables, schemas)."""
+    import dataclasses
+
+    for entry in FAMILIES.values():
+        assert entry.potential.kind == entry.kind
+        assert callable(entry.example)
+        for exporter in entry.exporters.values():
+            assert callable(exporter)
+        for importer in entry.importers:
+            assert callable(importer.matches) and callable(importer.load)
+        if entry.is_trainable:
+            assert dataclasses.is_dataclass(entry.config)
+            assert callable(entry.build) and callable(entry.rebuild)
 
 
 def test_forces_match_finite_differences(case):

@@ -6,10 +6,13 @@ import numpy as np
 from ase import Atoms
 from ase.build import bulk
 
-from potforge.models.classical import EAM, Parameter, PairPotential, StillingerWeber, Tersoff
+from potforge.models.classical.base import Parameter
+from potforge.models.classical.eam import EAM
+from potforge.models.classical.pair import PairPotential
+from potforge.models.classical.sw import StillingerWeber
+from potforge.models.classical.tersoff import Tersoff
 from potforge.models.classical.functions import embedding_form, radial_form
-from potforge.data.lammps import SW_KEYS
-from potforge.data.lammps import TERSOFF_KEYS
+from potforge.data.lammps.parameter_files import SW_KEYS, TERSOFF_KEYS
 
 #: Tersoff, PRB 39, 5566 (1989): LAMMPS potentials/SiCGe.tersoff, entries "Si(D)", "C" and the
 #: mixed ones (renamed Si); the same Si numbers as the brief's "Si(C)" line except that LAMMPS

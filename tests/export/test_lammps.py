@@ -29,10 +29,13 @@ from hypothesis import strategies as st
 
 import potforge
 from potforge.core.errors import ModelFormatError, UnknownElementError
-from potforge.data.lammps import (TableSection, read_setfl, read_sw, read_table, read_tersoff, write_setfl,
-                                  write_sw, write_table, write_tersoff)
+from potforge.data.lammps.parameter_files import read_sw, read_tersoff, write_sw, write_tersoff
+from potforge.data.lammps.setfl import read_setfl, write_setfl
+from potforge.data.lammps.table import TableSection, read_table, write_table
 from potforge.models.classical.lammps import default_r_inner, export_lammps, read_lammps_potential
-from potforge.models.classical import SetflEAM, StillingerWeber, Tersoff
+from potforge.models.classical.eam import SetflEAM
+from potforge.models.classical.sw import StillingerWeber
+from potforge.models.classical.tersoff import Tersoff
 
 from ..lammps_runner import lammps_available, run_lammps, run_lammps_input, write_data
 from . import lammps_models as M

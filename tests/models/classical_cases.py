@@ -6,10 +6,11 @@ import numpy as np
 from ase import Atoms
 from ase.build import bulk
 
-from potforge.models.classical import Parameter, StillingerWeber, Tersoff
+from potforge.models.classical.base import Parameter
+from potforge.models.classical.sw import StillingerWeber
+from potforge.models.classical.tersoff import Tersoff
 from potforge.models.classical.spec import potential_from_spec
-from potforge.data.lammps import SW_KEYS
-from potforge.data.lammps import TERSOFF_KEYS
+from potforge.data.lammps.parameter_files import SW_KEYS, TERSOFF_KEYS
 
 #: Tersoff, PRB 38, 9902 (1988), Si(C) in LAMMPS form (as in LAMMPS potentials/SiCGe.tersoff)
 TERSOFF_SI_C = dict(zip(TERSOFF_KEYS, [3.0, 1.0, 1.7322, 1.0039e5, 16.218, -0.59826, 0.78734, 1.0999e-6,

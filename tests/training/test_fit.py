@@ -211,7 +211,7 @@ def test_help_of_validation_tools(verb, capsys):
 
 def test_top_level_fit_accepts_a_mapping_and_returns_the_potential(tmp_path, cu_files, cu_frames):
     import potforge
-    from potforge.models.hdnnp import HDNNP
+    from potforge.models.hdnnp.potential import HDNNP
 
     train, _ = cu_files
     raw = cu_config(train)

@@ -52,8 +52,7 @@ def build_calculator(name: str, parameters: Mapping[str, Any] | None = None, *,
     :data:`potforge.generate.calculators.KNOWN_CALCULATORS` or an import path
     ``package.module:Class``, built as labelling builds it; errors name ``key``."""
     from ..core.errors import ConfigError
-    from ..generate.calculators import build_calculator as build_spec
-    from ..generate.calculators import calculator_spec
+    from ..generate.calculators import build_calculator as build_spec, calculator_spec
 
     try:
         return build_spec(calculator_spec({"name": name, "parameters": dict(parameters or {})}))
@@ -66,9 +65,9 @@ def structure_features(structures: Sequence, element: str, *, cutoff: float = 6.
     """Per-atom symmetry functions (a potforge preset set) of each structure."""
     import numpy as np
 
+    from ..core.elements import species_indices
     from ..core.neighbors import neighbor_list
     from ..descriptors.presets import preset
-    from ..core.elements import species_indices
 
     species = (element,)
     sfs = preset(species, cutoff, n_radial=n_radial, n_angular=n_angular)
@@ -134,10 +133,10 @@ def run(args: argparse.Namespace) -> int:
 
     import yaml
 
-    from ..core.provenance import __version__
     from ..core.atomic import atomic_write
     from ..core.config import apply_overrides, load_yaml, to_plain
     from ..core.errors import ConfigError, located
+    from ..core.provenance import __version__
     from ..data import detect_format, write_frames
     from ..generate.configurations import generate_structures, generation_config, needs_calculator
 

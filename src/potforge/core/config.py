@@ -23,7 +23,6 @@ raw mapping before validation, and :func:`to_plain` turns a config back into a m
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import math
 import os
 import types
@@ -32,11 +31,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal, Union
 
-from .errors import ConfigError
-from .units import GPa, Bohr, Hartree
+from .errors import ConfigError, nearest
+from .units import Bohr, GPa, Hartree
 
 __all__ = ["build", "apply_overrides", "to_plain", "load_yaml", "parse_quantity", "QUANTITIES",
-           "nearest", "unknown_key_error", "doc", "convert"]
+           "unknown_key_error", "doc", "convert"]
 
 #: quantity kind -> (unit of plain numbers, {unit name: size in internal units}, internal unit)
 QUANTITIES: dict[str, tuple[str, dict[str, float], str]] = {
@@ -57,12 +56,6 @@ def doc(text: str, **extra: Any) -> dict:
     """Field metadata: the one-line help ``text`` and extras such as ``unit="length"``
     (``field(default=5.0, metadata=doc("cutoff radius", unit="length"))``)."""
     return {"doc": text, **extra}
-
-
-def nearest(name: str, options: Sequence[str]) -> str | None:
-    """The option closest to ``name`` (difflib), or None."""
-    close = difflib.get_close_matches(name, list(options), n=1, cutoff=0.5)
-    return close[0] if close else None
 
 
 def unknown_key_error(key: str, name: str, options: Sequence[str]) -> ConfigError:

@@ -15,9 +15,8 @@ from collections.abc import Sequence
 import numpy as np
 from ase import Atoms
 
-from .config import nearest
 from .elements import check_element
-from .errors import ConfigError
+from .errors import ConfigError, nearest
 
 __all__ = ["LATTICES", "ATOMS_PER_CELL", "IDEAL_C_OVER_A", "VOIGT_NAMES", "VOIGT_PAIRS",
            "check_lattice", "reference_lattice", "volume_per_atom", "lattice_constants",

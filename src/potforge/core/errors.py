@@ -21,7 +21,16 @@ __all__ = [
     "NotFittedError",
     "location",
     "located",
+    "nearest",
 ]
+
+
+def nearest(name: str, options) -> str | None:
+    """The option closest to ``name`` (difflib), or None: the "did you mean" of messages."""
+    import difflib  # stdlib, needed on error paths only
+
+    close = difflib.get_close_matches(name, list(options), n=1, cutoff=0.5)
+    return close[0] if close else None
 
 
 def location(path: object | None = None, line: int | None = None, frame: int | None = None) -> str:

@@ -7,8 +7,6 @@ package root (which only re-exports it).
 
 from __future__ import annotations
 
-import platform
-import subprocess
 import sys
 from pathlib import Path
 
@@ -19,6 +17,8 @@ __version__ = "0.1.0"
 
 def git_sha() -> str | None:
     """Commit of the potforge checkout this runs from (None for an installed wheel)."""
+    import subprocess  # here: importing this module (for __version__) must stay cheap
+
     here = Path(__file__).resolve().parent
     try:
         out = subprocess.run(["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True,
@@ -33,6 +33,8 @@ def versions(*packages: str) -> dict[str, str | None]:
     """potforge (version and commit), Python, NumPy and ASE, plus each named package: its
     installed distribution's version, else the ``__version__`` of the module if it is
     imported, else None."""
+    import platform
+
     import ase
     import numpy
 

@@ -13,10 +13,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 from ..core.elements import species_indices
 from ..core.errors import DataFormatError, UnknownElementError
+from ..core.lazy import torch
 from .frame import Frame
 
 __all__ = ["FrameLabels", "BatchLabels", "frame_labels", "ranges", "pair_rows", "voigt"]

@@ -34,7 +34,7 @@ def load_model(path: str | os.PathLike, *, length_unit: str = "angstrom", energy
     for entry in families():
         for importer in entry.importers:
             if importer.matches(path):
-                return importer.read(path, length_unit=length_unit, energy_unit=energy_unit)
+                return importer.load(path, length_unit=length_unit, energy_unit=energy_unit)
     names = ", ".join(i.name for f in families() for i in f.importers)
     if not path.is_dir():
         raise ModelFormatError(f"not a directory; expected a potforge model (model.json) or one of: "
@@ -45,7 +45,7 @@ def load_model(path: str | os.PathLike, *, length_unit: str = "angstrom", energy
 
 def export_formats(potential: Potential) -> list[str]:
     """The formats the model's family exports to."""
-    return sorted(family(potential.kind).exporters)
+    return sorted(family(potential.kind).exporter_refs)
 
 
 def export_model(potential: Potential, format: str, directory: str | os.PathLike, **options) -> dict:
@@ -54,7 +54,7 @@ def export_model(potential: Potential, format: str, directory: str | os.PathLike
     which uses those that apply. Returns the exporter's record (``files`` and more)."""
     exporters = family(potential.kind).exporters
     if format not in exporters:
-        kinds = [e.kind for e in families() if format in e.exporters]
+        kinds = [e.kind for e in families() if format in e.exporter_refs]
         hint = f"; {format} export is for {', '.join(kinds)} models" if kinds else ""
         have = ", ".join(sorted(exporters)) or "none"
         raise ModelFormatError(f"a {potential.kind} model has no {format} form (its formats: {have}){hint}")

@@ -234,7 +234,7 @@ def _resolve(name: str):
     elif ":" in name:
         path, defaults = name, {}
     else:
-        from ..core.config import nearest
+        from ..core.errors import nearest
 
         guess = nearest(name, list(KNOWN_CALCULATORS))
         hint = f"did you mean '{guess}'? " if guess else ""
@@ -297,7 +297,7 @@ def _check_keywords(factory, params: Mapping[str, Any], where: str) -> None:
     named.discard("self")
     for key in params:
         if key not in named:
-            from ..core.config import nearest
+            from ..core.errors import nearest
 
             guess = nearest(key, sorted(named))
             hint = f"did you mean '{guess}'? " if guess else ""

@@ -9,8 +9,7 @@ from typing import Any
 import numpy as np
 from ase import Atoms
 
-from ..core.crystals import bulk_crystal as _crystal
-from ..core.crystals import lattice_constants, nearest_neighbor_distance
+from ..core.crystals import bulk_crystal as _crystal, lattice_constants, nearest_neighbor_distance
 from ..core.errors import ConfigError, StructureError
 from ..core.neighbors import check_structure, neighbor_list
 

@@ -80,10 +80,10 @@ from typing import Any
 import numpy as np
 from ase import Atoms
 
-from ..core.config import build, doc, nearest
+from ..core.config import build, doc
 from ..core.crystals import LATTICES, reference_lattice
 from ..core.elements import check_element
-from ..core.errors import ConfigError
+from ..core.errors import ConfigError, nearest
 from .common import Progress
 from .defects import INTERSTITIAL_SITES
 from .generators import GENERATORS, NEEDS_CALCULATOR, GeneratorContext

@@ -23,7 +23,6 @@ from .dynamics import amorphous_snapshots, liquid_snapshots, md_snapshots, quenc
 from .planar import FAULT_SYSTEMS, stacking_fault_structures, surface_structures
 
 
-
 class GenerationSettings(Protocol):
     """What generators read of the whole config (a
     :class:`~potforge.generate.configurations.GenerationConfig`)."""

@@ -51,8 +51,7 @@ import numpy as np
 
 from ..core.errors import ConfigError, StructureError
 from ..data.frame import Frame
-from .calculators import CalculatorSpec, check_calculator
-from .calculators import calculator_spec as _as_spec
+from .calculators import CalculatorSpec, calculator_spec as _as_spec, check_calculator
 from .label_store import METADATA_KEY, LabellingError, LabelStore
 from .label_workers import run_tasks
 

@@ -8,9 +8,8 @@ from typing import Any
 import numpy as np
 from ase import Atoms
 
-from ..core.config import nearest
 from ..core.crystals import lattice_constants
-from ..core.errors import ConfigError
+from ..core.errors import ConfigError, nearest
 from .common import check_structure_valid, group_name, min_allowed_distance, tag
 
 __all__ = ["FAULT_SYSTEMS", "cubic_axes", "surface_slab", "surface_structures",

@@ -37,9 +37,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 from ..core.errors import ConfigError
+from ..core.lazy import torch
 
 __all__ = ["ACTIVATIONS", "ACTIVATION_NAMES", "activation", "check_activation", "network_forward",
            "NetworkLayout", "initial_parameters", "AtomicNetwork"]
@@ -178,8 +178,10 @@ class AtomicNetwork:
     def n_parameters(self) -> int:
         return sum(w.size + b.size for w, b in zip(self.weights, self.biases))
 
-    def layers(self, dtype: torch.dtype = torch.float64) -> list[tuple[torch.Tensor, torch.Tensor]]:
-        """The layers as tensors (cached per dtype; the arrays must not change afterwards)."""
+    def layers(self, dtype: torch.dtype | None = None) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """The layers as tensors (float64 unless ``dtype``; cached per dtype, so the arrays must
+        not change afterwards)."""
+        dtype = torch.float64 if dtype is None else dtype
         if dtype not in self._tensors:
             self._tensors[dtype] = [(torch.from_numpy(w).to(dtype), torch.from_numpy(b).to(dtype))
                                     for w, b in zip(self.weights, self.biases)]

@@ -13,7 +13,6 @@ cutoff, units, dtype, version, ...) plus arrays in ``arrays.npz``;
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from abc import ABC, abstractmethod
@@ -162,6 +161,8 @@ class Potential(ABC):
 
 def sha256(path: Path) -> str:
     """Hex SHA-256 of a file's content."""
+    import hashlib  # stdlib; here so that importing the model interface stays cheap
+
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for chunk in iter(lambda: handle.read(1 << 20), b""):

@@ -21,9 +21,9 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
-import torch
 
 from ..core.errors import ConfigError
+from ..core.lazy import torch
 from ..data.frame import Frame
 from ..data.labels import FrameLabels
 from .potential import Potential

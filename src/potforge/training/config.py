@@ -174,7 +174,7 @@ def optimizer_options(raw: Mapping[str, Any], key: str) -> tuple[str, dict]:
         raise ConfigError(f"{key}: expected a mapping such as {{kind: kalman}}")
     kind = raw.get("kind", "kalman")
     if kind not in OPTIMIZERS:
-        from ..core.config import nearest
+        from ..core.errors import nearest
 
         guess = nearest(str(kind), list(OPTIMIZERS))
         hint = f" (did you mean '{guess}'?)" if guess else ""

@@ -33,9 +33,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from ..core.errors import ConfigError
+from ..core.lazy import torch
 from ..core.provenance import versions
 from ..data.dataset import Dataset
 from ..models.building import BuildContext, frame_names
@@ -46,9 +45,8 @@ from .config import Config, optimizer_options
 from .data import load_data
 from .loss import Loss
 from .optimizers import OPTIMIZERS
-from .run_files import (DEFINITION_NAME, check_output_dir, load_definition, peak_rss_mib,
-                        progress_reporter, save_definition, write_json, write_learning_curve,
-                        write_yaml)
+from .run_files import (DEFINITION_NAME, check_output_dir, load_definition, peak_rss_mib, progress_reporter,
+                        save_definition, write_json, write_learning_curve, write_yaml)
 from .trainer import CHECKPOINT_NAME, Trainer, TrainingOptions
 
 __all__ = ["fit", "FitResult", "build_model", "threads"]

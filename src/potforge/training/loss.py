@@ -21,9 +21,8 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-import torch
-
 from ..core.errors import ConfigError
+from ..core.lazy import torch
 from ..core.metrics import ErrorMetrics
 from ..core.units import GPa
 from ..models.trainable import ModelOutput

@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from ..core.atomic import atomic_write
 from ..core.errors import ConfigError
+from ..core.lazy import torch
 from ..models.registry import family
 from ..models.trainable import TrainableModel
 from .records import LEARNING_CURVE_COLUMNS
@@ -78,8 +78,7 @@ def load_definition(out: Path) -> tuple[TrainableModel, dict]:
     kind = description["kind"]
     if kind == "classical":  # definitions written before each kind had a home of its own
         kind = description["potential"]["kind"]
-    model = family(kind, key=f"{out / DEFINITION_NAME}: kind", trainable=True).trainable \
-        .from_description(description)
+    model = family(kind, key=f"{out / DEFINITION_NAME}: kind", trainable=True).rebuild(description)
     model.load_state({"theta": torch.tensor(payload["initial_theta"], dtype=torch.float64),
                       "element_energies": torch.tensor(payload["element_energies"], dtype=torch.float64),
                       "mean_energy": payload["mean_energy"]})

@@ -21,10 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from ..core.atomic import atomic_path
 from ..core.errors import ConfigError
+from ..core.lazy import torch
 from ..core.metrics import ErrorMetrics
 from ..models.trainable import TrainableModel
 from .loss import ErrorAccumulator, Loss

@@ -2,15 +2,36 @@
 files, ``pair_style table`` files, and ``in.lammps`` scripts — read and written exactly as
 LAMMPS (22 Jul 2025) reads them, with one-line errors naming file and line.
 
-No models here: the classical families turn themselves into these files and back
+Modules: :mod:`.setfl`, :mod:`.parameter_files` (tersoff, sw), :mod:`.table`,
+:mod:`.input_script`. This package itself only recognises potential files by name (the model
+registry asks it when loading a path, and should not pay for the readers). No models here: the
+classical families turn themselves into these files and back
 (:mod:`potforge.models.classical.lammps`).
 """
 
-from .input_script import input_script
-from .parameter_files import SW_KEYS, TERSOFF_KEYS, Entry, read_sw, read_tersoff, write_sw, write_tersoff
-from .setfl import SetflData, read_setfl, write_setfl
-from .table import TableSection, read_table, write_table
+import os
+from collections.abc import Callable
+from pathlib import Path
 
-__all__ = ["SetflData", "read_setfl", "write_setfl", "TERSOFF_KEYS", "SW_KEYS", "Entry",
-           "read_tersoff", "write_tersoff", "read_sw", "write_sw", "TableSection", "read_table",
-           "write_table", "input_script"]
+__all__ = ["LAMMPS_STYLES", "style_for_path", "is_potential_file"]
+
+#: styles whose potential files potforge reads
+LAMMPS_STYLES = ("eam/alloy", "tersoff", "sw")
+#: file-name endings that identify a LAMMPS potential file, and their style
+_SUFFIX_STYLES = ((".eam.alloy", "eam/alloy"), (".setfl", "eam/alloy"), (".tersoff", "tersoff"),
+                  (".sw", "sw"))
+
+
+def style_for_path(path: str | os.PathLike) -> str | None:
+    """The LAMMPS style a file name suggests (``.eam.alloy``/``.setfl``, ``.tersoff``, ``.sw``)."""
+    low = os.fspath(path).lower()
+    return next((style for suffix, style in _SUFFIX_STYLES if low.endswith(suffix)), None)
+
+
+def is_potential_file(style: str) -> Callable[[Path], bool]:
+    """A test of whether a path is an existing file named like a potential file of ``style``."""
+    def matches(path: Path) -> bool:
+        return Path(path).is_file() and style_for_path(path) == style
+
+    matches.__name__ = f"is_{style.replace('/', '_')}_file"
+    return matches

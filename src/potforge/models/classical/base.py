@@ -24,11 +24,11 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
-import torch
 from ase import Atoms
 
 from ...core.elements import species_indices
 from ...core.errors import ConfigError, ModelFormatError
+from ...core.lazy import torch
 from ...core.neighbors import check_min_distance, neighbor_list
 from ..potential import Potential, Prediction
 

@@ -22,7 +22,7 @@ from ...core.config import doc
 from ...core.errors import ConfigError
 from .spec import potential_from_spec
 
-__all__ = ["ClassicalConfig", "classical_schema"]
+__all__ = ["ClassicalConfig", "classical_schema", "PairConfig", "EAMConfig", "TersoffConfig", "SWConfig"]
 
 
 @dataclass(frozen=True)
@@ -102,3 +102,9 @@ def classical_schema(kind: str) -> type:
     """The config schema of one classical kind (:class:`ClassicalConfig` with its ``kind``)."""
     return dataclass(frozen=True)(type(f"{kind.capitalize()}Config", (ClassicalConfig,), {
         "kind": kind, "__doc__": ClassicalConfig.__doc__, "__annotations__": {}}))
+
+
+PairConfig = classical_schema("pair")
+EAMConfig = classical_schema("eam")
+TersoffConfig = classical_schema("tersoff")
+SWConfig = classical_schema("sw")

@@ -20,12 +20,13 @@ Two representations:
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from typing import ClassVar
 
 import numpy as np
-import torch
 from ase.data import atomic_masses, atomic_numbers, reference_states
 
 from ...core.errors import ConfigError, ModelFormatError
+from ...core.lazy import torch
 from ...data.lammps.setfl import SetflData
 from .base import ClassicalPotential, Graph, Parameter
 from .functions import EmbeddingForm, RadialForm, embedding_form, smooth_switch, sub
@@ -47,6 +48,8 @@ class EAM(ClassicalPotential):
     parameters : the Parameters of all forms
     cutoff, smooth_width : float, Å
     """
+
+    kind: ClassVar[str] = "eam"
 
     def __init__(self, species: Iterable[str], pair: Mapping[str, RadialForm],
                  density: Mapping[str, RadialForm], embedding: Mapping[str, EmbeddingForm],
@@ -204,6 +207,8 @@ class SetflEAM(ClassicalPotential):
     """A tabulated EAM (setfl), evaluated exactly as LAMMPS ``eam/alloy`` does. No fittable
     parameters; ``energy_offsets`` (zero when read from a file) are added per atom and folded
     into F when written back."""
+
+    kind: ClassVar[str] = "eam-setfl"
 
     def __init__(self, data: SetflData, *, energy_offsets: Mapping[str, float] | None = None,
                  metadata: dict | None = None) -> None:

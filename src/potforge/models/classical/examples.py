@@ -3,8 +3,6 @@ and Si (Tersoff Si(C), Stillinger–Weber) in rattled, sheared cells, with energ
 
 from __future__ import annotations
 
-from ase.build import bulk
-
 from ...data.lammps.parameter_files import SW_KEYS, TERSOFF_KEYS
 from ..examples import nearest_cluster, strained_crystal
 from ..registry import ModelExample
@@ -30,12 +28,16 @@ _EAM_CU = {"cutoff": 5.0, "smooth_width": 1.0,
 
 
 def _cu(model: ClassicalPotential, **options) -> ModelExample:
+    from ase.build import bulk  # here: ase.build costs 0.4 s at import, and examples run in tests only
+
     model.energy_offsets = {s: -0.5 * (k + 1) for k, s in enumerate(model.species)}
     box = strained_crystal(bulk("Cu", "fcc", 3.61, cubic=True).repeat((2, 2, 2)), 0, 0.08, _SHEAR)
     return ModelExample(model, box, nearest_cluster(box, 9), **options)
 
 
 def _si(model: ClassicalPotential, **options) -> ModelExample:
+    from ase.build import bulk
+
     model.energy_offsets = {s: -0.5 * (k + 1) for k, s in enumerate(model.species)}
     box = strained_crystal(bulk("Si", "diamond", 5.43, cubic=True), 0, 0.1,
                            [[0.0, 0.015, 0.0], [0.0, 0.0, 0.01], [-0.02, 0.0, 0.0]]).repeat((1, 1, 2))

@@ -25,9 +25,8 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-import torch
-
 from ...core.errors import ConfigError
+from ...core.lazy import torch
 
 __all__ = ["smooth_switch", "RadialForm", "EmbeddingForm", "RADIAL_FORMS", "EMBEDDING_FORMS",
            "radial_form", "embedding_form", "bspline"]

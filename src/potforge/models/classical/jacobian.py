@@ -21,9 +21,7 @@ reverse Jacobian replays the whole model once per parameter; tests check that bo
 
 from __future__ import annotations
 
-import torch
-from torch.func import jacfwd, jvp
-
+from ...core.lazy import torch
 from .base import ClassicalPotential
 from .eam import EAM
 from .functions import smooth_switch
@@ -47,12 +45,12 @@ def _radial_parts(form, names: list[str], values: dict[str, torch.Tensor], r: to
         return out * smooth_switch(x, cutoff, width) if switch is not None else out
 
     def f_and_slope(pvec: torch.Tensor):
-        return jvp(lambda x: f(pvec, x), (r,), (torch.ones_like(r),))
+        return torch.func.jvp(lambda x: f(pvec, x), (r,), (torch.ones_like(r),))
 
     pvec = torch.stack([values[n] for n in names]) if names else torch.zeros(0, dtype=torch.float64)
     value, slope = f_and_slope(pvec)
     if names:
-        d_value, d_slope = jacfwd(f_and_slope)(pvec)
+        d_value, d_slope = torch.func.jacfwd(f_and_slope)(pvec)
     else:
         d_value = d_slope = torch.zeros((r.shape[0], 0), dtype=torch.float64)
     return value, slope, d_value, d_slope
@@ -64,15 +62,15 @@ def _embedding_parts(form, names: list[str], values: dict[str, torch.Tensor], rh
     ones = torch.ones_like(rho)
 
     def f_slope(pvec: torch.Tensor, x: torch.Tensor):
-        return jvp(lambda y: form(dict(zip(short, pvec)), y), (x,), (ones,))
+        return torch.func.jvp(lambda y: form(dict(zip(short, pvec)), y), (x,), (ones,))
 
     def f_slope_curv(pvec: torch.Tensor):
-        (value, slope), (_, curvature) = jvp(lambda x: f_slope(pvec, x), (rho,), (ones,))
+        (value, slope), (_, curvature) = torch.func.jvp(lambda x: f_slope(pvec, x), (rho,), (ones,))
         return value, slope, curvature
 
     pvec = torch.stack([values[n] for n in names])
     value, slope, curvature = f_slope_curv(pvec)
-    d_value, d_slope = jacfwd(lambda pv: f_slope(pv, rho))(pvec)
+    d_value, d_slope = torch.func.jacfwd(lambda pv: f_slope(pv, rho))(pvec)
     return value, slope, curvature, d_value, d_slope
 
 

@@ -32,36 +32,27 @@ from ase.data import atomic_masses, atomic_numbers
 from ...core.atomic import atomic_write
 from ...core.errors import ConfigError, ModelFormatError
 from ...core.provenance import __version__
-from ...data.lammps import (TableSection, input_script, read_setfl, read_sw, read_tersoff,
-                            write_setfl, write_sw, write_table, write_tersoff)
-from ...data.lammps.parameter_files import species_mapping
-from ..registry import Importer, family
+from ...data.lammps import LAMMPS_STYLES
+from ...data.lammps.input_script import input_script
+from ...data.lammps.parameter_files import read_sw, read_tersoff, species_mapping, write_sw, write_tersoff
+from ...data.lammps.setfl import read_setfl, write_setfl
+from ...data.lammps.table import TableSection, write_table
+from ..registry import family
 from .base import ClassicalPotential
 from .eam import EAM, SetflEAM
 from .pair import PairPotential
 from .sw import StillingerWeber
 from .tersoff import Tersoff
 
-__all__ = ["LAMMPS_STYLES", "DEFAULT_TABLE_POINTS", "style_for_path", "read_lammps_potential",
-           "lammps_importer", "export_lammps", "export_eam", "export_setfl", "export_tersoff",
+__all__ = ["DEFAULT_TABLE_POINTS", "read_lammps_potential", "read_setfl_file",
+           "read_tersoff_file", "read_sw_file", "export_lammps", "export_eam", "export_setfl", "export_tersoff",
            "export_sw", "export_pair", "default_r_inner"]
 
-#: styles :func:`read_lammps_potential` reads
-LAMMPS_STYLES = ("eam/alloy", "tersoff", "sw")
-#: file-name endings that identify a LAMMPS potential file, and their style
-_SUFFIX_STYLES = ((".eam.alloy", "eam/alloy"), (".setfl", "eam/alloy"), (".tersoff", "tersoff"),
-                  (".sw", "sw"))
 #: default grid of pair tables (points in the file and in LAMMPS' internal table)
 DEFAULT_TABLE_POINTS = 10000
 
 
 # -- reading a potential --------------------------------------------------------------------------
-def style_for_path(path: str | os.PathLike) -> str | None:
-    """The LAMMPS style a file name suggests (``.eam.alloy``/``.setfl``, ``.tersoff``, ``.sw``)."""
-    low = os.fspath(path).lower()
-    return next((style for suffix, style in _SUFFIX_STYLES if low.endswith(suffix)), None)
-
-
 def read_lammps_potential(path: str | os.PathLike, style: str,
                           species: Sequence[str] | Mapping[str, str] | None = None) -> ClassicalPotential:
     """A potforge model from a LAMMPS potential file.
@@ -104,17 +95,20 @@ def read_lammps_potential(path: str | os.PathLike, style: str,
         raise ModelFormatError(err.reason, path=name) from None
 
 
-def lammps_importer(style: str) -> Importer:
-    """The registry's importer of LAMMPS files of ``style`` (recognised by their names, see
-    :func:`style_for_path`): all elements of the file, metal units (the unit options of other
-    importers do not apply)."""
-    def matches(path: Path) -> bool:
-        return path.is_file() and style_for_path(path) == style
+def read_setfl_file(path: str | os.PathLike, **_units) -> ClassicalPotential:
+    """The registry's reader of ``.eam.alloy``/``.setfl`` files: all elements of the file
+    (LAMMPS files are in metal units; the unit options of other importers do not apply)."""
+    return read_lammps_potential(path, "eam/alloy")
 
-    def read(path: str | os.PathLike, **_units) -> ClassicalPotential:
-        return read_lammps_potential(path, style)
 
-    return Importer(f"LAMMPS {style} file", matches, read)
+def read_tersoff_file(path: str | os.PathLike, **_units) -> ClassicalPotential:
+    """The registry's reader of ``.tersoff`` files (all elements, metal units)."""
+    return read_lammps_potential(path, "tersoff")
+
+
+def read_sw_file(path: str | os.PathLike, **_units) -> ClassicalPotential:
+    """The registry's reader of ``.sw`` files (all elements, metal units)."""
+    return read_lammps_potential(path, "sw")
 
 
 # -- export ---------------------------------------------------------------------------------------

@@ -9,11 +9,12 @@ them as ``pair_style table`` (see :mod:`potforge.export.lammps`).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from typing import ClassVar
 
 import numpy as np
-import torch
 
 from ...core.errors import ConfigError, ModelFormatError
+from ...core.lazy import torch
 from .base import ClassicalPotential, Graph, Parameter
 from .functions import RadialForm, radial_form, smooth_switch, sub
 
@@ -76,6 +77,8 @@ class PairPotential(ClassicalPotential):
     smooth_width : float, Å
         Width of the switching region below the cutoff (analytic forms).
     """
+
+    kind: ClassVar[str] = "pair"
 
     def __init__(self, species: Iterable[str], forms: Mapping[str, RadialForm],
                  parameters: Iterable[Parameter], cutoff: float, *, smooth_width: float = 1.0,

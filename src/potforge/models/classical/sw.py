@@ -13,9 +13,9 @@ epsilon, sigma, a, lambda, gamma, costheta0, A, B, p, q, tol; two-body values co
 from __future__ import annotations
 
 import math
+from typing import ClassVar
 
-import torch
-
+from ...core.lazy import torch
 from ...data.lammps.parameter_files import SW_KEYS
 from .base import Graph
 from .triplet import TripletPotential, triplet_table
@@ -40,6 +40,8 @@ def _decay(r: torch.Tensor, scale: torch.Tensor, rc: torch.Tensor) -> torch.Tens
 
 class StillingerWeber(TripletPotential):
     """Stillinger–Weber; parameters ``<i>-<j>-<k>.<key>`` for every ordered element triplet."""
+
+    kind: ClassVar[str] = "sw"
 
     label = "Stillinger–Weber"
     keys = SW_KEYS

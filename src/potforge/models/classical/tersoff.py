@@ -24,10 +24,10 @@ less than 1e-8 relative).
 from __future__ import annotations
 
 import math
-
-import torch
+from typing import ClassVar
 
 from ...core.errors import ConfigError
+from ...core.lazy import torch
 from ...data.lammps.parameter_files import TERSOFF_KEYS
 from .base import Graph
 from .triplet import TripletPotential, element_triplets, triplet_table
@@ -81,6 +81,8 @@ def bond_order(x: torch.Tensor, n: torch.Tensor) -> torch.Tensor:
 
 class Tersoff(TripletPotential):
     """Tersoff potential; parameters ``<i>-<j>-<k>.<key>`` for every ordered element triplet."""
+
+    kind: ClassVar[str] = "tersoff"
 
     label = "Tersoff"
     keys = TERSOFF_KEYS

@@ -16,10 +16,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 from ...core.elements import species_indices
 from ...core.errors import StructureError
+from ...core.lazy import torch
 from ...core.neighbors import DEFAULT_MIN_DISTANCE, check_min_distance, neighbor_list
 from ...data.frame import Frame
 from ...data.labels import BatchLabels, FrameLabels, frame_labels, pair_rows, ranges

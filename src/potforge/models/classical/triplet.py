@@ -7,9 +7,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import ClassVar
 
-import torch
-
 from ...core.errors import ConfigError
+from ...core.lazy import torch
 from .base import ClassicalPotential, Parameter
 
 __all__ = ["element_triplets", "triplet_table", "TripletPotential"]

@@ -13,9 +13,9 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-import torch
 
 from ...core.errors import ConfigError, ModelFormatError
+from ...core.lazy import torch
 from ...core.units import length_factor
 from ...data.n2p2_model import cutoff_setting, read_input_nn, symmetry_function_lines
 from ...descriptors.cache import DescriptorCache
@@ -26,7 +26,7 @@ from ..building import BuildContext, reference_energies, resolve_species
 from .config import HDNNPConfig, PresetConfig, SymmetryFunctionsConfig
 from .trainable import TrainableHDNNP
 
-__all__ = ["build_hdnnp", "symmetry_functions_from_config"]
+__all__ = ["build_hdnnp", "rebuild_hdnnp", "symmetry_functions_from_config"]
 
 
 def symmetry_functions_from_config(sc: SymmetryFunctionsConfig, species: Sequence[str],
@@ -139,3 +139,8 @@ def build_hdnnp(ctx: BuildContext) -> tuple[TrainableHDNNP, dict[str, Any]]:
                                     f"({acts[s]})" for e, s in enumerate(species))
             + f"; {model.n_parameters} parameters; output scale {scale:.4g} eV")
     return model, facts
+
+
+def rebuild_hdnnp(description: dict) -> TrainableHDNNP:
+    """The untrained model of a definition :meth:`TrainableHDNNP.description` wrote."""
+    return TrainableHDNNP.from_description(description)

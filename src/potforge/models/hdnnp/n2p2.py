@@ -29,8 +29,7 @@ from ...core.errors import ModelFormatError
 from ...core.units import energy_factor, length_factor
 from ...data.n2p2_model import (N2p2Settings, cutoff_setting, is_n2p2_model, network_architecture,
                                 read_input_nn, read_scaling, read_weights, scaling_mode,
-                                symmetry_function_lines, weights_file_name, write_scaling,
-                                write_weights)
+                                symmetry_function_lines, weights_file_name, write_scaling, write_weights)
 from ...descriptors.cutoffs import CUTOFF_TYPES
 from ...descriptors.scaling import ScalingStatistics, SymmetryFunctionScaling
 from ...descriptors.symmetry_functions import SymmetryFunctionSet, parse_n2p2_symfunction

@@ -15,6 +15,7 @@ class with their charge networks and electrostatics.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import ClassVar
 
 import numpy as np
 from ase import Atoms
@@ -54,6 +55,8 @@ class HDNNP(Potential):
     metadata : dict
         Free-form provenance (source files, units of the original model, ...).
     """
+
+    kind: ClassVar[str] = "hdnnp"
 
     def __init__(self, symmetry_functions: SymmetryFunctionSet, scaling: SymmetryFunctionScaling,
                  networks: Mapping[str, AtomicNetwork], *, output_scale: float = 1.0,

@@ -16,8 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import ClassVar
 
-import torch
-
+from ...core.lazy import torch
 from ...data.frame import Frame
 from ...data.labels import FrameLabels, voigt
 from ...descriptors.cache import DescriptorBatch, DescriptorCache, cache_size
@@ -28,8 +27,6 @@ from ..trainable import ModelOutput, TrainableModel
 from .potential import HDNNP
 
 __all__ = ["TrainableHDNNP"]
-
-_DTYPES = {"float64": torch.float64, "float32": torch.float32}
 
 
 class TrainableHDNNP(TrainableModel):
@@ -70,7 +67,7 @@ class TrainableHDNNP(TrainableModel):
         self.normalize = bool(normalize)
         self.output_scale = float(output_scale)
         self.dtype_name = dtype
-        self.dtype = _DTYPES[dtype]
+        self.dtype = getattr(torch, dtype)  # "float64" or "float32"
         self.cache_dtype = cache_dtype
         self.n_threads = int(n_threads)
         self.n_functions = [symmetry_functions.n_functions(s) for s in self.species]

@@ -6,14 +6,12 @@ config schema and builder (:mod:`.config`) and its contract example (:mod:`.exam
 """
 
 from ..registry import ModelFamily, register_family
-from .config import MolecularConfig, build_molecular
-from .example import example
-from .potential import MolecularNetworkPotential
-from .trainable import TrainableMolecularNetwork
 
-__all__ = ["MolecularNetworkPotential", "TrainableMolecularNetwork", "MolecularConfig"]
+_HERE = "potforge.models.hdnnp_1g"
 
 register_family(ModelFamily(
-    kind="hdnnp-1g", potential=MolecularNetworkPotential, example=example,
+    kind="hdnnp-1g",
     summary="1G neural network potential of one molecule (global coordinates, like atoms symmetrised)",
-    config=MolecularConfig, build=build_molecular, trainable=TrainableMolecularNetwork))
+    potential_ref=f"{_HERE}.potential:MolecularNetworkPotential", example_ref=f"{_HERE}.example:example",
+    config_ref=f"{_HERE}.config:MolecularConfig", build_ref=f"{_HERE}.config:build_molecular",
+    rebuild_ref=f"{_HERE}.config:rebuild_molecular"))

@@ -16,15 +16,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-import torch
-
 from ...core.config import doc
 from ...core.errors import ConfigError
+from ...core.lazy import torch
 from ..building import BuildContext, frame_names
 from ..network import check_activation
 from .trainable import TrainableMolecularNetwork
 
-__all__ = ["MolecularConfig", "build_molecular"]
+__all__ = ["MolecularConfig", "build_molecular", "rebuild_molecular"]
 
 
 @dataclass(frozen=True)
@@ -66,3 +65,8 @@ def build_molecular(ctx: BuildContext) -> tuple[TrainableMolecularNetwork, dict[
     ctx.log(f"network: {'-'.join(symbols)}, {model.n_parameters} parameters "
             f"({mc.coordinates} coordinates, hidden {list(mc.hidden)})")
     return model, {"symbols": list(symbols)}
+
+
+def rebuild_molecular(description: dict) -> TrainableMolecularNetwork:
+    """The untrained model of a definition :meth:`TrainableMolecularNetwork.description` wrote."""
+    return TrainableMolecularNetwork.from_description(description)

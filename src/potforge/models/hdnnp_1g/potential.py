@@ -53,6 +53,7 @@ import itertools
 import math
 from collections import Counter
 from collections.abc import Sequence
+from typing import ClassVar
 
 import numpy as np
 from ase import Atoms
@@ -198,6 +199,8 @@ class MolecularNetworkPotential(Potential):
     dtype : {"float64", "float32"}
         Arithmetic of the network (coordinates and scaling stay float64).
     """
+
+    kind: ClassVar[str] = "hdnnp-1g"
 
     def __init__(self, symbols: Sequence[str], network: AtomicNetwork, *,
                  coordinates: str = "morse", length: float = 1.0,

@@ -21,21 +21,20 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
-import torch
 
 from ...core.errors import ConfigError, NotFittedError, StructureError, UnknownElementError
+from ...core.lazy import torch
 from ...core.neighbors import DEFAULT_MIN_DISTANCE, check_min_distance
 from ...data.frame import Frame
 from ...data.labels import BatchLabels, FrameLabels, frame_labels
 from ..network import ACTIVATION_NAMES, NetworkLayout, initial_parameters, network_forward
 from ..trainable import ModelOutput, TrainableModel
 from .potential import (COORDINATES, MolecularNetworkPotential, atom_pairs, check_molecule,
-                        like_atom_permutations, molecule_order, pair_coordinates,
-                        permuted_pair_indices, unique_species)
+                        like_atom_permutations, molecule_order, pair_coordinates, permuted_pair_indices,
+                        unique_species)
 
 __all__ = ["TrainableMolecularNetwork", "MolecularData", "MolecularBatch"]
 
-_DTYPES = {"float64": torch.float64, "float32": torch.float32}
 _OPTIONS = ("kind", "symbols", "hidden", "activations", "coordinates", "length", "input_mean",
             "input_std", "output_scale", "dtype")
 
@@ -149,13 +148,13 @@ class TrainableMolecularNetwork(TrainableModel):
             raise ConfigError(f"model.coordinates: {coordinates!r} is not one of {', '.join(COORDINATES)}")
         if not float(length) > 0:
             raise ConfigError(f"model.length: must be a positive length in Å, got {length}")
-        if dtype not in _DTYPES:
+        if dtype not in ("float64", "float32"):
             raise ConfigError(f"model.dtype: {dtype!r} is not one of float64, float32")
         self.coordinates = coordinates
         self.length = float(length)
         self.output_scale = float(output_scale)
         self.dtype_name = dtype
-        self.dtype = _DTYPES[dtype]
+        self.dtype = getattr(torch, dtype)
         self.pairs = atom_pairs(len(self.symbols))
         self.n_pairs = len(self.pairs)
         try:

@@ -12,8 +12,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any, ClassVar, Protocol
 
-import torch
-
+from ...core.lazy import torch
 from ...data.labels import BatchLabels, FrameLabels
 from ...models.trainable import TrainableModel
 from ..loss import Loss, LossTerms

@@ -14,9 +14,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import torch
-
 from ...core.errors import ConfigError
+from ...core.lazy import torch
 from .base import Optimizer, TrainerView, register_optimizer
 
 __all__ = ["AdamOptimizer", "LBFGSOptimizer"]

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import math
 
-import torch
-
 from ...core.errors import ConfigError
+from ...core.lazy import torch
 from ..loss import STRESS_COMPONENTS
 from .base import Optimizer, TrainerView, register_optimizer
 from .kalman_filter import KalmanFilter

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 
-import torch
+from ...core.lazy import torch
 
 __all__ = ["KalmanFilter"]
 

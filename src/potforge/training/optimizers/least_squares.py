@@ -19,10 +19,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import torch
 import torch.autograd.forward_ad as fwAD
 
 from ...core.errors import ConfigError
+from ...core.lazy import torch
 from ...models.trainable import TrainableModel
 from .base import Optimizer, TrainerView, register_optimizer
 

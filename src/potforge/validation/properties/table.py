@@ -9,10 +9,9 @@ from collections.abc import Callable, Iterable, Mapping
 
 import numpy as np
 
-from ...core.config import nearest
 from ...core.crystals import bulk_crystal, check_lattice
 from ...core.elements import check_element
-from ...core.errors import ConfigError
+from ...core.errors import ConfigError, nearest
 from .bulk import elastic_constants, equation_of_state, lattice_constant
 from .common import with_calc
 from .defects import SURFACE_BUILDERS, stacking_fault_energy, surface_energy, vacancy_formation_energy
