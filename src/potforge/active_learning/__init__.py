@@ -1,1 +1,2 @@
-"""active_learning (planned; see ARCHITECTURE.md)."""
+"""The explore → select → label → retrain loop (not written yet: issue 16; see
+../shared/ARCHITECTURE.md)."""

@@ -1,4 +1,6 @@
-"""Data layer: frames (``ase.Atoms`` + labels), data sets, and file formats."""
+"""Data layer: frames (``ase.Atoms`` + labels), data sets, their labels as tensors
+(:mod:`.labels`), and file formats — structure files (:mod:`.io`), n2p2 model files
+(:mod:`.n2p2_model`) and LAMMPS potential files (:mod:`.lammps`) as plain data."""
 
 from .dataset import Dataset, LabelStatistics
 from .frame import LABELS, Frame

@@ -1,4 +1,6 @@
-"""Descriptors: cutoff functions, atom-centred symmetry functions (values and derivatives), scaling."""
+"""Descriptors: cutoff functions, atom-centred symmetry functions (values and derivatives),
+presets and pruning, scaling, and the cache of a training set's values and Jacobians
+(:mod:`.cache`)."""
 
 from .cutoffs import CUTOFF_TYPES, cutoff_function
 from .scaling import SCALING_MODES, ScalingStatistics, SymmetryFunctionScaling

@@ -1,1 +1,3 @@
-"""Validation: applying models to data, error metrics, extrapolation, properties."""
+"""Validation: applying models to data (:mod:`.predict`), errors against labels
+(:mod:`.evaluate`) with their report and plots (:mod:`.report`, :mod:`.plots`), data-set
+summaries, and physical properties (:mod:`.properties`)."""
