@@ -8,7 +8,6 @@ package root (which only re-exports it).
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 __all__ = ["__version__", "git_sha", "versions"]
 
@@ -18,6 +17,7 @@ __version__ = "0.1.0"
 def git_sha() -> str | None:
     """Commit of the potforge checkout this runs from (None for an installed wheel)."""
     import subprocess  # here: importing this module (for __version__) must stay cheap
+    from pathlib import Path
 
     here = Path(__file__).resolve().parent
     try:
