@@ -204,6 +204,19 @@ def test_nothing_imports_the_package_root(path):
 
 
 @pytest.mark.parametrize("path", _files(), ids=lambda p: str(p.relative_to(SRC)))
+def test_torch_comes_from_core_lazy(path):
+    """Module level: ``from ..core.lazy import torch``, never ``import torch`` (which would
+    load PyTorch whenever the module is imported; see core/lazy.py). Inside functions,
+    PyTorch's submodules may be imported where they are used."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    for node in tree.body:
+        names = ([a.name for a in node.names] if isinstance(node, ast.Import) else
+                 [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else [])
+        assert not any(n == "torch" or n.startswith("torch.") for n in names), \
+            f"{path.relative_to(SRC)}:{node.lineno}: imports torch at module level; use core.lazy"
+
+
+@pytest.mark.parametrize("path", _files(), ids=lambda p: str(p.relative_to(SRC)))
 def test_module_size(path):
     n = len(path.read_text(encoding="utf-8").splitlines())
     assert n <= MAX_MODULE_LINES, f"{path.relative_to(SRC)}: {n} lines (at most {MAX_MODULE_LINES}); split it"

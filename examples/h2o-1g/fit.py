@@ -1,7 +1,7 @@
 """Fit a 1G neural network potential to the MP2 water-monomer PES (h2o_pes.xyz).
 
 Frames are split by group (one group per geometry) into training, validation and test sets;
-the model is :class:`~potforge.training.models.molecular.TrainableMolecularNetwork` (Morse
+the model is :class:`~potforge.models.hdnnp_1g.trainable.TrainableMolecularNetwork` (Morse
 variables of the three distances, network averaged over the two H permutations), trained with
 full-batch L-BFGS on energies and forces; the epoch with the lowest validation loss is kept.
 The test errors are computed with the fitted :class:`MolecularNetworkPotential` (the object

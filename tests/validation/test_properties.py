@@ -1,4 +1,4 @@
-"""Physical properties through ASE calculators (validation/properties.py).
+"""Physical properties through ASE calculators (validation/properties/).
 
 References are independent computations in the tests themselves (energy instead of stress
 derivatives, ase.eos, a hand-written dynamical matrix, hcp-vs-fcc energies), exact physics

@@ -19,7 +19,7 @@ from .elements import check_element
 from .errors import ConfigError, nearest
 
 __all__ = ["LATTICES", "ATOMS_PER_CELL", "IDEAL_C_OVER_A", "VOIGT_NAMES", "VOIGT_PAIRS",
-           "check_lattice", "reference_lattice", "volume_per_atom", "lattice_constants",
+           "check_lattice", "reference_lattice", "volume_per_atom", "lattice_constants", "lattice_guess",
            "nearest_neighbor_distance", "bulk_crystal", "strain_tensor", "voigt_strain"]
 
 #: Lattices of one element (names as :func:`ase.build.bulk` spells them).
@@ -56,42 +56,24 @@ def reference_lattice(element: str) -> str:
     return lattice
 
 
-def volume_per_atom(lattice: str, a: float, c: float | None = None) -> float:
-    """Volume per atom (Å³) of a perfect crystal with lattice constant ``a`` (and ``c``)."""
+def volume_per_atom(lattice: str, a: float, c_over_a: float = IDEAL_C_OVER_A) -> float:
+    """Volume per atom (Å³) of a perfect crystal with lattice constant ``a`` (hcp: and c/a)."""
     lattice = check_lattice(lattice)
     if lattice == "hcp":
-        c = a * IDEAL_C_OVER_A if c is None else c
-        return math.sqrt(3.0) / 4.0 * a * a * c
+        return math.sqrt(3.0) / 4.0 * a ** 3 * c_over_a
     return a ** 3 / ATOMS_PER_CELL[lattice]
 
 
-def _reference_volume(element: str, lattice: str, guess: bool) -> float:
-    """Volume per atom of the element's reference crystal (ASE). For elements ASE has none
-    for: with ``guess``, that of close-packed spheres of twice the covalent radius (a start
-    for a relaxation), else a ConfigError asking for the lattice constant."""
-    from ase.build import bulk
-    from ase.data import atomic_numbers, covalent_radii
-
-    try:
-        ref = bulk(element)
-        return ref.get_volume() / len(ref)
-    except Exception:  # ASE raises several kinds for elements without a usable reference
-        if not guess:
-            raise ConfigError(f"a: ASE has no reference crystal for {element}; give the lattice "
-                              f"constant of {lattice} (lattice_constants: {{{lattice}: ...}})") from None
-        d = 2.0 * covalent_radii[atomic_numbers[element]]
-        return d ** 3 / math.sqrt(2.0)
-
-
 def lattice_constants(element: str, lattice: str, a: float | None = None,
-                      c: float | None = None, *, guess: bool = False) -> tuple[float, float | None]:
-    """Lattice constant ``a`` (and ``c`` for hcp; None otherwise), Å.
+                      c: float | None = None) -> tuple[float, float | None]:
+    """Lattice constant ``a`` (and ``c`` for hcp; None otherwise) of a crystal to build, Å.
 
     Given values are kept. Otherwise, for the element's reference lattice, ASE's reference
-    ``a`` (and c/a); for any other lattice, the ``a`` that gives the reference crystal's
-    volume per atom (hcp with the given c/a, else the ideal √(8/3)). ``guess`` allows a rough
-    value for elements without a reference crystal (see :func:`_reference_volume`).
+    ``a`` (and c/a); for any other lattice, the ``a`` that gives the volume per atom of the
+    reference crystal as :func:`ase.build.bulk` builds it (hcp with the given c/a, else the
+    ideal √(8/3)); a ConfigError asks for the lattice constant where ASE has no reference.
     """
+    from ase.build import bulk
     from ase.data import atomic_numbers, reference_states
 
     lattice = check_lattice(lattice)
@@ -102,7 +84,12 @@ def lattice_constants(element: str, lattice: str, a: float | None = None,
             if lattice == "hcp" and c is None:
                 c = a * float(state.get("c/a", IDEAL_C_OVER_A))
         else:
-            v = _reference_volume(element, lattice, guess)
+            try:
+                ref = bulk(element)
+            except Exception:  # ASE raises several kinds for elements without a usable reference
+                raise ConfigError(f"a: ASE has no reference crystal for {element}; give the lattice "
+                                  f"constant of {lattice} (lattice_constants: {{{lattice}: ...}})") from None
+            v = ref.get_volume() / len(ref)
             if lattice == "hcp":
                 q = (c / a) if (c is not None and a is not None) else IDEAL_C_OVER_A
                 a = (4.0 * v / (math.sqrt(3.0) * q)) ** (1.0 / 3.0)
@@ -113,6 +100,30 @@ def lattice_constants(element: str, lattice: str, a: float | None = None,
     if not a > 0 or (c is not None and not c > 0):
         raise ConfigError(f"a: lattice constants must be positive, got a={a}, c={c}")
     return float(a), (float(c) if lattice == "hcp" else None)
+
+
+def lattice_guess(element: str, lattice: str) -> tuple[float, float]:
+    """A starting point for relaxing the lattice: (a Å, c/a). For the element's reference
+    lattice, ASE's reference a and c/a; for another lattice, the a that keeps the reference
+    state's volume per atom (ideal c/a); for an element whose reference state is none of
+    :data:`LATTICES`, close-packed spheres of twice the covalent radius."""
+    from ase.data import atomic_numbers, covalent_radii, reference_states
+
+    lattice = check_lattice(lattice)
+    z = atomic_numbers[check_element(element)]
+    ref = reference_states[z] or {}
+    sym = ref.get("symmetry")
+    if sym in LATTICES and "a" in ref:
+        c_over_a = ref.get("c/a", IDEAL_C_OVER_A) if sym == "hcp" else IDEAL_C_OVER_A
+        if sym == lattice:
+            return float(ref["a"]), float(c_over_a)
+        volume = volume_per_atom(sym, ref["a"], c_over_a)
+    else:
+        d = 2.0 * covalent_radii[z]          # nearest-neighbour distance of close packing
+        volume = d ** 3 / math.sqrt(2.0)
+    if lattice == "hcp":
+        return (4.0 * volume / (math.sqrt(3.0) * IDEAL_C_OVER_A)) ** (1 / 3), IDEAL_C_OVER_A
+    return (volume * ATOMS_PER_CELL[lattice]) ** (1 / 3), IDEAL_C_OVER_A
 
 
 def nearest_neighbor_distance(lattice: str, a: float, c: float | None = None) -> float:

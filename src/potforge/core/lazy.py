@@ -1,45 +1,47 @@
 """Modules loaded on first use.
 
 PyTorch takes about a second to import. potforge's compiled HDNNP path (``potforge
-predict``, the ASE calculator, ``potforge demo`` with n2p2 models) never touches it, yet every
-model family registers at import time (:mod:`potforge.models`), and the classical kernels and
-the trainable forms are written in PyTorch. So potforge's modules take ``torch`` from here:
+predict``, the ASE calculator, ``potforge demo`` with n2p2 models) never touches it, yet the
+classical kernels and the trainable forms are written in PyTorch, and modules that only name
+it should not load it. So potforge's modules take ``torch`` from here:
 
     from ..core.lazy import torch
 
-a module object (:class:`importlib.util.LazyLoader`) that imports PyTorch the moment one of
-its attributes is first used and is the real module from then on (also for ``import torch``
-elsewhere in the process). An ``import torch`` statement would load it at once (the import
-system reads ``__spec__``), and so would touching ``torch.*`` while a module is imported
-(constants, default arguments, decorators): tests/test_lazy_torch.py checks that loading
-and predicting with an n2p2 model leaves PyTorch unloaded.
+a stand-in that imports PyTorch (an ordinary import) the first time one of its attributes is
+used, and then keeps each attribute it has handed out as its own, so that later uses cost
+what a module attribute costs. It is not a module: ``sys.modules`` and everyone else's
+``import torch`` are untouched, and submodules are imported as usual where they are used
+(``import torch.autograd.forward_ad`` inside the function that needs it). Module-level code
+must not touch ``torch.*`` (constants, default arguments, decorators of modules imported
+when models register): tests/test_lazy_torch.py checks that predicting with an n2p2 model
+never imports PyTorch, and tests/test_layers.py that no module imports torch directly.
 """
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from types import ModuleType
+import importlib
+from typing import Any
 
-__all__ = ["lazy_import", "torch"]
-
-
-def lazy_import(name: str) -> ModuleType | None:
-    """``name`` as a module that loads on first attribute access (the module itself if it is
-    imported already; None if it is not installed)."""
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.find_spec(name)
-    if spec is None or spec.loader is None:
-        return None
-    loader = importlib.util.LazyLoader(spec.loader)
-    spec.loader = loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    loader.exec_module(module)
-    return module
+__all__ = ["LazyModule", "torch"]
 
 
-#: PyTorch, loaded on first use (None if it is not installed: every model needs it but the
-#: compiled HDNNP path)
-torch = lazy_import("torch")
+class LazyModule:
+    """The module ``name``, imported when an attribute is first asked for."""
+
+    def __init__(self, name: str) -> None:
+        self._lazy_name = name
+
+    def __getattr__(self, attr: str) -> Any:
+        # only called for attributes this object does not hold yet
+        if attr.startswith("__") and attr.endswith("__"):
+            raise AttributeError(attr)  # copy, pickle and friends probe for these
+        value = getattr(importlib.import_module(self._lazy_name), attr)
+        setattr(self, attr, value)
+        return value
+
+    def __repr__(self) -> str:
+        return f"<lazily imported module {self._lazy_name!r}>"
+
+
+#: PyTorch, imported on first use
+torch = LazyModule("torch")

@@ -3,7 +3,7 @@
 Forms (per element pair, :mod:`.functions`): Lennard-Jones 4ε[(σ/r)¹² − (σ/r)⁶], Morse
 D₀[e^{−2α(r−r₀)} − 2e^{−α(r−r₀)}], Buckingham A e^{−r/ρ} − C/r⁶, and a cubic B-spline.
 Analytic forms are multiplied by the smooth switch S (f, f′, f″ → 0 at the cutoff). LAMMPS runs
-them as ``pair_style table`` (see :mod:`potforge.export.lammps`).
+them as ``pair_style table`` (see :mod:`potforge.models.classical.lammps`).
 """
 
 from __future__ import annotations

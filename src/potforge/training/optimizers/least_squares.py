@@ -19,7 +19,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import torch.autograd.forward_ad as fwAD
 
 from ...core.errors import ConfigError
 from ...core.lazy import torch
@@ -130,6 +129,8 @@ class ResidualProblem:
         return np.where(np.isfinite(r), r, 1e30)
 
     def jacobian(self, x: np.ndarray) -> np.ndarray:
+        import torch.autograd.forward_ad as fwAD  # potforge takes torch from core.lazy
+
         theta = self._set(x)
         self.jacobians += 1
         p = theta.shape[0]

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 from ase import Atoms, units
 
-from ...core.crystals import IDEAL_C_OVER_A, bulk_crystal, check_lattice, lattice_constants, voigt_strain
+from ...core.crystals import bulk_crystal, check_lattice, lattice_guess, voigt_strain
 from ...core.elements import check_element
 from ...core.errors import ConfigError
 from .common import potential_energy, relax_atoms, with_calc
@@ -36,18 +36,16 @@ def lattice_constant(calc, element: str, lattice: str, a_guess: float | None = N
     lattice : {"fcc", "bcc", "hcp", "diamond", "sc"}
     a_guess : float, Å, optional
         Default: ASE's reference state (``ase.data.reference_states``) at equal volume per
-        atom (:func:`potforge.core.crystals.lattice_constants`).
+        atom (:func:`potforge.core.crystals.lattice_guess`).
     c_over_a : float, optional
         hcp starting c/a (default: the reference state's or ideal √(8/3)); relaxed.
     """
     from scipy.optimize import minimize, minimize_scalar
 
     element, lattice = check_element(element), check_lattice(lattice)
-    guess_a, guess_c = lattice_constants(element, lattice, guess=True)
+    guess_a, guess_ca = lattice_guess(element, lattice)
     a_guess = guess_a if a_guess is None else float(a_guess)
-    if c_over_a is None:
-        c_over_a = guess_c / guess_a if guess_c is not None else IDEAL_C_OVER_A
-    c_over_a = float(c_over_a)
+    c_over_a = guess_ca if c_over_a is None else float(c_over_a)
     if not a_guess > 0 or not c_over_a > 0:
         raise ConfigError(f"a_guess: lattice constant and c/a must be positive, got "
                           f"{a_guess} and {c_over_a}")
