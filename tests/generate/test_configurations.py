@@ -348,6 +348,9 @@ def test_every_kind_from_one_config():
      r"^generators\[0\]\.sigma: expected 0 < sigma"),
     ({"element": "Al", "generators": [{"kind": "eos", "phase": "fccc"}]},
      r"^generators\[0\]\.phase: 'fccc' is not one of .*did you mean 'fcc'"),
+    # spelled exactly: the phase also names the groups
+    ({"element": "Al", "generators": [{"kind": "bulk", "phases": ["fcc", "BCC"]}]},
+     r"^generators\[0\]\.phases\[1\]: 'BCC' is not one of .*did you mean 'bcc'"),
     ({"element": "Al", "generators": [{"kind": "md"}]}, r"^calculator: missing"),
     ({"element": "Xx", "generators": [{"kind": "bulk"}]}, r"^element: 'Xx' is not a chemical element symbol"),
     ({"element": "Al", "generators": []}, r"^generators: missing"),

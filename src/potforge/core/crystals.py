@@ -32,12 +32,13 @@ VOIGT_NAMES = ("xx", "yy", "zz", "yz", "xz", "xy")
 VOIGT_PAIRS = ((0, 0), (1, 1), (2, 2), (1, 2), (0, 2), (0, 1))
 
 
-def check_lattice(lattice: str, key: str = "lattice") -> str:
-    """The canonical lattice name (case and spaces ignored), or a ConfigError naming ``key``,
-    the nearest name and the valid ones."""
-    name = str(lattice).strip().lower()
+def check_lattice(lattice: str, key: str = "lattice", *, exact: bool = False) -> str:
+    """The canonical lattice name, or a ConfigError naming ``key``, the nearest name and the
+    valid ones. Case and surrounding spaces are ignored unless ``exact`` (configuration files,
+    where the name also becomes part of group names, spell it as :data:`LATTICES` does)."""
+    name = str(lattice) if exact else str(lattice).strip().lower()
     if name not in LATTICES:
-        guess = nearest(name, LATTICES)
+        guess = nearest(str(lattice).strip().lower(), LATTICES)
         hint = f" (did you mean '{guess}'?)" if guess else ""
         raise ConfigError(f"{key}: {lattice!r} is not one of {', '.join(LATTICES)}{hint}")
     return name
@@ -72,11 +73,12 @@ def lattice_constants(element: str, lattice: str, a: float | None = None,
     ``a`` (and c/a); for any other lattice, the ``a`` that gives the volume per atom of the
     reference crystal as :func:`ase.build.bulk` builds it (hcp with the given c/a, else the
     ideal √(8/3)); a ConfigError asks for the lattice constant where ASE has no reference.
+    The lattice is spelled as in :data:`LATTICES` (generator configurations; key ``phase``).
     """
     from ase.build import bulk
     from ase.data import atomic_numbers, reference_states
 
-    lattice = check_lattice(lattice)
+    lattice = check_lattice(lattice, "phase", exact=True)
     state = reference_states[atomic_numbers[check_element(element)]] or {}
     if a is None:
         if state.get("symmetry") == lattice and "a" in state:

@@ -25,7 +25,7 @@ def bulk_structures(element: str, phases: Sequence[str] = ("fcc", "bcc", "hcp"),
     lc = dict(lattice_constants or {})
     out = []
     for phase in phases:
-        check_lattice(phase)
+        check_lattice(phase, "phase", exact=True)
         atoms = parent_crystal(element, phase, a=lc.get(phase),
                              c=lc.get("hcp_c") if phase == "hcp" else None,
                              supercell=supercell, cubic=cubic)

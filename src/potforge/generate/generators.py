@@ -78,7 +78,7 @@ class _Crystal:
 
     def check(self, key: str) -> None:
         if self.phase is not None:
-            check_lattice(self.phase, f"{key}.phase")
+            check_lattice(self.phase, f"{key}.phase", exact=True)
         if any(n < 1 for n in self.supercell):
             raise ConfigError(f"{key}.supercell: expected three positive integers, got {list(self.supercell)}")
 
@@ -105,7 +105,7 @@ class BulkGenerator(_Crystal):
     def check(self, key: str) -> None:
         super().check(key)
         for k, p in enumerate(self.phases):
-            check_lattice(p, f"{key}.phases[{k}]")
+            check_lattice(p, f"{key}.phases[{k}]", exact=True)
 
     def run(self, ctx: "GeneratorContext") -> list[Atoms]:
         # a and c of the entry apply only to a single phase; otherwise lattice_constants
