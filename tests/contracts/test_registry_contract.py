@@ -13,6 +13,7 @@ import pytest
 
 from potforge.core.errors import StructureError
 from potforge.models import ModelExample, ModelFamily, families, load_potential
+from potforge.models.registry import resolve
 from potforge.models.potential import Potential
 
 from . import contract
@@ -63,6 +64,17 @@ def test_contract_refuses_a_family_without_a_usable_example():
             example_of(entry)
 
 
+def _declares_its_options(function, n_positional):
+    """``function(potential, directory, *, options)`` or ``function(path, *, options)``: options are keyword-only and named (export_model
+    and load_model read them off the signature; no catch-all ``**kwargs`` that would swallow
+    a misspelt option)."""
+    import inspect
+
+    params = list(inspect.signature(function).parameters.values())
+    assert all(p.kind is p.POSITIONAL_OR_KEYWORD for p in params[:n_positional]), function
+    assert all(p.kind is p.KEYWORD_ONLY for p in params[n_positional:]), function
+
+
 def test_every_registered_reference_resolves():
     """Each family's parts import and are what they claim (classes, callables, schemas)."""
     import dataclasses
@@ -71,9 +83,10 @@ def test_every_registered_reference_resolves():
         assert entry.potential.kind == entry.kind
         assert callable(entry.example)
         for exporter in entry.exporters.values():
-            assert callable(exporter)
+            _declares_its_options(exporter, 2)
         for importer in entry.importers:
-            assert callable(importer.matches) and callable(importer.load)
+            assert callable(importer.matches)
+            _declares_its_options(resolve(importer.read), 1)
         if entry.is_trainable:
             assert dataclasses.is_dataclass(entry.config)
             assert callable(entry.build) and callable(entry.rebuild)

@@ -432,6 +432,35 @@ def test_cli_export_lammps(tmp_path, capsys):
     assert code == 2 and "no n2p2 form" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("name, extra, message", [
+    # an option the exporter does not take is named, with those it takes, and nothing is written
+    ("si", ["--table-points", "100"], "--table-points: does not apply to the lammps export of a "
+                                      "tersoff model (it takes: none of the options)"),
+    ("cu", ["--length-unit", "bohr"], "--length-unit: does not apply to the lammps export of a "
+                                      "eam model (it takes: --rho-max, --table-points)"),
+])
+def test_cli_export_rejects_options_that_do_not_apply(tmp_path, capsys, name, extra, message):
+    from potforge.cli.main import main
+
+    (M.tersoff_si() if name == "si" else M.eam_cu()).save(tmp_path / name)
+    code = main(["export", str(tmp_path / name), "--format", "lammps", "-o", str(tmp_path / "out"), *extra])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and message in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_export_model_takes_the_exporters_options(tmp_path):
+    from potforge.core.errors import ConfigError
+    from potforge.export import export_model, export_options
+
+    model = M.eam_cu()
+    assert set(export_options(model, "lammps")) >= {"rho_max", "table_points", "nr", "nrho", "name"}
+    written = export_model(model, "lammps", tmp_path / "a", table_points=50, name="x")
+    assert written["potential_file"].name == "x.eam.alloy"
+    with pytest.raises(ConfigError, match="^n_table: not an option when exporting a eam model to lammps"):
+        export_model(model, "lammps", tmp_path / "b", n_table=50)
+
+
 _FUZZ_SOURCES: dict[str, str] = {}
 
 

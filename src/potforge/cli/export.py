@@ -27,22 +27,39 @@ def add_parser(sub, name: str, help_text: str) -> None:
     p.add_argument("model", help="potforge model directory (or any model potforge loads)")
     p.add_argument("--format", required=True, choices=("n2p2", "lammps"), help="output format")
     p.add_argument("-o", "--output", required=True, help="output directory")
-    p.add_argument("--length-unit", default="angstrom", help="n2p2: length unit of the files (default angstrom)")
-    p.add_argument("--energy-unit", default="ev", help="n2p2: energy unit of the files (default ev)")
+    p.add_argument("--length-unit", default=None, help="n2p2: length unit of the files (default angstrom)")
+    p.add_argument("--energy-unit", default=None, help="n2p2: energy unit of the files (default ev)")
     p.add_argument("--rho-max", type=float, default=None,
                    help="lammps, EAM: largest tabulated host density (default: 2x a compressed fcc crystal's)")
     p.add_argument("--table-points", type=int, default=None,
-                   help="lammps: points per table (pair tables default 10000, EAM 10000)")
+                   help="lammps, pair and EAM: points per table (default 10000)")
     p.set_defaults(run=run)
 
 
+#: the options of this command that go to the exporter
+_OPTIONS = ("length_unit", "energy_unit", "rho_max", "table_points")
+
+
 def run(args: argparse.Namespace) -> int:
-    from ..export import export_model, load_model
+    from ..core.errors import ConfigError, ModelFormatError
+    from ..export import export_model, export_options, load_model
+    from ..models.registry import family
 
     model = load_model(args.model)
-    written = export_model(model, args.format, args.output, length_unit=args.length_unit,
-                           energy_unit=args.energy_unit, rho_max=args.rho_max,
-                           table_points=args.table_points)
+    try:
+        accepted = export_options(model, args.format)
+    except ModelFormatError as err:
+        hint = ""
+        if args.format == "lammps" and "n2p2" in family(model.kind).exporter_refs:
+            hint = "; LAMMPS runs it with pair_style hdnnp from the files of --format n2p2"
+        raise ModelFormatError(err.reason + hint, path=args.model) from None
+    options = {name: getattr(args, name) for name in _OPTIONS if getattr(args, name) is not None}
+    for name in options:
+        if name not in accepted:
+            flags = ", ".join("--" + n.replace("_", "-") for n in _OPTIONS if n in accepted)
+            raise ConfigError(f"--{name.replace('_', '-')}: does not apply to the {args.format} export "
+                              f"of a {model.kind} model (it takes: {flags or 'none of the options'})")
+    written = export_model(model, args.format, args.output, **options)
     if args.format == "n2p2":
         print(f"wrote {args.output} ({args.format})")
         return 0

@@ -15,9 +15,9 @@ from pathlib import Path
 
 from ..core.errors import ModelFormatError
 from ..models.potential import Potential
-from ..models.registry import families, family, load_potential
+from ..models.registry import check_options, families, family, keyword_options, load_potential
 
-__all__ = ["load_model", "export_model", "export_formats"]
+__all__ = ["load_model", "export_model", "export_options"]
 
 
 def load_model(path: str | os.PathLike, *, length_unit: str = "angstrom", energy_unit: str = "ev") -> Potential:
@@ -25,8 +25,9 @@ def load_model(path: str | os.PathLike, *, length_unit: str = "angstrom", energy
     or a LAMMPS potential file (``.eam.alloy``/``.setfl``, ``.tersoff``, ``.sw``: all elements
     of the file; :func:`potforge.models.classical.lammps.read_lammps_potential` chooses them).
 
-    ``length_unit``/``energy_unit`` apply to n2p2 directories only (potforge models carry
-    their units; LAMMPS files are read in metal units).
+    ``length_unit``/``energy_unit`` are those of the files and apply to n2p2 directories
+    only (potforge models carry their units; LAMMPS files are in metal units), so that one
+    pair of unit options can describe a model and the data it is used on.
     """
     path = Path(path)
     if path.is_dir() and (path / "model.json").is_file():
@@ -43,19 +44,26 @@ def load_model(path: str | os.PathLike, *, length_unit: str = "angstrom", energy
                            "found", path=os.fspath(path))
 
 
-def export_formats(potential: Potential) -> list[str]:
-    """The formats the model's family exports to."""
-    return sorted(family(potential.kind).exporter_refs)
+def export_options(potential: Potential, format: str) -> tuple[str, ...]:
+    """The keyword options of the exporter that writes ``potential`` in ``format``."""
+    return keyword_options(_exporter(potential, format))
 
 
 def export_model(potential: Potential, format: str, directory: str | os.PathLike, **options) -> dict:
-    """Write ``potential`` in ``format`` into ``directory`` with its family's exporter;
-    ``options`` (length_unit, energy_unit, rho_max, table_points, ...) go to the exporter,
-    which uses those that apply. Returns the exporter's record (``files`` and more)."""
+    """Write ``potential`` in ``format`` into ``directory`` with its family's exporter.
+    ``options`` are the exporter's keyword options (:func:`export_options`: length_unit and
+    energy_unit for n2p2, rho_max and table_points for EAM tables, ...); one it does not
+    take is a ConfigError. Returns the exporter's record (``files`` and more)."""
+    exporter = _exporter(potential, format)
+    check_options(exporter, options, f"exporting a {potential.kind} model to {format}")
+    return exporter(potential, directory, **options)
+
+
+def _exporter(potential: Potential, format: str):
     exporters = family(potential.kind).exporters
     if format not in exporters:
         kinds = [e.kind for e in families() if format in e.exporter_refs]
         hint = f"; {format} export is for {', '.join(kinds)} models" if kinds else ""
         have = ", ".join(sorted(exporters)) or "none"
         raise ModelFormatError(f"a {potential.kind} model has no {format} form (its formats: {have}){hint}")
-    return exporters[format](potential, directory, **options)
+    return exporters[format]

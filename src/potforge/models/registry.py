@@ -48,7 +48,7 @@ if TYPE_CHECKING:
     from .building import BuildContext
     from .trainable import TrainableModel
 
-__all__ = ["ModelFamily", "ModelExample", "Importer", "register_family", "family", "families",
+__all__ = ["ModelFamily", "ModelExample", "Importer", "keyword_options", "check_options", "register_family", "family", "families",
            "kinds", "load_potential", "resolve"]
 
 
@@ -92,14 +92,38 @@ class ModelExample:
 class Importer:
     """A model file format of another code that a family reads (n2p2 directories, LAMMPS
     potential files): ``matches(path)`` (cheap, imports nothing heavy) says whether the
-    function that ``read`` names, ``read(path, length_unit=, energy_unit=)``, applies."""
+    function that ``read`` names, ``read(path, **options)``, applies. Its keyword-only
+    parameters say which of the units of the files it takes (n2p2: ``length_unit``,
+    ``energy_unit``; LAMMPS files are in metal units and take none)."""
 
     name: str
     matches: Callable[[Path], bool]
     read: str
 
-    def load(self, path: str | os.PathLike, **units) -> Potential:
-        return resolve(self.read)(path, **units)
+    def load(self, path: str | os.PathLike, *, length_unit: str = "angstrom",
+             energy_unit: str = "ev") -> Potential:
+        """The model at ``path``, the units passed where the format has units."""
+        reader = resolve(self.read)
+        units = {"length_unit": length_unit, "energy_unit": energy_unit}
+        accepted = keyword_options(reader)
+        return reader(path, **{k: v for k, v in units.items() if k in accepted})
+
+
+def keyword_options(function: Callable) -> tuple[str, ...]:
+    """The keyword-only parameters of ``function``: the options an importer or exporter takes."""
+    import inspect
+
+    return tuple(name for name, p in inspect.signature(function).parameters.items()
+                 if p.kind is inspect.Parameter.KEYWORD_ONLY)
+
+
+def check_options(function: Callable, options: Mapping[str, Any], what: str) -> None:
+    """A ConfigError for the first of ``options`` that ``function`` does not take."""
+    accepted = keyword_options(function)
+    for name in options:
+        if name not in accepted:
+            raise ConfigError(f"{name}: not an option when {what} (its options: "
+                              f"{', '.join(accepted) or 'none'})")
 
 
 @dataclass(frozen=True)

@@ -95,18 +95,18 @@ def read_lammps_potential(path: str | os.PathLike, style: str,
         raise ModelFormatError(err.reason, path=name) from None
 
 
-def read_setfl_file(path: str | os.PathLike, **_units) -> ClassicalPotential:
+def read_setfl_file(path: str | os.PathLike) -> ClassicalPotential:
     """The registry's reader of ``.eam.alloy``/``.setfl`` files: all elements of the file
-    (LAMMPS files are in metal units; the unit options of other importers do not apply)."""
+    (LAMMPS files are in metal units: the reader takes no unit options)."""
     return read_lammps_potential(path, "eam/alloy")
 
 
-def read_tersoff_file(path: str | os.PathLike, **_units) -> ClassicalPotential:
+def read_tersoff_file(path: str | os.PathLike) -> ClassicalPotential:
     """The registry's reader of ``.tersoff`` files (all elements, metal units)."""
     return read_lammps_potential(path, "tersoff")
 
 
-def read_sw_file(path: str | os.PathLike, **_units) -> ClassicalPotential:
+def read_sw_file(path: str | os.PathLike) -> ClassicalPotential:
     """The registry's reader of ``.sw`` files (all elements, metal units)."""
     return read_lammps_potential(path, "sw")
 
@@ -126,7 +126,7 @@ def export_lammps(potential: ClassicalPotential, directory: str | os.PathLike, *
 
 def export_eam(potential: EAM, directory: str | os.PathLike, *, nr: int = 10000, nrho: int = 10000,
                rho_max: float | None = None, table_points: int | None = None,
-               name: str | None = None, **_options) -> dict:
+               name: str | None = None) -> dict:
     """``NAME.eam.alloy`` via ``EAM.to_setfl(nr=, nrho=, rho_max=)`` (``table_points`` sets
     both grids), the per-element energy offsets folded into F. Give ``rho_max`` above the
     largest host density your structures reach: LAMMPS continues F linearly beyond it while
@@ -147,8 +147,7 @@ def export_eam(potential: EAM, directory: str | os.PathLike, *, nr: int = 10000,
     return _write_setfl_export(potential, data, directory, name, notes)
 
 
-def export_setfl(potential: SetflEAM, directory: str | os.PathLike, *, name: str | None = None,
-                 **_options) -> dict:
+def export_setfl(potential: SetflEAM, directory: str | os.PathLike, *, name: str | None = None) -> dict:
     """The model's own setfl table; non-zero energy offsets are folded into a copy of F."""
     data = potential.data
     notes = []
@@ -169,14 +168,12 @@ def _write_setfl_export(potential, data, directory, name, notes) -> dict:
                    [f"pair_coeff * * {path.name} {' '.join(species)}"], {s: 0.0 for s in species}, notes)
 
 
-def export_tersoff(potential: Tersoff, directory: str | os.PathLike, *, name: str | None = None,
-                   **_options) -> dict:
+def export_tersoff(potential: Tersoff, directory: str | os.PathLike, *, name: str | None = None) -> dict:
     """``NAME.tersoff``: one entry per ordered element triplet, exact shortest reprs."""
     return _triplet_export(potential, directory, name, "tersoff", write_tersoff, "Tersoff")
 
 
-def export_sw(potential: StillingerWeber, directory: str | os.PathLike, *, name: str | None = None,
-              **_options) -> dict:
+def export_sw(potential: StillingerWeber, directory: str | os.PathLike, *, name: str | None = None) -> dict:
     """``NAME.sw``: one entry per ordered element triplet, exact shortest reprs."""
     return _triplet_export(potential, directory, name, "sw", write_sw, "Stillinger-Weber")
 
@@ -193,8 +190,7 @@ def _triplet_export(potential, directory, name, style, writer, title) -> dict:
 
 def export_pair(potential: PairPotential, directory: str | os.PathLike, *,
                 n_table: int = DEFAULT_TABLE_POINTS, table_points: int | None = None,
-                r_inner: float | Mapping[str, float] | None = None, name: str | None = None,
-                **_options) -> dict:
+                r_inner: float | Mapping[str, float] | None = None, name: str | None = None) -> dict:
     """``NAME.table`` (one section ``A-B`` per element pair, ``n_table`` points uniform in r
     from ``r_inner`` to the cutoff, exact end slopes via ``FPRIME``) and
     ``pair_style table spline n_table``.

@@ -245,7 +245,7 @@ def _input_nn_lines(model: HDNNP, length_unit: str, energy_unit: str) -> list[st
 
 
 def export_n2p2(model: HDNNP, directory: str | os.PathLike, *, length_unit: str = "angstrom",
-                energy_unit: str = "ev", **_options) -> dict:
+                energy_unit: str = "ev") -> dict:
     """The family's exporter (``potforge export --format n2p2``): :func:`write_n2p2_model`."""
     directory = write_n2p2_model(model, directory, length_unit=length_unit, energy_unit=energy_unit)
     return {"files": sorted(directory.iterdir()), "directory": directory}
