@@ -171,3 +171,22 @@ def test_saved_model_reads_back_identically(case, tmp_path):
         np.testing.assert_array_equal(p.forces, q.forces)
         if p.stress is not None:
             np.testing.assert_array_equal(p.stress, q.stress)
+
+
+def test_the_registry_docstring_example_is_the_eam_registration():
+    """The example in potforge/models/registry.py's docstring runs and registers what the
+    eam family really registers (so the documented interface cannot drift)."""
+    import textwrap
+
+    from potforge.models import family, registry
+
+    doc = registry.__doc__
+    start = doc.index("    register_family(ModelFamily(")
+    code = textwrap.dedent(doc[start:doc.index("    ))\n", start) + 7])
+    captured = []
+    exec(code, {"register_family": captured.append, "ModelFamily": ModelFamily})
+    (example,) = captured
+    real = family("eam")
+    for name in ("kind", "potential_ref", "example_ref", "config_ref", "build_ref", "rebuild_ref",
+                 "exporter_refs", "importers", "training_defaults"):
+        assert getattr(example, name) == getattr(real, name), name

@@ -73,6 +73,8 @@ def test_scaling_data_with_wrong_index(water_model_copy):
     ("symfunction_short H 2 H 0.001 0.0 12.00", "symfunction_short H 2 H 0.001 12.00",
      r"input.nn:\d+: symfunction_short: type 2 needs"),
     ("elements                        H O", "elements                        H Q", "unknown element 'Q'"),
+    ("elements                        H O", "elements                        O H O",
+     r"input.nn:\d+: elements: O is listed twice"),
     ("cutoff_type                     2", "cutoff_type                     12", "not a cutoff type"),
 ])
 def test_bad_input_nn(water_model_copy, old, new, pattern):

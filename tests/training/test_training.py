@@ -33,6 +33,17 @@ def _cu_model(frames, hidden=(4, 3), acts="tsl", seed=0):
     return model
 
 
+@pytest.mark.parametrize("key, value", [("dtype", "float16"), ("cache_dtype", "f64")])
+def test_trainable_hdnnp_names_a_bad_dtype(key, value):
+    sfs = SymmetryFunctionSet(["Cu"], {"Cu": [parse_n2p2_symfunction(l.split()) for l in CU_FUNCTIONS]})
+    scaling = SymmetryFunctionScaling("scale", {"Cu": ScalingStatistics(np.zeros(len(CU_FUNCTIONS)),
+                                                                        np.ones(len(CU_FUNCTIONS)),
+                                                                        np.zeros(len(CU_FUNCTIONS)),
+                                                                        np.ones(len(CU_FUNCTIONS)))}, 0, 1)
+    with pytest.raises(ConfigError, match=f"^model.{key}: '{value}' is not one of float64, float32$"):
+        TrainableHDNNP(sfs, scaling, {"Cu": [3]}, {"Cu": "tl"}, **{key: value})
+
+
 def test_loss_gradient_matches_finite_differences(cu_frames):
     frames = cu_frames[:4] + cu_frames[-2:]
     model = _cu_model(frames)

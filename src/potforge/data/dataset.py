@@ -8,8 +8,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from ase.data import atomic_numbers
 
+from ..core.elements import by_atomic_number
 from .frame import Frame
 from .io import iter_frames
 
@@ -80,13 +80,13 @@ class Dataset(Sequence[Frame]):
     def species(self) -> tuple[str, ...]:
         """Element symbols present, ordered by atomic number."""
         found = {s for f in self._frames for s in set(f.symbols)}
-        return tuple(sorted(found, key=lambda s: atomic_numbers[s]))
+        return by_atomic_number(found)
 
     def element_counts(self) -> dict[str, int]:
         counts: Counter[str] = Counter()
         for f in self._frames:
             counts.update(f.symbols)
-        return {s: counts[s] for s in sorted(counts, key=lambda s: atomic_numbers[s])}
+        return {s: counts[s] for s in by_atomic_number(counts)}
 
     def config_type_counts(self) -> dict[str, tuple[int, int]]:
         """config_type -> (frames, atoms); frames without one count under ``"(none)"``."""

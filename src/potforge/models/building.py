@@ -15,8 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ase.data import atomic_numbers
-
+from ..core.elements import by_atomic_number, check_element
 from ..core.errors import ConfigError
 from ..data.dataset import Dataset
 
@@ -63,10 +62,9 @@ def resolve_species(config_species: Sequence[str] | None, data: Dataset) -> tupl
     the data's elements by atomic number."""
     present = data.species
     if config_species is None:
-        return tuple(sorted(present, key=lambda s: atomic_numbers[s]))
-    unknown = [s for s in config_species if s not in atomic_numbers]
-    if unknown:
-        raise ConfigError(f"model.species: {unknown[0]!r} is not an element symbol")
+        return by_atomic_number(present)
+    for k, s in enumerate(config_species):
+        check_element(s, f"model.species[{k}]")
     missing = [s for s in present if s not in config_species]
     if missing:
         raise ConfigError(f"model.species: the training data holds {', '.join(missing)}, which "

@@ -29,12 +29,19 @@ from ..core.errors import ConfigError
 from ..core.neighbors import DEFAULT_MIN_DISTANCE
 from ..core.provenance import __version__
 
-__all__ = ["Prediction", "Potential", "MODEL_FORMAT", "MODEL_FORMAT_VERSION", "DTYPES", "sha256"]
+__all__ = ["Prediction", "Potential", "MODEL_FORMAT", "MODEL_FORMAT_VERSION", "DTYPES", "check_dtype", "sha256"]
 
 MODEL_FORMAT = "potforge-model"
 MODEL_FORMAT_VERSION = 1
 #: Arithmetic a model can predict in (:meth:`Potential.configure`).
 DTYPES = ("float64", "float32")
+
+
+def check_dtype(dtype: str, key: str = "dtype") -> str:
+    """``dtype`` if one of :data:`DTYPES`, else a ConfigError naming ``key``."""
+    if dtype not in DTYPES:
+        raise ConfigError(f"{key}: {dtype!r} is not one of {', '.join(DTYPES)}")
+    return dtype
 
 
 @dataclass
@@ -106,9 +113,7 @@ class Potential(ABC):
                 raise ConfigError(f"n_threads: expected an integer >= 0 (0: all cores), got {n_threads!r}")
             self.n_threads = n_threads
         if dtype is not None:
-            if dtype not in DTYPES:
-                raise ConfigError(f"dtype: {dtype!r} is not one of {', '.join(DTYPES)}")
-            self.dtype = dtype
+            self.dtype = check_dtype(dtype)
         return self
 
     def predict_many(self, structures: Iterable[Atoms], *, forces: bool = True,

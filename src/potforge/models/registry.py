@@ -6,14 +6,14 @@ lives as ``"module:attribute"``::
 
     register_family(ModelFamily(
         kind="eam", summary="embedded-atom method, analytic or spline forms",
-        potential="potforge.models.classical.eam:EAM",             # the Potential class
-        example="potforge.models.classical.examples:eam_example",  # contract example
-        config="potforge.models.classical.config:EAMConfig",       # the model: section
-        build="potforge.models.classical.build:build_classical",   # trainable from config + data
-        rebuild="potforge.models.classical.build:rebuild_classical",  # ... from a definition
+        potential_ref="potforge.models.classical.eam:EAM",            # the Potential class
+        example_ref="potforge.models.classical.examples:eam_example",  # contract example
+        config_ref="potforge.models.classical.config:EAMConfig",       # the model: section
+        build_ref="potforge.models.classical.build:build_classical",   # trainable from config + data
+        rebuild_ref="potforge.models.classical.build:rebuild_classical",  # ... from a definition
         training_defaults={"optimizer": {"kind": "lsq"}, "epochs": 1},
-        exporters={"lammps": "potforge.models.classical.lammps:export_eam"},
-        importers=(),                                               # other codes' files it reads
+        exporter_refs={"lammps": "potforge.models.classical.lammps:export_eam"},
+        importers=(),                                  # other codes' files it reads (Importer)
     ))
 
 :mod:`potforge.models` imports every family folder, so the registry is complete as soon as

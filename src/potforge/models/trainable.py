@@ -49,8 +49,9 @@ class TrainableModel(ABC):
     """
 
     kind: ClassVar[str] = "abstract"
-    #: whether the least-squares optimizers (``lsq``, ``lbfgsb``) apply: few parameters with
-    #: bounds, the full Jacobian affordable
+    #: whether ``lsq`` (Levenberg-Marquardt / trust region on the residual vector with its full
+    #: Jacobian) applies: few parameters, an :meth:`output_jacobian`. ``lbfgsb`` needs only
+    #: gradients and takes :attr:`bounds` where a model has them.
     supports_least_squares: ClassVar[bool] = False
     species: tuple[str, ...]
     theta: torch.Tensor

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ...core.config import doc
+from ...core.elements import by_atomic_number
 from ...core.errors import ConfigError
 from .spec import potential_from_spec
 
@@ -85,7 +86,7 @@ class ClassicalConfig:
         bad = [n for n in names if n not in atomic_numbers]
         if bad:
             raise ConfigError(f"model: {bad[0]!r} (in a pair/element/triplet name) is not an element symbol")
-        return tuple(sorted(names, key=lambda s: atomic_numbers[s]))
+        return by_atomic_number(names)
 
     def check(self, key: str) -> None:
         species = self.named_species()

@@ -25,6 +25,7 @@ import numpy as np
 from ase.data import atomic_numbers
 
 from ...core.atomic import atomic_directory, atomic_write
+from ...core.elements import by_atomic_number
 from ...core.errors import ModelFormatError
 from ...core.units import energy_factor, length_factor
 from ...data.n2p2_model import (N2p2Settings, cutoff_setting, is_n2p2_model, network_architecture,
@@ -92,11 +93,14 @@ def _species(settings: N2p2Settings) -> tuple[str, ...]:
     for s in symbols:
         if s not in atomic_numbers or s == "X":
             raise settings.error("elements", f"unknown element {s!r}")
+    if len(set(symbols)) != len(symbols):
+        twice = next(s for s in symbols if symbols.count(s) > 1)
+        raise settings.error("elements", f"{twice} is listed twice")
     n_declared = settings.get("number_of_elements")
     if n_declared is not None and settings.int("number_of_elements", n_declared) != len(symbols):
         raise settings.error("number_of_elements", f"says {n_declared} but 'elements' lists "
                              f"{len(symbols)}: {' '.join(symbols)}")
-    return tuple(sorted(symbols, key=lambda s: atomic_numbers[s]))
+    return by_atomic_number(symbols)
 
 
 def _symmetry_functions(settings: N2p2Settings, species: tuple[str, ...], L: float) -> SymmetryFunctionSet:
@@ -200,7 +204,7 @@ def _input_nn_lines(model: HDNNP, length_unit: str, energy_unit: str) -> list[st
     E = energy_factor(energy_unit, "energy_unit")
     sfs = model.symmetry_functions
     species = sfs.species
-    if list(species) != sorted(species, key=lambda s: atomic_numbers[s]):
+    if tuple(species) != by_atomic_number(species):
         raise ModelFormatError("n2p2 orders elements by atomic number; reorder the model species")
     index = {s: atomic_numbers[s] for s in species}
     for s in species:

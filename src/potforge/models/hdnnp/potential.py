@@ -26,7 +26,7 @@ from ...core.neighbors import check_min_distance, neighbor_list
 from ...descriptors.scaling import EXTRAPOLATION_TOLERANCE, SymmetryFunctionScaling
 from ...descriptors.symmetry_functions import SymmetryFunctionSet
 from ..network import AtomicNetwork
-from ..potential import DTYPES, Potential, Prediction
+from ..potential import Potential, Prediction, check_dtype
 
 __all__ = ["HDNNP"]
 
@@ -72,9 +72,7 @@ class HDNNP(Potential):
         if int(n_threads) < 0:
             raise ValueError(f"n_threads must be >= 0 (0: all cores), got {n_threads}")
         self.n_threads = int(n_threads)
-        if dtype not in DTYPES:
-            raise ValueError(f"dtype must be 'float64' or 'float32', got {dtype!r}")
-        self._dtype = dtype
+        self._dtype = check_dtype(dtype)
         self.metadata = dict(metadata or {})
         for s in self.species:
             if s not in self.networks:
@@ -109,9 +107,7 @@ class HDNNP(Potential):
 
     @dtype.setter
     def dtype(self, value: str) -> None:
-        if value not in DTYPES:
-            raise ValueError(f"dtype must be 'float64' or 'float32', got {value!r}")
-        if value != self._dtype:
+        if check_dtype(value) != self._dtype:
             self._dtype = value
             self._kernel = None
 

@@ -23,6 +23,7 @@ from ...descriptors.cache import DescriptorBatch, DescriptorCache, cache_size
 from ...descriptors.scaling import SymmetryFunctionScaling
 from ...descriptors.symmetry_functions import SymmetryFunctionSet
 from ..network import NetworkLayout, initial_parameters, network_forward
+from ..potential import check_dtype
 from ..trainable import ModelOutput, TrainableModel
 from .potential import HDNNP
 
@@ -66,9 +67,9 @@ class TrainableHDNNP(TrainableModel):
         self.activations = {s: activations[s] for s in self.species}
         self.normalize = bool(normalize)
         self.output_scale = float(output_scale)
-        self.dtype_name = dtype
-        self.dtype = getattr(torch, dtype)  # "float64" or "float32"
-        self.cache_dtype = cache_dtype
+        self.dtype_name = check_dtype(dtype, "model.dtype")
+        self.dtype = getattr(torch, dtype)
+        self.cache_dtype = check_dtype(cache_dtype, "model.cache_dtype")
         self.n_threads = int(n_threads)
         self.n_functions = [symmetry_functions.n_functions(s) for s in self.species]
         self.layout = NetworkLayout(

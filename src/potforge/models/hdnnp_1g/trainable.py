@@ -28,6 +28,7 @@ from ...core.neighbors import DEFAULT_MIN_DISTANCE, check_min_distance
 from ...data.frame import Frame
 from ...data.labels import BatchLabels, FrameLabels, frame_labels
 from ..network import ACTIVATION_NAMES, NetworkLayout, initial_parameters, network_forward
+from ..potential import check_dtype
 from ..trainable import ModelOutput, TrainableModel
 from .potential import (COORDINATES, MolecularNetworkPotential, atom_pairs, check_molecule,
                         like_atom_permutations, molecule_order, pair_coordinates, permuted_pair_indices,
@@ -148,8 +149,7 @@ class TrainableMolecularNetwork(TrainableModel):
             raise ConfigError(f"model.coordinates: {coordinates!r} is not one of {', '.join(COORDINATES)}")
         if not float(length) > 0:
             raise ConfigError(f"model.length: must be a positive length in Å, got {length}")
-        if dtype not in ("float64", "float32"):
-            raise ConfigError(f"model.dtype: {dtype!r} is not one of float64, float32")
+        check_dtype(dtype, "model.dtype")
         self.coordinates = coordinates
         self.length = float(length)
         self.output_scale = float(output_scale)

@@ -38,8 +38,9 @@ class ResidualProblem:
         self.trainer = trainer
         self.model = trainer.model
         if not self.model.supports_least_squares:
-            raise ConfigError(f"training.optimizer.kind: lsq is for classical potentials (pair, eam, "
-                              f"tersoff, sw); a {self.model.kind} model trains with kalman, adam or lbfgs")
+            raise ConfigError(f"training.optimizer.kind: lsq is for models of few parameters with an "
+                              f"exact Jacobian (the classical kinds); a {self.model.kind} model trains "
+                              "with kalman, adam, lbfgs or lbfgsb")
         if self.model.n_parameters > _MAX_PARAMETERS:
             raise ConfigError(f"training.optimizer: least squares builds the full Jacobian, which "
                               f"is meant for up to {_MAX_PARAMETERS} parameters; this model has "
