@@ -17,8 +17,9 @@ from ase import Atoms
 
 from .elements import check_element
 from .errors import ConfigError, nearest
+from .voigt import VOIGT_PAIRS
 
-__all__ = ["LATTICES", "ATOMS_PER_CELL", "IDEAL_C_OVER_A", "VOIGT_NAMES", "VOIGT_PAIRS",
+__all__ = ["LATTICES", "ATOMS_PER_CELL", "IDEAL_C_OVER_A",
            "check_lattice", "reference_lattice", "volume_per_atom", "lattice_constants", "lattice_guess",
            "nearest_neighbor_distance", "bulk_crystal", "strain_tensor", "voigt_strain"]
 
@@ -28,8 +29,6 @@ LATTICES: tuple[str, ...] = ("fcc", "bcc", "hcp", "diamond", "sc")
 ATOMS_PER_CELL = {"fcc": 4, "bcc": 2, "sc": 1, "diamond": 8, "hcp": 2}
 #: c/a of close-packed hard spheres, √(8/3).
 IDEAL_C_OVER_A = math.sqrt(8.0 / 3.0)
-VOIGT_NAMES = ("xx", "yy", "zz", "yz", "xz", "xy")
-VOIGT_PAIRS = ((0, 0), (1, 1), (2, 2), (1, 2), (0, 2), (0, 1))
 
 
 def check_lattice(lattice: str, key: str = "lattice", *, exact: bool = False) -> str:

@@ -15,6 +15,7 @@ import numpy as np
 from ase import Atoms
 
 from ..core.errors import DataFormatError
+from ..core.voigt import VOIGT_COLS, VOIGT_ROWS
 
 __all__ = ["Frame", "LABELS"]
 
@@ -155,7 +156,7 @@ def _as_stress(value) -> np.ndarray | None:
         return None
     arr = np.asarray(value, dtype=np.float64)
     if arr.shape == (3, 3):
-        arr = arr[[0, 1, 2, 1, 0, 0], [0, 1, 2, 2, 2, 1]]
+        arr = arr[VOIGT_ROWS, VOIGT_COLS]
     if arr.shape != (6,):
         raise DataFormatError(f"stress has shape {arr.shape}, expected (6,) Voigt or (3, 3)")
     return arr

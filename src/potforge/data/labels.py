@@ -17,11 +17,11 @@ import numpy as np
 from ..core.elements import species_indices
 from ..core.errors import DataFormatError, UnknownElementError
 from ..core.lazy import torch
+from ..core.voigt import VOIGT_COLS, VOIGT_ROWS
 from .frame import Frame
 
 __all__ = ["FrameLabels", "BatchLabels", "frame_labels", "ranges", "pair_rows", "voigt"]
 
-_VOIGT = ([0, 1, 2, 1, 0, 0], [0, 1, 2, 2, 2, 1])
 
 
 @dataclass
@@ -171,4 +171,4 @@ def pair_rows(frames: torch.Tensor, atom_offsets: torch.Tensor, n_atoms: torch.T
 def voigt(tensor: torch.Tensor) -> torch.Tensor:
     """(…, 3, 3) → (…, 6) in Voigt order xx yy zz yz xz xy (symmetric part)."""
     sym = 0.5 * (tensor + tensor.transpose(-1, -2))
-    return sym[..., _VOIGT[0], _VOIGT[1]]
+    return sym[..., VOIGT_ROWS, VOIGT_COLS]

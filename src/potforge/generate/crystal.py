@@ -9,8 +9,9 @@ from typing import Literal
 import numpy as np
 from ase import Atoms
 
-from ..core.crystals import VOIGT_NAMES, check_lattice, strain_tensor
+from ..core.crystals import check_lattice, strain_tensor
 from ..core.errors import ConfigError, StructureError
+from ..core.voigt import VOIGT_NAMES
 from .common import group_name, min_allowed_distance, parent_crystal, tag, too_close_atoms
 
 __all__ = ["bulk_structures", "eos_structures", "strain_structures", "rattle_structures"]

@@ -14,8 +14,9 @@ import numpy as np
 from ase import Atoms
 
 from ..core.config import doc
-from ..core.crystals import VOIGT_NAMES, check_lattice, reference_lattice
+from ..core.crystals import check_lattice, reference_lattice
 from ..core.errors import ConfigError
+from ..core.voigt import VOIGT_NAMES
 from .common import Progress, group_name, parent_crystal, tag
 from .crystal import eos_structures, rattle_structures, strain_structures
 from .defects import interstitial_structures, vacancy_structures

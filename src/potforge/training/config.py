@@ -30,8 +30,8 @@ from typing import Any
 
 from ..core.config import apply_overrides, build, convert, doc, load_yaml, unknown_key_error
 from ..core.errors import ConfigError
+from ..core.voigt import VOIGT_NAMES
 from ..models.registry import family
-from .loss import STRESS_COMPONENTS
 
 __all__ = ["DataConfig", "LossConfig", "TrainingConfig", "Config", "training_config", "load_config",
            "optimizer_options"]
@@ -76,7 +76,7 @@ class LossConfig:
         "noise of force components (plain numbers: eV/Å); null: do not fit forces", unit="force"))
     stress_sigma: float | None = field(default=None, metadata=doc(
         "noise of stress components (plain numbers: GPa); null: do not fit stress", unit="stress"))
-    stress_components: tuple[str, ...] = field(default=STRESS_COMPONENTS, metadata=doc(
+    stress_components: tuple[str, ...] = field(default=VOIGT_NAMES, metadata=doc(
         "Voigt components that enter the loss (e.g. [xx, yy, zz] to leave out shear)"))
     config_type_weights: dict[str, float] = field(default_factory=dict, metadata=doc(
         "extra weight factor per config_type"))
@@ -89,10 +89,10 @@ class LossConfig:
                                   "(null switches the term off)")
         if not self.stress_components:
             raise ConfigError(f"{key}.stress_components: expected a non-empty subset of "
-                              f"{', '.join(STRESS_COMPONENTS)}")
+                              f"{', '.join(VOIGT_NAMES)}")
         for c in self.stress_components:
-            if c not in STRESS_COMPONENTS:
-                raise ConfigError(f"{key}.stress_components: {c!r} is not one of {', '.join(STRESS_COMPONENTS)}")
+            if c not in VOIGT_NAMES:
+                raise ConfigError(f"{key}.stress_components: {c!r} is not one of {', '.join(VOIGT_NAMES)}")
         if self.energy_sigma is None and self.force_sigma is None and self.stress_sigma is None:
             raise ConfigError(f"{key}: every term is switched off; give at least one of energy_sigma, "
                               "force_sigma, stress_sigma")

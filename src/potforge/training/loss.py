@@ -25,12 +25,10 @@ from ..core.errors import ConfigError
 from ..core.lazy import torch
 from ..core.metrics import ErrorMetrics
 from ..core.units import GPa
+from ..core.voigt import VOIGT_NAMES
 from ..models.trainable import ModelOutput
 
-__all__ = ["LossWeights", "Loss", "LossTerms", "ErrorAccumulator", "STRESS_COMPONENTS"]
-
-#: Voigt order of stress components
-STRESS_COMPONENTS = ("xx", "yy", "zz", "yz", "xz", "xy")
+__all__ = ["LossWeights", "Loss", "LossTerms", "ErrorAccumulator"]
 
 
 @dataclass(frozen=True)
@@ -88,18 +86,18 @@ class Loss:
 
     def __init__(self, weights: LossWeights, *, l2: float = 0.0,
                  config_type_weights: Mapping[str, float] | None = None,
-                 stress_components: Sequence[str] = STRESS_COMPONENTS) -> None:
+                 stress_components: Sequence[str] = VOIGT_NAMES) -> None:
         if l2 < 0:
             raise ConfigError(f"training.l2 must be >= 0, got {l2}")
-        unknown = [c for c in stress_components if c not in STRESS_COMPONENTS]
+        unknown = [c for c in stress_components if c not in VOIGT_NAMES]
         if unknown or not stress_components:
             raise ConfigError(f"loss.stress_components: expected a non-empty subset of "
-                              f"{', '.join(STRESS_COMPONENTS)}, got {list(stress_components)}")
+                              f"{', '.join(VOIGT_NAMES)}, got {list(stress_components)}")
         self.weights = weights
         self.l2 = float(l2)
         self.config_type_weights = dict(config_type_weights or {})
         self.stress_components = tuple(stress_components)
-        self._stress_mask = torch.tensor([c in self.stress_components for c in STRESS_COMPONENTS])
+        self._stress_mask = torch.tensor([c in self.stress_components for c in VOIGT_NAMES])
 
     @classmethod
     def from_config(cls, loss, l2: float = 0.0) -> "Loss":

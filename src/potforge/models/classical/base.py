@@ -30,6 +30,7 @@ from ...core.elements import species_indices
 from ...core.errors import ConfigError, ModelFormatError
 from ...core.lazy import torch
 from ...core.neighbors import check_min_distance, neighbor_list
+from ...core.voigt import VOIGT_COLS, VOIGT_ROWS
 from ..potential import Potential, Prediction
 
 __all__ = ["Parameter", "Graph", "build_graph", "triplets", "ClassicalPotential",
@@ -141,9 +142,6 @@ def assemble_forces(g: torch.Tensor, center: torch.Tensor, neighbor: torch.Tenso
     return forces.index_add(0, center, g).index_add(0, neighbor, -g)
 
 
-_VOIGT = ([0, 1, 2, 1, 0, 0], [0, 1, 2, 2, 2, 1])
-
-
 def assemble_virial(g: torch.Tensor, vectors: torch.Tensor, frame_of_pair: torch.Tensor | None,
                     n_frames: int) -> torch.Tensor:
     """Σ_p d_p ⊗ g_p per frame, symmetrised, in Voigt order (n_frames, 6), eV (divide by V
@@ -154,7 +152,7 @@ def assemble_virial(g: torch.Tensor, vectors: torch.Tensor, frame_of_pair: torch
     else:
         full = torch.zeros((n_frames, 9), dtype=g.dtype).index_add(0, frame_of_pair, outer)
     full = full.reshape(-1, 3, 3)
-    a, b = _VOIGT
+    a, b = VOIGT_ROWS, VOIGT_COLS
     return 0.5 * (full[:, a, b] + full[:, b, a])
 
 

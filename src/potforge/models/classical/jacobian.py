@@ -22,6 +22,7 @@ reverse Jacobian replays the whole model once per parameter; tests check that bo
 from __future__ import annotations
 
 from ...core.lazy import torch
+from ...core.voigt import VOIGT_COLS, VOIGT_ROWS
 from .base import ClassicalPotential
 from .eam import EAM
 from .functions import smooth_switch
@@ -208,7 +209,7 @@ def _assemble(batch, element_energies, mean_energy, e_atom, de_atom, s, ds, d, r
         dg = unit.unsqueeze(2) * ds.unsqueeze(1)                              # (n_h, 3, P)
         d_f = torch.zeros((n_atoms, 3, n_par), dtype=f64).index_add(0, ci, dg).index_add(0, cj, -dg)
     if stress:
-        a, b = [0, 1, 2, 1, 0, 0], [0, 1, 2, 2, 2, 1]
+        a, b = VOIGT_ROWS, VOIGT_COLS
         w = d[:, a] * d[:, b] / r.unsqueeze(1)                                # (n_h, 6)
         volume = batch.volume.unsqueeze(1)
         out_s = torch.zeros((n_frames, 6), dtype=f64).index_add(0, frame_of_pair, w * s.unsqueeze(1)) / volume

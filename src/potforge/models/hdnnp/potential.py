@@ -23,6 +23,7 @@ from ase import Atoms
 from ... import _native
 from ...core.elements import species_indices
 from ...core.neighbors import check_min_distance, neighbor_list
+from ...core.voigt import VOIGT_COLS, VOIGT_ROWS
 from ...descriptors.scaling import EXTRAPOLATION_TOLERANCE, SymmetryFunctionScaling
 from ...descriptors.symmetry_functions import SymmetryFunctionSet
 from ..network import AtomicNetwork
@@ -140,7 +141,7 @@ class HDNNP(Potential):
         sigma = None
         if want_stress:
             s = 0.5 * (strain + strain.T) / atoms.get_volume()
-            sigma = s[[0, 1, 2, 1, 0, 0], [0, 1, 2, 2, 2, 1]]
+            sigma = s[VOIGT_ROWS, VOIGT_COLS]
         return Prediction(energy=float(energies.sum()), energies=energies,
                           forces=f if forces else None, stress=sigma,
                           extrapolations=extrapolations)
@@ -176,7 +177,7 @@ class HDNNP(Potential):
         if np.all(atoms.pbc):
             s = np.einsum("pa,pb->ab", g, nl.vectors)
             s = 0.5 * (s + s.T) / atoms.get_volume()
-            sigma = s[[0, 1, 2, 1, 0, 0], [0, 1, 2, 2, 2, 1]]
+            sigma = s[VOIGT_ROWS, VOIGT_COLS]
         return Prediction(energy=float(energies.sum()), energies=energies, forces=forces, stress=sigma)
 
     # -- persistence -------------------------------------------------------------------------------

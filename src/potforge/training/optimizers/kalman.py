@@ -11,7 +11,7 @@ import math
 
 from ...core.errors import ConfigError
 from ...core.lazy import torch
-from ..loss import STRESS_COMPONENTS
+from ...core.voigt import VOIGT_NAMES
 from .base import Optimizer, TrainerView, register_optimizer
 from .kalman_filter import KalmanFilter
 
@@ -110,7 +110,7 @@ class KalmanOptimizer(Optimizer):
         else:
             self.force_candidates = torch.zeros(0, dtype=torch.long)
         if loss.weights.stress > 0:
-            comps = torch.tensor([STRESS_COMPONENTS.index(c) for c in loss.stress_components])
+            comps = torch.tensor([VOIGT_NAMES.index(c) for c in loss.stress_components])
             ok = ~torch.isnan(lab.stress[:, comps])  # periodic frames with stress labels
             rows, cols = torch.nonzero(ok, as_tuple=True)
             self.stress_candidates = rows * 6 + comps[cols]  # frame * 6 + Voigt component

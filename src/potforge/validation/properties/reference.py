@@ -9,6 +9,7 @@ from ase import Atoms, units
 
 from ...core.crystals import ATOMS_PER_CELL, check_lattice
 from ...core.errors import DataFormatError
+from ...core.voigt import VOIGT_PAIRS
 
 __all__ = ["reference_properties"]
 
@@ -22,8 +23,7 @@ def _green_lagrange(cell0: np.ndarray, cell: np.ndarray) -> tuple[np.ndarray, np
 
 def _to_voigt(tensor: np.ndarray, engineering: bool) -> np.ndarray:
     factor = 2.0 if engineering else 1.0
-    t = tensor
-    return np.array([t[0, 0], t[1, 1], t[2, 2], factor * t[1, 2], factor * t[0, 2], factor * t[0, 1]])
+    return np.array([tensor[i, j] * (factor if i != j else 1.0) for i, j in VOIGT_PAIRS])
 
 
 def reference_properties(frames: Sequence[Atoms], element: str, lattice: str, *,
