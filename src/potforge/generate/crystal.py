@@ -55,7 +55,7 @@ def eos_structures(atoms: Atoms, strains: Sequence[float] = (-0.06, 0.06), n: in
 def strain_structures(atoms: Atoms, magnitudes: Sequence[float] = (0.005, 0.01), *,
                       components: Sequence[str] = VOIGT_NAMES, group: str | None = None) -> list[Atoms]:
     """Each Voigt component (both signs) at each magnitude; cell' = cell (I + ε)ᵀ with
-    ε = :func:`strain_matrix` (engineering shear); ``info["strain_voigt"]`` is the 6-vector."""
+    ε = :func:`potforge.core.crystals.strain_tensor` (engineering shear); ``info["strain_voigt"]`` is the 6-vector."""
     group = group or group_name("strain", atoms.info.get("phase"))
     out = []
     for name in components:

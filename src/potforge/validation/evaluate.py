@@ -2,8 +2,8 @@
 
 :func:`evaluate` predicts every frame, keeps the per-frame reference and predicted values
 (what parity plots need) and the error metrics in report units (meV/atom, eV/Å, GPa);
-:func:`write_report` turns an :class:`EvaluationResult` into ``parity.png``, an optional
-``learning_curve.png``, ``metrics.json`` and ``report.md``.
+:func:`potforge.validation.report.write_report` turns an :class:`EvaluationResult` into
+``parity.png``, an optional ``learning_curve.png``, ``metrics.json`` and ``report.md``.
 
 Energy errors are per atom, ``(E_pred − E_ref) / n_atoms``, one value per frame; force errors
 are per Cartesian component; stress errors per Voigt component. A label missing from every

@@ -28,7 +28,7 @@ def _to_voigt(tensor: np.ndarray, engineering: bool) -> np.ndarray:
 
 def reference_properties(frames: Sequence[Atoms], element: str, lattice: str, *,
                          max_strain: float = 0.035, degree: int = 2) -> dict:
-    """What a labelled DFT data set says about the properties of :func:`property_table`.
+    """What a labelled DFT data set says about the properties of :func:`potforge.validation.properties.table.property_table`.
 
     ``frames`` are ``ase.Atoms`` with energies and stresses (calculator results, as
     ``ase.io.read`` gives them) and ``atoms.info["config_type"]`` as in the mlearn data
@@ -58,7 +58,7 @@ def reference_properties(frames: Sequence[Atoms], element: str, lattice: str, *,
       and ``bulk_modulus_gpa`` = (C11 + 2C12)/3 (the data hold no hydrostatic E–V scan; at
       zero pressure the two agree exactly). These are the energy-derivative constants C⁰ at
       the ground state; under a pressure P they relate to the stress–strain coefficients B of
-      :func:`elastic_constants` by C⁰11 = B11 + P, C⁰12 = B12 − P, C⁰44 = B44 + P (Wallace
+      :func:`potforge.validation.properties.bulk.elastic_constants` by C⁰11 = B11 + P, C⁰12 = B12 − P, C⁰44 = B44 + P (Wallace
       1972), a 0.3 GPa effect at mlearn Cu's residual pressure.
     - Vacancy: mlearn's ``Vacancy`` frames are AIMD snapshots (300 K and above), not relaxed
       structures, so E(N−1) − (N−1) e_gs contains the thermal potential energy of ~N atoms
