@@ -68,3 +68,22 @@ def test_the_check_sees_torch():
 def test_lazy_torch_leaves_pytorch_alone(code):
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
+
+
+def test_importing_any_module_leaves_torch_unloaded():
+    """No module touches ``torch.*`` while it is imported (decorators, constants, default
+    arguments): importing every module of the package, training and classical kernels
+    included, loads no PyTorch."""
+    code = textwrap.dedent("""
+        import pkgutil, importlib, sys
+        import potforge
+        names = [m.name for m in pkgutil.walk_packages(potforge.__path__, "potforge.")
+                 if not m.name.endswith("__main__")]  # that one runs the CLI
+        for name in names:
+            importlib.import_module(name)
+        assert len(names) > 100, len(names)
+        assert not any(k == "torch" or k.startswith("torch.") for k in sys.modules), \\
+            [k for k in sys.modules if k.startswith("torch")][:5]
+    """)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]

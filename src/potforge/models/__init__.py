@@ -7,9 +7,14 @@ here (its Potential, trainable form, config schema, builder, exporters and contr
 registered in its ``__init__``) plus its tests, and one line below.
 """
 
-from . import classical, hdnnp, hdnnp_1g  # noqa: F401  (the families: importing registers them)
 from .potential import Potential, Prediction
 from .registry import ModelExample, ModelFamily, families, family, kinds, load_potential, register_family
+
+# isort: split
+# The families after the base modules: NumPy and ASE then load from near the top of the
+# import stack. From inside a family's registration (seven imports deeper) they took 10 ms
+# longer, a twentieth of ``potforge predict`` on a 1,000-atom file (BENCHMARKS.md, section 7).
+from . import classical, hdnnp, hdnnp_1g  # noqa: E402, F401  (the families: importing registers them)
 
 __all__ = ["Potential", "Prediction", "ModelFamily", "ModelExample", "register_family", "family",
            "families", "kinds", "load_potential"]
