@@ -24,8 +24,9 @@ in.lammps with the pair_style/pair_coeff lines; run it with
 def add_parser(sub, name: str, help_text: str) -> None:
     p = sub.add_parser(name, help=help_text, description=help_text + ".", epilog=EXAMPLE,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("model", help="potforge model directory (or any model potforge loads)")
-    p.add_argument("--format", required=True, choices=("n2p2", "lammps"), help="output format")
+    p.add_argument("model", help="potforge model directory (model.json)")
+    p.add_argument("--format", required=True, metavar="FORMAT",
+                   help="one the model's family writes: n2p2 (HDNNPs), lammps (classical models)")
     p.add_argument("-o", "--output", required=True, help="output directory")
     p.add_argument("--length-unit", default=None, help="n2p2: length unit of the files (default angstrom)")
     p.add_argument("--energy-unit", default=None, help="n2p2: energy unit of the files (default ev)")
@@ -42,10 +43,12 @@ _OPTIONS = ("length_unit", "energy_unit", "rho_max", "table_points")
 
 def run(args: argparse.Namespace) -> int:
     from ..core.errors import ConfigError, ModelFormatError
-    from ..export import export_model, export_options, load_model
-    from ..models.registry import family
+    from ..export import export_model, export_options
+    from ..models.registry import family, load_potential
 
-    model = load_model(args.model)
+    # potforge models only: an n2p2 directory would load, but in units this command cannot
+    # be told (--length-unit/--energy-unit are those of the files it writes)
+    model = load_potential(args.model)
     try:
         accepted = export_options(model, args.format)
     except ModelFormatError as err:
@@ -60,9 +63,6 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError(f"--{name.replace('_', '-')}: does not apply to the {args.format} export "
                               f"of a {model.kind} model (it takes: {flags or 'none of the options'})")
     written = export_model(model, args.format, args.output, **options)
-    if args.format == "n2p2":
-        print(f"wrote {args.output} ({args.format})")
-        return 0
     for path in written["files"]:
         print(f"wrote {path}")
     if "pair_style" in written:

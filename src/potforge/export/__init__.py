@@ -60,7 +60,7 @@ def export_model(potential: Potential, format: str, directory: str | os.PathLike
 
 
 def _exporter(potential: Potential, format: str):
-    exporters = family(potential.kind).exporters
+    exporters = family(potential.kind, key=f"{type(potential).__name__}.kind").exporters
     if format not in exporters:
         kinds = [e.kind for e in families() if format in e.exporter_refs]
         hint = f"; {format} export is for {', '.join(kinds)} models" if kinds else ""

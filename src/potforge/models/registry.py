@@ -173,9 +173,8 @@ class ModelFamily:
 
     @property
     def exporters(self) -> dict[str, Callable[..., dict]]:
-        """format -> exporter(potential, directory, **options), options being those of
-        ``potforge export`` (length_unit, energy_unit, rho_max, table_points), each exporter
-        using those it needs."""
+        """format -> exporter(potential, directory, *, options): each declares its options as
+        keyword-only parameters (:func:`keyword_options`), and callers pass only those."""
         return {name: resolve(ref) for name, ref in self.exporter_refs.items()}
 
     @property
@@ -253,7 +252,8 @@ def load_potential(directory: str | os.PathLike) -> Potential:
         except Exception as err:  # zipfile.BadZipFile and friends
             raise ModelFormatError(f"unreadable array file ({type(err).__name__})",
                                    path=arrays_path) from None
+    cls = entry.potential
     try:
-        return entry.potential.from_saved(description["model"], arrays)
+        return cls.from_saved(description["model"], arrays)
     except (KeyError, ValueError, TypeError, AttributeError) as err:
         raise ModelFormatError(f"inconsistent model description: {err}", path=meta_path) from None
