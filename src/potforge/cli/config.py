@@ -1,6 +1,7 @@
 """YAML → typed config for the CLI verbs (validated once, ``--set`` overrides applied).
 
-The schemas live with the library code they configure (``potforge.training.config``); the
+The schemas live with the code they configure (``potforge.training.config`` for the data,
+loss and training sections, each family's ``models/<family>/config.py`` for ``model:``); the
 generic machinery (unknown-key suggestions, quantities with units, overrides) is in
 ``potforge.core.config``.
 """

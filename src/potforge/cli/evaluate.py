@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ..core.dtypes import DTYPES
 from .common import add_unit_options, non_negative_int, progress
 
 EXAMPLE = """\
@@ -29,7 +30,7 @@ def add_parser(sub, name: str, help_text: str) -> None:
                    help="write parity plots, metrics.json and report.md into DIR")
     add_unit_options(p)
     p.add_argument("--threads", type=non_negative_int, default=0, help="threads (0: all cores, default)")
-    p.add_argument("--dtype", choices=("float64", "float32"), default=None,
+    p.add_argument("--dtype", choices=DTYPES, default=None,
                    help="arithmetic of the model's kernels (default: the model's own)")
     p.set_defaults(run=run)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ..core.dtypes import DTYPES
 from .common import add_unit_options, non_negative_int, progress
 
 EXAMPLE = """\
@@ -24,7 +25,7 @@ def add_parser(sub, name: str, help_text: str) -> None:
     p.add_argument("--keep-reference", action="store_true",
                    help="keep the input's energy/forces as ref_energy / ref_forces")
     p.add_argument("--threads", type=non_negative_int, default=0, help="threads (0: all cores, default)")
-    p.add_argument("--dtype", choices=("float64", "float32"), default=None,
+    p.add_argument("--dtype", choices=DTYPES, default=None,
                    help="arithmetic of the model's kernels (default: the model's own, float64 "
                         "for n2p2 models); float32 is faster, energies good to ~1e-7 relative")
     p.set_defaults(run=run)

@@ -35,7 +35,14 @@ from .errors import ConfigError, nearest
 from .units import Bohr, GPa, Hartree
 
 __all__ = ["build", "apply_overrides", "to_plain", "load_yaml", "parse_quantity", "QUANTITIES",
-           "unknown_key_error", "doc", "convert"]
+           "unknown_key_error", "doc", "convert", "config_path"]
+
+
+def config_path(name: str | os.PathLike, base_dir: str | os.PathLike) -> Path:
+    """A path written in a config file: ``~`` expanded, relative to the file's directory
+    (``base_dir``) unless absolute."""
+    p = Path(os.path.expanduser(os.fspath(name)))
+    return p if p.is_absolute() else Path(base_dir) / p
 
 #: quantity kind -> (unit of plain numbers, {unit name: size in internal units}, internal unit)
 QUANTITIES: dict[str, tuple[str, dict[str, float], str]] = {

@@ -14,10 +14,15 @@ from .errors import ConfigError, UnknownElementError
 __all__ = ["check_element", "by_atomic_number", "species_indices"]
 
 
+def is_element(symbol: object) -> bool:
+    """Whether ``symbol`` is a chemical element symbol (ASE's, without the dummy ``X``)."""
+    return isinstance(symbol, str) and symbol in atomic_numbers and symbol != "X"
+
+
 def check_element(element: str, key: str = "element") -> str:
     """``element`` if it is a chemical symbol (not the dummy ``X``), else a ConfigError naming
     ``key``."""
-    if not isinstance(element, str) or element not in atomic_numbers or element == "X":
+    if not is_element(element):
         raise ConfigError(f"{key}: {element!r} is not a chemical element symbol (e.g. Al, Cu, Si)")
     return element
 

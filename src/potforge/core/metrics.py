@@ -16,7 +16,13 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-__all__ = ["rmse", "mae", "max_abs", "ErrorMetrics"]
+__all__ = ["rmse", "mae", "max_abs", "ErrorMetrics", "format_metric"]
+
+
+def format_metric(value: float, digits: int, width: int = 0) -> str:
+    """A metric in a table: ``digits`` decimals, right-aligned in ``width``; "-" where the
+    value is missing (NaN: no labels of that kind)."""
+    return f"{value:>{width}.{digits}f}" if math.isfinite(value) else f"{'-':>{width}}"
 
 
 def rmse(error: np.ndarray) -> float:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..core.dtypes import check_dtype
 from ..core.elements import species_indices
 from ..core.errors import StructureError
 from ..core.lazy import torch
@@ -83,8 +84,7 @@ class DescriptorCache:
                  derivatives: bool = True, dtype: str = "float64", n_threads: int = 1,
                  names: Sequence[str] | None = None,
                  progress: Callable[[int, int], None] | None = None) -> None:
-        if dtype not in ("float64", "float32"):
-            raise ValueError(f"cache dtype must be 'float64' or 'float32', got {dtype!r}")
+        check_dtype(dtype, "cache dtype")
         self.sfs = sfs
         self.species = sfs.species
         self.labels = frame_labels(frames, sfs.species, names=names)

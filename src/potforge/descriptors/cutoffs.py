@@ -25,7 +25,8 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["CUTOFF_TYPES", "cutoff_type_index", "cutoff_function", "cutoff_second_derivative",
+__all__ = ["CUTOFF_TYPES", "cutoff_type_index", "check_cutoff_alpha", "cutoff_function",
+           "cutoff_second_derivative",
            "core_function"]
 
 #: n2p2 cutoff_type numbers by name.
@@ -68,6 +69,13 @@ def core_function(kind: str | int, x: np.ndarray) -> tuple[np.ndarray, np.ndarra
     raise ValueError(f"cutoff type {kind!r} has no core function")
 
 
+def check_cutoff_alpha(alpha: float) -> float:
+    """``alpha`` if the inner cutoff r_ci = alpha r_c lies in [0, r_c), else a ValueError."""
+    if not 0.0 <= alpha < 1.0:
+        raise ValueError(f"cutoff_alpha must be in [0, 1), got {alpha}")
+    return alpha
+
+
 def cutoff_function(r: np.ndarray, cutoff: float, kind: str | int = "tanhu",
                     alpha: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """Cutoff function value and derivative.
@@ -88,8 +96,7 @@ def cutoff_function(r: np.ndarray, cutoff: float, kind: str | int = "tanhu",
     f, df_dr : (n,) float
     """
     t = cutoff_type_index(kind)
-    if not 0.0 <= alpha < 1.0:
-        raise ValueError(f"cutoff alpha must be in [0, 1), got {alpha}")
+    check_cutoff_alpha(alpha)
     r = np.asarray(r, dtype=np.float64)
     inside = r < cutoff
     f = np.zeros_like(r)

@@ -59,8 +59,9 @@ from typing import Literal
 import numpy as np
 from ase.data import atomic_numbers
 
+from ..core.elements import is_element
 from ..core.errors import ConfigError, ModelFormatError
-from .cutoffs import cutoff_type_index
+from .cutoffs import check_cutoff_alpha, cutoff_type_index
 from .symmetry_functions import SymmetryFunction, SymmetryFunctionSet
 
 __all__ = ["DEFAULT_CUTOFF_TYPE", "radial_functions", "angular_functions", "preset", "prune",
@@ -77,7 +78,7 @@ def _check_common(where: str, species: Sequence[str], cutoff: float, r_min: floa
     if not species:
         raise ConfigError(f"{where}: species is empty; give at least one element symbol")
     for s in species:
-        if s not in atomic_numbers or s == "X":
+        if not is_element(s):
             raise ConfigError(f"{where}: unknown element {s!r} in species {list(species)}")
     if len(set(species)) != len(species):
         raise ConfigError(f"{where}: species {list(species)} contain duplicates")
@@ -87,10 +88,9 @@ def _check_common(where: str, species: Sequence[str], cutoff: float, r_min: floa
         raise ConfigError(f"{where}: r_min must lie in (0, cutoff = {cutoff}) Å, got {r_min}")
     try:
         cutoff_type_index(cutoff_type)
+        check_cutoff_alpha(cutoff_alpha)
     except ValueError as err:
         raise ConfigError(f"{where}: {err}") from None
-    if not 0.0 <= cutoff_alpha < 1.0:
-        raise ConfigError(f"{where}: cutoff_alpha must be in [0, 1), got {cutoff_alpha}")
     return species
 
 

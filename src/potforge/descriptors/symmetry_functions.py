@@ -47,9 +47,10 @@ from dataclasses import asdict, dataclass, field, replace
 import numpy as np
 from ase.data import atomic_numbers
 
+from ..core.elements import is_element
 from ..core.errors import ModelFormatError
 from ..core.text import first_non_number
-from .cutoffs import CUTOFF_TYPES, cutoff_type_index
+from .cutoffs import CUTOFF_TYPES, check_cutoff_alpha, cutoff_type_index
 
 __all__ = ["SymmetryFunction", "SymmetryFunctionSet", "SF_TYPE_NAMES", "parse_n2p2_symfunction"]
 
@@ -137,7 +138,7 @@ class SymmetryFunction:
             raise ValueError(f"unknown symmetry function type {self.type}; expected one of "
                              f"{sorted(SF_TYPE_NAMES)}")
         for sym in (self.element, *self.neighbors):
-            if sym not in atomic_numbers or sym == "X":
+            if not is_element(sym):
                 raise ValueError(f"unknown element {sym!r}")
         if len(self.neighbors) != _N_NEIGHBORS[self.type]:
             raise ValueError(f"type {self.type} takes {_N_NEIGHBORS[self.type]} neighbour "
@@ -150,8 +151,7 @@ class SymmetryFunction:
         if not self.cutoff_radius > 0:
             raise ValueError(f"cutoff radius must be positive, got {self.cutoff_radius}")
         cutoff_type_index(self.cutoff_type)
-        if not 0.0 <= self.cutoff_alpha < 1.0:
-            raise ValueError(f"cutoff alpha must be in [0, 1), got {self.cutoff_alpha}")
+        check_cutoff_alpha(self.cutoff_alpha)
         if self.type in _POLYNOMIAL:
             _core_code(self.subtype)
             if not self.inner_radius < self.cutoff_radius:

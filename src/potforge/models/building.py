@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..core.config import config_path
 from ..core.elements import by_atomic_number, check_element
 from ..core.errors import ConfigError
 from ..data.dataset import Dataset
@@ -53,8 +54,7 @@ class BuildContext:
 
     def path(self, name: str) -> Path:
         """A path of the config, relative to its directory unless absolute."""
-        p = Path(os.path.expanduser(name))
-        return p if p.is_absolute() else Path(self.base_dir) / p
+        return config_path(name, self.base_dir)
 
 
 def resolve_species(config_species: Sequence[str] | None, data: Dataset) -> tuple[str, ...]:

@@ -25,23 +25,16 @@ import numpy as np
 from ase import Atoms
 
 from ..core.atomic import atomic_path, atomic_write
+from ..core.dtypes import check_dtype
 from ..core.errors import ConfigError
 from ..core.neighbors import DEFAULT_MIN_DISTANCE
 from ..core.provenance import __version__
 
-__all__ = ["Prediction", "Potential", "MODEL_FORMAT", "MODEL_FORMAT_VERSION", "DTYPES", "check_dtype", "sha256"]
+__all__ = ["Prediction", "Potential", "MODEL_FORMAT", "MODEL_FORMAT_VERSION", "sha256"]
 
 MODEL_FORMAT = "potforge-model"
 MODEL_FORMAT_VERSION = 1
 #: Arithmetic a model can predict in (:meth:`Potential.configure`).
-DTYPES = ("float64", "float32")
-
-
-def check_dtype(dtype: str, key: str = "dtype") -> str:
-    """``dtype`` if one of :data:`DTYPES`, else a ConfigError naming ``key``."""
-    if dtype not in DTYPES:
-        raise ConfigError(f"{key}: {dtype!r} is not one of {', '.join(DTYPES)}")
-    return dtype
 
 
 @dataclass
@@ -107,8 +100,9 @@ class Potential(ABC):
         """Energy (and forces, stress) of one structure."""
 
     def configure(self, *, n_threads: int | None = None, dtype: str | None = None) -> "Potential":
-        """Set run-time options: threads (0: all cores) and arithmetic (:data:`DTYPES`); a
-        ConfigError names a value the model cannot use. Returns self."""
+        """Set run-time options: threads (0: all cores) and arithmetic
+        (:data:`potforge.core.dtypes.DTYPES`); a ConfigError names a value the model cannot
+        use. Returns self."""
         if n_threads is not None:
             if isinstance(n_threads, bool) or not isinstance(n_threads, int) or n_threads < 0:
                 raise ConfigError(f"n_threads: expected an integer >= 0 (0: all cores), got {n_threads!r}")

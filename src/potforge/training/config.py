@@ -28,10 +28,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..core.config import apply_overrides, build, convert, doc, load_yaml, unknown_key_error
+from ..core.config import apply_overrides, build, config_path, convert, doc, load_yaml, unknown_key_error
 from ..core.errors import ConfigError
 from ..core.voigt import VOIGT_NAMES
 from ..models.registry import family
+from .loss import check_stress_components
 
 __all__ = ["DataConfig", "LossConfig", "TrainingConfig", "Config", "training_config", "load_config",
            "optimizer_options"]
@@ -87,12 +88,7 @@ class LossConfig:
             if sigma is not None and not sigma > 0:
                 raise ConfigError(f"{key}.{name}: noise level must be a positive number, got {sigma} "
                                   "(null switches the term off)")
-        if not self.stress_components:
-            raise ConfigError(f"{key}.stress_components: expected a non-empty subset of "
-                              f"{', '.join(VOIGT_NAMES)}")
-        for c in self.stress_components:
-            if c not in VOIGT_NAMES:
-                raise ConfigError(f"{key}.stress_components: {c!r} is not one of {', '.join(VOIGT_NAMES)}")
+        check_stress_components(self.stress_components, f"{key}.stress_components")
         if self.energy_sigma is None and self.force_sigma is None and self.stress_sigma is None:
             raise ConfigError(f"{key}: every term is switched off; give at least one of energy_sigma, "
                               "force_sigma, stress_sigma")
@@ -162,8 +158,8 @@ class Config:
                 "loss": to_plain(self.loss), "training": to_plain(self.training)}
 
     def path(self, name: str) -> Path:
-        p = Path(os.path.expanduser(name))
-        return p if p.is_absolute() else Path(self.base_dir) / p
+        """A path of the config, relative to its directory unless absolute."""
+        return config_path(name, self.base_dir)
 
 
 def optimizer_options(raw: Mapping[str, Any], key: str) -> tuple[str, dict]:

@@ -28,7 +28,16 @@ from ..core.units import GPa
 from ..core.voigt import VOIGT_NAMES
 from ..models.trainable import ModelOutput
 
-__all__ = ["LossWeights", "Loss", "LossTerms", "ErrorAccumulator"]
+__all__ = ["LossWeights", "Loss", "LossTerms", "ErrorAccumulator", "check_stress_components"]
+
+
+def check_stress_components(components: Sequence[str], key: str) -> None:
+    """The stress components a loss weights: a non-empty subset of the Voigt names."""
+    if not components:
+        raise ConfigError(f"{key}: expected a non-empty subset of {', '.join(VOIGT_NAMES)}")
+    for c in components:
+        if c not in VOIGT_NAMES:
+            raise ConfigError(f"{key}: {c!r} is not one of {', '.join(VOIGT_NAMES)}")
 
 
 @dataclass(frozen=True)
@@ -89,10 +98,7 @@ class Loss:
                  stress_components: Sequence[str] = VOIGT_NAMES) -> None:
         if l2 < 0:
             raise ConfigError(f"training.l2 must be >= 0, got {l2}")
-        unknown = [c for c in stress_components if c not in VOIGT_NAMES]
-        if unknown or not stress_components:
-            raise ConfigError(f"loss.stress_components: expected a non-empty subset of "
-                              f"{', '.join(VOIGT_NAMES)}, got {list(stress_components)}")
+        check_stress_components(stress_components, "loss.stress_components")
         self.weights = weights
         self.l2 = float(l2)
         self.config_type_weights = dict(config_type_weights or {})

@@ -12,14 +12,13 @@ frame of a group gives NaN metrics there (``null`` in JSON).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..core.errors import DataFormatError
-from ..core.metrics import ErrorMetrics
+from ..core.metrics import ErrorMetrics, format_metric
 from ..core.units import GPa
 from ..data.frame import Frame
 from ..models.potential import Potential
@@ -50,6 +49,10 @@ def compare_frames(reference: Sequence[Frame], predicted: Sequence[Frame]) -> Er
         np.array(de) * 1000.0, np.concatenate(df) if df else np.zeros(0),
         np.concatenate(ds) / GPa if ds else np.zeros(0), n_frames=len(reference),
         n_atoms=sum(f.n_atoms for f in reference), n_frames_with_stress=len(ds))
+
+
+#: (quantity, unit, decimals) of the text table's column groups (RMSE, MAE, max each)
+_TEXT_COLUMNS = (("energy", "mev_per_atom", 3), ("force", "ev_per_angstrom", 4), ("stress", "gpa", 3))
 
 
 @dataclass(frozen=True, eq=False)
@@ -120,18 +123,11 @@ class EvaluationResult:
         lines = [head, sub]
         for name, m in rows:
             label = name if len(name) <= 20 else name[:19] + "…"
-            lines.append(
-                f"{label:<20} {m.n_frames:>6} {m.n_atoms:>7}  "
-                f"{_fmt(m.energy_rmse_mev_per_atom, 3)} {_fmt(m.energy_mae_mev_per_atom, 3)} "
-                f"{_fmt(m.energy_max_mev_per_atom, 3)}  "
-                f"{_fmt(m.force_rmse_ev_per_angstrom, 4)} {_fmt(m.force_mae_ev_per_angstrom, 4)} "
-                f"{_fmt(m.force_max_ev_per_angstrom, 4)}  "
-                f"{_fmt(m.stress_rmse_gpa, 3)} {_fmt(m.stress_mae_gpa, 3)} {_fmt(m.stress_max_gpa, 3)}")
+            groups = [" ".join(format_metric(getattr(m, f"{q}_{stat}_{unit}"), digits, 7)
+                               for stat in ("rmse", "mae", "max"))
+                      for q, unit, digits in _TEXT_COLUMNS]
+            lines.append(f"{label:<20} {m.n_frames:>6} {m.n_atoms:>7}  " + "  ".join(groups))
         return "\n".join(lines)
-
-
-def _fmt(value: float, digits: int, width: int = 7) -> str:
-    return f"{value:>{width}.{digits}f}" if math.isfinite(value) else f"{'-':>{width}}"
 
 
 def evaluate(potential: Potential, frames: Iterable[Frame], *, n_threads: int | None = None,

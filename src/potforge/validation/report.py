@@ -11,6 +11,7 @@ from pathlib import Path
 
 from ..core.atomic import atomic_write
 from ..core.errors import DataFormatError
+from ..core.metrics import format_metric
 from ..core.provenance import __version__
 from .evaluate import EvaluationResult
 from .plots import learning_curve_plot, parity_plots
@@ -38,7 +39,7 @@ def _markdown_table(result: EvaluationResult) -> list[str]:
     if len(result.by_config_type) > 1:
         rows += [(name.replace("|", "\\|"), m) for name, m in result.by_config_type.items()]
     for name, m in rows:
-        cells = [_cell(getattr(m, key), digits) for _, key, digits in _TABLE_COLUMNS]
+        cells = [format_metric(getattr(m, key), digits) for _, key, digits in _TABLE_COLUMNS]
         lines.append(f"| {name} | {m.n_frames} | {m.n_atoms} | " + " | ".join(cells) + " |")
     return lines
 

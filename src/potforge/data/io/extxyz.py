@@ -18,9 +18,10 @@ from collections.abc import Iterable, Iterator
 
 import numpy as np
 from ase import Atoms
-from ase.data import atomic_numbers, chemical_symbols
+from ase.data import chemical_symbols
 
 from ...core.atomic import atomic_write
+from ...core.elements import is_element
 from ...core.errors import DataFormatError, located
 from ...core.text import open_text
 from ..frame import Frame
@@ -296,7 +297,7 @@ def _species_and_positions(arrays: dict[str, np.ndarray], path: str, line: int,
     if "species" in arrays:
         symbols = [str(s) for s in arrays.pop("species")]
         for s in symbols:
-            if s not in atomic_numbers or s == "X":
+            if not is_element(s):
                 raise DataFormatError(f"unknown element {s!r}", path=path, line=line, frame=index)
     elif "Z" in arrays:
         z = arrays.pop("Z")

@@ -25,9 +25,9 @@ from collections.abc import Iterable, Iterator
 
 import numpy as np
 from ase import Atoms
-from ase.data import atomic_numbers
 
 from ...core.atomic import atomic_write
+from ...core.elements import is_element
 from ...core.errors import DataFormatError, located
 from ...core.text import first_non_number, open_text
 from ...core.units import energy_factor, length_factor
@@ -121,7 +121,7 @@ class _Block:
                 f"'atom' line has {len(fields) - 1} fields; expected 9: "
                 "x y z element charge atomic_energy fx fy fz", path=path, line=lineno)
         symbol = fields[4]
-        if symbol not in atomic_numbers or symbol == "X":
+        if not is_element(symbol):
             raise DataFormatError(f"unknown element {symbol!r} in 'atom' line", path=path, line=lineno)
         self.symbols.append(symbol)
         self.rows.append(_floats(fields[1:4] + fields[5:10], path, lineno, "atom"))

@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from ase.data import atomic_numbers
 
 from ...core.atomic import atomic_write
+from ...core.elements import is_element
 from ...core.errors import ModelFormatError
 from ...core.text import read_text
 from ._text import fmt, is_plain_number, parse_float, parse_int, strip_comment, values_block
@@ -152,7 +152,7 @@ def _elements(reader: _Lines) -> list[str]:
                                f"names, found N = {words[0]} and {len(words) - 1} names", path=name, line=ln)
     elements = words[1:]
     for s in elements:
-        if s not in atomic_numbers or s == "X":
+        if not is_element(s):
             raise ModelFormatError(f"element name {s!r} is not a chemical symbol (potforge maps "
                                    "setfl elements to atoms by symbol)", path=name, line=ln)
     if len(set(elements)) != len(elements):

@@ -34,7 +34,11 @@ from ...core.voigt import VOIGT_COLS, VOIGT_ROWS
 from ..potential import Potential, Prediction
 
 __all__ = ["Parameter", "Graph", "build_graph", "triplets", "ClassicalPotential",
-           "assemble_forces", "assemble_virial"]
+           "assemble_forces", "assemble_virial", "DEFAULT_TABLE_POINTS"]
+
+#: points of the tables a classical model is written as for LAMMPS (pair tables, the setfl
+#: grids of EAM), and of LAMMPS' own internal table of ``pair_style table``
+DEFAULT_TABLE_POINTS = 10000
 
 
 @dataclass

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ...core.config import doc
-from ...core.elements import by_atomic_number
+from ...core.elements import by_atomic_number, is_element
 from ...core.errors import ConfigError
 from .spec import potential_from_spec
 
@@ -81,9 +81,7 @@ class ClassicalConfig:
                     names.append(part)
         if not names:
             return None
-        from ase.data import atomic_numbers
-
-        bad = [n for n in names if n not in atomic_numbers]
+        bad = [n for n in names if not is_element(n)]
         if bad:
             raise ConfigError(f"model: {bad[0]!r} (in a pair/element/triplet name) is not an element symbol")
         return by_atomic_number(names)

@@ -28,7 +28,7 @@ from ase.data import atomic_masses, atomic_numbers, reference_states
 from ...core.errors import ConfigError, ModelFormatError
 from ...core.lazy import torch
 from ...data.lammps.setfl import SetflData
-from .base import ClassicalPotential, Graph, Parameter
+from .base import DEFAULT_TABLE_POINTS, ClassicalPotential, Graph, Parameter
 from .functions import EmbeddingForm, RadialForm, embedding_form, smooth_switch, sub
 from .pair import _check_parameters, forms_from_description, pair_type_index, pair_types, radial_sum
 
@@ -101,7 +101,8 @@ class EAM(ClassicalPotential):
         return self.embed(p, dens, graph.element) + pair
 
     # -- tabulation -------------------------------------------------------------------------------
-    def to_setfl(self, *, nr: int = 10000, nrho: int = 10000, rho_max: float | None = None,
+    def to_setfl(self, *, nr: int = DEFAULT_TABLE_POINTS, nrho: int = DEFAULT_TABLE_POINTS,
+                 rho_max: float | None = None,
                  comments: tuple[str, str, str] = ("", "", "")) -> "SetflData":
         """Tabulate for LAMMPS ``eam/alloy``: F_Z(ρ) + energy offset of Z on [0, rho_max],
         ρ_Z(r) and r·φ(r) on [0, cutoff]. ``rho_max`` defaults to twice the host density in

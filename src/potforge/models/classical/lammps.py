@@ -30,6 +30,7 @@ import numpy as np
 from ase.data import atomic_masses, atomic_numbers
 
 from ...core.atomic import atomic_write
+from ...core.elements import is_element
 from ...core.errors import ConfigError, ModelFormatError
 from ...core.provenance import __version__
 from ...data.lammps import LAMMPS_STYLES
@@ -37,20 +38,16 @@ from ...data.lammps.input_script import input_script
 from ...data.lammps.parameter_files import read_sw, read_tersoff, species_mapping, write_sw, write_tersoff
 from ...data.lammps.setfl import read_setfl, write_setfl
 from ...data.lammps.table import TableSection, write_table
-from ..registry import family
-from .base import ClassicalPotential
+from ..registry import check_options, family
+from .base import DEFAULT_TABLE_POINTS, ClassicalPotential
 from .eam import EAM, SetflEAM
 from .pair import PairPotential
 from .sw import StillingerWeber
 from .tersoff import Tersoff
 
-__all__ = ["DEFAULT_TABLE_POINTS", "read_lammps_potential", "read_setfl_file",
+__all__ = ["read_lammps_potential", "read_setfl_file",
            "read_tersoff_file", "read_sw_file", "export_lammps", "export_eam", "export_setfl", "export_tersoff",
            "export_sw", "export_pair", "default_r_inner"]
-
-#: default grid of pair tables (points in the file and in LAMMPS' internal table)
-DEFAULT_TABLE_POINTS = 10000
-
 
 # -- reading a potential --------------------------------------------------------------------------
 def read_lammps_potential(path: str | os.PathLike, style: str,
@@ -84,7 +81,7 @@ def read_lammps_potential(path: str | os.PathLike, style: str,
         species = order
     mapping = species_mapping(species) or {}
     for s in mapping.values():
-        if s not in atomic_numbers or s == "X":
+        if not is_element(s):
             raise ModelFormatError(f"element {s!r} is not a chemical symbol; give species as a mapping "
                                    f"symbol -> name in the file, e.g. {{'Si': {s!r}}}", path=name)
     entries = reader(path, species)
@@ -114,17 +111,19 @@ def read_sw_file(path: str | os.PathLike) -> ClassicalPotential:
 # -- export ---------------------------------------------------------------------------------------
 def export_lammps(potential: ClassicalPotential, directory: str | os.PathLike, **options) -> dict:
     """Write a classical model for LAMMPS with its kind's exporter (table above; options as
-    those exporters take them). Returns what the exporter returns: ``files``,
+    that exporter declares them, any other a ConfigError). Returns what it returns: ``files``,
     ``potential_file``, ``input`` (in.lammps), ``pair_style``, ``pair_coeff`` (lines),
     ``species`` and ``energy_offsets`` (eV/atom that LAMMPS leaves out)."""
     exporter = family(potential.kind).exporters.get("lammps")
     if exporter is None:
         raise ModelFormatError(f"a {potential.kind} model has no LAMMPS form here; the LAMMPS "
                                "exporters write pair, EAM, setfl EAM, Tersoff and Stillinger-Weber models")
+    check_options(exporter, options, f"exporting a {potential.kind} model to lammps")
     return exporter(potential, directory, **options)
 
 
-def export_eam(potential: EAM, directory: str | os.PathLike, *, nr: int = 10000, nrho: int = 10000,
+def export_eam(potential: EAM, directory: str | os.PathLike, *, nr: int = DEFAULT_TABLE_POINTS,
+               nrho: int = DEFAULT_TABLE_POINTS,
                rho_max: float | None = None, table_points: int | None = None,
                name: str | None = None) -> dict:
     """``NAME.eam.alloy`` via ``EAM.to_setfl(nr=, nrho=, rho_max=)`` (``table_points`` sets

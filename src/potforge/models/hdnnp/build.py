@@ -52,7 +52,10 @@ def symmetry_functions_from_config(sc: SymmetryFunctionsConfig, species: Sequenc
             cutoff_type = sc.cutoff_type if sc.cutoff_type is not None else file_cutoff[0]
             cutoff_alpha = sc.cutoff_alpha if sc.cutoff_alpha is not None else file_cutoff[1]
     if not lines:
-        return (sc.preset or PresetConfig()).functions(species, cutoff_type, cutoff_alpha)
+        try:
+            return (sc.preset or PresetConfig()).functions(species, cutoff_type, cutoff_alpha)
+        except ConfigError as err:
+            raise ConfigError(f"model.symmetry_functions.preset: {err}") from None
     funcs: dict[str, list] = {s: [] for s in species}
     for where, fields in lines:
         if fields and fields[0] == "symfunction_short":
@@ -116,9 +119,7 @@ def build_hdnnp(ctx: BuildContext) -> tuple[TrainableHDNNP, dict[str, Any]]:
         scale = spread if spread > 1e-6 else 1.0
     facts["element_energies_ev"] = ref
     facts["output_scale_ev"] = scale
-    unknown = [k for k in mc.networks if k not in species]
-    if unknown:
-        raise ConfigError(f"model.networks.{unknown[0]}: not a model species; species: {', '.join(species)}")
+    mc.check_networks(species)
     hidden, acts = {}, {}
     for s in species:
         net = mc.networks.get(s, mc.network)

@@ -16,12 +16,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
 from ...core.config import doc
+from ...core.dtypes import DTYPES
 from ...core.errors import ConfigError
-from ...descriptors.cutoffs import CUTOFF_TYPES, cutoff_type_index
+from ...descriptors.cutoffs import CUTOFF_TYPES, check_cutoff_alpha, cutoff_type_index
 from ...descriptors.presets import preset
 from ..network import check_activation
 
@@ -105,6 +107,11 @@ class SymmetryFunctionsConfig:
             except (ValueError, KeyError):
                 raise ConfigError(f"{key}.cutoff_type: {self.cutoff_type!r} is not a cutoff; expected "
                                   f"one of {', '.join(CUTOFF_TYPES)} or their n2p2 numbers 0-8") from None
+        if self.cutoff_alpha is not None:
+            try:
+                check_cutoff_alpha(self.cutoff_alpha)
+            except ValueError as err:
+                raise ConfigError(f"{key}.cutoff_alpha: {err}") from None
 
 
 @dataclass(frozen=True)
@@ -146,14 +153,20 @@ class HDNNPConfig:
         "energy of one network output unit (default: std of the per-atom energy residuals)", unit="energy"))
     element_energies: Literal["fit", "zero"] | dict[str, float] = field(default="fit", metadata=doc(
         "per-element reference energies: least squares on composition, zero, or given (eV)"))
-    dtype: Literal["float64", "float32"] = "float64"
-    cache_dtype: Literal["float64", "float32"] = field(default="float64", metadata=doc(
+    dtype: Literal[DTYPES] = "float64"
+    cache_dtype: Literal[DTYPES] = field(default="float64", metadata=doc(
         "storage of the cached symmetry-function derivatives (float32 halves the memory)"))
+
+    def check_networks(self, species: Sequence[str], key: str = "model") -> None:
+        """Every per-element network names a species of the model (checked when the config
+        is read if it lists the species, else when the data have given them)."""
+        unknown = [k for k in self.networks if k not in species]
+        if unknown:
+            raise ConfigError(f"{key}.networks.{unknown[0]}: not a model species; species: "
+                              f"{', '.join(species)}")
 
     def check(self, key: str) -> None:
         if self.output_scale is not None and not self.output_scale > 0:
             raise ConfigError(f"{key}.output_scale: expected a positive energy, got {self.output_scale}")
-        unknown = [k for k in self.networks if self.species is not None and k not in self.species]
-        if unknown:
-            raise ConfigError(f"{key}.networks.{unknown[0]}: not a model species; species: "
-                              f"{', '.join(self.species)}")
+        if self.species is not None:
+            self.check_networks(self.species, key)

@@ -25,7 +25,7 @@ import numpy as np
 from ase.data import atomic_numbers
 
 from ...core.atomic import atomic_directory, atomic_write
-from ...core.elements import by_atomic_number
+from ...core.elements import by_atomic_number, is_element
 from ...core.errors import ModelFormatError
 from ...core.units import energy_factor, length_factor
 from ...data.n2p2_model import (N2p2Settings, cutoff_setting, is_n2p2_model, network_architecture,
@@ -91,7 +91,7 @@ def _species(settings: N2p2Settings) -> tuple[str, ...]:
         raise ModelFormatError("keyword 'elements' is missing", path=settings.path)
     symbols = elements_value.split()
     for s in symbols:
-        if s not in atomic_numbers or s == "X":
+        if not is_element(s):
             raise settings.error("elements", f"unknown element {s!r}")
     if len(set(symbols)) != len(symbols):
         twice = next(s for s in symbols if symbols.count(s) > 1)

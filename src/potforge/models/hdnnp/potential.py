@@ -21,13 +21,14 @@ import numpy as np
 from ase import Atoms
 
 from ... import _native
+from ...core.dtypes import check_dtype
 from ...core.elements import species_indices
 from ...core.neighbors import check_min_distance, neighbor_list
 from ...core.voigt import VOIGT_COLS, VOIGT_ROWS
 from ...descriptors.scaling import EXTRAPOLATION_TOLERANCE, SymmetryFunctionScaling
 from ...descriptors.symmetry_functions import SymmetryFunctionSet
 from ..network import AtomicNetwork
-from ..potential import Potential, Prediction, check_dtype
+from ..potential import Potential, Prediction
 
 __all__ = ["HDNNP"]
 

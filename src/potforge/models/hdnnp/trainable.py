@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import ClassVar
 
+from ...core.dtypes import check_dtype
 from ...core.lazy import torch
 from ...data.frame import Frame
 from ...data.labels import FrameLabels, voigt
@@ -23,7 +24,6 @@ from ...descriptors.cache import DescriptorBatch, DescriptorCache, cache_size
 from ...descriptors.scaling import SymmetryFunctionScaling
 from ...descriptors.symmetry_functions import SymmetryFunctionSet
 from ..network import NetworkLayout, initial_parameters, network_forward
-from ..potential import check_dtype
 from ..trainable import ModelOutput, TrainableModel
 from .potential import HDNNP
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ...core.config import doc
+from ...core.dtypes import DTYPES
 from ...core.errors import ConfigError
 from ...core.lazy import torch
 from ..building import BuildContext, frame_names
@@ -39,7 +40,7 @@ class MolecularConfig:
         "distance transform: exp(-r/length), length/r, or r/length"))
     length: float = field(default=1.0, metadata=doc("length of the transform", unit="length"))
     init: Literal["glorot", "uniform"] = "glorot"
-    dtype: Literal["float64", "float32"] = "float64"
+    dtype: Literal[DTYPES] = "float64"
 
     def check(self, key: str) -> None:
         check_activation(self.activation, f"{key}.activation")

@@ -22,13 +22,13 @@ from typing import ClassVar
 
 import numpy as np
 
+from ...core.dtypes import check_dtype
 from ...core.errors import ConfigError, NotFittedError, StructureError, UnknownElementError
 from ...core.lazy import torch
 from ...core.neighbors import DEFAULT_MIN_DISTANCE, check_min_distance
 from ...data.frame import Frame
 from ...data.labels import BatchLabels, FrameLabels, frame_labels
 from ..network import ACTIVATION_NAMES, NetworkLayout, initial_parameters, network_forward
-from ..potential import check_dtype
 from ..trainable import ModelOutput, TrainableModel
 from .potential import (COORDINATES, MolecularNetworkPotential, atom_pairs, check_molecule,
                         like_atom_permutations, molecule_order, pair_coordinates, permuted_pair_indices,
