@@ -65,6 +65,14 @@ class FrameLabels:
     def total_atoms(self) -> int:
         return int(self.element.shape[0])
 
+    def select(self, frames: Sequence[int] | torch.Tensor | None = None
+               ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The frames of a batch (all if None) as a long tensor, their atom counts and the
+        global indices of their atoms, frame by frame."""
+        frames = torch.arange(self.n_frames) if frames is None else torch.as_tensor(frames, dtype=torch.long)
+        n_atoms = self.n_atoms[frames]
+        return frames, n_atoms, ranges(self.atom_offsets[frames], n_atoms)
+
     def gather(self, frames: torch.Tensor, atoms: torch.Tensor) -> dict[str, torch.Tensor]:
         """The :class:`BatchLabels` fields of ``frames`` whose atoms are ``atoms`` (global
         indices, frame by frame): pass them on with ``**`` to a batch class."""

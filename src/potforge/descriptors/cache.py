@@ -27,7 +27,7 @@ from ..core.errors import StructureError
 from ..core.lazy import torch
 from ..core.neighbors import DEFAULT_MIN_DISTANCE, check_min_distance, neighbor_list
 from ..data.frame import Frame
-from ..data.labels import BatchLabels, frame_labels, pair_rows, ranges
+from ..data.labels import BatchLabels, frame_labels, pair_rows
 from .symmetry_functions import SymmetryFunctionSet
 
 __all__ = ["DescriptorCache", "DescriptorBatch", "cache_size"]
@@ -151,11 +151,7 @@ class DescriptorCache:
               derivatives: bool = True) -> DescriptorBatch:
         """Gather the given frames (all if None) into a :class:`DescriptorBatch`."""
         lab = self.labels
-        if frames is None:
-            frames = torch.arange(self.n_frames)
-        frames = torch.as_tensor(frames, dtype=torch.long)
-        n_at = lab.n_atoms[frames]
-        atoms = ranges(lab.atom_offsets[frames], n_at)
+        frames, n_at, atoms = lab.select(frames)
         jac = center = neighbor = vectors = frame_of_pair = None
         if derivatives and self.jacobian is not None:
             pairs, frame_of_pair, shift = pair_rows(frames, lab.atom_offsets, n_at, self.pair_offsets,

@@ -88,6 +88,12 @@ class TrainableModel(ABC):
         return None
 
     # -- evaluation ---------------------------------------------------------------------------
+    def with_offsets(self, energy: torch.Tensor, batch: Any) -> torch.Tensor:
+        """Frame energies (float64) plus the closed-form offsets: Σ_e n_e E_e + N · mean_energy
+        (``batch.composition``, ``batch.n_atoms``)."""
+        return energy + batch.composition @ self.element_energies \
+            + batch.n_atoms.to(torch.float64) * self.mean_energy
+
     @abstractmethod
     def predict(self, batch: Any, *, forces: bool, stress: bool) -> ModelOutput:
         """Energies per frame (and forces, stress), differentiable with respect to theta."""

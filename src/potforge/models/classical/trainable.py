@@ -97,11 +97,7 @@ class PairCache:
 
     def batch(self, frames: torch.Tensor | None = None) -> PairBatch:
         lab = self.labels
-        if frames is None:
-            frames = torch.arange(self.n_frames)
-        frames = torch.as_tensor(frames, dtype=torch.long)
-        n_at = lab.n_atoms[frames]
-        atoms = ranges(lab.atom_offsets[frames], n_at)
+        frames, n_at, atoms = lab.select(frames)
         pairs, frame_of_pair, shift = pair_rows(frames, lab.atom_offsets, n_at, self.pair_offsets,
                                                 self.n_pairs)
         n_p = self.n_pairs[frames]

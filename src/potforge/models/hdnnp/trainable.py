@@ -149,9 +149,7 @@ class TrainableHDNNP(TrainableModel):
         need_gradient = forces or stress
         atomic, dedg = self._atomic(theta, batch.element, batch.values, need_gradient)
         energy = torch.zeros(batch.n_frames, dtype=self.dtype).index_add(0, batch.frame_of_atom, atomic)
-        energy = energy.to(torch.float64) + batch.composition @ self.element_energies \
-            + batch.n_atoms.to(torch.float64) * self.mean_energy
-        out = ModelOutput(energy)
+        out = ModelOutput(self.with_offsets(energy.to(torch.float64), batch))
         if not need_gradient:
             return out
         if batch.jacobian is None:

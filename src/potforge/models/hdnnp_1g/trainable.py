@@ -83,11 +83,8 @@ class MolecularData:
     def batch(self, frames: Sequence[int] | torch.Tensor | None = None, *,
               derivatives: bool = True) -> MolecularBatch:
         lab = self.labels
-        if frames is None:
-            frames = torch.arange(self.n_frames)
-        frames = torch.as_tensor(frames, dtype=torch.long)
+        frames, _, atoms = lab.select(frames)
         n = int(lab.n_atoms[0]) if lab.n_frames else 0  # one molecule: the same in every frame
-        atoms = (lab.atom_offsets[frames].unsqueeze(1) + torch.arange(n)).reshape(-1)
         local = torch.arange(len(frames)).unsqueeze(1) * n
         grad = a = b = None
         if derivatives and self.jacobian is not None:
@@ -271,9 +268,7 @@ class TrainableMolecularNetwork(TrainableModel):
                                     x.reshape(-1, n_pairs), gradient=forces)
         scale = self.output_scale / n_perm
         energy = (out.reshape(n_frames, n_perm).sum(1) * scale).to(torch.float64)
-        energy = energy + batch.composition @ self.element_energies \
-            + batch.n_atoms.to(torch.float64) * self.mean_energy
-        result = ModelOutput(energy)
+        result = ModelOutput(self.with_offsets(energy, batch))
         if not forces:
             return result
         if batch.coordinate_gradient is None:
