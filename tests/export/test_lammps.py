@@ -528,3 +528,15 @@ def test_tersoff_silicon_typed_from_the_papers_reproduces_lammps(tmp_path, varia
     assert abs(ours.energy - ref.energy) / len(atoms) < 1e-10
     assert np.abs(ours.forces - ref.forces).max() < 1e-9
     assert np.abs(ours.stress - ref.stress).max() / GPa < 1e-8
+
+
+def test_cli_export_reads_potforge_models_only(tmp_path, capsys, water_dir):
+    """An n2p2 directory would load, but in units ``potforge export`` cannot be told (its
+    unit flags are those of the files it writes): a one-line error, nothing written."""
+    from potforge.cli.main import main
+
+    code = main(["export", str(water_dir), "--format", "n2p2", "-o", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1
+    assert f"{water_dir}: not a potforge model directory (no model.json)" in err
+    assert not (tmp_path / "out").exists()

@@ -64,6 +64,9 @@ def test_unknown_keys_name_the_key_and_suggest(raw, key, suggestion):
     ({**BASE, "model": {"network": {"activation": "x"}}}, "model.network.activation"),
     ({**BASE, "model": {"scaling": {"min": 1, "max": 1}}}, "model.scaling"),
     ({**BASE, "model": {"symmetry_functions": {"cutoff_type": "cosine"}}}, "model.symmetry_functions.cutoff_type"),
+    ({**BASE, "model": {"symmetry_functions": {"cutoff_alpha": 1.5}}}, "model.symmetry_functions.cutoff_alpha"),
+    ({**BASE, "model": {"species": ["Cu"], "networks": {"Ni": {"hidden": [4]}}}}, "model.networks.Ni"),
+    ({**BASE, "loss": {"stress_components": []}}, "loss.stress_components"),
 ])
 def test_bad_values_are_one_line_errors_naming_the_key(raw, key):
     assert _error(raw).startswith(key)
