@@ -25,8 +25,6 @@ from potforge.core.errors import ConfigError
 from potforge.core.crystals import voigt_strain
 from potforge.validation import properties as P
 
-MLEARN_CU = os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "data", "mlearn",
-                         "Cu", "train.xyz")
 
 
 @pytest.fixture(scope="module")
@@ -463,11 +461,10 @@ def test_reference_elastic_constants_under_pressure_and_rotation(emt, cu):
         assert ref[key] == pytest.approx(c0, rel=1e-2), key
 
 
-def test_reference_properties_of_mlearn_cu():
-    assert os.path.isfile(MLEARN_CU), f"{MLEARN_CU}: the shared mlearn data must be present"
+def test_reference_properties_of_mlearn_cu(shared_data):
     from ase.io import read
 
-    ref = P.reference_properties(read(MLEARN_CU, ":"), "Cu", "fcc")
+    ref = P.reference_properties(read(shared_data / "mlearn" / "Cu" / "train.xyz", ":"), "Cu", "fcc")
     print({k: v for k, v in ref.items() if k != "cij_gpa"})
     assert ref["c11_gpa"] > ref["c12_gpa"] > 0 and ref["c44_gpa"] > 0
     assert ref["a0_angstrom"] == pytest.approx(3.62, rel=0.03)    # PBE Cu: about 3.63 Å
