@@ -203,9 +203,7 @@ class SurfaceGenerator(_Crystal):
         out = surface_structures(ctx.config.element, phase, self.miller, layers=self.layers,
                                  vacuum=self.vacuum, a=a, c=self.c, size=self.size,
                                  min_distance_fraction=ctx.fraction)
-        for s in out:
-            s.info["group"] = f"{ctx.prefix}-{s.info['group']}"
-        return out
+        return _prefixed(out, ctx.prefix)
 
 
 @dataclass(frozen=True)
@@ -229,9 +227,7 @@ class StackingFaultGenerator(_Crystal):
         out = stacking_fault_structures(ctx.config.element, self.system, self.fractions,
                                         layers=self.layers, a=a, vacuum=self.vacuum, size=self.size,
                                         min_distance_fraction=ctx.fraction)
-        for s in out:
-            s.info["group"] = f"{ctx.prefix}-{s.info['group']}"
-        return out
+        return _prefixed(out, ctx.prefix)
 
 
 @dataclass(frozen=True)
@@ -372,3 +368,10 @@ GENERATORS: dict[str, type] = {
 }
 #: kinds that run molecular dynamics and need a calculator
 NEEDS_CALCULATOR = ("md", "liquid", "amorphous")
+
+
+def _prefixed(structures: list[Atoms], prefix: str) -> list[Atoms]:
+    """``structures`` with their groups put under the generator entry's ``prefix``."""
+    for atoms in structures:
+        atoms.info["group"] = f"{prefix}-{atoms.info['group']}"
+    return structures
