@@ -1,9 +1,10 @@
 """Modules loaded on first use.
 
-PyTorch takes about a second to import. potforge's compiled HDNNP path (``potforge
-predict``, the ASE calculator, ``potforge demo`` with n2p2 models) never touches it, yet the
-classical kernels and the trainable forms are written in PyTorch, and modules that only name
-it should not load it. So potforge's modules take ``torch`` from here:
+PyTorch takes 1.5 to 2 seconds to import (``python -c "import torch"`` on the project's
+machine). potforge's compiled HDNNP path (``potforge predict``, the ASE calculator,
+``potforge demo`` with n2p2 models) never touches it, yet the classical kernels and the
+trainable forms are written in PyTorch, and modules that only name it should not load it. So
+potforge's modules take ``torch`` from here:
 
     from ..core.lazy import torch
 

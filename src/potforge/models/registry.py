@@ -20,8 +20,8 @@ lives as ``"module:attribute"``::
 anything of ``potforge.models`` is imported; the attributes of an entry (``entry.potential``,
 ``entry.build``, ...) import their module on first use. Why the indirection: registering must
 cost nothing, because predicting with an HDNNP (compiled kernels, 0.2 s for a 1,000-atom
-box) should import neither the classical families nor any training code (PyTorch, another
-second). The structure tests treat these references as imports (cycles, layers) and resolve
+box) should import neither the classical families nor any training code (importing PyTorch
+alone takes 1.5-2 s). The structure tests treat these references as imports (cycles, layers) and resolve
 every one of them. The trainer, the ASE calculator, the CLI, the exports, the contract tests
 and the reports find a family by its kind name; nothing else in potforge lists the kinds.
 """
@@ -48,7 +48,8 @@ if TYPE_CHECKING:
     from .building import BuildContext
     from .trainable import TrainableModel
 
-__all__ = ["ModelFamily", "ModelExample", "Importer", "keyword_options", "check_options", "register_family", "family", "families",
+__all__ = ["ModelFamily", "ModelExample", "Importer", "keyword_options", "check_options",
+           "register_family", "family", "families",
            "kinds", "load_potential", "resolve"]
 
 
