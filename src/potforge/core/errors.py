@@ -25,6 +25,9 @@ __all__ = [
 ]
 
 
+MESSAGE_LIMIT = 500
+
+
 def nearest(name: str, options) -> str | None:
     """The option closest to ``name`` (difflib), or None: the "did you mean" of messages."""
     import difflib  # stdlib, needed on error paths only
@@ -53,6 +56,11 @@ class PotforgeError(Exception):
         self.path = path
         self.line = line
         self.frame = frame
+        # one line, of a readable length, whatever value the caller put in it (a reader that
+        # echoes a corrupted 800 kB line must not flood the terminal)
+        message = " ".join(str(message).split("\n"))
+        if len(message) > MESSAGE_LIMIT:
+            message = f"{message[:MESSAGE_LIMIT]}… (message cut at {MESSAGE_LIMIT} characters)"
         self.reason = message
         where = location(path, line, frame)
         super().__init__(f"{where}: {message}" if where else message)

@@ -3,22 +3,58 @@
 from __future__ import annotations
 
 import contextlib
+import math
 import os
+import re
 from collections.abc import Iterator
 from typing import IO
 
 from .errors import DataFormatError, PotforgeError
 
-__all__ = ["is_number", "first_non_number", "open_text"]
+__all__ = ["is_number", "first_non_number", "parse_float", "parse_int", "shorten", "open_text"]
+
+# What the file formats potforge reads mean by a number: ASCII digits with an optional sign,
+# decimal point and exponent, or nan/inf. Python's float() also takes Unicode digits ("١٢"),
+# underscores ("1_0") and surrounding whitespace, which no C/Fortran program (n2p2, LAMMPS,
+# VASP) would read as the same number, so readers use this stricter test.
+_NUMBER = re.compile(r"[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|nan|inf|infinity)",
+                     re.IGNORECASE)
+_INTEGER = re.compile(r"[+-]?[0-9]+")
 
 
 def is_number(text: str) -> bool:
-    """Whether ``float(text)`` succeeds."""
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
+    """Whether ``text`` is a plain ASCII number (``float`` syntax without Unicode digits,
+    underscores or spaces; nan and inf count as numbers, finiteness is checked elsewhere)."""
+    return _NUMBER.fullmatch(text) is not None
+
+
+def shorten(text: object, limit: int = 60) -> str:
+    """``repr``-free short form of a value for an error message: at most ``limit`` characters,
+    with the length of what was left out (a message never echoes a whole 800 kB line)."""
+    text = str(text)
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}… ({len(text)} characters)"
+
+
+def parse_float(token: str, what: str, *, error: type[PotforgeError] = DataFormatError,
+                path: object | None = None, line: int | None = None, finite: bool = True) -> float:
+    """``token`` as a float, or a one-line ``error`` naming ``what`` (and file and line):
+    strict ASCII syntax (:func:`is_number`); with ``finite`` nan and ±inf are refused too."""
+    if not is_number(token):
+        raise error(f"{what}: expected a number, found {shorten(token)!r}", path=path, line=line)
+    value = float(token)
+    if finite and not math.isfinite(value):
+        raise error(f"{what}: expected a finite number, found {token}", path=path, line=line)
+    return value
+
+
+def parse_int(token: str, what: str, *, error: type[PotforgeError] = DataFormatError,
+              path: object | None = None, line: int | None = None) -> int:
+    """``token`` as an int (ASCII digits with an optional sign), or a one-line ``error``."""
+    if _INTEGER.fullmatch(token) is None:
+        raise error(f"{what}: expected an integer, found {shorten(token)!r}", path=path, line=line)
+    return int(token)
 
 
 def first_non_number(tokens) -> str | None:
