@@ -446,3 +446,68 @@ def test_potforge_train_on_outcars(tmp_path, capsys):
     assert main(["train", str(tmp_path / "config.yaml"), "-o", str(tmp_path / "model")]) == 0
     assert (tmp_path / "model" / "model.json").is_file()
     assert "data: 4 training, 0 validation, 0 test frames (72 training atoms)" in capsys.readouterr().out
+
+
+# -- CP2K trajectories (not read by ase.io with their labels) ------------------------------------
+
+def _cp2k(directory: Path, steps=3, forces_steps=None):
+    """EMT Cu written the way CP2K writes an MD run: positions (Å), forces (hartree/bohr),
+    energies (hartree) in the comment lines, the cell file; returns the reference frames."""
+    from ase.build import bulk
+    from ase.calculators.emt import EMT
+
+    box = bulk("Cu", "fcc", 3.6, cubic=True).repeat(2)
+    box.set_cell(box.cell.array + [[0, 0, 0], [0.3, 0, 0], [0, 0, 0]], scale_atoms=True)
+    pos, frc, reference = [], [], []
+    cell = ["#   Step   Time [fs]       Ax [Angstrom]       Ay [Angstrom]       Az [Angstrom]       "
+            "Bx [Angstrom]       By [Angstrom]       Bz [Angstrom]       Cx [Angstrom]       "
+            "Cy [Angstrom]       Cz [Angstrom]      Volume [Angstrom^3]"]
+    for i in range(0, 2 * steps, 2):                     # CP2K step numbers need not be 0, 1, 2
+        atoms = box.copy()
+        atoms.rattle(0.05, seed=i)
+        atoms.calc = EMT()
+        e, f = atoms.get_potential_energy(), atoms.get_forces()
+        head = f"{len(atoms):8d}\n i = {i:8d}, time = {0.5 * i:12.3f}, E = {e / Hartree:20.10f}\n"
+        pos.append(head + "".join(f"  Cu {x:20.10f} {y:20.10f} {z:20.10f}\n" for x, y, z in atoms.positions))
+        frc.append(head + "".join(f"  Cu {x:20.10f} {y:20.10f} {z:20.10f}\n"
+                                  for x, y, z in f / (Hartree / Bohr)))
+        cell.append(f"{i:8d} {0.5 * i:12.3f} " + " ".join(f"{x:20.10f}" for x in atoms.cell.array.ravel())
+                    + f" {atoms.get_volume():20.10f}")
+        reference.append((atoms.positions.copy(), atoms.cell.array.copy(), e, f))
+    (directory / "cu-pos-1.xyz").write_text("".join(pos))
+    (directory / "cu-frc-1.xyz").write_text("".join(frc[:forces_steps]))
+    (directory / "cu-1.cell").write_text("\n".join(cell) + "\n")
+    return directory / "cu-pos-1.xyz", reference
+
+
+def test_cp2k_trajectory(tmp_path):
+    path, reference = _cp2k(tmp_path)
+    assert detect_format(path) == "cp2k" and detect_format(tmp_path / "out-pos-1.xyz", write=True) == "extxyz"
+    frames = read_frames(path)
+    assert len(frames) == 3 and {f.config_type for f in frames} == {"cu"}
+    for frame, (r, cell, e, f) in zip(frames, reference):
+        np.testing.assert_allclose(frame.atoms.positions, r, atol=1e-10)
+        np.testing.assert_allclose(frame.atoms.cell.array, cell, atol=1e-10)
+        assert frame.atoms.pbc.all() and frame.stress is None
+        assert frame.energy == pytest.approx(e, abs=1e-8)                    # printed to 1e-10 Ha
+        np.testing.assert_allclose(frame.forces, f, atol=1e-8)
+    assert [f.info["cp2k_step"] for f in frames] == [0, 2, 4]
+    plain = read_frames(path, "extxyz")                       # the positions alone, when asked
+    assert len(plain) == 3 and plain[0].forces is None
+
+
+def test_cp2k_stopped_and_damaged_runs(tmp_path):
+    path, _ = _cp2k(tmp_path, forces_steps=2)                # killed before the last forces
+    with pytest.warns(UserWarning, match="step i = 4, the last, has no forces in cu-frc-1.xyz: dropped"):
+        assert len(read_frames(path)) == 2
+    text = path.read_text()
+    path.write_text(text[:-200])                               # and cut inside the last block
+    with pytest.warns(UserWarning, match="cu-pos-1.xyz ends inside the block at line 69"):
+        assert len(read_frames(path)) == 2
+    path.write_text(text.replace("-0.0", "-O.0", 1))
+    with pytest.raises(DataFormatError, match=r"cu-pos-1.xyz:\d+: coordinate: expected a number"):
+        read_frames(path)
+    path.write_text(text)
+    (tmp_path / "cu-1.cell").unlink()
+    with pytest.raises(DataFormatError, match="no cu-1.cell beside it: CP2K writes the cell"):
+        read_frames(path)

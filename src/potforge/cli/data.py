@@ -21,7 +21,7 @@ examples:
 def _add_read_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", metavar="NAME", help="format of the input files (default: from "
                         "the name or content): extxyz, n2p2, ase-db, or a DFT output: outcar, "
-                        "vasprun, espresso, aims, castep, gpaw or another ase.io format name")
+                        "vasprun, espresso, aims, castep, gpaw, cp2k or another ase.io format name")
     parser.add_argument("--dft-energy", choices=("free", "sigma0"), default="free",
                         help="energy of DFT outputs: free (default, the free energy the forces "
                         "belong to) or sigma0 (extrapolated to zero smearing)")

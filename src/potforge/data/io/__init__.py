@@ -7,7 +7,8 @@ extxyz     ``*.xyz``, ``*.extxyz``              Å, eV (the file's own conventio
 n2p2       ``input.data``, ``*.data``           chosen by ``length_unit``/``energy_unit``
 ase-db     ``*.db``                             Å, eV
 DFT output ``OUTCAR``, ``vasprun.xml``, pw.x, aims, Å, eV (ase.io converts; see :mod:`.dft`)
-           CASTEP, GPAW, ...: ASE's format names
+           CASTEP, GPAW, ...: ASE's format names;
+           ``*-pos-N.xyz``: CP2K trajectories
 ========== ==================================== =========================================
 """
 
@@ -34,7 +35,7 @@ def detect_format(path: str | os.PathLike, format: str | None = None, *, write: 
     if format is not None and fmt is None:
         fmt = dft_format(format)
     if fmt is None:
-        fmt = _own_format(path)
+        fmt = _own_format(path, reading=not write)
     if write:
         if fmt not in FORMATS:
             fmt = fmt or sniff_format(path)
@@ -50,9 +51,11 @@ def detect_format(path: str | os.PathLike, format: str | None = None, *, write: 
     return fmt
 
 
-def _own_format(path: str | os.PathLike) -> str | None:
+def _own_format(path: str | os.PathLike, reading: bool = True) -> str | None:
+    from .dft_cp2k import CP2K_NAME
+
     name = Path(path).name.lower()
-    if name.endswith((".xyz", ".extxyz")):
+    if name.endswith((".xyz", ".extxyz")) and not (reading and CP2K_NAME.match(name)):
         return "extxyz"
     if name.endswith(".data") or name.startswith("input.data"):
         return "n2p2"

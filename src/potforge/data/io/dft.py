@@ -3,7 +3,8 @@
 Files: VASP ``OUTCAR`` and ``vasprun.xml``, Quantum ESPRESSO ``pw.x`` output, FHI-aims output,
 CASTEP ``.castep``, GPAW text output, Qbox XML, NWChem, ONETEP, Gaussian, ORCA, ABINIT and
 any other file that ``ase.io`` reads (ASE trajectories, ...); gzip/bzip2/xz compressed ones
-too. The format follows from the name (``*OUTCAR*``, ``*vasp*.xml``, ``*.castep``, the names
+too. CP2K's trajectories (``PROJECT-pos-1.xyz`` with its forces and cell files), which ASE
+does not read with their labels, are read by :mod:`.dft_cp2k`. The format follows from the name (``*OUTCAR*``, ``*vasp*.xml``, ``*.castep``, the names
 ASE knows), else from the content (ASE's signature strings, e.g. ``Program PWSCF``), or is
 named: ASE's format name (``vasp-out``, ``espresso-out``, ``aims-output``, ...) or one of
 :data:`ALIASES` (``outcar``, ``vasprun``, ``espresso``, ``aims``, ``castep``, ``gpaw``, ...).
@@ -125,15 +126,18 @@ _SIGNATURE_BYTES = 50_000
 
 
 def dft_format(name: str) -> str:
-    """ASE's name of a format named by the user (an alias or ASE's own name)."""
+    """ASE's name of a format named by the user (an alias or ASE's own name; ``cp2k``: a CP2K
+    trajectory, read by :mod:`.dft_cp2k`)."""
     from ase.io.formats import ioformats
 
     fmt = ALIASES.get(name.lower(), name)
+    if fmt == "cp2k":
+        return fmt
     io = ioformats.get(fmt)
     if io is None or not io.can_read or fmt in _NOT_HERE:
         from ...core.errors import nearest
 
-        known = sorted(set(CODES) | set(ALIASES))
+        known = sorted(set(CODES) | set(ALIASES) | {"cp2k"})
         guess = nearest(name, known + ["extxyz", "n2p2", "ase-db"])
         hint = f" (did you mean {guess}?)" if guess else ""
         raise DataFormatError(f"unknown format {name!r}{hint}; expected extxyz, n2p2, ase-db, one "
@@ -154,8 +158,12 @@ def _sniff(path: str | os.PathLike) -> tuple[str | None, str]:
     """:func:`sniff_format` and what told: ``name``, ``content`` or ``extension``."""
     from ase.io.formats import extension2format, get_compression, ioformats, match_magic
 
+    from .dft_cp2k import CP2K_NAME
+
     root, _ = get_compression(os.fspath(path))
     base = os.path.basename(root)
+    if CP2K_NAME.match(base):
+        return "cp2k", "name"
     for io in ioformats.values():
         if io.can_read and io.match_name(base):
             return (io.name if io.name not in _NOT_HERE else None), "name"
@@ -223,6 +231,11 @@ def iter_dft(path: str | os.PathLike, format: str | None = None, *, energy: str 
                               "--format outcar / data.format: espresso-out)", path=name)
     if not Path(path).is_file():
         raise DataFormatError("no such file", path=name)
+    if fmt == "cp2k":
+        from .dft_cp2k import iter_cp2k
+
+        yield from iter_cp2k(path, config_type=config_type, group=group)
+        return
     code = CODES.get(fmt, Code(f"{fmt} file (read by ase.io)"))
     try:
         images, lost, finished = _read_steps(name, fmt, code)
