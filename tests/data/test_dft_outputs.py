@@ -36,17 +36,21 @@ def _file(relative: str) -> Path:
     return path
 
 
-def _espresso(tmp_path: Path, name: str) -> Path:
-    """One of the pw.x outputs that ASE's tests keep as strings, written to a file."""
-    source = ASE_TESTS / "fio" / "test_espresso.py"
+def _embedded(tmp_path: Path, module: str, name: str, suffix: str) -> Path:
+    """An output that one of ASE's test modules keeps as a string, written to a file."""
+    source = ASE_TESTS / "fio" / module
     if not source.is_file():
         pytest.skip(f"ase {ase.__version__} does not ship {source.name}")
     for node in ast.parse(source.read_text()).body:
         if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", None) == name:
-            path = tmp_path / f"{name}.pwo"
+            path = tmp_path / f"{name}{suffix}"
             path.write_text(node.value.value)
             return path
     pytest.skip(f"{source.name} of ase {ase.__version__} has no {name}")
+
+
+def _espresso(tmp_path: Path, name: str) -> Path:
+    return _embedded(tmp_path, "test_espresso.py", name, ".pwo")
 
 
 def _ase(path, fmt=None):
@@ -68,11 +72,20 @@ CASES = [
     ("gpaw_expected_text_output", None),
     ("pw_output_text", None),              # Quantum ESPRESSO pw.x (relax with stress)
     ("pw_output_cell", None),              # pw.x vc-relax
+    ("BUF_H2O_OPT", None),                 # Gaussian optimisation (test_gaussian_out.py)
+    ("test_geom", None),                   # ONETEP geometry optimisation (test_onetep.py)
+    ("test_output", None),                 # ONETEP single point
 ]
+_EMBEDDED = {"pw_output_text": ("test_espresso.py", ".pwo"), "pw_output_cell": ("test_espresso.py", ".pwo"),
+             "BUF_H2O_OPT": ("test_gaussian_out.py", ".log"), "test_geom": ("test_onetep.py", ".out"),
+             "test_output": ("test_onetep.py", ".out")}
 
 
 def _case(tmp_path, relative):
-    return _espresso(tmp_path, relative) if relative.startswith("pw_") else _file(relative)
+    if relative in _EMBEDDED:
+        module, suffix = _EMBEDDED[relative]
+        return _embedded(tmp_path, module, relative, suffix)
+    return _file(relative)
 
 
 @pytest.mark.parametrize("relative,fmt", CASES, ids=[c[0] for c in CASES])
@@ -494,6 +507,9 @@ def test_cp2k_trajectory(tmp_path):
     assert [f.info["cp2k_step"] for f in frames] == [0, 2, 4]
     plain = read_frames(path, "extxyz")                       # the positions alone, when asked
     assert len(plain) == 3 and plain[0].forces is None
+    with pytest.raises(DataFormatError, match="cu-frc-1.xyz: a CP2K trajectory is read from its "
+                                              "PROJECT-pos-N.xyz"):
+        read_frames(tmp_path / "cu-frc-1.xyz")              # forces are no positions
 
 
 def test_cp2k_stopped_and_damaged_runs(tmp_path):

@@ -230,7 +230,8 @@ def iter_dft(path: str | os.PathLike, format: str | None = None, *, energy: str 
         raise DataFormatError("cannot tell which code wrote this file; name the format (e.g. "
                               "--format outcar / data.format: espresso-out)", path=name)
     if not Path(path).is_file():
-        raise DataFormatError("no such file", path=name)
+        raise DataFormatError("a directory, not a file" if Path(path).is_dir() else "no such file",
+                              path=name)
     if fmt == "cp2k":
         from .dft_cp2k import iter_cp2k
 
@@ -445,19 +446,34 @@ def _frames(path: str, code: Code, images: list[Atoms], energy: str, *, required
     for k in range(n - 1):
         lacking = [x for x in ("energy", "forces") if labelled and not has[k][x]
                    and (x == "energy" or need_forces)]
-        if lacking:
-            raise DataFormatError(f"step {k + 1} of {n} has no {lacking[0]} (other steps have); the "
-                                  "file is damaged or holds more than one run", path=path)
+        if lacking or _misshapen(images[k], results[k]):
+            what = f"has no {lacking[0]} (other steps have)" if lacking else \
+                _misshapen(images[k], results[k])
+            raise DataFormatError(f"step {k + 1} of {n} {what}; the file is damaged or holds more "
+                                  "than one run", path=path)
     note = None
     if labelled:  # the last step of a stopped run: missing what the run has, or unfinished
         stopped = finished is False  # a stopped run's last step may miss what it was computing
-        lacking = [x for x in ("energy", "forces", "stress") if not has[-1][x] and (
+        lacking = [f"has no {x}" for x in ("energy", "forces", "stress") if not has[-1][x] and (
             x == "energy" or (x == "forces" and (need_forces or stopped)) or (n > 1 and has[-2][x]))]
+        lacking += [_misshapen(images[-1], results[-1])] if _misshapen(images[-1], results[-1]) else []
+        if lacking and finished and not lacking[0].startswith("has no"):
+            raise DataFormatError(f"step {n} of {n} {lacking[0]}", path=path)
         if lacking:
             why = "the run did not finish" if stopped else "the run was stopped in it?"
-            note = f"step {n}, the last, has no {lacking[0]}: dropped ({why})"
+            note = f"step {n}, the last, {lacking[0]}: dropped ({why})"
             n -= 1
     return [(k, _frame(path, k, images[k], results[k], energies[k])) for k in range(n)], note
+
+
+def _misshapen(atoms: Atoms, results: dict) -> str | None:
+    """What is wrong with the shape of a step's forces or stress (a half-read block), or None."""
+    shapes = {"forces": [(len(atoms), 3)], "stress": [(6,), (3, 3)]}
+    for label, allowed in shapes.items():
+        value = results.get(label)
+        if value is not None and np.shape(value) not in allowed:
+            return f"has {label} of shape {np.shape(value)}, expected {allowed[0]}"
+    return None
 
 
 def _frame(path: str, k: int, atoms: Atoms, results: dict, energy: tuple) -> Frame:

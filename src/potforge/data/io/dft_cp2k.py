@@ -32,8 +32,8 @@ from ..frame import Frame
 
 __all__ = ["CP2K_NAME", "iter_cp2k"]
 
-#: File names of CP2K position trajectories (``PROJECT-pos-1.xyz``).
-CP2K_NAME = re.compile(r"^(?P<project>.+)-pos-(?P<n>[0-9]+)\.xyz$")
+#: File names of CP2K trajectories (``PROJECT-pos-1.xyz``; ``-frc-``, ``-vel-``: its companions).
+CP2K_NAME = re.compile(r"^(?P<project>.+)-(?P<kind>pos|frc|vel)-(?P<n>[0-9]+)\.xyz$")
 _COMMENT = re.compile(r"^\s*i\s*=\s*(?P<i>[0-9]+)\s*,(?:\s*time\s*=\s*\S+\s*,)?\s*E\s*=\s*(?P<e>\S+)\s*$",
                       re.ASCII)
 
@@ -45,9 +45,9 @@ def iter_cp2k(path: str | os.PathLike, *, config_type: str | None = None,
     position file's path (group)."""
     pos = Path(path)
     match = CP2K_NAME.match(pos.name)
-    if match is None:
-        raise DataFormatError("a CP2K trajectory is read from its PROJECT-pos-N.xyz file",
-                              path=os.fspath(pos))
+    if match is None or match.group("kind") != "pos":
+        raise DataFormatError("a CP2K trajectory is read from its PROJECT-pos-N.xyz file (this "
+                              "name is not one; its xyz alone: --format extxyz)", path=os.fspath(pos))
     project, n = match.group("project"), match.group("n")
     frc, cell = pos.with_name(f"{project}-frc-{n}.xyz"), pos.with_name(f"{project}-{n}.cell")
     for companion, what in ((frc, "the forces (MOTION/PRINT/FORCES)"),
