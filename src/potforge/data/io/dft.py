@@ -285,17 +285,17 @@ def _scan(path: str, code: Code) -> tuple[list[tuple[int, int]], bool]:
         return [], False
     from ase.io.formats import open_with_compression
 
-    pattern = re.compile(code.step_start or r"(?!)", re.IGNORECASE)
-    end = re.compile(code.finished) if code.finished else None
+    # on bytes: the patterns are ASCII, and a stray byte of a damaged file must not stop the scan
+    pattern = re.compile((code.step_start or r"(?!)").encode(), re.IGNORECASE)
+    end = re.compile(code.finished.encode()) if code.finished else None
     starts, offset, finished = [], 0, False
     with open_with_compression(path, "rb") as handle:
-        for number, raw in enumerate(handle, start=1):
-            line = raw.decode("utf-8", "replace")
+        for number, line in enumerate(handle, start=1):
             if pattern.search(line):
                 starts.append((number, offset))
             elif end is not None and end.search(line):
                 finished = True
-            offset += len(raw)
+            offset += len(line)
     return starts, finished
 
 
