@@ -141,7 +141,7 @@ def run(args: argparse.Namespace) -> int:
     from ..generate.configurations import generate_structures, generation_config, needs_calculator
 
     output = Path(args.output)
-    detect_format(output)  # a name we can write, checked before any work
+    detect_format(output, write=True)  # a name we can write, checked before any work
     with located(args.config):
         config = generation_config(apply_overrides(load_yaml(args.config), args.overrides))
     calc = None

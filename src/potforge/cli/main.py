@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import warnings
 
 #: verb -> (module, one-line help)
 VERBS: dict[str, tuple[str, str]] = {
@@ -58,7 +59,10 @@ def main(argv: list[str] | None = None) -> int:
     from ..core.errors import PotforgeError
 
     try:
-        return int(args.run(args) or 0)
+        with warnings.catch_warnings():  # a warning is one line, like an error
+            warnings.showwarning = lambda message, *_, **__: print(
+                f"potforge {args.verb}: warning: {message}", file=sys.stderr)
+            return int(args.run(args) or 0)
     except PotforgeError as err:
         if args.debug:
             raise

@@ -42,13 +42,15 @@ class Dataset(Sequence[Frame]):
 
     @classmethod
     def read(cls, paths: str | os.PathLike | Iterable[str | os.PathLike], format: str | None = None,
-             *, length_unit: str = "angstrom", energy_unit: str = "ev") -> "Dataset":
-        """Read one or several files (formats from their names)."""
+             *, length_unit: str = "angstrom", energy_unit: str = "ev", **options) -> "Dataset":
+        """Read one or several files (formats from their names; ``options``: those of
+        :func:`potforge.data.io.iter_frames`, e.g. ``dft_energy``)."""
         if isinstance(paths, (str, os.PathLike)):
             paths = [paths]
         frames: list[Frame] = []
         for path in paths:
-            frames.extend(iter_frames(path, format, length_unit=length_unit, energy_unit=energy_unit))
+            frames.extend(iter_frames(path, format, length_unit=length_unit, energy_unit=energy_unit,
+                                      **options))
         return cls(frames)
 
     # -- sequence protocol --------------------------------------------------------------------

@@ -41,7 +41,8 @@ __all__ = ["DataConfig", "LossConfig", "TrainingConfig", "Config", "training_con
 @dataclass(frozen=True)
 class DataConfig:
     train: tuple[str, ...] = field(default=(), metadata=doc(
-        "training data: a file or a list of files (extxyz, n2p2 input.data, ASE .db)", scalar_ok=True))
+        "training data: files or glob patterns (extxyz, n2p2 input.data, ASE .db, DFT outputs such "
+        "as OUTCAR, vasprun.xml, pw.x/aims/CASTEP/GPAW output)", scalar_ok=True))
     validation: tuple[str, ...] | None = field(default=None, metadata=doc(
         "validation files; if absent, validation_fraction of the training groups", scalar_ok=True))
     test: tuple[str, ...] | None = field(default=None, metadata=doc(
@@ -51,7 +52,11 @@ class DataConfig:
     split_seed: int = 0
     length_unit: str = field(default="angstrom", metadata=doc("unit of lengths in the files"))
     energy_unit: str = field(default="ev", metadata=doc("unit of energies in the files"))
-    format: str | None = field(default=None, metadata=doc("file format (default: from the name)"))
+    format: str | None = field(default=None, metadata=doc(
+        "file format of all files (default: from the name or content; e.g. extxyz, outcar, aims)"))
+    dft_energy: str = field(default="free", metadata=doc(
+        "energy of DFT outputs: free (the free energy the forces belong to) or sigma0 (extrapolated "
+        "to zero smearing)"))
 
     def check(self, key: str) -> None:
         if not self.train:
@@ -67,6 +72,19 @@ class DataConfig:
 
         length_factor(self.length_unit, f"{key}.length_unit")
         energy_factor(self.energy_unit, f"{key}.energy_unit")
+        from ..data.io.dft import ENERGIES
+
+        if self.dft_energy not in ENERGIES:
+            raise ConfigError(f"{key}.dft_energy: expected one of {', '.join(ENERGIES)}, got "
+                              f"{self.dft_energy!r}")
+        if self.format is not None:
+            from ..core.errors import DataFormatError
+            from ..data.io import detect_format
+
+            try:
+                detect_format("-", self.format)
+            except DataFormatError as err:
+                raise ConfigError(f"{key}.format: {err.reason}") from None
 
 
 @dataclass(frozen=True)

@@ -3,8 +3,10 @@ into training, validation and test sets by group (whole configurations, never at
 
 from __future__ import annotations
 
+import glob
 import os
 from collections.abc import Sequence
+from pathlib import Path
 
 from ..core.errors import ConfigError
 from ..data.dataset import Dataset
@@ -14,18 +16,35 @@ from .config import Config
 __all__ = ["load_data"]
 
 
+def _paths(config: Config, names: Sequence[str], role: str) -> list[Path]:
+    """The files the config names, glob patterns expanded (each pattern's matches sorted)."""
+    paths: list[Path] = []
+    for name in names:
+        path = config.path(name)
+        if path.exists():
+            paths.append(path)
+        elif glob.has_magic(os.fspath(name)):
+            matches = sorted(Path(p) for p in glob.glob(os.fspath(path), recursive=True)
+                             if Path(p).is_file())
+            if not matches:
+                raise ConfigError(f"data.{role}: the pattern {os.fspath(path)} matches no file")
+            paths.extend(matches)
+        else:
+            raise ConfigError(f"data.{role}: no such file {os.fspath(path)}")
+    return paths
+
+
 def _read(config: Config, names: Sequence[str], role: str) -> Dataset:
     d = config.data
-    paths = [config.path(p) for p in names]
+    paths = _paths(config, names, role)
     for p in paths:
-        if not p.exists():
-            raise ConfigError(f"data.{role}: no such file {os.fspath(p)}")
         if detect_format(p, d.format) != "n2p2" and (d.length_unit.lower() not in ("angstrom", "a", "å")
                                                      or d.energy_unit.lower() != "ev"):
             raise ConfigError(f"data.length_unit/energy_unit: {os.fspath(p)} is read in Å and eV "
                               "(only n2p2 input.data files carry other units); convert it with "
                               "potforge data convert, or leave the units at angstrom/ev")
-    return Dataset.read(paths, d.format, length_unit=d.length_unit, energy_unit=d.energy_unit)
+    return Dataset.read(paths, d.format, length_unit=d.length_unit, energy_unit=d.energy_unit,
+                        dft_energy=d.dft_energy)
 
 
 def load_data(config: Config) -> tuple[Dataset, Dataset | None, Dataset | None]:

@@ -6,6 +6,9 @@ format     names                                units
 extxyz     ``*.xyz``, ``*.extxyz``              Å, eV (the file's own convention)
 n2p2       ``input.data``, ``*.data``           chosen by ``length_unit``/``energy_unit``
 ase-db     ``*.db``                             Å, eV
+DFT output ``OUTCAR``, ``vasprun.xml``, pw.x, aims, Å, eV (ase.io converts; see :mod:`.dft`)
+           CASTEP, GPAW, ...: ASE's format names;
+           ``*-pos-N.xyz``: CP2K trajectories
 ========== ==================================== =========================================
 """
 
@@ -23,30 +26,69 @@ __all__ = ["FORMATS", "detect_format", "read_frames", "iter_frames", "write_fram
 FORMATS = ("extxyz", "n2p2", "ase-db")
 
 
-def detect_format(path: str | os.PathLike, format: str | None = None) -> str:
-    """The format named by ``format`` or implied by the file name."""
-    if format is not None:
-        if format not in FORMATS:
-            raise DataFormatError(f"unknown format {format!r}; expected one of {', '.join(FORMATS)}")
-        return format
+def detect_format(path: str | os.PathLike, format: str | None = None, *, write: bool = False) -> str:
+    """The format named by ``format`` or implied by the file name or content (a DFT output:
+    ASE's format name, see :mod:`.dft`); ``write``: one that potforge writes."""
+    from .dft import dft_format, sniff_format
+
+    fmt = format if format in FORMATS else None
+    if format is not None and fmt is None:
+        fmt = dft_format(format)
+    if fmt is None:
+        fmt = _own_format(path, reading=not write)
+    if write:
+        if fmt not in FORMATS:
+            fmt = fmt or sniff_format(path)
+            raise DataFormatError(f"potforge writes *.xyz/*.extxyz, input.data/*.data or *.db, not "
+                                  f"{fmt or 'this format'}; rename the output", path=os.fspath(path))
+        return fmt
+    fmt = fmt or sniff_format(path)
+    if fmt is None:
+        raise DataFormatError("cannot tell the format from the file name or content; expected "
+                              "*.xyz/*.extxyz, input.data/*.data, *.db or a DFT output such as "
+                              "OUTCAR (rename the file, or name the format: --format, data.format)",
+                              path=os.fspath(path))
+    return fmt
+
+
+def _own_format(path: str | os.PathLike, reading: bool = True) -> str | None:
+    from .dft_cp2k import CP2K_NAME
+
     name = Path(path).name.lower()
-    if name.endswith((".xyz", ".extxyz")):
+    if name.endswith((".xyz", ".extxyz")) and not (reading and CP2K_NAME.match(name)):
         return "extxyz"
     if name.endswith(".data") or name.startswith("input.data"):
         return "n2p2"
     if name.endswith(".db"):
         return "ase-db"
-    raise DataFormatError("cannot tell the format from the file name; expected *.xyz/*.extxyz, "
-                          "input.data/*.data or *.db (rename the file, or name the format when "
-                          "calling potforge.data.read_frames)", path=os.fspath(path))
+    return None
 
 
 def iter_frames(path: str | os.PathLike, format: str | None = None, *,
-                length_unit: str = "angstrom", energy_unit: str = "ev") -> Iterator[Frame]:
-    """Yield frames from a file; units apply to n2p2 files (others are Å/eV by convention)."""
+                length_unit: str = "angstrom", energy_unit: str = "ev", dft_energy: str = "free",
+                config_type: str | None = None, group: str | None = None) -> Iterator[Frame]:
+    """Yield frames from a file; units apply to n2p2 files (others are Å/eV by convention).
+
+    ``dft_energy`` chooses the energy of DFT outputs (:mod:`.dft`); ``config_type`` and
+    ``group``, when given, name every frame read (DFT outputs otherwise take them from the path).
+    """
     fmt = detect_format(path, format)
     if not Path(path).exists():
         raise DataFormatError("no such file", path=os.fspath(path))
+    if fmt not in FORMATS:
+        from .dft import iter_dft
+
+        yield from iter_dft(path, format, energy=dft_energy, config_type=config_type, group=group)
+        return
+    for frame in _iter_own(path, fmt, length_unit, energy_unit):
+        if config_type is not None:
+            frame.config_type = config_type
+        if group is not None:
+            frame.group = group
+        yield frame
+
+
+def _iter_own(path, fmt: str, length_unit: str, energy_unit: str) -> Iterator[Frame]:
     if fmt == "extxyz":
         from .extxyz import iter_extxyz
 
@@ -61,16 +103,15 @@ def iter_frames(path: str | os.PathLike, format: str | None = None, *,
         yield from iter_ase_db(path)
 
 
-def read_frames(path: str | os.PathLike, format: str | None = None, *,
-                length_unit: str = "angstrom", energy_unit: str = "ev") -> list[Frame]:
-    """Read all frames of a file (see :func:`iter_frames`)."""
-    return list(iter_frames(path, format, length_unit=length_unit, energy_unit=energy_unit))
+def read_frames(path: str | os.PathLike, format: str | None = None, **options) -> list[Frame]:
+    """Read all frames of a file (options: see :func:`iter_frames`)."""
+    return list(iter_frames(path, format, **options))
 
 
 def write_frames(path: str | os.PathLike, frames: Iterable[Frame], format: str | None = None, *,
                  length_unit: str = "angstrom", energy_unit: str = "ev") -> None:
     """Write frames atomically in the format implied by the name (units for n2p2 files)."""
-    fmt = detect_format(path, format)
+    fmt = detect_format(path, format, write=True)
     if fmt == "extxyz":
         from .extxyz import write_extxyz
 
