@@ -270,9 +270,11 @@ def test_lammps_style_files_with_continuation_lines_and_aliases(tmp_path):
     ters.write_text("# Si(B) and Si(D)\nSi(B)  Si(B)   Si(B)  3.0 1.0 1.3258 4.8381 2.0417 0.0000 22.956\n"
                     "             0.33675  1.3258  95.373  3.0  0.2  3.2394  3264.7\n"
                     "Si(D) Si(D) Si(D) " + " ".join(map(str, M.SI_TERSOFF_VALUES)) + "\n")
-    model = read_lammps_potential(ters, "tersoff", {"Si": "Si(D)"})
+    model = read_lammps_potential(ters, "tersoff", {"Si(D)": "Si"})
     assert model.entries() == M.tersoff_si().entries()
-    assert read_tersoff(ters, {"Si": "Si(B)"})[0][3]["lambda3"] == 1.3258
+    # the reverse direction (symbol -> file name) is understood where it is unambiguous
+    assert read_lammps_potential(ters, "tersoff", {"Si": "Si(D)"}).entries() == model.entries()
+    assert read_tersoff(ters, {"Si(B)": "Si"})[0][3]["lambda3"] == 1.3258
     assert [e[:3] for e in read_tersoff(ters)] == [("Si(B)",) * 3, ("Si(D)",) * 3]
 
 
@@ -345,7 +347,7 @@ def test_setfl_errors_name_file_and_line(tmp_path):
     assert "file ends in r*phi(r) of Cu-Cu after 15 of 20 values" in text
     nonnum = lines.copy()
     nonnum[8] = nonnum[8].replace(nonnum[8].split()[2], "abc", 1)
-    assert "'abc' is not a number" in _one_line_error(attempt(nonnum), bad, 9)
+    assert "F(rho) of Cu: expected a number, found 'abc'" in _one_line_error(attempt(nonnum), bad, 9)
     few = lines.copy()
     few[4] = "4 " + " ".join(few[4].split()[1:])
     assert "Nrho = 4" in _one_line_error(attempt(few), bad, 5)
@@ -379,7 +381,7 @@ def test_tersoff_errors_name_file_and_line(tmp_path):
     bad.write_text("Si Si Si " + values.replace("16.217", "x16", 1) + "\n")
     with pytest.raises(ModelFormatError) as excinfo:
         read_tersoff(bad)
-    assert "'x16' is not a number" in _one_line_error(excinfo, bad, 1)
+    assert "Si Si Si d: expected a number, found 'x16'" in _one_line_error(excinfo, bad, 1)
     bad.write_text("Si Si Si " + values + "\n\nSi Si Si " + values + "\n")
     with pytest.raises(ModelFormatError) as excinfo:
         read_tersoff(bad)
@@ -410,7 +412,7 @@ def test_element_missing_from_the_potential(exported):
         model.predict(atoms)
     assert str(excinfo.value) == ("structure contains element(s) C that the model does not know; "
                                   "model species: Si")
-    with pytest.raises(ModelFormatError, match="no entry for the element triplet"):
+    with pytest.raises(ModelFormatError, match=r"species: element 'C' is not in the file \(it has Si\)"):
         read_lammps_potential(exported["tersoff-Si"][1]["potential_file"], "tersoff", ["Si", "C"])
     with pytest.raises(ModelFormatError, match="element.*Ni.*not in the file"):
         read_lammps_potential(exported["eam-Cu"][1]["potential_file"], "eam/alloy", ["Cu", "Ni"])
@@ -437,7 +439,7 @@ def test_cli_export_lammps(tmp_path, capsys):
     ("si", ["--table-points", "100"], "--table-points: does not apply to the lammps export of a "
                                       "tersoff model (it takes: none of the options)"),
     ("cu", ["--length-unit", "bohr"], "--length-unit: does not apply to the lammps export of a "
-                                      "eam model (it takes: --rho-max, --table-points)"),
+                                      "eam model (it takes: --rho-max, --table-points, --style)"),
 ])
 def test_cli_export_rejects_options_that_do_not_apply(tmp_path, capsys, name, extra, message):
     from potforge.cli.main import main

@@ -68,7 +68,9 @@ class StillingerWeber(TripletPotential):
         sigma, eps = two("sigma"), two("epsilon")
         rc = two("a") * sigma
         inside = r < rc
-        x = sigma / r
+        # σ = 0 or a = 0 (LAMMPS accepts both) leaves the pair without interaction; x stays
+        # away from 0 there so that no power's gradient is NaN
+        x = torch.where(inside, sigma / r, torch.ones_like(r))
         phi2 = two("A") * eps * (two("B") * x ** two("p") - x ** two("q")) * _decay(r, sigma, rc)
         phi2 = torch.where(inside, phi2, torch.zeros_like(phi2))
         e = torch.zeros(graph.n_atoms, dtype=graph.vectors.dtype).index_add(0, graph.center, 0.5 * phi2)

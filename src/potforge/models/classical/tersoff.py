@@ -35,10 +35,12 @@ from .triplet import TripletPotential, element_triplets, triplet_table
 __all__ = ["Tersoff", "TERSOFF_BOUNDS", "TERSOFF_TWO_BODY_KEYS", "element_triplets", "triplet_table"]
 
 INF = math.inf
-#: physical bounds of each key
+#: bounds of each key for fitting (a file's values need only pass LAMMPS' own checks,
+#: :func:`potforge.data.lammps.parameter_files.lammps_problem`: ``from_entries`` widens a bound
+#: to a value read); D = 0 is a step cutoff, as LAMMPS allows
 TERSOFF_BOUNDS = {"m": (1.0, 3.0), "gamma": (0.0, INF), "lambda3": (-INF, INF), "c": (0.0, INF),
                   "d": (1e-8, INF), "costheta0": (-INF, INF), "n": (1e-8, INF), "beta": (0.0, INF),
-                  "lambda2": (0.0, INF), "B": (0.0, INF), "R": (0.0, INF), "D": (1e-6, INF),
+                  "lambda2": (0.0, INF), "B": (0.0, INF), "R": (0.0, INF), "D": (0.0, INF),
                   "lambda1": (0.0, INF), "A": (0.0, INF)}
 _EXP_CAP = 69.0776
 #: keys that only entries (i, j, j) use (two-body terms); in entries (i, j, k), j ≠ k, LAMMPS
@@ -59,7 +61,13 @@ def bond_order(x: torch.Tensor, n: torch.Tensor) -> torch.Tensor:
     c1, (1 − x^{−n}/(2n)) x^{−1/2} above c2, 1 below c4, 1 − x^n/(2n) below c3, else the closed
     form; c1 = (2n·1e-16)^{−1/n}, c2 = (2n·1e-8)^{−1/n}, c3 = 1/c2, c4 = 1/c1. Each branch is
     evaluated on inputs clamped into its own range, so unselected branches cannot overflow
-    into NaN gradients."""
+    into NaN gradients. n = 0 gives b = 0 (LAMMPS' value: no attraction)."""
+    if bool((n <= 0).any()):
+        # n = 0 (LAMMPS accepts it): the closed form's limit, b = (1 + x⁰)^(−∞) = 0, as LAMMPS
+        # evaluates it; computed on a safe n so that no gradient is NaN
+        positive = n > 0
+        b = bond_order(x, torch.where(positive, n, torch.ones_like(n)))
+        return torch.where(positive, b, torch.zeros_like(b))
     c1 = (2.0 * n * 1.0e-16) ** (-1.0 / n)
     c2 = (2.0 * n * 1.0e-8) ** (-1.0 / n)
     c3 = 1.0 / c2
@@ -101,6 +109,9 @@ class Tersoff(TripletPotential):
             key = name.rsplit(".", 1)[1]
             if key == "m" and v not in (1.0, 3.0):
                 raise ConfigError(f"{name} = {v:g}: LAMMPS allows only m = 1 or 3")
+            if key == "d" and v == 0:
+                raise ConfigError(f"{name} = 0: g(theta) = gamma (1 + c^2/d^2 - ...) divides by d^2 "
+                                  "(LAMMPS reads it but computes inf or NaN)")
             if key == "D" and v > value[name[:-1] + "R"]:
                 raise ConfigError(f"{name} = {v:g} exceeds R = {value[name[:-1] + 'R']:g}: "
                                   "the cutoff region R ± D must lie at positive distances")
