@@ -20,12 +20,13 @@ from .core.provenance import __version__
 __all__ = ["__version__", "calculator", "load_model", "fit"]
 
 
-def load_model(path, *, length_unit: str = "angstrom", energy_unit: str = "ev"):
+def load_model(path, *, length_unit: str = "angstrom", energy_unit: str = "ev", species=None):
     """Load a potforge model directory, an n2p2 model directory (``input.nn``) or a LAMMPS
-    potential file (``.eam.alloy``, ``.setfl``, ``.tersoff``, ``.sw``)."""
+    potential file (``.eam``, ``.eam.alloy``, ``.setfl``, ``.eam.fs``, ``.tersoff``, ``.sw``;
+    ``species`` picks and names its elements: ``["Si", "C"]``, ``{"Si(D)": "Si"}``)."""
     from .export import load_model as _load
 
-    return _load(path, length_unit=length_unit, energy_unit=energy_unit)
+    return _load(path, length_unit=length_unit, energy_unit=energy_unit, species=species)
 
 
 def calculator(model, *, length_unit: str = "angstrom", energy_unit: str = "ev", **kwargs):

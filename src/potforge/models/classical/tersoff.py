@@ -14,8 +14,12 @@ costheta0 (= h), n, beta, lambda2, B, R, D, lambda1, A. As in LAMMPS, the three-
 (m, γ, λ₃, c, d, h) and the cutoff (R, D) of f_C(r_ik) come from entry (i, j, k); the two-body
 values (n, β, λ₂, B, λ₁, A) and the cutoff of f_C(r_ij) from entry (i, j, j). The repulsive
 term is summed over both directions of each pair with ½, so a file whose (i, j, j) and
-(j, i, i) two-body values differ gets their average; LAMMPS takes one of the two per pair
-(by atom-tag parity). Published files are symmetric, and then both agree. The exponential
+(j, i, i) two-body values (A, λ₁, R, D) differ gets their average; LAMMPS takes one of the two
+per pair (by atom-ID parity), so its result then depends on how the atoms are numbered.
+Most files are symmetric, and then both agree to round-off; for the two asymmetric files
+LAMMPS ships (SiC_1989.tersoff, SiC_1994.tersoff) potforge lies within LAMMPS' own spread over
+renumberings (up to 8.5e-7 eV/atom, 6.2e-4 eV/Å; tests/export/test_lammps_shipped.py,
+BENCHMARKS.md). D = 0 (SiC_1990.tersoff) is a step cutoff, as in LAMMPS. The exponential
 is capped as LAMMPS does (argument above 69.0776 → 1e30, below −69.0776 → 0), and b_ij uses
 LAMMPS' asymptotic branches for very large or small βζ (they differ from the closed form by
 less than 1e-8 relative).
@@ -61,13 +65,7 @@ def bond_order(x: torch.Tensor, n: torch.Tensor) -> torch.Tensor:
     c1, (1 − x^{−n}/(2n)) x^{−1/2} above c2, 1 below c4, 1 − x^n/(2n) below c3, else the closed
     form; c1 = (2n·1e-16)^{−1/n}, c2 = (2n·1e-8)^{−1/n}, c3 = 1/c2, c4 = 1/c1. Each branch is
     evaluated on inputs clamped into its own range, so unselected branches cannot overflow
-    into NaN gradients. n = 0 gives b = 0 (LAMMPS' value: no attraction)."""
-    if bool((n <= 0).any()):
-        # n = 0 (LAMMPS accepts it): the closed form's limit, b = (1 + x⁰)^(−∞) = 0, as LAMMPS
-        # evaluates it; computed on a safe n so that no gradient is NaN
-        positive = n > 0
-        b = bond_order(x, torch.where(positive, n, torch.ones_like(n)))
-        return torch.where(positive, b, torch.zeros_like(b))
+    into NaN gradients."""
     c1 = (2.0 * n * 1.0e-16) ** (-1.0 / n)
     c2 = (2.0 * n * 1.0e-8) ** (-1.0 / n)
     c3 = 1.0 / c2
@@ -109,6 +107,10 @@ class Tersoff(TripletPotential):
             key = name.rsplit(".", 1)[1]
             if key == "m" and v not in (1.0, 3.0):
                 raise ConfigError(f"{name} = {v:g}: LAMMPS allows only m = 1 or 3")
+            a, b, c = name.rsplit(".", 1)[0].split("-")
+            if key == "n" and v == 0 and b == c:
+                raise ConfigError(f"{name} = 0: the bond order (1 + (beta zeta)^n)^(-1/2n) has no value at "
+                                  "n = 0 (LAMMPS reads it but divides by zero)")
             if key == "d" and v == 0:
                 raise ConfigError(f"{name} = 0: g(theta) = gamma (1 + c^2/d^2 - ...) divides by d^2 "
                                   "(LAMMPS reads it but computes inf or NaN)")
