@@ -29,12 +29,13 @@ def load_model(path, *, length_unit: str = "angstrom", energy_unit: str = "ev", 
     return _load(path, length_unit=length_unit, energy_unit=energy_unit, species=species)
 
 
-def calculator(model, *, length_unit: str = "angstrom", energy_unit: str = "ev", **kwargs):
-    """An ASE calculator for a model object or a model directory."""
+def calculator(model, *, length_unit: str = "angstrom", energy_unit: str = "ev", species=None, **kwargs):
+    """An ASE calculator for a model object or a model path (``species``: as for
+    :func:`load_model`)."""
     from .calculators.ase import PotforgeCalculator
 
     if isinstance(model, (str, bytes)) or hasattr(model, "__fspath__"):
-        model = load_model(model, length_unit=length_unit, energy_unit=energy_unit)
+        model = load_model(model, length_unit=length_unit, energy_unit=energy_unit, species=species)
     return PotforgeCalculator(model, **kwargs)
 
 

@@ -255,6 +255,8 @@ def test_species_mapping_through_load_model(tmp_path):
     for same in ("Si(D)=Si C", ["Si(D)=Si", "C"], {"Si": "Si(D)", "C": "C"}):
         assert potforge.load_model(path, species=same).entries() == by_mapping.entries()
     assert potforge.load_model(path, species=["C", "Si(D)=Si"]).species == ("C", "Si")
+    # as in LAMMPS' pair_coeff * * SiCGe.tersoff Si(D) C: a variant name stands for its element
+    assert potforge.load_model(path, species=["Si(D)", "C"]).entries() == by_mapping.entries()
     # the mapped model is the file's Si(D)/C: it equals SiCGe's entries with Si(D) renamed
     raw = {e[:3]: e[3] for e in read_tersoff(path)}
     assert {e[:3]: e[3] for e in by_mapping.entries()}[("Si", "C", "C")] == raw[("Si(D)", "C", "C")]
@@ -328,7 +330,13 @@ def test_funcfl_errors_name_file_and_line(tmp_path):
 
     assert error(lines[:-1]) == f"{bad}:{len(lines) - 1}: file ends in rho(r) after 10 of 12 values"
     assert error([lines[0], "29.0 63.5", *lines[2:]]) == (
-        f"{bad}:2: atomic number Z: expected an integer, found '29.0'")
+        f"{bad}:2: atomic number: expected an integer, found '29.0'")
+    assert error([lines[0], "29 0.0 3.6 fcc", *lines[2:]]) == (
+        f"{bad}:2: mass = 0: expected a positive mass (LAMMPS refuses it)")
+    # LAMMPS reads Z and the mass of line 2 and the first five numbers of line 3, nothing more
+    lenient = tmp_path / "lenient.eam"
+    lenient.write_text("\n".join([lines[0], "29 63.5 n/a FCC extra", lines[2] + " 99", *lines[3:]]) + "\n")
+    assert read_funcfl(lenient).a0 == 0.0 and read_funcfl(lenient).lattice == "FCC"
     assert error([*lines[:2], "12 0.1 12 0.5", *lines[3:]]) == (
         f"{bad}:3: grid line has 4 values, expected 5 (Nrho drho Nr dr cutoff)")
     assert "Nr = 5: the table needs at least 6 points" in error([*lines[:2], "12 0.1 5 0.5 5.6", *lines[3:]])
@@ -370,7 +378,7 @@ def test_eam_fs_errors_name_file_and_line(tmp_path):
     assert str(excinfo.value).startswith(f"{bad}:11: rho(r) of Cu at Cu (10 values) ends inside this line, "
                                          "4 value(s) left over")
     # the same file read as setfl (one density per element) is out of step at the next element
-    with pytest.raises(ModelFormatError, match=r"CuNi.eam.fs:11: line of Ni has 5 words, expected 'Z mass"):
+    with pytest.raises(ModelFormatError, match=r"CuNi.eam.fs:11: atomic number of Ni: expected an integer"):
         read_setfl(info["potential_file"])
 
 

@@ -11,7 +11,7 @@ from ...core.elements import is_element
 from ...core.errors import ConfigError, ModelFormatError
 
 __all__ = ["fmt", "values_block", "strip_comment", "parse_float", "parse_int", "is_plain_number", "Lines",
-           "check_name", "parse_species", "resolve_species"]
+           "check_name", "parse_species", "resolve_species", "variant_symbol"]
 
 
 def fmt(x: float) -> str:
@@ -121,13 +121,20 @@ def parse_species(text: str) -> list[str] | dict[str, str]:
     return out
 
 
+def variant_symbol(name: str) -> str:
+    """The chemical symbol a LAMMPS variant name stands for (``Si(D)`` -> ``Si``), or ``name``."""
+    head, sep, tail = name.partition("(")
+    return head if sep and tail.endswith(")") and is_element(head) else name
+
+
 def resolve_species(species, names: list[str], path: str) -> dict[str, str]:
     """File element name -> chemical symbol, in the order of the model's species (LAMMPS'
     ``pair_coeff * * file el1 el2 …``), for the element names ``names`` a file holds.
 
     ``species``: None (every element of the file, each named by a chemical symbol); a list of
-    the file's names to use (LAMMPS' element mapping; each a chemical symbol, or
-    ``NAME=SYMBOL``); a mapping file name -> symbol (``{"Si(D)": "Si"}``; the reverse,
+    the file's names to use (LAMMPS' element mapping; each a chemical symbol, a variant name
+    such as ``Si(D)`` read as its symbol, or ``NAME=SYMBOL``); a mapping file name -> symbol
+    (``{"Si(D)": "Si"}``; the reverse,
     symbol -> file name, is understood where the key names no element of the file); or the
     command-line text of :func:`parse_species`.
     """
@@ -146,7 +153,7 @@ def resolve_species(species, names: list[str], path: str) -> dict[str, str]:
         pairs = []
         for item in species:
             name, _, symbol = str(item).partition("=")
-            pairs.append((name, symbol or name))
+            pairs.append((name, symbol or variant_symbol(name)))
     else:
         raise ConfigError(f"species: expected a list of element names or a mapping file name -> "
                           f"symbol, got {type(species).__name__}")

@@ -21,8 +21,8 @@ import numpy as np
 from ...core.atomic import atomic_write
 from ...core.errors import ModelFormatError
 from ...core.text import read_text
-from ._text import Lines, check_name, fmt, parse_float, parse_int, values_block
-from .setfl import check_grid
+from ._text import Lines, check_name, fmt, values_block
+from .setfl import element_line, grid_line
 
 __all__ = ["FuncflData", "HARTREE_BOHR", "read_funcfl", "write_funcfl"]
 
@@ -55,7 +55,7 @@ def read_funcfl(path: str | os.PathLike) -> FuncflData:
     """Read a funcfl file (LAMMPS ``pair_style eam``).
 
     Errors (:class:`ModelFormatError`, one line with file and line number): a line 2 without
-    an integer Z and a mass, a grid line other than ``Nrho drho Nr dr cutoff``, fewer than 6
+    an integer Z and a positive mass, a grid line without ``Nrho drho Nr dr cutoff``, fewer than 6
     points in a table (LAMMPS regrids to one point less and needs 5), non-positive spacings
     or cutoff, non-numeric or non-finite values, a block that ends early or shares a line
     with the next one, values after the last table.
@@ -66,24 +66,8 @@ def read_funcfl(path: str | os.PathLike) -> FuncflData:
         raise ModelFormatError(f"has {len(lines)} lines; a funcfl file starts with a comment line, "
                                "'Z mass a0 lattice' and 'Nrho drho Nr dr cutoff'", path=name)
     reader = Lines(lines, name, cursor=1)
-    words, ln = reader.next_words("line 'Z mass a0 lattice'")
-    if len(words) < 2:
-        raise ModelFormatError(f"line 'Z mass a0 lattice' has {len(words)} word(s); LAMMPS needs at "
-                               "least Z and the mass", path=name, line=ln)
-    z = parse_int(words[0], name, ln, "atomic number Z")
-    mass = parse_float(words[1], name, ln, "mass")
-    a0 = parse_float(words[2], name, ln, "lattice constant") if len(words) > 2 else 0.0
-    lattice = words[3] if len(words) > 3 else ""
-    words, ln = reader.next_words("grid line 'Nrho drho Nr dr cutoff'")
-    if len(words) < 5:
-        raise ModelFormatError(f"grid line has {len(words)} values, expected 5 (Nrho drho Nr dr cutoff)",
-                               path=name, line=ln)
-    nrho = parse_int(words[0], name, ln, "Nrho")
-    drho = parse_float(words[1], name, ln, "drho")
-    nr = parse_int(words[2], name, ln, "Nr")
-    dr = parse_float(words[3], name, ln, "dr")
-    cutoff = parse_float(words[4], name, ln, "cutoff")
-    check_grid(nrho, drho, nr, dr, cutoff, name, ln, minimum=6)
+    z, mass, a0, lattice = element_line(reader)
+    nrho, drho, nr, dr, cutoff = grid_line(reader, minimum=6)
     frho = reader.block(nrho, "F(rho)")
     zr = reader.block(nr, "Z(r)")
     rhor = reader.block(nr, "rho(r)")

@@ -26,9 +26,10 @@ import numpy as np
 from ...core.atomic import atomic_write
 from ...core.errors import ModelFormatError
 from ...core.text import read_text
-from ._text import Lines, check_name, fmt, parse_float, parse_int, values_block
+from ._text import Lines, check_name, fmt, is_plain_number, parse_float, parse_int, values_block
 
-__all__ = ["SetflData", "read_setfl", "write_setfl", "read_fs", "write_fs"]
+__all__ = ["SetflData", "read_setfl", "write_setfl", "read_fs", "write_fs", "element_line", "grid_line",
+           "check_grid"]
 
 
 @dataclass
@@ -113,18 +114,10 @@ def _read(path: str | os.PathLike, *, fs: bool) -> SetflData:
                                "'N el1 el2 ...' and 'Nrho drho Nr dr cutoff'", path=name)
     reader = Lines(lines, name, cursor=3)
     elements = _elements(reader)
-    nrho, drho, nr, dr, cutoff = _grid(reader)
+    nrho, drho, nr, dr, cutoff = grid_line(reader, minimum=5)
     info, frho, rhor = [], {}, {}
     for s in elements:
-        words, ln = reader.next_words(f"line 'Z mass a0 lattice' of {s}")
-        if not 2 <= len(words) <= 4:
-            raise ModelFormatError(f"line of {s} has {len(words)} words, expected 'Z mass a0 lattice' "
-                                   "(at least Z and mass)", path=name, line=ln)
-        z = parse_int(words[0], name, ln, f"atomic number of {s}")
-        mass = parse_float(words[1], name, ln, f"mass of {s}")
-        a0 = parse_float(words[2], name, ln, f"lattice constant of {s}") if len(words) > 2 else 0.0
-        lattice = words[3] if len(words) > 3 else ""
-        info.append((z, mass, a0, lattice))
+        info.append(element_line(reader, f" of {s}"))
         frho[s] = reader.block(nrho, f"F(rho) of {s}")
         if fs:
             for b in elements:
@@ -153,10 +146,31 @@ def _elements(reader: Lines) -> list[str]:
     return elements
 
 
-def _grid(reader: Lines) -> tuple[int, float, int, float, float]:
+def element_line(reader: Lines, what: str = "") -> tuple[int, float, float, str]:
+    """``Z mass [a0 lattice]``: LAMMPS reads an integer Z (which it ignores) and the mass, and
+    ignores the rest; the mass must be positive (LAMMPS: "Invalid mass value")."""
+    name = reader.name
+    words, ln = reader.next_words(f"line 'Z mass a0 lattice'{what}")
+    if len(words) < 2:
+        raise ModelFormatError(f"line 'Z mass a0 lattice'{what} has {len(words)} word(s); LAMMPS needs at "
+                               "least Z and the mass", path=name, line=ln)
+    z = parse_int(words[0], name, ln, f"atomic number{what}")
+    mass = parse_float(words[1], name, ln, f"mass{what}")
+    if not mass > 0:
+        raise ModelFormatError(f"mass{what} = {mass:g}: expected a positive mass (LAMMPS refuses it)",
+                               path=name, line=ln)
+    a0 = float(words[2]) if len(words) > 2 and is_plain_number(words[2]) else 0.0
+    if not np.isfinite(a0):
+        a0 = 0.0
+    return z, mass, a0, words[3] if len(words) > 3 else ""
+
+
+def grid_line(reader: Lines, minimum: int) -> tuple[int, float, int, float, float]:
+    """``Nrho drho Nr dr cutoff`` (LAMMPS reads these five and ignores more), checked by
+    :func:`check_grid`."""
     name = reader.name
     words, ln = reader.next_words("grid line 'Nrho drho Nr dr cutoff'")
-    if len(words) != 5:
+    if len(words) < 5:
         raise ModelFormatError(f"grid line has {len(words)} values, expected 5 "
                                "(Nrho drho Nr dr cutoff)", path=name, line=ln)
     nrho = parse_int(words[0], name, ln, "Nrho")
@@ -164,7 +178,7 @@ def _grid(reader: Lines) -> tuple[int, float, int, float, float]:
     nr = parse_int(words[2], name, ln, "Nr")
     dr = parse_float(words[3], name, ln, "dr")
     cutoff = parse_float(words[4], name, ln, "cutoff")
-    check_grid(nrho, drho, nr, dr, cutoff, name, ln, minimum=5)
+    check_grid(nrho, drho, nr, dr, cutoff, name, ln, minimum=minimum)
     return nrho, drho, nr, dr, cutoff
 
 
