@@ -85,6 +85,9 @@ def read_lammps_potential(path: str | os.PathLike | Sequence[str | os.PathLike],
     if style == "eam":
         paths = [path] if isinstance(path, (str, os.PathLike)) else list(path)
         return _read_funcfl_files(paths, species)
+    if not isinstance(path, (str, os.PathLike)):
+        raise ConfigError(f"{style}: one potential file, not {type(path).__name__} (several files: "
+                          "pair_style eam only)")
     name = os.fspath(path)
     metadata = {"source": name, "lammps_style": style}
     if style in ("eam/alloy", "eam/fs"):
