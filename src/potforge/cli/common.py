@@ -13,6 +13,13 @@ def add_unit_options(parser: argparse.ArgumentParser, what: str = "n2p2 model an
                         help=f"energy unit of {what}: ev (default) or hartree")
 
 
+def add_species_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--species", default=None, metavar="NAMES",
+                        help="LAMMPS potential files: the file's elements to use, in order, as in "
+                             "'pair_coeff * * FILE el1 el2'; NAME=SYMBOL reads the file's element NAME "
+                             "as the chemical element SYMBOL (e.g. --species 'Si(D)=Si,C')")
+
+
 def progress(iterable, total: int | None, description: str, *, minimum: int = 20):
     """A tqdm progress bar on stderr for long inputs (imports tqdm only then)."""
     if total is not None and total < minimum:

@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from ..core.dtypes import DTYPES
-from .common import add_unit_options, non_negative_int, progress
+from .common import add_species_option, add_unit_options, non_negative_int, progress
 
 EXAMPLE = """\
 example (from the repository root: the shipped water model and its 20 DFT boxes, Bohr/Hartree):
@@ -29,6 +29,7 @@ def add_parser(sub, name: str, help_text: str) -> None:
     p.add_argument("--report", metavar="DIR",
                    help="write parity plots, metrics.json and report.md into DIR")
     add_unit_options(p)
+    add_species_option(p)
     p.add_argument("--threads", type=non_negative_int, default=0, help="threads (0: all cores, default)")
     p.add_argument("--dtype", choices=DTYPES, default=None,
                    help="arithmetic of the model's kernels (default: the model's own)")
@@ -45,7 +46,8 @@ def run(args: argparse.Namespace) -> int:
     from ..validation.evaluate import evaluate
     from ..validation.report import write_report
 
-    model = load_model(args.model, length_unit=args.length_unit, energy_unit=args.energy_unit)
+    model = load_model(args.model, length_unit=args.length_unit, energy_unit=args.energy_unit,
+                       species=args.species)
     model.configure(dtype=args.dtype)
     frames = Dataset.read(args.data, length_unit=args.length_unit, energy_unit=args.energy_unit)
     result = evaluate(model, frames, n_threads=args.threads, source=os.fspath(args.data),

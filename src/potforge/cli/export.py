@@ -10,12 +10,13 @@ examples:
   potforge export cu-zuo --format n2p2 -o cu-zuo-n2p2-bohr --length-unit bohr --energy-unit hartree
   potforge export si-tersoff --format lammps -o si-lammps
   potforge export cu-eam --format lammps -o cu-lammps --rho-max 60
+  potforge export cu-eam --format lammps -o cu-lammps-fs --style eam/fs
 
 n2p2: the files (input.nn, scaling.data, weights.ZZZ.data) predict the same energies and
 forces as the model; LAMMPS reads them with pair_style hdnnp (give cflength/cfenergy if the
 files are not in Å/eV).
 
-lammps (classical models): a potential file (.table, .eam.alloy, .tersoff or .sw) and
+lammps (classical models): a potential file (.table, .eam.alloy, .eam.fs, .eam, .tersoff or .sw) and
 in.lammps with the pair_style/pair_coeff lines; run it with
   cd si-lammps && lmp -in in.lammps -var data structure.data
 """
@@ -34,11 +35,14 @@ def add_parser(sub, name: str, help_text: str) -> None:
                    help="lammps, EAM: largest tabulated host density (default: 2x a compressed fcc crystal's)")
     p.add_argument("--table-points", type=int, default=None,
                    help="lammps, pair and EAM: points per table (default 10000)")
+    p.add_argument("--style", default=None,
+                   help="lammps, EAM: the pair style to write, eam/alloy (default for fitted EAM), eam/fs "
+                        "or eam (funcfl; repulsive pairs mixed as geometric means only)")
     p.set_defaults(run=run)
 
 
 #: the options of this command that go to the exporter
-_OPTIONS = ("length_unit", "energy_unit", "rho_max", "table_points")
+_OPTIONS = ("length_unit", "energy_unit", "rho_max", "table_points", "style")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from ..core.dtypes import DTYPES
-from .common import add_unit_options, non_negative_int, progress
+from .common import add_species_option, add_unit_options, non_negative_int, progress
 
 EXAMPLE = """\
 example (n2p2's water model, files in Bohr/Hartree):
@@ -22,6 +22,7 @@ def add_parser(sub, name: str, help_text: str) -> None:
     p.add_argument("input", help="structures: extended XYZ, n2p2 input.data or ASE database")
     p.add_argument("-o", "--output", required=True, help="output extended XYZ (eV, Å)")
     add_unit_options(p)
+    add_species_option(p)
     p.add_argument("--keep-reference", action="store_true",
                    help="keep the input's energy/forces as ref_energy / ref_forces")
     p.add_argument("--threads", type=non_negative_int, default=0, help="threads (0: all cores, default)")
@@ -38,7 +39,8 @@ def run(args: argparse.Namespace) -> int:
     from ..export import load_model
     from ..validation.predict import predict_file
 
-    model = load_model(args.model, length_unit=args.length_unit, energy_unit=args.energy_unit)
+    model = load_model(args.model, length_unit=args.length_unit, energy_unit=args.energy_unit,
+                       species=args.species)
     model.configure(n_threads=args.threads, dtype=args.dtype)
     summary = predict_file(
         model, args.input, args.output, length_unit=args.length_unit, energy_unit=args.energy_unit,

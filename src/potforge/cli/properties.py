@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .common import add_unit_options, non_negative_int
+from .common import add_species_option, add_unit_options, non_negative_int
 
 EXAMPLE = """\
 example (a Cu model; lattice constant and elastic constants only, compared with the mlearn DFT data):
@@ -43,6 +43,7 @@ def add_parser(sub, name: str, help_text: str) -> None:
     p.add_argument("--dft", metavar="DATA", help="labelled DFT frames (extended XYZ) to compare with")
     p.add_argument("--json", action="store_true", help="print the properties as one JSON object")
     add_unit_options(p, what="an n2p2 model")
+    add_species_option(p)
     p.add_argument("--threads", type=non_negative_int, default=0, help="threads (0: all cores, default)")
     p.set_defaults(run=run)
 
@@ -90,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
         if not which:
             raise ConfigError("--only: give at least one property name")
     calc = PotforgeCalculator(load_model(args.model, length_unit=args.length_unit,
-                                         energy_unit=args.energy_unit))
+                                         energy_unit=args.energy_unit, species=args.species))
     if hasattr(calc.potential, "n_threads"):
         calc.potential.configure(n_threads=args.threads)
     species = tuple(calc.potential.species)

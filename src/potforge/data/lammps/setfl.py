@@ -1,17 +1,22 @@
-"""DYNAMO setfl files (LAMMPS ``pair_style eam/alloy``) as plain data.
+"""DYNAMO setfl files (LAMMPS ``pair_style eam/alloy``) and their Finnis–Sinclair variant
+(``pair_style eam/fs``) as plain data.
 
 Format as LAMMPS (22 Jul 2025) reads it: three comment lines; ``N el1 el2 …``;
 ``Nrho drho Nr dr cutoff``; per element ``Z mass a0 lattice`` then Nrho values of F(ρ) and
-Nr values of ρ(r); then r·φ(r) (eV·Å) for i = 1..N, j = 1..i. LAMMPS reads each block with
-``next_dvector``: a block starts on a new line and any values after its end *on the same
-line* are silently dropped. The reader here turns that case into an error instead. Values
-are written as ``%.16e`` (17 significant digits), the grid as Python's shortest round-trip
-repr, so that LAMMPS reads exactly the doubles written.
+the density table(s): one of Nr values ρ(r) (setfl), or N of them (eam/fs: the density that
+this element contributes at an atom of element 1, 2, …, N); then r·φ(r) (eV·Å) for
+i = 1..N, j = 1..i. LAMMPS reads each block with ``next_dvector``: a block starts on a new
+line and any values after its end *on the same line* are silently dropped. The reader here
+turns that case into an error instead. Values are written as ``%.16e`` (17 significant
+digits), the grid as Python's shortest round-trip repr, so that LAMMPS reads exactly the
+doubles written.
+
+Element names are kept as the file spells them (LAMMPS matches them to the names in
+``pair_coeff``); models map them to chemical symbols (:meth:`SetflData.select`).
 """
 
 from __future__ import annotations
 
-import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,22 +24,24 @@ from pathlib import Path
 import numpy as np
 
 from ...core.atomic import atomic_write
-from ...core.elements import is_element
 from ...core.errors import ModelFormatError
 from ...core.text import read_text
-from ._text import fmt, is_plain_number, parse_float, parse_int, strip_comment, values_block
+from ._text import Lines, check_name, fmt, is_plain_number, parse_float, parse_int, values_block
 
-__all__ = ["SetflData", "read_setfl", "write_setfl"]
+__all__ = ["SetflData", "read_setfl", "write_setfl", "read_fs", "write_fs", "element_line", "grid_line",
+           "check_grid"]
 
 
 @dataclass
 class SetflData:
-    """The content of a DYNAMO setfl file (LAMMPS ``pair_style eam/alloy``).
+    """The content of a DYNAMO setfl file (``eam/alloy``) or of an ``eam/fs`` file.
 
-    ``frho[el]`` (nrho,) eV on ρ = 0, drho, …; ``rhor[el]`` (nr,) on r = 0, dr, …;
-    ``z2r[(a, b)]`` (nr,) r·φ(r) in eV·Å for element a listed after (or equal to) b, as in the
-    file's lower-triangle order; ``info`` per element: (atomic number, mass, lattice constant,
-    lattice type).
+    ``frho[el]`` (nrho,) eV on ρ = 0, drho, …; ``rhor`` (nr,) on r = 0, dr, …, keyed by
+    element (setfl: the density an atom of that element contributes) or, for ``eam/fs``, by
+    ``(a, b)``: the density an atom of element a contributes at an atom of element b (the
+    b-th table in a's section of the file); ``z2r[(a, b)]`` (nr,) r·φ(r) in eV·Å for element
+    a listed after (or equal to) b, as in the file's lower-triangle order; ``info`` per
+    element: (atomic number, mass, lattice constant, lattice type). ``fs``: the eam/fs form.
     """
 
     elements: list[str]
@@ -45,9 +52,10 @@ class SetflData:
     dr: float
     cutoff: float
     frho: dict[str, np.ndarray]
-    rhor: dict[str, np.ndarray]
+    rhor: dict
     z2r: dict[tuple[str, str], np.ndarray]
     comments: list[str] = field(default_factory=lambda: ["", "", ""])
+    fs: bool = False
 
     def pair(self, a: str, b: str) -> np.ndarray:
         """r·φ of the unordered pair (a, b)."""
@@ -55,95 +63,76 @@ class SetflData:
         hi, lo = (a, b) if ia >= ib else (b, a)
         return self.z2r[(hi, lo)]
 
+    def density(self, source: str, host: str) -> np.ndarray:
+        """ρ(r) that an atom of element ``source`` contributes at an atom of element ``host``."""
+        return self.rhor[(source, host)] if self.fs else self.rhor[source]
+
+    def select(self, names: list[str], symbols: list[str] | None = None, *, fs: bool | None = None
+               ) -> "SetflData":
+        """The tables of the elements ``names`` only, in that order, renamed to ``symbols``
+        (LAMMPS' ``pair_coeff * * file el1 el2 …`` element mapping); ``fs``: the result's form
+        (an eam/alloy table as eam/fs repeats each density for every host)."""
+        symbols = list(names if symbols is None else symbols)
+        fs = self.fs if fs is None else fs
+        if not fs and self.fs:
+            for a in names:
+                if any(not np.array_equal(self.density(a, b), self.density(a, names[0])) for b in names):
+                    raise ModelFormatError(f"the density of {a} differs between host elements: an "
+                                           "eam/fs table has no eam/alloy form")
+        k = {n: self.elements.index(n) for n in names}
+        rename = dict(zip(names, symbols))
+        rhor = ({(rename[a], rename[b]): self.density(a, b) for a in names for b in names} if fs
+                else {rename[a]: self.density(a, names[0]) for a in names})
+        z2r = {(rename[a], rename[b]): self.pair(a, b) for i, a in enumerate(names) for b in names[: i + 1]}
+        return SetflData(symbols, [self.info[k[n]] for n in names], self.nrho, self.drho, self.nr,
+                         self.dr, self.cutoff, {rename[n]: self.frho[n] for n in names}, rhor, z2r,
+                         list(self.comments), fs)
+
 
 def read_setfl(path: str | os.PathLike) -> SetflData:
     """Read a DYNAMO setfl file (LAMMPS ``pair_style eam/alloy``).
 
     Errors (:class:`ModelFormatError`, one line with file and line number): a missing or
-    malformed header, element names that are not chemical symbols, Nrho or Nr below 5,
-    non-positive spacings, non-numeric or non-finite values, a block that ends early or
-    shares a line with the next one (LAMMPS would drop those values), or values left over
-    after the last table.
+    malformed header, an element named twice, Nrho or Nr below 5, non-positive spacings,
+    non-numeric or non-finite values, a block that ends early or shares a line with the next
+    one (LAMMPS would drop those values), or values left over after the last table.
     """
+    return _read(path, fs=False)
+
+
+def read_fs(path: str | os.PathLike) -> SetflData:
+    """Read an ``eam/fs`` file (per-pair densities), with the errors of :func:`read_setfl`."""
+    return _read(path, fs=True)
+
+
+def _read(path: str | os.PathLike, *, fs: bool) -> SetflData:
     name = os.fspath(path)
-    lines = read_text(path, "a setfl (eam/alloy) file", ModelFormatError).splitlines()
+    style = "eam/fs" if fs else "setfl (eam/alloy)"
+    lines = read_text(path, f"an {style} file", ModelFormatError).splitlines()
     if len(lines) < 5:
-        raise ModelFormatError(f"has {len(lines)} lines; a setfl file starts with 3 comment lines, "
+        raise ModelFormatError(f"has {len(lines)} lines; an {style} file starts with 3 comment lines, "
                                "'N el1 el2 ...' and 'Nrho drho Nr dr cutoff'", path=name)
-    reader = _Lines(lines, name, cursor=3)
+    reader = Lines(lines, name, cursor=3)
     elements = _elements(reader)
-    nrho, drho, nr, dr, cutoff = _grid(reader)
+    nrho, drho, nr, dr, cutoff = grid_line(reader, minimum=5)
     info, frho, rhor = [], {}, {}
     for s in elements:
-        words, ln = reader.next_words(f"line 'Z mass a0 lattice' of {s}")
-        if not 2 <= len(words) <= 4:
-            raise ModelFormatError(f"line of {s} has {len(words)} words, expected 'Z mass a0 lattice' "
-                                   "(at least Z and mass)", path=name, line=ln)
-        z = parse_int(words[0], name, ln, f"atomic number of {s}")
-        mass = parse_float(words[1], name, ln, f"mass of {s}")
-        a0 = parse_float(words[2], name, ln, f"lattice constant of {s}") if len(words) > 2 else 0.0
-        lattice = words[3] if len(words) > 3 else ""
-        info.append((z, mass, a0, lattice))
+        info.append(element_line(reader, f" of {s}"))
         frho[s] = reader.block(nrho, f"F(rho) of {s}")
-        rhor[s] = reader.block(nr, f"rho(r) of {s}")
+        if fs:
+            for b in elements:
+                rhor[(s, b)] = reader.block(nr, f"rho(r) of {s} at {b}")
+        else:
+            rhor[s] = reader.block(nr, f"rho(r) of {s}")
     z2r = {}
     for i, a in enumerate(elements):
         for b in elements[: i + 1]:
             z2r[(a, b)] = reader.block(nr, f"r*phi(r) of {a}-{b}")
-    for k in range(reader.cursor, len(lines)):
-        if strip_comment(lines[k]).split():
-            raise ModelFormatError("values after the last r*phi table: the header announces fewer "
-                                   "elements or points than the file holds", path=name, line=k + 1)
-    return SetflData(elements, info, nrho, drho, nr, dr, cutoff, frho, rhor, z2r, lines[:3])
+    reader.check_end("r*phi table")
+    return SetflData(elements, info, nrho, drho, nr, dr, cutoff, frho, rhor, z2r, lines[:3], fs)
 
 
-class _Lines:
-    """A cursor over a setfl file's lines: the next non-empty line's words, or a block of n
-    numbers that starts on a new line and must end at a line's end (as LAMMPS reads it)."""
-
-    def __init__(self, lines: list[str], name: str, cursor: int) -> None:
-        self.lines, self.name, self.cursor = lines, name, cursor
-
-    def next_words(self, what: str) -> tuple[list[str], int]:
-        while self.cursor < len(self.lines):
-            words = strip_comment(self.lines[self.cursor]).split()
-            self.cursor += 1
-            if words:
-                return words, self.cursor
-        raise ModelFormatError(f"file ends before the {what}", path=self.name, line=len(self.lines))
-
-    def block(self, n: int, what: str) -> np.ndarray:
-        out = np.empty(n)
-        k = 0
-        while k < n:
-            if self.cursor >= len(self.lines):
-                raise ModelFormatError(f"file ends in {what} after {k} of {n} values", path=self.name,
-                                       line=len(self.lines))
-            tokens = strip_comment(self.lines[self.cursor]).split()
-            self.cursor += 1
-            if not tokens:
-                continue
-            if k + len(tokens) > n:
-                raise ModelFormatError(f"{what} ({n} values) ends inside this line, {k + len(tokens) - n} "
-                                       "value(s) left over: a value is missing above or Nrho/Nr is "
-                                       "wrong (LAMMPS starts each table on a new line and would "
-                                       "silently drop them)", path=self.name, line=self.cursor)
-            try:
-                if any("_" in t for t in tokens):
-                    raise ValueError
-                vals = [float(t) for t in tokens]
-            except ValueError:
-                bad = next(t for t in tokens if not is_plain_number(t))
-                raise ModelFormatError(f"{what}: {bad!r} is not a number", path=self.name,
-                                       line=self.cursor) from None
-            if not all(math.isfinite(v) for v in vals):
-                raise ModelFormatError(f"{what}: NaN or inf value", path=self.name, line=self.cursor)
-            out[k:k + len(vals)] = vals
-            k += len(vals)
-        return out
-
-
-def _elements(reader: _Lines) -> list[str]:
+def _elements(reader: Lines) -> list[str]:
     name = reader.name
     words, ln = reader.next_words("element line 'N el1 el2 ...'")
     n_el = parse_int(words[0], name, ln, "number of elements")
@@ -151,20 +140,37 @@ def _elements(reader: _Lines) -> list[str]:
         raise ModelFormatError(f"element line {' '.join(words)!r}: expected N followed by N element "
                                f"names, found N = {words[0]} and {len(words) - 1} names", path=name, line=ln)
     elements = words[1:]
-    for s in elements:
-        if not is_element(s):
-            raise ModelFormatError(f"element name {s!r} is not a chemical symbol (potforge maps "
-                                   "setfl elements to atoms by symbol)", path=name, line=ln)
     if len(set(elements)) != len(elements):
         raise ModelFormatError(f"element line lists an element twice: {' '.join(elements)}",
                                path=name, line=ln)
     return elements
 
 
-def _grid(reader: _Lines) -> tuple[int, float, int, float, float]:
+def element_line(reader: Lines, what: str = "") -> tuple[int, float, float, str]:
+    """``Z mass [a0 lattice]``: LAMMPS reads an integer Z (which it ignores) and the mass, and
+    ignores the rest; the mass must be positive (LAMMPS: "Invalid mass value")."""
+    name = reader.name
+    words, ln = reader.next_words(f"line 'Z mass a0 lattice'{what}")
+    if len(words) < 2:
+        raise ModelFormatError(f"line 'Z mass a0 lattice'{what} has {len(words)} word(s); LAMMPS needs at "
+                               "least Z and the mass", path=name, line=ln)
+    z = parse_int(words[0], name, ln, f"atomic number{what}")
+    mass = parse_float(words[1], name, ln, f"mass{what}")
+    if not mass > 0:
+        raise ModelFormatError(f"mass{what} = {mass:g}: expected a positive mass (LAMMPS refuses it)",
+                               path=name, line=ln)
+    a0 = float(words[2]) if len(words) > 2 and is_plain_number(words[2]) else 0.0
+    if not np.isfinite(a0):
+        a0 = 0.0
+    return z, mass, a0, words[3] if len(words) > 3 else ""
+
+
+def grid_line(reader: Lines, minimum: int) -> tuple[int, float, int, float, float]:
+    """``Nrho drho Nr dr cutoff`` (LAMMPS reads these five and ignores more), checked by
+    :func:`check_grid`."""
     name = reader.name
     words, ln = reader.next_words("grid line 'Nrho drho Nr dr cutoff'")
-    if len(words) != 5:
+    if len(words) < 5:
         raise ModelFormatError(f"grid line has {len(words)} values, expected 5 "
                                "(Nrho drho Nr dr cutoff)", path=name, line=ln)
     nrho = parse_int(words[0], name, ln, "Nrho")
@@ -172,46 +178,71 @@ def _grid(reader: _Lines) -> tuple[int, float, int, float, float]:
     nr = parse_int(words[2], name, ln, "Nr")
     dr = parse_float(words[3], name, ln, "dr")
     cutoff = parse_float(words[4], name, ln, "cutoff")
+    check_grid(nrho, drho, nr, dr, cutoff, name, ln, minimum=minimum)
+    return nrho, drho, nr, dr, cutoff
+
+
+def check_grid(nrho: int, drho: float, nr: int, dr: float, cutoff: float, name: str, line: int, *,
+               minimum: int) -> None:
+    """The grid checks of the tabulated EAM formats: ``minimum`` points per table (LAMMPS'
+    5-point slopes index outside its arrays below 5; it checks only Nrho, Nr > 0), positive
+    spacings and cutoff (LAMMPS checks dr > 0; drho = 0 divides by zero in its lookup, and a
+    cutoff of 0 leaves no interaction)."""
     for label, n in (("Nrho", nrho), ("Nr", nr)):
-        if n < 5:
-            raise ModelFormatError(f"{label} = {n}: a setfl table needs at least 5 points (LAMMPS "
-                                   "interpolates with 5-point differences)", path=name, line=ln)
+        if n < minimum:
+            raise ModelFormatError(f"{label} = {n}: the table needs at least {minimum} points (LAMMPS "
+                                   "interpolates with 5-point differences)", path=name, line=line)
     for label, x in (("drho", drho), ("dr", dr), ("cutoff", cutoff)):
         if not x > 0:
-            raise ModelFormatError(f"{label} = {x:g}: expected a positive number", path=name, line=ln)
-    return nrho, drho, nr, dr, cutoff
+            raise ModelFormatError(f"{label} = {x:g}: expected a positive number", path=name, line=line)
 
 
 def write_setfl(data: SetflData, path: str | os.PathLike) -> Path:
     """Write ``data`` as a setfl file (atomically); each table starts on a new line, five
-    ``%.16e`` values to a line, so LAMMPS reads exactly these doubles."""
-    els = list(data.elements)
+    ``%.16e`` values to a line, so LAMMPS reads exactly these doubles. An eam/fs ``data``
+    must have one density per element (else ModelFormatError)."""
+    if data.fs:
+        data = data.select(list(data.elements), fs=False)
+    return _write(data, path)
+
+
+def write_fs(data: SetflData, path: str | os.PathLike) -> Path:
+    """Write ``data`` as an eam/fs file (an eam/alloy ``data`` repeats each element's density
+    for every host element, which LAMMPS evaluates exactly as the setfl file)."""
+    if not data.fs:
+        data = data.select(list(data.elements), fs=True)
+    return _write(data, path)
+
+
+def _write(data: SetflData, path: str | os.PathLike) -> Path:
+    els = [check_name(s, "element") for s in data.elements]
     comments = list(data.comments) + ["", "", ""]
     for k in range(3):
         if "\n" in comments[k] or "\r" in comments[k]:
-            raise ModelFormatError(f"setfl comment line {k + 1} contains a line break")
-    for s, arr in ((s, data.frho.get(s)) for s in els):
-        if arr is None or len(arr) != data.nrho:
-            raise ModelFormatError(f"F(rho) of {s}: expected {data.nrho} values")
-    for s in els:
-        if s not in data.rhor or len(data.rhor[s]) != data.nr:
-            raise ModelFormatError(f"rho(r) of {s}: expected {data.nr} values")
+            raise ModelFormatError(f"comment line {k + 1} contains a line break")
     out = [c for c in comments[:3]]
     out.append(f"{len(els)} " + " ".join(els))
     out.append(f"{data.nrho} {fmt(data.drho)} {data.nr} {fmt(data.dr)} {fmt(data.cutoff)}")
-    text = "\n".join(out) + "\n"
-    parts = [text]
+    parts = ["\n".join(out) + "\n"]
+    if len(data.info) != len(els):
+        raise ModelFormatError(f"info: expected one (Z, mass, a0, lattice) per element, got {len(data.info)}")
     for s, (z, mass, a0, lattice) in zip(els, data.info):
-        parts.append(f"{int(z)} {fmt(mass)} {fmt(a0)} {lattice}".rstrip() + "\n")
-        parts.append(values_block(data.frho[s]))
-        parts.append(values_block(data.rhor[s]))
+        parts.append(f"{int(z)} {fmt(mass)} {fmt(a0)} {check_name(lattice, 'lattice') if lattice else ''}"
+                     .rstrip() + "\n")
+        parts.append(_block(data.frho.get(s), data.nrho, f"F(rho) of {s}"))
+        for b in (els if data.fs else [els[0]]):
+            label = f"rho(r) of {s} at {b}" if data.fs else f"rho(r) of {s}"
+            parts.append(_block(data.rhor.get((s, b) if data.fs else s), data.nr, label))
     for i, a in enumerate(els):
         for b in els[: i + 1]:
-            values = data.pair(a, b)
-            if len(values) != data.nr:
-                raise ModelFormatError(f"r*phi of {a}-{b}: expected {data.nr} values")
-            parts.append(values_block(values))
+            parts.append(_block(data.pair(a, b), data.nr, f"r*phi of {a}-{b}"))
     path = Path(path)
     with atomic_write(path) as handle:
         handle.write("".join(parts))
     return path
+
+
+def _block(values, n: int, what: str) -> str:
+    if values is None or len(values) != n:
+        raise ModelFormatError(f"{what}: expected {n} values")
+    return values_block(values)

@@ -1,4 +1,5 @@
-"""Classical potentials: pair, EAM (analytic and tabulated), Tersoff and Stillinger–Weber.
+"""Classical potentials: pair, EAM (analytic and tabulated: setfl, eam/fs, funcfl), Tersoff and
+Stillinger–Weber.
 
 Each kind is a pure PyTorch energy kernel under the shared
 :class:`~potforge.models.classical.base.ClassicalPotential` (one module per kind: ``pair``,
@@ -36,8 +37,17 @@ for _kind, _potential, _config, _summary, _importers in (
         exporter_refs={"lammps": f"{_HERE}.lammps:export_{_kind}"}, importers=_importers))
 
 register_family(ModelFamily(
-    kind="eam-setfl", potential_ref=f"{_HERE}.eam:SetflEAM", example_ref=f"{_HERE}.examples:setfl_example",
-    summary="tabulated EAM (DYNAMO setfl), evaluated exactly as LAMMPS eam/alloy does",
+    kind="eam-setfl", potential_ref=f"{_HERE}.eam_tables:SetflEAM", example_ref=f"{_HERE}.examples:setfl_example",
+    summary="tabulated EAM (DYNAMO setfl or eam/fs), evaluated exactly as LAMMPS eam/alloy, eam/fs do",
     exporter_refs={"lammps": f"{_HERE}.lammps:export_setfl"},
     importers=(Importer("LAMMPS eam/alloy file (.eam.alloy, .setfl)", is_potential_file("eam/alloy"),
-                        f"{_HERE}.lammps:read_setfl_file"),)))
+                        f"{_HERE}.lammps:read_setfl_file"),
+               Importer("LAMMPS eam/fs file (.eam.fs)", is_potential_file("eam/fs"),
+                        f"{_HERE}.lammps:read_fs_file"))))
+
+register_family(ModelFamily(
+    kind="eam-funcfl", potential_ref=f"{_HERE}.eam_tables:FuncflEAM", example_ref=f"{_HERE}.examples:funcfl_example",
+    summary="DYNAMO funcfl EAM files, evaluated exactly as LAMMPS pair_style eam does",
+    exporter_refs={"lammps": f"{_HERE}.lammps:export_funcfl"},
+    importers=(Importer("LAMMPS eam file (funcfl, .eam)", is_potential_file("eam"),
+                        f"{_HERE}.lammps:read_funcfl_file"),)))

@@ -8,13 +8,9 @@ Two representations:
 
 - :class:`EAM`: analytic or B-spline forms (:mod:`.functions`), fitted by potforge; φ and ρ are
   switched smoothly to zero at the cutoff. Exported to LAMMPS as a finely tabulated setfl file.
-- :class:`SetflEAM`: a tabulated setfl file (as read from LAMMPS' ``potentials/`` or written by
-  the export), evaluated with LAMMPS' own interpolation so that both codes agree to round-off.
-  LAMMPS (``pair_eam.cpp``, ``interpolate``) uses on each grid interval a cubic in the fraction
-  p ∈ [0, 1] whose end values are the table values y_m, y_{m+1} and whose end slopes (per grid
-  step) are the fourth-order central differences s_m = [8 (y_{m+1} − y_{m−1}) − (y_{m+2} − y_{m−2})]/12
-  (one-sided and second-order at the two ends of the table); φ is tabulated as r·φ(r); above the
-  last density grid point F continues linearly with its slope there.
+- :class:`~.eam_tables.SetflEAM`, :class:`~.eam_tables.FuncflEAM`: LAMMPS' tabulated files
+  (setfl, eam/fs, funcfl) evaluated with LAMMPS' own interpolation so that both codes agree to
+  round-off (:mod:`.eam_tables`).
 """
 
 from __future__ import annotations
@@ -27,12 +23,14 @@ from ase.data import atomic_masses, atomic_numbers, reference_states
 
 from ...core.errors import ConfigError, ModelFormatError
 from ...core.lazy import torch
+from ...data.lammps.funcfl import HARTREE_BOHR, FuncflData
 from ...data.lammps.setfl import SetflData
 from .base import DEFAULT_TABLE_POINTS, ClassicalPotential, Graph, Parameter
+from .eam_tables import FuncflEAM, SetflEAM, hermite_coefficients
 from .functions import EmbeddingForm, RadialForm, embedding_form, smooth_switch, sub
 from .pair import _check_parameters, forms_from_description, pair_type_index, pair_types, radial_sum
 
-__all__ = ["EAM", "SetflEAM", "hermite_coefficients"]
+__all__ = ["EAM", "SetflEAM", "FuncflEAM", "hermite_coefficients"]
 
 
 class EAM(ClassicalPotential):
@@ -109,13 +107,17 @@ class EAM(ClassicalPotential):
         a 10 %-compressed fcc crystal (:meth:`_reference_density`); beyond it LAMMPS continues
         F linearly, so give a larger value for strongly compressed structures."""
         p = self.parameter_tensors()
-        dr = self.cutoff / (nr - 1)
+        if rho_max is None:
+            rho_max = 2.0 * self._reference_density(p)
+        table = self._tabulate(p, nr, self.cutoff / (nr - 1), nrho, rho_max / (nrho - 1))
+        table.comments = list(comments)
+        return table
+
+    def _tabulate(self, p, nr: int, dr: float, nrho: int, drho: float) -> SetflData:
+        """F + offset on ρ = k·drho (k < nrho), ρ and r·φ on r = k·dr (k < nr), as setfl data."""
         r = torch.arange(nr, dtype=torch.float64) * dr
         r_safe = r.clone()
         r_safe[0] = dr  # r = 0 is never evaluated by LAMMPS; keep the table finite
-        if rho_max is None:
-            rho_max = 2.0 * self._reference_density(p)
-        drho = rho_max / (nrho - 1)
         rho = torch.arange(nrho, dtype=torch.float64) * drho
         with torch.no_grad():
             frho = {s: (self.embed(p, rho, torch.full_like(rho, e, dtype=torch.long))
@@ -133,8 +135,42 @@ class EAM(ClassicalPotential):
             ref = reference_states[atomic_numbers[s]] or {}
             info.append((atomic_numbers[s], float(atomic_masses[atomic_numbers[s]]),
                          float(ref.get("a", 0.0)), str(ref.get("symmetry", "fcc"))))
-        return SetflData(list(self.species), info, nrho, drho, nr, dr, self.cutoff, frho, rhor, z2r,
-                         list(comments))
+        return SetflData(list(self.species), info, nrho, drho, nr, dr, self.cutoff, frho, rhor, z2r)
+
+    def to_funcfl(self, *, nr: int = DEFAULT_TABLE_POINTS, nrho: int = DEFAULT_TABLE_POINTS,
+                  rho_max: float | None = None, tolerance: float = 1e-8) -> list[FuncflData]:
+        """Tabulate for LAMMPS ``pair_style eam``: one funcfl per species (species order) with
+        F + energy offset on ρ = 0 … rho_max, ρ(r) and the effective charge
+        Z(r) = √(r·φ_ii(r) / (27.2·0.529)) on r = 0 … cutoff. Each grid holds one point more
+        (LAMMPS regrids a funcfl file to one point less, :mod:`.eam_tables`). ModelFormatError
+        if a pair φ_ii is negative somewhere (funcfl has no attractive pair term) or a cross
+        pair is not the geometric mean √(φ_ii φ_jj) that LAMMPS mixes (both to ``tolerance``
+        relative to the largest |r·φ|)."""
+        if nr < 7 or nrho < 7:
+            raise ConfigError(f"table points: expected at least 7, got {min(nr, nrho)}")
+        p = self.parameter_tensors()
+        rho_max = 2.0 * self._reference_density(p) if rho_max is None else float(rho_max)
+        table = self._tabulate(p, nr, self.cutoff / (nr - 2), nrho, rho_max / (nrho - 2))
+        scale = max(float(np.abs(v).max()) for v in table.z2r.values()) or 1.0
+        z = {}
+        for s in self.species:
+            z2 = table.z2r[(s, s)]
+            k = int(np.argmin(z2[1:])) + 1
+            if z2[k] < -tolerance * scale:
+                raise ModelFormatError(f"the {s}-{s} pair term is negative (r*phi = {z2[k]:.4g} eV*A at "
+                                       f"r = {k * table.dr:.4g} A): a funcfl file (pair_style eam) holds "
+                                       "it as a square Z(r)^2; export as eam/alloy or eam/fs")
+            z[s] = np.sqrt(np.maximum(z2, 0.0) / HARTREE_BOHR)
+        for (b, a), z2 in table.z2r.items():       # keys (later, earlier species)
+            gap = np.abs(z2[1:] - HARTREE_BOHR * z[a][1:] * z[b][1:])
+            if a != b and gap.max() > tolerance * scale:
+                k = int(np.argmax(gap)) + 1
+                raise ModelFormatError(f"the {a}-{b} pair term is not the geometric mean of {a}-{a} and "
+                                       f"{b}-{b} (off by {gap[k - 1]:.3g} eV*A at r = {k * table.dr:.4g} A), "
+                                       "which pair_style eam assumes; export as eam/alloy or eam/fs")
+        return [FuncflData(int(z_), mass, table.nrho, table.drho, table.nr, table.dr, self.cutoff,
+                           table.frho[s], z[s], table.rhor[s], a0, lattice)
+                for s, (z_, mass, a0, lattice) in zip(self.species, table.info)]
 
     def _reference_density(self, p) -> float:
         """Largest host density of one atom of any element in a compressed (−10 %) fcc crystal
@@ -169,115 +205,3 @@ class EAM(ClassicalPotential):
                    forms_from_description(d["density"], cutoff, "density"), embedding, params, cutoff,
                    smooth_width=float(d["smooth_width_angstrom"]),
                    energy_offsets=d.get("energy_offsets_ev"), metadata=d.get("metadata"))
-
-
-# -- setfl tables --------------------------------------------------------------------------------
-def hermite_coefficients(y: np.ndarray) -> np.ndarray:
-    """LAMMPS' per-interval cubic for the table y (n ≥ 5): rows (c3, c4, s, y) so that on
-    interval m the value is ((c3 p + c4) p + s) p + y_m for the fraction p ∈ [0, 1]."""
-    y = np.asarray(y, dtype=np.float64)
-    n = len(y)
-    if n < 5:
-        raise ModelFormatError(f"a setfl table needs at least 5 points, got {n}")
-    s = np.empty(n)
-    s[0] = y[1] - y[0]
-    s[1] = 0.5 * (y[2] - y[0])
-    s[n - 2] = 0.5 * (y[n - 1] - y[n - 3])
-    s[n - 1] = y[n - 1] - y[n - 2]
-    s[2:n - 2] = ((y[0:n - 4] - y[4:n]) + 8.0 * (y[3:n - 1] - y[1:n - 3])) / 12.0
-    c4 = np.zeros(n)
-    c3 = np.zeros(n)
-    dy = y[1:] - y[:-1]
-    c4[:-1] = 3.0 * dy - 2.0 * s[:-1] - s[1:]
-    c3[:-1] = s[:-1] + s[1:] - 2.0 * dy
-    return np.stack([c3, c4, s, y], 1)
-
-
-def _interpolate(coeff: torch.Tensor, x: torch.Tensor, step: float, n: int, *,
-                 min_index: int = 0) -> torch.Tensor:
-    """LAMMPS' table lookup (0-based): m = ⌊x/step⌋ clipped to [min_index, n − 2], p = x/step − m
-    capped at 1; value = ((c3 p + c4) p + s) p + y_m."""
-    t = x / step
-    m = torch.floor(t.detach()).long().clamp(min_index, n - 2)
-    p = (t - m).clamp(max=1.0)
-    c = coeff[m].to(x.dtype)
-    return ((c[:, 0] * p + c[:, 1]) * p + c[:, 2]) * p + c[:, 3]
-
-
-class SetflEAM(ClassicalPotential):
-    """A tabulated EAM (setfl), evaluated exactly as LAMMPS ``eam/alloy`` does. No fittable
-    parameters; ``energy_offsets`` (zero when read from a file) are added per atom and folded
-    into F when written back."""
-
-    kind: ClassVar[str] = "eam-setfl"
-
-    def __init__(self, data: SetflData, *, energy_offsets: Mapping[str, float] | None = None,
-                 metadata: dict | None = None) -> None:
-        super().__init__(data.elements, [], data.cutoff, energy_offsets=energy_offsets, metadata=metadata)
-        self.data = data
-        t = lambda a: torch.from_numpy(hermite_coefficients(a))  # noqa: E731
-        self._frho = [t(data.frho[s]) for s in data.elements]
-        self._rhor = [t(data.rhor[s]) for s in data.elements]
-        self._z2r = [t(data.pair(data.elements[a], data.elements[b]))
-                     for a, b, _ in pair_types(tuple(data.elements))]
-        self._rho_max = (data.nrho - 1) * data.drho
-
-    def site_energies(self, p, graph: Graph) -> torch.Tensor:
-        d = self.data
-        r = torch.linalg.vector_norm(graph.vectors, dim=1)
-        ei, ej = graph.element[graph.center], graph.element[graph.neighbor]
-        n_el = len(d.elements)
-        types = pair_type_index(n_el, ei, ej)
-        z2 = torch.zeros_like(r)
-        dens = torch.zeros_like(r)
-        for t, table in enumerate(self._z2r):
-            idx = torch.nonzero(types == t).squeeze(1)
-            if idx.numel():
-                z2 = z2.index_copy(0, idx, _interpolate(table, r[idx], d.dr, d.nr))
-        for e, table in enumerate(self._rhor):
-            idx = torch.nonzero(ej == e).squeeze(1)
-            if idx.numel():
-                dens = dens.index_copy(0, idx, _interpolate(table, r[idx], d.dr, d.nr))
-        rho = torch.zeros(graph.n_atoms, dtype=graph.vectors.dtype).index_add(0, graph.center, dens)
-        f = torch.zeros_like(rho)
-        for e, table in enumerate(self._frho):
-            idx = torch.nonzero(graph.element == e).squeeze(1)
-            if not idx.numel():
-                continue
-            x = rho[idx]
-            value = _interpolate(table, x, d.drho, d.nrho)
-            above = x > self._rho_max
-            if bool(above.any()):
-                # LAMMPS: F continues linearly with the slope at the end of the table
-                c = table[d.nrho - 2].to(x.dtype)
-                slope = (3 * c[0] + 2 * c[1] + c[2]) / d.drho
-                value = torch.where(above, value + slope * (x - self._rho_max), value)
-            f = f.index_copy(0, idx, value)
-        pair = torch.zeros_like(rho).index_add(0, graph.center, 0.5 * z2 / r)
-        return f + pair
-
-    def _description(self) -> dict:
-        d = self.data
-        return {"elements": d.elements, "info": [list(i) for i in d.info], "nrho": d.nrho,
-                "drho": d.drho, "nr": d.nr, "dr": d.dr, "comments": d.comments}
-
-    def _arrays(self) -> dict[str, np.ndarray]:
-        d = self.data
-        out = {f"frho_{s}": d.frho[s] for s in d.elements}
-        out.update({f"rhor_{s}": d.rhor[s] for s in d.elements})
-        out.update({f"z2r_{a}_{b}": v for (a, b), v in d.z2r.items()})
-        return out
-
-    @classmethod
-    def _from_description(cls, d, params, arrays):
-        els = list(d["elements"])
-        z2r = {}
-        for k, v in arrays.items():
-            if k.startswith("z2r_"):
-                a, b = k[4:].split("_")
-                z2r[(a, b)] = v
-        data = SetflData(els, [tuple(i) for i in d["info"]], int(d["nrho"]), float(d["drho"]),
-                         int(d["nr"]), float(d["dr"]), float(d["cutoff_angstrom"]),
-                         {s: arrays[f"frho_{s}"] for s in els}, {s: arrays[f"rhor_{s}"] for s in els},
-                         z2r, list(d.get("comments", ["", "", ""])))
-        return cls(data, energy_offsets=d.get("energy_offsets_ev"), metadata=d.get("metadata"))

@@ -7,12 +7,12 @@ from ...data.lammps.parameter_files import SW_KEYS, TERSOFF_KEYS
 from ..examples import nearest_cluster, strained_crystal
 from ..registry import ModelExample
 from .base import ClassicalPotential
-from .eam import SetflEAM
+from .eam_tables import FuncflEAM, SetflEAM
 from .spec import potential_from_spec
 from .sw import StillingerWeber
 from .tersoff import Tersoff
 
-__all__ = ["pair_example", "eam_example", "setfl_example", "tersoff_example", "sw_example"]
+__all__ = ["pair_example", "eam_example", "setfl_example", "funcfl_example", "tersoff_example", "sw_example"]
 
 _SHEAR = [[0.0, 0.02, 0.0], [0.0, 0.0, -0.01], [0.015, 0.0, 0.0]]
 #: Tersoff, PRB 38, 9902 (1988), Si(C), in LAMMPS form (as in LAMMPS potentials/SiCGe.tersoff)
@@ -61,6 +61,14 @@ def setfl_example() -> ModelExample:
     eam = potential_from_spec("eam", _EAM_CU, ["Cu"])
     # the table is a piecewise cubic: finite differences must stay inside one grid interval
     return _cu(SetflEAM(eam.to_setfl(nr=4000, nrho=4000, rho_max=60.0)), fd_step=2e-5,
+               cutoff_force_tolerance=0.05)
+
+
+def funcfl_example() -> ModelExample:
+    # a purely repulsive pair term (funcfl holds it as Z(r)²), tabulated as LAMMPS reads it
+    spec = dict(_EAM_CU, pair={"Cu-Cu": {"form": "exponential", "A": 0.3, "beta": 7.0, "re": 2.55}})
+    eam = potential_from_spec("eam", spec, ["Cu"])
+    return _cu(FuncflEAM(eam.to_funcfl(nr=4000, nrho=4000, rho_max=60.0), ["Cu"]), fd_step=2e-5,
                cutoff_force_tolerance=0.05)
 
 

@@ -8,6 +8,14 @@ both zero beyond r = aσ. One entry per ordered element triplet (i, j, k) with t
 epsilon, sigma, a, lambda, gamma, costheta0, A, B, p, q, tol; two-body values come from entry
 (i, j, j), λ, ε (of λε) and cos θ₀ from (i, j, k), as in LAMMPS. ``tol`` is carried but unused
 (as in LAMMPS without tabulation).
+
+Each unordered triplet is summed in both orders (j, k) and (k, j) with ½, and each pair in
+both directions with ½, so a file whose (i, j, k) and (i, k, j) entries (or (i, j, j) and
+(j, i, i)) differ gets their average. LAMMPS evaluates each once, in the order of its
+neighbour list (pairs: by atom-ID parity), so its result then depends on atom numbering and
+binning; for CdTeZnSeHgS0.sw potforge lies within LAMMPS' own spread over renumberings (up to
+3.9e-9 eV/atom, 6.4e-7 eV/Å; tests/export/test_lammps_shipped.py, BENCHMARKS.md). σ = 0 or
+a = 0, which LAMMPS accepts, leave a pair without interaction.
 """
 
 from __future__ import annotations
@@ -68,7 +76,9 @@ class StillingerWeber(TripletPotential):
         sigma, eps = two("sigma"), two("epsilon")
         rc = two("a") * sigma
         inside = r < rc
-        x = sigma / r
+        # σ = 0 or a = 0 (LAMMPS accepts both) leaves the pair without interaction; x stays
+        # away from 0 there so that no power's gradient is NaN
+        x = torch.where(inside, sigma / r, torch.ones_like(r))
         phi2 = two("A") * eps * (two("B") * x ** two("p") - x ** two("q")) * _decay(r, sigma, rc)
         phi2 = torch.where(inside, phi2, torch.zeros_like(phi2))
         e = torch.zeros(graph.n_atoms, dtype=graph.vectors.dtype).index_add(0, graph.center, 0.5 * phi2)

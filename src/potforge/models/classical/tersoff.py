@@ -14,8 +14,12 @@ costheta0 (= h), n, beta, lambda2, B, R, D, lambda1, A. As in LAMMPS, the three-
 (m, γ, λ₃, c, d, h) and the cutoff (R, D) of f_C(r_ik) come from entry (i, j, k); the two-body
 values (n, β, λ₂, B, λ₁, A) and the cutoff of f_C(r_ij) from entry (i, j, j). The repulsive
 term is summed over both directions of each pair with ½, so a file whose (i, j, j) and
-(j, i, i) two-body values differ gets their average; LAMMPS takes one of the two per pair
-(by atom-tag parity). Published files are symmetric, and then both agree. The exponential
+(j, i, i) two-body values (A, λ₁, R, D) differ gets their average; LAMMPS takes one of the two
+per pair (by atom-ID parity), so its result then depends on how the atoms are numbered.
+Most files are symmetric, and then both agree to round-off; for the two asymmetric files
+LAMMPS ships (SiC_1989.tersoff, SiC_1994.tersoff) potforge lies within LAMMPS' own spread over
+renumberings (up to 8.5e-7 eV/atom, 6.2e-4 eV/Å; tests/export/test_lammps_shipped.py,
+BENCHMARKS.md). D = 0 (SiC_1990.tersoff) is a step cutoff, as in LAMMPS. The exponential
 is capped as LAMMPS does (argument above 69.0776 → 1e30, below −69.0776 → 0), and b_ij uses
 LAMMPS' asymptotic branches for very large or small βζ (they differ from the closed form by
 less than 1e-8 relative).
@@ -35,10 +39,12 @@ from .triplet import TripletPotential, element_triplets, triplet_table
 __all__ = ["Tersoff", "TERSOFF_BOUNDS", "TERSOFF_TWO_BODY_KEYS", "element_triplets", "triplet_table"]
 
 INF = math.inf
-#: physical bounds of each key
+#: bounds of each key for fitting (a file's values need only pass LAMMPS' own checks,
+#: :func:`potforge.data.lammps.parameter_files.lammps_problem`: ``from_entries`` widens a bound
+#: to a value read); D = 0 is a step cutoff, as LAMMPS allows
 TERSOFF_BOUNDS = {"m": (1.0, 3.0), "gamma": (0.0, INF), "lambda3": (-INF, INF), "c": (0.0, INF),
                   "d": (1e-8, INF), "costheta0": (-INF, INF), "n": (1e-8, INF), "beta": (0.0, INF),
-                  "lambda2": (0.0, INF), "B": (0.0, INF), "R": (0.0, INF), "D": (1e-6, INF),
+                  "lambda2": (0.0, INF), "B": (0.0, INF), "R": (0.0, INF), "D": (0.0, INF),
                   "lambda1": (0.0, INF), "A": (0.0, INF)}
 _EXP_CAP = 69.0776
 #: keys that only entries (i, j, j) use (two-body terms); in entries (i, j, k), j ≠ k, LAMMPS
@@ -101,6 +107,13 @@ class Tersoff(TripletPotential):
             key = name.rsplit(".", 1)[1]
             if key == "m" and v not in (1.0, 3.0):
                 raise ConfigError(f"{name} = {v:g}: LAMMPS allows only m = 1 or 3")
+            a, b, c = name.rsplit(".", 1)[0].split("-")
+            if key == "n" and v == 0 and b == c:
+                raise ConfigError(f"{name} = 0: the bond order (1 + (beta zeta)^n)^(-1/2n) has no value at "
+                                  "n = 0 (LAMMPS reads it but divides by zero)")
+            if key == "d" and v == 0:
+                raise ConfigError(f"{name} = 0: g(theta) = gamma (1 + c^2/d^2 - ...) divides by d^2 "
+                                  "(LAMMPS reads it but computes inf or NaN)")
             if key == "D" and v > value[name[:-1] + "R"]:
                 raise ConfigError(f"{name} = {v:g} exceeds R = {value[name[:-1] + 'R']:g}: "
                                   "the cutoff region R ± D must lie at positive distances")

@@ -95,15 +95,18 @@ class TripletPotential(ClassicalPotential):
     def from_entries(cls, species: Iterable[str], entries: Iterable[tuple[str, str, str, Mapping[str, float]]],
                      **kwargs):
         """From LAMMPS-style entries; the two-body keys of entries (i, j, k), j ≠ k, which no
-        term uses, are kept as fixed parameters without bounds (LAMMPS files put zeros there)."""
+        term uses, are kept as fixed parameters without bounds (LAMMPS files put zeros there).
+        A value outside a key's fitting bounds widens them to include it: what LAMMPS accepts
+        (the file readers check that) is a valid model, e.g. SiC_1990.tersoff's D = 0."""
         params = []
         for a, b, c, values in entries:
             for k in cls.keys:
+                v = float(values[k])
                 if b != c and k in cls.two_body_keys:
-                    params.append(Parameter(f"{a}-{b}-{c}.{k}", float(values[k]), fixed=True))
+                    params.append(Parameter(f"{a}-{b}-{c}.{k}", v, fixed=True))
                     continue
                 lo, hi = cls.bounds[k]
-                params.append(Parameter(f"{a}-{b}-{c}.{k}", float(values[k]), lo, hi))
+                params.append(Parameter(f"{a}-{b}-{c}.{k}", v, min(lo, v), max(hi, v)))
         return cls(species, params, **kwargs).hold_defaults()
 
     @classmethod
