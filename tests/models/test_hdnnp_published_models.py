@@ -76,11 +76,9 @@ def test_li_test_set_errors_match_the_published_figures(li_model, li_test_set):
 
 
 def test_li_in_float32_is_refused_with_a_reason(li_model, li_test_set):
-    """float32 cannot hold a scaling factor of 5e135: a one-line error, not NaN."""
-    li_model.dtype = "float32"
-    try:
-        with pytest.raises(ConfigError, match="float32.*float64") as err:
-            li_model.predict(li_test_set[0])
-        assert "\n" not in str(err.value)
-    finally:
-        li_model.dtype = "float64"
+    """float32 cannot hold a scaling factor of 5e135: a one-line error when the arithmetic is
+    chosen (before any structure), not NaN."""
+    with pytest.raises(ConfigError, match="dtype: float32 cannot represent.*use float64") as err:
+        li_model.configure(dtype="float32")
+    assert "\n" not in str(err.value) and li_model.dtype == "float64"
+    assert np.isfinite(li_model.predict(li_test_set[0]).energy)

@@ -115,18 +115,25 @@ class HDNNP(Potential):
     @dtype.setter
     def dtype(self, value: str) -> None:
         if check_dtype(value) != self._dtype:
+            if value == "float32":
+                self._check_float32(self._scalings())  # refuse before any structure is read
             self._dtype = value
             self._kernel = None
+
+    def _scalings(self) -> list[tuple[np.ndarray, ...]]:
+        """Per species (factor, offset, G_min, G_max) of the kernels' affine scaling."""
+        scalings = []
+        for s in self.species:
+            a, b = self.scaling.affine(s)
+            st = self.scaling.statistics[s]
+            scalings.append((a, b, st.minimum, st.maximum))
+        return scalings
 
     @property
     def kernel(self):
         if self._kernel is None:
             nets = [self.networks[s].kernel_spec() for s in self.species]
-            scalings = []
-            for s in self.species:
-                a, b = self.scaling.affine(s)
-                st = self.scaling.statistics[s]
-                scalings.append((a, b, st.minimum, st.maximum))
+            scalings = self._scalings()
             if self._dtype == "float32":
                 self._check_float32(scalings)
             sfs = self.symmetry_functions
