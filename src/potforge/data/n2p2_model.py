@@ -360,10 +360,9 @@ def _weight_values(tokens: list[str], lines: list[int], path: str, limit: float)
         if not joined.isascii() or "_" in joined:
             raise ValueError
         values = np.array(tokens, dtype=np.float64)
-    except ValueError:
-        for token, line in zip(tokens, lines):  # find the culprit for the message
-            parse_float(token, "weight", error=ModelFormatError, path=path, line=line)
-        raise AssertionError("unreachable: a token failed only in bulk") from None
+    except ValueError:  # token by token: the strict reader names the culprit and its line
+        values = np.array([parse_float(token, "weight", error=ModelFormatError, path=path, line=line)
+                           for token, line in zip(tokens, lines)], dtype=np.float64)
     bad = np.flatnonzero(~(np.abs(values) <= limit))
     if bad.size:
         k = int(bad[0])
