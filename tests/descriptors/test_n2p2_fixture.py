@@ -156,7 +156,7 @@ def test_n2p2_line_round_trip():
 @pytest.mark.parametrize("text,message", [
     ("O 4 H 0.1 0.0 12.0", "unknown symmetry function type 4"),
     ("O 2 H 0.1 12.0", "type 2 needs"),
-    ("O 2 H x 0.0 12.0", "'x' is not a number"),
+    ("O 2 H x 0.0 12.0", "eta: expected a number, found 'x'"),
     ("O 2 Xx 0.1 0.0 12.0", "unknown element"),
     ("O 20 H 13.0 12.0 p2", "inner radius < cutoff radius"),
     ("O 21 H O 0.0 12.0 150.0 30.0 p2", "left < right"),

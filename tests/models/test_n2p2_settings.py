@@ -52,11 +52,35 @@ def test_scaling_formulas(mode, rng):
     np.testing.assert_allclose(scaling.scale("H", g), expected, rtol=1e-13, atol=1e-13)
 
 
-def test_constant_function_cannot_be_scaled():
+@pytest.mark.parametrize("mode", ["scale", "scalecenter", "scalesigma"])
+def test_constant_function_is_a_constant_input(mode):
+    """min == max (a function constant on the training set) is legal in scaling.data; n2p2
+    divides by zero there (NaN inputs), potforge feeds the constant S_min."""
     st = ScalingStatistics(np.array([1.0, 2.0]), np.array([1.0, 3.0]), np.array([1.0, 2.5]),
                            np.array([0.0, 0.1]))
-    with pytest.raises(ValueError, match="symmetry function 1: max - min is zero"):
-        SymmetryFunctionScaling("scale", {"O": st}).affine("O")
+    a, b = SymmetryFunctionScaling(mode, {"O": st}, -0.5, 2.0).affine("O")
+    assert a[0] == 0.0 and b[0] == -0.5 and np.all(np.isfinite(a)) and np.all(np.isfinite(b))
+
+
+def test_sigma_scaling_needs_sigma():
+    st = ScalingStatistics(np.array([1.0]), np.array([3.0]), np.array([2.5]), np.array([0.0]))
+    with pytest.raises(ValueError, match="symmetry function 1: sigma is zero but the function varies"):
+        SymmetryFunctionScaling("scalesigma", {"O": st}).affine("O")
+
+
+def test_model_with_a_constant_function_loads_and_runs(water_model_copy, water_dir):
+    path = water_model_copy / "scaling.data"
+    lines = path.read_text().splitlines()
+    k = next(i for i, ln in enumerate(lines) if ln.split()[:2] == ["1", "3"])
+    fields = lines[k].split()
+    fields[3] = fields[4] = fields[2]  # max = mean = min
+    lines[k] = " ".join(fields)
+    path.write_text("\n".join(lines) + "\n")
+    model = read_n2p2_model(water_model_copy, length_unit="bohr", energy_unit="hartree")
+    frame = read_frames(water_dir / "train" / "input.data", length_unit="bohr", energy_unit="hartree")[1]
+    p = model.predict(frame.atoms)
+    assert np.isfinite(p.energy) and np.all(np.isfinite(p.forces)) and np.all(np.isfinite(p.stress))
+    assert p.n_extrapolations > 0  # the H function 3 varies: every other value is outside
 
 
 def test_scaling_mode_changes_predictions_consistently(water_model_copy, water_dir):

@@ -7,6 +7,7 @@
 #ifndef PF_HDNNP_HPP  // once per kernel_impl.hpp inclusion (it resets these guards)
 #define PF_HDNNP_HPP
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <vector>
@@ -45,9 +46,12 @@ inline int prepare_atom(const SymmetryFunctionKernel& kernel, Workspace& ws, int
     return n_sf;
 }
 
+// Threads to use: n_threads, 0 = OpenMP's default; at most 4 per processor (a mistyped
+// thread count must not make the runtime try to start a million threads).
 inline int resolve_threads(int n_threads) {
 #ifdef _OPENMP
-    return n_threads > 0 ? n_threads : omp_get_max_threads();
+    const int cap = 4 * std::max(1, omp_get_num_procs());
+    return n_threads > 0 ? std::min(n_threads, cap) : omp_get_max_threads();
 #else
     (void)n_threads;
     return 1;

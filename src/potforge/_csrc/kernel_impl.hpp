@@ -2,7 +2,11 @@
 // Included by arch_*.cpp with PF_ARCH_NS, PF_ARCH_NAME and PF_REAL (double or float) defined,
 // once per precision.
 #include <algorithm>
+#include <cmath>
+#include <limits>
 #include <stdexcept>
+#include <string>
+#include <vector>
 
 #undef PF_MATHFUN_HPP
 #undef PF_SYMFUNC_HPP
@@ -32,11 +36,12 @@ public:
                 layer.n_in = ld.n_in;
                 layer.n_out = ld.n_out;
                 layer.activation = ld.activation;
-                layer.W.assign(ld.W.begin(), ld.W.end());
-                layer.b.assign(ld.b.begin(), ld.b.end());
-                if (static_cast<int>(layer.W.size()) != ld.n_in * ld.n_out ||
-                    static_cast<int>(layer.b.size()) != ld.n_out)
+                if (ld.n_in < 1 || ld.n_out < 1 ||
+                    ld.W.size() != static_cast<size_t>(ld.n_in) * static_cast<size_t>(ld.n_out) ||
+                    ld.b.size() != static_cast<size_t>(ld.n_out))
                     throw std::invalid_argument("layer arrays do not match its size");
+                layer.W = representable(ld.W, "network weight");
+                layer.b = representable(ld.b, "network bias");
                 real f, df;
                 activate(layer.activation, real(0), f, df);  // throws for unknown codes
                 if (!net.layers.empty() && layer.n_in != net.layers.back().n_out)
@@ -54,8 +59,11 @@ public:
             if (sd.factor.size() != n || sd.offset.size() != n || sd.gmin.size() != n ||
                 sd.gmax.size() != n)
                 throw std::invalid_argument("scaling arrays must have one entry per symmetry function");
-            scaling_.push_back(ElementScaling{std::vector<real>(sd.factor.begin(), sd.factor.end()),
-                                              std::vector<real>(sd.offset.begin(), sd.offset.end()),
+            for (size_t k = 0; k < n; ++k)
+                if (std::isnan(sd.gmin[k]) || std::isnan(sd.gmax[k]))
+                    throw std::invalid_argument("scaling range is NaN");
+            scaling_.push_back(ElementScaling{representable(sd.factor, "scaling factor"),
+                                              representable(sd.offset, "scaling offset"),
                                               sd.gmin, sd.gmax});
         }
     }
@@ -86,6 +94,20 @@ public:
     }
 
 private:
+    // values in the kernel's precision; a value that is not finite there (NaN, inf, or beyond
+    // float's range in a float32 kernel) would only ever produce NaN, so it is refused
+    static std::vector<real> representable(const std::vector<double>& v, const char* what) {
+        std::vector<real> out(v.size());
+        for (size_t k = 0; k < v.size(); ++k) {
+            if (!(std::fabs(v[k]) <= static_cast<double>(std::numeric_limits<real>::max())))
+                throw std::invalid_argument(std::string(what) + " " + number_text(v[k]) +
+                                            " is not a finite number in " +
+                                            (real_is_float ? "float32" : "float64"));
+            out[k] = static_cast<real>(v[k]);
+        }
+        return out;
+    }
+
     static SymmetryFunctionKernel build_sf(const KernelDescription& d) {
         std::vector<std::vector<SFSpec>> per_element;
         for (const auto& rows : d.sf_rows) {

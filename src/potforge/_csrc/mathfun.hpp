@@ -10,9 +10,13 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 #include <limits>
+#include <new>
+#include <string>
 #include <type_traits>
 
 #ifndef PF_INLINE
@@ -71,6 +75,41 @@ PF_INLINE vl vinside(int first, int lo, int hi) {
     vl idx;
     for (int i = 0; i < VW; ++i) idx[i] = static_cast<mask_int>(first + i);
     return (idx >= static_cast<mask_int>(lo)) & (idx < static_cast<mask_int>(hi));
+}
+
+// A heap array of vd aligned to the vector's size, for per-call scratch longer than a stack
+// buffer. Not std::vector<vd>: in the translation units compiled under `#pragma GCC target`
+// (arch_v3/arch_v4) GCC gives that operator new's 16-byte alignment, while the code it emits
+// for vd uses aligned 32/64-byte loads and stores, which fault on such memory (the segmentation
+// fault of mlearn's Li model: its 72 angular functions share one group, more than the
+// 64-entry stack buffers hold).
+class VectorBuffer {
+public:
+    VectorBuffer() = default;
+    VectorBuffer(const VectorBuffer&) = delete;
+    VectorBuffer& operator=(const VectorBuffer&) = delete;
+    ~VectorBuffer() { std::free(data_); }
+    // n vectors (contents undefined), aligned to sizeof(vd)
+    vd* get(size_t n) {
+        if (n > capacity_) {
+            std::free(data_);
+            data_ = static_cast<vd*>(std::aligned_alloc(sizeof(vd), (n > 0 ? n : 1) * sizeof(vd)));
+            if (data_ == nullptr) throw std::bad_alloc();
+            capacity_ = n;
+        }
+        return data_;
+    }
+
+private:
+    vd* data_ = nullptr;
+    size_t capacity_ = 0;
+};
+
+// A number for an error message ("%.6g": 5.58347e+135, not 136 digits).
+inline std::string number_text(double v) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.6g", v);
+    return buf;
 }
 
 PF_INLINE double bits_to_double(uint64_t u) {

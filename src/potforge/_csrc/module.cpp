@@ -7,6 +7,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 
@@ -163,8 +164,25 @@ struct NeighborArrays {
         if (distances.shape(0) != n_pairs || vectors.ndim() != 2 || vectors.shape(0) != n_pairs ||
             vectors.shape(1) != 3)
             throw std::invalid_argument("inconsistent neighbour-list arrays");
-        if (offsets.at(n_atoms) != n_pairs)
-            throw std::invalid_argument("offsets[-1] must equal the number of pairs");
+        if (neighbors.ndim() != 1 || distances.ndim() != 1)
+            throw std::invalid_argument("neighbours and distances must be 1-d arrays");
+        // every index the kernels follow is checked here: a corrupted list must give an
+        // error, never a read outside the arrays
+        const int64_t* off = offsets.data();
+        if (off[0] != 0 || off[n_atoms] != n_pairs)
+            throw std::invalid_argument("offsets must start at 0 and end at the number of pairs");
+        for (int64_t i = 0; i < n_atoms; ++i)
+            if (off[i + 1] < off[i]) throw std::invalid_argument("offsets must not decrease");
+        const int64_t* nb = neighbors.data();
+        const double* d = distances.data();
+        const double* v = vectors.data();
+        for (py::ssize_t p = 0; p < n_pairs; ++p) {
+            if (nb[p] < 0 || nb[p] >= n_atoms)
+                throw std::invalid_argument("neighbour index out of range");
+            if (!std::isfinite(d[p]) || d[p] < 0.0 || !std::isfinite(v[3 * p]) ||
+                !std::isfinite(v[3 * p + 1]) || !std::isfinite(v[3 * p + 2]))
+                throw std::invalid_argument("neighbour distances and vectors must be finite");
+        }
         return NeighborView{offsets.data(), neighbors.data(), vectors.data(), distances.data()};
     }
 };
@@ -172,9 +190,12 @@ struct NeighborArrays {
 static void check_species(const iarray& species, const darray& weights, int n_species) {
     if (species.ndim() != 1 || weights.ndim() != 1 || weights.shape(0) != species.shape(0))
         throw std::invalid_argument("species and atom weights must be 1-d arrays of n_atoms");
-    for (py::ssize_t i = 0; i < species.shape(0); ++i)
+    for (py::ssize_t i = 0; i < species.shape(0); ++i) {
         if (species.at(i) < 0 || species.at(i) >= n_species)
             throw std::invalid_argument("species index out of range");
+        if (!std::isfinite(weights.at(i)))
+            throw std::invalid_argument("atom weights must be finite");
+    }
 }
 
 static py::tuple py_symmetry_functions(const Kernel& kernel, iarray species, darray weights,
@@ -209,6 +230,8 @@ static py::tuple py_hdnnp_evaluate(const Kernel& k, iarray species, darray weigh
                                    double output_scale, bool forces, double tolerance,
                                    int n_threads) {
     check_species(species, weights, k.n_species());
+    if (!std::isfinite(output_scale) || !std::isfinite(tolerance))
+        throw std::invalid_argument("output scale and extrapolation tolerance must be finite");
     const int64_t n_atoms = species.shape(0);
     NeighborArrays arrays{offsets, neighbors, vectors, distances};
     NeighborView view = arrays.view(n_atoms);

@@ -63,12 +63,34 @@ struct SFSpec {
 // Number of columns of the table that describes one SF (see SFSpec, same order).
 constexpr int SF_TABLE_COLUMNS = 16;
 
+// A table entry that holds an integer code, checked before the conversion (casting a NaN or
+// out-of-range double to int is undefined behaviour).
+inline int table_code(double v, double lo, double hi, const char* what) {
+    if (!(v >= lo && v <= hi) || v != std::floor(v))
+        throw std::invalid_argument(std::string("symmetry-function table: ") + what + " " +
+                                    number_text(v) + " is not an integer in [" +
+                                    std::to_string(static_cast<long>(lo)) + ", " +
+                                    std::to_string(static_cast<long>(hi)) + "]");
+    return static_cast<int>(v);
+}
+
+// One row of the parameter table, checked so that no row can make a kernel crash, divide by
+// zero or branch on a NaN: every entry finite in the kernel's precision, codes in range,
+// 0 <= alpha < 1, r_c > 0, eta >= 0, zeta >= 1 and small enough that 2^(1-zeta) and
+// 2^zeta stay normal numbers (zeta <= 1016 in double, <= 120 in float), r_l < r_c and
+// left < right for the compact types. The loaders check the physical ranges and give
+// one-line errors; this is the last line of defence for direct callers.
 inline SFSpec spec_from_row(const double* row) {
+    for (int c = 0; c < 16; ++c)
+        if (!(std::fabs(row[c]) <= static_cast<double>(std::numeric_limits<real>::max())))
+            throw std::invalid_argument("symmetry-function table: column " + std::to_string(c) +
+                                        " holds " + number_text(row[c]) +
+                                        ", which is not a finite number in the kernel's precision");
     SFSpec s;
-    s.type = static_cast<int>(row[0]);
-    s.e1 = static_cast<int>(row[1]);
-    s.e2 = static_cast<int>(row[2]);
-    s.cutoff_type = static_cast<int>(row[3]);
+    s.type = table_code(row[0], 0, 1000, "type");
+    s.e1 = table_code(row[1], -1, 1 << 20, "neighbour species index");
+    s.e2 = table_code(row[2], -1, 1 << 20, "neighbour species index");
+    s.cutoff_type = table_code(row[3], CUT_HARD, CUT_POLY4, "cutoff type");
     s.cutoff_alpha = row[4];
     s.rc = row[5];
     s.eta = row[6];
@@ -78,9 +100,24 @@ inline SFSpec spec_from_row(const double* row) {
     s.rl = row[10];
     s.angle_left = row[11];
     s.angle_right = row[12];
-    s.core = static_cast<int>(row[13]);
+    s.core = table_code(row[13], 0, CUT_POLY4, "core function");
     s.asymmetric = row[14] != 0.0;
     s.theta_s = row[15];
+    if (!(s.cutoff_alpha >= 0.0 && s.cutoff_alpha < 1.0))
+        throw std::invalid_argument("symmetry-function table: cutoff alpha must lie in [0, 1)");
+    if (!(s.rc > 0.0)) throw std::invalid_argument("symmetry function with cutoff radius <= 0");
+    if (!(s.eta >= 0.0)) throw std::invalid_argument("symmetry function with eta < 0");
+    const double zeta_max = std::numeric_limits<real>::max_exponent - 8;
+    if (!(s.zeta >= 1.0 && s.zeta <= zeta_max))
+        throw std::invalid_argument("symmetry function with zeta outside [1, " +
+                                    std::to_string(static_cast<int>(zeta_max)) +
+                                    "] (the kernel's precision)");
+    if (s.type >= 20 && s.type <= 25) {
+        if (!(s.rl < s.rc)) throw std::invalid_argument("compact symmetry function with r_l >= r_c");
+        if (s.type != 20 && s.type != 23 && !(s.angle_left < s.angle_right))
+            throw std::invalid_argument("compact symmetry function with left angle >= right angle");
+        if (s.core < CUT_EXP) throw std::invalid_argument("compact symmetry function without a core");
+    }
     return s;
 }
 
@@ -194,6 +231,8 @@ inline ElementSFs build_element(const std::vector<SFSpec>& sfs, int n_species) {
     for (int m = 0; m < static_cast<int>(sfs.size()); ++m) {
         const SFSpec& s = sfs[m];
         if (!(s.rc > 0.0)) throw std::invalid_argument("symmetry function with cutoff radius <= 0");
+        if (s.e1 >= n_species || s.e2 >= n_species)
+            throw std::invalid_argument("symmetry function neighbour species out of range");
         el.rc_max = std::max(el.rc_max, s.rc);
         const bool w = is_weighted(s.type);
         const int e1 = w ? -1 : s.e1;
@@ -879,12 +918,8 @@ private:
         const real rc2 = g.rc * g.rc;
         const bool weighted = g.weighted;
         vd sums_buf[64];
-        std::vector<vd> sums_v;
-        vd* sums = sums_buf;
-        if (n_members > 64) {
-            sums_v.resize(n_members);
-            sums = sums_v.data();
-        }
+        VectorBuffer sums_heap;
+        vd* sums = n_members > 64 ? sums_heap.get(n_members) : sums_buf;
         for (int mi = 0; mi < n_members; ++mi) sums[mi] = vsplat(0.0);
         size_t n = 0, done = 0;  // triplets found; triplets processed (multiple of VW)
         for (int j = a1; j < b1; ++j) {
@@ -1007,12 +1042,8 @@ private:
         const vd zero = vsplat(0), one = vsplat(1);
         const int n_members = static_cast<int>(g.members.size());
         vd lam_buf[64];
-        std::vector<vd> lam_v;
-        vd* lam = lam_buf;
-        if (n_members > 64) {
-            lam_v.resize(n_members);
-            lam = lam_v.data();
-        }
+        VectorBuffer lam_heap;
+        vd* lam = n_members > 64 ? lam_heap.get(n_members) : lam_buf;
         for (int mi = 0; mi < n_members; ++mi) lam[mi] = vsplat(el.sfs[g.members[mi]].lambda);
         const real* E_cols[64];
         for (int q = 0; q < n_keys && q < 64; ++q) E_cols[q] = tc.col(TC::BASE + q) + t0;
@@ -1077,24 +1108,18 @@ private:
         real* __restrict o = ws.gk.data();  // per triplet: g_j (x y z) and g_k (x y z)
         const vd zero = vsplat(0), one = vsplat(1);
         vd pv_buf[3 * 64];
-        std::vector<vd> pv_v;
-        vd* pv = pv_buf;  // per member: lambda, w 2^(1-zeta), w 2^(1-zeta) zeta lambda
-        if (n_members > 64) {
-            pv_v.resize(3 * n_members);
-            pv = pv_v.data();
-        }
+        VectorBuffer pv_heap;
+        // per member: lambda, w 2^(1-zeta), w 2^(1-zeta) zeta lambda
+        vd* pv = n_members > 64 ? pv_heap.get(3 * static_cast<size_t>(n_members)) : pv_buf;
         for (int mi = 0; mi < n_members; ++mi) {
             pv[3 * mi] = vsplat(LAM[mi]);
             pv[3 * mi + 1] = vsplat(WP[mi]);
             pv[3 * mi + 2] = vsplat(WPZL[mi]);
         }
         vd kv_buf[2 * 64];
-        std::vector<vd> kv_v;
-        vd* kv = kv_buf;  // per key: 2 eta, r_s
-        if (n_keys > 64) {
-            kv_v.resize(2 * n_keys);
-            kv = kv_v.data();
-        }
+        VectorBuffer kv_heap;
+        // per key: 2 eta, r_s
+        vd* kv = n_keys > 64 ? kv_heap.get(2 * static_cast<size_t>(n_keys)) : kv_buf;
         for (int q = 0; q < n_keys; ++q) {
             kv[2 * q] = vsplat(2 * g.keys[q].first);
             kv[2 * q + 1] = vsplat(g.keys[q].second);

@@ -15,9 +15,12 @@ lines. Facts followed here (n2p2 v2.3, checked against its source and outputs):
   per-atom energy range), which is ignored.
 
 Unlike n2p2, the readers check that a weight file fits its architecture (n2p2 silently reads
-the first values it needs and leaves the rest at zero) and that ``scaling.data`` rows carry
-the expected element and function indices. Values are as written (n2p2 is unit-agnostic);
-units are the caller's business.
+the first values it needs and leaves the rest at zero), that its index columns, where present,
+are exactly the ones n2p2 writes, and that ``scaling.data`` rows carry the expected element and
+function indices with min <= mean <= max and sigma >= 0. Every number must be a plain ASCII
+number (:func:`potforge.core.text.parse_float`) and finite; the callers pass the magnitude
+limits that their physics sets. Values are as written (n2p2 is unit-agnostic); units are the
+caller's business.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ import numpy as np
 
 from ..core.atomic import atomic_write
 from ..core.errors import ModelFormatError
-from ..core.text import is_number, read_text
+from ..core.text import parse_float, parse_int, read_text, shorten
 
 __all__ = ["N2p2Settings", "read_input_nn", "is_n2p2_model", "scaling_mode", "network_architecture",
            "read_scaling", "write_scaling", "read_weights", "write_weights", "weights_file_name",
@@ -71,19 +74,29 @@ class N2p2Settings:
                                 line=line if line is not None else self.line(key))
 
     def float(self, key: str, value: str | None = None, line: int | None = None) -> float:
-        """``value`` (default: the keyword's first value) as a number, or an error naming the line."""
+        """``value`` (default: the keyword's first value) as a finite number, or an error
+        naming the line."""
         text = self.get(key) if value is None else value
-        try:
-            return float(text)
-        except (TypeError, ValueError):
-            raise self.error(key, f"{text!r} is not a number", line) from None
+        line = line if line is not None else self.line(key)
+        return parse_float(text if text is not None else "", key, error=ModelFormatError,
+                           path=self.path, line=line)
 
     def int(self, key: str, value: str | None = None, line: int | None = None) -> int:
         text = self.get(key) if value is None else value
-        try:
-            return int(text)
-        except (TypeError, ValueError):
-            raise self.error(key, f"{text!r} is not an integer", line) from None
+        line = line if line is not None else self.line(key)
+        return parse_int(text if text is not None else "", key, error=ModelFormatError,
+                         path=self.path, line=line)
+
+    def bounded(self, key: str, low: float, high: float, value: str | None = None,
+                line: int | None = None, *, unit: str = "", factor: float = 1.0) -> float:
+        """``value`` as a number times ``factor`` (a unit conversion), which must lie in
+        [low, high]; the error names the line and the range (in the converted unit)."""
+        written = self.float(key, value, line)
+        number = written * factor
+        if not low <= number <= high:
+            found = f"{written:g}" + (f" (= {number:g}{unit})" if factor != 1.0 else unit)
+            raise self.error(key, f"{found} is outside [{low:g}, {high:g}]{unit}", line)
+        return number
 
 
 def read_input_nn(path: str | os.PathLike) -> N2p2Settings:
@@ -187,34 +200,28 @@ def network_architecture(settings: N2p2Settings, element: str, n_inputs: int,
 
 
 # -- scaling.data -----------------------------------------------------------------------------------
-def read_scaling(path: str | os.PathLike, counts: Sequence[tuple[str, int]]) -> dict[str, np.ndarray]:
+def read_scaling(path: str | os.PathLike, counts: Sequence[tuple[str, int]], *,
+                 limit: float = math.inf) -> dict[str, np.ndarray]:
     """Per element (in the file's order, ``counts`` = [(symbol, number of functions)]), an
-    array (n_functions, 4) of min, max, mean, sigma (sigma 0 where the file has 5 columns)."""
+    array (n_functions, 4) of min, max, mean, sigma (sigma 0 where the file has 5 columns).
+
+    Every value must be finite and at most ``limit`` in magnitude, with min <= max (min == max,
+    a function constant on the training set, is legal), min <= mean <= max up to rounding and
+    sigma >= 0; errors name the line.
+    """
     path = Path(path)
     name = os.fspath(path)
     if not path.is_file():
         raise ModelFormatError("missing; n2p2 models need the symmetry-function statistics of "
                                "the training set (written by nnp-scaling)", path=name)
-    rows: list[tuple[int, list[float]]] = []
-    lines = read_text(path, "an n2p2 scaling.data", ModelFormatError).splitlines()
-    data_lines = [k for k, raw in enumerate(lines) if raw.strip() and not raw.strip().startswith("#")]
-    for lineno, raw in enumerate(lines, start=1):
+    rows: list[tuple[int, list[str]]] = []
+    for lineno, raw in enumerate(read_text(path, "an n2p2 scaling.data", ModelFormatError).splitlines(),
+                                 start=1):
         text = raw.strip()
-        if not text or text.startswith("#"):
-            continue
-        fields = text.split()
-        if len(fields) == 2 and lineno - 1 == data_lines[-1]:
-            continue  # RuNNer-style files end with the per-atom energy range: not used
-        if len(fields) < 5:
-            raise ModelFormatError(f"expected 'element sf min max mean [sigma]', found {len(fields)} "
-                                   "columns", path=name, line=lineno)
-        try:
-            values = [float(x) for x in fields[:6]]
-        except ValueError:
-            raise ModelFormatError("non-numeric value", path=name, line=lineno) from None
-        if len(values) == 5:
-            values.append(0.0)
-        rows.append((lineno, values))
+        if text and not text.startswith("#"):
+            rows.append((lineno, text.split()))
+    if rows and len(rows[-1][1]) == 2:
+        rows.pop()  # RuNNer-style files end with the per-atom energy range: not used
     expected = sum(n for _, n in counts)
     if len(rows) != expected:
         raise ModelFormatError(f"{len(rows)} rows, expected {expected} (one per symmetry function "
@@ -222,16 +229,44 @@ def read_scaling(path: str | os.PathLike, counts: Sequence[tuple[str, int]]) -> 
     out = {}
     k = 0
     for e, (s, n) in enumerate(counts, start=1):
-        block = rows[k:k + n]
-        for q, (lineno, values) in enumerate(block, start=1):
-            if not all(math.isfinite(v) for v in values):
-                raise ModelFormatError("non-finite value", path=name, line=lineno)
-            if (values[0], values[1]) != (e, q):
-                raise ModelFormatError(f"row is element {values[0]:g}, function {values[1]:g};"
-                                       f" expected element {e} ({s}), function {q}", path=name, line=lineno)
-        out[s] = np.array([v[2:6] for _, v in block]).reshape(n, 4)
-        k += n
+        table = np.zeros((n, 4))
+        for q in range(1, n + 1):
+            lineno, fields = rows[k]
+            k += 1
+            table[q - 1] = _scaling_row(fields, e, s, q, limit, name, lineno)
+        out[s] = table
     return out
+
+
+def _scaling_row(fields: list[str], e: int, symbol: str, q: int, limit: float, name: str,
+                 lineno: int) -> list[float]:
+    """min, max, mean, sigma of one ``element sf min max mean [sigma]`` row, checked."""
+    where = dict(error=ModelFormatError, path=name, line=lineno)
+    if len(fields) < 5:
+        raise ModelFormatError(f"expected 'element sf min max mean [sigma]', found {len(fields)} "
+                               "columns", path=name, line=lineno)
+    element = parse_int(fields[0], "element index", **where)
+    function = parse_int(fields[1], "symmetry function index", **where)
+    if (element, function) != (e, q):
+        raise ModelFormatError(f"row is element {element}, function {function}; expected element "
+                               f"{e} ({symbol}), function {q}", path=name, line=lineno)
+    columns = ("min", "max", "mean", "sigma")
+    values = [parse_float(x, c, **where) for x, c in zip(fields[2:6], columns)]
+    values += [0.0] * (4 - len(values))
+    for c, v in zip(columns, values):
+        if abs(v) > limit:
+            raise ModelFormatError(f"{c} {v!r} is beyond ±{limit:g}, no symmetry function reaches "
+                                   "that", path=name, line=lineno)
+    lo, hi, mean, sigma = values
+    if lo > hi:
+        raise ModelFormatError(f"min {lo!r} > max {hi!r}", path=name, line=lineno)
+    slack = 1e-9 * max(abs(lo), abs(hi))  # a mean rounded past the value of a constant function
+    if not lo - slack <= mean <= hi + slack:
+        raise ModelFormatError(f"mean {mean!r} outside [min, max] = [{lo!r}, {hi!r}]", path=name,
+                               line=lineno)
+    if sigma < 0:
+        raise ModelFormatError(f"sigma {sigma!r} is negative", path=name, line=lineno)
+    return values
 
 
 def write_scaling(path: str | os.PathLike, statistics: Sequence[np.ndarray]) -> None:
@@ -270,28 +305,16 @@ def _n2p2_tags(sizes: tuple[int, ...]) -> list[list[str]]:
     return _TAG_CACHE[sizes]
 
 
-def _check_tag(tag: list[str], kind: str, where: tuple[int, ...], path: str, line: int) -> None:
-    """n2p2 writes 'a index l_s n_s l_e n_e' / 'b index l_e n_e' after the value; check them
-    when present, so that a file for another architecture cannot slip through."""
-    if not tag:
-        return
-    expected_len = 1 + 1 + len(where)
-    if len(tag) < expected_len or tag[0] != kind:
-        raise ModelFormatError(f"expected a {'weight' if kind == 'a' else 'bias'} ('{kind}') entry "
-                               f"for layer/neuron {where}, found {' '.join(tag)!r}", path=path, line=line)
-    try:
-        found = tuple(int(x) for x in tag[2:expected_len])
-    except ValueError:
-        raise ModelFormatError(f"bad index columns {' '.join(tag)!r}", path=path, line=line) from None
-    if found != where:
-        raise ModelFormatError(f"entry is for {found}, expected {where} (n2p2 order: per layer all "
-                               "weights, previous neuron outer, then biases)", path=path, line=line)
-
-
-def read_weights(path: str | os.PathLike, sizes: Sequence[int],
-                 element: str) -> tuple[list[np.ndarray], list[np.ndarray]]:
+def read_weights(path: str | os.PathLike, sizes: Sequence[int], element: str, *,
+                 limit: float = math.inf) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Weights (n_out, n_in) and biases (n_out,) per layer of ``element``'s network with
-    layer ``sizes`` (input to output), from an n2p2 weight file."""
+    layer ``sizes`` (input to output), from an n2p2 weight file.
+
+    Each line holds a value, optionally followed by n2p2's index columns; where present they
+    must be exactly ``a count l_s n_s l_e n_e`` / ``b count l_e n_e`` of that position (so that
+    a file written for another architecture or order cannot slip through). Values must be
+    finite and at most ``limit`` in magnitude.
+    """
     path = Path(path)
     name = os.fspath(path)
     sizes = tuple(int(n) for n in sizes)
@@ -312,19 +335,11 @@ def read_weights(path: str | os.PathLike, sizes: Sequence[int],
             f"{len(rows)} values, but the architecture {arch} from input.nn "
             f"(global_nodes_short, {sizes[0]} symmetry functions of {element}) needs {expected}; "
             "the weights were written for a different network", path=name)
-    try:
-        values = np.array([r[0] for r in rows], dtype=np.float64)
-    except ValueError:
-        bad = next(k for k, r in enumerate(rows) if not is_number(r[0]))
-        raise ModelFormatError(f"{rows[bad][0]!r} is not a number", path=name, line=lines[bad]) from None
-    if not np.all(np.isfinite(values)):
-        bad = int(np.flatnonzero(~np.isfinite(values))[0])
-        raise ModelFormatError("non-finite weight", path=name, line=lines[bad])
+    values = _weight_values([r[0] for r in rows], lines, name, limit)
     expected_tags = _n2p2_tags(sizes)
     for k, r in enumerate(rows):
-        if len(r) > 1 and r[1:] != expected_tags[k][: len(r) - 1]:
-            _check_tag(r[1:], expected_tags[k][0], tuple(int(x) for x in expected_tags[k][2:]),
-                       name, lines[k])
+        if len(r) > 1 and r[1:] != expected_tags[k]:
+            _check_tag(r[1:], expected_tags[k], name, lines[k])
     weights, biases = [], []
     k = 0
     for l in range(1, len(sizes)):
@@ -334,6 +349,42 @@ def read_weights(path: str | os.PathLike, sizes: Sequence[int],
         biases.append(values[k:k + n_next].copy())
         k += n_next
     return weights, biases
+
+
+def _weight_values(tokens: list[str], lines: list[int], path: str, limit: float) -> np.ndarray:
+    """The value column as floats: plain ASCII numbers (:func:`parse_float`), finite, at most
+    ``limit`` in magnitude. Converted in one call; ``float`` syntax differs from the strict one
+    only by Unicode digits and underscores, so those are looked for first."""
+    joined = "".join(tokens)
+    try:
+        if not joined.isascii() or "_" in joined:
+            raise ValueError
+        values = np.array(tokens, dtype=np.float64)
+    except ValueError:  # token by token: the strict reader names the culprit and its line
+        values = np.array([parse_float(token, "weight", error=ModelFormatError, path=path, line=line)
+                           for token, line in zip(tokens, lines)], dtype=np.float64)
+    bad = np.flatnonzero(~(np.abs(values) <= limit))
+    if bad.size:
+        k = int(bad[0])
+        parse_float(tokens[k], "weight", error=ModelFormatError, path=path, line=lines[k])
+        raise ModelFormatError(f"weight {tokens[k]} is beyond ±{limit:g}; no trained network has "
+                               "such weights", path=path, line=lines[k])
+    return values
+
+
+def _check_tag(tag: list[str], expected: list[str], path: str, line: int) -> None:
+    """Index columns that differ from n2p2's as text may still be the same numbers ("01");
+    anything else is an error saying what n2p2 would have written there."""
+    kind = "weight" if expected[0] == "a" else "bias"
+    if len(tag) == len(expected) and tag[0] == expected[0]:
+        found = [parse_int(x, "index column", error=ModelFormatError, path=path, line=line)
+                 for x in tag[1:]]
+        if found == [int(x) for x in expected[1:]]:
+            return
+    raise ModelFormatError(f"index columns {shorten(' '.join(tag))!r}, expected "
+                           f"{' '.join(expected)!r} ({kind} number {expected[1]}; n2p2 order: per "
+                           "layer all weights, previous neuron outer, then the biases)",
+                           path=path, line=line)
 
 
 def write_weights(path: str | os.PathLike, weights: Sequence[np.ndarray],

@@ -62,7 +62,7 @@ from ase.data import atomic_numbers
 from ..core.elements import is_element
 from ..core.errors import ConfigError, ModelFormatError
 from .cutoffs import check_cutoff_alpha, cutoff_type_index
-from .symmetry_functions import SymmetryFunction, SymmetryFunctionSet
+from .symmetry_functions import MAX_CUTOFF, MAX_ZETA, SymmetryFunction, SymmetryFunctionSet
 
 __all__ = ["DEFAULT_CUTOFF_TYPE", "radial_functions", "angular_functions", "preset", "prune",
            "PruneReport", "DroppedFunction"]
@@ -82,8 +82,9 @@ def _check_common(where: str, species: Sequence[str], cutoff: float, r_min: floa
             raise ConfigError(f"{where}: unknown element {s!r} in species {list(species)}")
     if len(set(species)) != len(species):
         raise ConfigError(f"{where}: species {list(species)} contain duplicates")
-    if not (math.isfinite(cutoff) and cutoff > 0):
-        raise ConfigError(f"{where}: cutoff must be a positive number of Å, got {cutoff}")
+    if not (math.isfinite(cutoff) and 0 < cutoff <= MAX_CUTOFF):
+        raise ConfigError(f"{where}: cutoff must be a positive number of Å up to {MAX_CUTOFF:g}, "
+                          f"got {cutoff}")
     if not (math.isfinite(r_min) and 0 < r_min < cutoff):
         raise ConfigError(f"{where}: r_min must lie in (0, cutoff = {cutoff}) Å, got {r_min}")
     try:
@@ -164,10 +165,20 @@ def radial_functions(species: Sequence[str], cutoff: float, n: int, *,
         etas = 1.0 / _centered_widths(r_min, cutoff, n) ** 2
     else:
         raise ConfigError(f"{where}: mode must be 'shifted' or 'centered', got {mode!r}")
-    return [SymmetryFunction(2, element=center, neighbors=(neighbor,), cutoff_radius=float(cutoff),
-                             eta=float(eta), shift=float(rs), cutoff_type=cutoff_type,
-                             cutoff_alpha=float(cutoff_alpha))
-            for center in species for neighbor in species for eta, rs in zip(etas, shifts)]
+    return _functions(where, [dict(type=2, element=center, neighbors=(neighbor,),
+                                   cutoff_radius=float(cutoff), eta=float(eta), shift=float(rs),
+                                   cutoff_type=cutoff_type, cutoff_alpha=float(cutoff_alpha))
+                              for center in species for neighbor in species
+                              for eta, rs in zip(etas, shifts)])
+
+
+def _functions(where: str, parameters: list[dict]) -> list[SymmetryFunction]:
+    """The functions of a grid; a parameter outside its physical range (e.g. η of a grid squeezed
+    against the cutoff) is a ConfigError naming the grid."""
+    try:
+        return [SymmetryFunction(**p) for p in parameters]
+    except ValueError as err:
+        raise ConfigError(f"{where}: {err}") from None
 
 
 def angular_functions(species: Sequence[str], cutoff: float, n_eta: int,
@@ -214,8 +225,8 @@ def angular_functions(species: Sequence[str], cutoff: float, n_eta: int,
                           f"got {kind!r}")
     zetas = tuple(float(z) for z in zetas)
     lambdas = tuple(float(x) for x in lambdas)
-    if not zetas or any(not (math.isfinite(z) and z >= 1) for z in zetas):
-        raise ConfigError(f"{where}: zetas must be a non-empty list of numbers >= 1, "
+    if not zetas or any(not (math.isfinite(z) and 1 <= z <= MAX_ZETA) for z in zetas):
+        raise ConfigError(f"{where}: zetas must be a non-empty list of numbers in [1, {MAX_ZETA:g}], "
                           f"got {list(zetas)}")
     if not lambdas or any(x not in (-1.0, 1.0) for x in lambdas):
         raise ConfigError(f"{where}: lambdas must be a non-empty list of -1 and/or 1, "
@@ -227,11 +238,12 @@ def angular_functions(species: Sequence[str], cutoff: float, n_eta: int,
     etas = 1.0 / _centered_widths(r_min, cutoff, n_eta) ** 2
     ordered = sorted(species, key=lambda s: atomic_numbers[s])  # pairs in n2p2's canonical order
     pairs = list(combinations_with_replacement(ordered, 2))
-    return [SymmetryFunction(type_, element=center, neighbors=pair, cutoff_radius=float(cutoff),
-                             eta=float(eta), shift=0.0, zeta=zeta, lambda_=lam,
-                             cutoff_type=cutoff_type, cutoff_alpha=float(cutoff_alpha))
-            for center in species for pair in pairs for eta in etas for zeta in zetas
-            for lam in lambdas]
+    return _functions(where, [dict(type=type_, element=center, neighbors=pair,
+                                   cutoff_radius=float(cutoff), eta=float(eta), shift=0.0, zeta=zeta,
+                                   lambda_=lam, cutoff_type=cutoff_type,
+                                   cutoff_alpha=float(cutoff_alpha))
+                              for center in species for pair in pairs for eta in etas
+                              for zeta in zetas for lam in lambdas])
 
 
 def preset(species: Sequence[str], cutoff: float, *, n_radial: int = 8, n_angular: int = 4,

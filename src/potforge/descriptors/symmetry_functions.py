@@ -49,10 +49,25 @@ from ase.data import atomic_numbers
 
 from ..core.elements import is_element
 from ..core.errors import ModelFormatError
-from ..core.text import first_non_number
+from ..core.text import parse_float, parse_int
 from .cutoffs import CUTOFF_TYPES, check_cutoff_alpha, cutoff_type_index
 
-__all__ = ["SymmetryFunction", "SymmetryFunctionSet", "SF_TYPE_NAMES", "parse_n2p2_symfunction"]
+__all__ = ["SymmetryFunction", "SymmetryFunctionSet", "SF_TYPE_NAMES", "parse_n2p2_symfunction",
+           "MAX_CUTOFF", "MAX_ETA", "MAX_ZETA"]
+
+# Physical bounds of the parameters (after conversion to Å). Each is far beyond what any
+# published model uses, so that only unit mistakes and corrupted files fall outside.
+#: Largest cutoff radius, Å. Potentials use 4-12 Å; beyond 100 Å a neighbour list holds ~1e5
+#: atoms per atom (a 1e308 cutoff hangs, inf cannot be searched at all).
+MAX_CUTOFF = 100.0
+#: Largest Gaussian exponent η, 1/Å²: a width of 0.01 Å, far below any bond length (and 2η
+#: times a distance stays finite in the derivatives).
+MAX_ETA = 1.0e4
+#: Largest angular exponent ζ: 2^(1−ζ) and (1 + λ cos θ)^ζ <= 2^ζ stay normal float64 numbers
+#: (published models use ζ <= 64).
+MAX_ZETA = 1000.0
+_NUMERIC_FIELDS = ("cutoff_radius", "eta", "shift", "lambda_", "zeta", "inner_radius", "angle_left",
+                   "angle_right", "angle_shift", "cutoff_alpha")
 
 SF_TYPE_NAMES: dict[int, str] = {
     2: "radial", 3: "angular_narrow", 9: "angular_wide", 12: "weighted_radial",
@@ -134,9 +149,18 @@ class SymmetryFunction:
     cutoff_alpha: float = 0.0
 
     def __post_init__(self) -> None:
-        if self.type not in SF_TYPE_NAMES:
+        if isinstance(self.type, bool) or self.type not in SF_TYPE_NAMES:
             raise ValueError(f"unknown symmetry function type {self.type}; expected one of "
                              f"{sorted(SF_TYPE_NAMES)}")
+        object.__setattr__(self, "type", int(self.type))
+        for name in _NUMERIC_FIELDS:
+            value = getattr(self, name)
+            # NaN here; infinities fail the range checks of _check_ranges with their bounds
+            if isinstance(value, (bool, str)) or not isinstance(value, (int, float, np.number)) \
+                    or math.isnan(value):
+                shown = {"shift": "rshift", "inner_radius": "rlow", "lambda_": "lambda"}.get(name, name)
+                raise ValueError(f"{shown}: expected a number, got {value!r}")
+            object.__setattr__(self, name, float(value))
         for sym in (self.element, *self.neighbors):
             if not is_element(sym):
                 raise ValueError(f"unknown element {sym!r}")
@@ -148,8 +172,15 @@ class SymmetryFunction:
             a, b = self.neighbors
             if atomic_numbers[a] > atomic_numbers[b]:
                 object.__setattr__(self, "neighbors", (b, a))
-        if not self.cutoff_radius > 0:
-            raise ValueError(f"cutoff radius must be positive, got {self.cutoff_radius}")
+        self._check_ranges()
+
+    def _check_ranges(self) -> None:
+        """The physical ranges (module constants); ValueError naming the parameter."""
+        if not 0 < self.cutoff_radius <= MAX_CUTOFF:
+            raise ValueError(f"cutoff radius {self.cutoff_radius:g} Å is outside (0, {MAX_CUTOFF:g}] Å")
+        for name, value in (("rshift", self.shift), ("rlow", self.inner_radius)):
+            if abs(value) > MAX_CUTOFF:
+                raise ValueError(f"{name} {value:g} Å is outside [-{MAX_CUTOFF:g}, {MAX_CUTOFF:g}] Å")
         cutoff_type_index(self.cutoff_type)
         check_cutoff_alpha(self.cutoff_alpha)
         if self.type in _POLYNOMIAL:
@@ -164,11 +195,17 @@ class SymmetryFunction:
                     raise ValueError("an angle window starting below 0 must be centred at 0")
                 if right > 180 and (left + right) != 360:
                     raise ValueError("an angle window ending above 180 must be centred at 180")
-        else:
-            if self.eta < 0:
-                raise ValueError(f"eta must be >= 0, got {self.eta}")
-            if self.type not in _RADIAL and self.zeta < 1:
-                raise ValueError(f"zeta must be >= 1, got {self.zeta}")
+            return
+        if not 0 <= self.eta <= MAX_ETA:
+            raise ValueError(f"eta {self.eta:g} 1/Å² is outside [0, {MAX_ETA:g}] 1/Å²")
+        if self.type in _RADIAL:
+            return
+        if not 1 <= self.zeta <= MAX_ZETA:
+            raise ValueError(f"zeta {self.zeta:g} is outside [1, {MAX_ZETA:g}]")
+        if self.type != 100 and self.lambda_ not in (-1.0, 1.0):
+            raise ValueError(f"lambda {self.lambda_:g} must be -1 or +1")
+        if abs(self.angle_shift) > 360:
+            raise ValueError(f"angle shift {self.angle_shift:g} degrees is outside [-360, 360]")
 
     @property
     def name(self) -> str:
@@ -286,22 +323,17 @@ def parse_n2p2_symfunction(fields: Sequence[str], *, length_unit: float = 1.0,
     if len(fields) < 2:
         raise ValueError("expected '<element> <type> <parameters>'")
     element = fields[0]
-    try:
-        t = int(fields[1])
-    except ValueError:
-        raise ValueError(f"symmetry function type {fields[1]!r} is not an integer") from None
+    t = parse_int(fields[1], "symmetry function type", error=ModelFormatError)
     p = list(fields[2:])
     L = float(length_unit)
     ct = {v: k for k, v in CUTOFF_TYPES.items()}[cutoff_type_index(cutoff_type)]
     common = dict(type=t, element=element, cutoff_type=ct, cutoff_alpha=cutoff_alpha)
 
     def nums(tokens, count, what):
+        names = what.replace("[", "").replace("]", "").split()
         if len(tokens) != count:
             raise ValueError(f"type {t} needs {what}; got {len(tokens)} value(s)")
-        try:
-            return [float(x) for x in tokens]
-        except ValueError:
-            raise ValueError(f"{first_non_number(tokens)!r} is not a number") from None
+        return [parse_float(x, name, error=ModelFormatError) for x, name in zip(tokens, names)]
 
     if t == 2:
         if len(p) != 4:
@@ -371,6 +403,9 @@ class SymmetryFunctionSet:
         self.species = tuple(species)
         if len(set(self.species)) != len(self.species):
             raise ValueError(f"duplicate species in {self.species}")
+        unknown = [s for s in self.species if not is_element(s)]
+        if unknown:
+            raise ValueError(f"unknown element {unknown[0]!r} in species {list(self.species)}")
         index = {s: atomic_numbers[s] for s in self.species}
         funcs: dict[str, tuple[SymmetryFunction, ...]] = {}
         for element in self.species:
@@ -422,8 +457,16 @@ class SymmetryFunctionSet:
 
     @classmethod
     def from_dict(cls, data: Mapping) -> "SymmetryFunctionSet":
-        return cls(data["species"], {e: [SymmetryFunction.from_dict(d) for d in fs]
-                                     for e, fs in data["functions"].items()}, sort=False)
+        """Inverse of :meth:`to_dict`; a ValueError names the function (``functions.H[3]``)."""
+        functions: dict[str, list[SymmetryFunction]] = {}
+        for e, fs in dict(data["functions"]).items():
+            functions[e] = []
+            for k, d in enumerate(fs):
+                try:
+                    functions[e].append(SymmetryFunction.from_dict(d))
+                except (ValueError, TypeError) as err:
+                    raise ValueError(f"functions.{e}[{k}]: {err}") from None
+        return cls(data["species"], functions, sort=False)
 
     def with_cutoff_type(self, cutoff_type: str, alpha: float = 0.0) -> "SymmetryFunctionSet":
         return SymmetryFunctionSet(self.species, {

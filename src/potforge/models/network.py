@@ -42,7 +42,7 @@ from ..core.errors import ConfigError
 from ..core.lazy import torch
 
 __all__ = ["ACTIVATIONS", "ACTIVATION_NAMES", "activation", "check_activation", "network_forward",
-           "NetworkLayout", "initial_parameters", "AtomicNetwork"]
+           "NetworkLayout", "initial_parameters", "AtomicNetwork", "MAX_PARAMETER"]
 
 #: Activation letter -> code of the compiled kernel (``_csrc/mlp.hpp``).
 ACTIVATIONS: dict[str, int] = {"l": 0, "t": 1, "s": 2, "p": 3, "r": 4, "g": 5, "c": 6, "S": 7,
@@ -53,6 +53,9 @@ ACTIVATION_NAMES = {"linear": "l", "tanh": "t", "sigmoid": "s", "softplus": "p",
                     "square": "h"}
 #: n2p2 switches the logistic and softplus functions to their limits beyond ±35
 _CLIP = 35.0
+#: Largest |weight| or |bias| a model may hold. Trained networks stay below ~1e2 (n2p2's
+#: published models: 43 at most); a parameter beyond 1e6 is a corrupted file or a diverged fit.
+MAX_PARAMETER = 1.0e6
 
 
 def activation(letter: str, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -160,8 +163,14 @@ class AtomicNetwork:
                 raise ValueError(f"layer {k + 1}: unknown activation {letter!r}; expected one of "
                                  f"{''.join(ACTIVATIONS)}")
         for k, (w, b) in enumerate(zip(self.weights, self.biases)):
-            if w.ndim != 2 or b.shape != (w.shape[0],):
+            if w.ndim != 2 or b.shape != (w.shape[0],) or w.size == 0:
                 raise ValueError(f"layer {k + 1}: weights {w.shape} and biases {b.shape} do not fit")
+            for what, a in (("weight", w), ("bias", b)):
+                bad = np.argwhere(~(np.abs(a) <= MAX_PARAMETER))
+                if bad.size:
+                    raise ValueError(f"layer {k + 1}: {what} {tuple(int(i) for i in bad[0])} is "
+                                     f"{a[tuple(bad[0])]!r}, expected a finite number within "
+                                     f"±{MAX_PARAMETER:g}")
             if k and w.shape[1] != self.weights[k - 1].shape[0]:
                 raise ValueError(f"layer {k + 1} takes {w.shape[1]} inputs but layer {k} has "
                                  f"{self.weights[k - 1].shape[0]} outputs")

@@ -13,10 +13,11 @@ cutoff, units, dtype, version, ...) plus arrays in ``arrays.npz``;
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -26,15 +27,56 @@ from ase import Atoms
 
 from ..core.atomic import atomic_path, atomic_write
 from ..core.dtypes import check_dtype
-from ..core.errors import ConfigError
+from ..core.errors import ConfigError, ModelFormatError
 from ..core.neighbors import DEFAULT_MIN_DISTANCE
 from ..core.provenance import __version__
 
-__all__ = ["Prediction", "Potential", "MODEL_FORMAT", "MODEL_FORMAT_VERSION", "sha256"]
+__all__ = ["Prediction", "Potential", "MODEL_FORMAT", "MODEL_FORMAT_VERSION", "sha256",
+           "MAX_ENERGY_PER_ATOM", "ENERGY_SCALE_RANGE", "check_energy", "check_energy_scale",
+           "saved_part"]
 
 MODEL_FORMAT = "potforge-model"
 MODEL_FORMAT_VERSION = 1
-#: Arithmetic a model can predict in (:meth:`Potential.configure`).
+#: Largest |energy| per atom a model parameter may carry (offsets, reference energies), eV.
+#: All-electron total energies of the heaviest elements are about 8e5 eV per atom.
+MAX_ENERGY_PER_ATOM = 1.0e7
+#: Range of an energy scale (eV per network output unit): n2p2's 1/conv_energy is 1e-3-1 eV in
+#: practice; outside this range a file is corrupted or in the wrong units.
+ENERGY_SCALE_RANGE = (1.0e-12, 1.0e6)
+
+
+def check_energy(value: float, what: str, *, n_atoms: int = 1) -> float:
+    """``value`` (eV) as a float if finite and within ±n_atoms · MAX_ENERGY_PER_ATOM, else a
+    ValueError naming ``what``."""
+    value = float(value)
+    limit = n_atoms * MAX_ENERGY_PER_ATOM
+    if not abs(value) <= limit:
+        raise ValueError(f"{what} {value!r} eV is not a finite energy within ±{limit:g} eV")
+    return value
+
+
+def check_energy_scale(value: float, what: str) -> float:
+    """``value`` (eV per network unit) if within :data:`ENERGY_SCALE_RANGE`, else a ValueError."""
+    value = float(value)
+    low, high = ENERGY_SCALE_RANGE
+    if not low <= value <= high:
+        raise ValueError(f"{what} {value!r} eV is outside [{low:g}, {high:g}] eV")
+    return value
+
+
+@contextlib.contextmanager
+def saved_part(key: str) -> Iterator[None]:
+    """Rebuilding the part ``key`` (dotted, e.g. ``model.networks.H``) of a saved model: the
+    errors its constructors raise become one-line ModelFormatErrors naming the key (the
+    loader adds the file)."""
+    try:
+        yield
+    except ModelFormatError:
+        raise
+    except KeyError as err:
+        raise ModelFormatError(f"{key}: missing entry {err.args[0]!r}") from None
+    except (ValueError, TypeError, AttributeError, IndexError) as err:
+        raise ModelFormatError(f"{key}: {err}") from None
 
 
 @dataclass

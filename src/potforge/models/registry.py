@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from ase import Atoms
 
-from ..core.errors import ConfigError, ModelFormatError, nearest
+from ..core.errors import ConfigError, ModelFormatError, PotforgeError, nearest
 from ..core.text import read_text
 from .potential import MODEL_FORMAT, Potential, sha256
 
@@ -265,5 +265,7 @@ def load_potential(directory: str | os.PathLike) -> Potential:
     cls = entry.potential
     try:
         return cls.from_saved(description["model"], arrays)
-    except (KeyError, ValueError, TypeError, AttributeError) as err:
+    except PotforgeError as err:  # a family's own one-line message, naming the dotted key
+        raise ModelFormatError(err.reason, path=meta_path) from None
+    except (KeyError, ValueError, TypeError, AttributeError, IndexError) as err:
         raise ModelFormatError(f"inconsistent model description: {err}", path=meta_path) from None

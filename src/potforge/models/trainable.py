@@ -15,20 +15,34 @@ memory estimate stated before the data are prepared.
 
 from __future__ import annotations
 
+import contextlib
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
 
-from ..core.errors import ConfigError
+from ..core.errors import ConfigError, ModelFormatError, PotforgeError
 from ..core.lazy import torch
 from ..data.frame import Frame
 from ..data.labels import FrameLabels
 from .potential import Potential
 
-__all__ = ["ModelOutput", "TrainableModel"]
+__all__ = ["ModelOutput", "TrainableModel", "trained_model"]
+
+
+@contextlib.contextmanager
+def trained_model() -> Iterator[None]:
+    """Turning fitted parameters into a Potential: a parameter that the Potential refuses
+    (non-finite or beyond its bounds: the fit diverged) becomes a one-line ModelFormatError."""
+    try:
+        yield
+    except ValueError as err:
+        if isinstance(err, PotforgeError):
+            raise
+        raise ModelFormatError(f"the fitted model is not usable ({err}); the fit diverged: lower the "
+                               "learning rate or check the data") from None
 
 
 @dataclass

@@ -23,6 +23,7 @@ from ...descriptors.presets import prune
 from ...descriptors.scaling import ScalingStatistics, SymmetryFunctionScaling
 from ...descriptors.symmetry_functions import SymmetryFunctionSet, parse_n2p2_symfunction
 from ..building import BuildContext, reference_energies, resolve_species
+from ..potential import saved_part
 from .config import HDNNPConfig, PresetConfig, SymmetryFunctionsConfig
 from .trainable import TrainableHDNNP
 
@@ -143,5 +144,7 @@ def build_hdnnp(ctx: BuildContext) -> tuple[TrainableHDNNP, dict[str, Any]]:
 
 
 def rebuild_hdnnp(description: dict) -> TrainableHDNNP:
-    """The untrained model of a definition :meth:`TrainableHDNNP.description` wrote."""
-    return TrainableHDNNP.from_description(description)
+    """The untrained model of a definition :meth:`TrainableHDNNP.description` wrote; a value
+    the model refuses is a one-line ModelFormatError (the caller names the file)."""
+    with saved_part("description"):
+        return TrainableHDNNP.from_description(description)

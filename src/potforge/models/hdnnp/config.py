@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -25,7 +26,9 @@ from ...core.dtypes import DTYPES
 from ...core.errors import ConfigError
 from ...descriptors.cutoffs import CUTOFF_TYPES, check_cutoff_alpha, cutoff_type_index
 from ...descriptors.presets import preset
+from ...descriptors.scaling import MAX_SCALED
 from ..network import check_activation
+from ..potential import ENERGY_SCALE_RANGE, MAX_ENERGY_PER_ATOM
 
 __all__ = ["PresetConfig", "PruneConfig", "SymmetryFunctionsConfig", "ScalingConfig",
            "NetworkConfig", "HDNNPConfig"]
@@ -76,8 +79,8 @@ class PruneConfig:
 
     def check(self, key: str) -> None:
         for name in ("min_range", "min_relative_range"):
-            if getattr(self, name) < 0:
-                raise ConfigError(f"{key}.{name}: expected >= 0, got {getattr(self, name)}")
+            if not 0 <= getattr(self, name) < math.inf:
+                raise ConfigError(f"{key}.{name}: expected a finite number >= 0, got {getattr(self, name)}")
         if not 0 < self.max_correlation <= 1:
             raise ConfigError(f"{key}.max_correlation: expected a correlation in (0, 1], got "
                               f"{self.max_correlation}")
@@ -121,8 +124,9 @@ class ScalingConfig:
     max: float = 1.0
 
     def check(self, key: str) -> None:
-        if not self.min < self.max:
-            raise ConfigError(f"{key}: min ({self.min}) must be below max ({self.max})")
+        if not -MAX_SCALED <= self.min < self.max <= MAX_SCALED:
+            raise ConfigError(f"{key}: min ({self.min}) must be below max ({self.max}), both finite "
+                              f"within ±{MAX_SCALED:g}")
 
 
 @dataclass(frozen=True)
@@ -166,7 +170,14 @@ class HDNNPConfig:
                               f"{', '.join(species)}")
 
     def check(self, key: str) -> None:
-        if self.output_scale is not None and not self.output_scale > 0:
-            raise ConfigError(f"{key}.output_scale: expected a positive energy, got {self.output_scale}")
+        low, high = ENERGY_SCALE_RANGE
+        if self.output_scale is not None and not low <= self.output_scale <= high:
+            raise ConfigError(f"{key}.output_scale: expected an energy in [{low:g}, {high:g}] eV, got "
+                              f"{self.output_scale}")
+        if isinstance(self.element_energies, dict):
+            for element, value in self.element_energies.items():
+                if not abs(value) <= MAX_ENERGY_PER_ATOM:
+                    raise ConfigError(f"{key}.element_energies.{element}: expected a finite energy "
+                                      f"within ±{MAX_ENERGY_PER_ATOM:g} eV, got {value}")
         if self.species is not None:
             self.check_networks(self.species, key)

@@ -13,10 +13,20 @@ outputs):
 - with data-set normalisation, E = Σ_i NN_i / conv_energy + N · mean_energy + Σ_i E_atom.
 
 n2p2 is unit-agnostic: ``length_unit``/``energy_unit`` say what the model's files use.
+
+Every number is checked when the model is read, against the physical bounds of the classes
+that hold it (converted to Å and eV first): symmetry-function parameters
+(:mod:`potforge.descriptors.symmetry_functions`: cutoff in (0, 100] Å, η in [0, 1e4] 1/Å²,
+ζ in [1, 1000], λ = ±1, ...), scaling statistics and the target range
+(:mod:`potforge.descriptors.scaling`), weights (at most 1e6 in magnitude), energies (within
+±1e7 eV per atom) and the energy scale 1/conv_energy (1e-12 to 1e6 eV). Each error is one
+line naming the file and line. A function listed twice is refused (n2p2 would feed the network
+two identical inputs).
 """
 
 from __future__ import annotations
 
+import math
 import os
 import warnings
 from pathlib import Path
@@ -27,14 +37,16 @@ from ase.data import atomic_numbers
 from ...core.atomic import atomic_directory, atomic_write
 from ...core.elements import by_atomic_number, is_element
 from ...core.errors import ModelFormatError
+from ...core.text import shorten
 from ...core.units import energy_factor, length_factor
 from ...data.n2p2_model import (N2p2Settings, cutoff_setting, is_n2p2_model, network_architecture,
                                 read_input_nn, read_scaling, read_weights, scaling_mode,
                                 symmetry_function_lines, weights_file_name, write_scaling, write_weights)
 from ...descriptors.cutoffs import CUTOFF_TYPES
-from ...descriptors.scaling import ScalingStatistics, SymmetryFunctionScaling
+from ...descriptors.scaling import MAX_SCALED, MAX_VALUE, ScalingStatistics, SymmetryFunctionScaling
 from ...descriptors.symmetry_functions import SymmetryFunctionSet, parse_n2p2_symfunction
-from ..network import ACTIVATIONS, AtomicNetwork
+from ..network import ACTIVATIONS, MAX_PARAMETER, AtomicNetwork
+from ..potential import ENERGY_SCALE_RANGE, MAX_ENERGY_PER_ATOM
 from .potential import HDNNP
 
 __all__ = ["read_n2p2_model", "write_n2p2_model", "export_n2p2", "is_n2p2_model"]
@@ -66,12 +78,14 @@ def read_n2p2_model(directory: str | os.PathLike, *, length_unit: str = "angstro
         parts = value.split()
         if len(parts) != 2 or parts[0] not in atom_energies:
             raise settings.error("atom_energy", f"expected '<element> <energy>' for one of "
-                                 f"{' '.join(species)}, found {value!r}", line)
-        atom_energies[parts[0]] = settings.float("atom_energy", parts[1], line) * E
+                                 f"{' '.join(species)}, found {shorten(value)!r}", line)
+        atom_energies[parts[0]] = settings.bounded("atom_energy", -MAX_ENERGY_PER_ATOM,
+                                                   MAX_ENERGY_PER_ATOM, parts[1], line, unit=" eV",
+                                                   factor=E)
     sfs = _symmetry_functions(settings, species, L)
     scaling = _read_scaling(directory / "scaling.data", settings, sfs)
     networks = {s: _read_network(directory, settings, s, sfs.n_functions(s)) for s in species}
-    normalisation = _normalisation(settings)
+    normalisation = _normalisation(settings, E)
     mean_energy, conv_energy, _ = normalisation or (0.0, 1.0, 1.0)
     metadata = {
         "source": "n2p2",
@@ -109,6 +123,7 @@ def _symmetry_functions(settings: N2p2Settings, species: tuple[str, ...], L: flo
     if cut_index not in CUTOFF_TYPES.values():
         raise settings.error("cutoff_type", f"{cut_index} is not a cutoff type (0-8)")
     functions: dict[str, list] = {s: [] for s in species}
+    first_line: dict = {}
     for line, fields in symmetry_function_lines(settings):
         try:
             sf = parse_n2p2_symfunction(fields, length_unit=L, cutoff_type=cut_index, cutoff_alpha=alpha)
@@ -117,6 +132,9 @@ def _symmetry_functions(settings: N2p2Settings, species: tuple[str, ...], L: flo
         if sf.element not in functions or any(n not in functions for n in sf.neighbors):
             raise settings.error("symfunction_short", f"uses an element outside 'elements' "
                                  f"({' '.join(species)})", line)
+        if first_line.setdefault(sf, line) != line:
+            raise settings.error("symfunction_short", f"duplicate of line {first_line[sf]} (the same "
+                                 "function twice would be two identical network inputs)", line)
         if sf.type in (3, 9) and sf.shift < 0:
             warnings.warn(f"{settings.path}:{line}: negative rshift; n2p2's grouped evaluation treats "
                           "it as 0 for types 3/9, potforge uses the value as written", stacklevel=3)
@@ -127,8 +145,10 @@ def _symmetry_functions(settings: N2p2Settings, species: tuple[str, ...], L: flo
     return SymmetryFunctionSet(species, functions)
 
 
-def _normalisation(settings: N2p2Settings) -> tuple[float, float, float] | None:
-    """(mean_energy, conv_energy, conv_length) of n2p2's data-set normalisation, if used."""
+def _normalisation(settings: N2p2Settings, E: float) -> tuple[float, float, float] | None:
+    """(mean_energy, conv_energy, conv_length) of n2p2's data-set normalisation, if used, as
+    written; mean_energy times ``E`` (eV) within ±MAX_ENERGY_PER_ATOM and the energy scale
+    E / conv_energy (eV per network unit) within ENERGY_SCALE_RANGE."""
     norm_keys = ("mean_energy", "conv_energy", "conv_length")
     present = [k for k in norm_keys if settings.has(k)]
     if not present:
@@ -137,31 +157,44 @@ def _normalisation(settings: N2p2Settings) -> tuple[float, float, float] | None:
         missing = [k for k in norm_keys if k not in present]
         raise ModelFormatError(f"data-set normalisation needs mean_energy, conv_energy and "
                                f"conv_length; missing {', '.join(missing)}", path=settings.path)
-    mean_energy, conv_energy, conv_length = (settings.float(k) for k in norm_keys)
-    if not conv_energy > 0 or not conv_length > 0:
-        raise settings.error("conv_energy", "conv_energy and conv_length must be positive")
+    mean_energy = settings.bounded("mean_energy", -MAX_ENERGY_PER_ATOM, MAX_ENERGY_PER_ATOM,
+                                   unit=" eV", factor=E) / E
+    conv_energy = settings.float("conv_energy")
+    low, high = ENERGY_SCALE_RANGE
+    if not (conv_energy > 0 and low <= E / conv_energy <= high):
+        raise settings.error("conv_energy", f"{conv_energy:g} gives an energy scale of "
+                             f"{E / conv_energy if conv_energy else math.inf:g} eV per network unit, "
+                             f"outside [{low:g}, {high:g}] eV (it must be positive)")
+    # conv_length cancels out of every prediction (n2p2 converts lengths back and forth)
+    conv_length = settings.bounded("conv_length", 1e-12, 1e12)
     return mean_energy, conv_energy, conv_length
 
 
 def _read_scaling(path: Path, settings: N2p2Settings, sfs: SymmetryFunctionSet) -> SymmetryFunctionScaling:
-    smin = settings.float("scale_min_short", settings.get("scale_min_short", "0.0"))
-    smax = settings.float("scale_max_short", settings.get("scale_max_short", "1.0"))
-    tables = read_scaling(path, [(s, sfs.n_functions(s)) for s in sfs.species])
-    stats = {s: ScalingStatistics(t[:, 0], t[:, 1], t[:, 2], t[:, 3]) for s, t in tables.items()}
-    scaling = SymmetryFunctionScaling(scaling_mode(settings), stats, smin, smax)
-    for s in sfs.species:
-        try:
+    smin, smax = (settings.bounded(key, -MAX_SCALED, MAX_SCALED, settings.get(key, default))
+                  for key, default in (("scale_min_short", "0.0"), ("scale_max_short", "1.0")))
+    if not smin < smax:
+        key = "scale_max_short" if settings.has("scale_max_short") else "scale_min_short"
+        raise settings.error(key, f"scale_min_short {smin:g} must be below scale_max_short {smax:g}")
+    tables = read_scaling(path, [(s, sfs.n_functions(s)) for s in sfs.species], limit=MAX_VALUE)
+    try:
+        stats = {s: ScalingStatistics(t[:, 0], t[:, 1], t[:, 2], t[:, 3]) for s, t in tables.items()}
+        scaling = SymmetryFunctionScaling(scaling_mode(settings), stats, smin, smax)
+        for s in sfs.species:
             scaling.affine(s)
-        except ValueError as err:
-            raise ModelFormatError(str(err), path=os.fspath(path)) from None
+    except ValueError as err:
+        raise ModelFormatError(str(err), path=os.fspath(path)) from None
     return scaling
 
 
 def _read_network(directory: Path, settings: N2p2Settings, element: str, n_inputs: int) -> AtomicNetwork:
     sizes, activations = network_architecture(settings, element, n_inputs, ACTIVATIONS)
-    weights, biases = read_weights(directory / weights_file_name(atomic_numbers[element]), sizes,
-                                   element)
-    return AtomicNetwork(weights, biases, activations, settings.has("normalize_nodes"))
+    path = directory / weights_file_name(atomic_numbers[element])
+    weights, biases = read_weights(path, sizes, element, limit=MAX_PARAMETER)
+    try:
+        return AtomicNetwork(weights, biases, activations, settings.has("normalize_nodes"))
+    except ValueError as err:
+        raise ModelFormatError(str(err), path=os.fspath(path)) from None
 
 
 # -- writing -----------------------------------------------------------------------------------------

@@ -23,12 +23,13 @@ from ase import Atoms
 from ... import _native
 from ...core.dtypes import check_dtype
 from ...core.elements import species_indices
+from ...core.errors import ConfigError, ModelFormatError
 from ...core.neighbors import check_min_distance, neighbor_list
 from ...core.voigt import VOIGT_COLS, VOIGT_ROWS
 from ...descriptors.scaling import EXTRAPOLATION_TOLERANCE, SymmetryFunctionScaling
 from ...descriptors.symmetry_functions import SymmetryFunctionSet
 from ..network import AtomicNetwork
-from ..potential import Potential, Prediction
+from ..potential import Potential, Prediction, check_energy, check_energy_scale, saved_part
 
 __all__ = ["HDNNP"]
 
@@ -67,9 +68,12 @@ class HDNNP(Potential):
         self.symmetry_functions = symmetry_functions
         self.scaling = scaling
         self.networks = dict(networks)
-        self.output_scale = float(output_scale)
-        self.mean_energy = float(mean_energy)
-        self.atom_energies = {s: float((atom_energies or {}).get(s, 0.0))
+        self.output_scale = check_energy_scale(output_scale, "output scale")
+        self.mean_energy = check_energy(mean_energy, "mean energy")
+        unknown = sorted(set(atom_energies or {}) - set(symmetry_functions.species))
+        if unknown:
+            raise ValueError(f"atom energy of {unknown[0]}, which is not a model species")
+        self.atom_energies = {s: check_energy((atom_energies or {}).get(s, 0.0), f"atom energy of {s}")
                               for s in symmetry_functions.species}
         if int(n_threads) < 0:
             raise ValueError(f"n_threads must be >= 0 (0: all cores), got {n_threads}")
@@ -86,6 +90,7 @@ class HDNNP(Potential):
             if s not in scaling.statistics or len(scaling.statistics[s]) != n_sf:
                 raise ValueError(f"element {s}: scaling statistics do not match its {n_sf} "
                                  "symmetry functions")
+            scaling.affine(s)  # raises where the statistics cannot scale the functions
         self._kernel = None
         self._offsets = np.array([self.mean_energy + self.atom_energies[s] for s in self.species])
 
@@ -110,23 +115,52 @@ class HDNNP(Potential):
     @dtype.setter
     def dtype(self, value: str) -> None:
         if check_dtype(value) != self._dtype:
+            if value == "float32":
+                self._check_float32(self._scalings())  # refuse before any structure is read
             self._dtype = value
             self._kernel = None
+
+    def _scalings(self) -> list[tuple[np.ndarray, ...]]:
+        """Per species (factor, offset, G_min, G_max) of the kernels' affine scaling."""
+        scalings = []
+        for s in self.species:
+            a, b = self.scaling.affine(s)
+            st = self.scaling.statistics[s]
+            scalings.append((a, b, st.minimum, st.maximum))
+        return scalings
 
     @property
     def kernel(self):
         if self._kernel is None:
             nets = [self.networks[s].kernel_spec() for s in self.species]
-            scalings = []
-            for s in self.species:
-                a, b = self.scaling.affine(s)
-                st = self.scaling.statistics[s]
-                scalings.append((a, b, st.minimum, st.maximum))
+            scalings = self._scalings()
+            if self._dtype == "float32":
+                self._check_float32(scalings)
             sfs = self.symmetry_functions
-            self._kernel = _native.make_kernel([sfs.table(e) for e in self.species],
-                                               len(self.species), nets, scalings,
-                                               dtype=self._dtype)
+            try:
+                self._kernel = _native.make_kernel([sfs.table(e) for e in self.species],
+                                                   len(self.species), nets, scalings,
+                                                   dtype=self._dtype)
+            except ValueError as err:  # the kernel's own checks; the constructors check first
+                raise ModelFormatError(f"the model cannot be compiled: {err}") from None
         return self._kernel
+
+    def _check_float32(self, scalings: list) -> None:
+        """What float32 kernels cannot represent (they would compute NaN): scaling factors and
+        offsets beyond float32's range (mlearn's Li model has factors of 5e135) and angular
+        exponents ζ > 120 (2^(1-ζ) underflows)."""
+        limit = float(np.finfo(np.float32).max)
+        for s, (a, b, _, _) in zip(self.species, scalings):
+            bad = np.flatnonzero(~((np.abs(a) <= limit) & (np.abs(b) <= limit)))
+            if bad.size:
+                k = int(bad[0])
+                raise ConfigError(f"dtype: float32 cannot represent the scaling of symmetry function "
+                                  f"{k + 1} of {s} (factor {a[k]:.3g}, offset {b[k]:.3g}); use float64")
+            zeta = max((sf.zeta for sf in self.symmetry_functions.functions[s] if not sf.is_radial),
+                       default=1.0)
+            if zeta > 120:
+                raise ConfigError(f"dtype: float32 cannot evaluate zeta = {zeta:g} of {s} (2^(1-zeta) "
+                                  "underflows beyond 120); use float64")
 
     def predict(self, atoms: Atoms, *, forces: bool = True, stress: bool = True) -> Prediction:
         idx, numbers = species_indices(atoms, self.species)
@@ -206,16 +240,34 @@ class HDNNP(Potential):
 
     @classmethod
     def from_saved(cls, description: dict, arrays: dict[str, np.ndarray]) -> "HDNNP":
-        sfs = SymmetryFunctionSet.from_dict(description["symmetry_functions"])
-        scaling = SymmetryFunctionScaling.from_dict(description["scaling"])
+        """Rebuild a saved model; every number passes the constructors' checks, and an error
+        names the dotted key of ``model.json`` (or array of ``arrays.npz``) it is about."""
+        with saved_part("model.symmetry_functions"):
+            sfs = SymmetryFunctionSet.from_dict(description["symmetry_functions"])
+        with saved_part("model.scaling"):
+            scaling = SymmetryFunctionScaling.from_dict(description["scaling"])
         networks = {}
-        for s, spec in description["networks"].items():
-            n_layers = len(spec["activations"])
-            networks[s] = AtomicNetwork([arrays[f"{s}/weights{k}"] for k in range(n_layers)],
-                                        [arrays[f"{s}/biases{k}"] for k in range(n_layers)],
-                                        spec["activations"], spec.get("normalize", False))
-        return cls(sfs, scaling, networks, output_scale=description["output_scale_ev"],
-                   mean_energy=description["mean_energy_ev"],
-                   atom_energies=description["atom_energies_ev"],
-                   dtype=description.get("dtype", "float64"),
-                   metadata=description.get("metadata", {}))
+        with saved_part("model.networks"):
+            specs = dict(description["networks"])
+        for s, spec in specs.items():
+            with saved_part(f"model.networks.{s}"):
+                n_layers = len(spec["activations"])
+                networks[s] = AtomicNetwork([arrays[f"{s}/weights{k}"] for k in range(n_layers)],
+                                            [arrays[f"{s}/biases{k}"] for k in range(n_layers)],
+                                            spec["activations"], spec.get("normalize", False))
+                if tuple(spec.get("architecture", networks[s].architecture)) != networks[s].architecture:
+                    raise ValueError(f"architecture {spec['architecture']} but the arrays are "
+                                     f"{list(networks[s].architecture)}")
+        with saved_part("model.output_scale_ev"):
+            check_energy_scale(description["output_scale_ev"], "output scale")
+        with saved_part("model.mean_energy_ev"):
+            check_energy(description["mean_energy_ev"], "mean energy")
+        with saved_part("model.atom_energies_ev"):
+            for s, value in dict(description["atom_energies_ev"]).items():
+                check_energy(value, f"atom energy of {s}")
+        with saved_part("model"):
+            return cls(sfs, scaling, networks, output_scale=description["output_scale_ev"],
+                       mean_energy=description["mean_energy_ev"],
+                       atom_energies=description["atom_energies_ev"],
+                       dtype=description.get("dtype", "float64"),
+                       metadata=description.get("metadata", {}))

@@ -24,7 +24,7 @@ from ...descriptors.cache import DescriptorBatch, DescriptorCache, cache_size
 from ...descriptors.scaling import SymmetryFunctionScaling
 from ...descriptors.symmetry_functions import SymmetryFunctionSet
 from ..network import NetworkLayout, initial_parameters, network_forward
-from ..trainable import ModelOutput, TrainableModel
+from ..trainable import ModelOutput, TrainableModel, trained_model
 from .potential import HDNNP
 
 __all__ = ["TrainableHDNNP"]
@@ -183,11 +183,13 @@ class TrainableHDNNP(TrainableModel):
         return self.layout.weight_mask
 
     def to_potential(self, metadata: dict | None = None) -> HDNNP:
-        nets = self.layout.to_atomic_networks(self.theta)
-        return HDNNP(self.sfs, self.scaling, dict(zip(self.species, nets)),
-                     output_scale=self.output_scale, mean_energy=self.mean_energy,
-                     atom_energies={s: float(self.element_energies[e]) for e, s in enumerate(self.species)},
-                     n_threads=self.n_threads, metadata=metadata)
+        with trained_model():
+            nets = self.layout.to_atomic_networks(self.theta)
+            return HDNNP(self.sfs, self.scaling, dict(zip(self.species, nets)),
+                         output_scale=self.output_scale, mean_energy=self.mean_energy,
+                         atom_energies={s: float(self.element_energies[e])
+                                        for e, s in enumerate(self.species)},
+                         n_threads=self.n_threads, metadata=metadata)
 
     @classmethod
     def from_potential(cls, potential: HDNNP, **options) -> "TrainableHDNNP":

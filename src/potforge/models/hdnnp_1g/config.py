@@ -20,8 +20,10 @@ from ...core.config import doc
 from ...core.dtypes import DTYPES
 from ...core.errors import ConfigError
 from ...core.lazy import torch
+from ...descriptors.symmetry_functions import MAX_CUTOFF
 from ..building import BuildContext, frame_names
 from ..network import check_activation
+from ..potential import saved_part
 from .trainable import TrainableMolecularNetwork
 
 __all__ = ["MolecularConfig", "build_molecular", "rebuild_molecular"]
@@ -44,8 +46,8 @@ class MolecularConfig:
 
     def check(self, key: str) -> None:
         check_activation(self.activation, f"{key}.activation")
-        if not self.length > 0:
-            raise ConfigError(f"{key}.length: expected a positive length, got {self.length}")
+        if not 0 < self.length <= MAX_CUTOFF:
+            raise ConfigError(f"{key}.length: expected a length in (0, {MAX_CUTOFF:g}] Å, got {self.length}")
         if not self.hidden or any(n < 1 for n in self.hidden):
             raise ConfigError(f"{key}.hidden: expected a non-empty list of positive layer sizes, "
                               f"got {list(self.hidden)}")
@@ -69,5 +71,7 @@ def build_molecular(ctx: BuildContext) -> tuple[TrainableMolecularNetwork, dict[
 
 
 def rebuild_molecular(description: dict) -> TrainableMolecularNetwork:
-    """The untrained model of a definition :meth:`TrainableMolecularNetwork.description` wrote."""
-    return TrainableMolecularNetwork.from_description(description)
+    """The untrained model of a definition :meth:`TrainableMolecularNetwork.description` wrote
+    (a value the model refuses: a one-line ModelFormatError)."""
+    with saved_part("description"):
+        return TrainableMolecularNetwork.from_description(description)

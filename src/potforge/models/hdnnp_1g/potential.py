@@ -58,13 +58,14 @@ from typing import ClassVar
 import numpy as np
 from ase import Atoms
 
-from ...core.elements import species_indices
+from ...core.elements import is_element, species_indices
 from ...core.errors import StructureError
 from ...core.neighbors import check_min_distance
+from ...descriptors.symmetry_functions import MAX_CUTOFF
 from ..network import AtomicNetwork
-from ..potential import Potential, Prediction
+from ..potential import Potential, Prediction, check_energy, check_energy_scale, saved_part
 
-__all__ = ["MolecularNetworkPotential", "COORDINATES", "atom_pairs", "like_atom_permutations",
+__all__ = ["MolecularNetworkPotential", "COORDINATES", "MAX_INPUT", "atom_pairs", "like_atom_permutations",
            "permuted_pair_indices", "pair_coordinates", "molecule_order", "unique_species",
            "check_molecule"]
 
@@ -72,6 +73,9 @@ __all__ = ["MolecularNetworkPotential", "COORDINATES", "atom_pairs", "like_atom_
 COORDINATES = ("morse", "inverse", "distance")
 #: Beyond this many like-atom permutations a 1G model is the wrong tool (use a 2G HDNNP).
 MAX_PERMUTATIONS = 50_000
+#: Largest |mean| or standard deviation of a coordinate: they are O(1) numbers by construction
+#: (exp(−d/λ) <= 1, λ/d and d/λ for sensible λ).
+MAX_INPUT = 1.0e6
 
 
 def unique_species(symbols: Sequence[str]) -> tuple[str, ...]:
@@ -211,10 +215,13 @@ class MolecularNetworkPotential(Potential):
         self.symbols = tuple(str(s) for s in symbols)
         if len(self.symbols) < 2:
             raise ValueError(f"a molecule needs at least two atoms, got {self.symbols}")
+        unknown = [s for s in self.symbols if not is_element(s)]
+        if unknown:
+            raise ValueError(f"unknown element {unknown[0]!r} in symbols {list(self.symbols)}")
         if coordinates not in COORDINATES:
             raise ValueError(f"unknown coordinates {coordinates!r}; expected one of {', '.join(COORDINATES)}")
-        if not length > 0:
-            raise ValueError(f"length must be positive, got {length}")
+        if not 0 < length <= MAX_CUTOFF:
+            raise ValueError(f"length {length!r} Å is outside (0, {MAX_CUTOFF:g}] Å")
         self.coordinates = coordinates
         self.length = float(length)
         self.pairs = atom_pairs(len(self.symbols))
@@ -230,10 +237,15 @@ class MolecularNetworkPotential(Potential):
         if self.input_mean.shape != (n_pairs,) or self.input_std.shape != (n_pairs,):
             raise ValueError(f"input scaling needs {n_pairs} means and standard deviations, got "
                              f"{self.input_mean.shape} and {self.input_std.shape}")
+        for what, values in (("input_mean", self.input_mean), ("input_std", self.input_std)):
+            bad = np.flatnonzero(~(np.abs(values) <= MAX_INPUT))
+            if bad.size:
+                raise ValueError(f"{what}[{bad[0]}] is {values[bad[0]]!r}, expected a finite number "
+                                 f"within ±{MAX_INPUT:g}")
         if not np.all(self.input_std > 0):
             raise ValueError("input standard deviations must be positive")
-        self.output_scale = float(output_scale)
-        self.energy_offset = float(energy_offset)
+        self.output_scale = check_energy_scale(output_scale, "output scale")
+        self.energy_offset = check_energy(energy_offset, "energy offset", n_atoms=len(self.symbols))
         self.metadata = dict(metadata or {})
 
     # -- Potential interface -----------------------------------------------------------------
@@ -318,13 +330,23 @@ class MolecularNetworkPotential(Potential):
 
     @classmethod
     def from_saved(cls, description: dict, arrays: dict[str, np.ndarray]) -> "MolecularNetworkPotential":
-        spec = description["network"]
-        n_layers = len(spec["activations"])
-        network = AtomicNetwork([arrays[f"weights{k}"] for k in range(n_layers)],
-                                [arrays[f"biases{k}"] for k in range(n_layers)],
-                                spec["activations"], spec.get("normalize", False))
-        return cls(description["symbols"], network, coordinates=description["coordinates"],
-                   length=description["length_angstrom"], input_mean=description["input_mean"],
-                   input_std=description["input_std"], output_scale=description["output_scale_ev"],
-                   energy_offset=description["energy_offset_ev"],
-                   metadata=description.get("metadata", {}))
+        with saved_part("model.network"):
+            spec = description["network"]
+            n_layers = len(spec["activations"])
+            network = AtomicNetwork([arrays[f"weights{k}"] for k in range(n_layers)],
+                                    [arrays[f"biases{k}"] for k in range(n_layers)],
+                                    spec["activations"], spec.get("normalize", False))
+        with saved_part("model.output_scale_ev"):
+            check_energy_scale(description["output_scale_ev"], "output scale")
+        with saved_part("model.energy_offset_ev"):
+            check_energy(description["energy_offset_ev"], "energy offset",
+                         n_atoms=len(description["symbols"]))
+        with saved_part("model.length_angstrom"):
+            if not 0 < float(description["length_angstrom"]) <= MAX_CUTOFF:
+                raise ValueError(f"{description['length_angstrom']!r} Å is outside (0, {MAX_CUTOFF:g}] Å")
+        with saved_part("model"):
+            return cls(description["symbols"], network, coordinates=description["coordinates"],
+                       length=description["length_angstrom"], input_mean=description["input_mean"],
+                       input_std=description["input_std"], output_scale=description["output_scale_ev"],
+                       energy_offset=description["energy_offset_ev"],
+                       metadata=description.get("metadata", {}))

@@ -29,7 +29,7 @@ from ...core.neighbors import DEFAULT_MIN_DISTANCE, check_min_distance
 from ...data.frame import Frame
 from ...data.labels import BatchLabels, FrameLabels, frame_labels
 from ..network import ACTIVATION_NAMES, NetworkLayout, initial_parameters, network_forward
-from ..trainable import ModelOutput, TrainableModel
+from ..trainable import ModelOutput, TrainableModel, trained_model
 from .potential import (COORDINATES, MolecularNetworkPotential, atom_pairs, check_molecule,
                         like_atom_permutations, molecule_order, pair_coordinates, permuted_pair_indices,
                         unique_species)
@@ -296,11 +296,12 @@ class TrainableMolecularNetwork(TrainableModel):
     def to_potential(self, metadata: dict | None = None) -> MolecularNetworkPotential:
         if self.input_mean is None:
             raise NotFittedError("the 1G model has no input scaling yet; call fit_scaling first")
-        (network,) = self.layout.to_atomic_networks(self.theta)
-        return MolecularNetworkPotential(self.symbols, network, coordinates=self.coordinates,
-                                         length=self.length, input_mean=self.input_mean,
-                                         input_std=self.input_std, output_scale=self.output_scale,
-                                         energy_offset=self.energy_offset(), metadata=metadata)
+        with trained_model():
+            (network,) = self.layout.to_atomic_networks(self.theta)
+            return MolecularNetworkPotential(self.symbols, network, coordinates=self.coordinates,
+                                             length=self.length, input_mean=self.input_mean,
+                                             input_std=self.input_std, output_scale=self.output_scale,
+                                             energy_offset=self.energy_offset(), metadata=metadata)
 
     @classmethod
     def from_potential(cls, potential: MolecularNetworkPotential, *,
