@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from ...core.errors import DataFormatError
-from ..frame import Frame
+from ..frame import Frame, check_frame
 
 __all__ = ["FORMATS", "detect_format", "read_frames", "iter_frames", "write_frames"]
 
@@ -43,7 +43,19 @@ def detect_format(path: str | os.PathLike, format: str | None = None) -> str:
 
 def iter_frames(path: str | os.PathLike, format: str | None = None, *,
                 length_unit: str = "angstrom", energy_unit: str = "ev") -> Iterator[Frame]:
-    """Yield frames from a file; units apply to n2p2 files (others are Å/eV by convention)."""
+    """Yield frames from a file; units apply to n2p2 files (others are Å/eV by convention).
+
+    Every frame of every format passes :func:`~potforge.data.frame.check_frame` (the readers
+    check earlier where they know the line), so all verbs accept and refuse the same frames.
+    """
+    frames = _iter_format(path, format, length_unit=length_unit, energy_unit=energy_unit)
+    for index, frame in enumerate(frames):
+        check_frame(frame, path=os.fspath(path), index=index)
+        yield frame
+
+
+def _iter_format(path: str | os.PathLike, format: str | None = None, *,
+                 length_unit: str = "angstrom", energy_unit: str = "ev") -> Iterator[Frame]:
     fmt = detect_format(path, format)
     if not Path(path).exists():
         raise DataFormatError("no such file", path=os.fspath(path))
