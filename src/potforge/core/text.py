@@ -13,13 +13,15 @@ from typing import IO
 from .errors import DataFormatError, PotforgeError
 
 __all__ = ["is_number", "first_non_number", "parse_float", "parse_floats", "parse_int", "shorten",
-           "split_fields", "open_text", "read_text", "decode_error_location"]
+           "split_fields", "number_characters_only", "open_text", "read_text", "decode_error_location"]
 
 # What the file formats potforge reads mean by a number: ASCII digits with an optional sign,
 # decimal point and exponent, or nan/inf. Python's float() also takes Unicode digits ("١٢"),
 # underscores ("1_0") and surrounding whitespace, which no C/Fortran program (n2p2, LAMMPS,
 # VASP) would read as the same number, so readers use this stricter test.
-_NUMBER = re.compile(r"[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|nan|inf|infinity)",
+# (written so that no string can make the match backtrack: "[0-9]+\.?[0-9]*" would try every
+# split of a long run of digits between its two parts, minutes for an 800 kB token)
+_NUMBER = re.compile(r"[+-]?(?:(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|nan|inf|infinity)",
                      re.IGNORECASE)
 _INTEGER = re.compile(r"[+-]?[0-9]+")
 
@@ -65,26 +67,35 @@ def first_non_number(tokens) -> str | None:
 
 
 _ASCII_SPACE = re.compile(r"[ \t\n\r\f\v]+")
+_NOT_C_SPACE = re.compile(r"[\x1c-\x1f]")    # ASCII, and str.split splits there, C does not
+_NUMBER_CHARACTERS = re.compile(r"[0-9.eE+\-nNaAiIfFtTyY]*")
 
 
 def split_fields(line: str) -> list[str]:
     """The fields of a line split at ASCII whitespace only, as C and Fortran programs split
     them: ``str.split`` would also split at a no-break space or a Unicode line separator
     and so read two numbers where n2p2 or LAMMPS see one broken token."""
-    if line.isascii():
+    if line.isascii() and _NOT_C_SPACE.search(line) is None:
         return line.split()
     return [t for t in _ASCII_SPACE.split(line) if t]
+
+
+def number_characters_only(text: str) -> bool:
+    """Whether ``text`` holds only characters that numbers are written with (ASCII digits,
+    ``.eE+-`` and the letters of nan/inf/infinity): for such text Python's ``float`` and
+    ``int`` accept exactly the strict syntax of :func:`is_number`, so a reader may use them."""
+    return _NUMBER_CHARACTERS.fullmatch(text) is not None
 
 
 def parse_floats(tokens: list[str], what: str, *, error: type[PotforgeError] = DataFormatError,
                  path: object | None = None, line: int | None = None,
                  finite: bool = True) -> list[float]:
     """Every token as a float with the rules of :func:`parse_float` (fast when all is well:
-    an ASCII token without ``_`` that ``float`` accepts is exactly what :func:`is_number`
-    accepts)."""
+    a token made of the characters of numbers only, which ``float`` accepts, is exactly
+    what :func:`is_number` accepts)."""
     joined = "".join(tokens)
     values = None
-    if joined.isascii() and "_" not in joined:
+    if number_characters_only(joined):
         try:
             values = [float(t) for t in tokens]
         except ValueError:

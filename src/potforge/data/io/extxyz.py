@@ -23,7 +23,7 @@ from ase.data import chemical_symbols
 from ...core.atomic import atomic_write
 from ...core.elements import is_element
 from ...core.errors import DataFormatError, located
-from ...core.text import is_number, open_text, shorten, split_fields
+from ...core.text import is_number, number_characters_only, open_text, shorten, split_fields
 from ..frame import Frame, check_frame
 
 __all__ = ["read_extxyz", "iter_extxyz", "write_extxyz", "parse_key_values"]
@@ -336,16 +336,13 @@ def _typed_column(block: np.ndarray, name: str, kind: str, path: str, line: int,
     type or a non-finite real is an error naming the atom's line."""
     if kind == "S":
         return block.astype(str)
-    joined = "".join(block.ravel().tolist())
     value = None
-    if joined.isascii() and "_" not in joined:  # then float/int accept exactly the strict syntax
-        try:
-            if kind == "R":
-                value = block.astype(np.float64)
-            elif kind == "I":
-                value = block.astype(np.int64)
-            elif np.isin(block, ["T", "F", "True", "False"]).all():
-                value = np.isin(block, ["T", "True"])
+    if kind == "L":
+        if np.isin(block, ["T", "F", "True", "False"]).all():
+            value = np.isin(block, ["T", "True"])
+    elif number_characters_only("".join(block.ravel().tolist())):
+        try:                        # float/int accept exactly the strict syntax here
+            value = block.astype(np.float64 if kind == "R" else np.int64)
         except (ValueError, OverflowError):
             value = None
     if value is None:
