@@ -49,9 +49,16 @@ def iter_frames(path: str | os.PathLike, format: str | None = None, *,
     check earlier where they know the line), so all verbs accept and refuse the same frames.
     """
     frames = _iter_format(path, format, length_unit=length_unit, energy_unit=energy_unit)
+    if detect_format(path, format) in _CHECKED_BY_READER:
+        yield from frames
+        return
     for index, frame in enumerate(frames):
         check_frame(frame, path=os.fspath(path), index=index)
         yield frame
+
+
+#: formats whose readers run check_frame themselves, where they know the line
+_CHECKED_BY_READER = frozenset({"extxyz", "n2p2", "ase-db"})
 
 
 def _iter_format(path: str | os.PathLike, format: str | None = None, *,

@@ -48,7 +48,7 @@ def iter_ase_db(path: str | os.PathLike, selection: str | None = None, *,
         db = connect(os.fspath(path), type="db", use_lock_file=False)
         rows = list(db.select(selection) if selection else db.select())
     except Exception as err:  # sqlite3.DatabaseError and friends: report one line
-        raise DataFormatError(f"not a readable ASE database ({type(err).__name__}: {err})",
+        raise DataFormatError(f"not a readable ASE database ({type(err).__name__}: {shorten(err, 200)})",
                               path=os.fspath(path)) from None
     if not include_failed:
         rows = [row for row in rows if row.key_value_pairs.get("status") != "failed"]

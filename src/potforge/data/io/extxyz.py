@@ -23,7 +23,7 @@ from ase.data import chemical_symbols
 from ...core.atomic import atomic_write
 from ...core.elements import is_element
 from ...core.errors import DataFormatError, located
-from ...core.text import is_number, number_characters_only, open_text, shorten, split_fields
+from ...core.text import is_number, number_characters_only, open_text, shorten, split_fields, split_lines
 from ..frame import Frame, check_frame
 
 __all__ = ["read_extxyz", "iter_extxyz", "write_extxyz", "parse_key_values"]
@@ -84,9 +84,9 @@ def parse_key_values(text: str, path: str = "?", line: int | None = None,
         if key.lower() in _RESERVED:
             first = reserved.setdefault(key.lower(), key)
             if first != key:
-                raise _AmbiguousComment(f"keys {first!r} and {key!r} are both given; they name "
-                                        "the same quantity (case is ignored); expected one",
-                                        path=path, line=line)
+                raise _AmbiguousComment(f"keys {shorten(first)!r} and {shorten(key)!r} are both "
+                                        "given; they name the same quantity (case is ignored); "
+                                        "expected one", path=path, line=line)
         if raw is None:
             result[key] = True
         elif key.lower() in raw_keys:
@@ -142,7 +142,7 @@ def _parse_properties(spec: str, path: str, line: int) -> list[tuple[str, str, i
             raise DataFormatError(f"Properties column name {shorten(name)!r} is not a name "
                                   "(letters, digits, _ - .)", path=path, line=line)
         if any(name == c[0] for c in columns):
-            raise DataFormatError(f"Properties names column {name!r} twice; expected each "
+            raise DataFormatError(f"Properties names column {shorten(name)!r} twice; expected each "
                                   "column once", path=path, line=line)
         if name in _ATOMS_ARRAYS:
             raise DataFormatError(f"Properties column {name!r} would replace the atoms' own "
@@ -185,14 +185,15 @@ def _frames(handle, name: str) -> Iterator[Frame]:
             raise DataFormatError(f"frame {frame_index} ends before its comment line",
                                   path=name, line=lineno)
         comment_line = lineno
-        rows = []
+        texts = []
         for _ in range(n_atoms):
             text = handle.readline()
             lineno += 1
             if not text:
                 raise DataFormatError(f"frame {frame_index} declares {n_atoms} atoms but the "
-                                      f"file ends after {len(rows)}", path=name, line=lineno)
-            rows.append(split_fields(text))
+                                      f"file ends after {len(texts)}", path=name, line=lineno)
+            texts.append(text)
+        rows = split_lines(texts)
         try:
             yield _build_frame(comment, rows, name, comment_line, frame_index)
         except (ValueError, TypeError, OverflowError) as err:
@@ -301,7 +302,7 @@ def _columns(columns: list[tuple[str, str, int]], rows: list[list[str]], path: s
     for col_name, kind, count in columns:
         want = _EXPECTED_KINDS.get(col_name)
         if want is not None and (kind, count) != want:
-            raise DataFormatError(f"Properties column {col_name!r} is {kind}:{count}, expected "
+            raise DataFormatError(f"Properties column {shorten(col_name)!r} is {kind}:{count}, expected "
                                   f"{want[0]}:{want[1]}", path=path, line=line, frame=index)
     width = sum(c for _, _, c in columns)
     for k, row in enumerate(rows):
@@ -348,13 +349,14 @@ def _typed_column(block: np.ndarray, name: str, kind: str, path: str, line: int,
     if value is None:
         for (row, _), token in np.ndenumerate(block):
             if not _token_ok(token, kind):
-                raise DataFormatError(f"column {name!r} of atom {row}: expected {_KIND_WORDS[kind]}, "
-                                      f"found {shorten(token)!r}", path=path, line=line + 1 + row,
-                                      frame=index)
-        raise DataFormatError(f"column {name!r}: unreadable values", path=path, line=line, frame=index)
+                raise DataFormatError(f"column {shorten(name)!r} of atom {row}: expected "
+                                      f"{_KIND_WORDS[kind]}, found {shorten(token)!r}", path=path,
+                                      line=line + 1 + row, frame=index)
+        raise DataFormatError(f"column {shorten(name)!r}: unreadable values", path=path, line=line,
+                              frame=index)
     if kind == "R" and not np.all(np.isfinite(value)):
         row = int(np.argwhere(~np.isfinite(value))[0, 0])
-        raise DataFormatError(f"column {name!r} of atom {row} holds a non-finite number",
+        raise DataFormatError(f"column {shorten(name)!r} of atom {row} holds a non-finite number",
                               path=path, line=line + 1 + row, frame=index)
     return value
 
@@ -481,7 +483,7 @@ def format_frame(frame: Frame) -> str:
         parts.append(f"weight={_fmt(frame.weight)}")
     for key, value in frame.info.items():
         if key.lower() in _RESERVED or not re.fullmatch(r"[A-Za-z_][\w\-.:]*", key):
-            raise DataFormatError(f"info key {key!r} cannot be written to extended XYZ")
+            raise DataFormatError(f"info key {shorten(key)!r} cannot be written to extended XYZ")
         parts.append(f"{key}={_format_value(value)}")
     parts.append('pbc="' + " ".join("T" if p else "F" for p in atoms.pbc) + '"')
 

@@ -215,20 +215,20 @@ def _check_metadata(meta) -> str | None:
         return "expected a JSON object"
     labels = meta.get("labels", [])
     if not isinstance(labels, list) or any(x not in LABELS for x in labels):
-        return f"'labels' must be a list of {', '.join(LABELS)}, found {labels!r}"
+        return f"'labels' must be a list of {', '.join(LABELS)}, found {shorten(repr(labels))}"
     if not isinstance(meta.get("info", {}), dict):
-        return f"'info' must be an object, found {meta['info']!r}"
+        return f"'info' must be an object, found {shorten(repr(meta['info']))}"
     for key in ("config_type", "group", "comment"):
         if key in meta and not isinstance(meta[key], str):
-            return f"{key!r} must be a string, found {meta[key]!r}"
+            return f"{key!r} must be a string, found {shorten(repr(meta[key]))}"
     weight = meta.get("weight", 1.0)
     if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not np.isfinite(weight):
-        return f"'weight' must be a finite number, found {weight!r}"
+        return f"'weight' must be a finite number, found {shorten(repr(weight))}"
     stress = meta.get("stress")
     if stress is not None and (not isinstance(stress, list) or len(stress) != 6
                                or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
                                           and np.isfinite(v) for v in stress)):
-        return f"'stress' must be 6 finite numbers, found {stress!r}"
+        return f"'stress' must be 6 finite numbers, found {shorten(repr(stress))}"
     return None
 
 
