@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 
 import numpy as np
 import pytest
@@ -184,10 +185,10 @@ XYZ_CASES = {
     "atom count too small": (_replace(1, "1"), 4, ["atom count"]),
     "missing column": (_replace(8, "H 0 0"), 8, ["3 columns", "declares 4"]),
     "extra column": (_replace(3, "H 0 0 0 0.1 0.2 0.3 9"), 3, ["8 columns", "declares 7"]),
-    "unknown element": (_replace(8, "Xx 0 0 1"), 6, ["'Xx'", "frame 1"]),
-    "non-numeric position": (_replace(7, "O 0 zero 0"), 6, ["'pos'"]),
-    "non-numeric force": (_replace(4, "H 0 0 0.7 0.1 0.2 big"), 2, ["'forces'"]),
-    "nan position": (_replace(7, "O 0 nan 0"), 6, ["'pos'", "finite"]),
+    "unknown element": (_replace(8, "Xx 0 0 1"), 8, ["'Xx'", "frame 1"]),
+    "non-numeric position": (_replace(7, "O 0 zero 0"), 7, ["'pos'", "atom 0", "'zero'"]),
+    "non-numeric force": (_replace(4, "H 0 0 0.7 0.1 0.2 big"), 4, ["'forces'", "atom 1", "'big'"]),
+    "nan position": (_replace(7, "O 0 nan 0"), 7, ["'pos'", "finite"]),
     "lattice with 8 numbers": (_comment(2, "5 0 0 0 5 0 0 0 5", "5 0 0 0 5 0 0 0"), 2, ["Lattice"]),
     "unparsable comment line": (_comment(6, "energy", "=oops energy"), 6, ["key=value"]),
     "unterminated quote": (_comment(2, '5" Properties', "5 Properties"), 2, ["key=value"]),
@@ -379,7 +380,7 @@ XYZ_ESCAPES = {
 def test_extxyz_escapes(tmp_path, case):
     path = tmp_path / "bad.xyz"
     path.write_text(XYZ_ESCAPES[case], encoding="utf-8")
-    with pytest.raises(DataFormatError, match=r"bad\.xyz:2"):
+    with pytest.raises(DataFormatError, match=r"bad\.xyz:[23][: ]"):  # comment line or the atom's
         read_frames(path)
 
 
@@ -413,7 +414,7 @@ def test_extxyz_non_finite_labels(tmp_path, comment, atom):
     try:
         read_frames(path)
     except DataFormatError as err:
-        assert "nan.xyz:2" in str(err)
+        assert re.search(r"nan\.xyz:[23][: ]", str(err))  # the comment line, or the atom's
     else:
         pytest.fail("non-finite label accepted")
 

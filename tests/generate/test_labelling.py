@@ -360,7 +360,7 @@ def test_unknown_parameter(tmp_path):
 def test_yaml_spec_errors_name_the_file_and_key(tmp_path):
     path = tmp_path / "calc.yaml"
     path.write_text("name: emt\nparamters: {}\n")
-    with pytest.raises(ConfigError, match=r"calc\.yaml: paramters: unknown key; did you mean "
+    with pytest.raises(ConfigError, match=r"calc\.yaml:2: paramters: unknown key; did you mean "
                                           r"'parameters'"):
         load_calculator_spec(path)
     path.write_text("name: emt\ntimeout: 10 min\nretry: [{asap_cutoff: true}]\n")

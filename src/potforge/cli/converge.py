@@ -72,14 +72,14 @@ def run(args: argparse.Namespace) -> int:
     from ase.units import GPa
 
     from ..core.atomic import atomic_write
-    from ..core.config import build, load_yaml
+    from ..core.config import build, load_config_file
     from ..core.errors import ConfigError
     from ..generate.calculators import build_calculator, calculator_spec
     from ..generate.converge import (convergence_study, plot_convergence, report_markdown,
                                      representative_structures)
 
     base = Path(args.config).resolve().parent
-    cfg = build(ConvergeConfig, load_yaml(args.config), "")
+    cfg = load_config_file(args.config, lambda raw: build(ConvergeConfig, raw, ""))
     if not cfg.axes:
         raise ConfigError(f"{args.config}: axes: give at least one setting to vary, e.g. mode.ecut: [300, 400, 500]")
     calc = cfg.calculator

@@ -134,16 +134,15 @@ def run(args: argparse.Namespace) -> int:
     import yaml
 
     from ..core.atomic import atomic_write
-    from ..core.config import apply_overrides, load_yaml, to_plain
-    from ..core.errors import ConfigError, located
+    from ..core.config import load_config_file, to_plain
+    from ..core.errors import ConfigError
     from ..core.provenance import __version__
     from ..data import detect_format, write_frames
     from ..generate.configurations import generate_structures, generation_config, needs_calculator
 
     output = Path(args.output)
     detect_format(output, write=True)  # a name we can write, checked before any work
-    with located(args.config):
-        config = generation_config(apply_overrides(load_yaml(args.config), args.overrides))
+    config = load_config_file(args.config, generation_config, args.overrides)
     calc = None
     if needs_calculator(config):
         calc = build_calculator(config.calculator.name, config.calculator.parameters)

@@ -1,17 +1,79 @@
 """Atomic file writes: write to a temporary file beside the target, then rename.
 
-A killed process leaves either the old file or the new one, never half of one.
+A killed process leaves either the old file or the new one, never half of one. What it
+does leave is its temporary ``.NAME.PID.HEX.tmp`` (and, for :func:`atomic_directory`, the
+``.NAME.PID.HEX.old`` copy being removed); the next write of the same target removes those
+whose process no longer runs (see :func:`remove_stale`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
-__all__ = ["atomic_write", "atomic_path", "atomic_directory"]
+__all__ = ["atomic_write", "atomic_path", "atomic_directory", "remove_stale"]
+
+
+def _process_alive(pid: int) -> bool:
+    """Whether a process with this id runs on this machine (when in doubt: yes)."""
+    if pid == os.getpid():
+        return True
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, OSError):
+        return True     # another user's live process, or nothing we can tell: keep its files
+    return True
+
+
+def remove_stale(path: str | os.PathLike) -> list[Path]:
+    """Remove the temporary files and directories that killed potforge processes left beside
+    ``path`` (``.NAME.PID.HEX.tmp``, ``.NAME.PID.HEX.old``, NAME being ``path``'s own name);
+    returns what was removed.
+
+    Only names of exactly that form for this target are considered (never another target's,
+    whose name may start the same), and only those whose process id no longer runs on this
+    machine (never a live process's file, nor our own). A stale ``.old`` directory is the
+    previous version of an :func:`atomic_directory` target and is kept while the target is
+    missing (the process died between the two renames), so nothing is lost. Process ids are
+    those of this machine: on a file system shared between machines, a temporary file of a
+    process running elsewhere could look stale, so run concurrent writers of one target on
+    one machine.
+    """
+    path = Path(path)
+    directory = path.parent if str(path.parent) else Path(".")
+    pattern = re.compile(rf"\.{re.escape(path.name)}\.([0-9]{{1,10}})\.[0-9a-f]{{8}}\.(tmp|old)")
+    removed: list[Path] = []
+    try:
+        entries = list(os.scandir(directory))
+    except OSError:
+        return removed
+    for entry in entries:
+        match = pattern.fullmatch(entry.name)
+        if match is None or _process_alive(int(match.group(1))):
+            continue
+        if match.group(2) == "old" and not path.exists():
+            continue
+        stale = directory / entry.name
+        try:
+            if entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(stale)
+            else:
+                stale.unlink()
+        except FileNotFoundError:
+            continue            # another process cleaned it first
+        except OSError:
+            continue            # not ours to remove (permissions): leave it
+        removed.append(stale)
+    return removed
 
 
 @contextlib.contextmanager
@@ -20,6 +82,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     path = Path(path)
     directory = path.parent if str(path.parent) else Path(".")
     directory.mkdir(parents=True, exist_ok=True)
+    remove_stale(path)
     # a unique name beside the target (same file system, so the final rename is atomic)
     while True:
         tmp_path = directory / f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp"
@@ -53,10 +116,9 @@ def atomic_directory(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a fresh temporary directory beside ``path``; on success it takes the place of
     ``path`` (an existing directory is moved aside first and removed after), so a set of files
     that must match is never seen half old, half new."""
-    import shutil
-
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale(path)
     tmp = path.parent / f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp"
     tmp.mkdir()
     try:

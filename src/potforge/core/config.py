@@ -22,20 +22,26 @@ raw mapping before validation, and :func:`to_plain` turns a config back into a m
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import os
+import re
 import types
 import typing
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal, Union
+from typing import Any, Literal, TypeVar, Union
 
 from .errors import ConfigError, nearest
+from .text import is_number, shorten
 from .units import Bohr, GPa, Hartree
 
-__all__ = ["build", "apply_overrides", "to_plain", "load_yaml", "parse_quantity", "QUANTITIES",
-           "unknown_key_error", "doc", "convert", "config_path"]
+__all__ = ["build", "apply_overrides", "to_plain", "load_yaml", "read_yaml", "load_config_file",
+           "located_in", "parse_quantity", "QUANTITIES", "unknown_key_error", "doc", "convert",
+           "config_path"]
+
+T = TypeVar("T")
 
 
 def config_path(name: str | os.PathLike, base_dir: str | os.PathLike) -> Path:
@@ -83,11 +89,10 @@ def parse_quantity(value: Any, kind: str, key: str) -> float:
         number, factor = float(value), plain
     elif isinstance(value, str):
         parts = value.strip().split(None, 1)
-        try:
-            number = float(parts[0])
-        except (ValueError, IndexError):
+        if not parts or not is_number(parts[0]):
             raise ConfigError(f"{key}: expected '<number> <unit>' with a unit of "
-                              f"{shown}, got {value!r}") from None
+                              f"{shown}, got {shorten(value)!r}")
+        number = float(parts[0])
         unit = _canon(parts[1]) if len(parts) > 1 else _canon(plain_unit)
         if unit not in table:
             raise ConfigError(f"{key}: unknown unit {parts[1]!r}; expected one of "
@@ -170,7 +175,7 @@ def convert(tp: Any, value: Any, key: str, meta: Mapping[str, Any] | None = None
         if value not in args:
             guess = nearest(str(value), [str(a) for a in args])
             hint = f" (did you mean '{guess}'?)" if guess else ""
-            raise ConfigError(f"{key}: {value!r} is not one of {', '.join(map(str, args))}{hint}")
+            raise ConfigError(f"{key}: {_describe(value)} is not one of {', '.join(map(str, args))}{hint}")
         return value
     if dataclasses.is_dataclass(tp):
         return build(tp, value, key)
@@ -203,11 +208,8 @@ def convert(tp: Any, value: Any, key: str, meta: Mapping[str, Any] | None = None
     if tp is float:
         if "unit" in meta:
             return parse_quantity(value, meta["unit"], key)
-        if isinstance(value, str):
-            try:
-                value = float(value)  # YAML reads 1e-5 (no dot) as a string
-            except ValueError:
-                pass
+        if isinstance(value, str) and is_number(value.strip()):
+            value = float(value)  # YAML reads 1e-5 (no dot) as a string
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{key}: expected a number, got {_describe(value)}")
         if not math.isfinite(value):
@@ -242,7 +244,7 @@ def _describe(value: Any) -> str:
         return "a mapping"
     if isinstance(value, (list, tuple)):
         return "a list"
-    return repr(value)
+    return shorten(repr(value))
 
 
 # -- overrides, plain form, YAML -------------------------------------------------------------------
@@ -265,11 +267,8 @@ def apply_overrides(raw: Mapping[str, Any], assignments: Sequence[str]) -> dict:
             value = yaml.safe_load(value_text) if value_text.strip() else None
         except yaml.YAMLError as err:
             raise ConfigError(f"--set {key}: the value is not valid YAML ({err})") from None
-        if isinstance(value, str):
-            try:
-                value = float(value)  # YAML 1.1 reads 1e-5 (no dot) as a string
-            except ValueError:
-                pass
+        if isinstance(value, str) and is_number(value.strip()):
+            value = float(value)  # YAML 1.1 reads 1e-5 (no dot) as a string
         node = out
         for depth, p in enumerate(parts[:-1]):
             child = node.get(p)
@@ -304,26 +303,179 @@ def to_plain(config: Any, schema_meta: Mapping[str, Any] | None = None) -> Any:
     return config
 
 
-def load_yaml(path: str | os.PathLike) -> dict:
-    """Read a YAML mapping; errors name the file and line."""
+#: most values a YAML file may expand to through its aliases (a "billion laughs" file is
+#: a few lines that expand to more values than memory holds)
+YAML_VALUE_LIMIT = 1_000_000
+_KEY_PREFIX = re.compile(r"([A-Za-z_][\w\-]*(?:\.[\w\-]+|\[[0-9]+\])*)(?=:|\s|$)")
+
+
+def read_yaml(path: str | os.PathLike) -> tuple[dict, dict[str, int]]:
+    """A YAML mapping and the line of every key in it (dotted keys, ``name[k]`` for list
+    items, as config errors name them). Syntax errors, bytes that are not UTF-8, duplicate
+    keys at any depth, recursive aliases and alias bombs are one-line ConfigErrors naming
+    the file and line."""
     import yaml
 
     from .text import read_text
 
-    path = Path(path)
-    if not path.exists():
-        raise ConfigError("no such file", path=os.fspath(path))
+    name = os.fspath(path)
     text = read_text(path, "a YAML config", ConfigError)
+    loader = None
     try:
-        data = yaml.safe_load(text)
+        loader = yaml.SafeLoader(text)
+        node = loader.get_single_node()
+        lines: dict[str, int] = {}
+        if node is not None:
+            _walk_yaml(loader, node, "", lines, name)
+        data = loader.construct_document(node) if node is not None else None
     except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
-        raise ConfigError(f"invalid YAML: {problem}", path=os.fspath(path), line=line) from None
+        raise _yaml_error(err, text, name) from None
+    except RecursionError:
+        raise ConfigError("invalid YAML: nested too deeply", path=name) from None
+    finally:
+        if loader is not None:
+            loader.dispose()
     if data is None:
-        return {}
+        return {}, lines
     if not isinstance(data, dict):
         raise ConfigError(f"expected a mapping of keys to values at the top, got {_describe(data)}",
-                          path=os.fspath(path))
-    return data
+                          path=name, line=node.start_mark.line + 1)
+    return data, lines
+
+
+def _yaml_error(err: Exception, text: str, name: str) -> ConfigError:
+    """One line for a PyYAML error: the problem, at the file's line and column."""
+    mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
+    problem = getattr(err, "problem", None) or getattr(err, "context", None)
+    if mark is not None:
+        line, column = mark.line + 1, mark.column + 1
+    elif isinstance(getattr(err, "position", None), int):   # yaml.reader.ReaderError
+        position = err.position
+        start = text.rfind("\n", 0, position) + 1
+        line, column = text.count("\n", 0, position) + 1, position - start + 1
+        character = err.character
+        code = character if isinstance(character, int) else ord(character[:1] or "\0")
+        problem = f"character U+{code:04X} is not allowed in YAML ({err.reason})"
+    else:
+        line = column = None
+    problem = problem or str(err).splitlines()[0]
+    where = f" at column {column}" if column is not None else ""
+    return ConfigError(f"invalid YAML{where}: {shorten(problem, 200)}", path=name, line=line)
+
+
+def _walk_yaml(loader, root, prefix: str, lines: dict[str, int], name: str) -> None:
+    """Record key lines and refuse duplicate keys, recursive aliases and alias bombs."""
+    import yaml
+
+    sizes: dict[int, int] = {}
+    active: set[int] = set()
+
+    def size(node) -> int:           # values the node expands to, aliases followed
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        if key in active:
+            raise ConfigError("invalid YAML: an alias refers to a value that contains it "
+                              "(recursive structure)", path=name, line=node.start_mark.line + 1)
+        active.add(key)
+        total = 1
+        if isinstance(node, yaml.MappingNode):
+            total += sum(size(k) + size(v) for k, v in node.value)
+        elif isinstance(node, yaml.SequenceNode):
+            total += sum(size(v) for v in node.value)
+        active.discard(key)
+        sizes[key] = total
+        if total > YAML_VALUE_LIMIT:
+            raise ConfigError(f"invalid YAML: its aliases expand to more than {YAML_VALUE_LIMIT} "
+                              "values", path=name, line=node.start_mark.line + 1)
+        return total
+
+    size(root)
+    seen: set[int] = set()
+
+    def walk(node, key: str) -> None:
+        if id(node) in seen:         # an alias: its keys were recorded where it was defined
+            return
+        seen.add(id(node))
+        if isinstance(node, yaml.SequenceNode):
+            for k, item in enumerate(node.value):
+                sub = f"{key}[{k}]"
+                lines.setdefault(sub, item.start_mark.line + 1)
+                walk(item, sub)
+        elif isinstance(node, yaml.MappingNode):
+            first: dict[object, int] = {}
+            for key_node, value_node in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    walk(value_node, key)
+                    continue
+                line = key_node.start_mark.line + 1
+                if isinstance(key_node, yaml.ScalarNode):
+                    value = loader.construct_object(key_node)
+                    sub = _join(key, str(value))
+                    try:
+                        earlier = first.get(value)
+                        first.setdefault(value, line)
+                    except TypeError:   # an unhashable key: PyYAML refuses it itself
+                        earlier = None
+                    if earlier is not None:
+                        raise ConfigError(f"duplicate key {sub} (first at line {earlier}); a "
+                                          "key may appear once in a mapping", path=name, line=line)
+                    lines.setdefault(sub, line)
+                    walk(value_node, sub)
+                else:
+                    walk(value_node, key)
+
+    walk(root, prefix)
+
+
+def load_yaml(path: str | os.PathLike) -> dict:
+    """Read a YAML mapping; errors name the file and line (see :func:`read_yaml`)."""
+    return read_yaml(path)[0]
+
+
+@contextlib.contextmanager
+def located_in(path: str | os.PathLike, lines: Mapping[str, int],
+               overrides: Sequence[str] = ()) -> Iterator[None]:
+    """Add the file and the line of the key a ConfigError names (its leading dotted key, or
+    the nearest enclosing key in the file) to ConfigErrors raised inside that name no file.
+    Errors about keys set by ``--set`` overrides are left as they are: the file is not where
+    those values came from."""
+    try:
+        yield
+    except ConfigError as err:
+        if err.path is not None:
+            raise
+        key = None
+        match = _KEY_PREFIX.match(err.reason)
+        if match is not None:
+            key = match.group(1)
+        set_keys = [text.partition("=")[0].strip() for text in overrides]
+        if key is not None and any(_related(key, k) for k in set_keys):
+            raise type(err)(f"--set {err.reason}", frame=err.frame) from None
+        line = _line_of(key, lines) if key is not None else None
+        raise type(err)(err.reason, path=os.fspath(path), line=line, frame=err.frame) from None
+
+
+def _related(a: str, b: str) -> bool:
+    """Whether one dotted key is the other or lies inside it."""
+    return a == b or a.startswith(b + ".") or a.startswith(b + "[") or b.startswith(a + ".") \
+        or b.startswith(a + "[")
+
+
+def _line_of(key: str, lines: Mapping[str, int]) -> int | None:
+    while key:
+        if key in lines:
+            return lines[key]
+        cut = max(key.rfind("."), key.rfind("["))
+        key = key[:cut] if cut > 0 else ""
+    return None
+
+
+def load_config_file(path: str | os.PathLike, validate: Callable[[dict], T],
+                     overrides: Sequence[str] = ()) -> T:
+    """Read a YAML config, apply ``--set`` overrides and ``validate`` the mapping; every
+    ConfigError names the file and the line of the key it is about."""
+    raw, lines = read_yaml(path)
+    raw = apply_overrides(raw, overrides)
+    with located_in(path, lines, overrides):
+        return validate(raw)

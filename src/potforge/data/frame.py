@@ -14,10 +14,11 @@ from typing import Any
 import numpy as np
 from ase import Atoms
 
-from ..core.errors import DataFormatError
+from ..core.errors import DataFormatError, StructureError
+from ..core.neighbors import check_structure
 from ..core.voigt import VOIGT_COLS, VOIGT_ROWS
 
-__all__ = ["Frame", "LABELS"]
+__all__ = ["Frame", "LABELS", "check_frame", "frame_problem"]
 
 #: Names of the optional reference labels a frame may carry.
 LABELS = ("energy", "forces", "stress", "charges", "total_charge", "atomic_energies")
@@ -65,10 +66,10 @@ class Frame:
     def __post_init__(self) -> None:
         n = len(self.atoms)
         if self.energy is not None:
-            self.energy = float(self.energy)
+            self.energy = _as_float(self.energy, "energy")
         if self.total_charge is not None:
-            self.total_charge = float(self.total_charge)
-        self.weight = float(self.weight)
+            self.total_charge = _as_float(self.total_charge, "total_charge")
+        self.weight = _as_float(self.weight, "weight")
         self.forces = _as_array(self.forces, (n, 3), "forces")
         self.stress = _as_stress(self.stress)
         self.charges = _as_array(self.charges, (n,), "charges")
@@ -142,10 +143,31 @@ def _info_equal(x: dict, y: dict) -> bool:
     return True
 
 
+def _as_float(value, name: str) -> float:
+    """One number (a bool, a string or an array of several values is refused)."""
+    if isinstance(value, (bool, np.bool_, str, bytes)):
+        raise DataFormatError(f"{name} must be a number, found {type(value).__name__}")
+    try:
+        return float(np.asarray(value, dtype=np.float64).item())
+    except (TypeError, ValueError, OverflowError):
+        raise DataFormatError(f"{name} must be one number, found {type(value).__name__}") from None
+
+
+def _as_numbers(value, name: str) -> np.ndarray:
+    try:
+        arr = np.asarray(value)
+        if arr.dtype.kind in "USb":
+            raise DataFormatError(f"{name} must hold numbers, found {arr.dtype.name} values")
+        arr = np.asarray(arr, dtype=np.float64)
+    except (TypeError, ValueError, OverflowError):
+        raise DataFormatError(f"{name} must hold numbers") from None
+    return arr
+
+
 def _as_array(value, shape: tuple[int, ...], name: str) -> np.ndarray | None:
     if value is None:
         return None
-    arr = np.asarray(value, dtype=np.float64)
+    arr = _as_numbers(value, name)
     if arr.shape != shape:
         raise DataFormatError(f"{name} has shape {arr.shape}, expected {shape}")
     return arr
@@ -154,9 +176,60 @@ def _as_array(value, shape: tuple[int, ...], name: str) -> np.ndarray | None:
 def _as_stress(value) -> np.ndarray | None:
     if value is None:
         return None
-    arr = np.asarray(value, dtype=np.float64)
+    arr = _as_numbers(value, "stress")
     if arr.shape == (3, 3):
         arr = arr[VOIGT_ROWS, VOIGT_COLS]
     if arr.shape != (6,):
         raise DataFormatError(f"stress has shape {arr.shape}, expected (6,) Voigt or (3, 3)")
     return arr
+
+
+def check_frame(frame: Frame, *, path: object | None = None, line: int | None = None,
+                index: int | None = None) -> None:
+    """The checks every frame passes wherever it comes from or goes to, so that ``data info``,
+    ``data convert``, ``predict``, ``evaluate`` and training accept and refuse the same
+    frames: at least one atom, chemical elements only, finite positions, a finite cell whose
+    periodic vectors are non-zero and independent (:func:`~potforge.core.neighbors.check_structure`,
+    the check the neighbour list makes), finite labels, a finite weight >= 0 and text names.
+
+    Raises a one-line :class:`DataFormatError` located at ``path``, ``line`` and frame
+    ``index`` (as far as the caller knows them).
+    """
+    problem = frame_problem(frame)
+    if problem is not None:
+        raise DataFormatError(problem, path=path, line=line, frame=index)
+
+
+def frame_problem(frame: Frame) -> str | None:
+    """What :func:`check_frame` refuses in ``frame``, or None."""
+    atoms = frame.atoms
+    if len(atoms) == 0:
+        return "the structure has no atoms"
+    numbers = atoms.numbers
+    if np.any((numbers < 1) | (numbers > 118)):
+        return f"atomic number {int(numbers[(numbers < 1) | (numbers > 118)][0])} is not a chemical element"
+    try:
+        check_structure(np.asarray(atoms.positions, dtype=np.float64),
+                        np.asarray(atoms.cell, dtype=np.float64), np.asarray(atoms.pbc, dtype=bool))
+    except StructureError as err:
+        return err.reason
+    for name in LABELS:
+        value = getattr(frame, name)
+        if value is not None and not np.all(np.isfinite(value)):
+            return f"{name} is not finite ({_first_bad(value)})"
+    if not (math.isfinite(frame.weight) and frame.weight >= 0):
+        return f"weight {frame.weight} must be a finite number >= 0"
+    for name in ("config_type", "group"):
+        value = getattr(frame, name)
+        if value is not None and not isinstance(value, str):
+            return f"{name} must be text, found {type(value).__name__}"
+    return None
+
+
+def _first_bad(value) -> str:
+    arr = np.atleast_1d(np.asarray(value, dtype=np.float64))
+    flat = int(np.flatnonzero(~np.isfinite(arr))[0])
+    if arr.ndim == 1 and arr.size == 1:
+        return str(float(arr[0]))
+    index = np.unravel_index(flat, arr.shape)
+    return f"{float(arr[index])} at {list(map(int, index))}"

@@ -18,10 +18,9 @@ from ..core.elements import species_indices
 from ..core.errors import DataFormatError, UnknownElementError
 from ..core.lazy import torch
 from ..core.voigt import VOIGT_COLS, VOIGT_ROWS
-from .frame import Frame
+from .frame import Frame, frame_problem
 
 __all__ = ["FrameLabels", "BatchLabels", "frame_labels", "ranges", "pair_rows", "voigt"]
-
 
 
 @dataclass
@@ -106,6 +105,11 @@ def frame_labels(frames: Sequence[Frame], species: Sequence[str], *,
     types: dict[str, int] = {}
     config_type = np.empty(len(frames), dtype=np.int64)
     for k, frame in enumerate(frames):
+        # the readers' checks, for frames made in code too: a NaN label is an error, never
+        # read as "missing" (missing labels are None)
+        problem = frame_problem(frame)
+        if problem is not None:
+            raise DataFormatError(f"{names[k]}: {problem}")
         try:
             idx, _ = species_indices(frame.atoms, species)
         except UnknownElementError as err:
@@ -123,12 +127,6 @@ def frame_labels(frames: Sequence[Frame], species: Sequence[str], *,
                 stress[k] = frame.stress
         weight[k] = frame.weight
         config_type[k] = types.setdefault(frame.config_type or "(none)", len(types))
-        for what, value in (("energy", energy[k:k + 1]), ("forces", forces[a:b]),
-                            ("stress", stress[k]), ("weight", weight[k:k + 1])):
-            if np.any(np.isinf(value)):
-                raise DataFormatError(f"{names[k]}: {what} is not finite")
-        if not weight[k] >= 0:
-            raise DataFormatError(f"{names[k]}: weight {weight[k]} must be >= 0")
     t = torch.from_numpy
     return FrameLabels(t(n_atoms), t(offsets), t(element), t(composition), t(energy), t(forces),
                        t(stress), t(volume), t(weight), t(config_type), list(types), names)

@@ -45,7 +45,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..core.config import build, load_yaml
+from ..core.config import build, load_config_file
 from ..core.errors import ConfigError
 
 __all__ = ["CalculatorSpec", "KNOWN_CALCULATORS", "load_calculator_spec", "calculator_spec",
@@ -165,13 +165,7 @@ def calculator_spec(spec: CalculatorSpec | Mapping[str, Any] | str | os.PathLike
 
 def load_calculator_spec(path: str | os.PathLike) -> CalculatorSpec:
     """Read a calculator spec from a YAML file (errors name the file)."""
-    raw = load_yaml(path)
-    try:
-        return _from_mapping(raw, "")
-    except ConfigError as err:
-        if err.path is not None:
-            raise
-        raise ConfigError(err.reason, path=os.fspath(path)) from None
+    return load_config_file(path, lambda raw: _from_mapping(raw, ""))
 
 
 def _from_mapping(raw: Mapping[str, Any], key: str) -> CalculatorSpec:

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..core.config import apply_overrides, build, config_path, convert, doc, load_yaml, unknown_key_error
+from ..core.config import build, config_path, convert, doc, load_config_file, load_yaml, unknown_key_error
 from ..core.errors import ConfigError
 from ..core.voigt import VOIGT_NAMES
 from ..models.registry import family
@@ -256,5 +256,5 @@ def training_config(raw: Mapping[str, Any], *, base_dir: str | os.PathLike = "."
 
 def load_config(path: str | os.PathLike, overrides: Sequence[str] = ()) -> Config:
     """Read a YAML training config, apply ``key=value`` overrides, validate."""
-    raw = apply_overrides(load_yaml(path), overrides)
-    return training_config(raw, base_dir=Path(path).resolve().parent)
+    base_dir = Path(path).resolve().parent
+    return load_config_file(path, lambda raw: training_config(raw, base_dir=base_dir), overrides)

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from ...core.errors import DataFormatError
-from ..frame import Frame
+from ..frame import Frame, check_frame
 
 __all__ = ["FORMATS", "detect_format", "read_frames", "iter_frames", "write_frames"]
 
@@ -71,7 +71,26 @@ def iter_frames(path: str | os.PathLike, format: str | None = None, *,
 
     ``dft_energy`` chooses the energy of DFT outputs (:mod:`.dft`); ``config_type`` and
     ``group``, when given, name every frame read (DFT outputs otherwise take them from the path).
+    Every frame of every format passes :func:`~potforge.data.frame.check_frame` (the readers
+    check earlier where they know the line), so all verbs accept and refuse the same frames.
     """
+    frames = _iter_format(path, format, length_unit=length_unit, energy_unit=energy_unit,
+                          dft_energy=dft_energy, config_type=config_type, group=group)
+    if detect_format(path, format) in _CHECKED_BY_READER:
+        yield from frames
+        return
+    for index, frame in enumerate(frames):
+        check_frame(frame, path=os.fspath(path), index=index)
+        yield frame
+
+
+#: formats whose readers run check_frame themselves, where they know the line
+_CHECKED_BY_READER = frozenset({"extxyz", "n2p2", "ase-db"})
+
+
+def _iter_format(path: str | os.PathLike, format: str | None = None, *,
+                 length_unit: str = "angstrom", energy_unit: str = "ev", dft_energy: str = "free",
+                 config_type: str | None = None, group: str | None = None) -> Iterator[Frame]:
     fmt = detect_format(path, format)
     if not Path(path).exists():
         raise DataFormatError("no such file", path=os.fspath(path))

@@ -18,7 +18,8 @@ import numpy as np
 
 from ...core.atomic import atomic_path
 from ...core.errors import DataFormatError, located
-from ..frame import Frame
+from ...core.text import shorten
+from ..frame import Frame, check_frame
 
 __all__ = ["read_ase_db", "iter_ase_db", "write_ase_db", "frame_to_row", "row_to_frame"]
 
@@ -47,14 +48,22 @@ def iter_ase_db(path: str | os.PathLike, selection: str | None = None, *,
         db = connect(os.fspath(path), type="db", use_lock_file=False)
         rows = list(db.select(selection) if selection else db.select())
     except Exception as err:  # sqlite3.DatabaseError and friends: report one line
-        raise DataFormatError(f"not a readable ASE database ({type(err).__name__}: {err})",
+        raise DataFormatError(f"not a readable ASE database ({type(err).__name__}: {shorten(err, 200)})",
                               path=os.fspath(path)) from None
     if not include_failed:
         rows = [row for row in rows if row.key_value_pairs.get("status") != "failed"]
     if rows and all(isinstance(row.key_value_pairs.get("input_index"), int) for row in rows):
         rows.sort(key=lambda row: (row.key_value_pairs["input_index"], row.id))
-    for row in rows:
-        yield row_to_frame(row)
+    for index, row in enumerate(rows):
+        try:
+            frame = row_to_frame(row)
+            check_frame(frame)
+        except DataFormatError as err:
+            raise DataFormatError(f"row id {row.id}: {err.reason}", path=name, frame=index) from None
+        except Exception as err:  # anything else a foreign row holds: still one line
+            raise DataFormatError(f"row id {row.id}: unreadable ({type(err).__name__}: "
+                                  f"{shorten(err, 200)})", path=name, frame=index) from None
+        yield frame
 
 
 def row_to_frame(row) -> Frame:
@@ -73,6 +82,16 @@ def row_to_frame(row) -> Frame:
         return value
 
     meta = data.pop("potforge_meta", {})
+    if not isinstance(info, dict) or not isinstance(meta, dict):
+        raise DataFormatError("potforge_info and potforge_meta in the row data must be mappings")
+    names = {}
+    for key in ("config_type", "group"):
+        value = meta.get(key, kvp.get(key))
+        if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
+            value = str(value)      # group=3 written by hand: the name "3", exactly
+        if value is not None and not isinstance(value, str):
+            raise DataFormatError(f"{key} must be text or an integer, found {shorten(repr(value))}")
+        names[key] = value
     return Frame(
         atoms,
         energy=result("energy"),
@@ -81,8 +100,8 @@ def row_to_frame(row) -> Frame:
         charges=result("charges"),
         atomic_energies=data.pop("potforge_atomic_energies", None),
         total_charge=kvp.get("total_charge"),
-        config_type=meta.get("config_type", kvp.get("config_type")),
-        group=meta.get("group", kvp.get("group")),
+        config_type=names["config_type"],
+        group=names["group"],
         weight=kvp.get("weight", 1.0),
         info=info,
     )
@@ -161,5 +180,6 @@ def write_ase_db(path: str | os.PathLike, frames: Iterable[Frame]) -> None:
             tmp.unlink()  # ase.db creates the file itself
             with connect(os.fspath(tmp), type="db", append=False) as db:
                 for index, frame in enumerate(frames):
+                    check_frame(frame, index=index)   # never write what the reader would refuse
                     atoms, kvp, data = frame_to_row(frame, index)
                     db.write(atoms, key_value_pairs=kvp, data=data)

@@ -23,8 +23,8 @@ from ase.data import chemical_symbols
 from ...core.atomic import atomic_write
 from ...core.elements import is_element
 from ...core.errors import DataFormatError, located
-from ...core.text import open_text
-from ..frame import Frame
+from ...core.text import is_number, number_characters_only, open_text, shorten, split_fields, split_lines
+from ..frame import Frame, check_frame
 
 __all__ = ["read_extxyz", "iter_extxyz", "write_extxyz", "parse_key_values"]
 
@@ -37,7 +37,7 @@ _KV = re.compile(
           | \[[^\]]*\]                    # [a, b, c]
           | [^\s"'=]+                     # bare value
         ))?\s*""",
-    re.VERBOSE,
+    re.VERBOSE | re.ASCII,   # keys and separators in ASCII, as every other extxyz reader has them
 )
 _PER_ATOM_LABELS = {"forces": "forces", "force": "forces", "charges": "charges",
                     "energies": "atomic_energies"}
@@ -46,6 +46,14 @@ _RESERVED = {"lattice", "properties", "pbc", "energy", "stress", "virial", "conf
 
 
 _RAW_KEYS = frozenset({"config_type", "group"})
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+_PROPERTY_NAME = re.compile(r"[A-Za-z_][\w\-.]*", re.ASCII)
+#: names of ASE's own per-atom arrays, which a Properties column must not replace
+_ATOMS_ARRAYS = {"numbers", "positions"}
+
+
+class _AmbiguousComment(DataFormatError):
+    """A comment line that parses but says one thing twice (never read as free text)."""
 
 
 def parse_key_values(text: str, path: str = "?", line: int | None = None,
@@ -54,7 +62,7 @@ def parse_key_values(text: str, path: str = "?", line: int | None = None,
 
     Values of ``raw_keys`` stay strings exactly as written (a group "007" is not the number 7).
     """
-    result: dict[str, object] = {}
+    pairs: list[tuple[str, str | None]] = []
     pos = 0
     text = text.rstrip("\n")
     while pos < len(text):
@@ -62,16 +70,29 @@ def parse_key_values(text: str, path: str = "?", line: int | None = None,
             break
         m = _KV.match(text, pos)
         if m is None or m.end() == pos:
-            raise DataFormatError(f"cannot parse key=value pairs near {text[pos:pos + 30]!r}",
+            raise DataFormatError(f"cannot parse key=value pairs near {shorten(text[pos:], 30)!r}",
                                   path=path, line=line)
-        key, raw = m.group(1), m.group(2)
+        pairs.append((m.group(1), m.group(2)))
+        pos = m.end()
+    # the whole line parses; now it must say each thing once (no "last one wins")
+    result: dict[str, object] = {}
+    reserved: dict[str, str] = {}
+    for key, raw in pairs:
+        if key in result:
+            raise _AmbiguousComment(f"key {shorten(key)!r} appears twice in the comment line; "
+                                    "expected each key once", path=path, line=line)
+        if key.lower() in _RESERVED:
+            first = reserved.setdefault(key.lower(), key)
+            if first != key:
+                raise _AmbiguousComment(f"keys {shorten(first)!r} and {shorten(key)!r} are both "
+                                        "given; they name the same quantity (case is ignored); "
+                                        "expected one", path=path, line=line)
         if raw is None:
             result[key] = True
         elif key.lower() in raw_keys:
             result[key] = _unquote(raw)[0]
         else:
             result[key] = _typed(raw)
-        pos = m.end()
     return result
 
 
@@ -86,14 +107,16 @@ def _unquote(raw: str) -> tuple[str, bool]:
 
 def _typed(raw: str) -> object:
     text, quoted = _unquote(raw)
-    tokens = text.split()
+    tokens = split_fields(text)
     if not tokens:
         return text
-    for conv in (int, float):
-        try:
-            values = [conv(t) for t in tokens]
-        except ValueError:
-            continue
+    # strict ASCII numbers (Python's int/float would also read "١٢" or "1_0")
+    values: list | None = None
+    if all(_INTEGER.fullmatch(t) for t in tokens):
+        values = [int(t) for t in tokens]
+    elif all(is_number(t) for t in tokens):
+        values = [float(t) for t in tokens]
+    if values is not None:
         if len(values) == 1 and not (quoted and len(tokens) > 1):
             return values[0]
         return np.array(values)
@@ -106,16 +129,31 @@ def _typed(raw: str) -> object:
 def _parse_properties(spec: str, path: str, line: int) -> list[tuple[str, str, int]]:
     parts = spec.split(":")
     if len(parts) % 3 != 0:
-        raise DataFormatError(f"Properties={spec!r} is not a list of name:type:count triples",
-                              path=path, line=line)
+        raise DataFormatError(f"Properties={shorten(spec)!r} is not a list of name:type:count "
+                              "triples", path=path, line=line)
     columns = []
     for k in range(0, len(parts), 3):
         name, kind, count = parts[k], parts[k + 1].upper(), parts[k + 2]
         if kind not in ("S", "R", "I", "L") or not re.fullmatch(r"[0-9]{1,6}", count) or int(count) < 1:
-            raise DataFormatError(f"Properties entry {name}:{parts[k + 1]}:{count} has an unknown "
-                                  "type or count; expected S, R, I or L and a positive count",
+            raise DataFormatError(f"Properties entry {shorten(':'.join(parts[k:k + 3]))} has an "
+                                  "unknown type or count; expected S, R, I or L and a positive count",
                                   path=path, line=line)
+        if not _PROPERTY_NAME.fullmatch(name):
+            raise DataFormatError(f"Properties column name {shorten(name)!r} is not a name "
+                                  "(letters, digits, _ - .)", path=path, line=line)
+        if any(name == c[0] for c in columns):
+            raise DataFormatError(f"Properties names column {shorten(name)!r} twice; expected each "
+                                  "column once", path=path, line=line)
+        if name in _ATOMS_ARRAYS:
+            raise DataFormatError(f"Properties column {name!r} would replace the atoms' own "
+                                  f"{name}; use species/Z and pos", path=path, line=line)
         columns.append((name, kind, int(count)))
+    aliases = [c[0] for c in columns if c[0] in _PER_ATOM_LABELS]
+    for target in set(_PER_ATOM_LABELS.values()):
+        named = [a for a in aliases if _PER_ATOM_LABELS[a] == target]
+        if len(named) > 1:
+            raise DataFormatError(f"Properties has both {named[0]!r} and {named[1]!r} columns, "
+                                  f"which both mean {target}; expected one", path=path, line=line)
     return columns
 
 
@@ -135,28 +173,27 @@ def _frames(handle, name: str) -> Iterator[Frame]:
             return
         if header.strip() == "":
             continue
-        try:
-            n_atoms = int(header.split()[0])
-            if n_atoms < 1 or len(header.split()) != 1:
-                raise ValueError
-        except ValueError:
+        fields = split_fields(header)
+        if len(fields) != 1 or not _INTEGER.fullmatch(fields[0]) or int(fields[0]) < 1:
             raise DataFormatError(f"expected the atom count (a positive integer) of frame "
-                                  f"{frame_index}, found {header.strip()[:40]!r}", path=name,
-                                  line=lineno) from None
+                                  f"{frame_index}, found {shorten(header.strip(), 40)!r}", path=name,
+                                  line=lineno)
+        n_atoms = int(fields[0])
         comment = handle.readline()
         lineno += 1
         if not comment:
             raise DataFormatError(f"frame {frame_index} ends before its comment line",
                                   path=name, line=lineno)
         comment_line = lineno
-        rows = []
+        texts = []
         for _ in range(n_atoms):
             text = handle.readline()
             lineno += 1
             if not text:
                 raise DataFormatError(f"frame {frame_index} declares {n_atoms} atoms but the "
-                                      f"file ends after {len(rows)}", path=name, line=lineno)
-            rows.append(text.split())
+                                      f"file ends after {len(texts)}", path=name, line=lineno)
+            texts.append(text)
+        rows = split_lines(texts)
         try:
             yield _build_frame(comment, rows, name, comment_line, frame_index)
         except (ValueError, TypeError, OverflowError) as err:
@@ -176,8 +213,11 @@ def read_extxyz(path: str | os.PathLike) -> list[Frame]:
 def _build_frame(comment: str, rows: list[list[str]], path: str, line: int, index: int) -> Frame:
     try:
         kv = parse_key_values(comment, path, line)
+    except _AmbiguousComment:
+        raise
     except DataFormatError:
-        if re.search(r"\b(Properties|Lattice|pbc)\s*=", comment, re.IGNORECASE):
+        if re.search(r"\b(Properties|Lattice|pbc|energy|stress|virial|config_type|group|weight|"
+                     r"total_charge)\s*=", comment, re.IGNORECASE):
             raise  # meant as extended XYZ: report the broken key=value pairs
         # a plain XYZ file: free text on the comment line (ASE reads it the same way)
         kv = {"comment": comment.strip()} if comment.strip() else {}
@@ -202,13 +242,14 @@ def _build_frame(comment: str, rows: list[list[str]], path: str, line: int, inde
     else:
         pbc = np.atleast_1d(np.asarray(pbc_value))
         if pbc.dtype != bool or pbc.shape != (3,):
-            raise DataFormatError(f"pbc must be three of T/F, found {pbc_value!r}", path=path, line=line)
+            raise DataFormatError(f"pbc must be three of T/F, found {shorten(pbc_value)!r}", path=path,
+                                  line=line)
     atoms = Atoms(symbols=symbols, positions=positions, cell=cell, pbc=pbc)
 
     labels: dict[str, object] = {}
     for col_name in list(arrays):
         target = _PER_ATOM_LABELS.get(col_name)
-        if target is not None and target not in labels:
+        if target is not None:      # _parse_properties refused two columns for one label
             labels[target] = arrays.pop(col_name)
     for col_name, value in arrays.items():
         atoms.arrays[col_name] = value
@@ -216,7 +257,10 @@ def _build_frame(comment: str, rows: list[list[str]], path: str, line: int, inde
     energy = take("energy")
     stress = take("stress")
     virial = take("virial")
-    if stress is None and virial is not None:
+    if stress is not None and virial is not None:
+        raise DataFormatError("both stress and virial are given; expected one of them",
+                              path=path, line=line)
+    if virial is not None:
         vir = _numbers(virial, "virial", (9,), path, line).reshape(3, 3)
         if not atoms.pbc.all() or abs(atoms.get_volume()) < 1e-12:
             raise DataFormatError("virial given for a structure without a periodic cell",
@@ -231,7 +275,7 @@ def _build_frame(comment: str, rows: list[list[str]], path: str, line: int, inde
     weight = take("weight")
     total_charge = take("total_charge")
     try:
-        return Frame(
+        frame = Frame(
             atoms,
             energy=_scalar(energy, "energy", path, line),
             stress=stress,
@@ -242,8 +286,10 @@ def _build_frame(comment: str, rows: list[list[str]], path: str, line: int, inde
             info=kv,
             **labels,
         )
+        check_frame(frame)
     except DataFormatError as err:
         raise DataFormatError(err.reason, path=path, line=line, frame=index) from None
+    return frame
 
 
 _EXPECTED_KINDS = {"species": ("S", 1), "Z": ("I", 1), "pos": ("R", 3), "forces": ("R", 3),
@@ -256,7 +302,7 @@ def _columns(columns: list[tuple[str, str, int]], rows: list[list[str]], path: s
     for col_name, kind, count in columns:
         want = _EXPECTED_KINDS.get(col_name)
         if want is not None and (kind, count) != want:
-            raise DataFormatError(f"Properties column {col_name!r} is {kind}:{count}, expected "
+            raise DataFormatError(f"Properties column {shorten(col_name)!r} is {kind}:{count}, expected "
                                   f"{want[0]}:{want[1]}", path=path, line=line, frame=index)
     width = sum(c for _, _, c in columns)
     for k, row in enumerate(rows):
@@ -269,26 +315,50 @@ def _columns(columns: list[tuple[str, str, int]], rows: list[list[str]], path: s
     for name, kind, count in columns:
         block = table[:, col:col + count]
         col += count
-        try:
-            if kind == "R":
-                value = block.astype(np.float64)
-            elif kind == "I":
-                value = block.astype(np.int64)
-            elif kind == "L":
-                bad = ~np.isin(block, ["T", "F", "True", "False"])
-                if bad.any():
-                    raise ValueError
-                value = np.isin(block, ["T", "True"])
-            else:
-                value = block.astype(str)
-        except (ValueError, OverflowError):
-            raise DataFormatError(f"column {name!r} ({kind}) holds a value that is not of that type",
-                                  path=path, line=line, frame=index) from None
-        if kind == "R" and not np.all(np.isfinite(value)):
-            raise DataFormatError(f"column {name!r} holds a non-finite number", path=path, line=line,
-                                  frame=index)
+        value = _typed_column(block, name, kind, path, line, index)
         arrays[name] = value[:, 0] if count == 1 else value
     return arrays
+
+
+_KIND_WORDS = {"R": "a real number", "I": "an integer", "L": "T or F"}
+
+
+def _token_ok(token: str, kind: str) -> bool:
+    if kind == "R":
+        return is_number(token)
+    if kind == "I":
+        return _INTEGER.fullmatch(token) is not None and -2**63 <= int(token) < 2**63
+    return token in ("T", "F", "True", "False")
+
+
+def _typed_column(block: np.ndarray, name: str, kind: str, path: str, line: int,
+                  index: int) -> np.ndarray:
+    """One Properties column (atoms × count strings) as typed values; a token of the wrong
+    type or a non-finite real is an error naming the atom's line."""
+    if kind == "S":
+        return block.astype(str)
+    value = None
+    if kind == "L":
+        if np.isin(block, ["T", "F", "True", "False"]).all():
+            value = np.isin(block, ["T", "True"])
+    elif number_characters_only("".join(block.ravel().tolist())):
+        try:                        # float/int accept exactly the strict syntax here
+            value = block.astype(np.float64 if kind == "R" else np.int64)
+        except (ValueError, OverflowError):
+            value = None
+    if value is None:
+        for (row, _), token in np.ndenumerate(block):
+            if not _token_ok(token, kind):
+                raise DataFormatError(f"column {shorten(name)!r} of atom {row}: expected "
+                                      f"{_KIND_WORDS[kind]}, found {shorten(token)!r}", path=path,
+                                      line=line + 1 + row, frame=index)
+        raise DataFormatError(f"column {shorten(name)!r}: unreadable values", path=path, line=line,
+                              frame=index)
+    if kind == "R" and not np.all(np.isfinite(value)):
+        row = int(np.argwhere(~np.isfinite(value))[0, 0])
+        raise DataFormatError(f"column {shorten(name)!r} of atom {row} holds a non-finite number",
+                              path=path, line=line + 1 + row, frame=index)
+    return value
 
 
 def _species_and_positions(arrays: dict[str, np.ndarray], path: str, line: int,
@@ -296,9 +366,16 @@ def _species_and_positions(arrays: dict[str, np.ndarray], path: str, line: int,
     """Element symbols (from ``species`` or ``Z``) and positions, taken out of ``arrays``."""
     if "species" in arrays:
         symbols = [str(s) for s in arrays.pop("species")]
-        for s in symbols:
+        for k, s in enumerate(symbols):
             if not is_element(s):
-                raise DataFormatError(f"unknown element {s!r}", path=path, line=line, frame=index)
+                raise DataFormatError(f"unknown element {shorten(s)!r}", path=path, line=line + 1 + k,
+                                      frame=index)
+        if "Z" in arrays:           # both given (ASE allows it): they must agree
+            z = arrays.pop("Z")
+            for k, (s, number) in enumerate(zip(symbols, z.tolist())):
+                if not 0 < number < len(chemical_symbols) or chemical_symbols[number] != s:
+                    raise DataFormatError(f"atom {k}: species {s} but Z {int(number)}; expected "
+                                          "them to agree", path=path, line=line + 1 + k, frame=index)
     elif "Z" in arrays:
         z = arrays.pop("Z")
         if np.any((z < 1) | (z >= len(chemical_symbols))):
@@ -318,7 +395,8 @@ def _scalar(value, key: str, path: str, line: int) -> float | None:
     if value is None:
         return None
     if isinstance(value, (bool, np.ndarray, str)) or not np.isfinite(float(value)):
-        raise DataFormatError(f"{key} must be one finite number, found {value!r}", path=path, line=line)
+        raise DataFormatError(f"{key} must be one finite number, found {shorten(value)!r}", path=path,
+                              line=line)
     return float(value)
 
 
@@ -327,7 +405,8 @@ def _numbers(value, key: str, sizes: tuple[int, ...], path: str, line: int) -> n
     try:
         arr = np.asarray(value, dtype=np.float64).reshape(-1)
     except (ValueError, TypeError):
-        raise DataFormatError(f"{key} must hold numbers, found {value!r}", path=path, line=line) from None
+        raise DataFormatError(f"{key} must hold numbers, found {shorten(value)!r}", path=path,
+                              line=line) from None
     if arr.size not in sizes:
         raise DataFormatError(f"{key} must hold {' or '.join(map(str, sizes))} numbers, found {arr.size}",
                               path=path, line=line)
@@ -404,7 +483,7 @@ def format_frame(frame: Frame) -> str:
         parts.append(f"weight={_fmt(frame.weight)}")
     for key, value in frame.info.items():
         if key.lower() in _RESERVED or not re.fullmatch(r"[A-Za-z_][\w\-.:]*", key):
-            raise DataFormatError(f"info key {key!r} cannot be written to extended XYZ")
+            raise DataFormatError(f"info key {shorten(key)!r} cannot be written to extended XYZ")
         parts.append(f"{key}={_format_value(value)}")
     parts.append('pbc="' + " ".join("T" if p else "F" for p in atoms.pbc) + '"')
 
@@ -425,5 +504,6 @@ def write_extxyz(path: str | os.PathLike, frames: Iterable[Frame]) -> None:
     """Write frames to an extended XYZ file atomically (exact float round trip)."""
     with located(os.fspath(path)):
         with atomic_write(path) as out:
-            for frame in frames:
+            for index, frame in enumerate(frames):
+                check_frame(frame, index=index)   # never write what the reader would refuse
                 out.write(format_frame(frame))

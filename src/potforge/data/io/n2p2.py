@@ -29,9 +29,9 @@ from ase import Atoms
 from ...core.atomic import atomic_write
 from ...core.elements import is_element
 from ...core.errors import DataFormatError, located
-from ...core.text import first_non_number, open_text
+from ...core.text import open_text, parse_floats, shorten, split_fields
 from ...core.units import energy_factor, length_factor
-from ..frame import Frame
+from ..frame import Frame, check_frame, frame_problem
 
 __all__ = ["read_input_data", "iter_input_data", "write_input_data"]
 
@@ -51,10 +51,13 @@ def _blocks(handle, name: str, lf: float, ef: float) -> Iterator[Frame]:
     block: _Block | None = None
     lineno = 0
     for lineno, raw in enumerate(handle, start=1):
-        fields = raw.split()
+        fields = split_fields(raw)
         if not fields or fields[0].startswith("#"):
             continue
         key = fields[0]
+        if key in ("begin", "end") and len(fields) > 1:
+            raise DataFormatError(f"'{key}' takes nothing after it, found {shorten(' '.join(fields[1:]))!r}",
+                                  path=name, line=lineno)
         if key == "begin":
             if block is not None:
                 raise DataFormatError(f"'begin' inside the structure opened at line "
@@ -62,7 +65,7 @@ def _blocks(handle, name: str, lf: float, ef: float) -> Iterator[Frame]:
             block = _Block(lineno)
             continue
         if block is None:
-            raise DataFormatError(f"{key!r} outside a begin/end block; expected 'begin'",
+            raise DataFormatError(f"{shorten(key)!r} outside a begin/end block; expected 'begin'",
                                   path=name, line=lineno)
         if key == "end":
             yield block.to_frame(name, lineno, lf, ef)
@@ -74,22 +77,18 @@ def _blocks(handle, name: str, lf: float, ef: float) -> Iterator[Frame]:
                 raise DataFormatError(f"'lattice' needs 3 numbers, found {len(fields) - 1}",
                                       path=name, line=lineno)
             block.lattice.append(_floats(fields[1:4], name, lineno, "lattice"))
-        elif key == "energy":
-            block.energy = _one_float(fields, name, lineno)
-        elif key == "charge":
-            block.charge = _one_float(fields, name, lineno)
+        elif key in ("energy", "charge"):
+            block.once(key, name, lineno)
+            setattr(block, key, _one_float(fields, name, lineno))
         elif key == "comment":
             text = raw.strip()[len("comment"):].strip()
             if text.startswith(_META_PREFIX + "{"):
-                try:
-                    block.meta = json.loads(text[len(_META_PREFIX):])
-                except json.JSONDecodeError as err:
-                    raise DataFormatError(f"unreadable potforge metadata comment ({err.msg})",
-                                          path=name, line=lineno) from None
+                block.once("potforge metadata comment", name, lineno)
+                block.meta = _metadata_json(text[len(_META_PREFIX):], name, lineno)
             else:
                 block.comments.append(text)
         else:
-            raise DataFormatError(f"unknown keyword {key!r}; expected begin, comment, lattice,"
+            raise DataFormatError(f"unknown keyword {shorten(key)!r}; expected begin, comment, lattice,"
                                   " atom, energy, charge or end", path=name, line=lineno)
     if block is not None:
         raise DataFormatError(f"structure opened at line {block.start} has no 'end'",
@@ -102,11 +101,34 @@ def read_input_data(path: str | os.PathLike, *, length_unit: str = "angstrom",
     return list(iter_input_data(path, length_unit=length_unit, energy_unit=energy_unit))
 
 
+def _metadata_json(text: str, path: str, lineno: int):
+    """The JSON of a ``comment potforge {...}`` line; a key given twice is an error, not
+    "the last one wins"."""
+    def pairs(items):
+        out = {}
+        for key, value in items:
+            if key in out:
+                raise DataFormatError(f"potforge metadata comment names {shorten(key)!r} twice; "
+                                      "expected each key once", path=path, line=lineno)
+            out[key] = value
+        return out
+
+    try:
+        return json.loads(text, object_pairs_hook=pairs)
+    except json.JSONDecodeError as err:
+        raise DataFormatError(f"unreadable potforge metadata comment ({err.msg})",
+                              path=path, line=lineno) from None
+    except RecursionError:
+        raise DataFormatError("potforge metadata comment nested too deeply", path=path,
+                              line=lineno) from None
+
+
 class _Block:
-    __slots__ = ("start", "lattice", "symbols", "rows", "energy", "charge", "comments", "meta")
+    __slots__ = ("start", "lattice", "symbols", "rows", "energy", "charge", "comments", "meta", "seen")
 
     def __init__(self, start: int) -> None:
         self.start = start
+        self.seen: dict[str, int] = {}
         self.lattice: list[list[float]] = []
         self.symbols: list[str] = []
         self.rows: list[list[float]] = []
@@ -115,6 +137,15 @@ class _Block:
         self.comments: list[str] = []
         self.meta: dict | None = None
 
+    def once(self, record: str, path: str, lineno: int) -> None:
+        """A record a structure holds at most once (energy, charge, metadata): a second one
+        is an error naming both lines."""
+        first = self.seen.setdefault(record, lineno)
+        if first != lineno:
+            raise DataFormatError(f"second {record!r} line in the structure opened at line "
+                                  f"{self.start} (first at line {first}); expected one",
+                                  path=path, line=lineno)
+
     def add_atom(self, fields: list[str], path: str, lineno: int) -> None:
         if len(fields) != 10:
             raise DataFormatError(
@@ -122,7 +153,8 @@ class _Block:
                 "x y z element charge atomic_energy fx fy fz", path=path, line=lineno)
         symbol = fields[4]
         if not is_element(symbol):
-            raise DataFormatError(f"unknown element {symbol!r} in 'atom' line", path=path, line=lineno)
+            raise DataFormatError(f"unknown element {shorten(symbol)!r} in 'atom' line", path=path,
+                                  line=lineno)
         self.symbols.append(symbol)
         self.rows.append(_floats(fields[1:4] + fields[5:10], path, lineno, "atom"))
 
@@ -151,7 +183,7 @@ class _Block:
         elif self.comments:
             info["comment"] = "\n".join(self.comments)
         try:
-            return Frame(
+            frame = Frame(
                 atoms,
                 energy=self.energy * ef if self.energy is not None and "energy" in present else None,
                 forces=data[:, 5:8] * (ef / lf) if "forces" in present else None,
@@ -165,8 +197,14 @@ class _Block:
                 info=info,
             )
         except (TypeError, ValueError) as err:
+            reason = err.reason if isinstance(err, DataFormatError) else err
             raise DataFormatError(f"bad potforge metadata in structure opened at line {self.start}:"
-                                  f" {err}", path=path, line=lineno) from None
+                                  f" {reason}", path=path, line=lineno) from None
+        problem = frame_problem(frame)
+        if problem is not None:
+            raise DataFormatError(f"structure opened at line {self.start}: {problem}", path=path,
+                                  line=lineno)
+        return frame
 
 
 def _check_metadata(meta) -> str | None:
@@ -177,32 +215,26 @@ def _check_metadata(meta) -> str | None:
         return "expected a JSON object"
     labels = meta.get("labels", [])
     if not isinstance(labels, list) or any(x not in LABELS for x in labels):
-        return f"'labels' must be a list of {', '.join(LABELS)}, found {labels!r}"
+        return f"'labels' must be a list of {', '.join(LABELS)}, found {shorten(repr(labels))}"
     if not isinstance(meta.get("info", {}), dict):
-        return f"'info' must be an object, found {meta['info']!r}"
+        return f"'info' must be an object, found {shorten(repr(meta['info']))}"
     for key in ("config_type", "group", "comment"):
         if key in meta and not isinstance(meta[key], str):
-            return f"{key!r} must be a string, found {meta[key]!r}"
+            return f"{key!r} must be a string, found {shorten(repr(meta[key]))}"
     weight = meta.get("weight", 1.0)
     if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not np.isfinite(weight):
-        return f"'weight' must be a finite number, found {weight!r}"
+        return f"'weight' must be a finite number, found {shorten(repr(weight))}"
     stress = meta.get("stress")
     if stress is not None and (not isinstance(stress, list) or len(stress) != 6
                                or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
                                           and np.isfinite(v) for v in stress)):
-        return f"'stress' must be 6 finite numbers, found {stress!r}"
+        return f"'stress' must be 6 finite numbers, found {shorten(repr(stress))}"
     return None
 
 
 def _floats(tokens: list[str], path: str, lineno: int, key: str) -> list[float]:
-    try:
-        values = [float(t) for t in tokens]
-    except ValueError:
-        bad = first_non_number(tokens)
-        raise DataFormatError(f"{key!r} line: {bad!r} is not a number", path=path, line=lineno) from None
-    if not all(np.isfinite(values)):
-        raise DataFormatError(f"{key!r} line holds a non-finite number", path=path, line=lineno)
-    return values
+    """Strict ASCII, finite numbers (n2p2 reads them with C's strtod, never '١٢' or '1_0')."""
+    return parse_floats(tokens, f"{key!r} line", path=path, line=lineno)
 
 
 def _one_float(fields: list[str], path: str, lineno: int) -> float:
@@ -228,6 +260,7 @@ def write_input_data(path: str | os.PathLike, frames: Iterable[Frame], *,
     with located(os.fspath(path)):
         with atomic_write(path) as out:
             for index, frame in enumerate(frames):
+                check_frame(frame, index=index)   # never write what the reader would refuse
                 out.write(_format_frame(frame, lf, ef, index))
 
 
