@@ -344,10 +344,13 @@ def _far_structures():
     slab_cell = np.array([[2.9, 0.3, 0.0], [-0.6, 3.1, 0.0], [0.0, 0.0, 0.0]])
     flat = np.column_stack([r.uniform(-2500, 2500, (100, 2)), r.uniform(-0.5, 0.5, 100)])
     return {
-        "open, a pair 1e6 Å away": (np.vstack([blob, [[1e6, 0, 0], [1e6 + 1.5, 0.3, 0]]]), zero, False, 4.0),
-        "open, fragments 1e12 Å apart": (np.vstack([blob - 5e11, blob + [5e11, -5e11, 5e11]]), zero, False, 4.0),
+        "open, a pair 1e6 Å away": (np.vstack([blob, [[1e6, 0, 0], [1e6 + 1.5, 0.3, 0]]]),
+                                    zero, False, 4.0),
+        "open, fragments 1e12 Å apart": (np.vstack([blob - 5e11, blob + [5e11, -5e11, 5e11]]),
+                                         zero, False, 4.0),
         "open, 5000 Å wide flat sheet": (np.vstack([flat, blob]), zero, False, 4.0),
-        "slab T T F, atom 1e6 Å above": (np.vstack([blob, [[0.5, 0.5, 1e6]]]), slab_cell, (True, True, False), 4.0),
+        "slab T T F, atom 1e6 Å above": (np.vstack([blob, [[0.5, 0.5, 1e6]]]), slab_cell,
+                                         (True, True, False), 4.0),
         "wire T F F, atom 1e6 Å aside": (np.vstack([blob, [[0.0, 1e6, -3.0]]]),
                                          np.diag([2.5, 0.0, 0.0]), (True, False, False), 4.0),
         "periodic, 1e7 Å of vacuum": (blob, np.diag([3.0, 3.2, 1e7]), True, 4.0),
@@ -372,7 +375,8 @@ def test_skewed_basis_is_reduced_to_the_lattice_vectors():
     np.testing.assert_allclose(m @ rows, reduced, atol=1e-9)
     # a reduced (here hexagonal) basis is left alone
     hexagonal = np.array([[2.5, 0, 0], [-1.25, 2.5 * 3**0.5 / 2, 0], [0, 0, 4.0]])
-    assert neighbors_module._reduced_cell(hexagonal, np.array([True] * 3))[1] is None
+    gram = (hexagonal @ hexagonal.T).tolist()
+    assert neighbors_module._reduced_cell(hexagonal, np.array([True] * 3), gram)[1] is None
 
 
 def test_isolated_atom_far_away_has_no_neighbours():

@@ -255,7 +255,8 @@ inline void build_grid(Grid& g, const double* positions, int64_t n, const double
         for (int64_t c = 0; c < cells; ++c) {
             if (g.bin_start[c + 1] == g.bin_start[c]) continue;
             const int64_t a = c % g.n_bins[0], b = (c / g.n_bins[0]) % g.n_bins[1];
-            g.occupied_list.push_back({{a, b, c / (g.n_bins[0] * g.n_bins[1])}, g.bin_start[c], g.bin_start[c + 1]});
+            const int64_t z = c / (g.n_bins[0] * g.n_bins[1]);
+            g.occupied_list.push_back({{a, b, z}, g.bin_start[c], g.bin_start[c + 1]});
         }
     } else {
         for (int64_t i = 0; i < n; ++i) order[i] = i;
@@ -497,7 +498,8 @@ inline NeighborListData compute_neighbor_list(const double* positions, size_t n_
             for (int64_t i = begin; i < end; ++i) {
                 const int64_t room = max_pairs - total.load(std::memory_order_relaxed);
                 const int64_t m = pairs_of(grid, i, cutoff, room, buf, scratch);
-                if (m < 0 || total.fetch_add(m, std::memory_order_relaxed) + m > max_pairs) too_many.store(true);
+                if (m < 0 || total.fetch_add(m, std::memory_order_relaxed) + m > max_pairs)
+                    too_many.store(true);
                 if (too_many.load(std::memory_order_relaxed)) return;
                 out.offsets[i + 1] = m;
             }

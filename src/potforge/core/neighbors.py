@@ -116,44 +116,72 @@ def check_structure(positions: np.ndarray, cell: np.ndarray, pbc: np.ndarray,
     the periodic cell vectors must be independent, and every periodic direction must be at
     least ``min_height`` (Å) thick: a thinner cell puts an atom on top of its own image.
     """
+    _check_positions(positions)
+    _periodic_gram(cell, pbc, min_height)
+
+
+def _check_positions(positions: np.ndarray) -> None:
+    if positions.size == 0:
+        return
+    largest = float(np.abs(positions).max())
+    if largest <= MAX_COORDINATE:  # also False for NaN
+        return
     if not np.all(np.isfinite(positions)):
         bad = int(np.argwhere(~np.isfinite(positions))[0, 0])
         raise StructureError(f"atom {bad} has a non-finite coordinate {positions[bad].tolist()}")
-    if positions.size and np.abs(positions).max() > MAX_COORDINATE:
-        bad = int(np.argmax(np.abs(positions).max(axis=1)))
-        raise StructureError(f"atom {bad} lies at {positions[bad].tolist()} Å: coordinates beyond "
-                             f"{MAX_COORDINATE:.0e} Å cannot resolve interatomic distances in float64")
-    if not np.all(np.isfinite(cell)):
+    bad = int(np.argmax(np.abs(positions).max(axis=1)))
+    raise StructureError(f"atom {bad} lies at {positions[bad].tolist()} Å: coordinates beyond "
+                         f"{MAX_COORDINATE:.0e} Å cannot resolve interatomic distances in float64")
+
+
+def _periodic_gram(cell: np.ndarray, pbc: np.ndarray, min_height: float) -> list[list[float]]:
+    """The Gram matrix of the periodic cell vectors (floats), after checking them.
+
+    Plain float arithmetic on at most 3 vectors: numpy's per-call overhead would cost more
+    than the rest of a small structure's neighbour list.
+    """
+    rows = cell.tolist()
+    if not all(math.isfinite(x) for row in rows for x in row):
         raise StructureError("the cell has non-finite entries")
     periodic = [a for a in range(3) if pbc[a]]
-    if not periodic:
-        return
-    rows = cell[periodic]
-    lengths = np.linalg.norm(rows, axis=1)
+    vectors = [rows[a] for a in periodic]
+    gram = [[u[0] * v[0] + u[1] * v[1] + u[2] * v[2] for v in vectors] for u in vectors]
+    lengths = [math.sqrt(gram[k][k]) for k in range(len(vectors))]
     for axis, length in zip(periodic, lengths):
         if length < 1e-8:
             raise StructureError(f"periodic along axis {axis} but cell vector {axis} has zero length")
         if length > MAX_COORDINATE:
             raise StructureError(f"periodic cell vector {axis} is {length:.4g} Å long (at most "
                                  f"{MAX_COORDINATE:.0e} Å)")
+    if not vectors:
+        return gram
     # independence of the periodic vectors: Gram determinant relative to the lengths
-    gram = rows @ rows.T
-    if np.linalg.det(gram) < 1e-12 * float(np.prod(lengths**2)):
-        raise StructureError(f"the periodic cell vectors {[cell[a].tolist() for a in periodic]} are "
-                             "(nearly) linearly dependent")
+    det = _det(gram)
+    if det < 1e-12 * math.prod(x * x for x in lengths):
+        raise StructureError(f"the periodic cell vectors {vectors} are (nearly) linearly dependent")
     if min_height > 0:
         for k, axis in enumerate(periodic):
-            others = np.delete(rows, k, axis=0)
-            if len(others) == 0:
-                height = lengths[k]
-            else:
-                # the component of this vector orthogonal to the other periodic vectors
-                q, _ = np.linalg.qr(others.T)
-                height = float(np.linalg.norm(rows[k] - q @ (q.T @ rows[k])))
+            # the component of vector k orthogonal to the other periodic vectors
+            minor = [[gram[a][b] for b in range(len(gram)) if b != k] for a in range(len(gram)) if a != k]
+            height = math.sqrt(det / _det(minor))
             if height < min_height:
                 raise StructureError(f"the cell is only {height:.4g} Å thick along periodic axis "
                                      f"{axis}: each atom would overlap its own image (minimum "
                                      f"{min_height} Å)")
+    return gram
+
+
+def _det(m: list[list[float]]) -> float:
+    """Determinant of a 0x0 to 3x3 matrix."""
+    if len(m) == 0:
+        return 1.0
+    if len(m) == 1:
+        return m[0][0]
+    if len(m) == 2:
+        return m[0][0] * m[1][1] - m[0][1] * m[1][0]
+    return (m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1])
+            - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0])
+            + m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0]))
 
 
 def check_cutoff(cutoff: object) -> float:
@@ -205,11 +233,12 @@ def neighbor_list(positions: np.ndarray, cell: np.ndarray, pbc, cutoff: float, *
     cutoff = check_cutoff(cutoff)
     if n_threads < 0:
         raise ValueError(f"n_threads must be >= 0, got {n_threads}")
-    check_structure(positions, cell, pbc, min_height)
+    _check_positions(positions)
+    gram = _periodic_gram(cell, pbc, min_height)
     # the rows of open directions become unit vectors orthogonal to everything else, which the
     # compiled cell list needs; skewed periodic rows become a reduced basis of the same lattice
     cell = _complete_cell(cell, pbc)
-    work, to_cell = _reduced_cell(cell, pbc)
+    work, to_cell = _reduced_cell(cell, pbc, gram)
     try:
         i, j, s, v, d, off = _native().neighbor_list(positions, work, [bool(x) for x in pbc],
                                                      cutoff, int(n_threads), max_pairs(), _DENSE_CELLS)
@@ -227,43 +256,45 @@ def _complete_cell(cell: np.ndarray, pbc: np.ndarray) -> np.ndarray:
     """Replace the rows of non-periodic directions by unit vectors orthogonal to the others."""
     if pbc.all():
         return cell
-    cell = cell.copy()
-    periodic_rows = [cell[a] for a in range(3) if pbc[a]]
+    if not pbc.any():
+        return np.eye(3)
+    rows = cell.tolist()  # 3-vector arithmetic in floats: numpy's overhead would dominate here
+    periodic_rows = [rows[a] for a in range(3) if pbc[a]]
     for a in range(3):
         if pbc[a]:
             continue
         if len(periodic_rows) == 2:
-            n = np.cross(periodic_rows[0], periodic_rows[1])
-        elif len(periodic_rows) == 1:
-            p = periodic_rows[0]
-            trial = np.eye(3)[int(np.argmin(np.abs(p)))]
-            n = np.cross(p, trial)
+            n = _cross(periodic_rows[0], periodic_rows[1])
         else:
-            n = np.eye(3)[a]
-        cell[a] = n / np.linalg.norm(n)
-        periodic_rows.append(cell[a])
-    return cell
+            p = periodic_rows[0]
+            smallest = min(range(3), key=lambda c: abs(p[c]))
+            n = _cross(p, [float(c == smallest) for c in range(3)])
+        length = math.sqrt(n[0] ** 2 + n[1] ** 2 + n[2] ** 2)
+        rows[a] = [x / length for x in n]
+        periodic_rows.append(rows[a])
+    return np.array(rows)
 
 
-def _reduced_cell(cell: np.ndarray, pbc: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+def _cross(a: list[float], b: list[float]) -> list[float]:
+    return [a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]]
+
+
+def _reduced_cell(cell: np.ndarray, pbc: np.ndarray,
+                  gram: list[list[float]]) -> tuple[np.ndarray, np.ndarray | None]:
     """A cell whose periodic rows are a short basis of the same lattice, and the integer matrix
-    M with ``reduced_rows = M @ periodic_rows`` (None when the rows are kept as they are).
+    M with ``reduced_rows = M @ periodic_rows`` (None when the rows are kept as they are);
+    ``gram``: the Gram matrix of the periodic rows.
 
     A skewed basis (say a = (3, 0, 0), b = (3000, 3, 0)) has cell heights far below its lattice
     spacing, which would make the cell list search thousands of images for nothing. Bases whose
     orthogonality defect (product of lengths / volume) is at most 2 are kept: every reduced
     basis of a 3D lattice has a defect below √2.
     """
+    if len(gram) < 2 or math.prod(gram[k][k] for k in range(len(gram))) <= 4.0 * _det(gram):
+        return cell, None
     periodic = np.flatnonzero(pbc)
-    if len(periodic) < 2:
-        return cell, None
-    rows = cell[periodic]
-    lengths = np.linalg.norm(rows, axis=1)
-    volume = math.sqrt(max(float(np.linalg.det(rows @ rows.T)), 0.0))
-    if float(np.prod(lengths)) <= 2.0 * volume:
-        return cell, None
-    reduced, m = _greedy_reduction(rows)
-    if np.array_equal(m, np.eye(len(rows), dtype=np.int64)):
+    reduced, m = _greedy_reduction(cell[periodic])
+    if np.array_equal(m, np.eye(len(m), dtype=np.int64)):
         return cell, None
     out = cell.copy()
     out[periodic] = reduced
