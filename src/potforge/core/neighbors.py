@@ -31,7 +31,7 @@ __all__ = ["NeighborList", "neighbor_list", "check_structure", "check_min_distan
 DEFAULT_MIN_DISTANCE = 0.3
 
 #: The largest cutoff (Å) a neighbour list accepts. No interatomic potential reaches 1 µm; a
-#: larger value is a unit mistake or a corrupted model file (and would hang a periodic list).
+#: larger value is a unit mistake or a corrupted model file.
 MAX_CUTOFF = 1e4
 
 #: The largest |coordinate| and periodic cell length (Å). float64 numbers are 1.2e-4 Å apart at
