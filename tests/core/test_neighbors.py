@@ -7,6 +7,7 @@ follows from |Δf_a| <= |d| |b_a|, with b_a the reciprocal vectors) and keeps 0 
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 
 import numpy as np
@@ -14,8 +15,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from potforge.core.errors import PotforgeError, StructureError
-from potforge.core.neighbors import NeighborList, check_structure, neighbor_list
+from potforge.core import neighbors as neighbors_module
+from potforge.core.errors import ConfigError, PotforgeError, StructureError
+from potforge.core.neighbors import (MAX_COORDINATE, MAX_CUTOFF, NeighborList, check_min_distance,
+                                     check_structure, neighbor_list)
 
 # Pairs whose distance lies this close to the cutoff may legitimately be decided either way
 # by two codes that round differently; they are compared separately (see _compare).
@@ -263,11 +266,24 @@ def structures(draw):
     return positions, cell, pbc, cutoff
 
 
+@contextlib.contextmanager
+def hashed_grid():
+    """Keep only occupied cells (the grid used for huge or sparse structures) for any structure."""
+    old = neighbors_module._DENSE_CELLS
+    neighbors_module._DENSE_CELLS = 0
+    try:
+        yield
+    finally:
+        neighbors_module._DENSE_CELLS = old
+
+
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(structures())
 def test_random_structures_match_brute_force(structure):
     positions, cell, pbc, cutoff = structure
     check_against_brute_force(positions, cell, pbc, cutoff)
+    with hashed_grid():
+        check_against_brute_force(positions, cell, pbc, cutoff)
 
 
 # -- check_structure ---------------------------------------------------------------------------
@@ -312,3 +328,136 @@ def test_bad_positions_shape_is_a_structure_error():
     with pytest.raises(StructureError):
         neighbor_list(np.zeros((4, 2)), np.eye(3), True, 1.0)
     assert issubclass(StructureError, PotforgeError)
+
+
+# -- physically odd structures (issue 13): right answers or one-line errors, never a signal -----
+
+def _far_structures():
+    """name -> (positions, cell, pbc, cutoff) of structures whose extent dwarfs the cutoff.
+
+    vesin 0.6, used before, divided by zero (SIGFPE) on most of them: its cell grid, capped at
+    1e5 cells, truncated the thin directions of a long or flat bounding box to zero cells.
+    """
+    r = np.random.default_rng(7)
+    blob = r.uniform(0.0, 3.0, (6, 3))
+    zero = np.zeros((3, 3))
+    slab_cell = np.array([[2.9, 0.3, 0.0], [-0.6, 3.1, 0.0], [0.0, 0.0, 0.0]])
+    flat = np.column_stack([r.uniform(-2500, 2500, (100, 2)), r.uniform(-0.5, 0.5, 100)])
+    return {
+        "open, a pair 1e6 Å away": (np.vstack([blob, [[1e6, 0, 0], [1e6 + 1.5, 0.3, 0]]]),
+                                    zero, False, 4.0),
+        "open, fragments 1e12 Å apart": (np.vstack([blob - 5e11, blob + [5e11, -5e11, 5e11]]),
+                                         zero, False, 4.0),
+        "open, 5000 Å wide flat sheet": (np.vstack([flat, blob]), zero, False, 4.0),
+        "slab T T F, atom 1e6 Å above": (np.vstack([blob, [[0.5, 0.5, 1e6]]]), slab_cell,
+                                         (True, True, False), 4.0),
+        "wire T F F, atom 1e6 Å aside": (np.vstack([blob, [[0.0, 1e6, -3.0]]]),
+                                         np.diag([2.5, 0.0, 0.0]), (True, False, False), 4.0),
+        "periodic, 1e7 Å of vacuum": (blob, np.diag([3.0, 3.2, 1e7]), True, 4.0),
+        "periodic, 1e6 Å long cell": (np.vstack([blob, r.uniform(0, 1e6, (20, 3)) * [1, 0, 0]]),
+                                      np.diag([1e6, 3.0, 2.8]), True, 4.0),
+        "periodic, skewed basis (heights 0.03 Å)": (blob[:3], np.array([[3.0, 0, 0], [300.0, 3.0, 0],
+                                                                        [0, 0.2, 3.0]]), True, 4.0),
+    }
+
+
+@pytest.mark.parametrize("name", list(_far_structures()))
+def test_far_apart_and_extreme_cells_match_brute_force(name):
+    positions, cell, pbc, cutoff = _far_structures()[name]
+    check_against_brute_force(positions, cell, pbc, cutoff, min_pairs=2)
+
+
+def test_skewed_basis_is_reduced_to_the_lattice_vectors():
+    rows = np.array([[3.0, 0, 0], [300.0, 3.0, 0], [0, 0.2, 3.0]])
+    reduced, m = neighbors_module._greedy_reduction(rows)
+    np.testing.assert_allclose(np.sort(np.linalg.norm(reduced, axis=1)), [3.0, 3.0, np.hypot(0.2, 3.0)])
+    assert abs(round(np.linalg.det(m))) == 1  # same lattice
+    np.testing.assert_allclose(m @ rows, reduced, atol=1e-9)
+    # a reduced (here hexagonal) basis is left alone
+    hexagonal = np.array([[2.5, 0, 0], [-1.25, 2.5 * 3**0.5 / 2, 0], [0, 0, 4.0]])
+    gram = (hexagonal @ hexagonal.T).tolist()
+    assert neighbors_module._reduced_cell(hexagonal, np.array([True] * 3), gram)[1] is None
+
+
+def test_isolated_atom_far_away_has_no_neighbours():
+    """The reproducer of issue 13: O at the origin, H 2e6 Å away (vesin: SIGFPE)."""
+    nl = neighbor_list([[0, 0, 0], [2e6, 0, 0]], np.zeros((3, 3)), False, 6.35)
+    assert nl.n_pairs == 0
+    np.testing.assert_array_equal(nl.offsets, [0, 0, 0])
+
+
+@pytest.mark.parametrize("pbc", [False, True])
+def test_many_atoms_on_one_point_are_listed_then_refused_as_overlapping(pbc):
+    positions = np.full((40, 3), 1.0)
+    nl = neighbor_list(positions, np.eye(3) * 10.0, pbc, 3.0)
+    check_csr(nl, 40)
+    assert nl.n_pairs == 40 * 39 and np.all(nl.distances == 0)
+    with pytest.raises(StructureError, match="overlap"):
+        check_min_distance(nl.distances, nl.centers, nl.neighbors, 0.3)
+
+
+@pytest.mark.parametrize("cutoff", [np.inf, -np.inf, np.nan, 0.0, -1.0, 1e308, MAX_CUTOFF * 1.001, "x", None])
+def test_bad_cutoffs_are_one_line_config_errors(cutoff):
+    for pbc, cell in ((True, np.eye(3) * 3), (False, np.zeros((3, 3)))):
+        with pytest.raises(ConfigError, match="cutoff") as err:
+            neighbor_list([[0, 0, 0], [1, 0, 0]], cell, pbc, cutoff)
+        assert "\n" not in str(err.value)
+
+
+def test_largest_cutoff_on_an_open_structure_lists_all_pairs():
+    positions = np.random.default_rng(3).uniform(-50, 50, (30, 3))
+    assert neighbor_list(positions, np.zeros((3, 3)), False, MAX_CUTOFF).n_pairs == 30 * 29
+
+
+def test_huge_coordinates_and_cells_are_refused():
+    with pytest.raises(StructureError, match=r"atom 1 .*1e\+12"):
+        neighbor_list([[0, 0, 0], [0, 2 * MAX_COORDINATE, 0]], np.zeros((3, 3)), False, 5.0)
+    with pytest.raises(StructureError, match="cell vector 2"):
+        neighbor_list([[0, 0, 0]], np.diag([3, 3, 2 * MAX_COORDINATE]), True, 5.0)
+    # an atom 1e10 cell lengths outside a periodic cell: its shifts would not fit in int32
+    with pytest.raises(StructureError, match="atom 1 .*outside the periodic cell"):
+        neighbor_list([[0, 0, 0], [3e10, 0, 0]], np.eye(3) * 3.0, True, 5.0)
+
+
+@pytest.mark.parametrize("size,cutoff", [(0.5, MAX_CUTOFF), (0.5, 300.0), (1e-3, 50.0)])
+def test_tiny_cell_with_huge_cutoff_is_refused_at_once(size, cutoff):
+    """Billions of images: refused before any work or memory is spent (this ran out of memory or
+    hung before)."""
+    import time
+
+    start = time.perf_counter()
+    with pytest.raises(StructureError, match="periodic images") as err:
+        neighbor_list([[0.1, 0.1, 0.1]], np.eye(3) * size, True, cutoff)
+    assert "\n" not in str(err.value)
+    assert time.perf_counter() - start < 1.0
+
+
+def test_lists_larger_than_the_memory_allows_are_refused(monkeypatch):
+    monkeypatch.setattr(neighbors_module, "max_pairs", lambda: 10_000)
+    cases = [
+        # a tiny cell with a cutoff that is large but not absurd: 112,930 pairs (refused from
+        # the density before any work), then the same with open z (refused while counting)
+        (np.zeros((1, 3)), np.eye(3), True, 30.0, 1),
+        (np.zeros((1, 3)), np.eye(3), (True, True, False), 70.0, 1),
+        # many atoms on one point, open and periodic, one and two threads
+        (np.zeros((200, 3)), np.zeros((3, 3)), False, 1.0, 1),
+        (np.zeros((600, 3)), np.eye(3) * 20, True, 1.0, 2),
+    ]
+    for positions, cell, pbc, cutoff, threads in cases:
+        with pytest.raises(StructureError, match=r"pairs.* 10000 |exceed 10000 pairs") as err:
+            neighbor_list(positions, cell, pbc, cutoff, n_threads=threads)
+        assert "\n" not in str(err.value)
+    assert neighbor_list(np.zeros((100, 3)), np.zeros((3, 3)), False, 1.0).n_pairs == 9900
+    assert neighbors_module._memory_bytes() > 2**26  # the real limit comes from the machine
+
+
+def test_any_thread_count_and_grid_give_the_same_list_bit_for_bit(rng):
+    cell = np.array([[11.0, 0.0, 0.0], [2.0, 10.0, 0.0], [1.0, -1.5, 12.0]])
+    positions = _random_positions(rng, cell, 1100, low=-0.2, high=1.2)
+    one = neighbor_list(positions, cell, True, 3.0, n_threads=1)
+    assert one.n_pairs > 10_000
+    with hashed_grid():
+        hashed = neighbor_list(positions, cell, True, 3.0, n_threads=1)
+    for other in [neighbor_list(positions, cell, True, 3.0, n_threads=t) for t in (2, 3, 0)] + [hashed]:
+        for name in ("centers", "neighbors", "shifts", "vectors", "distances", "offsets"):
+            np.testing.assert_array_equal(getattr(one, name), getattr(other, name), err_msg=name)

@@ -1,6 +1,6 @@
 // potforge._native: the compiled kernels of potforge.
 //
-// Pure functions of arrays (no I/O, no globals besides the loaded vesin handle). The Python
+// Pure functions of arrays (no I/O, no globals). The Python
 // wrappers in core/neighbors.py, descriptors/symmetry_functions.py and models/hdnnp/ are the
 // public interface; this module is an implementation detail that any layer may call.
 #include <pybind11/numpy.h>
@@ -31,11 +31,14 @@ static py::array_t<T> to_numpy(std::vector<T>&& v, std::vector<py::ssize_t> shap
 }
 
 static py::tuple py_neighbor_list(darray positions, darray cell, std::array<bool, 3> pbc,
-                                  double cutoff, bool full, int n_threads) {
+                                  double cutoff, int n_threads, int64_t max_pairs,
+                                  int64_t max_dense_cells) {
     if (positions.ndim() != 2 || positions.shape(1) != 3)
         throw std::invalid_argument("positions must have shape (n_atoms, 3)");
     if (cell.ndim() != 2 || cell.shape(0) != 3 || cell.shape(1) != 3)
         throw std::invalid_argument("cell must have shape (3, 3)");
+    if (!(cutoff > 0.0) || !std::isfinite(cutoff) || max_pairs < 0)
+        throw std::invalid_argument("cutoff must be finite and positive, max_pairs >= 0");
     const size_t n_atoms = static_cast<size_t>(positions.shape(0));
     double box[3][3];
     for (int a = 0; a < 3; ++a)
@@ -44,8 +47,8 @@ static py::tuple py_neighbor_list(darray positions, darray cell, std::array<bool
     NeighborListData nl;
     {
         py::gil_scoped_release release;
-        nl = compute_neighbor_list(positions.data(), n_atoms, box, periodic, cutoff, full,
-                                   n_threads);
+        nl = compute_neighbor_list(positions.data(), n_atoms, box, periodic, cutoff, n_threads,
+                                   max_pairs, max_dense_cells);
     }
     const py::ssize_t n = static_cast<py::ssize_t>(nl.distance.size());
     return py::make_tuple(to_numpy(std::move(nl.center), {n}),
@@ -269,9 +272,10 @@ static py::tuple py_activation(int type, darray x) {
 
 PYBIND11_MODULE(_native, m) {
     m.doc() = "potforge compiled kernels (implementation detail; use the Python wrappers)";
-    m.def("load_vesin", &load_vesin, py::arg("path"));
+    py::register_exception<NeighborListError>(m, "NeighborListError", PyExc_ValueError);
     m.def("neighbor_list", &py_neighbor_list, py::arg("positions"), py::arg("cell"),
-          py::arg("pbc"), py::arg("cutoff"), py::arg("full") = true, py::arg("n_threads") = 1);
+          py::arg("pbc"), py::arg("cutoff"), py::arg("n_threads"), py::arg("max_pairs"),
+          py::arg("max_dense_cells") = -1);
     py::class_<Kernel, std::shared_ptr<Kernel>>(m, "Kernel", py::module_local())
         .def_property_readonly("architecture", &Kernel::architecture)
         .def_property_readonly("precision", &Kernel::precision)
