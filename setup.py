@@ -6,19 +6,10 @@ functions are compiled for several instruction sets (arch_*.cpp) and picked at r
 one build runs on any x86-64 CPU (``POTFORGE_KERNEL_ARCH`` forces a choice).
 """
 
-import importlib.util
-import os
-import sys
+from pathlib import Path
 
 from pybind11.setup_helpers import Pybind11Extension, build_ext
 from setuptools import setup
-
-
-def _vesin_include() -> str:
-    spec = importlib.util.find_spec("vesin")
-    if spec is None or not spec.submodule_search_locations:
-        sys.exit("potforge build: the 'vesin' package is needed at build time for vesin.h")
-    return os.path.join(spec.submodule_search_locations[0], "include")
 
 
 # -fno-wrapv undoes Python's -fwrapv (from sysconfig CFLAGS), which stops GCC from vectorising
@@ -30,10 +21,9 @@ ext = Pybind11Extension(
     "potforge._native",
     sources=[f"src/potforge/_csrc/{name}.cpp" for name in (
         "module", "arch_baseline", "arch_baseline_f32", "arch_v3", "arch_v3_f32", "arch_v4", "arch_v4_f32")],
-    depends=sorted(str(p) for p in __import__("pathlib").Path("src/potforge/_csrc").glob("*.hpp")),
-    include_dirs=[_vesin_include(), "src/potforge/_csrc"],
+    depends=sorted(str(p) for p in Path("src/potforge/_csrc").glob("*.hpp")),
+    include_dirs=["src/potforge/_csrc"],
     extra_compile_args=compile_args,
-    libraries=["dl"],
     extra_link_args=["-fopenmp"],
     cxx_std=17,
 )
