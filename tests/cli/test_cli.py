@@ -177,3 +177,18 @@ def test_predict_output_carries_provenance(water_dir, tmp_path, capsys):
                      str(tmp_path / "o.xyz"), "--length-unit", "bohr", "--energy-unit", "hartree")
     info = read_frames(tmp_path / "o.xyz")[0].info
     assert code == 0 and info["potforge_version"] == __version__ and info["model"] == str(water_dir)
+
+
+def test_a_closed_pipe_ends_quietly_not_in_a_traceback(shared_data):
+    """`potforge data info FILE | head -1`: the reader closes the pipe early; potforge must end
+    with SIGPIPE's status and no BrokenPipeError traceback."""
+    import subprocess
+    import sys
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "potforge.cli", "data", "info", str(shared_data / "mlearn" / "Cu" / "train.xyz")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process.stdout.close()
+    stderr = process.stderr.read().decode()
+    assert process.wait() == 141, stderr
+    assert "Traceback" not in stderr and "BrokenPipe" not in stderr

@@ -71,6 +71,18 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"potforge {args.verb}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `potforge data info ... | head`: the reader has all it wanted
+        _silence_stdout()
+        return 141  # 128 + SIGPIPE, what a C tool killed by the signal reports
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so that the final flush of a closed pipe does not raise."""
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 def entry() -> None:
@@ -86,7 +98,11 @@ def entry() -> None:
 
     try:
         atexit._run_exitfuncs()
-        sys.stdout.flush()
+        try:
+            sys.stdout.flush()
+        except BrokenPipeError:
+            _silence_stdout()
+            code = code or 141
         sys.stderr.flush()
     finally:
         os._exit(code)
