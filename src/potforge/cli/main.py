@@ -74,6 +74,12 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # `potforge data info ... | head`: the reader has all it wanted
         _silence_stdout()
         return 141  # 128 + SIGPIPE, what a C tool killed by the signal reports
+    except OSError as err:  # the machine refused (permissions, a full disk, a vanished file)
+        if args.debug:
+            raise
+        where = f"{err.filename}: " if err.filename else ""
+        print(f"potforge {args.verb}: error: {where}{err.strerror or err}", file=sys.stderr)
+        return 2
 
 
 def _silence_stdout() -> None:

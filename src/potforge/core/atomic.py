@@ -9,12 +9,15 @@ whose process no longer runs (see :func:`remove_stale`).
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
+
+from .errors import OutputError
 
 __all__ = ["atomic_write", "atomic_path", "atomic_directory", "remove_stale"]
 
@@ -81,24 +84,58 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path in the target's directory; on success it replaces ``path``."""
     path = Path(path)
     directory = path.parent if str(path.parent) else Path(".")
-    directory.mkdir(parents=True, exist_ok=True)
-    remove_stale(path)
-    # a unique name beside the target (same file system, so the final rename is atomic)
-    while True:
-        tmp_path = directory / f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp"
-        try:
-            fd = os.open(tmp_path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-        except FileExistsError:
-            continue
-        os.close(fd)
-        break
+    with _output_errors(path):
+        directory.mkdir(parents=True, exist_ok=True)
+        remove_stale(path)
+        # a unique name beside the target (same file system, so the final rename is atomic)
+        while True:
+            tmp_path = directory / f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp"
+            try:
+                fd = os.open(tmp_path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                continue
+            os.close(fd)
+            break
     try:
-        yield tmp_path
-        os.replace(tmp_path, path)
+        with _output_errors(path, tmp_path):
+            yield tmp_path
+            os.replace(tmp_path, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             tmp_path.unlink()
         raise
+
+
+#: errors of the file system, not of the program: they become one-line OutputErrors
+_WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EACCES,
+                           errno.EPERM, errno.EIO, errno.ENOTDIR, errno.EEXIST, errno.ENOENT,
+                           errno.EISDIR, errno.ENAMETOOLONG})
+#: what a write to an open file can fail with (it names no file)
+_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO})
+
+
+@contextlib.contextmanager
+def _output_errors(path: Path, tmp: Path | None = None) -> Iterator[None]:
+    """Turn a file-system refusal while writing ``path`` (no such folder, a file where a folder
+    should be, not writable, disk full) into one line naming the output. Around the caller's
+    own code (``tmp`` given) only errors of writing the temporary file itself are turned, so a
+    different OSError of the caller keeps its own meaning."""
+    try:
+        yield
+    except OSError as err:
+        ours = err.filename is None and err.errno in _FULL_ERRNOS if tmp is not None else True
+        if tmp is not None and err.filename is not None:
+            ours = Path(err.filename) == tmp
+        if not ours or err.errno not in _WRITE_ERRNOS:
+            raise
+        named = Path(err.filename) if err.filename else None
+        if err.errno in (errno.EEXIST, errno.ENOTDIR) and named is not None and named.is_file():
+            reason = f"{named} is a file, not a folder"
+        else:
+            where = f" ({named})" if named is not None and named.name != path.name \
+                and not named.name.startswith(f".{path.name}.") else ""
+            reason = f"{err.strerror}{where}"
+        raise OutputError(f"cannot write this output: {reason}", path=os.fspath(path)) from None
 
 
 @contextlib.contextmanager
@@ -117,10 +154,11 @@ def atomic_directory(path: str | os.PathLike) -> Iterator[Path]:
     ``path`` (an existing directory is moved aside first and removed after), so a set of files
     that must match is never seen half old, half new."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale(path)
-    tmp = path.parent / f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp"
-    tmp.mkdir()
+    with _output_errors(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale(path)
+        tmp = path.parent / f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp"
+        tmp.mkdir()
     try:
         yield tmp
     except BaseException:

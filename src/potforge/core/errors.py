@@ -17,6 +17,7 @@ __all__ = [
     "DataFormatError",
     "ModelFormatError",
     "StructureError",
+    "OutputError",
     "UnknownElementError",
     "NotFittedError",
     "location",
@@ -80,6 +81,11 @@ class DataFormatError(PotforgeError, ValueError):
 
 class ModelFormatError(PotforgeError, ValueError):
     """A model file (input.nn, scaling.data, weights, a potforge model) is malformed or inconsistent."""
+
+
+class OutputError(PotforgeError):
+    """An output cannot be written (no such folder, not writable, disk full); any existing
+    output is left as it was."""
 
 
 class StructureError(PotforgeError, ValueError):
