@@ -19,6 +19,7 @@ __all__ = [
     "StructureError",
     "UnknownElementError",
     "NotFittedError",
+    "NonFiniteError",
     "location",
     "located",
     "nearest",
@@ -95,6 +96,11 @@ class UnknownElementError(PotforgeError, KeyError):
 
 class NotFittedError(PotforgeError, RuntimeError):
     """A fitter or model was used before ``fit`` was called."""
+
+
+class NonFiniteError(PotforgeError, FloatingPointError):
+    """A model gave NaN or infinity (a prediction, a loss, a parameter); the message names the
+    frame (or epoch and batch) and the quantity. Nothing non-finite is ever written."""
 
 
 @contextlib.contextmanager
