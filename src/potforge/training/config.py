@@ -214,6 +214,17 @@ def _loss_with_noise_file(raw: Any, base_dir: str | os.PathLike) -> Any:
     return {**section, **raw}
 
 
+def _section(raw: Mapping[str, Any], name: str) -> dict:
+    """A copy of the mapping under ``name`` (empty if absent); anything else is a ConfigError."""
+    value = raw.get(name)
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{name}: expected a mapping of keys to values, got "
+                          f"{type(value).__name__} {str(value)[:60]!r}")
+    return dict(value)
+
+
 def training_config(raw: Mapping[str, Any], *, base_dir: str | os.PathLike = ".") -> Config:
     """Validate a raw mapping (as read from YAML) into a :class:`Config`."""
     if not isinstance(raw, Mapping):
@@ -222,10 +233,10 @@ def training_config(raw: Mapping[str, Any], *, base_dir: str | os.PathLike = "."
     for name in raw:
         if name not in sections:
             raise unknown_key_error("", str(name), sections)
-    model_raw = dict(raw.get("model") or {})
+    model_raw = _section(raw, "model")
     kind = model_raw.pop("kind", "hdnnp")
     entry = family(kind, trainable=True)
-    training_raw = dict(raw.get("training") or {})
+    training_raw = _section(raw, "training")
     for key, value in entry.training_defaults.items():  # e.g. classical kinds: lsq, one epoch
         training_raw.setdefault(key, copy.deepcopy(value))
     config = Config(data=build(DataConfig, raw.get("data"), "data"),
