@@ -156,3 +156,42 @@ def test_validation_predictions_are_checked(monkeypatch):
     with pytest.raises(NonFiniteError, match=r"^epoch 0, evaluation: non-finite predicted force on atom 0 "
                                              r"of validation frame 1 \(nan\)"):
         _trainer(KalmanOptimizer(), validation=True).run()
+
+
+def test_cross_validation_records_a_diverging_point_and_chooses_another(tmp_path, monkeypatch):
+    """A grid over learning rates where one diverges: that point loses, the study goes on."""
+    import json
+
+    from potforge.training.crossval import cross_validate
+    from potforge.training.optimizers.first_order import AdamOptimizer
+
+    original = AdamOptimizer.epoch
+
+    def epoch(self, trainer):
+        extra = original(self, trainer)
+        if self.current_lr > 0.5:             # as a learning rate far too large would
+            with torch.no_grad():
+                trainer.model.theta[0] = math.nan
+        return extra
+
+    monkeypatch.setattr(AdamOptimizer, "epoch", epoch)
+    from ase.io import write
+
+    frames = _label(cc.pair_model("morse"), _cu_structures(5))
+    for k, atoms in enumerate(frames):
+        atoms.info["group"] = f"g{k}"
+    write(tmp_path / "d.xyz", frames)
+    cfg = _config(tmp_path, {"kind": "adam", "lr": 1e-3, "batch_size": 2})
+    cfg = training_config({**cfg.plain(), "data": {"train": str(tmp_path / "d.xyz"), "validation_fraction": 0.0}})
+    lines = []
+    result = cross_validate(cfg, 2, {"training.optimizer.lr": [1.0, 1e-3]}, tmp_path / "cv", log=lines.append)
+    assert result.chosen["values"] == {"training.optimizer.lr": 1e-3}
+    assert result.rows[0]["loss_mean"] == math.inf
+    assert any(line.startswith("[training.optimizer.lr=1.0] fold 1/2: diverged (epoch 1: parameter 0 of ")
+               for line in lines)
+    saved = json.loads((tmp_path / "cv" / "cv.json").read_text())
+    assert saved["points"][0]["loss_mean"] is None and "diverged" in saved["folds"][0]
+
+    with pytest.raises(NonFiniteError, match="^cross-validation: training diverged at every grid point; "
+                                             "the first: epoch 1: parameter 0 of "):
+        cross_validate(cfg, 2, {"training.optimizer.lr": [1.0, 2.0]}, tmp_path / "cv2", log=lines.append)
