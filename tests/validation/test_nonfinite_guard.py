@@ -221,3 +221,29 @@ def test_properties_refuse_a_result_that_comes_out_non_finite():
 
     with pytest.raises(NonFiniteError, match=r"^elastic: c11_gpa came out nan \(non-finite"):
         property_table(NaNStress(), "Cu", "fcc", which=["elastic"])
+
+
+def test_a_crash_inside_the_model_leaves_no_temporary_file(tmp_path, data_file):
+    """Every frame is predicted before the output is opened: a native crash (here SIGKILL on
+    the second frame) leaves the old output and no ``.out.xyz.PID.HEX.tmp`` beside it."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "out.xyz"
+    out.write_text("kept\n")
+    script = f"""
+import os, signal
+from potforge.models.hdnnp.example import example
+from potforge.validation.predict import predict_file
+model = example().potential
+inner = model.predict
+def predict(atoms, **kw):
+    if len(atoms) == 7:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return inner(atoms, **kw)
+model.predict = predict
+predict_file(model, {str(data_file)!r}, {str(out)!r})
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True)
+    assert done.returncode == -9
+    assert out.read_text() == "kept\n" and _leftovers(tmp_path) == []
