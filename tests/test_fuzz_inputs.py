@@ -47,14 +47,16 @@ from .fuzz_inputs import _OK, FILE_TYPES, N, build_base, run_cases
 
 _NEIGHBOURS = ("core/neighbors.py (i13-nbr): SIGFPE in neighbor_list for a far-away atom or a "
                "coordinate/cell of 1e9..1e308; a hang for a cutoff of 1e6..2e9 Å")
+_N2P2_DATA = ("data/io/n2p2.py (i13-io): an integer beyond int64 in an atom line makes an object "
+              "array (TypeError from np.isfinite in n2p2.py)")
 _ASE_DB = ("data/io/asedb.py, data/frame.py (i13-io): row.data / numbers blobs decoded by ASE "
            "(JSONDecodeError, UnicodeDecodeError, TypeError, ValueError), text in the energy or "
            "weight column (ValueError in Frame), NaN/inf positions, cell, energy, forces, stress, "
            "weight, total_charge accepted; a lone surrogate in config_type reaches the extxyz "
            "writer (UnicodeEncodeError in write_extxyz)")
 _N2P2_MODEL = ("data/n2p2_model.py, models/hdnnp (i13-nnp): NaN/inf/1e999 symmetry-function "
-               "η, r_s, ζ, cutoff accepted; η = 1e100 or r_s = 1e308 give NaN; a cutoff of 2e9 hangs "
-               "in the neighbour list")
+               "η, r_s, λ, ζ, cutoff accepted; η = 1e100, r_s = 1e308 or a cutoff of 1e-320 give NaN; "
+               "a cutoff of 1.2e7 or 2e9 hangs in the neighbour list")
 _LAMMPS = ("models/classical, data/lammps (i13-lammps): absurd magnitudes accepted (setfl table "
            "values ±1e308, Tersoff B = 1e305, SW a·σ overflowing to an infinite cutoff) give "
            "NaN/inf; Unicode digits read as numbers; σ or R of 1e6 Å, or 12 Å, hang in the "
@@ -62,19 +64,22 @@ _LAMMPS = ("models/classical, data/lammps (i13-lammps): absurd magnitudes accept
 _SAVED_CLASSICAL = ("models/classical, models/hdnnp* (i13-lammps, i13-nnp): a saved model with "
                     "finite but absurd values (weights ±1e308, setfl tables 1e200, EAM forms 1e301) "
                     "predicts NaN/inf; setfl nr = -1e308 (OverflowError in eam._interpolate); pair "
-                    "spline n_knots = 6e100 hangs")
+                    "spline n_knots = 6e100 or a cutoff of 4.5e6 Å hangs; a symmetry-function "
+                    "parameter {} in an hdnnp model.json loads and fails at predict (TypeError in "
+                    "symmetry_functions.table_row)")
 
 #: (file type, failure class) -> where it is fixed (the other parts of issue 13).
 KNOWN_FAILURES: dict[tuple[str, str], str] = {
     ("extxyz", "signal SIGFPE"): _NEIGHBOURS,
     ("n2p2-data", "signal SIGFPE"): _NEIGHBOURS,
+    ("n2p2-data", "TypeError"): _N2P2_DATA,
     ("ase-db", "signal SIGFPE"): _NEIGHBOURS,
     **{("ase-db", name): _ASE_DB for name in ("JSONDecodeError", "UnicodeDecodeError", "TypeError",
                                               "ValueError", "UnicodeEncodeError", "nonfinite-data")},
     **{("n2p2-model", name): _N2P2_MODEL for name in ("nonfinite-parameter", "nonfinite-prediction",
                                                       "hang")},
     **{("potforge-model", name): _SAVED_CLASSICAL for name in ("nonfinite-prediction", "OverflowError",
-                                                               "hang")},
+                                                               "TypeError", "hang")},
     **{(f"lammps-{style}", name): _LAMMPS for style in ("setfl", "tersoff", "sw")
        for name in ("nonfinite-prediction", "nonfinite-parameter", "hang")},
     # switched on with potforge.data.io.dft; seen on that branch's work in progress
