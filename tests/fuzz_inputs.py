@@ -530,7 +530,7 @@ def classify(call) -> tuple[str, str]:
     return "ok", ""
 
 
-def child(base: Path) -> None:
+def child(base: Path, work_root: Path | None = None) -> None:
     """Run the cases read from stdin (JSON [[type, k], ...]); one JSON line per event on the
     original stdout (potforge's own output goes to stderr)."""
     import faulthandler
@@ -555,7 +555,8 @@ def child(base: Path) -> None:
     importlib.import_module("potforge.export")   # imports outside the cases' time limit
 
     cases = json.loads(sys.stdin.read())
-    work_root = Path(tempfile.mkdtemp(prefix="potforge-fuzz-"))
+    # the parent's folder (removed by the parent: a crashed child cleans nothing up)
+    work_root = Path(tempfile.mkdtemp(prefix="potforge-fuzz-", dir=work_root))
     try:
         for file_type, k in cases:
             rng = random.Random(f"{SEED}:{file_type}:{k}")
@@ -631,45 +632,54 @@ def run_cases(base: Path, cases: list, *, timeout: float = TIMEOUT) -> dict:
                                            os.environ.get("PYTHONPATH", "")]))
     results: dict = {}
     pending = [tuple(c) for c in cases]
-    while pending:
-        with tempfile.TemporaryFile() as err:
-            proc = subprocess.Popen([sys.executable, __file__, "--child", str(base)], stdin=subprocess.PIPE,
-                                    stdout=subprocess.PIPE, stderr=err, env=env)
-            lines: queue.Queue = queue.Queue()
-            threading.Thread(target=lambda: ([lines.put(x) for x in proc.stdout], lines.put(None)),
-                             daemon=True).start()
-            proc.stdin.write(json.dumps(pending).encode())
-            proc.stdin.close()
-            current, mutation, before = None, "", len(results)
-            while True:
-                patience = timeout * 2 + 20
-                try:
-                    line = lines.get(timeout=patience + 60 if current is None else patience)
-                except queue.Empty:
-                    proc.kill()
-                    if current is not None:
-                        results[current] = ("hang", f"no answer in {patience:g} s; killed", mutation)
-                    break
-                if line is None:
-                    code = proc.wait()
-                    if current is not None:
-                        err.seek(0)
-                        results[current] = (*_crash(code, err.read().decode(errors="replace")), mutation)
-                    break
-                event = json.loads(line)
-                if "start" in event:
-                    current, mutation = tuple(event["start"]), ""
-                elif "mutation" in event:
-                    mutation = event["mutation"]
-                else:
-                    results[tuple(event["done"])] = (event["category"], event["detail"], mutation)
-                    current = None
-            proc.wait()
-            if len(results) == before and current is None:
-                err.seek(0)
-                raise RuntimeError(f"the fuzz child did not start: {err.read().decode(errors='replace')[-2000:]}")
-        pending = [c for c in pending if c not in results]
+    scratch = tempfile.mkdtemp(prefix="potforge-fuzz-")
+    try:
+        while pending:
+            _run_child(base, scratch, env, pending, results, timeout)
+            pending = [c for c in pending if c not in results]
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
     return results
+
+
+def _run_child(base: Path, scratch: str, env: dict, pending: list, results: dict, timeout: float) -> None:
+    """One child process: runs ``pending`` until it ends or dies; fills ``results``."""
+    with tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen([sys.executable, __file__, "--child", str(base), scratch],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err, env=env)
+        lines: queue.Queue = queue.Queue()
+        threading.Thread(target=lambda: ([lines.put(x) for x in proc.stdout], lines.put(None)),
+                         daemon=True).start()
+        proc.stdin.write(json.dumps(pending).encode())
+        proc.stdin.close()
+        current, mutation, before = None, "", len(results)
+        patience = timeout * 2 + 20   # the child's own alarm and watchdog come first
+        while True:
+            try:
+                line = lines.get(timeout=patience + 60 if current is None else patience)
+            except queue.Empty:
+                proc.kill()
+                if current is not None:
+                    results[current] = ("hang", f"no answer in {patience:g} s; killed", mutation)
+                break
+            if line is None:
+                code = proc.wait()
+                if current is not None:
+                    err.seek(0)
+                    results[current] = (*_crash(code, err.read().decode(errors="replace")), mutation)
+                break
+            event = json.loads(line)
+            if "start" in event:
+                current, mutation = tuple(event["start"]), ""
+            elif "mutation" in event:
+                mutation = event["mutation"]
+            else:
+                results[tuple(event["done"])] = (event["category"], event["detail"], mutation)
+                current = None
+        proc.wait()
+        if len(results) == before and current is None:
+            err.seek(0)
+            raise RuntimeError(f"the fuzz child did not start: {err.read().decode(errors='replace')[-2000:]}")
 
 
 def _crash(code: int, stderr: str) -> tuple[str, str]:
@@ -687,7 +697,7 @@ def _crash(code: int, stderr: str) -> tuple[str, str]:
 
 if __name__ == "__main__":
     if sys.argv[1] == "--child":
-        child(Path(sys.argv[2]))
+        child(Path(sys.argv[2]), Path(sys.argv[3]) if len(sys.argv) > 3 else None)
     elif sys.argv[1] == "--repro":   # one case in this process, with its full traceback
         file_type, k = sys.argv[2], int(sys.argv[3])
         base = build_base(Path(tempfile.mkdtemp()) / "base")
