@@ -577,6 +577,8 @@ def child(base: Path, work_root: Path | None = None) -> None:
             signal.setitimer(signal.ITIMER_REAL, TIMEOUT)
             try:
                 category, detail = classify(lambda: _run(file_type, path, base))
+            except Hang:   # the (one-shot) alarm went off while classify handled another exception
+                category, detail = "hang", f"over {TIMEOUT:g} s, then an exception"
             finally:
                 signal.setitimer(signal.ITIMER_REAL, 0)
                 faulthandler.cancel_dump_traceback_later()
@@ -691,8 +693,12 @@ def _crash(code: int, stderr: str) -> tuple[str, str]:
     where = ", ".join(f"{f.split('site-packages/')[-1].split('src/')[-1]}:{n} in {fn}" for f, n, fn in frames[:3])
     if marker is not None and marker.group(1).startswith("Timeout"):
         return "hang", f"native code, over {TIMEOUT:g} s: {where}"
+    thrown = re.search(r"terminate called after throwing an instance of '(.*)'", stderr)
+    if thrown:   # a C++ exception out of the compiled kernel (std::terminate)
+        return f"C++ {thrown.group(1)}", f"{stderr.strip().splitlines()[-1][:200]}: {where}"
     category = f"signal {signal.Signals(-code).name}" if code < 0 else f"exit {code}"
-    return category, f"{marker.group(1) if marker else 'no message'}: {where}"
+    last = stderr.strip().splitlines()[-1][:200] if stderr.strip() else "no output"
+    return category, f"{marker.group(1) if marker else last}: {where}"
 
 
 if __name__ == "__main__":

@@ -93,3 +93,15 @@ def test_an_integer_of_100000_digits_in_model_json(tmp_path):
     (model / "model.json").write_text(text.replace('"format_version": 1', '"format_version": ' + "9" * 100000))
     with pytest.raises(ModelFormatError, match=r"model.json: invalid JSON \(Exceeds the limit"):
         load_potential(model)
+
+
+def test_a_null_that_the_model_reads_as_nan(tmp_path):
+    """JSON null in a list of numbers becomes NaN in the model's arrays: refused after building."""
+    model = tmp_path / "hdnnp"
+    shutil.copytree(FIXTURES / "hdnnp", model)
+    meta = json.loads((model / "model.json").read_text())
+    meta["model"]["scaling"]["statistics"]["Cu"]["sigma"][4] = None
+    (model / "model.json").write_text(json.dumps(meta))
+    with pytest.raises(ModelFormatError, match=r"model\.scaling\.statistics\.Cu\.sigma\[4\] is nan; a saved "
+                                               r"model holds finite numbers only$"):
+        load_potential(model)

@@ -23,3 +23,10 @@ def test_a_cut_yaml_file(tmp_path):
     with pytest.raises(ConfigError) as info:
         load_config(path)
     assert str(info.value).startswith("model: expected a mapping") and "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("kind", [{}, ["adam"], 3])
+def test_an_optimizer_kind_that_is_not_a_name(kind):
+    raw = {"data": {"train": "train.xyz"}, "training": {"optimizer": {"kind": kind}}}
+    with pytest.raises(ConfigError, match=r"^training.optimizer.kind: .* is not an optimizer.*; expected one of "):
+        training_config(raw)

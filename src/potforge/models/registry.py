@@ -258,9 +258,12 @@ def load_potential(directory: str | os.PathLike) -> Potential:
     _check_finite(description.get("model"), arrays, meta_path, arrays_path)
     cls = entry.potential
     try:
-        return cls.from_saved(description["model"], arrays)
+        potential = cls.from_saved(description["model"], arrays)
     except (KeyError, ValueError, TypeError, AttributeError) as err:
         raise ModelFormatError(f"inconsistent model description: {err}", path=meta_path) from None
+    # what the model made of them too: a null read as NaN, a value that overflowed on the way
+    _check_finite(potential.to_dict(), potential._arrays(), meta_path, arrays_path)
+    return potential
 
 
 def _check_finite(model: Any, arrays: Mapping[str, np.ndarray], meta_path: Path, arrays_path: Path) -> None:
@@ -272,6 +275,7 @@ def _check_finite(model: Any, arrays: Mapping[str, np.ndarray], meta_path: Path,
         raise ModelFormatError(f"{key[0]} is {key[1]}; a saved model holds finite numbers only",
                                path=meta_path)
     for name, values in arrays.items():
+        values = np.asarray(values)
         if values.dtype.kind in "fc":
             bad = np.flatnonzero(~np.isfinite(values))
             if bad.size:
@@ -284,9 +288,12 @@ def _nonfinite_key(value: Any, key: str) -> tuple[str, float] | None:
     """(dotted key, value) of the first NaN or infinite float in JSON data, or None."""
     if isinstance(value, float):
         return None if np.isfinite(value) else (key, value)
+    if isinstance(value, np.ndarray) and value.dtype.kind in "fc":
+        bad = np.flatnonzero(~np.isfinite(value))
+        return (f"{key}[{bad[0]}]", value.reshape(-1)[bad[0]]) if bad.size else None
     if isinstance(value, dict):
         items = value.items()
-    elif isinstance(value, list):
+    elif isinstance(value, (list, tuple)):
         items = ((f"[{k}]", v) for k, v in enumerate(value))
     else:
         return None

@@ -169,7 +169,7 @@ def optimizer_options(raw: Mapping[str, Any], key: str) -> tuple[str, dict]:
     if not isinstance(raw, Mapping):
         raise ConfigError(f"{key}: expected a mapping such as {{kind: kalman}}")
     kind = raw.get("kind", "kalman")
-    if kind not in OPTIMIZERS:
+    if not isinstance(kind, str) or kind not in OPTIMIZERS:   # a mapping or list is not hashable
         from ..core.errors import nearest
 
         guess = nearest(str(kind), list(OPTIMIZERS))
