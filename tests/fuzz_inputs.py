@@ -457,6 +457,19 @@ def _check_model(potential) -> None:
 _CACHE: dict = {}
 
 
+def _evaluate(model, frames) -> None:
+    """``potforge evaluate`` on frames whose predictions are finite (checked before): its
+    NonFiniteError can only refuse labels so large that the RMSE overflows (a one-line refusal,
+    as an unreadable file gets)."""
+    from potforge.core.errors import DataFormatError, NonFiniteError
+    from potforge.validation.evaluate import evaluate
+
+    try:
+        evaluate(model, frames)
+    except NonFiniteError as err:
+        raise DataFormatError(err.reason, path=err.path, frame=err.frame) from None
+
+
 def run_case(file_type: str, path: Path, base: Path) -> None:
     """Load as the CLI does, check every number, predict: raises on anything wrong."""
     from ase.io import read
@@ -478,6 +491,7 @@ def run_case(file_type: str, path: Path, base: Path) -> None:
         from potforge.validation.predict import predict_file
 
         predict_file(model, path, path.parent / "predicted.xyz")
+        _evaluate(model, frames)
     elif file_type == "yaml-config":
         from potforge.training.config import load_config
 

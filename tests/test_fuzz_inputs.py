@@ -18,8 +18,8 @@ checksum or the format kept valid, so that the value checks themselves are reach
 
 Each case loads the file as the CLI does, checks that every number the loaded object holds is
 finite (frames; a model's parameters; a config's values), predicts ordinary structures with
-the model (a clean model for data files, also through ``predict_file``) and checks the result
-is finite. The cases run in a child process, restarted after a crash with the cases left, so
+the model (a clean model for data files, also through ``predict_file`` and ``evaluate``) and
+checks that the result is finite. The cases run in a child process, restarted after a crash with the cases left, so
 that a signal in native code is reported with its case and its Python stack (faulthandler)
 instead of killing pytest. Hangs: ``signal.alarm`` in the child (Python code), a faulthandler
 watchdog that ends the child (native code) and a timeout in the parent.
