@@ -7,6 +7,8 @@ Properties: ``energy``, ``free_energy`` (= energy, no electronic entropy), ``ene
 (per atom), ``forces``, ``stress`` (periodic cells). The number of descriptor values outside
 the training range per atom (extrapolation warnings) is available as
 ``calc.results["extrapolations"]`` and :meth:`PotforgeCalculator.get_extrapolations`.
+A NaN or an infinity in the model's answer is a
+:class:`~potforge.core.errors.NonFiniteError` naming the quantity, never a result.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 from ase.calculators.calculator import Calculator, PropertyNotImplementedError, all_changes
 
+from ..core.errors import NonFiniteError
 from ..models.potential import Potential
 
 __all__ = ["PotforgeCalculator"]
@@ -38,6 +41,11 @@ class PotforgeCalculator(Calculator):
         # forces and stress come almost free with the energy pass, and ASE asks for them one
         # after another: compute everything once and let ASE's cache serve the rest.
         prediction = self.potential.predict(self.atoms, forces=True, stress=periodic)
+        what = prediction.nonfinite()
+        if what is not None:  # an optimizer or MD fed a NaN walks on silently: stop here
+            raise NonFiniteError(f"the model gives a non-finite {what} for "
+                                 f"{self.atoms.get_chemical_formula()} ({len(self.atoms)} atoms, "
+                                 f"{'periodic' if periodic else 'open'})")
         self.results = {
             "energy": prediction.energy,
             "free_energy": prediction.energy,

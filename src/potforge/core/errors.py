@@ -20,6 +20,7 @@ __all__ = [
     "OutputError",
     "UnknownElementError",
     "NotFittedError",
+    "NonFiniteError",
     "location",
     "located",
     "nearest",
@@ -101,6 +102,11 @@ class UnknownElementError(PotforgeError, KeyError):
 
 class NotFittedError(PotforgeError, RuntimeError):
     """A fitter or model was used before ``fit`` was called."""
+
+
+class NonFiniteError(PotforgeError, FloatingPointError):
+    """A model gave NaN or infinity (a prediction, a loss, a parameter); the message names the
+    frame (or epoch and batch) and the quantity. Nothing non-finite is ever written."""
 
 
 @contextlib.contextmanager

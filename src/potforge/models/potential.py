@@ -30,6 +30,7 @@ from ..core.dtypes import check_dtype
 from ..core.errors import ConfigError, ModelFormatError
 from ..core.neighbors import DEFAULT_MIN_DISTANCE
 from ..core.provenance import __version__
+from ..core.voigt import VOIGT_NAMES
 
 __all__ = ["Prediction", "Potential", "MODEL_FORMAT", "MODEL_FORMAT_VERSION", "sha256",
            "MAX_ENERGY_PER_ATOM", "ENERGY_SCALE_RANGE", "check_energy", "check_energy_scale",
@@ -109,6 +110,43 @@ class Prediction:
     @property
     def n_extrapolations(self) -> int:
         return 0 if self.extrapolations is None else int(np.sum(self.extrapolations))
+
+    def nonfinite(self) -> str | None:
+        """The first NaN or infinite value, in words (``energy (nan; energy of atom 3 is
+        nan)``, ``force on atom 5 (inf)``, ``stress component yz (nan)``, ``charge of atom
+        2 (nan)``), or None when every value is finite: what a caller names before it refuses
+        to write or use the prediction."""
+        energy = float(self.energy)
+        if not np.isfinite(energy):
+            atom = _first_bad(self.energies)
+            detail = f"; energy of atom {atom} is {float(np.ravel(self.energies)[atom])}" if atom is not None else ""
+            return f"energy ({energy}{detail})"
+        for name, values in (("energy of atom", self.energies), ("force on atom", self.forces),
+                             ("charge of atom", self.charges)):
+            atom = _first_bad(values, per_row=True)
+            if atom is not None:
+                return f"{name} {atom} ({_bad_value(np.asarray(values)[atom])})"
+        k = _first_bad(self.stress)
+        if k is not None:
+            return f"stress component {VOIGT_NAMES[k]} ({float(np.ravel(self.stress)[k])})"
+        return None
+
+
+def _first_bad(values, *, per_row: bool = False) -> int | None:
+    """Index of the first non-finite entry (first row with one, if ``per_row``), or None."""
+    if values is None:
+        return None
+    values = np.asarray(values, dtype=np.float64)
+    ok = np.isfinite(values)
+    if per_row and values.ndim > 1:
+        ok = ok.reshape(values.shape[0], -1).all(axis=1)
+    bad = np.flatnonzero(~ok.ravel())
+    return int(bad[0]) if bad.size else None
+
+
+def _bad_value(row) -> str:
+    row = np.atleast_1d(np.asarray(row, dtype=np.float64))
+    return str(float(row[~np.isfinite(row)][0]))
 
 
 class Potential(ABC):

@@ -238,6 +238,8 @@ def load_potential(directory: str | os.PathLike) -> Potential:
         description = json.loads(read_text(meta_path, "a potforge model.json", ModelFormatError))
     except json.JSONDecodeError as err:
         raise ModelFormatError(f"invalid JSON ({err.msg})", path=meta_path, line=err.lineno) from None
+    except ValueError as err:  # an integer of more than sys.get_int_max_str_digits() digits
+        raise ModelFormatError(f"invalid JSON ({str(err).split(';')[0]})", path=meta_path) from None
     if not isinstance(description, dict) or description.get("format") != MODEL_FORMAT:
         found = description.get("format") if isinstance(description, dict) else type(description).__name__
         raise ModelFormatError(f"'format' is {found!r}, expected {MODEL_FORMAT!r}", path=meta_path)
@@ -262,10 +264,52 @@ def load_potential(directory: str | os.PathLike) -> Potential:
         except Exception as err:  # zipfile.BadZipFile and friends
             raise ModelFormatError(f"unreadable array file ({type(err).__name__})",
                                    path=arrays_path) from None
+    _check_finite(description.get("model"), arrays, meta_path, arrays_path)
     cls = entry.potential
     try:
-        return cls.from_saved(description["model"], arrays)
+        potential = cls.from_saved(description["model"], arrays)
     except PotforgeError as err:  # a family's own one-line message, naming the dotted key
         raise ModelFormatError(err.reason, path=meta_path) from None
     except (KeyError, ValueError, TypeError, AttributeError, IndexError) as err:
         raise ModelFormatError(f"inconsistent model description: {err}", path=meta_path) from None
+    # what the model made of them too: a null read as NaN, a value that overflowed on the way
+    _check_finite(potential.to_dict(), potential._arrays(), meta_path, arrays_path)
+    return potential
+
+
+def _check_finite(model: Any, arrays: Mapping[str, np.ndarray], meta_path: Path, arrays_path: Path) -> None:
+    """Every number a saved model holds is finite (JSON admits NaN and Infinity, npz anything):
+    a model's parameters never are NaN or infinite, and one that loaded with them would
+    predict NaN. (The resolved config and metadata beside the model are not parameters.)"""
+    key = _nonfinite_key(model, "model")
+    if key is not None:
+        raise ModelFormatError(f"{key[0]} is {key[1]}; a saved model holds finite numbers only",
+                               path=meta_path)
+    for name, values in arrays.items():
+        values = np.asarray(values)
+        if values.dtype.kind in "fc":
+            bad = np.flatnonzero(~np.isfinite(values))
+            if bad.size:
+                raise ModelFormatError(f"array {name!r} holds {values.reshape(-1)[bad[0]]} (flat index "
+                                       f"{bad[0]} of {values.size}); a saved model holds finite numbers "
+                                       "only", path=arrays_path)
+
+
+def _nonfinite_key(value: Any, key: str) -> tuple[str, float] | None:
+    """(dotted key, value) of the first NaN or infinite float in JSON data, or None."""
+    if isinstance(value, float):
+        return None if np.isfinite(value) else (key, value)
+    if isinstance(value, np.ndarray) and value.dtype.kind in "fc":
+        bad = np.flatnonzero(~np.isfinite(value))
+        return (f"{key}[{bad[0]}]", value.reshape(-1)[bad[0]]) if bad.size else None
+    if isinstance(value, dict):
+        items = value.items()
+    elif isinstance(value, (list, tuple)):
+        items = ((f"[{k}]", v) for k, v in enumerate(value))
+    else:
+        return None
+    for k, v in items:
+        found = _nonfinite_key(v, f"{key}{k}" if str(k).startswith("[") else f"{key}.{k}")
+        if found is not None:
+            return found
+    return None

@@ -187,7 +187,7 @@ def optimizer_options(raw: Mapping[str, Any], key: str) -> tuple[str, dict]:
     if not isinstance(raw, Mapping):
         raise ConfigError(f"{key}: expected a mapping such as {{kind: kalman}}")
     kind = raw.get("kind", "kalman")
-    if kind not in OPTIMIZERS:
+    if not isinstance(kind, str) or kind not in OPTIMIZERS:   # a mapping or list is not hashable
         from ..core.errors import nearest
 
         guess = nearest(str(kind), list(OPTIMIZERS))
@@ -232,6 +232,17 @@ def _loss_with_noise_file(raw: Any, base_dir: str | os.PathLike) -> Any:
     return {**section, **raw}
 
 
+def _section(raw: Mapping[str, Any], name: str) -> dict:
+    """A copy of the mapping under ``name`` (empty if absent); anything else is a ConfigError."""
+    value = raw.get(name)
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{name}: expected a mapping of keys to values, got "
+                          f"{type(value).__name__} {str(value)[:60]!r}")
+    return dict(value)
+
+
 def training_config(raw: Mapping[str, Any], *, base_dir: str | os.PathLike = ".") -> Config:
     """Validate a raw mapping (as read from YAML) into a :class:`Config`."""
     if not isinstance(raw, Mapping):
@@ -240,10 +251,10 @@ def training_config(raw: Mapping[str, Any], *, base_dir: str | os.PathLike = "."
     for name in raw:
         if name not in sections:
             raise unknown_key_error("", str(name), sections)
-    model_raw = dict(raw.get("model") or {})
+    model_raw = _section(raw, "model")
     kind = model_raw.pop("kind", "hdnnp")
     entry = family(kind, trainable=True)
-    training_raw = dict(raw.get("training") or {})
+    training_raw = _section(raw, "training")
     for key, value in entry.training_defaults.items():  # e.g. classical kinds: lsq, one epoch
         training_raw.setdefault(key, copy.deepcopy(value))
     config = Config(data=build(DataConfig, raw.get("data"), "data"),

@@ -30,7 +30,7 @@ import numpy as np
 
 from ..core.atomic import atomic_write
 from ..core.config import apply_overrides
-from ..core.errors import ConfigError
+from ..core.errors import ConfigError, NonFiniteError
 from .config import Config, training_config
 from .data import load_data
 from .fit import fit
@@ -124,14 +124,18 @@ def cross_validate(config: Config, n_folds: int, grid: Mapping[str, Sequence[Any
                 fit_train, fit_val = fold_train.split_by_group([1 - vf, vf], seed=config.data.split_seed)
             else:
                 fit_train, fit_val = fold_train, None
-            result = fit(cfg, _fresh(out / f"point{p}" / f"fold{k}"), log=lambda line: None,
-                         data=(fit_train, fit_val if fit_val is not None and len(fit_val) else None, held),
-                         score=score)
-            s = result.summary
             row = {"point": p, "fold": k, **{f"value:{kk}": v for kk, v in point.items()},
-                   "held_out_frames": len(held), "held_out_atoms": held.n_atoms,
-                   "held_out_loss": s["test_loss"],
-                   **{f"held_out_{m}": s["test"][m] for m in _METRICS}, "best_epoch": s["best_epoch"]}
+                   "held_out_frames": len(held), "held_out_atoms": held.n_atoms}
+            try:
+                s = fit(cfg, _fresh(out / f"point{p}" / f"fold{k}"), log=lambda line: None,
+                        data=(fit_train, fit_val if fit_val is not None and len(fit_val) else None, held),
+                        score=score).summary
+            except NonFiniteError as err:  # e.g. a learning rate too large: this point loses
+                say(f"[{label}] fold {k + 1}/{n_folds}: diverged ({err})")
+                s = {"test_loss": math.inf, "test": dict.fromkeys(_METRICS, math.nan), "best_epoch": None}
+                row["diverged"] = str(err)
+            row.update({"held_out_loss": s["test_loss"], **{f"held_out_{m}": s["test"][m] for m in _METRICS},
+                        "best_epoch": s["best_epoch"]})
             fold_rows.append(row)
             scores.append(row)
             say(f"[{label}] fold {k + 1}/{n_folds}: held-out energy {_fmt(row['held_out_energy_rmse_mev_per_atom'])} "
@@ -141,12 +145,18 @@ def cross_validate(config: Config, n_folds: int, grid: Mapping[str, Sequence[Any
             values = np.array([r[f"held_out_{m}"] for r in scores], dtype=float)
             summary[f"{m}_mean"] = float(np.nanmean(values)) if np.isfinite(values).any() else math.nan
             summary[f"{m}_std"] = float(np.nanstd(values)) if np.isfinite(values).any() else math.nan
+        failed = sum("diverged" in r for r in scores)
+        if failed:   # never the chosen point (JSON: null, CSV: empty)
+            summary.update(loss_mean=math.inf, diverged_folds=failed)
         rows.append(summary)
         say(f"[{label}] mean held-out loss {summary['loss_mean']:.4g}; energy "
             f"{_fmt(summary['energy_rmse_mev_per_atom_mean'])} ± {_fmt(summary['energy_rmse_mev_per_atom_std'])} "
             f"meV/atom, forces {_fmt(summary['force_rmse_ev_per_angstrom_mean'], 4)} ± "
             f"{_fmt(summary['force_rmse_ev_per_angstrom_std'], 4)} eV/Å")
     best = min(rows, key=lambda r: (r["loss_mean"] if math.isfinite(r["loss_mean"]) else math.inf, r["point"]))
+    diverged = [r["diverged"] for r in fold_rows if "diverged" in r]
+    if diverged and not math.isfinite(best["loss_mean"]):
+        raise NonFiniteError(f"cross-validation: training diverged at every grid point; the first: {diverged[0]}")
     result = CVResult(keys, rows, fold_rows, best)
     write_json(out / "cv.json", result.to_dict())
     _write_csv(out / "cv.csv", [{**{f"value:{k}": r["values"].get(k) for k in keys},
@@ -187,8 +197,12 @@ def learning_curve(config: Config, fractions: Sequence[float], output_dir: str |
             subset = train
         if len(subset) == 0:
             raise ConfigError(f"--fractions: {fraction} of {len(train)} frames leaves none")
-        result = fit(config, _fresh(out / f"fraction{k}"), log=lambda line: None,
-                     data=(subset, validation, test))
+        try:
+            result = fit(config, _fresh(out / f"fraction{k}"), log=lambda line: None,
+                         data=(subset, validation, test))
+        except NonFiniteError as err:
+            raise NonFiniteError(f"learning curve, {len(subset)} training frames ({fraction:g}): "
+                                 f"{err.reason}") from None
         s = result.summary
         row = {"fraction": fraction, "n_train_frames": len(subset),
                "train_energy_rmse": s["train"]["energy_rmse_mev_per_atom"],

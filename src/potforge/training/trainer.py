@@ -22,10 +22,11 @@ from pathlib import Path
 from typing import Any
 
 from ..core.atomic import atomic_path
-from ..core.errors import ConfigError
+from ..core.errors import ConfigError, NonFiniteError
 from ..core.lazy import torch
 from ..core.metrics import ErrorMetrics
 from ..models.trainable import TrainableModel
+from .guard import check_loss, check_output, check_parameters
 from .loss import ErrorAccumulator, Loss
 from .optimizers import Optimizer
 
@@ -136,6 +137,8 @@ class Trainer:
         self._wall_offset = 0.0
         self._wall_start = time.perf_counter()
         self._first_epoch = 0
+        self._batch = 0  # mini-batches of the running epoch, for error messages
+        self._checkpointed: int | None = None  # the epoch in the checkpoint file
         self._check_labels(train_data, "training")
         if validation_data is not None:
             self._check_labels(validation_data, "validation")
@@ -169,12 +172,19 @@ class Trainer:
     # -- losses for the optimizers ---------------------------------------------------------------
     def batch_loss(self, frames: torch.Tensor):
         """Loss of some training frames, with the graph for backward: an unbiased estimate of
-        the full loss (χ² terms per batch frame, the L2 term divided by all training frames)."""
+        the full loss (χ² terms per batch frame, the L2 term divided by all training frames).
+        A non-finite prediction or loss stops the run (:mod:`.guard`): the step it would feed
+        can only spoil the parameters."""
+        self._batch += 1
         batch = self.model.batch(self.train_data, frames, derivatives=self.loss.needs_forces or self.loss.needs_stress)
         out = self.model.predict(batch, forces=self.loss.needs_forces, stress=self.loss.needs_stress)
-        return self.loss(out, batch, theta=self.model.theta, regularized=self.model.regularized(),
-                         config_types=self.train_labels.config_types,
-                         l2_frames=self.train_labels.n_frames)
+        when = f"epoch {self.epoch}, batch {self._batch}"
+        check_output(out, batch, self.train_labels.names, when)
+        terms = self.loss(out, batch, theta=self.model.theta, regularized=self.model.regularized(),
+                          config_types=self.train_labels.config_types,
+                          l2_frames=self.train_labels.n_frames)
+        check_loss(terms, batch, self.train_labels.names, when)
+        return terms
 
     def full_loss_backward(self) -> torch.Tensor:
         """Loss of the whole training set; gradients accumulated chunk by chunk."""
@@ -228,8 +238,10 @@ class Trainer:
         for frames in self.chunks(data):
             batch = self.model.batch(data, frames, derivatives=forces or stress)
             out = self.model.predict(batch, forces=forces, stress=stress)
+            check_output(out, batch, lab.names, f"epoch {self.epoch}, evaluation")
             acc.add(out, batch)
             terms = self.loss(out, batch, n_frames=lab.n_frames, config_types=lab.config_types)
+            check_loss(terms, batch, lab.names, f"epoch {self.epoch}, evaluation")
             loss_sum += float(terms.total)
             e_err[frames] = (out.energy - batch.energy) / batch.n_atoms
             if forces:
@@ -250,6 +262,7 @@ class Trainer:
         for frames in self.chunks(self.train_data):
             batch = self.model.batch(self.train_data, frames, derivatives=False)
             out = self.model.predict(batch, forces=False, stress=False)
+            check_output(out, batch, self.train_labels.names, f"epoch {self.epoch}, energy offset")
             r = (out.energy - batch.energy) / batch.n_atoms
             w = self.loss.frame_factors(batch, self.train_labels.config_types)
             ok = ~torch.isnan(r)
@@ -260,6 +273,7 @@ class Trainer:
             return 0.0
         shift = float((w * r).sum() / w.sum())
         self.model.mean_energy -= shift
+        check_parameters(self.model, f"epoch {self.epoch}, energy offset")
         return shift
 
     # -- the loop ----------------------------------------------------------------------------
@@ -283,7 +297,25 @@ class Trainer:
         return record
 
     def run(self, *, resume: bool = False) -> "Trainer":
-        """Train until a stopping rule holds; the model ends in its best state."""
+        """Train until a stopping rule holds; the model ends in its best state.
+
+        A NaN or an infinity in a prediction, the loss or the parameters stops the run with a
+        :class:`~potforge.core.errors.NonFiniteError` before that epoch is checkpointed."""
+        try:
+            return self._run(resume)
+        except NonFiniteError as err:
+            saved = f"{self.checkpoint.name} keeps epoch {self._saved_epoch}" \
+                if self.checkpoint is not None and self._saved_epoch is not None else "nothing checkpointed"
+            raise NonFiniteError(f"{err.reason}; {saved}") from None
+
+    @property
+    def _saved_epoch(self) -> int | None:
+        """The epoch that the checkpoint file holds (None: no checkpoint yet)."""
+        if self.checkpoint is None or not self.checkpoint.exists():
+            return None
+        return self._checkpointed
+
+    def _run(self, resume: bool) -> "Trainer":
         self.optimizer.setup(self)
         self._wall_start = time.perf_counter()
         if resume and self.checkpoint is not None and self.checkpoint.exists():
@@ -298,11 +330,10 @@ class Trainer:
                 break
             start = time.perf_counter()
             self.epoch += 1
+            self._batch = 0
             extra = self.optimizer.epoch(self)
             self.model.project()  # bounded models: keep the parameters physical
-            if not torch.isfinite(self.model.theta).all():
-                raise FloatingPointError(f"epoch {self.epoch}: parameters became non-finite; "
-                                         "lower the learning rate")
+            check_parameters(self.model, f"epoch {self.epoch}")
             self.refit_energy_offset()
             self.elapsed += time.perf_counter() - start  # the optimisation proper
             record = self._record(self.epoch, extra)
@@ -381,12 +412,13 @@ class Trainer:
         self.checkpoint.parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(self.checkpoint) as tmp:
             torch.save(state, tmp)
+        self._checkpointed = self.epoch
 
     def _load_checkpoint(self) -> None:
         state = torch.load(self.checkpoint, weights_only=True)
         if state.get("format") != _CHECKPOINT_FORMAT:
             raise ConfigError(f"{self.checkpoint}: unknown checkpoint format {state.get('format')!r}")
-        self.epoch = int(state["epoch"])
+        self.epoch = self._checkpointed = int(state["epoch"])
         self.model.load_state(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.generator.set_state(state["generator"])

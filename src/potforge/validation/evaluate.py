@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..core.errors import DataFormatError
+from ..core.errors import DataFormatError, NonFiniteError
 from ..core.metrics import ErrorMetrics, format_metric
 from ..core.units import GPa
 from ..data.frame import Frame
@@ -188,11 +188,13 @@ def evaluate(potential: Potential, frames: Iterable[Frame], *, n_threads: int | 
     groups: dict[str, list[int]] = {}
     for k, name in enumerate(config_types):
         groups.setdefault(name, []).append(k)
-    by_config_type = {
-        name: compare_frames([reference[k] for k in idx], [predicted[k] for k in idx])
-        for name, idx in sorted(groups.items())}
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflow is refused below, in words
+        by_config_type = {
+            name: compare_frames([reference[k] for k in idx], [predicted[k] for k in idx])
+            for name, idx in sorted(groups.items())}
+        metrics = compare_frames(reference, predicted)
 
-    return EvaluationResult(
+    result = EvaluationResult(
         config_types=config_types, atoms_per_frame=atoms_per_frame,
         reference_energy_per_atom=e_ref, predicted_energy_per_atom=e_pred,
         reference_forces=np.concatenate(f_ref) if f_ref else np.zeros(0),
@@ -201,5 +203,32 @@ def evaluate(potential: Potential, frames: Iterable[Frame], *, n_threads: int | 
         reference_stress=np.array(s_ref).reshape(-1, 6),
         predicted_stress=np.array(s_pred).reshape(-1, 6),
         stress_frame=np.array(s_frame, dtype=np.int64),
-        metrics=compare_frames(reference, predicted),
+        metrics=metrics,
         by_config_type=by_config_type, summary=summary)
+    _check_metrics(result, source)
+    return result
+
+
+def _check_metrics(result: EvaluationResult, source: str | None) -> None:
+    """Finite predictions can still give an infinite RMSE (an error of 1e200 eV squared):
+    refuse to report it, naming the frame with the largest error of that quantity."""
+    m = result.metrics
+    for quantity, count, errors, frame_of, unit in (
+            ("energy", m.n_frames_with_energy,
+             (result.predicted_energy_per_atom - result.reference_energy_per_atom) * 1000.0,
+             np.arange(result.n_frames), "meV/atom"),
+            ("force", m.n_force_components, result.predicted_forces - result.reference_forces,
+             result.force_frame, "eV/Å"),
+            ("stress", m.n_frames_with_stress, result.predicted_stress - result.reference_stress,
+             result.stress_frame, "GPa")):
+        values = [getattr(m, f"{quantity}_{stat}_{_UNITS[quantity]}") for stat in ("rmse", "mae", "max")]
+        if not count or all(np.isfinite(values)):
+            continue
+        errors = np.abs(np.where(np.isnan(errors), 0.0, errors))
+        k = int(np.argmax(errors.max(axis=1) if errors.ndim > 1 else errors))
+        raise NonFiniteError(f"the {quantity} RMSE overflows: the {quantity} error is "
+                             f"{float(errors.ravel()[np.argmax(errors)]):.3g} {unit}; refusing to "
+                             "report an infinite error", path=source, frame=int(frame_of[k]))
+
+
+_UNITS = {"energy": "mev_per_atom", "force": "ev_per_angstrom", "stress": "gpa"}

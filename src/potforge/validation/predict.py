@@ -12,11 +12,21 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..core.errors import PotforgeError
+from ..core.errors import NonFiniteError, PotforgeError
 from ..data.frame import Frame
 from ..models.potential import Potential, Prediction
 
-__all__ = ["PredictionSummary", "predict_frames", "predict_file"]
+__all__ = ["PredictionSummary", "predict_frames", "predict_file", "check_finite"]
+
+
+def check_finite(prediction: Prediction, *, source: str | None = None, frame: int | None = None) -> None:
+    """Refuse a prediction with a NaN or an infinity: a :class:`NonFiniteError` that names the
+    frame and the first such quantity (energy, the force on atom i, a stress component)."""
+    what = prediction.nonfinite()
+    if what is not None:
+        raise NonFiniteError(f"the model gives a non-finite {what}; nothing written (a model "
+                             "parameter out of range, or a structure far outside what the model "
+                             "knows)", path=source, frame=frame)
 
 
 @dataclass
@@ -68,6 +78,7 @@ def predict_frames(potential: Potential, frames: Iterable[Frame], *, keep_refere
             prediction = potential.predict(frame.atoms, forces=True, stress=True)
         except PotforgeError as err:
             raise type(err)(err.reason, path=source, frame=index) from None
+        check_finite(prediction, source=source, frame=index)
         atoms = frame.atoms.copy()
         info = {k: v for k, v in frame.info.items()}
         if keep_reference:
@@ -93,7 +104,10 @@ def predict_file(potential: Potential, input_path, output_path, *, length_unit: 
     """Predict every frame of a data file and write them to an extended XYZ file atomically.
 
     ``progress`` wraps the frame list (e.g. a progress bar); ``provenance`` entries (model,
-    version) are added to every output frame's info. Nothing is written if any frame fails.
+    version) are added to every output frame's info. Nothing is written if any frame fails:
+    every frame is predicted (and checked finite) before the output file is opened, so neither
+    an error nor a crash inside a model leaves a partial or temporary file, and an existing
+    output stays as it was.
     """
     import os
 
@@ -113,6 +127,7 @@ def predict_file(potential: Potential, input_path, output_path, *, length_unit: 
                              source=os.fspath(input_path))
     if provenance:
         outputs = (_with_info(f, provenance) for f in outputs)
+    outputs = list(outputs)
     write_extxyz(output_path, outputs)
     return summary
 

@@ -12,6 +12,7 @@ import math
 from ...core.errors import ConfigError
 from ...core.lazy import torch
 from ...core.voigt import VOIGT_NAMES
+from ..guard import check_measurement
 from .base import Optimizer, TrainerView, register_optimizer
 from .kalman_filter import KalmanFilter
 
@@ -171,6 +172,7 @@ class KalmanOptimizer(Optimizer):
                 y = model.stress_measurement(data, f, comp)
                 err = float(lab.stress[f, comp]) - float(y.detach())
                 sigma = float(self.sigma_stress[f])
+                which = (2, f, comp)
             elif kind == 1:
                 best = None
                 for _ in range(self.trials if use_threshold else 1):
@@ -186,6 +188,7 @@ class KalmanOptimizer(Optimizer):
                         break
                 _, y, err, atom = best
                 sigma = float(self.sigma_force[self.frame_of_atom[atom]])
+                which = (1, atom, comp)
             else:
                 best = None
                 for _ in range(self.trials if use_threshold else 1):
@@ -201,10 +204,23 @@ class KalmanOptimizer(Optimizer):
                 _, y, err, f = best
                 # the global offset is part of the prediction but not of theta
                 sigma = float(self.sigma_energy[f])
+                which = (0, f, 0)
             (h,) = torch.autograd.grad(y, theta)
+            if not (math.isfinite(err) and bool(torch.isfinite(h).all())):  # cheap test; words only then
+                check_measurement(err, h, self._measurement(lab, *which), f"epoch {trainer.epoch}")
             with torch.no_grad():
                 self.filter.update(theta, torch.tensor([err / sigma]), h / sigma)
         return {"eta": self.filter.eta, "q": self.filter.q}
+
+    def _measurement(self, lab, kind: int, index: int, component: int) -> str:
+        """One measurement in words: ``force component y on atom 3 of training frame 7``."""
+        if kind == 0:
+            return f"energy of {lab.names[index]}"
+        if kind == 1:
+            frame = int(self.frame_of_atom[index])
+            return (f"force component {'xyz'[component]} on atom {index - int(lab.atom_offsets[frame])} "
+                    f"of {lab.names[frame]}")
+        return f"stress component {VOIGT_NAMES[component]} of {lab.names[index]}"
 
     def _order(self, candidates: torch.Tensor, g: torch.Generator,
                errors: torch.Tensor | None) -> torch.Tensor:

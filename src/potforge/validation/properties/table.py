@@ -3,15 +3,16 @@ Markdown comparison of a model's properties with the DFT data's (:func:`comparis
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 
 import numpy as np
 
 from ...core.crystals import bulk_crystal, check_lattice
 from ...core.elements import check_element
-from ...core.errors import ConfigError, nearest
+from ...core.errors import ConfigError, NonFiniteError, nearest
 from .bulk import elastic_constants, equation_of_state, lattice_constant
 from .common import with_calc
 from .defects import SURFACE_BUILDERS, stacking_fault_energy, surface_energy, vacancy_formation_energy
@@ -82,20 +83,48 @@ def property_table(calc, element: str, lattice: str, *, which: Iterable[str] | N
         say(f"warning: {text}")
 
     t0 = time.perf_counter()
-    lat = lattice_constant(calc, element, lattice, a_guess)
-    out["a0_angstrom"] = lat.a0
-    if lat.c is not None:
-        out["c_angstrom"] = lat.c
-    out["cohesive_energy_ev"] = lat.cohesive_energy
+    with _during("lattice"):
+        lat = lattice_constant(calc, element, lattice, a_guess)
+        out["a0_angstrom"] = lat.a0
+        if lat.c is not None:
+            out["c_angstrom"] = lat.c
+        out["cohesive_energy_ev"] = lat.cohesive_energy
+        _check_finite(out)
     c_text = f", c = {lat.c:.4f} Å" if lat.c is not None else ""
     say(f"lattice: a0 = {lat.a0:.4f} Å{c_text}, E_coh = {lat.cohesive_energy:.4f} eV "
         f"({time.perf_counter() - t0:.1f} s)")
     for group in groups:
         if group != "lattice":
-            _GROUPS[group](calc, element, lattice, lat, out, warn, say)
+            with _during(group):
+                _GROUPS[group](calc, element, lattice, lat, out, warn, say)
+                _check_finite(out)
     if warnings:
         out["warnings"] = warnings
     return out
+
+
+@contextlib.contextmanager
+def _during(group: str) -> Iterator[None]:
+    """Name the property whose calculation met a non-finite energy, force or stress."""
+    try:
+        yield
+    except NonFiniteError as err:
+        raise NonFiniteError(f"{group}: {err.reason}", path=err.path, line=err.line,
+                             frame=err.frame) from None
+
+
+def _check_finite(value, key: str = "") -> None:
+    """Refuse a property that came out NaN or infinite (a fit of a degenerate curve, an
+    overflow), naming it: none of them has a "missing" value."""
+    if isinstance(value, Mapping):
+        for k, v in value.items():
+            _check_finite(v, f"{key}.{k}" if key else str(k))
+    elif isinstance(value, (list, tuple, np.ndarray)):
+        for k, v in enumerate(value):
+            _check_finite(v, f"{key}[{k}]")
+    elif isinstance(value, (float, np.floating)) and not math.isfinite(float(value)):
+        raise NonFiniteError(f"{key} came out {float(value)} (non-finite energies or stresses "
+                             "from the calculator, or a degenerate fit); no value is reported")
 
 
 # Each group: compute, add its keys to ``out``, warn about what makes them doubtful, say a
@@ -121,6 +150,7 @@ def _elastic(calc, element, lattice, lat, out, warn, say) -> None:
                    cauchy_pressure_gpa=el.cauchy_pressure)
     out["bulk_modulus_voigt_gpa"] = el.bulk_modulus
     out["cij_gpa"] = el.cij.tolist()
+    _check_finite(out)  # before the eigenvalues, which NaN would make a LinAlgError
     lowest = float(np.min(np.linalg.eigvalsh(0.5 * (el.cij + el.cij.T))))
     if lowest <= 0:
         warn(f"elastic: {lattice} {element} is mechanically unstable (lowest eigenvalue of "
