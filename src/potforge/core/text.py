@@ -23,7 +23,7 @@ __all__ = ["is_number", "first_non_number", "parse_float", "parse_floats", "pars
 # split of a long run of digits between its two parts, minutes for an 800 kB token)
 _NUMBER = re.compile(r"[+-]?(?:(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|nan|inf|infinity)",
                      re.IGNORECASE)
-_INTEGER = re.compile(r"[+-]?[0-9]+")
+_INTEGER = re.compile(r"[+-]?[0-9]{1,19}")  # int64 has 19 digits; longer is never a count
 
 
 def is_number(text: str) -> bool:

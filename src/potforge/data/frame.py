@@ -16,6 +16,7 @@ from ase import Atoms
 
 from ..core.errors import DataFormatError, StructureError
 from ..core.neighbors import check_structure
+from ..core.text import shorten
 from ..core.voigt import VOIGT_COLS, VOIGT_ROWS
 
 __all__ = ["Frame", "LABELS", "check_frame", "frame_problem"]
@@ -223,7 +224,22 @@ def frame_problem(frame: Frame) -> str | None:
         value = getattr(frame, name)
         if value is not None and not isinstance(value, str):
             return f"{name} must be text, found {type(value).__name__}"
+        if value is not None and not _is_unicode_text(value):
+            return f"{name} must be Unicode text, found {shorten(ascii(value))} (a lone surrogate)"
+    for key, value in (frame.info or {}).items():
+        if not _is_unicode_text(str(key)) or (isinstance(value, str) and not _is_unicode_text(value)):
+            return f"info key {shorten(ascii(key))} must be Unicode text (a lone surrogate)"
     return None
+
+
+def _is_unicode_text(value: str) -> bool:
+    """Whether ``value`` can be written as UTF-8 (a lone surrogate, which JSON and SQLite can
+    carry, cannot)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _first_bad(value) -> str:

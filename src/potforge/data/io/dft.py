@@ -239,6 +239,8 @@ def iter_dft(path: str | os.PathLike, format: str | None = None, *, energy: str 
         return
     code = CODES.get(fmt, Code(f"{fmt} file (read by ase.io)"))
     try:
+        if fmt in CODES:
+            _check_line_lengths(name, code)
         images, lost, finished = _read_steps(name, fmt, code)
         if not images and lost:
             raise DataFormatError(f"no complete step: {lost}", path=name)
@@ -276,6 +278,32 @@ def _ase_read(path: str, fmt: str) -> list[Atoms]:
 def _reason(err: BaseException) -> str:
     text = " ".join(str(err).split())
     return f"{type(err).__name__}: {text}" if text else type(err).__name__
+
+
+#: No DFT code writes a text line this long; ASE's line-based readers can take minutes on one
+#: (CASTEP's with a 150 kB line), so such a file is refused as damaged before ASE sees it.
+MAX_LINE_BYTES = 65_536
+
+
+def _check_line_lengths(path: str, code: Code) -> None:
+    """Refuse a text output with a line longer than :data:`MAX_LINE_BYTES` (file and line)."""
+    from ase.io.formats import open_with_compression
+
+    number, length = 1, 0
+    with open_with_compression(path, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            start = 0
+            while (newline := chunk.find(b"\n", start)) >= 0:
+                length += newline - start
+                if length > MAX_LINE_BYTES:
+                    break
+                number, length, start = number + 1, 0, newline + 1
+            else:
+                length += len(chunk) - start
+            if length > MAX_LINE_BYTES:
+                raise DataFormatError(f"a line of more than {MAX_LINE_BYTES} bytes, which no "
+                                      f"{code.description} has: the file is damaged", path=path,
+                                      line=number)
 
 
 def _scan(path: str, code: Code) -> tuple[list[tuple[int, int]], bool]:

@@ -46,7 +46,7 @@ _RESERVED = {"lattice", "properties", "pbc", "energy", "stress", "virial", "conf
 
 
 _RAW_KEYS = frozenset({"config_type", "group"})
-_INTEGER = re.compile(r"[+-]?[0-9]+")
+_INTEGER = re.compile(r"[+-]?[0-9]{1,19}")  # int64 has 19 digits; longer is never a count
 _PROPERTY_NAME = re.compile(r"[A-Za-z_][\w\-.]*", re.ASCII)
 #: names of ASE's own per-atom arrays, which a Properties column must not replace
 _ATOMS_ARRAYS = {"numbers", "positions"}

@@ -114,7 +114,10 @@ def _metadata_json(text: str, path: str, lineno: int):
         return out
 
     try:
-        return json.loads(text, object_pairs_hook=pairs)
+        # integers past int64 (or past Python's 4300-digit limit) become floats, which the
+        # checks below then treat as any other number (finite or not)
+        return json.loads(text, object_pairs_hook=pairs,
+                          parse_int=lambda digits: int(digits) if len(digits) <= 18 else float(digits))
     except json.JSONDecodeError as err:
         raise DataFormatError(f"unreadable potforge metadata comment ({err.msg})",
                               path=path, line=lineno) from None
