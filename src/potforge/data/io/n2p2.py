@@ -101,6 +101,15 @@ def read_input_data(path: str | os.PathLike, *, length_unit: str = "angstrom",
     return list(iter_input_data(path, length_unit=length_unit, energy_unit=energy_unit))
 
 
+def _json_int(digits: str) -> int | float:
+    """A JSON integer as an int where it fits int64 (as written), else as a float."""
+    if len(digits) <= 20:
+        value = int(digits)
+        if -2**63 <= value < 2**63:
+            return value
+    return float(digits)
+
+
 def _metadata_json(text: str, path: str, lineno: int):
     """The JSON of a ``comment potforge {...}`` line; a key given twice is an error, not
     "the last one wins"."""
@@ -117,7 +126,7 @@ def _metadata_json(text: str, path: str, lineno: int):
         # integers past int64 (or past Python's 4300-digit limit) become floats, which the
         # checks below then treat as any other number (finite or not)
         return json.loads(text, object_pairs_hook=pairs,
-                          parse_int=lambda digits: int(digits) if len(digits) <= 18 else float(digits))
+                          parse_int=_json_int)
     except json.JSONDecodeError as err:
         raise DataFormatError(f"unreadable potforge metadata comment ({err.msg})",
                               path=path, line=lineno) from None
