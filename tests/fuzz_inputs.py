@@ -631,9 +631,17 @@ def _selftest(name: str) -> None:
     elif name == "selftest-nan":
         from potforge.models.hdnnp.example import example
 
-        ex = example()   # as a loader that let a NaN through would build it
-        description = dict(ex.potential.to_dict(), mean_energy_ev=math.nan)
-        _predict(type(ex.potential).from_saved(description, ex.potential._arrays()), [ex.cluster])
+        ex = example()   # as a loader that let a NaN through would build it (the loaders
+        potential = ex.potential   # now refuse one, so the model is poisoned after loading)
+        predict = potential.predict
+
+        def poisoned(*args, **kwargs):
+            result = predict(*args, **kwargs)
+            result.energy = math.nan
+            return result
+
+        potential.predict = poisoned
+        _predict(potential, [ex.cluster])
 
 
 # -- the parent ------------------------------------------------------------------------------------

@@ -93,4 +93,4 @@ def test_the_harness_catches_signals_hangs_exceptions_and_nan(tmp_path):
     assert "in _selftest" in results[("selftest-segv", 0)][1]          # the Python stack of the crash
     assert "in _selftest" in results[("selftest-native-hang", 0)][1]
     assert "fuzz_inputs.py" in results[("selftest-hang", 0)][1]
-    assert "energy of atom" in results[("selftest-nan", 0)][1]
+    assert "structure 0: energy (nan)" in results[("selftest-nan", 0)][1]

@@ -22,7 +22,7 @@ def test_a_cut_yaml_file(tmp_path):
     path.write_text("data:\n  train: train.xyz\nmodel: eam\n")   # "kind:" lost, as a cut file can
     with pytest.raises(ConfigError) as info:
         load_config(path)
-    assert str(info.value).startswith("model: expected a mapping") and "\n" not in str(info.value)
+    assert str(info.value).startswith(f"{path}:3: model: expected a mapping") and "\n" not in str(info.value)
 
 
 @pytest.mark.parametrize("kind", [{}, ["adam"], 3])
