@@ -230,10 +230,23 @@ class ClassicalPotential(Potential):
             p = self.parameters[name]
             v = float(v)
             if clip:
-                v = min(max(v, p.lower), p.upper)
+                lo, hi = self.physical_range(name)
+                v = min(max(v, p.lower, lo), p.upper, hi)
             p.value = v
             p.check()
+        self.check_physical()
         return self
+
+    def physical_range(self, name: str) -> tuple[float, float]:
+        """The accepted range of parameter ``name`` (fitted values are clipped into it)."""
+        return -math.inf, math.inf
+
+    def check_physical(self) -> None:
+        """ConfigError naming a parameter outside its accepted range (families check more)."""
+        for name, p in self.parameters.items():
+            lo, hi = self.physical_range(name)
+            if not lo <= p.value <= hi:
+                raise ConfigError(f"{name} = {p.value:.6g} is outside the accepted range [{lo:g}, {hi:g}]")
 
     def values(self) -> dict[str, float]:
         return {n: p.value for n, p in self.parameters.items()}
