@@ -94,7 +94,7 @@ def check_funcfl(data: FuncflData, what: str, *, path: str | None = None) -> Fun
     check_info(data.z, data.mass, f" of {what}", path=path)
     check_tables({"F(rho)": data.frho}, data.nrho, what, path=path)
     check_tables({"rho(r)": data.rhor}, data.nr, what, path=path)
-    check_tables({"Z(r)": data.zr}, data.nr, what, path=path, limit=ZR_LIMIT)
+    check_tables({"Z(r)": data.zr}, data.nr, what, path=path, limit=ZR_LIMIT, unit="(eV*Angstrom)^(1/2)")
     return data
 
 

@@ -228,7 +228,7 @@ def check_info(z: int, mass: float, what: str = "", *, path: str | None = None, 
 
 
 def check_tables(tables, n: int, what: str, *, path: str | None = None, limit: float = _VALUE,
-                 unit: str = "") -> None:
+                 unit: str = TABLE_LIMITS["value"][2]) -> None:
     """Each array of ``tables`` (name -> values) a float table of ``n`` finite values within
     ``[-limit, limit]`` (saved models; the file readers check value by value)."""
     for name, values in tables.items():

@@ -204,7 +204,7 @@ class ClassicalPotential(Potential):
                 raise ConfigError(f"energy_offsets.{s} = {e:.6g} eV is outside the accepted range "
                                   f"[{-MAX_ENERGY_OFFSET:g}, {MAX_ENERGY_OFFSET:g}] eV")
         #: parameter name -> accepted range (families fill it; :meth:`physical_range`)
-        self.ranges: dict[str, tuple[float, float]] = {}
+        self._ranges: dict[str, tuple[float, float]] = {}
         self.metadata = dict(metadata or {})
         self.n_threads = 1
 
@@ -251,7 +251,7 @@ class ClassicalPotential(Potential):
 
     def physical_range(self, name: str) -> tuple[float, float]:
         """The accepted range of parameter ``name`` (fitted values are clipped into it)."""
-        return self.ranges.get(name, (-math.inf, math.inf))
+        return self._ranges.get(name, (-math.inf, math.inf))
 
     def check_physical(self) -> None:
         """ConfigError naming a parameter outside its accepted range (families check more)."""

@@ -136,6 +136,6 @@ def _check_parameters(model: ClassicalPotential, forms: Mapping[str, object]) ->
         raise ConfigError(f"parameters missing: {', '.join(missing)}")
     if extra:
         raise ModelFormatError(f"parameters that no form uses: {', '.join(extra)}")
-    model.ranges = {f"{prefix}.{name}": parameter_range(form, name) for prefix, form in forms.items()
+    model._ranges = {f"{prefix}.{name}": parameter_range(form, name) for prefix, form in forms.items()
                     for name in form.parameters}
     model.check_physical()
