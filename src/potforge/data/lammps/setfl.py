@@ -11,6 +11,17 @@ turns that case into an error instead. Values are written as ``%.16e`` (17 signi
 digits), the grid as Python's shortest round-trip repr, so that LAMMPS reads exactly the
 doubles written.
 
+Accepted ranges (:data:`TABLE_LIMITS`; the same for funcfl files and for potforge's saved
+tabulated models, :func:`check_tables`): every table value |F|, |ρ|, |r·φ| ≤ 1e20 (eV, density
+units, eV·Å; the files LAMMPS ships reach 2.1e13: F of Al_mm.eam.fs, and r·φ = 1e12 at
+r → 0 in the ``*_mm.eam.fs`` files); Nrho, Nr ≤ 1,000,000 points (shipped: ≤ 10,001; checked
+before any table is allocated); dr in [1e-6, 10] Å (shipped: 5.3e-4 … 0.015), drho in
+[1e-10, 1e6] (shipped: 1e-4 … 1.04), the cutoff in (0, 100] Å (shipped: 4.8 … 10.1; potforge's
+neighbour lists and the HDNNP loader cap cutoffs at 100 Å too); the mass in (0, 1e4] u, Z in
+[0, 200]. Within these, the interpolated values, their slopes (≤ 1e21/Δ) and the linear
+continuation of F above ρ_max stay far below the float64 range on any structure whose atoms
+are not closer than potforge's overlap distance.
+
 Element names are kept as the file spells them (LAMMPS matches them to the names in
 ``pair_coeff``); models map them to chemical symbols (:meth:`SetflData.select`).
 """
@@ -26,10 +37,15 @@ import numpy as np
 from ...core.atomic import atomic_write
 from ...core.errors import ModelFormatError
 from ...core.text import read_text
-from ._text import Lines, check_name, fmt, is_plain_number, parse_float, parse_int, values_block
+from ._text import Lines, check_name, check_range, fmt, is_plain_number, parse_float, parse_int, values_block
 
 __all__ = ["SetflData", "read_setfl", "write_setfl", "read_fs", "write_fs", "element_line", "grid_line",
-           "check_grid"]
+           "check_grid", "TABLE_LIMITS", "check_tables", "check_setfl", "check_info"]
+
+#: accepted ranges of the tabulated EAM formats (module docstring): (lower, upper, unit)
+TABLE_LIMITS = {"value": (-1e20, 1e20, "(eV, density units or eV*Angstrom)"), "points": (5, 1_000_000, "points"),
+                "dr": (1e-6, 10.0, "Angstrom"), "drho": (1e-10, 1e6, "(density units)"),
+                "cutoff": (0.0, 100.0, "Angstrom"), "mass": (0.0, 1e4, "u"), "Z": (0, 200, "")}
 
 
 @dataclass
@@ -118,25 +134,28 @@ def _read(path: str | os.PathLike, *, fs: bool) -> SetflData:
     info, frho, rhor = [], {}, {}
     for s in elements:
         info.append(element_line(reader, f" of {s}"))
-        frho[s] = reader.block(nrho, f"F(rho) of {s}")
+        frho[s] = reader.block(nrho, f"F(rho) of {s}", _VALUE, "eV")
         if fs:
             for b in elements:
-                rhor[(s, b)] = reader.block(nr, f"rho(r) of {s} at {b}")
+                rhor[(s, b)] = reader.block(nr, f"rho(r) of {s} at {b}", _VALUE)
         else:
-            rhor[s] = reader.block(nr, f"rho(r) of {s}")
+            rhor[s] = reader.block(nr, f"rho(r) of {s}", _VALUE)
     z2r = {}
     for i, a in enumerate(elements):
         for b in elements[: i + 1]:
-            z2r[(a, b)] = reader.block(nr, f"r*phi(r) of {a}-{b}")
+            z2r[(a, b)] = reader.block(nr, f"r*phi(r) of {a}-{b}", _VALUE, "eV*Angstrom")
     reader.check_end("r*phi table")
     return SetflData(elements, info, nrho, drho, nr, dr, cutoff, frho, rhor, z2r, lines[:3], fs)
+
+
+_VALUE = TABLE_LIMITS["value"][1]
 
 
 def _elements(reader: Lines) -> list[str]:
     name = reader.name
     words, ln = reader.next_words("element line 'N el1 el2 ...'")
     n_el = parse_int(words[0], name, ln, "number of elements")
-    if n_el < 1 or len(words) != n_el + 1:
+    if n_el < 1 or len(words) != n_el + 1 or n_el > 200:
         raise ModelFormatError(f"element line {' '.join(words)!r}: expected N followed by N element "
                                f"names, found N = {words[0]} and {len(words) - 1} names", path=name, line=ln)
     elements = words[1:]
@@ -159,6 +178,7 @@ def element_line(reader: Lines, what: str = "") -> tuple[int, float, float, str]
     if not mass > 0:
         raise ModelFormatError(f"mass{what} = {mass:g}: expected a positive mass (LAMMPS refuses it)",
                                path=name, line=ln)
+    check_info(z, mass, f"{what}", path=name, line=ln)
     a0 = float(words[2]) if len(words) > 2 and is_plain_number(words[2]) else 0.0
     if not np.isfinite(a0):
         a0 = 0.0
@@ -192,9 +212,57 @@ def check_grid(nrho: int, drho: float, nr: int, dr: float, cutoff: float, name: 
         if n < minimum:
             raise ModelFormatError(f"{label} = {n}: the table needs at least {minimum} points (LAMMPS "
                                    "interpolates with 5-point differences)", path=name, line=line)
+        check_range(label, n, minimum, TABLE_LIMITS["points"][1], "points", path=name, line=line)
     for label, x in (("drho", drho), ("dr", dr), ("cutoff", cutoff)):
         if not x > 0:
             raise ModelFormatError(f"{label} = {x:g}: expected a positive number", path=name, line=line)
+        check_range(label, x, *TABLE_LIMITS[label], path=name, line=line)
+
+
+def check_info(z: int, mass: float, what: str = "", *, path: str | None = None, line: int | None = None) -> None:
+    """Z and mass of an element line within :data:`TABLE_LIMITS`."""
+    check_range(f"atomic number{what}", z, *TABLE_LIMITS["Z"], path=path, line=line)
+    check_range(f"mass{what}", mass, *TABLE_LIMITS["mass"], path=path, line=line)
+    if not mass > 0:
+        raise ModelFormatError(f"mass{what} = {mass:g}: expected a positive mass", path=path, line=line)
+
+
+def check_tables(tables, n: int, what: str, *, path: str | None = None, limit: float = _VALUE,
+                 unit: str = TABLE_LIMITS["value"][2]) -> None:
+    """Each array of ``tables`` (name -> values) a float table of ``n`` finite values within
+    ``[-limit, limit]`` (saved models; the file readers check value by value)."""
+    for name, values in tables.items():
+        values = np.asarray(values)
+        if values.dtype.kind not in "fiu" or values.shape != (n,):
+            raise ModelFormatError(f"{what} {name}: expected {n} numbers, got an array of shape "
+                                   f"{values.shape} ({values.dtype})", path=path)
+        bad = np.flatnonzero(~(np.abs(values.astype(np.float64)) <= limit))
+        if bad.size:
+            check_range(f"{what} {name}[{bad[0]}]", float(values[bad[0]]), -limit, limit, unit, path=path)
+
+
+def check_setfl(data: SetflData, *, path: str | None = None) -> SetflData:
+    """``data`` (e.g. of a saved model) within the ranges the readers accept: the grid, each
+    element's Z and mass, and every table (``nrho`` values of F, ``nr`` of ρ and r·φ)."""
+    for label, n in (("nrho", data.nrho), ("nr", data.nr)):
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
+            raise ModelFormatError(f"{label} = {n!r} is not an integer", path=path)
+    check_grid(data.nrho, data.drho, data.nr, data.dr, data.cutoff, path, None, minimum=5)
+    if len(data.info) != len(data.elements):
+        raise ModelFormatError(f"info: expected one (Z, mass, a0, lattice) per element, got {len(data.info)}",
+                               path=path)
+    for s, info in zip(data.elements, data.info):
+        if len(info) != 4 or isinstance(info[0], bool) or not isinstance(info[0], (int, np.integer)):
+            raise ModelFormatError(f"info of {s}: expected [Z, mass, a0, lattice] with an integer Z, "
+                                   f"got {list(info)}", path=path)
+        check_info(info[0], float(info[1]), f" of {s}", path=path)
+    els = list(data.elements)
+    check_tables({f"F(rho) of {s}": data.frho[s] for s in els}, data.nrho, "table", path=path)
+    check_tables({f"rho(r) of {'-'.join(k) if isinstance(k, tuple) else k}": v for k, v in data.rhor.items()},
+                 data.nr, "table", path=path)
+    check_tables({f"r*phi of {a}-{b}": data.pair(a, b) for i, a in enumerate(els) for b in els[: i + 1]},
+                 data.nr, "table", path=path)
+    return data
 
 
 def write_setfl(data: SetflData, path: str | os.PathLike) -> Path:

@@ -34,7 +34,13 @@ from ...core.voigt import VOIGT_COLS, VOIGT_ROWS
 from ..potential import Potential, Prediction
 
 __all__ = ["Parameter", "Graph", "build_graph", "triplets", "ClassicalPotential",
-           "assemble_forces", "assemble_virial", "DEFAULT_TABLE_POINTS"]
+           "assemble_forces", "assemble_virial", "DEFAULT_TABLE_POINTS", "MAX_CUTOFF", "MAX_ENERGY_OFFSET"]
+
+#: the largest cutoff of a classical model (Å), as for potforge's other models and neighbour lists
+MAX_CUTOFF = 100.0
+#: the largest |per-element energy offset| (eV): all-electron total energies of the heaviest
+#: elements are ~1e6 eV per atom
+MAX_ENERGY_OFFSET = 1e8
 
 #: points of the tables a classical model is written as for LAMMPS (pair tables, the setfl
 #: grids of EAM), and of LAMMPS' own internal table of ``pair_style table``
@@ -184,8 +190,8 @@ class ClassicalPotential(Potential):
                 raise ConfigError(f"parameter {p.name} is given twice")
             p.check()
             self.parameters[p.name] = p
-        if not cutoff > 0:
-            raise ConfigError(f"cutoff must be positive, got {cutoff}")
+        if not 0 < cutoff <= MAX_CUTOFF:
+            raise ConfigError(f"cutoff = {cutoff} Å is outside the accepted range (0, {MAX_CUTOFF:g}] Å")
         self._cutoff = float(cutoff)
         offsets = dict(energy_offsets or {})
         unknown = set(offsets) - set(self._species)
@@ -193,6 +199,12 @@ class ClassicalPotential(Potential):
             raise ConfigError(f"energy_offsets: {', '.join(sorted(unknown))} not among the species "
                               f"{', '.join(self._species)}")
         self.energy_offsets = {s: float(offsets.get(s, 0.0)) for s in self._species}
+        for s, e in self.energy_offsets.items():
+            if not abs(e) <= MAX_ENERGY_OFFSET:
+                raise ConfigError(f"energy_offsets.{s} = {e:.6g} eV is outside the accepted range "
+                                  f"[{-MAX_ENERGY_OFFSET:g}, {MAX_ENERGY_OFFSET:g}] eV")
+        #: parameter name -> accepted range (families fill it; :meth:`physical_range`)
+        self._ranges: dict[str, tuple[float, float]] = {}
         self.metadata = dict(metadata or {})
         self.n_threads = 1
 
@@ -230,10 +242,23 @@ class ClassicalPotential(Potential):
             p = self.parameters[name]
             v = float(v)
             if clip:
-                v = min(max(v, p.lower), p.upper)
+                lo, hi = self.physical_range(name)
+                v = min(max(v, p.lower, lo), p.upper, hi)
             p.value = v
             p.check()
+        self.check_physical()
         return self
+
+    def physical_range(self, name: str) -> tuple[float, float]:
+        """The accepted range of parameter ``name`` (fitted values are clipped into it)."""
+        return self._ranges.get(name, (-math.inf, math.inf))
+
+    def check_physical(self) -> None:
+        """ConfigError naming a parameter outside its accepted range (families check more)."""
+        for name, p in self.parameters.items():
+            lo, hi = self.physical_range(name)
+            if not lo <= p.value <= hi:
+                raise ConfigError(f"{name} = {p.value:.6g} is outside the accepted range [{lo:g}, {hi:g}]")
 
     def values(self) -> dict[str, float]:
         return {n: p.value for n, p in self.parameters.items()}

@@ -25,6 +25,12 @@ for ρ; ρ_max = max (N_ρ,f − 1) Δρ_f lies one grid step above that table's
 of elements i, j is r·φ_ij = 27.2 · 0.529 · Z_i(r) Z_j(r): several funcfl files mix their
 pairs as the geometric mean φ_ij = √(φ_ii φ_jj). :func:`funcfl_to_setfl` reproduces all of
 this in the same floating-point order.
+
+Saved models (``from_saved``) are checked as the file readers check files: the grid, every
+table's length and every value within the ranges of
+:data:`potforge.data.lammps.setfl.TABLE_LIMITS` (|value| ≤ 1e20, ≤ 1,000,000 points, dr in
+[1e-6, 10] Å, cutoff ≤ 100 Å; |Z(r)| ≤ 1e10 for funcfl), so that a loaded table cannot
+overflow on an ordinary structure.
 """
 
 from __future__ import annotations
@@ -36,8 +42,8 @@ import numpy as np
 
 from ...core.errors import ConfigError, ModelFormatError
 from ...core.lazy import torch
-from ...data.lammps.funcfl import HARTREE_BOHR, FuncflData
-from ...data.lammps.setfl import SetflData
+from ...data.lammps.funcfl import HARTREE_BOHR, FuncflData, check_funcfl
+from ...data.lammps.setfl import SetflData, check_setfl
 from .base import ClassicalPotential, Graph
 from .pair import pair_type_index, pair_types
 
@@ -172,11 +178,20 @@ class SetflEAM(TabulatedEAM):
                 z2r[(a, b)] = v
         rhor = ({(a, b): arrays[f"rhor_{a}_{b}"] for a in els for b in els} if fs
                 else {s: arrays[f"rhor_{s}"] for s in els})
-        data = SetflData(els, [tuple(i) for i in d["info"]], int(d["nrho"]), float(d["drho"]),
-                         int(d["nr"]), float(d["dr"]), float(d["cutoff_angstrom"]),
+        data = SetflData(els, [tuple(i) for i in d["info"]], _count(d, "nrho"), float(d["drho"]),
+                         _count(d, "nr"), float(d["dr"]), float(d["cutoff_angstrom"]),
                          {s: arrays[f"frho_{s}"] for s in els}, rhor, z2r,
                          list(d.get("comments", ["", "", ""])), fs)
+        check_setfl(data)
         return cls(data, energy_offsets=d.get("energy_offsets_ev"), metadata=d.get("metadata"))
+
+
+def _count(d: Mapping, key: str) -> int:
+    """An integer entry of a saved description (a count or Z), strictly."""
+    value = d[key]
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ModelFormatError(f"{key} = {value!r}: expected an integer")
+    return value
 
 
 # -- funcfl ---------------------------------------------------------------------------------------
@@ -249,8 +264,9 @@ class FuncflEAM(TabulatedEAM):
 
     @classmethod
     def _from_description(cls, d, params, arrays):
-        files = [FuncflData(int(h["z"]), float(h["mass"]), int(h["nrho"]), float(h["drho"]), int(h["nr"]),
-                            float(h["dr"]), float(h["cutoff"]), arrays[f"frho_{s}"], arrays[f"zr_{s}"],
-                            arrays[f"rhor_{s}"], float(h["a0"]), str(h["lattice"]), str(h["comment"]))
+        files = [check_funcfl(FuncflData(_count(h, "z"), float(h["mass"]), _count(h, "nrho"), float(h["drho"]),
+                                         _count(h, "nr"), float(h["dr"]), float(h["cutoff"]), arrays[f"frho_{s}"],
+                                         arrays[f"zr_{s}"], arrays[f"rhor_{s}"], float(h["a0"]), str(h["lattice"]),
+                                         str(h["comment"])), f"funcfl of {s}")
                  for s, h in zip(d["species"], d["files"])]
         return cls(files, d["species"], energy_offsets=d.get("energy_offsets_ev"), metadata=d.get("metadata"))

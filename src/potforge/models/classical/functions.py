@@ -17,6 +17,17 @@ Embedding functions are not switched: ``fs`` (−A√ρ) and ``universal`` have 
 to the cutoff); energy is still continuous. The ``spline`` embedding is smooth at ρ = 0; for
 ρ < 0 (possible with unbounded spline densities) it returns F(0) plus the slope there, where
 LAMMPS would continue its own cubic.
+
+Accepted ranges (:data:`RADIAL_RANGES`, :data:`EMBEDDING_RANGES`): besides its fitting bounds
+(:data:`RADIAL_FORMS`, :data:`EMBEDDING_FORMS`, which a config may narrow), every parameter
+must lie in a generous physical range, whether it comes from a config, a saved model or a
+fit (fitted values are clipped into it): energies (D₀, ε, A, B, C, F₀, f_e, spline
+coefficients) |x| ≤ 1e7 eV; lengths r₀ ≤ 15 Å, σ ≤ 30 Å, ρ (Buckingham) ≤ 10 Å, r_e ≤ 100 Å;
+Morse α ≤ 20 1/Å (so 2α(r₀ − r) ≤ 600 and e^{2α(r₀−r)} stays finite at any r ≥ 0);
+exponents β, α (Zhou), κ, λ ≤ 100 (e^β ≤ 3e43); the universal embedding's η ≤ 4 and
+ρ_e ≥ 1e-6, so (ρ/ρ_e)^η stays below 1e240 for any density these forms can produce;
+spline forms at most :data:`MAX_KNOTS` knots, r_min at least 0.01 Å below the cutoff,
+ρ_max in [1e-6, 1e7]. Typical fitted values lie one to five orders inside.
 """
 
 from __future__ import annotations
@@ -29,9 +40,43 @@ from ...core.errors import ConfigError
 from ...core.lazy import torch
 
 __all__ = ["smooth_switch", "RadialForm", "EmbeddingForm", "RADIAL_FORMS", "EMBEDDING_FORMS",
-           "radial_form", "embedding_form", "bspline"]
+           "radial_form", "embedding_form", "bspline", "RADIAL_RANGES", "EMBEDDING_RANGES", "MAX_KNOTS",
+           "SPLINE_COEFFICIENT_RANGE", "parameter_range"]
 
 INF = math.inf
+#: most knots of a spline form
+MAX_KNOTS = 1000
+_E = 1e7            # eV
+#: accepted range of each spline coefficient (eV, or density units)
+SPLINE_COEFFICIENT_RANGE = (-_E, _E)
+#: form -> parameter -> accepted range (module docstring)
+RADIAL_RANGES: dict[str, dict[str, tuple[float, float]]] = {
+    "morse": {"D0": (0.0, _E), "alpha": (1e-3, 20.0), "r0": (0.1, 15.0)},
+    "lj": {"epsilon": (0.0, _E), "sigma": (0.1, 30.0)},
+    "buckingham": {"A": (0.0, _E), "rho": (1e-3, 10.0), "C": (0.0, _E)},
+    "exponential": {"A": (-_E, _E), "beta": (0.0, 100.0), "re": (0.1, 100.0)},
+    "zhou_pair": {"A": (0.0, _E), "B": (0.0, _E), "alpha": (0.0, 100.0), "beta": (0.0, 100.0),
+                  "re": (0.1, 100.0), "kappa": (0.0, 100.0), "lam": (0.0, 100.0)},
+    "zhou_density": {"fe": (0.0, _E), "beta": (0.0, 100.0), "re": (0.1, 100.0), "lam": (0.0, 100.0)},
+}
+EMBEDDING_RANGES: dict[str, dict[str, tuple[float, float]]] = {
+    "fs": {"A": (0.0, _E), "B": (-_E, _E)},
+    "universal": {"F0": (-_E, 0.0), "eta": (1e-3, 4.0), "rho_e": (1e-6, _E)},
+}
+
+
+def parameter_range(form: "RadialForm | EmbeddingForm", name: str) -> tuple[float, float]:
+    """The accepted range of parameter ``name`` of ``form``."""
+    if form.name == "spline":
+        return SPLINE_COEFFICIENT_RANGE
+    table = RADIAL_RANGES if isinstance(form, RadialForm) else EMBEDDING_RANGES
+    return table[form.name][name]
+
+
+def _knots(n_knots, least: int, key: str) -> int:
+    if isinstance(n_knots, bool) or not isinstance(n_knots, int) or not least <= n_knots <= MAX_KNOTS:
+        raise ConfigError(f"{key}.n_knots: expected an integer in [{least}, {MAX_KNOTS}], got {n_knots!r}")
+    return n_knots
 
 
 def smooth_switch(r: torch.Tensor, cutoff: float, width: float) -> torch.Tensor:
@@ -146,10 +191,9 @@ def radial_form(name: str, *, cutoff: float, key: str, n_knots: int = 10, r_min:
         raise ConfigError(f"{key}.form: {name!r} is not a radial form; expected one of "
                           f"{', '.join(sorted(RADIAL_FORMS))}")
     if name == "spline":
-        if int(n_knots) < 2:
-            raise ConfigError(f"{key}.n_knots: expected >= 2, got {n_knots}")
-        if not 0 < r_min < cutoff:
-            raise ConfigError(f"{key}.r_min: expected 0 < r_min < cutoff ({cutoff}), got {r_min}")
+        n_knots = _knots(n_knots, 2, key)
+        if not 0 < r_min <= cutoff - 0.01:
+            raise ConfigError(f"{key}.r_min: expected 0 < r_min <= cutoff - 0.01 Å ({cutoff} Å), got {r_min}")
         params = {f"c{k}": (-INF, INF) for k in range(int(n_knots))}
         return RadialForm("spline", params, smooth=False,
                           options={"n_knots": int(n_knots), "r_min": float(r_min), "cutoff": float(cutoff)})
@@ -210,10 +254,9 @@ def embedding_form(name: str, *, key: str, n_knots: int = 8, rho_max: float = 2.
         raise ConfigError(f"{key}.form: {name!r} is not an embedding form; expected one of "
                           f"{', '.join(sorted(EMBEDDING_FORMS))}")
     if name == "spline":
-        if int(n_knots) < 4:
-            raise ConfigError(f"{key}.n_knots: expected >= 4, got {n_knots}")
-        if not rho_max > 0:
-            raise ConfigError(f"{key}.rho_max: expected > 0, got {rho_max}")
+        n_knots = _knots(n_knots, 4, key)
+        if not 1e-6 <= rho_max <= 1e7:
+            raise ConfigError(f"{key}.rho_max: expected a number in [1e-06, 1e+07], got {rho_max}")
         params = {f"c{k}": (-INF, INF) for k in range(int(n_knots))}
         return EmbeddingForm("spline", params, options={"n_knots": int(n_knots), "rho_max": float(rho_max)})
     return EmbeddingForm(name, dict(EMBEDDING_FORMS[name]))

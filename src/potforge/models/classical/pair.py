@@ -16,7 +16,7 @@ import numpy as np
 from ...core.errors import ConfigError, ModelFormatError
 from ...core.lazy import torch
 from .base import ClassicalPotential, Graph, Parameter
-from .functions import RadialForm, radial_form, smooth_switch, sub
+from .functions import RadialForm, parameter_range, radial_form, smooth_switch, sub
 
 __all__ = ["PairPotential", "pair_types", "forms_from_description"]
 
@@ -126,7 +126,9 @@ class PairPotential(ClassicalPotential):
 
 
 def _check_parameters(model: ClassicalPotential, forms: Mapping[str, object]) -> None:
-    """Every parameter a form needs is present, and nothing else."""
+    """Every parameter a form needs is present, nothing else, and each within its form's
+    accepted range (:func:`~potforge.models.classical.functions.parameter_range`; fitted
+    values are clipped into it)."""
     expected = {f"{prefix}.{name}" for prefix, form in forms.items() for name in form.parameters}
     missing = sorted(expected - set(model.parameters))
     extra = sorted(set(model.parameters) - expected)
@@ -134,3 +136,6 @@ def _check_parameters(model: ClassicalPotential, forms: Mapping[str, object]) ->
         raise ConfigError(f"parameters missing: {', '.join(missing)}")
     if extra:
         raise ModelFormatError(f"parameters that no form uses: {', '.join(extra)}")
+    model._ranges = {f"{prefix}.{name}": parameter_range(form, name) for prefix, form in forms.items()
+                    for name in form.parameters}
+    model.check_physical()

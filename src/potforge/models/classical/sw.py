@@ -15,7 +15,9 @@ both directions with ½, so a file whose (i, j, k) and (i, k, j) entries (or (i,
 neighbour list (pairs: by atom-ID parity), so its result then depends on atom numbering and
 binning; for CdTeZnSeHgS0.sw potforge lies within LAMMPS' own spread over renumberings (up to
 3.9e-9 eV/atom, 6.4e-7 eV/Å; tests/export/test_lammps_shipped.py, BENCHMARKS.md). σ = 0 or
-a = 0, which LAMMPS accepts, leave a pair without interaction.
+a = 0, which LAMMPS accepts, leave a pair without interaction. Every value lies in the
+accepted ranges of :data:`~potforge.data.lammps.parameter_files.SW_RANGES` (ε ≤ 1e7 eV,
+a·σ ≤ 100 Å, p, q ≤ 50, …), whether it comes from a file, a saved model or a config.
 """
 
 from __future__ import annotations
@@ -24,19 +26,19 @@ import math
 from typing import ClassVar
 
 from ...core.lazy import torch
-from ...data.lammps.parameter_files import SW_KEYS
+from ...data.lammps.parameter_files import SW_KEYS, SW_RANGES, SW_TWO_BODY_KEYS
 from .base import Graph
 from .triplet import TripletPotential, triplet_table
 
 __all__ = ["StillingerWeber", "SW_BOUNDS", "SW_TWO_BODY_KEYS"]
 
 INF = math.inf
+#: bounds of each key for fitting (values must also lie in the accepted ranges of
+#: :data:`~potforge.data.lammps.parameter_files.SW_RANGES`, checked when a model is built and
+#: when fitted values are set)
 SW_BOUNDS = {"epsilon": (0.0, INF), "sigma": (1e-3, INF), "a": (1e-3, INF), "lambda": (0.0, INF),
              "gamma": (0.0, INF), "costheta0": (-1.0, 1.0), "A": (0.0, INF), "B": (0.0, INF),
              "p": (0.0, INF), "q": (0.0, INF), "tol": (0.0, INF)}
-#: keys that only entries (i, j, j) use; in entries (i, j, k), j ≠ k, LAMMPS ignores them (only
-#: epsilon, lambda, costheta0 count there) and files often hold zeros (potentials/GaN.sw)
-SW_TWO_BODY_KEYS = ("sigma", "a", "gamma", "A", "B", "p", "q")
 
 
 def _decay(r: torch.Tensor, scale: torch.Tensor, rc: torch.Tensor) -> torch.Tensor:
@@ -52,6 +54,8 @@ class StillingerWeber(TripletPotential):
     kind: ClassVar[str] = "sw"
 
     label = "Stillinger–Weber"
+    style = "sw"
+    ranges = SW_RANGES
     keys = SW_KEYS
     bounds = SW_BOUNDS
     two_body_keys = SW_TWO_BODY_KEYS

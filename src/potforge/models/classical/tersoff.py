@@ -23,6 +23,11 @@ BENCHMARKS.md). D = 0 (SiC_1990.tersoff) is a step cutoff, as in LAMMPS. The exp
 is capped as LAMMPS does (argument above 69.0776 → 1e30, below −69.0776 → 0), and b_ij uses
 LAMMPS' asymptotic branches for very large or small βζ (they differ from the closed form by
 less than 1e-8 relative).
+
+Every value lies in the accepted ranges of
+:data:`~potforge.data.lammps.parameter_files.TERSOFF_RANGES` (A, B ≤ 1e7 eV, λ ≤ 100 1/Å,
+R + D ≤ 100 Å, …; the rationale and the shipped files' values are in that module), whether
+it comes from a LAMMPS file, a saved model or a training config; fitting stays inside them.
 """
 
 from __future__ import annotations
@@ -32,24 +37,23 @@ from typing import ClassVar
 
 from ...core.errors import ConfigError
 from ...core.lazy import torch
-from ...data.lammps.parameter_files import TERSOFF_KEYS
+from ...data.lammps.parameter_files import TERSOFF_KEYS, TERSOFF_RANGES, TERSOFF_TWO_BODY_KEYS
 from .base import Graph
 from .triplet import TripletPotential, element_triplets, triplet_table
 
 __all__ = ["Tersoff", "TERSOFF_BOUNDS", "TERSOFF_TWO_BODY_KEYS", "element_triplets", "triplet_table"]
 
 INF = math.inf
-#: bounds of each key for fitting (a file's values need only pass LAMMPS' own checks,
-#: :func:`potforge.data.lammps.parameter_files.lammps_problem`: ``from_entries`` widens a bound
-#: to a value read); D = 0 is a step cutoff, as LAMMPS allows
+#: bounds of each key for fitting (a value must also lie in the accepted ranges of
+#: :data:`~potforge.data.lammps.parameter_files.TERSOFF_RANGES`, checked when a model is built
+#: and when fitted values are set; the upper bounds stay infinite here because finite ones
+#: change the scaling of SciPy's trust-region steps). ``from_entries`` widens a bound to a
+#: value read; D = 0 is a step cutoff, as LAMMPS allows
 TERSOFF_BOUNDS = {"m": (1.0, 3.0), "gamma": (0.0, INF), "lambda3": (-INF, INF), "c": (0.0, INF),
-                  "d": (1e-8, INF), "costheta0": (-INF, INF), "n": (1e-8, INF), "beta": (0.0, INF),
-                  "lambda2": (0.0, INF), "B": (0.0, INF), "R": (0.0, INF), "D": (0.0, INF),
-                  "lambda1": (0.0, INF), "A": (0.0, INF)}
+                  "d": (TERSOFF_RANGES["d"][0], INF), "costheta0": (-INF, INF),
+                  "n": (TERSOFF_RANGES["n"][0], INF), "beta": (0.0, INF), "lambda2": (0.0, INF),
+                  "B": (0.0, INF), "R": (0.0, INF), "D": (0.0, INF), "lambda1": (0.0, INF), "A": (0.0, INF)}
 _EXP_CAP = 69.0776
-#: keys that only entries (i, j, j) use (two-body terms); in entries (i, j, k), j ≠ k, LAMMPS
-#: ignores them and files often hold zeros there (potentials/SiC.tersoff, GaN.tersoff)
-TERSOFF_TWO_BODY_KEYS = ("n", "beta", "lambda2", "B", "lambda1", "A")
 
 
 def tersoff_cutoff(r: torch.Tensor, R: torch.Tensor, D: torch.Tensor) -> torch.Tensor:
@@ -91,6 +95,8 @@ class Tersoff(TripletPotential):
     kind: ClassVar[str] = "tersoff"
 
     label = "Tersoff"
+    style = "tersoff"
+    ranges = TERSOFF_RANGES
     keys = TERSOFF_KEYS
     bounds = TERSOFF_BOUNDS
     two_body_keys = TERSOFF_TWO_BODY_KEYS

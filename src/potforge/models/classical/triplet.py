@@ -4,11 +4,13 @@ values, and the unused two-body keys of (i, j, k≠j) entries (LAMMPS files put 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from typing import ClassVar
 
 from ...core.errors import ConfigError
 from ...core.lazy import torch
+from ...data.lammps.parameter_files import range_problem
 from .base import ClassicalPotential, Parameter
 
 __all__ = ["element_triplets", "triplet_table", "TripletPotential"]
@@ -30,6 +32,10 @@ class TripletPotential(ClassicalPotential):
 
     needs_triplets = True
     label: ClassVar[str] = "triplet"
+    #: the LAMMPS style, whose accepted ranges apply (:func:`range_problem`)
+    style: ClassVar[str] = ""
+    #: key -> (lower, upper, unit): the style's accepted ranges
+    ranges: ClassVar[dict[str, tuple[float, float, str]]] = {}
     #: LAMMPS file order of the values of one entry
     keys: ClassVar[tuple[str, ...]] = ()
     bounds: ClassVar[dict[str, tuple[float, float]]] = {}
@@ -54,12 +60,39 @@ class TripletPotential(ClassicalPotential):
         if extra:
             raise ConfigError(f"not {self.label} parameters of {', '.join(species)}: {', '.join(extra[:6])}")
         value = {p.name: p.value for p in params}
+        self.check_ranges(species, value)
         self.check_values(value)
         cutoff = max(self.triplet_cutoff(value, t) for t in element_triplets(species))
         super().__init__(species, params, cutoff, energy_offsets=energy_offsets, metadata=metadata)
         for p in self.parameters.values():
             if p.name.rsplit(".", 1)[1] in self.always_fixed:
                 p.fixed = True
+
+    @classmethod
+    def check_ranges(cls, species: tuple[str, ...], value: Mapping[str, float]) -> None:
+        """ConfigError naming the parameter and its range for a value outside the accepted
+        ranges of the LAMMPS style (:func:`~potforge.data.lammps.parameter_files.range_problem`)."""
+        for t in element_triplets(species):
+            _, b, c = t.split("-")
+            entry = {k: float(value[f"{t}.{k}"]) for k in cls.keys}
+            bad = [k for k, x in entry.items() if not math.isfinite(x)]
+            if bad:
+                raise ConfigError(f"{t}.{bad[0]} = {entry[bad[0]]}: expected a finite number")
+            problem = range_problem(cls.style, entry, b == c)
+            if problem:
+                raise ConfigError(f"{t}: {problem}")
+
+    def physical_range(self, name: str) -> tuple[float, float]:
+        t, key = name.rsplit(".", 1)
+        _, b, c = t.split("-")
+        if b != c and key in self.two_body_keys:
+            return -math.inf, math.inf        # unused (check_ranges: 0 or within the range)
+        lo, hi, _ = self.ranges[key]
+        return lo, hi
+
+    def check_physical(self) -> None:
+        self.check_ranges(self.species, self.values())
+        self.check_values(self.values())
 
     @classmethod
     def check_values(cls, value: Mapping[str, float]) -> None:
