@@ -86,3 +86,52 @@ def test_a_killed_writer_leaves_a_file_that_the_next_write_removes(tmp_path):
     with atomic_write(target) as handle:
         handle.write("whole\n")
     assert [p.name for p in tmp_path.iterdir()] == ["frames.xyz"]
+
+
+def test_temporary_names_carry_this_machines_tag_and_others_are_left_alone(tmp_path, dead_pid):
+    """A dead PID only means something on the machine (and PID namespace) that made the name:
+    a file another node of a shared file system is writing must survive our cleaning."""
+    from potforge.core import atomic
+
+    target = tmp_path / "out.xyz"
+    ours = tmp_path / f".out.xyz.{dead_pid}.{atomic._HOST_TAG}.0badc0de.tmp"
+    foreign_tag = f"{(int(atomic._HOST_TAG, 16) + 1) % 2**32:08x}"
+    theirs = tmp_path / f".out.xyz.{dead_pid}.{foreign_tag}.0badc0de.tmp"
+    ours.write_text("ours")
+    theirs.write_text("another machine's write in progress")
+    assert atomic.temporary_name(target, "tmp").name.startswith(f".out.xyz.{os.getpid()}.{atomic._HOST_TAG}.")
+    assert remove_stale(target) == [ours]
+    assert theirs.exists()
+
+
+def test_a_failed_swap_of_a_directory_restores_the_previous_version(tmp_path, monkeypatch):
+    from potforge.core.errors import OutputError
+
+    target = tmp_path / "model"
+    target.mkdir()
+    (target / "weights").write_text("old")
+    real_replace = os.replace
+    calls = []
+
+    def second_replace_fails(src, dst):
+        calls.append((src, dst))
+        if len(calls) == 2:             # moving the new directory into place
+            raise OSError(28, "No space left on device")
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", second_replace_fails)
+    with pytest.raises(OutputError, match="No space left on device"):
+        with atomic_directory(target) as new:
+            (new / "weights").write_text("new")
+    monkeypatch.setattr(os, "replace", real_replace)
+    assert (target / "weights").read_text() == "old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
+
+
+def test_a_file_replaced_by_a_directory_leaves_no_old_copy(tmp_path):
+    target = tmp_path / "model"
+    target.write_text("a file where the model directory goes")
+    with atomic_directory(target) as new:
+        (new / "model.json").write_text("{}")
+    assert (target / "model.json").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]

@@ -22,6 +22,27 @@ from .errors import OutputError
 __all__ = ["atomic_write", "atomic_path", "atomic_directory", "remove_stale"]
 
 
+def _host_tag() -> str:
+    """8 hex digits naming this machine and PID namespace (whose process ids a name holds)."""
+    import socket
+    import zlib
+
+    try:
+        namespace = os.readlink("/proc/self/ns/pid")
+    except OSError:
+        namespace = ""
+    return f"{zlib.crc32(f'{socket.gethostname()}|{namespace}'.encode()):08x}"
+
+
+_HOST_TAG = _host_tag()
+
+
+def temporary_name(path: Path, suffix: str) -> Path:
+    """A fresh name beside ``path`` for a temporary file or directory: ``.NAME.PID.HOST.HEX.tmp``
+    (what :func:`remove_stale` recognises)."""
+    return path.parent / f".{path.name}.{os.getpid()}.{_HOST_TAG}.{os.urandom(4).hex()}.{suffix}"
+
+
 def _process_alive(pid: int) -> bool:
     """Whether a process with this id runs on this machine (when in doubt: yes)."""
     if pid == os.getpid():
@@ -46,14 +67,16 @@ def remove_stale(path: str | os.PathLike) -> list[Path]:
     whose name may start the same), and only those whose process id no longer runs on this
     machine (never a live process's file, nor our own). A stale ``.old`` directory is the
     previous version of an :func:`atomic_directory` target and is kept while the target is
-    missing (the process died between the two renames), so nothing is lost. Process ids are
-    those of this machine: on a file system shared between machines, a temporary file of a
-    process running elsewhere could look stale, so run concurrent writers of one target on
-    one machine.
+    missing (the process died between the two renames), so nothing is lost. Process ids only
+    mean something on the machine (and in the PID namespace) that made them, so names carry a
+    tag of both (``.NAME.PID.HOST.HEX.tmp``): a file made on another node of a shared file
+    system, or in a container writing to a bind mount, is never judged by our process table
+    and is left alone.
     """
     path = Path(path)
     directory = path.parent if str(path.parent) else Path(".")
-    pattern = re.compile(rf"\.{re.escape(path.name)}\.([0-9]{{1,10}})\.[0-9a-f]{{8}}\.(tmp|old)")
+    # .NAME.PID.HOST.HEX.tmp; the older .NAME.PID.HEX.tmp (no host tag) counts as this machine's
+    pattern = re.compile(rf"\.{re.escape(path.name)}\.([0-9]{{1,10}})\.(?:([0-9a-f]{{8}})\.)?[0-9a-f]{{8}}\.(tmp|old)")
     removed: list[Path] = []
     try:
         entries = list(os.scandir(directory))
@@ -61,9 +84,9 @@ def remove_stale(path: str | os.PathLike) -> list[Path]:
         return removed
     for entry in entries:
         match = pattern.fullmatch(entry.name)
-        if match is None or _process_alive(int(match.group(1))):
+        if match is None or match.group(2) not in (None, _HOST_TAG) or _process_alive(int(match.group(1))):
             continue
-        if match.group(2) == "old" and not path.exists():
+        if match.group(3) == "old" and not path.exists():
             continue
         stale = directory / entry.name
         try:
@@ -89,7 +112,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         remove_stale(path)
         # a unique name beside the target (same file system, so the final rename is atomic)
         while True:
-            tmp_path = directory / f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp"
+            tmp_path = temporary_name(directory / path.name, "tmp")
             try:
                 fd = os.open(tmp_path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
             except FileExistsError:
@@ -157,7 +180,7 @@ def atomic_directory(path: str | os.PathLike) -> Iterator[Path]:
     with _output_errors(path):
         path.parent.mkdir(parents=True, exist_ok=True)
         remove_stale(path)
-        tmp = path.parent / f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp"
+        tmp = temporary_name(path, "tmp")
         tmp.mkdir()
     try:
         yield tmp
@@ -165,9 +188,19 @@ def atomic_directory(path: str | os.PathLike) -> Iterator[Path]:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     old = None
-    if path.exists():
-        old = path.parent / f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.old"
-        os.replace(path, old)
-    os.replace(tmp, path)
+    try:
+        with _output_errors(path):
+            if path.exists() or path.is_symlink():
+                old = temporary_name(path, "old")
+                os.replace(path, old)
+            os.replace(tmp, path)
+    except BaseException:
+        if old is not None and not path.exists():
+            os.replace(old, path)       # the previous version back where it was
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+        if old.is_dir() and not old.is_symlink():
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            old.unlink(missing_ok=True)   # the target was a file (or a link)
