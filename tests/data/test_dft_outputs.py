@@ -527,3 +527,29 @@ def test_cp2k_stopped_and_damaged_runs(tmp_path):
     (tmp_path / "cu-1.cell").unlink()
     with pytest.raises(DataFormatError, match="no cu-1.cell beside it: CP2K writes the cell"):
         read_frames(path)
+
+
+def test_an_xyz_named_like_a_cp2k_trajectory_without_its_companions_is_extxyz(tmp_path):
+    """``md-pos-1.xyz`` alone is somebody's extxyz file; only with CP2K's -frc-/.cell files
+    beside it is it a CP2K trajectory."""
+    from ase.build import molecule
+
+    from potforge.data import detect_format
+
+    atoms = molecule("H2O")
+    atoms.center(4.0)
+    path = tmp_path / "md-pos-1.xyz"
+    ase.io.write(path, atoms, format="extxyz")
+    assert detect_format(path) == "extxyz"
+    frames = read_frames(path)
+    assert len(frames) == 1 and frames[0].atoms.get_chemical_formula() == "H2O"
+    (tmp_path / "md-frc-1.xyz").write_text("")
+    assert detect_format(path) != "extxyz"
+
+
+def test_an_extension_alone_does_not_make_a_dft_format(tmp_path):
+    """ASE maps ``*.md`` to CASTEP MD files; a README.md is not one."""
+    path = tmp_path / "README.md"
+    path.write_text("# notes\nnothing to read here\n")
+    with pytest.raises(DataFormatError, match="cannot tell the format"):
+        read_frames(path)

@@ -52,16 +52,28 @@ def detect_format(path: str | os.PathLike, format: str | None = None, *, write: 
 
 
 def _own_format(path: str | os.PathLike, reading: bool = True) -> str | None:
-    from .dft_cp2k import CP2K_NAME
-
     name = Path(path).name.lower()
-    if name.endswith((".xyz", ".extxyz")) and not (reading and CP2K_NAME.match(name)):
+    if name.endswith((".xyz", ".extxyz")) and not (reading and _is_cp2k_trajectory(Path(path))):
         return "extxyz"
     if name.endswith(".data") or name.startswith("input.data"):
         return "n2p2"
     if name.endswith(".db"):
         return "ase-db"
     return None
+
+
+def _is_cp2k_trajectory(path: Path) -> bool:
+    """A ``PROJECT-pos-N.xyz`` (or ``-frc-``/``-vel-``) with CP2K's companion files beside it;
+    the same name alone is an ordinary (ext)xyz file that happens to be called so."""
+    from .dft_cp2k import CP2K_NAME
+
+    match = CP2K_NAME.match(path.name)
+    if match is None:
+        return False
+    project, n = match["project"], match["n"]
+    companions = ([f"{project}-frc-{n}.xyz", f"{project}-{n}.cell"] if match["kind"] == "pos"
+                  else [f"{project}-pos-{n}.xyz"])
+    return any((path.parent / name).exists() for name in companions)
 
 
 def iter_frames(path: str | os.PathLike, format: str | None = None, *,

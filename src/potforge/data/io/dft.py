@@ -181,6 +181,8 @@ def _sniff(path: str | os.PathLike) -> tuple[str | None, str]:
         io, how = extension2format.get(ext), "extension"
         if io is not None and io.magic and Path(path).is_file():
             return None, how
+        if io is not None and io.name not in CODES:
+            return None, how    # "*.md" is not a CASTEP MD file just for its name: say so
     if io is None or not io.can_read or io.name in _NOT_HERE:
         return None, how
     return io.name, how
