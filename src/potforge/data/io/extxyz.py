@@ -12,6 +12,7 @@ values), ``config_type``, ``group``, ``weight``, ``total_charge``; anything else
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Iterable, Iterator
@@ -28,18 +29,25 @@ from ..frame import Frame, check_frame
 
 __all__ = ["read_extxyz", "iter_extxyz", "write_extxyz", "parse_key_values"]
 
+_SPACE = r"[ \t\n\r\f\v]"      # ASCII whitespace only, as split_fields splits
+#: a key: a letter or _ (any script, as ASE writes them) then word characters or - . :
+_KEY = r"[^\W\d][\w\-.:]*"
 _KV = re.compile(
-    r"""\s*([A-Za-z_][\w\-.:]*)           # key
-        (?:\s*=\s*(
+    rf"""{_SPACE}*({_KEY})                 # key
+        (?:{_SPACE}*(=)(?:
+            (?={_SPACE}+{_KEY}{_SPACE}*=|{_SPACE}*$)   # empty value: ASE writes '' as "key= "
+          | {_SPACE}*(
             "(?:[^"\\]|\\.)*"             # double-quoted value with escapes
           | '(?:[^'\\]|\\.)*'             # single-quoted value
-          | \{[^}]*\}                     # {a b c}
+          | \{{[^}}]*\}}                     # {{a b c}}
           | \[[^\]]*\]                    # [a, b, c]
-          | [^\s"'=]+                     # bare value
-        ))?\s*""",
-    re.VERBOSE | re.ASCII,   # keys and separators in ASCII, as every other extxyz reader has them
+          | (?:[^ \t\n\r\f\v"'\\]|\\.|\\$)+    # bare value (may hold '='; backslash escapes)
+        )))?{_SPACE}*""",
+    re.VERBOSE,
 )
-_PER_ATOM_LABELS = {"forces": "forces", "force": "forces", "charges": "charges",
+_ESCAPE = re.compile(r"\\(.)")
+#: per-atom label columns; ASE writes atoms.arrays["charges"] as a "charge" column
+_PER_ATOM_LABELS = {"forces": "forces", "force": "forces", "charges": "charges", "charge": "charges",
                     "energies": "atomic_energies"}
 _RESERVED = {"lattice", "properties", "pbc", "energy", "stress", "virial", "config_type",
              "group", "weight", "total_charge"}
@@ -72,7 +80,7 @@ def parse_key_values(text: str, path: str = "?", line: int | None = None,
         if m is None or m.end() == pos:
             raise DataFormatError(f"cannot parse key=value pairs near {shorten(text[pos:], 30)!r}",
                                   path=path, line=line)
-        pairs.append((m.group(1), m.group(2)))
+        pairs.append((m.group(1), None if m.group(2) is None else m.group(3) or ""))
         pos = m.end()
     # the whole line parses; now it must say each thing once (no "last one wins")
     result: dict[str, object] = {}
@@ -92,21 +100,45 @@ def parse_key_values(text: str, path: str = "?", line: int | None = None,
         elif key.lower() in raw_keys:
             result[key] = _unquote(raw)[0]
         else:
-            result[key] = _typed(raw)
+            result[key] = _typed(raw, key, path, line)
     return result
+
+
+def _unescape(text: str) -> str:
+    """Backslash escapes as ASE reads them (``\\x`` is ``x``), except that ``\\n`` and ``\\r``
+    are a newline and a carriage return (potforge writes them so; ASE cannot write either)."""
+    if "\\" not in text:
+        return text
+    return _ESCAPE.sub(lambda m: {"n": "\n", "r": "\r"}.get(m.group(1), m.group(1)), text)
 
 
 def _unquote(raw: str) -> tuple[str, bool]:
     if len(raw) >= 2 and raw[0] == raw[-1] and raw[0] in "\"'":
-        body = raw[1:-1]
-        return re.sub(r"\\(.)", lambda m: {"n": "\n", "r": "\r"}.get(m.group(1), m.group(1)), body), True
+        return _unescape(raw[1:-1]), True
     if raw.startswith("{") or raw.startswith("["):
         return raw[1:-1].replace(",", " "), True
-    return raw, False
+    return _unescape(raw), False
 
 
-def _typed(raw: str) -> object:
+def _json_value(text: str, key: str, path: str, line: int | None) -> object:
+    """A ``_JSON ...`` value as ASE decodes it: an array where the JSON is a regular
+    nest of numbers or booleans, else the decoded lists and dicts."""
+    try:
+        decoded = json.loads(text[6:])
+    except (ValueError, RecursionError) as err:
+        raise DataFormatError(f"value of {shorten(key)!r} starts with '_JSON ' but is not JSON "
+                              f"({shorten(err, 40)})", path=path, line=line) from None
+    try:
+        arr = np.array(decoded)
+    except (ValueError, TypeError, OverflowError, RecursionError):
+        return decoded              # ragged lists: kept as lists
+    return arr if arr.dtype.kind in "ifb" else decoded
+
+
+def _typed(raw: str, key: str = "?", path: str = "?", line: int | None = None) -> object:
     text, quoted = _unquote(raw)
+    if text.startswith("_JSON "):
+        return _json_value(text, key, path, line)
     tokens = split_fields(text)
     if not tokens:
         return text
@@ -246,11 +278,7 @@ def _build_frame(comment: str, rows: list[list[str]], path: str, line: int, inde
                                   line=line)
     atoms = Atoms(symbols=symbols, positions=positions, cell=cell, pbc=pbc)
 
-    labels: dict[str, object] = {}
-    for col_name in list(arrays):
-        target = _PER_ATOM_LABELS.get(col_name)
-        if target is not None:      # _parse_properties refused two columns for one label
-            labels[target] = arrays.pop(col_name)
+    labels = _take_labels(arrays)
     for col_name, value in arrays.items():
         atoms.arrays[col_name] = value
 
@@ -292,6 +320,20 @@ def _build_frame(comment: str, rows: list[list[str]], path: str, line: int, inde
     return frame
 
 
+#: the real columns that must be finite: positions and the per-atom labels
+_FINITE_COLUMNS = frozenset({"pos", *_PER_ATOM_LABELS})
+def _take_labels(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The per-atom label columns, taken out of ``arrays`` (the rest are extra arrays)."""
+    labels = {}
+    for col_name in list(arrays):
+        target = _PER_ATOM_LABELS.get(col_name)
+        if col_name == "charge" and (arrays[col_name].dtype.kind != "f" or arrays[col_name].ndim != 1):
+            target = None           # another code's "charge" column that is not ASE's charges
+        if target is not None:      # _parse_properties refused two columns for one label
+            labels[target] = arrays.pop(col_name)
+    return labels
+
+
 _EXPECTED_KINDS = {"species": ("S", 1), "Z": ("I", 1), "pos": ("R", 3), "forces": ("R", 3),
                    "charges": ("R", 1), "energies": ("R", 1)}
 
@@ -315,7 +357,7 @@ def _columns(columns: list[tuple[str, str, int]], rows: list[list[str]], path: s
     for name, kind, count in columns:
         block = table[:, col:col + count]
         col += count
-        value = _typed_column(block, name, kind, path, line, index)
+        value = _typed_column(block, name, kind, path, line, index, name in _FINITE_COLUMNS)
         arrays[name] = value[:, 0] if count == 1 else value
     return arrays
 
@@ -332,9 +374,10 @@ def _token_ok(token: str, kind: str) -> bool:
 
 
 def _typed_column(block: np.ndarray, name: str, kind: str, path: str, line: int,
-                  index: int) -> np.ndarray:
+                  index: int, finite: bool = True) -> np.ndarray:
     """One Properties column (atoms × count strings) as typed values; a token of the wrong
-    type or a non-finite real is an error naming the atom's line."""
+    type, or a non-finite real where ``finite`` (positions, labels), is an error naming the
+    atom's line. Other real columns are kept as written, NaN included (as ASE keeps them)."""
     if kind == "S":
         return block.astype(str)
     value = None
@@ -354,7 +397,7 @@ def _typed_column(block: np.ndarray, name: str, kind: str, path: str, line: int,
                                       line=line + 1 + row, frame=index)
         raise DataFormatError(f"column {shorten(name)!r}: unreadable values", path=path, line=line,
                               frame=index)
-    if kind == "R" and not np.all(np.isfinite(value)):
+    if kind == "R" and finite and not np.all(np.isfinite(value)):
         row = int(np.argwhere(~np.isfinite(value))[0, 0])
         raise DataFormatError(f"column {shorten(name)!r} of atom {row} holds a non-finite number",
                               path=path, line=line + 1 + row, frame=index)
@@ -419,6 +462,14 @@ def _fmt(x) -> str:
     return repr(float(x))
 
 
+def _json_default(value):
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"cannot write a value of type {type(value).__name__} to extended XYZ")
+
+
 def _format_value(value) -> str:
     if isinstance(value, (bool, np.bool_)):
         return "T" if value else "F"
@@ -427,14 +478,22 @@ def _format_value(value) -> str:
     if isinstance(value, (float, np.floating)):
         return _fmt(value)
     if isinstance(value, (list, tuple, np.ndarray)):
-        arr = np.asarray(value)
-        if arr.dtype == bool:
+        try:
+            arr = np.asarray(value)
+        except ValueError:          # ragged lists: JSON below
+            arr = np.zeros((0, 0))
+        if arr.ndim == 1 and arr.size and arr.dtype == bool:
             return '"' + " ".join("T" if v else "F" for v in arr.ravel()) + '"'
-        if arr.dtype.kind in "iu":
+        if arr.ndim == 1 and arr.size and arr.dtype.kind in "iu":
             return '"' + " ".join(str(int(v)) for v in arr.ravel()) + '"'
-        if arr.dtype.kind == "f":
+        if arr.ndim == 1 and arr.size and arr.dtype.kind == "f":
             return '"' + " ".join(_fmt(v) for v in arr.ravel()) + '"'
-        raise DataFormatError(f"cannot write a list of {arr.dtype} to extended XYZ")
+    if isinstance(value, (list, tuple, np.ndarray, dict)):
+        # matrices, lists of text, dicts: JSON, as ASE writes and reads them
+        try:
+            value = "_JSON " + json.dumps(value, default=_json_default)
+        except (TypeError, ValueError) as err:
+            raise DataFormatError(f"cannot write {shorten(err)} to extended XYZ") from None
     if not isinstance(value, str):
         raise DataFormatError(f"cannot write a value of type {type(value).__name__} to extended XYZ")
     text = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r")
@@ -482,7 +541,7 @@ def format_frame(frame: Frame) -> str:
     if frame.weight != 1.0:
         parts.append(f"weight={_fmt(frame.weight)}")
     for key, value in frame.info.items():
-        if key.lower() in _RESERVED or not re.fullmatch(r"[A-Za-z_][\w\-.:]*", key):
+        if key.lower() in _RESERVED or not re.fullmatch(_KEY, key):
             raise DataFormatError(f"info key {shorten(key)!r} cannot be written to extended XYZ")
         parts.append(f"{key}={_format_value(value)}")
     parts.append('pbc="' + " ".join("T" if p else "F" for p in atoms.pbc) + '"')
