@@ -494,8 +494,16 @@ inline NeighborListData compute_neighbor_list(const double* positions, size_t n_
             const int64_t begin = n * t / threads, end = n * (t + 1) / threads;
             PairBuffer& buf = buffers[t];
             std::vector<double> scratch;
-            buf.reserve(static_cast<size_t>(std::min<int64_t>(64 * (end - begin), max_pairs)));
+            // a first guess, then (after a sample of centres) the sampled mean times the chunk:
+            // growing by doubling would copy a dense box's list (~100 MB) several times
+            const int64_t sample = 64;
+            buf.reserve(static_cast<size_t>(std::min<int64_t>(64 * std::min(end - begin, sample), max_pairs)));
             for (int64_t i = begin; i < end; ++i) {
+                if (i == begin + sample && end - begin > 2 * sample) {
+                    const double mean = static_cast<double>(buf.neighbor.size()) / sample;
+                    const double guess = 1.05 * mean * static_cast<double>(end - begin) + 64.0;
+                    buf.reserve(static_cast<size_t>(std::min<double>(guess, static_cast<double>(max_pairs))));
+                }
                 const int64_t room = max_pairs - total.load(std::memory_order_relaxed);
                 const int64_t m = pairs_of(grid, i, cutoff, room, buf, scratch);
                 if (m < 0 || total.fetch_add(m, std::memory_order_relaxed) + m > max_pairs)
