@@ -158,7 +158,9 @@ def _periodic_gram(cell: np.ndarray, pbc: np.ndarray, min_height: float) -> list
     # independence of the periodic vectors: Gram determinant relative to the lengths
     det = _det(gram)
     if det < 1e-12 * math.prod(x * x for x in lengths):
-        raise StructureError(f"the periodic cell vectors {vectors} are (nearly) linearly dependent")
+        raise StructureError(f"the periodic cell vectors {vectors} are (nearly) linearly dependent, or "
+                             "so skewed that their volume is below 1e-6 of the product of their "
+                             "lengths (give a reduced cell, e.g. ase.build.niggli_reduce)")
     if min_height > 0:
         for k, axis in enumerate(periodic):
             # the component of vector k orthogonal to the other periodic vectors
