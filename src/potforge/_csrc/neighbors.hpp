@@ -311,41 +311,31 @@ struct PairBuffer {
     }
 };
 
+// Folds bin index t of `axis` into the grid: a periodic axis wraps it and puts the image
+// number in q; an open axis has nothing outside its bins (returns false).
+inline bool fold_bin(const Grid& g, int axis, int64_t& t, int64_t& q) {
+    q = 0;
+    if (t >= 0 && t < g.n_bins[axis]) return true;
+    if (!g.periodic[axis]) return false;
+    q = floor_div(t, g.n_bins[axis]);
+    t -= q * g.n_bins[axis];
+    return true;
+}
+
 // Calls visit(first, last, qx, qy, qz) for every non-empty bin image within reach of bin `b`
 // (first..last: its atoms in bin order; q: the periodic image of the bin), until visit returns
 // false. Returns false if it was stopped.
 template <typename Visit>
 inline bool visit_stencil(const Grid& g, const int64_t* b, Visit&& visit) {
     for (int64_t dz = -g.reach[2]; dz <= g.reach[2]; ++dz) {
-        int64_t tz = b[2] + dz, qz = 0;
-        if (g.periodic[2]) {
-            if (tz < 0 || tz >= g.n_bins[2]) {
-                qz = floor_div(tz, g.n_bins[2]);
-                tz -= qz * g.n_bins[2];
-            }
-        } else if (tz < 0 || tz >= g.n_bins[2]) {
-            continue;
-        }
+        int64_t tz = b[2] + dz, qz;
+        if (!fold_bin(g, 2, tz, qz)) continue;
         for (int64_t dy = -g.reach[1]; dy <= g.reach[1]; ++dy) {
-            int64_t ty = b[1] + dy, qy = 0;
-            if (g.periodic[1]) {
-                if (ty < 0 || ty >= g.n_bins[1]) {
-                    qy = floor_div(ty, g.n_bins[1]);
-                    ty -= qy * g.n_bins[1];
-                }
-            } else if (ty < 0 || ty >= g.n_bins[1]) {
-                continue;
-            }
+            int64_t ty = b[1] + dy, qy;
+            if (!fold_bin(g, 1, ty, qy)) continue;
             for (int64_t dx = -g.reach[0]; dx <= g.reach[0]; ++dx) {
-                int64_t tx = b[0] + dx, qx = 0;
-                if (g.periodic[0]) {
-                    if (tx < 0 || tx >= g.n_bins[0]) {
-                        qx = floor_div(tx, g.n_bins[0]);
-                        tx -= qx * g.n_bins[0];
-                    }
-                } else if (tx < 0 || tx >= g.n_bins[0]) {
-                    continue;
-                }
+                int64_t tx = b[0] + dx, qx;
+                if (!fold_bin(g, 0, tx, qx)) continue;
                 const auto [first, last] = g.atoms_of(tx, ty, tz);
                 if (first == last) continue;
                 if (!visit(first, last, qx, qy, qz)) return false;
