@@ -21,6 +21,16 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "models_v0_1"
 KINDS = sorted(p.name for p in FIXTURES.iterdir() if (p / "model.json").is_file())
 
 
+def _copy_with_edited_json(tmp_path: Path, kind: str, edit) -> Path:
+    """A copy of the ``kind`` fixture whose model.json went through ``edit(meta)``."""
+    model = tmp_path / kind
+    shutil.copytree(FIXTURES / kind, model)
+    meta = json.loads((model / "model.json").read_text())
+    edit(meta)
+    (model / "model.json").write_text(json.dumps(meta))     # writes Infinity/NaN, as json.dump does
+    return model
+
+
 def _with_arrays(kind: str) -> list[str]:
     with np.load(FIXTURES / kind / "arrays.npz") as npz:
         return sorted((k for k in npz.files if npz[k].dtype.kind == "f" and npz[k].size > 3),
@@ -62,26 +72,21 @@ def _first_float(value, path=()):
 @pytest.mark.parametrize("kind", [k for k in KINDS if _first_float(
     json.loads((FIXTURES / k / "model.json").read_text())["model"]) is not None])
 def test_a_non_finite_number_in_model_json_is_refused(tmp_path, kind):
-    model = tmp_path / kind
-    shutil.copytree(FIXTURES / kind, model)
-    meta = json.loads((model / "model.json").read_text())
-    where = _first_float(meta["model"])
-    target = meta["model"]
-    for k in where[:-1]:
-        target = target[k]
-    target[where[-1]] = math.inf
-    (model / "model.json").write_text(json.dumps(meta))     # writes Infinity, as json.dump does
+    def set_first_float_to_inf(meta):
+        where, target = _first_float(meta["model"]), meta["model"]
+        for k in where[:-1]:
+            target = target[k]
+        target[where[-1]] = math.inf
+
+    model = _copy_with_edited_json(tmp_path, kind, set_first_float_to_inf)
     with pytest.raises(ModelFormatError, match=r"model\..* is inf; a saved model holds finite numbers only$"):
         load_potential(model)
 
 
 def test_non_finite_values_outside_the_parameters_are_left_alone(tmp_path):
     """The resolved config may say max_time: .inf; that is not a parameter of the model."""
-    model = tmp_path / "pair"
-    shutil.copytree(FIXTURES / "pair", model)
-    meta = json.loads((model / "model.json").read_text())
-    meta["config"] = {"training": {"max_time": math.inf}}
-    (model / "model.json").write_text(json.dumps(meta))
+    model = _copy_with_edited_json(tmp_path, "pair",
+                                   lambda meta: meta.update(config={"training": {"max_time": math.inf}}))
     assert load_potential(model).kind == "pair"
 
 
@@ -97,11 +102,10 @@ def test_an_integer_of_100000_digits_in_model_json(tmp_path):
 
 def test_a_null_that_the_model_reads_as_nan(tmp_path):
     """JSON null in a list of numbers becomes NaN in the model's arrays: refused after building."""
-    model = tmp_path / "hdnnp"
-    shutil.copytree(FIXTURES / "hdnnp", model)
-    meta = json.loads((model / "model.json").read_text())
-    meta["model"]["scaling"]["statistics"]["Cu"]["sigma"][4] = None
-    (model / "model.json").write_text(json.dumps(meta))
+    def null_sigma(meta):
+        meta["model"]["scaling"]["statistics"]["Cu"]["sigma"][4] = None
+
+    model = _copy_with_edited_json(tmp_path, "hdnnp", null_sigma)
     # the family's own check (reading the statistics) or the generic one after building
     with pytest.raises(ModelFormatError, match=r"model\.scaling(\.statistics\.Cu\.sigma\[4\] is nan; a saved "
                                                r"model holds finite numbers only|: statistics\.Cu: symmetry "
