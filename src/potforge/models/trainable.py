@@ -48,12 +48,14 @@ def trained_model() -> Iterator[None]:
 @dataclass
 class ModelOutput:
     """Predictions for a batch (eV, eV/Å, eV/Å³, e); forces/stress None when not requested,
-    charges (n_atoms,) None for models without charges."""
+    charges (n_atoms,) None for models without charges. ``no_energy``: a model (stage) that
+    predicts charges only; its energy is NaN and nothing checks or fits it."""
 
     energy: torch.Tensor
     forces: torch.Tensor | None = None
     stress: torch.Tensor | None = None
     charges: torch.Tensor | None = None
+    no_energy: bool = False
 
 
 class TrainableModel(ABC):

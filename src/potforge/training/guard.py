@@ -34,7 +34,7 @@ def nonfinite_output(out: ModelOutput, batch, names: Sequence[str]) -> str | Non
     """The first non-finite prediction of a batch in words (``energy of training frame 3
     (nan)``), or None. Stress counts only for periodic frames (open ones have NaN by design)."""
     energy = out.energy.detach()
-    k = _first(~torch.isfinite(energy))
+    k = None if out.no_energy else _first(~torch.isfinite(energy))
     if k is not None:
         return f"predicted energy of {names[int(batch.frames[k])]} ({float(energy[k])})"
     if out.forces is not None:

@@ -149,6 +149,10 @@ class Trainer:
         if lab.n_frames == 0:
             raise ConfigError(f"data: the {role} set is empty")
         w = self.loss.weights
+        if getattr(self.model, "charges_only", False) and (w.energy > 0 or w.forces > 0 or w.stress > 0):
+            raise ConfigError(f"loss: a {self.model.kind} model in stage {self.model.stage} fits charges "
+                              "only; set loss.energy_sigma, force_sigma and stress_sigma to null and "
+                              "give loss.charge_sigma")
         if w.energy > 0:
             missing = torch.nonzero(torch.isnan(lab.energy)).squeeze(1)
             if missing.numel():
@@ -259,7 +263,7 @@ class Trainer:
             check_loss(terms, batch, lab.names, f"epoch {self.epoch}, evaluation")
             loss_sum += float(terms.total)
             e_err[frames] = (out.energy - batch.energy) / batch.n_atoms
-            if forces:
+            if forces and out.forces is not None:
                 atoms = torch.cat([torch.arange(int(lab.atom_offsets[f]), int(lab.atom_offsets[f + 1]))
                                    for f in frames.tolist()])
                 f_err[atoms] = out.forces - batch.forces
@@ -385,7 +389,8 @@ class Trainer:
         def fmt(d):
             if d is None:
                 return ""
-            parts = [f"E {d['energy_rmse_mev_per_atom']:.3f}"]
+            parts = [] if math.isnan(d["energy_rmse_mev_per_atom"]) else \
+                [f"E {d['energy_rmse_mev_per_atom']:.3f}"]
             if not math.isnan(d["force_rmse_ev_per_angstrom"]):
                 parts.append(f"F {d['force_rmse_ev_per_angstrom']:.4f}")
             if not math.isnan(d["stress_rmse_gpa"]):
