@@ -95,21 +95,25 @@ class LossConfig:
         "noise of force components (plain numbers: eV/Å); null: do not fit forces", unit="force"))
     stress_sigma: float | None = field(default=None, metadata=doc(
         "noise of stress components (plain numbers: GPa); null: do not fit stress", unit="stress"))
+    charge_sigma: float | None = field(default=None, metadata=doc(
+        "noise of atomic charges (plain numbers: e; '5 me'); null: do not fit charges (charge "
+        "models: 3G/4G)", unit="charge"))
     stress_components: tuple[str, ...] = field(default=VOIGT_NAMES, metadata=doc(
         "Voigt components that enter the loss (e.g. [xx, yy, zz] to leave out shear)"))
     config_type_weights: dict[str, float] = field(default_factory=dict, metadata=doc(
         "extra weight factor per config_type"))
 
     def check(self, key: str) -> None:
-        for name in ("energy_sigma", "force_sigma", "stress_sigma"):
+        for name in ("energy_sigma", "force_sigma", "stress_sigma", "charge_sigma"):
             sigma = getattr(self, name)
             if sigma is not None and not sigma > 0:
                 raise ConfigError(f"{key}.{name}: noise level must be a positive number, got {sigma} "
                                   "(null switches the term off)")
         check_stress_components(self.stress_components, f"{key}.stress_components")
-        if self.energy_sigma is None and self.force_sigma is None and self.stress_sigma is None:
+        if all(getattr(self, n) is None for n in ("energy_sigma", "force_sigma", "stress_sigma",
+                                                   "charge_sigma")):
             raise ConfigError(f"{key}: every term is switched off; give at least one of energy_sigma, "
-                              "force_sigma, stress_sigma")
+                              "force_sigma, stress_sigma, charge_sigma")
         for name, v in self.config_type_weights.items():
             if not v >= 0:
                 raise ConfigError(f"{key}.config_type_weights.{name}: expected a weight >= 0, got {v}")
@@ -221,7 +225,7 @@ def _loss_with_noise_file(raw: Any, base_dir: str | os.PathLike) -> Any:
                           "potforge converge writes")
     measured = load_yaml(path)
     section = measured.get("loss") if isinstance(measured, Mapping) else None
-    allowed = ("energy_sigma", "force_sigma", "stress_sigma")
+    allowed = ("energy_sigma", "force_sigma", "stress_sigma", "charge_sigma")
     if not isinstance(section, Mapping):
         raise ConfigError(f"loss.noise_file: {path}: expected a mapping 'loss:' with "
                           f"{', '.join(allowed)}")
