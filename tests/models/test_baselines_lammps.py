@@ -83,3 +83,17 @@ def test_what_lammps_cannot_evaluate_is_refused_or_dropped_on_request(tmp_path):
     hdnnp = Baselined(family("hdnnp").example().potential, [ZBL(1.0, 2.0)])  # no LAMMPS form of its own
     with pytest.raises(ModelFormatError, match="a hdnnp model has no LAMMPS pair style"):
         export_model(hdnnp, "lammps", tmp_path / "c")
+
+
+def test_cli_exports_a_saved_model_with_baselines(tmp_path, capsys):
+    from potforge.cli.main import main
+
+    model = Baselined(cc.eam_model(), [ZBL(1.0, 2.0), D3("pbe", "d3bj", atm=True)])
+    model.save(tmp_path / "m")
+    assert main(["export", str(tmp_path / "m"), "--format", "lammps", "-o", str(tmp_path / "a"),
+                 "--table-points", "500"]) == 2
+    assert "drop_unsupported: LAMMPS has no style for the three-body ATM" in capsys.readouterr().err
+    assert main(["export", str(tmp_path / "m"), "--format", "lammps", "-o", str(tmp_path / "b"),
+                 "--table-points", "500", "--drop-unsupported"]) == 0
+    out = capsys.readouterr().out
+    assert "pair_style hybrid/overlay eam/alloy zbl 1.0 2.0" in out and "pair_coeff 1 1 zbl 29.0 29.0" in out

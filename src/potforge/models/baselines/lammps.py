@@ -21,7 +21,7 @@ from ase.data import atomic_numbers
 
 from ...core.atomic import atomic_write
 from ...core.errors import ConfigError, ModelFormatError
-from ..registry import family
+from ..registry import check_options, family
 from .composite import Baselined
 
 __all__ = ["export_lammps", "LAMMPS_D3_DAMPINGS"]
@@ -54,11 +54,13 @@ def _style_and_coeffs(baseline, species: list[str]) -> tuple[str, list[tuple[str
 
 
 def export_lammps(potential: Baselined, directory: str | os.PathLike, *, drop_unsupported: bool = False,
-                  model_options: dict | None = None) -> dict:
-    """The model's LAMMPS files (its family's exporter, with ``model_options``) and an
-    ``in.lammps`` whose pair style overlays the baselines (module docstring). Returns the
-    model exporter's record with ``pair_style``, ``pair_coeff`` and ``input`` replaced, and
-    ``dropped`` (what LAMMPS leaves out; empty unless ``drop_unsupported``)."""
+                  style: str | None = None, rho_max: float | None = None, table_points: int | None = None,
+                  name: str | None = None) -> dict:
+    """The model's LAMMPS files (its family's exporter, given those of ``style``, ``rho_max``,
+    ``table_points``, ``name`` that are set) and an ``in.lammps`` whose pair style overlays the
+    baselines (module docstring). Returns the model exporter's record with ``pair_style``,
+    ``pair_coeff`` and ``input`` replaced, and ``dropped`` (what LAMMPS leaves out; empty
+    unless ``drop_unsupported``)."""
     model = potential.model
     exporter = family(model.kind).exporters.get("lammps")
     if exporter is None:
@@ -68,7 +70,10 @@ def export_lammps(potential: Baselined, directory: str | os.PathLike, *, drop_un
     if dropped and not drop_unsupported:
         raise ConfigError(f"drop_unsupported: LAMMPS has no style for {dropped[0]}; export with "
                           "drop_unsupported=True to write the rest without it")
-    record = exporter(model, directory, **dict(model_options or {}))
+    given = {k: v for k, v in (("style", style), ("rho_max", rho_max), ("table_points", table_points),
+                               ("name", name)) if v is not None}
+    check_options(exporter, given, f"exporting the {model.kind} model of a model with baselines to lammps")
+    record = exporter(model, directory, **given)
     species = list(record["species"])
     inner_style = record["pair_style"]
     parts = [(inner_style, [_split_coeff(line) for line in record["pair_coeff"]])]
