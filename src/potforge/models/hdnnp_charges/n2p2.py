@@ -73,6 +73,7 @@ def read_n2p2_4g_model(directory: str | os.PathLike, *, length_unit: str = "angs
     if present:
         raise settings.error(present[0], "data-set normalisation (mean_energy, conv_energy, "
                              "conv_length) is not read for 4G models; export the model without it")
+    _check_coulomb_constant(settings, L, E, length_unit, energy_unit)
     species = _species(settings)
     atom_energies = _atom_energies(settings, species, E)
     sfs = _symmetry_functions(settings, species, L)
@@ -84,13 +85,12 @@ def read_n2p2_4g_model(directory: str | os.PathLike, *, length_unit: str = "angs
         chi_nets[s] = _network(directory / weights_file_name(z, "weightse"), settings, s, n_sf,
                                "electrostatic", "symmetry functions")
         short_nets[s] = _network(directory / weights_file_name(z), settings, s, n_sf + 1, "short",
-                                 "symmetry functions + 1 charge")
+                                 "inputs (symmetry functions and the charge)")
         hardness[s] = read_hardness(directory / weights_file_name(z, "hardness"), s,
                                     low=-MAX_HARDNESS / E, high=MAX_HARDNESS / E) * E
     electrostatics = ElectrostaticSettings(_widths(settings, species, L), _screening(settings, L),
                                            _ewald(settings, length_unit, energy_unit),
                                            convention="n2p2")
-    _check_coulomb_constant(settings, L, E, length_unit, energy_unit)
     metadata = {"source": "n2p2", "directory": os.fspath(directory.resolve()),
                 "n2p2_units": {"length": length_unit, "energy": energy_unit}}
     return HDNNP4G(sfs, scaling, chi_nets, short_nets, hardness, electrostatics, output_scale=E,
@@ -193,10 +193,12 @@ def _check_coulomb_constant(settings: N2p2Settings, L: float, E: float, length_u
         raise settings.error("four_pi_epsilon", f"{four_pi_eps!r} must be positive")
     implied = E * L / four_pi_eps
     if abs(implied / COULOMB - 1.0) > 1e-6:
-        key = "four_pi_epsilon" if settings.has("four_pi_epsilon") else "elements"
-        raise settings.error(key, f"four_pi_epsilon {four_pi_eps:g} in {length_unit}/{energy_unit} "
-                             f"gives a Coulomb constant of {implied:.6g} eV Å/e², not the physical "
-                             f"{COULOMB:.6g}; are the files in bohr/hartree (length_unit, energy_unit)?")
+        message = (f"four_pi_epsilon {four_pi_eps:g} in {length_unit}/{energy_unit} gives a Coulomb "
+                   f"constant of {implied:.6g} eV Å/e², not the physical {COULOMB:.6g}; are the files "
+                   "in bohr/hartree (length_unit, energy_unit)?")
+        if settings.has("four_pi_epsilon"):
+            raise settings.error("four_pi_epsilon", message)
+        raise ModelFormatError(message + " (n2p2's default four_pi_epsilon is 1)", path=settings.path)
 
 
 # -- writing -----------------------------------------------------------------------------------------
