@@ -36,8 +36,8 @@ from ...core.errors import ModelFormatError
 from ...core.text import shorten
 from ...core.units import energy_factor, length_factor
 from ...data.n2p2_model import (N2p2Settings, n2p2_generation, network_architecture, read_hardness,
-                                read_input_nn, read_weights, weights_file_name, write_hardness,
-                                write_scaling, write_weights)
+                                read_input_nn, read_weights, weights_file_name, write_hardness, write_scaling,
+                                write_weights)
 from ...electrostatics import COULOMB
 from ..hdnnp.n2p2 import _input_nn_lines, _read_scaling, _species, _symmetry_functions
 from ..network import ACTIVATIONS, MAX_PARAMETER, AtomicNetwork
