@@ -123,3 +123,14 @@ def test_mixed_periodicity_is_refused():
     atoms.pbc = [True, True, False]
     with pytest.raises(StructureError, match="periodic"):
         case.potential.predict(atoms)
+
+
+def test_ase_calculator_gives_charges():
+    from potforge.calculators.ase import PotforgeCalculator
+
+    case = example_4g()
+    atoms = case.cluster.copy()
+    atoms.calc = PotforgeCalculator(case.potential)
+    charges = atoms.get_charges()
+    assert abs(charges.sum() - 1.0) < 1e-9  # the example cluster carries total_charge = 1
+    np.testing.assert_array_equal(charges, case.potential.predict(case.cluster).charges)
