@@ -1,2 +1,13 @@
-"""Coulomb, Ewald/PME for point and Gaussian charges, screening, charge equilibration (not
-written yet: issue 14; see ../shared/ARCHITECTURE.md)."""
+"""Electrostatics of point and Gaussian charges: Coulomb matrices and products (open
+boundaries, Ewald, particle-mesh Ewald), n2p2's Ewald parameters and screening, and charge
+equilibration (QEq) with its adjoint system. Pure kernels of torch tensors in Å, eV and e,
+differentiable with respect to positions, cell and charges.
+"""
+
+from .coulomb import DEFAULT_PRECISION, GaussianCoulomb
+from .ewald import COULOMB, EwaldParameters, ewald_parameters, kvectors
+from .qeq import DENSE_MAX_ATOMS, solve_adjoint, solve_qeq
+from .screening import CORE_FUNCTIONS, Screening
+
+__all__ = ["COULOMB", "CORE_FUNCTIONS", "DEFAULT_PRECISION", "DENSE_MAX_ATOMS", "EwaldParameters",
+           "GaussianCoulomb", "Screening", "ewald_parameters", "kvectors", "solve_adjoint", "solve_qeq"]

@@ -1,0 +1,377 @@
+"""Coulomb interaction of point and Gaussian charges: the matrix A of n2p2's 4G potentials.
+
+For Gaussian charges of widths σ_i (charge density q_i exp(-r²/2σ_i²) / (2π σ_i²)^(3/2)) the
+pair interaction is erf(r / (√2 γ_ij)) / r with γ_ij = √(σ_i² + σ_j²), and the self interaction
+is 1 / (σ_i √π) (the diagonal of A; Ko et al., Nat. Commun. 12, 398 (2021), eq. 5-7). Point
+charges (``sigma=None``) have 1/r and no self term.
+
+Open boundaries: a direct sum over all pairs. Periodic cells: Ewald summation with n2p2's
+splitting (Structure::calculateElectrostaticEnergy): real space
+[erfc(r/√2η) - erfc(r/√2γ_ij)] / r over all images closer than the real-space cutoff,
+reciprocal space 4π/(V k²) exp(-η²k²/2) cos(k·r_ij) over n2p2's k vectors, and the diagonal
+1/(σ_i√π) - √(2/π)/η. Everything is a differentiable function of positions and cell (stress
+by autograd through a strain). All quantities carry k_e (:data:`COULOMB`): eV for charges in e.
+
+Charged periodic cells (``convention="physical"``, the default) include the uniform
+neutralising background: the energy is that of the Gaussian charges plus a uniform charge
+-Q/V, i.e. the k = 0 term is left out of the exact reciprocal sum. In the Ewald splitting this
+adds -2π(η² - γ_ij²)/V to every A_ij: the energy no longer depends on η, and for neutral cells
+the term vanishes. n2p2 adds no background (its charged-cell energies move with η, which
+n2p2 ties to the volume), and it counts the images of an atom itself inside the screening
+radius twice in the screening energy (Structure::calculateScreeningEnergy skips j < i only).
+``convention="n2p2"`` reproduces both. QEq charges are the same in both conventions for point
+charges or equal widths; with unequal widths the background's σ² part moves the charges of
+charged cells.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..core.errors import ConfigError, StructureError
+from ..core.lazy import torch
+from ..core.neighbors import neighbor_list
+from .ewald import COULOMB, EwaldParameters, ewald_parameters, kvectors
+from .screening import Screening
+
+__all__ = ["GaussianCoulomb", "DEFAULT_PRECISION"]
+
+#: relative accuracy of potforge's own Ewald parameters (method "potforge")
+DEFAULT_PRECISION = 1e-10
+_SQRT2 = math.sqrt(2.0)
+_SQRTPI = math.sqrt(math.pi)
+
+
+def _tensor(x, name: str, shape: tuple, where: str):
+    t = x if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x, dtype=float))
+    if t.dtype != torch.float64:
+        t = t.to(torch.float64)
+    if tuple(t.shape) != shape:
+        raise StructureError(f"{where}: {name} has shape {tuple(t.shape)}, expected {shape}")
+    if not bool(torch.isfinite(t.detach()).all()):
+        raise StructureError(f"{where}: {name} has non-finite entries")
+    return t
+
+
+class GaussianCoulomb:
+    """The Coulomb operator A of one geometry (open or periodic), for point or Gaussian charges.
+
+    Parameters
+    ----------
+    positions : (n_atoms, 3) float tensor, Å (may require grad)
+    cell : (3, 3) float tensor, Å (rows; may require grad; ignored for open boundaries)
+    pbc : bool or (3,) bool — all three directions periodic, or none
+    sigma : (n_atoms,) float tensor, Å, or None for point charges
+    ewald : EwaldParameters, optional
+        Periodic cells: the splitting (n2p2's via :func:`ewald_parameters`); default
+        potforge's own choice with relative accuracy :data:`DEFAULT_PRECISION`.
+    screening : Screening, optional
+        n2p2's ``screen_electrostatics``: adds Σ_pairs q_i q_j erf(r/√2γ)/r (f(r) - 1) to
+        :meth:`energy` (A itself is not screened, as in n2p2).
+    method : "auto", "dense", "ewald" or "pme"
+        How :meth:`matvec` works: "dense" multiplies by :meth:`matrix`; "ewald" is matrix-free
+        (real-space pairs and k vectors); "pme" uses particle-mesh Ewald (periodic only).
+        "auto": dense for open boundaries, Ewald for small periodic cells, PME for large ones.
+    convention : "physical" or "n2p2"
+        See the module docstring (neutralising background, screening self images).
+    """
+
+    def __init__(self, positions, cell, pbc, sigma, *, ewald: EwaldParameters | None = None,
+                 screening: Screening | None = None, method: str = "auto",
+                 convention: str = "physical") -> None:
+        where = "electrostatics"
+        self.positions = _tensor(positions, "positions", (len(positions), 3), where)
+        n = self.n_atoms = int(self.positions.shape[0])
+        if n < 1:
+            raise StructureError(f"{where}: no atoms")
+        flags = np.broadcast_to(np.asarray(pbc, dtype=bool), (3,))
+        if flags.any() and not flags.all():
+            raise StructureError(f"{where}: pbc {flags.tolist()}: Ewald summation needs all three "
+                                 f"directions periodic or none")
+        self.periodic = bool(flags.all())
+        self.cell = _tensor(cell, "cell", (3, 3), where) if self.periodic else None
+        self.sigma = None if sigma is None else _tensor(sigma, "sigma", (n,), where)
+        if self.sigma is not None and not bool((self.sigma.detach() > 0).all()):
+            raise StructureError(f"{where}: Gaussian widths sigma must be positive")
+        if convention not in ("physical", "n2p2"):
+            raise ConfigError(f"electrostatics convention: unknown {convention!r}; expected "
+                              f"'physical' or 'n2p2'")
+        self.convention = convention
+        self.screening = screening
+        if self.periodic:
+            if ewald is None:
+                smax = 0.0 if self.sigma is None else float(self.sigma.detach().max())
+                ewald = ewald_parameters(self.cell.detach(), n, precision=DEFAULT_PRECISION,
+                                         method="potforge", max_sigma=smax)
+            self.ewald = ewald
+            self.volume = torch.abs(torch.linalg.det(self.cell))
+        else:
+            self.ewald = None
+        self.method = self._resolve_method(method)
+        self._real = None
+        self._kspace = None
+        self._dense = None
+        self._pme = None
+
+    # ------------------------------------------------------------------ set-up
+    def _resolve_method(self, method: str) -> str:
+        allowed = ("auto", "dense", "ewald", "pme")
+        if method not in allowed:
+            raise ConfigError(f"electrostatics method: unknown {method!r}; expected one of "
+                              f"{', '.join(allowed)}")
+        if not self.periodic:
+            if method == "pme":
+                raise ConfigError("electrostatics method 'pme' needs a periodic cell")
+            return "dense"
+        if method == "auto":
+            from .pme import PME_MIN_ATOMS
+
+            return "pme" if self.n_atoms >= PME_MIN_ATOMS else "ewald"
+        return method
+
+    def _gamma2(self, i, j):
+        """γ_ij² = σ_i² + σ_j² for index tensors (None for point charges)."""
+        if self.sigma is None:
+            return None
+        s2 = self.sigma * self.sigma
+        return s2[i] + s2[j]
+
+    def _pairs(self, cutoff: float):
+        """Half list (i < j) and self-image pairs (i = i + n, both ±n) closer than ``cutoff``.
+
+        Returns (i, j, r) of the half list and (i_self, r_self); r differentiable in
+        positions and cell.
+        """
+        pos_np = self.positions.detach().cpu().numpy()
+        cell_np = self.cell.detach().cpu().numpy()
+        nl = neighbor_list(pos_np, cell_np, True, cutoff)
+        ci, cj = nl.centers, nl.neighbors
+        if nl.n_pairs and float(nl.distances.min()) == 0.0:
+            k = int(np.argmin(nl.distances))
+            raise StructureError(f"electrostatics: atoms {ci[k]} and {cj[k]} (or an image) coincide")
+        out = []
+        for keep in (ci < cj, ci == cj):
+            i = torch.as_tensor(ci[keep])
+            j = torch.as_tensor(cj[keep])
+            shifts = torch.as_tensor(nl.shifts[keep].astype(np.float64))
+            vec = self.positions[j] - self.positions[i] + shifts @ self.cell
+            out.append((i, j, torch.sqrt((vec * vec).sum(-1))))
+        (i, j, r), (si, _, sr) = out
+        return i, j, r, si, sr
+
+    def _real_space(self):
+        """Cached real-space Ewald weights of the half list and the self images (with k_e)."""
+        if self._real is None:
+            with torch.enable_grad():  # the cache must carry the graph even if built under no_grad
+                self._real = self._real_space_weights()
+        return self._real
+
+    def real_cutoff(self) -> float:
+        """The real-space cutoff used (Å): the Ewald one, stretched by γ_max / η where the widest
+        Gaussian pair γ_max = √2 σ_max exceeds η, so erfc(r/√2γ) is cut as far out in its own
+        decay as erfc(r/√2η) (n2p2 keeps the cutoff, which only adds truncation error)."""
+        rc = self.ewald.real_cutoff
+        if self.sigma is not None:
+            rc *= max(1.0, _SQRT2 * float(self.sigma.detach().max()) / self.ewald.eta)
+        return rc
+
+    def _real_space_weights(self):
+        i, j, r, si, sr = self._pairs(self.real_cutoff())
+        a = _SQRT2 * self.ewald.eta
+        w = torch.erfc(r / a) / r
+        ws = torch.erfc(sr / a) / sr
+        if self.sigma is not None:
+            w = w - torch.erfc(r / (_SQRT2 * torch.sqrt(self._gamma2(i, j)))) / r
+            ws = ws - torch.erfc(sr / (2.0 * self.sigma[si])) / sr
+        return i, j, COULOMB * w, si, COULOMB * ws
+
+    def _kvectors(self):
+        """Cached (cos, sin, coefficient) of n2p2's half sphere of k vectors (with k_e, ×2)."""
+        if self._kspace is None:
+            with torch.enable_grad():
+                self._kspace = self._kvector_terms()
+        return self._kspace
+
+    def _kvector_terms(self):
+        m = kvectors(self.cell.detach().cpu().numpy(), self.ewald.kspace_cutoff)
+        recip = 2 * math.pi * torch.linalg.inv(self.cell).T
+        k = torch.as_tensor(m, dtype=torch.float64) @ recip
+        k2 = (k * k).sum(-1)
+        eta = self.ewald.eta
+        coeff = COULOMB * 2.0 * 4 * math.pi / self.volume * torch.exp(-0.5 * eta * eta * k2) / k2
+        phase = self.positions @ k.T
+        return torch.cos(phase), torch.sin(phase), coeff
+
+    def diagonal(self):
+        """The self terms of A (n_atoms,), eV/e²: k_e [1/(σ√π) - √(2/π)/η (periodic)]."""
+        d = torch.zeros(self.n_atoms, dtype=torch.float64)
+        if self.sigma is not None:
+            d = d + COULOMB / (self.sigma * _SQRTPI)
+        if self.periodic:
+            d = d - COULOMB * math.sqrt(2.0 / math.pi) / self.ewald.eta
+        return d
+
+    def matrix_diagonal(self):
+        """The diagonal of :meth:`matrix` (n_atoms,), eV/e², without building A (no gradient)."""
+        with torch.no_grad():
+            if not self.periodic or self.method == "dense":
+                return torch.diagonal(self.matrix()).detach().clone() if self.periodic else self.diagonal()
+            d = self.diagonal()
+            _, _, _, si, ws = self._real_space()
+            d = d.index_add(0, si, ws.detach())
+            if self.method == "pme":
+                from .pme import pme_self_kspace
+
+                d = d + pme_self_kspace(self)
+            else:
+                d = d + self._kvectors()[2].detach().sum()
+            bg = self._background_terms()
+            if bg is not None:
+                c, s2 = bg
+                d = d - float(c) * self.ewald.eta ** 2 + (0.0 if s2 is None else 2 * float(c) * s2.detach())
+            return d
+
+    def _background_terms(self):
+        """(c, s2): the background adds k_e (2π/V)(-η² + σ_i² + σ_j²) to A_ij, or None."""
+        if not self.periodic or self.convention == "n2p2":
+            return None
+        c = COULOMB * 2 * math.pi / self.volume
+        s2 = None if self.sigma is None else self.sigma * self.sigma
+        return c, s2
+
+    # ------------------------------------------------------------------ operators
+    def matrix(self):
+        """A (n_atoms, n_atoms), eV/e²: Coulomb matrix with self terms and images, no hardness.
+
+        With ``convention="n2p2"`` exactly n2p2's A without J; the physical convention adds
+        the background term of charged cells (module docstring).
+        """
+        if self._dense is None:
+            with torch.enable_grad():
+                self._dense = self._periodic_matrix() if self.periodic else self._open_matrix()
+        return self._dense
+
+    def _open_matrix(self):
+        n = self.n_atoms
+        pos = self.positions
+        d = pos[:, None, :] - pos[None, :, :]
+        eye = torch.eye(n, dtype=torch.bool)
+        r2 = (d * d).sum(-1)
+        off = r2.detach()[~eye]
+        if off.numel() and float(off.min()) == 0.0:
+            k = int(torch.nonzero((r2.detach() == 0) & ~eye)[0, 0])
+            raise StructureError(f"electrostatics: atom {k} coincides with another atom")
+        r = torch.sqrt(torch.where(eye, torch.ones_like(r2), r2))
+        if self.sigma is None:
+            pair = 1.0 / r
+        else:
+            s2 = self.sigma * self.sigma
+            pair = torch.erf(r / (_SQRT2 * torch.sqrt(s2[:, None] + s2[None, :]))) / r
+        return torch.where(eye, torch.diag(self.diagonal()), COULOMB * pair)
+
+    def _periodic_matrix(self):
+        n = self.n_atoms
+        i, j, w, si, ws = self._real_space()
+        flat = torch.zeros(n * n, dtype=torch.float64)
+        flat = flat.index_add(0, i * n + j, w).index_add(0, j * n + i, w).index_add(0, si * (n + 1), ws)
+        a = flat.reshape(n, n) + torch.diag(self.diagonal())
+        cos, sin, coeff = self._kvectors()
+        a = a + (cos * coeff) @ cos.T + (sin * coeff) @ sin.T
+        bg = self._background_terms()
+        if bg is not None:
+            c, s2 = bg
+            a = a - c * self.ewald.eta ** 2
+            if s2 is not None:
+                a = a + c * (s2[:, None] + s2[None, :])
+        return a
+
+    def matvec(self, x):
+        """A x for x (n_atoms,) or (n_atoms, k), eV/e² × x; differentiable in x and geometry."""
+        x = self._check_vector(x, "x", allow_2d=True)
+        if self.method == "dense":
+            return self.matrix() @ x
+        if self.method == "pme":
+            from .pme import pme_matvec
+
+            return pme_matvec(self, x)
+        return self._ewald_matvec(x)
+
+    def _ewald_matvec(self, x):
+        i, j, w, si, ws = self._real_space()
+        wx = w if x.dim() == 1 else w[:, None]
+        wsx = ws if x.dim() == 1 else ws[:, None]
+        out = torch.zeros_like(x).index_add(0, i, wx * x[j]).index_add(0, j, wx * x[i])
+        out = out.index_add(0, si, wsx * x[si])
+        out = out + (self.diagonal() if x.dim() == 1 else self.diagonal()[:, None]) * x
+        cos, sin, coeff = self._kvectors()
+        cf = coeff if x.dim() == 1 else coeff[:, None]
+        out = out + cos @ (cf * (cos.T @ x)) + sin @ (cf * (sin.T @ x))
+        return out + self._background_matvec(x)
+
+    def _background_matvec(self, x):
+        bg = self._background_terms()
+        if bg is None:
+            return torch.zeros_like(x)
+        c, s2 = bg
+        total = x.sum(0)
+        out = -c * self.ewald.eta ** 2 * total * torch.ones_like(x)
+        if s2 is not None:
+            s2x = s2 if x.dim() == 1 else s2[:, None]
+            out = out + c * (s2x * total + (s2x * x).sum(0))
+        return out
+
+    def _check_vector(self, x, name: str, allow_2d: bool = False):
+        t = x if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x, dtype=float))
+        if t.dtype != torch.float64:
+            t = t.to(torch.float64)
+        ok = t.dim() == 1 or (allow_2d and t.dim() == 2)
+        if not ok or t.shape[0] != self.n_atoms:
+            raise ConfigError(f"electrostatics: {name} has shape {tuple(t.shape)}, expected "
+                              f"({self.n_atoms},)" + (" or (n_atoms, k)" if allow_2d else ""))
+        if not bool(torch.isfinite(t.detach()).all()):
+            raise ConfigError(f"electrostatics: {name} has non-finite entries")
+        return t
+
+    def bilinear(self, q, p):
+        """qᵀ A p (eV for charges in e); differentiable (adjoint forces: d/dr of λᵀ A Q)."""
+        q = self._check_vector(q, "q")
+        return (q * self.matvec(self._check_vector(p, "p"))).sum()
+
+    def energy(self, q):
+        """n2p2's 4G electrostatic energy (eV) of charges q (n_atoms,), e.
+
+        E = ½ qᵀ A q - Σ_i k_e q_i² / (2 σ_i √π) + Σ_{pairs r < outer} k_e q_i q_j
+        erf(r / √2γ_ij) / r (f(r) - 1), the last sum only with a screening (Structure.cpp:
+        calculateElectrostaticEnergy + calculateScreeningEnergy).
+        """
+        q = self._check_vector(q, "q")
+        e = 0.5 * (q * self.matvec(q)).sum()
+        if self.sigma is not None:
+            e = e - COULOMB * (q * q / (2.0 * self.sigma * _SQRTPI)).sum()
+        if self.screening is not None:
+            e = e + self._screening_energy(q)
+        return e
+
+    def _screening_energy(self, q):
+        scr = self.screening
+        if self.periodic:
+            i, j, r, si, sr = self._pairs(scr.outer)
+            self_weight = 1.0 if self.convention == "n2p2" else 0.5
+        else:
+            n = self.n_atoms
+            i, j = torch.triu_indices(n, n, 1)
+            vec = self.positions[j] - self.positions[i]
+            r2 = (vec * vec).sum(-1)
+            keep = r2.detach() < scr.outer ** 2
+            i, j, r = i[keep], j[keep], torch.sqrt(r2[keep])
+            si, sr, self_weight = i[:0], r[:0], 0.0
+        e = (q[i] * q[j] * self._erf_pair(r, i, j) * (scr.value(r) - 1.0)).sum()
+        e = e + self_weight * (q[si] ** 2 * self._erf_pair(sr, si, si) * (scr.value(sr) - 1.0)).sum()
+        return COULOMB * e
+
+    def _erf_pair(self, r, i, j):
+        if self.sigma is None:
+            return 1.0 / r
+        return torch.erf(r / (_SQRT2 * torch.sqrt(self._gamma2(i, j)))) / r
