@@ -11,7 +11,8 @@ keeps a frame's ``total_charge`` label in ``atoms.info["total_charge"]``.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -143,6 +144,21 @@ class ChargeHDNNPBase(Potential):
             except ValueError as err:
                 raise ModelFormatError(f"the model cannot be compiled: {err}") from None
         return self._kernel
+
+    @contextmanager
+    def _threads(self) -> Iterator[None]:
+        """PyTorch's intra-op threads set to ``n_threads`` (when not 0) during a prediction and
+        restored after: the networks and the electrostatics of small structures run 10x
+        slower on two contended threads than on one (measured: 2.3 ms vs 0.22 ms per
+        network call for 10 atoms)."""
+        previous = torch.get_num_threads()
+        if self.n_threads > 0 and self.n_threads != previous:
+            torch.set_num_threads(self.n_threads)
+        try:
+            yield
+        finally:
+            if torch.get_num_threads() != previous:
+                torch.set_num_threads(previous)
 
     # -- shared steps of predict -------------------------------------------------------------------
     def _environment(self, atoms: Atoms) -> Environment:

@@ -74,6 +74,10 @@ class HDNNP3G(ChargeHDNNPBase):
         return 3
 
     def predict(self, atoms: Atoms, *, forces: bool = True, stress: bool = True) -> Prediction:
+        with self._threads():
+            return self._predict(atoms, forces, stress)
+
+    def _predict(self, atoms: Atoms, forces: bool, stress: bool) -> Prediction:
         env = self._environment(atoms)
         Q = total_charge(atoms)
         n = len(atoms)

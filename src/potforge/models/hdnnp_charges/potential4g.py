@@ -100,6 +100,10 @@ class HDNNP4G(ChargeHDNNPBase):
         return 4
 
     def predict(self, atoms: Atoms, *, forces: bool = True, stress: bool = True) -> Prediction:
+        with self._threads():
+            return self._predict(atoms, forces, stress)
+
+    def _predict(self, atoms: Atoms, forces: bool, stress: bool) -> Prediction:
         from ...electrostatics import solve_adjoint, solve_qeq
 
         env = self._environment(atoms)
