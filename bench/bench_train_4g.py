@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 
 from potforge.data.io import read_frames
-from potforge.models.hdnnp_charges.trainable4g import stage1_from_n2p2
+from potforge.models.hdnnp_charges.train_n2p2 import stage1_from_n2p2
 from potforge.training.loss import Loss, LossWeights
 from potforge.training.optimizers.kalman import KalmanOptimizer
 from potforge.training.trainer import Trainer, TrainingOptions
