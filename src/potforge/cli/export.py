@@ -38,11 +38,14 @@ def add_parser(sub, name: str, help_text: str) -> None:
     p.add_argument("--style", default=None,
                    help="lammps, EAM: the pair style to write, eam/alloy (default for fitted EAM), eam/fs "
                         "or eam (funcfl; repulsive pairs mixed as geometric means only)")
+    p.add_argument("--drop-unsupported", action="store_true", default=None,
+                   help="lammps, models with baselines: write what LAMMPS has styles for and leave out "
+                        "the rest (e.g. D3's three-body term), saying so in in.lammps")
     p.set_defaults(run=run)
 
 
 #: the options of this command that go to the exporter
-_OPTIONS = ("length_unit", "energy_unit", "rho_max", "table_points", "style")
+_OPTIONS = ("length_unit", "energy_unit", "rho_max", "table_points", "style", "drop_unsupported")
 
 
 def run(args: argparse.Namespace) -> int:

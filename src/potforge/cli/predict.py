@@ -20,11 +20,14 @@ def add_parser(sub, name: str, help_text: str) -> None:
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("model", help="potforge model directory (model.json) or n2p2 model directory (input.nn)")
     p.add_argument("input", help="structures: extended XYZ, n2p2 input.data or ASE database")
-    p.add_argument("-o", "--output", required=True, help="output extended XYZ (eV, Å)")
+    p.add_argument("-o", "--output", required=True,
+                   help="output file: *.xyz extended XYZ (eV, Å; charge models add a charges column), "
+                        "*.data n2p2 input.data (in --length-unit/--energy-unit, predicted charges in "
+                        "its charge column) or *.db")
     add_unit_options(p)
     add_species_option(p)
     p.add_argument("--keep-reference", action="store_true",
-                   help="keep the input's energy/forces as ref_energy / ref_forces")
+                   help="keep the input's energy/forces/charges as ref_energy / ref_forces / ref_charges")
     p.add_argument("--threads", type=non_negative_int, default=0, help="threads (0: all cores, default)")
     p.add_argument("--dtype", choices=DTYPES, default=None,
                    help="arithmetic of the model's kernels (default: the model's own, float64 "

@@ -60,9 +60,10 @@ QUANTITIES: dict[str, tuple[str, dict[str, float], str]] = {
                        "eV/A^3": 1.0, "eV/Å3": 1.0, "eV/A3": 1.0, "eV/Angstrom^3": 1.0}, "eV/Å^3"),
     "length": ("Å", {"Å": 1.0, "Bohr": Bohr, "nm": 10.0, "A": 1.0, "Ang": 1.0, "Angstrom": 1.0}, "Å"),
     "time": ("s", {"s": 1.0, "min": 60.0, "h": 3600.0}, "s"),
+    "charge": ("e", {"e": 1.0, "me": 1e-3}, "e"),
 }
 #: number of leading units of each kind that error messages list
-_SHOWN = {"energy_per_atom": 3, "energy": 3, "force": 3, "stress": 4, "length": 3, "time": 3}
+_SHOWN = {"energy_per_atom": 3, "energy": 3, "force": 3, "stress": 4, "length": 3, "time": 3, "charge": 2}
 
 
 def doc(text: str, **extra: Any) -> dict:

@@ -20,7 +20,7 @@ from ..core.lazy import torch
 from ..core.voigt import VOIGT_COLS, VOIGT_ROWS
 from .frame import Frame, frame_problem
 
-__all__ = ["FrameLabels", "BatchLabels", "frame_labels", "ranges", "pair_rows", "voigt"]
+__all__ = ["FrameLabels", "BatchLabels", "frame_labels", "frame_total_charge", "ranges", "pair_rows", "voigt"]
 
 
 @dataclass
@@ -41,6 +41,12 @@ class FrameLabels:
     config_type : (n_frames,) long — index into ``config_types``
     config_types : list of str
     names : list of str — where each frame came from (for messages)
+    charges : (total_atoms,) e — per-atom reference charges (Hirshfeld, ...), NaN where the
+        frame has none (a frame has charges for all its atoms or for none)
+    total_charge : (n_frames,) e — the frame's total charge: its ``total_charge`` label; where
+        that is missing, the sum of its reference charges; where both are missing, 0 (neutral).
+        Never NaN: charge models always need a total charge (the QEq constraint), and a
+        structure given without one is taken as neutral, as n2p2 does (no ``charge`` line).
     """
 
     n_atoms: torch.Tensor
@@ -55,6 +61,8 @@ class FrameLabels:
     config_type: torch.Tensor
     config_types: list[str]
     names: list[str]
+    charges: torch.Tensor
+    total_charge: torch.Tensor
 
     @property
     def n_frames(self) -> int:
@@ -81,7 +89,8 @@ class FrameLabels:
                 "energy": self.energy[frames], "forces": self.forces[atoms],
                 "stress": self.stress[frames], "volume": self.volume[frames],
                 "weight": self.weight[frames], "composition": self.composition[frames],
-                "config_type": self.config_type[frames]}
+                "config_type": self.config_type[frames], "charges": self.charges[atoms],
+                "total_charge": self.total_charge[frames]}
 
     def frame_of_atom(self) -> torch.Tensor:
         return torch.repeat_interleave(torch.arange(self.n_frames), self.n_atoms)
@@ -104,6 +113,8 @@ def frame_labels(frames: Sequence[Frame], species: Sequence[str], *,
     weight = np.empty(len(frames))
     types: dict[str, int] = {}
     config_type = np.empty(len(frames), dtype=np.int64)
+    charges = np.full(int(offsets[-1]), np.nan)
+    total_charge = np.zeros(len(frames))
     for k, frame in enumerate(frames):
         # the readers' checks, for frames made in code too: a NaN label is an error, never
         # read as "missing" (missing labels are None)
@@ -125,11 +136,24 @@ def frame_labels(frames: Sequence[Frame], species: Sequence[str], *,
             volume[k] = frame.atoms.get_volume()
             if frame.stress is not None:
                 stress[k] = frame.stress
+        if frame.charges is not None:
+            charges[a:b] = frame.charges
+        total_charge[k] = frame_total_charge(frame)
         weight[k] = frame.weight
         config_type[k] = types.setdefault(frame.config_type or "(none)", len(types))
     t = torch.from_numpy
     return FrameLabels(t(n_atoms), t(offsets), t(element), t(composition), t(energy), t(forces),
-                       t(stress), t(volume), t(weight), t(config_type), list(types), names)
+                       t(stress), t(volume), t(weight), t(config_type), list(types), names,
+                       t(charges), t(total_charge))
+
+
+def frame_total_charge(frame: Frame) -> float:
+    """A frame's total charge (e): its label, else the sum of its reference charges, else 0."""
+    if frame.total_charge is not None:
+        return float(frame.total_charge)
+    if frame.charges is not None:
+        return float(np.sum(frame.charges))
+    return 0.0
 
 
 @dataclass
@@ -148,6 +172,8 @@ class BatchLabels:
     weight: torch.Tensor
     composition: torch.Tensor
     config_type: torch.Tensor
+    charges: torch.Tensor  # (n_atoms,) e, NaN where missing
+    total_charge: torch.Tensor  # (n_frames,) e
 
     @property
     def n_frames(self) -> int:

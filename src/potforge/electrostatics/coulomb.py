@@ -110,6 +110,12 @@ class GaussianCoulomb:
         else:
             self.ewald = None
         self.method = self._resolve_method(method)
+        #: the splitting of matvec: n2p2's (ewald) for "dense"/"ewald", PME's own for "pme"
+        self.split = self.ewald
+        if self.method == "pme":
+            from .pme import pme_parameters
+
+            self.split = pme_parameters(self)
         self._real = None
         self._kspace = None
         self._dense = None
@@ -172,14 +178,14 @@ class GaussianCoulomb:
         """The real-space cutoff used (Å): the Ewald one, stretched by γ_max / η where the widest
         Gaussian pair γ_max = √2 σ_max exceeds η, so erfc(r/√2γ) is cut as far out in its own
         decay as erfc(r/√2η) (n2p2 keeps the cutoff, which only adds truncation error)."""
-        rc = self.ewald.real_cutoff
+        rc = self.split.real_cutoff
         if self.sigma is not None:
-            rc *= max(1.0, _SQRT2 * float(self.sigma.detach().max()) / self.ewald.eta)
+            rc *= max(1.0, _SQRT2 * float(self.sigma.detach().max()) / self.split.eta)
         return rc
 
     def _real_space_weights(self):
         i, j, r, si, sr = self._pairs(self.real_cutoff())
-        a = _SQRT2 * self.ewald.eta
+        a = _SQRT2 * self.split.eta
         w = torch.erfc(r / a) / r
         ws = torch.erfc(sr / a) / sr
         if self.sigma is not None:
@@ -195,11 +201,11 @@ class GaussianCoulomb:
         return self._kspace
 
     def _kvector_terms(self):
-        m = kvectors(self.cell.detach().cpu().numpy(), self.ewald.kspace_cutoff)
+        m = kvectors(self.cell.detach().cpu().numpy(), self.split.kspace_cutoff)
         recip = 2 * math.pi * torch.linalg.inv(self.cell).T
         k = torch.as_tensor(m, dtype=torch.float64) @ recip
         k2 = (k * k).sum(-1)
-        eta = self.ewald.eta
+        eta = self.split.eta
         coeff = COULOMB * 2.0 * 4 * math.pi / self.volume * torch.exp(-0.5 * eta * eta * k2) / k2
         phase = self.positions @ k.T
         return torch.cos(phase), torch.sin(phase), coeff
@@ -210,7 +216,7 @@ class GaussianCoulomb:
         if self.sigma is not None:
             d = d + COULOMB / (self.sigma * _SQRTPI)
         if self.periodic:
-            d = d - COULOMB * math.sqrt(2.0 / math.pi) / self.ewald.eta
+            d = d - COULOMB * math.sqrt(2.0 / math.pi) / self.split.eta
         return d
 
     def matrix_diagonal(self):
@@ -229,17 +235,26 @@ class GaussianCoulomb:
                 d = d + self._kvectors()[2].detach().sum()
             bg = self._background_terms()
             if bg is not None:
-                c, s2 = bg
-                d = d - float(c) * self.ewald.eta ** 2 + (0.0 if s2 is None else 2 * float(c) * s2.detach())
+                const, c, s2 = bg
+                d = d + float(const) + (0.0 if s2 is None else 2 * float(c) * s2.detach())
             return d
 
     def _background_terms(self):
-        """(c, s2): the background adds k_e (2π/V)(-η² + σ_i² + σ_j²) to A_ij, or None."""
-        if not self.periodic or self.convention == "n2p2":
+        """(const, c, s2): A_ij gets const + c (s2_i + s2_j) (s2 may be None), or None.
+
+        c = k_e 2π/V. Physical: const = -c η², s2 = σ² (the neutralising background of the
+        splitting η). n2p2 (no background, splitting η_n2p2): nothing, or, where matvec splits
+        with PME's own η, const = c (η_n2p2² - η²) to stay n2p2's A.
+        """
+        if not self.periodic:
             return None
         c = COULOMB * 2 * math.pi / self.volume
+        if self.convention == "n2p2":
+            if self.split is self.ewald:
+                return None
+            return c * (self.ewald.eta ** 2 - self.split.eta ** 2), c, None
         s2 = None if self.sigma is None else self.sigma * self.sigma
-        return c, s2
+        return -c * self.split.eta ** 2, c, s2
 
     # ------------------------------------------------------------------ operators
     def matrix(self):
@@ -248,6 +263,9 @@ class GaussianCoulomb:
         With ``convention="n2p2"`` exactly n2p2's A without J; the physical convention adds
         the background term of charged cells (module docstring).
         """
+        if self._dense is None and self.method == "pme":  # dense Ewald with n2p2's splitting
+            self._dense = GaussianCoulomb(self.positions, self.cell, True, self.sigma, ewald=self.ewald,
+                                          method="ewald", convention=self.convention).matrix()
         if self._dense is None:
             with torch.enable_grad():
                 self._dense = self._periodic_matrix() if self.periodic else self._open_matrix()
@@ -281,8 +299,8 @@ class GaussianCoulomb:
         a = a + (cos * coeff) @ cos.T + (sin * coeff) @ sin.T
         bg = self._background_terms()
         if bg is not None:
-            c, s2 = bg
-            a = a - c * self.ewald.eta ** 2
+            const, c, s2 = bg
+            a = a + const
             if s2 is not None:
                 a = a + c * (s2[:, None] + s2[None, :])
         return a
@@ -299,24 +317,28 @@ class GaussianCoulomb:
         return self._ewald_matvec(x)
 
     def _ewald_matvec(self, x):
-        i, j, w, si, ws = self._real_space()
-        wx = w if x.dim() == 1 else w[:, None]
-        wsx = ws if x.dim() == 1 else ws[:, None]
-        out = torch.zeros_like(x).index_add(0, i, wx * x[j]).index_add(0, j, wx * x[i])
-        out = out.index_add(0, si, wsx * x[si])
-        out = out + (self.diagonal() if x.dim() == 1 else self.diagonal()[:, None]) * x
+        out = self._real_and_self(x)
         cos, sin, coeff = self._kvectors()
         cf = coeff if x.dim() == 1 else coeff[:, None]
         out = out + cos @ (cf * (cos.T @ x)) + sin @ (cf * (sin.T @ x))
         return out + self._background_matvec(x)
 
+    def _real_and_self(self, x):
+        """Real-space pairs and self terms of A x (shared by the Ewald and PME products)."""
+        i, j, w, si, ws = self._real_space()
+        wx = w if x.dim() == 1 else w[:, None]
+        wsx = ws if x.dim() == 1 else ws[:, None]
+        out = torch.zeros_like(x).index_add(0, i, wx * x[j]).index_add(0, j, wx * x[i])
+        out = out.index_add(0, si, wsx * x[si])
+        return out + (self.diagonal() if x.dim() == 1 else self.diagonal()[:, None]) * x
+
     def _background_matvec(self, x):
         bg = self._background_terms()
         if bg is None:
             return torch.zeros_like(x)
-        c, s2 = bg
+        const, c, s2 = bg
         total = x.sum(0)
-        out = -c * self.ewald.eta ** 2 * total * torch.ones_like(x)
+        out = const * total * torch.ones_like(x)
         if s2 is not None:
             s2x = s2 if x.dim() == 1 else s2[:, None]
             out = out + c * (s2x * total + (s2x * x).sum(0))
@@ -375,3 +397,4 @@ class GaussianCoulomb:
         if self.sigma is None:
             return 1.0 / r
         return torch.erf(r / (_SQRT2 * torch.sqrt(self._gamma2(i, j)))) / r
+

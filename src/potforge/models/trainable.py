@@ -47,11 +47,15 @@ def trained_model() -> Iterator[None]:
 
 @dataclass
 class ModelOutput:
-    """Predictions for a batch (eV, eV/Å, eV/Å³); forces/stress None when not requested."""
+    """Predictions for a batch (eV, eV/Å, eV/Å³, e); forces/stress None when not requested,
+    charges (n_atoms,) None for models without charges. ``no_energy``: a model (stage) that
+    predicts charges only; its energy is NaN and nothing checks or fits it."""
 
     energy: torch.Tensor
     forces: torch.Tensor | None = None
     stress: torch.Tensor | None = None
+    charges: torch.Tensor | None = None
+    no_energy: bool = False
 
 
 class TrainableModel(ABC):
@@ -67,6 +71,9 @@ class TrainableModel(ABC):
     #: Jacobian) applies: few parameters, an :meth:`output_jacobian`. ``lbfgsb`` needs only
     #: gradients and takes :attr:`bounds` where a model has them.
     supports_least_squares: ClassVar[bool] = False
+    #: whether :meth:`predict` gives per-atom charges (``ModelOutput.charges``): the loss's
+    #: charge term (``loss.charge_sigma``) needs it.
+    predicts_charges: ClassVar[bool] = False
     species: tuple[str, ...]
     theta: torch.Tensor
     element_energies: torch.Tensor
@@ -124,6 +131,16 @@ class TrainableModel(ABC):
         batch = self.batch(data, torch.tensor([frame]))
         out = self.predict(batch, forces=True, stress=False)
         return out.forces[atom - int(self.labels(data).atom_offsets[frame]), component]
+
+    def charge_measurement(self, data: Any, frame: int) -> torch.Tensor:
+        """The charges of one frame's atoms ((n_atoms,) e, differentiable): one Kalman
+        measurement of charge models (a vector: charge equilibration couples a frame's atoms,
+        as n2p2 updates on a structure's charges together)."""
+        batch = self.batch(data, torch.tensor([frame]), derivatives=False)
+        out = self.predict(batch, forces=False, stress=False)
+        if out.charges is None:
+            raise ConfigError(f"loss.charge_sigma: a {self.kind} model predicts no charges")
+        return out.charges
 
     def stress_measurement(self, data: Any, frame: int, component: int) -> torch.Tensor:
         """One Voigt stress component of one frame (eV/Å³, differentiable): a Kalman measurement."""

@@ -10,6 +10,8 @@
                ``potforge converge`` measured (its noise.yaml)
     training:  optimizer (registered name and its options), epochs, time limit, patience,
                L2 strength, seed, threads
+    baselines: physical baselines subtracted from the labels and saved with the model
+               (``- {kind: zbl, inner: 1.0, outer: 2.0}``, ``- {kind: d3, method: pbe}``)
 
 Every key has a default that works except ``data.train``. Paths are relative to the config
 file. :func:`load_config` reads YAML (with ``--set`` overrides); :func:`training_config`
@@ -31,6 +33,7 @@ from typing import Any
 from ..core.config import build, config_path, convert, doc, load_config_file, load_yaml, unknown_key_error
 from ..core.errors import ConfigError
 from ..core.voigt import VOIGT_NAMES
+from ..models.baselines.config import baselines_config
 from ..models.registry import family
 from .loss import check_stress_components
 
@@ -95,21 +98,25 @@ class LossConfig:
         "noise of force components (plain numbers: eV/Å); null: do not fit forces", unit="force"))
     stress_sigma: float | None = field(default=None, metadata=doc(
         "noise of stress components (plain numbers: GPa); null: do not fit stress", unit="stress"))
+    charge_sigma: float | None = field(default=None, metadata=doc(
+        "noise of atomic charges (plain numbers: e; '5 me'); null: do not fit charges (charge "
+        "models: 3G/4G)", unit="charge"))
     stress_components: tuple[str, ...] = field(default=VOIGT_NAMES, metadata=doc(
         "Voigt components that enter the loss (e.g. [xx, yy, zz] to leave out shear)"))
     config_type_weights: dict[str, float] = field(default_factory=dict, metadata=doc(
         "extra weight factor per config_type"))
 
     def check(self, key: str) -> None:
-        for name in ("energy_sigma", "force_sigma", "stress_sigma"):
+        for name in ("energy_sigma", "force_sigma", "stress_sigma", "charge_sigma"):
             sigma = getattr(self, name)
             if sigma is not None and not sigma > 0:
                 raise ConfigError(f"{key}.{name}: noise level must be a positive number, got {sigma} "
                                   "(null switches the term off)")
         check_stress_components(self.stress_components, f"{key}.stress_components")
-        if self.energy_sigma is None and self.force_sigma is None and self.stress_sigma is None:
+        if all(getattr(self, n) is None for n in ("energy_sigma", "force_sigma", "stress_sigma",
+                                                   "charge_sigma")):
             raise ConfigError(f"{key}: every term is switched off; give at least one of energy_sigma, "
-                              "force_sigma, stress_sigma")
+                              "force_sigma, stress_sigma, charge_sigma")
         for name, v in self.config_type_weights.items():
             if not v >= 0:
                 raise ConfigError(f"{key}.config_type_weights.{name}: expected a weight >= 0, got {v}")
@@ -159,6 +166,8 @@ class Config:
     training: TrainingConfig = field(default_factory=TrainingConfig)
     model_kind: str = "hdnnp"
     base_dir: str = "."
+    #: physical baselines ((kind, schema instance), ...): subtracted from the labels, saved with the model
+    baselines: tuple = ()
 
     def plain(self) -> dict:
         """The resolved config as plain data (reads back to the same Config)."""
@@ -172,8 +181,11 @@ class Config:
         sf = model.get("symmetry_functions")
         if isinstance(sf, dict) and sf.get("file"):
             sf["file"] = os.fspath(self.path(sf["file"]))
-        return {"data": data, "model": {"kind": self.model_kind, **model},
-                "loss": to_plain(self.loss), "training": to_plain(self.training)}
+        out = {"data": data, "model": {"kind": self.model_kind, **model},
+               "loss": to_plain(self.loss), "training": to_plain(self.training)}
+        if self.baselines:
+            out["baselines"] = [{"kind": kind, **to_plain(options)} for kind, options in self.baselines]
+        return out
 
     def path(self, name: str) -> Path:
         """A path of the config, relative to its directory unless absolute."""
@@ -221,7 +233,7 @@ def _loss_with_noise_file(raw: Any, base_dir: str | os.PathLike) -> Any:
                           "potforge converge writes")
     measured = load_yaml(path)
     section = measured.get("loss") if isinstance(measured, Mapping) else None
-    allowed = ("energy_sigma", "force_sigma", "stress_sigma")
+    allowed = ("energy_sigma", "force_sigma", "stress_sigma", "charge_sigma")
     if not isinstance(section, Mapping):
         raise ConfigError(f"loss.noise_file: {path}: expected a mapping 'loss:' with "
                           f"{', '.join(allowed)}")
@@ -247,7 +259,7 @@ def training_config(raw: Mapping[str, Any], *, base_dir: str | os.PathLike = "."
     """Validate a raw mapping (as read from YAML) into a :class:`Config`."""
     if not isinstance(raw, Mapping):
         raise ConfigError("config: expected a mapping with data, model, loss, training")
-    sections = ("data", "model", "loss", "training")
+    sections = ("data", "model", "loss", "training", "baselines")
     for name in raw:
         if name not in sections:
             raise unknown_key_error("", str(name), sections)
@@ -261,7 +273,8 @@ def training_config(raw: Mapping[str, Any], *, base_dir: str | os.PathLike = "."
                     model=build(entry.config, model_raw, "model"),
                     loss=build(LossConfig, _loss_with_noise_file(raw.get("loss"), base_dir), "loss"),
                     training=build(TrainingConfig, training_raw, "training"),
-                    model_kind=kind, base_dir=os.fspath(Path(base_dir).resolve()))
+                    model_kind=kind, base_dir=os.fspath(Path(base_dir).resolve()),
+                    baselines=baselines_config(raw.get("baselines"), "baselines"))
     return config
 
 

@@ -41,6 +41,7 @@ from ..models.building import BuildContext, frame_names
 from ..models.potential import Potential
 from ..models.registry import family
 from ..models.trainable import TrainableModel
+from .baselines import build_baselines, subtract_baselines, with_baselines
 from .config import Config, optimizer_options
 from .data import load_data
 from .loss import Loss
@@ -103,6 +104,11 @@ def fit(config: Config, output_dir: str | os.PathLike | None = None, *, resume: 
     """
     run = _Run(config, output_dir, resume, log)
     train, validation, test = data if data is not None else load_data(config)
+    baselines = build_baselines(config.baselines)
+    if baselines:  # the model learns the remainder; the saved potential adds them back
+        train, validation, test = (subtract_baselines(part, baselines, role) for part, role in
+                                   ((train, "train"), (validation, "validation"), (test, "test")))
+        run.say(f"baselines subtracted from the labels: {', '.join(b.kind for b in baselines)}")
     run.say(f"data: {len(train)} training, {len(validation) if validation else 0} validation, "
             f"{len(test) if test else 0} test frames ({train.n_atoms} training atoms)")
     model, facts = run.model(train, validation, test)
@@ -128,7 +134,7 @@ def fit(config: Config, output_dir: str | os.PathLike | None = None, *, resume: 
     }
     if test is not None:
         summary.update(run.test(trainer, test, score))
-    return run.finish(trainer, summary)
+    return run.finish(trainer, summary, baselines)
 
 
 class _Run:
@@ -221,7 +227,7 @@ class _Run:
                  f"{e.n_frames} frames)")
         return out
 
-    def finish(self, trainer: Trainer, summary: dict) -> FitResult:
+    def finish(self, trainer: Trainer, summary: dict, baselines: list[Potential]) -> FitResult:
         """The potential, and the output directory written."""
         summary["total_time_s"] = time.perf_counter() - self.t_start
         summary["peak_memory_mib"] = peak_rss_mib()
@@ -230,6 +236,7 @@ class _Run:
         potential = model.to_potential(metadata={
             "training": {k: summary[k] for k in ("best_epoch", "stop_reason", "n_parameters")},
             "versions": summary["versions"]})
+        potential = with_baselines(potential, baselines)
         history = [r.to_dict() for r in trainer.history]
         out = self.out
         if out is not None:

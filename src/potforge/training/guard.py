@@ -34,7 +34,7 @@ def nonfinite_output(out: ModelOutput, batch, names: Sequence[str]) -> str | Non
     """The first non-finite prediction of a batch in words (``energy of training frame 3
     (nan)``), or None. Stress counts only for periodic frames (open ones have NaN by design)."""
     energy = out.energy.detach()
-    k = _first(~torch.isfinite(energy))
+    k = None if out.no_energy else _first(~torch.isfinite(energy))
     if k is not None:
         return f"predicted energy of {names[int(batch.frames[k])]} ({float(energy[k])})"
     if out.forces is not None:
@@ -54,6 +54,14 @@ def nonfinite_output(out: ModelOutput, batch, names: Sequence[str]) -> str | Non
             frame, component = divmod(k, 6)
             return (f"predicted stress component {VOIGT_NAMES[component]} of "
                     f"{names[int(batch.frames[frame])]} ({float(stress.reshape(-1)[k])})")
+    if out.charges is not None:
+        charges = out.charges.detach()
+        atom = _first(~torch.isfinite(charges))
+        if atom is not None:
+            k = int(batch.frame_of_atom[atom])
+            first = int(torch.nonzero(batch.frame_of_atom == k)[0])
+            return (f"predicted charge of atom {atom - first} of {names[int(batch.frames[k])]} "
+                    f"({float(charges[atom])})")
     return None
 
 
@@ -69,7 +77,8 @@ def check_loss(terms: LossTerms, batch, names: Sequence[str], when: str) -> None
     (a squared error that overflows): names the term and the batch's frames."""
     if math.isfinite(float(terms.total.detach())):
         return
-    parts = {"energy": terms.energy, "forces": terms.forces, "stress": terms.stress, "l2": terms.l2}
+    parts = {"energy": terms.energy, "forces": terms.forces, "stress": terms.stress,
+             "charges": terms.charges, "l2": terms.l2}
     bad = [name for name, value in parts.items() if not math.isfinite(value)] or ["total"]
     frames = [names[int(k)] for k in batch.frames[:3]]
     more = f" and {batch.n_frames - 3} more" if batch.n_frames > 3 else ""

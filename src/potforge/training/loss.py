@@ -1,10 +1,11 @@
-"""The training loss: energies, forces and stress weighted by their noise (maximum likelihood).
+"""The training loss: energies, forces, stress and charges weighted by their noise (maximum likelihood).
 
 With independent Gaussian noise of standard deviation σ_E (energy per atom), σ_F (each force
-component) and σ_S (each stress component) on the reference data, the negative log-likelihood
-of the parameters θ is, up to a constant, half of
+component), σ_S (each stress component) and σ_Q (each atomic charge, charge models) on the
+reference data, the negative log-likelihood of the parameters θ is, up to a constant, half of
 
-    χ²(θ) = Σ_f w_f [ (ΔE_f / N_f)² / σ_E² + Σ_{i,α} ΔF_{f,iα}² / σ_F² + Σ_k Δσ_{f,k}² / σ_S² ],
+    χ²(θ) = Σ_f w_f [ (ΔE_f / N_f)² / σ_E² + Σ_{i,α} ΔF_{f,iα}² / σ_F² + Σ_k Δσ_{f,k}² / σ_S²
+                      + Σ_i Δq_{f,i}² / σ_Q² ],
 
 with Δ = prediction − reference and per-frame weights w_f. A Gaussian prior of precision λ on
 the network weights (L2 regularisation) adds λ Σ w²; the loss is (χ² + λ Σ w²) / n_frames, a
@@ -12,7 +13,7 @@ mean over frames so that mini-batches estimate it without bias. Weights can also
 directly (``energy_weight = 1/σ_E²`` etc.). ``stress_components`` selects the Voigt components
 that enter the stress term (e.g. normal components only, when shear stresses are unreliable).
 
-Metrics are reported in meV/atom, eV/Å and GPa, overall and per config_type.
+Metrics are reported in meV/atom, eV/Å, GPa and me (milli-e), overall and per config_type.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ def check_stress_components(components: Sequence[str], key: str) -> None:
 
 @dataclass(frozen=True)
 class LossWeights:
-    """Weights of squared errors in internal units (1/eV² per atom², Å²/eV², Å⁶/eV²).
+    """Weights of squared errors in internal units (1/eV² per atom², Å²/eV², Å⁶/eV², 1/e²).
 
     A weight of zero switches the term off.
     """
@@ -50,11 +51,12 @@ class LossWeights:
     energy: float
     forces: float
     stress: float = 0.0
+    charges: float = 0.0
 
     @classmethod
     def from_noise(cls, energy: float | None, forces: float | None,
-                   stress: float | None = None) -> "LossWeights":
-        """1/σ² from noise levels (eV/atom, eV/Å, eV/Å³); None switches a term off."""
+                   stress: float | None = None, charges: float | None = None) -> "LossWeights":
+        """1/σ² from noise levels (eV/atom, eV/Å, eV/Å³, e); None switches a term off."""
         def inv(sigma, key):
             if sigma is None:
                 return 0.0
@@ -62,12 +64,14 @@ class LossWeights:
                 raise ConfigError(f"loss.{key}: noise level must be a positive number, got {sigma}")
             return 1.0 / (sigma * sigma)
 
-        return cls(inv(energy, "energy_sigma"), inv(forces, "force_sigma"), inv(stress, "stress_sigma"))
+        return cls(inv(energy, "energy_sigma"), inv(forces, "force_sigma"), inv(stress, "stress_sigma"),
+                   inv(charges, "charge_sigma"))
 
     @property
     def sigmas(self) -> dict[str, float | None]:
         return {k: (1 / math.sqrt(v) if v > 0 else None)
-                for k, v in (("energy", self.energy), ("forces", self.forces), ("stress", self.stress))}
+                for k, v in (("energy", self.energy), ("forces", self.forces), ("stress", self.stress),
+                             ("charges", self.charges))}
 
 
 @dataclass
@@ -79,6 +83,7 @@ class LossTerms:
     forces: float
     stress: float
     l2: float
+    charges: float = 0.0
 
 
 class Loss:
@@ -109,14 +114,16 @@ class Loss:
     def from_config(cls, loss, l2: float = 0.0) -> "Loss":
         """The loss that a config's ``loss`` section (a
         :class:`~potforge.training.config.LossConfig`) and ``training.l2`` describe."""
-        return cls(LossWeights.from_noise(loss.energy_sigma, loss.force_sigma, loss.stress_sigma),
+        return cls(LossWeights.from_noise(loss.energy_sigma, loss.force_sigma, loss.stress_sigma,
+                                          getattr(loss, "charge_sigma", None)),
                    l2=l2, config_type_weights=loss.config_type_weights,
                    stress_components=loss.stress_components)
 
     def measurement_noise(self, term: str, frame_factors: torch.Tensor, scale: float = 1.0
                           ) -> torch.Tensor | None:
         """Noise (standard deviation) of one measurement of ``term`` (``"energy"`` per atom,
-        a ``"forces"`` component, a ``"stress"`` component) in each frame: ``scale`` × σ of
+        a ``"forces"`` component, a ``"stress"`` component, an atom's ``"charges"``) in each
+        frame: ``scale`` × σ of
         the term over √(frame factor), as the Kalman filter weighs single measurements;
         None where the loss leaves the term out."""
         weight = getattr(self.weights, term)
@@ -129,6 +136,10 @@ class Loss:
     @property
     def needs_stress(self) -> bool:
         return self.weights.stress > 0
+
+    @property
+    def needs_charges(self) -> bool:
+        return self.weights.charges > 0
 
     def frame_factors(self, batch, config_types: list[str]) -> torch.Tensor:
         factors = batch.weight.clone()
@@ -147,7 +158,7 @@ class Loss:
         n = float(n_frames if n_frames is not None else batch.n_frames)
         w = self.frame_factors(batch, config_types or [])
         total = torch.zeros((), dtype=torch.float64)
-        parts = {"energy": 0.0, "forces": 0.0, "stress": 0.0, "l2": 0.0}
+        parts = {"energy": 0.0, "forces": 0.0, "stress": 0.0, "l2": 0.0, "charges": 0.0}
         if self.weights.energy > 0:
             de = (output.energy - batch.energy) / batch.n_atoms
             mask = ~torch.isnan(de)
@@ -168,12 +179,19 @@ class Loss:
             term = self.weights.stress * (w[mask] * per_frame[mask]).sum() / n
             total = total + term
             parts["stress"] = float(term.detach())
+        if self.weights.charges > 0 and output.charges is not None:
+            dq = output.charges - batch.charges
+            mask = ~torch.isnan(dq)
+            term = self.weights.charges * (w[batch.frame_of_atom[mask]] * dq[mask] ** 2).sum() / n
+            total = total + term
+            parts["charges"] = float(term.detach())
         if self.l2 > 0 and theta is not None:
             t = theta[regularized] if regularized is not None else theta
             term = self.l2 * (t * t).sum() / float(l2_frames if l2_frames is not None else n)
             total = total + term
             parts["l2"] = float(term.detach())
-        return LossTerms(total, parts["energy"], parts["forces"], parts["stress"], parts["l2"])
+        return LossTerms(total, parts["energy"], parts["forces"], parts["stress"], parts["l2"],
+                         parts["charges"])
 
 
 class ErrorAccumulator:
@@ -183,8 +201,8 @@ class ErrorAccumulator:
     def __init__(self, config_types: list[str]) -> None:
         self.config_types = list(config_types)
         k = len(self.config_types) + 1  # last slot: all frames
-        # [group, quantity (energy, forces, stress), (n, Σe², Σ|e|, max|e|)]
-        self.sums = torch.zeros((k, 3, 4), dtype=torch.float64)
+        # [group, quantity (energy, forces, stress, charges), (n, Σe², Σ|e|, max|e|)]
+        self.sums = torch.zeros((k, 4, 4), dtype=torch.float64)
         self.frames = torch.zeros(k, dtype=torch.float64)
         self.atoms = torch.zeros(k, dtype=torch.float64)
         self.energy_residual = torch.zeros((), dtype=torch.float64)  # Σ ΔE/N over frames
@@ -198,6 +216,7 @@ class ErrorAccumulator:
         de = ((output.energy - batch.energy) / batch.n_atoms).detach()
         df = (output.forces - batch.forces).detach() if output.forces is not None else None
         ds = (output.stress - batch.stress).detach() if output.stress is not None else None
+        dq = (output.charges - batch.charges).detach() if output.charges is not None else None
         ok = ~torch.isnan(de)
         self.energy_residual += de[ok].sum()
         self.energy_count += int(ok.sum())
@@ -212,6 +231,9 @@ class ErrorAccumulator:
             if ds is not None:
                 s = ds[frame_mask].reshape(-1)
                 self._acc(k, 2, s[~torch.isnan(s)])
+            if dq is not None:
+                q = dq[frame_mask[batch.frame_of_atom]]
+                self._acc(k, 3, q[~torch.isnan(q)])
 
     def _acc(self, k: int, q: int, e: torch.Tensor) -> None:
         if e.numel():
@@ -221,9 +243,9 @@ class ErrorAccumulator:
             self.sums[k, q, 3] = torch.maximum(self.sums[k, q, 3], e.abs().max())
 
     def _metrics(self, k: int) -> ErrorMetrics:
-        sums = [tuple(float(x) for x in self.sums[k, q]) for q in range(3)]
+        sums = [tuple(float(x) for x in self.sums[k, q]) for q in range(4)]
         return ErrorMetrics.from_sums(int(self.frames[k]), int(self.atoms[k]), sums,
-                                      (1000.0, 1.0, 1.0 / GPa))
+                                      (1000.0, 1.0, 1.0 / GPa, 1000.0))
 
     def result(self) -> ErrorMetrics:
         return self._metrics(len(self.config_types))

@@ -149,6 +149,10 @@ class Trainer:
         if lab.n_frames == 0:
             raise ConfigError(f"data: the {role} set is empty")
         w = self.loss.weights
+        if getattr(self.model, "charges_only", False) and (w.energy > 0 or w.forces > 0 or w.stress > 0):
+            raise ConfigError(f"loss: a {self.model.kind} model in stage {self.model.stage} fits charges "
+                              "only; set loss.energy_sigma, force_sigma and stress_sigma to null and "
+                              "give loss.charge_sigma")
         if w.energy > 0:
             missing = torch.nonzero(torch.isnan(lab.energy)).squeeze(1)
             if missing.numel():
@@ -168,6 +172,21 @@ class Trainer:
                 raise ConfigError(f"{lab.names[int(torch.nonzero(missing)[0])]}: periodic frame "
                                   "without stress, but the loss fits stress; label it or switch the "
                                   "term off (loss.stress_sigma: null)")
+        if w.charges > 0:
+            self._check_charge_labels(lab, role)
+
+    def _check_charge_labels(self, lab, role: str) -> None:
+        """A charge term needs a model that predicts charges and reference charges on every frame."""
+        if not getattr(self.model, "predicts_charges", False):
+            raise ConfigError(f"loss.charge_sigma: a {self.model.kind} model predicts no charges; "
+                              "switch the term off (loss.charge_sigma: null) or train a charge model "
+                              "(hdnnp-3g, hdnnp-4g)")
+        bad = torch.isnan(lab.charges)
+        if bad.any():
+            frame = int(torch.searchsorted(lab.atom_offsets, int(torch.nonzero(bad)[0]), right=True)) - 1
+            raise ConfigError(f"{lab.names[frame]}: no reference charges, but the loss fits charges "
+                              f"({role} set); label the frame or drop it, or switch the term off "
+                              "(loss.charge_sigma: null)")
 
     # -- losses for the optimizers ---------------------------------------------------------------
     def batch_loss(self, frames: torch.Tensor):
@@ -244,7 +263,7 @@ class Trainer:
             check_loss(terms, batch, lab.names, f"epoch {self.epoch}, evaluation")
             loss_sum += float(terms.total)
             e_err[frames] = (out.energy - batch.energy) / batch.n_atoms
-            if forces:
+            if forces and out.forces is not None:
                 atoms = torch.cat([torch.arange(int(lab.atom_offsets[f]), int(lab.atom_offsets[f + 1]))
                                    for f in frames.tolist()])
                 f_err[atoms] = out.forces - batch.forces
@@ -285,8 +304,8 @@ class Trainer:
         self.last_force_errors = train.force_errors
         val = self.evaluate(self.validation_data) if self.validation_data is not None else None
         criterion = val.loss if val is not None else train.loss
-        record = EpochRecord(epoch, self.elapsed, train.errors.to_dict(),
-                             val.errors.to_dict() if val is not None else None,
+        record = EpochRecord(epoch, self.elapsed, _record_dict(train.errors),
+                             _record_dict(val.errors) if val is not None else None,
                              val.loss if val is not None else None, train.loss, extra)
         if math.isfinite(criterion) and criterion < self.best_loss:
             self.best_loss = criterion
@@ -370,17 +389,20 @@ class Trainer:
         def fmt(d):
             if d is None:
                 return ""
-            parts = [f"E {d['energy_rmse_mev_per_atom']:.3f}"]
+            parts = [] if math.isnan(d["energy_rmse_mev_per_atom"]) else \
+                [f"E {d['energy_rmse_mev_per_atom']:.3f}"]
             if not math.isnan(d["force_rmse_ev_per_angstrom"]):
                 parts.append(f"F {d['force_rmse_ev_per_angstrom']:.4f}")
             if not math.isnan(d["stress_rmse_gpa"]):
                 parts.append(f"S {d['stress_rmse_gpa']:.3f}")
+            if d.get("charge_rmse_me") is not None and not math.isnan(d["charge_rmse_me"]):
+                parts.append(f"Q {d['charge_rmse_me']:.2f}")
             return " ".join(parts)
 
         line = f"epoch {r.epoch:4d}/{self.epochs}  train {fmt(r.train)}"
         if r.validation is not None:
             line += f"  val {fmt(r.validation)}"
-        line += "  (meV/atom, eV/Å, GPa)"
+        line += "  (meV/atom, eV/Å, GPa, me)" if "Q " in line else "  (meV/atom, eV/Å, GPa)"
         if r.best:
             line += "  *"
         if r.epoch > 0:
@@ -433,6 +455,16 @@ class Trainer:
         self.last_train_rmse = dict(state["last_train_rmse"])
         self.last_energy_errors = state["last_energy_errors"]
         self.last_force_errors = state["last_force_errors"]
+
+
+def _record_dict(errors: ErrorMetrics) -> dict:
+    """The metrics of an epoch record; the charge fields only for charge models (a model
+    without charges keeps the history it always had, with no NaN fields)."""
+    d = errors.to_dict()
+    if not d["n_charges"]:
+        for key in ("n_charges", "charge_rmse_me", "charge_mae_me", "charge_max_me"):
+            del d[key]
+    return d
 
 
 def _duration(seconds: float) -> str:

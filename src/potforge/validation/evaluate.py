@@ -6,8 +6,13 @@
 ``parity.png``, an optional ``learning_curve.png``, ``metrics.json`` and ``report.md``.
 
 Energy errors are per atom, ``(E_pred − E_ref) / n_atoms``, one value per frame; force errors
-are per Cartesian component; stress errors per Voigt component. A label missing from every
+are per Cartesian component; stress errors per Voigt component; charge errors (models that
+predict charges, data with reference charges) per atom, in me. A label missing from every
 frame of a group gives NaN metrics there (``null`` in JSON).
+
+Besides ``config_type``, errors are split by the frames' total charge (the ``total_charge``
+label, else the sum of the reference charges, else 0: :func:`potforge.data.labels.frame_total_charge`),
+the groups a charge model must tell apart and a local (2G) model cannot.
 """
 
 from __future__ import annotations
@@ -21,10 +26,11 @@ from ..core.errors import DataFormatError, NonFiniteError
 from ..core.metrics import ErrorMetrics, format_metric
 from ..core.units import GPa
 from ..data.frame import Frame
+from ..data.labels import frame_total_charge
 from ..models.potential import Potential
 from .predict import PredictionSummary, predict_frames
 
-__all__ = ["EvaluationResult", "evaluate", "compare_frames", "NO_CONFIG_TYPE"]
+__all__ = ["EvaluationResult", "evaluate", "compare_frames", "NO_CONFIG_TYPE", "total_charge_name"]
 
 #: The config_type under which frames without one are reported (as in ``Dataset.config_type_counts``).
 NO_CONFIG_TYPE = "(none)"
@@ -32,10 +38,10 @@ NO_CONFIG_TYPE = "(none)"
 
 def compare_frames(reference: Sequence[Frame], predicted: Sequence[Frame]) -> ErrorMetrics:
     """Error metrics of corresponding frames (same atoms in the same order): energy per atom,
-    force components and stress components where both frames have them."""
+    force components, stress components and atomic charges where both frames have them."""
     if len(reference) != len(predicted):
         raise ValueError(f"{len(reference)} reference frames but {len(predicted)} predictions")
-    de, df, ds = [], [], []
+    de, df, ds, dq = [], [], [], []
     for k, (ref, pred) in enumerate(zip(reference, predicted)):
         if ref.n_atoms != pred.n_atoms:
             raise ValueError(f"frame {k}: {ref.n_atoms} reference atoms, {pred.n_atoms} predicted")
@@ -45,14 +51,25 @@ def compare_frames(reference: Sequence[Frame], predicted: Sequence[Frame]) -> Er
             df.append((pred.forces - ref.forces).ravel())
         if ref.stress is not None and pred.stress is not None:
             ds.append(pred.stress - ref.stress)
+        if ref.charges is not None and pred.charges is not None:
+            dq.append(pred.charges - ref.charges)
     return ErrorMetrics.from_errors(
         np.array(de) * 1000.0, np.concatenate(df) if df else np.zeros(0),
         np.concatenate(ds) / GPa if ds else np.zeros(0), n_frames=len(reference),
-        n_atoms=sum(f.n_atoms for f in reference), n_frames_with_stress=len(ds))
+        n_atoms=sum(f.n_atoms for f in reference), n_frames_with_stress=len(ds),
+        charges=np.concatenate(dq) * 1000.0 if dq else np.zeros(0))
 
 
-#: (quantity, unit, decimals) of the text table's column groups (RMSE, MAE, max each)
-_TEXT_COLUMNS = (("energy", "mev_per_atom", 3), ("force", "ev_per_angstrom", 4), ("stress", "gpa", 3))
+def total_charge_name(charge: float) -> str:
+    """The group name of a total charge: ``Q=+1``, ``Q=0``, ``Q=-0.5`` (rounded to 1e-6 e)."""
+    q = round(float(charge), 6) + 0.0  # + 0.0: no "-0"
+    return f"Q={q:+g}" if q else "Q=0"
+
+
+#: (quantity, unit, decimals, title) of the text table's column groups (RMSE, MAE, max each)
+_TEXT_COLUMNS = (("energy", "mev_per_atom", 3, "energy (meV/atom)"),
+                 ("force", "ev_per_angstrom", 4, "forces (eV/Å)"),
+                 ("stress", "gpa", 3, "stress (GPa)"), ("charge", "me", 2, "charges (me)"))
 
 
 @dataclass(frozen=True, eq=False)
@@ -78,6 +95,13 @@ class EvaluationResult:
     by_config_type : dict of str to ErrorMetrics, sorted by name.
     summary : PredictionSummary
         Extrapolation counts gathered while predicting.
+    total_charge : (n_frames,) float, e
+        Each frame's total charge (label, else sum of reference charges, else 0).
+    by_total_charge : dict of str to ErrorMetrics
+        Per total charge (``Q=0``, ``Q=+1``, ...; :func:`total_charge_name`), in increasing charge.
+    reference_charges, predicted_charges : (n_charges,) float, e
+        Atomic charges of the frames with reference charges, for models that predict them.
+    charge_frame : (n_charges,) int
     """
 
     config_types: tuple[str, ...]
@@ -93,6 +117,11 @@ class EvaluationResult:
     metrics: ErrorMetrics
     by_config_type: dict[str, ErrorMetrics] = field(default_factory=dict)
     summary: PredictionSummary = field(default_factory=PredictionSummary)
+    total_charge: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    by_total_charge: dict[str, ErrorMetrics] = field(default_factory=dict)
+    reference_charges: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    predicted_charges: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    charge_frame: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
     @property
     def n_frames(self) -> int:
@@ -103,29 +132,38 @@ class EvaluationResult:
         return self.metrics.n_atoms
 
     def to_dict(self) -> dict:
-        """One JSON-able object: the overall metrics at top level, ``by_config_type`` with the
-        same keys per config_type, and ``n_extrapolations`` (None for models without the check).
-        Missing labels give None; ``json.dumps(..., allow_nan=False)`` always works."""
+        """One JSON-able object: the overall metrics at top level, ``by_config_type`` and
+        ``by_total_charge`` with the same keys per group, and ``n_extrapolations`` (None for
+        models without the check). Missing labels give None; ``json.dumps(...,
+        allow_nan=False)`` always works."""
         out = self.metrics.to_dict(json=True)
         out["n_extrapolations"] = self.summary.n_extrapolations if self.summary.has_extrapolation_check else None
         out["by_config_type"] = {name: m.to_dict(json=True) for name, m in self.by_config_type.items()}
+        out["by_total_charge"] = {name: m.to_dict(json=True) for name, m in self.by_total_charge.items()}
         return out
 
+    @property
+    def has_charges(self) -> bool:
+        """Whether charge errors exist (a model with charges on data with reference charges)."""
+        return self.metrics.n_charges > 0
+
     def table(self) -> str:
-        """A compact text table: all frames, then each config_type (if there are several)."""
-        head = (f"{'':<20} {'frames':>6} {'atoms':>7}  {'energy (meV/atom)':^23}  "
-                f"{'forces (eV/Å)':^23}  {'stress (GPa)':^23}")
-        sub = f"{'':<20} {'':>6} {'':>7}  " + "  ".join(
-            [f"{'RMSE':>7} {'MAE':>7} {'max':>7}"] * 3)
+        """A compact text table: all frames, then each config_type (if there are several), then
+        each total charge (if there are several). Charge columns only where charges were compared."""
+        columns = _TEXT_COLUMNS if self.has_charges else _TEXT_COLUMNS[:3]
+        head = f"{'':<20} {'frames':>6} {'atoms':>7}  " + "  ".join(f"{c[3]:^23}" for c in columns)
+        sub = f"{'':<20} {'':>6} {'':>7}  " + "  ".join([f"{'RMSE':>7} {'MAE':>7} {'max':>7}"] * len(columns))
         rows = [("all", self.metrics)]
         if len(self.by_config_type) > 1:
             rows += list(self.by_config_type.items())
+        if len(self.by_total_charge) > 1:
+            rows += [(f"total charge {name[2:]}", m) for name, m in self.by_total_charge.items()]
         lines = [head, sub]
         for name, m in rows:
             label = name if len(name) <= 20 else name[:19] + "…"
             groups = [" ".join(format_metric(getattr(m, f"{q}_{stat}_{unit}"), digits, 7)
                                for stat in ("rmse", "mae", "max"))
-                      for q, unit, digits in _TEXT_COLUMNS]
+                      for q, unit, digits, _ in columns]
             lines.append(f"{label:<20} {m.n_frames:>6} {m.n_atoms:>7}  " + "  ".join(groups))
         return "\n".join(lines)
 
@@ -156,8 +194,9 @@ def evaluate(potential: Potential, frames: Iterable[Frame], *, n_threads: int | 
     reference = list(frames)
     if not reference:
         raise DataFormatError("holds no structures; nothing to evaluate", path=source)
-    if not any(f.energy is not None or f.forces is not None or f.stress is not None for f in reference):
-        raise DataFormatError("no frame has an energy, forces or stress label; evaluate needs "
+    if not any(f.energy is not None or f.forces is not None or f.stress is not None
+               or f.charges is not None for f in reference):
+        raise DataFormatError("no frame has an energy, forces or stress label (nor charges); evaluate needs "
                               "labelled data (use potforge predict for unlabelled structures)",
                               path=source)
     if n_threads is not None:
@@ -171,7 +210,7 @@ def evaluate(potential: Potential, frames: Iterable[Frame], *, n_threads: int | 
     atoms_per_frame = np.array([f.n_atoms for f in reference], dtype=np.int64)
     e_ref = np.full(n, np.nan)
     e_pred = np.full(n, np.nan)
-    f_ref, f_pred, f_frame, s_ref, s_pred, s_frame = [], [], [], [], [], []
+    f_ref, f_pred, f_frame, s_ref, s_pred, s_frame, q_ref, q_pred, q_frame = ([] for _ in range(9))
     for k, (r, p) in enumerate(zip(reference, predicted)):
         if r.energy is not None and p.energy is not None:
             e_ref[k] = r.energy / r.n_atoms
@@ -184,14 +223,25 @@ def evaluate(potential: Potential, frames: Iterable[Frame], *, n_threads: int | 
             s_ref.append(r.stress / GPa)
             s_pred.append(p.stress / GPa)
             s_frame.append(k)
+        if r.charges is not None and p.charges is not None:
+            q_ref.append(r.charges)
+            q_pred.append(p.charges)
+            q_frame.append(np.full(r.n_atoms, k, dtype=np.int64))
+    total_charge = np.array([frame_total_charge(f) for f in reference])
 
     groups: dict[str, list[int]] = {}
     for k, name in enumerate(config_types):
         groups.setdefault(name, []).append(k)
+    charge_groups: dict[float, list[int]] = {}
+    for k, q in enumerate(total_charge):
+        charge_groups.setdefault(round(float(q), 6) + 0.0, []).append(k)
     with np.errstate(over="ignore", invalid="ignore"):  # an overflow is refused below, in words
         by_config_type = {
             name: compare_frames([reference[k] for k in idx], [predicted[k] for k in idx])
             for name, idx in sorted(groups.items())}
+        by_total_charge = {
+            total_charge_name(q): compare_frames([reference[k] for k in idx], [predicted[k] for k in idx])
+            for q, idx in sorted(charge_groups.items())}
         metrics = compare_frames(reference, predicted)
 
     result = EvaluationResult(
@@ -204,7 +254,11 @@ def evaluate(potential: Potential, frames: Iterable[Frame], *, n_threads: int | 
         predicted_stress=np.array(s_pred).reshape(-1, 6),
         stress_frame=np.array(s_frame, dtype=np.int64),
         metrics=metrics,
-        by_config_type=by_config_type, summary=summary)
+        by_config_type=by_config_type, summary=summary, total_charge=total_charge,
+        by_total_charge=by_total_charge,
+        reference_charges=np.concatenate(q_ref) if q_ref else np.zeros(0),
+        predicted_charges=np.concatenate(q_pred) if q_pred else np.zeros(0),
+        charge_frame=np.concatenate(q_frame) if q_frame else np.zeros(0, dtype=np.int64))
     _check_metrics(result, source)
     return result
 
@@ -220,7 +274,9 @@ def _check_metrics(result: EvaluationResult, source: str | None) -> None:
             ("force", m.n_force_components, result.predicted_forces - result.reference_forces,
              result.force_frame, "eV/Å"),
             ("stress", m.n_frames_with_stress, result.predicted_stress - result.reference_stress,
-             result.stress_frame, "GPa")):
+             result.stress_frame, "GPa"),
+            ("charge", m.n_charges, (result.predicted_charges - result.reference_charges) * 1000.0,
+             result.charge_frame, "me")):
         values = [getattr(m, f"{quantity}_{stat}_{_UNITS[quantity]}") for stat in ("rmse", "mae", "max")]
         if not count or all(np.isfinite(values)):
             continue
@@ -231,4 +287,4 @@ def _check_metrics(result: EvaluationResult, source: str | None) -> None:
                              "report an infinite error", path=source, frame=int(frame_of[k]))
 
 
-_UNITS = {"energy": "mev_per_atom", "force": "ev_per_angstrom", "stress": "gpa"}
+_UNITS = {"energy": "mev_per_atom", "force": "ev_per_angstrom", "stress": "gpa", "charge": "me"}

@@ -14,6 +14,7 @@ import numpy as np
 
 from ..core.errors import NonFiniteError, PotforgeError
 from ..data.frame import Frame
+from ..data.labels import frame_total_charge
 from ..models.potential import Potential, Prediction
 
 __all__ = ["PredictionSummary", "predict_frames", "predict_file", "check_finite"]
@@ -69,13 +70,22 @@ class PredictionSummary:
 def predict_frames(potential: Potential, frames: Iterable[Frame], *, keep_reference: bool = False,
                    summary: PredictionSummary | None = None, source: str | None = None) -> Iterator[Frame]:
     """Yield one output frame per input frame with the predicted energy, per-atom energies,
-    forces, stress (periodic) and extrapolation counts (info ``extrapolations`` and per-atom
-    array ``extrapolations``). With ``keep_reference`` the input's labels are kept as
-    ``ref_energy`` (info) and ``ref_forces`` (per-atom array). Errors name ``source`` and the
-    frame index."""
+    forces, stress (periodic), charges (charge models) and extrapolation counts (info
+    ``extrapolations`` and per-atom array ``extrapolations``). With ``keep_reference`` the
+    input's labels are kept as ``ref_energy`` (info), ``ref_forces`` and ``ref_charges``
+    (per-atom arrays). Errors name ``source`` and the frame index.
+
+    A charge model receives the frame's total charge as ``atoms.info["total_charge"]`` (the
+    frame's label, else the sum of its reference charges, else 0: the QEq constraint); the
+    output frame keeps that total charge."""
     for index, frame in enumerate(frames):
+        total_charge = frame_total_charge(frame)
+        structure = frame.atoms
+        if total_charge != 0.0 or "total_charge" in structure.info:
+            structure = structure.copy()
+            structure.info["total_charge"] = total_charge
         try:
-            prediction = potential.predict(frame.atoms, forces=True, stress=True)
+            prediction = potential.predict(structure, forces=True, stress=True)
         except PotforgeError as err:
             raise type(err)(err.reason, path=source, frame=index) from None
         check_finite(prediction, source=source, frame=index)
@@ -86,11 +96,14 @@ def predict_frames(potential: Potential, frames: Iterable[Frame], *, keep_refere
                 info["ref_energy"] = frame.energy
             if frame.forces is not None:
                 atoms.arrays["ref_forces"] = frame.forces.copy()
+            if frame.charges is not None and prediction.charges is not None:
+                atoms.arrays["ref_charges"] = frame.charges.copy()
         if prediction.extrapolations is not None:
             info["extrapolations"] = int(prediction.extrapolations.sum())
             atoms.arrays["extrapolations"] = prediction.extrapolations.astype(np.int64)
         out = Frame(atoms, energy=prediction.energy, forces=prediction.forces,
                     stress=prediction.stress, charges=prediction.charges,
+                    total_charge=frame.total_charge if prediction.charges is None else total_charge,
                     atomic_energies=prediction.energies, config_type=frame.config_type,
                     group=frame.group, weight=frame.weight, info=info)
         if summary is not None:
@@ -101,7 +114,10 @@ def predict_frames(potential: Potential, frames: Iterable[Frame], *, keep_refere
 def predict_file(potential: Potential, input_path, output_path, *, length_unit: str = "angstrom",
                  energy_unit: str = "ev", keep_reference: bool = False, progress=None,
                  provenance: dict | None = None) -> PredictionSummary:
-    """Predict every frame of a data file and write them to an extended XYZ file atomically.
+    """Predict every frame of a data file and write them atomically to a file whose name says
+    the format (:func:`potforge.data.io.write_frames`: ``*.xyz`` extended XYZ in eV/Å with a
+    ``charges`` column for charge models; ``*.data`` n2p2 input.data in ``length_unit`` and
+    ``energy_unit``, predicted charges in its charge column; ``*.db``).
 
     ``progress`` wraps the frame list (e.g. a progress bar); ``provenance`` entries (model,
     version) are added to every output frame's info. Nothing is written if any frame fails:
@@ -112,12 +128,12 @@ def predict_file(potential: Potential, input_path, output_path, *, length_unit: 
     import os
 
     from ..core.errors import DataFormatError
-    from ..data.io import iter_frames
-    from ..data.io.extxyz import write_extxyz
+    from ..data.io import detect_format, iter_frames, write_frames
 
     if os.path.isdir(output_path):
         raise DataFormatError("is a directory; expected the name of the output file",
                               path=os.fspath(output_path))
+    detect_format(output_path, write=True)  # a name potforge cannot write fails before the work
     frames = list(iter_frames(input_path, length_unit=length_unit, energy_unit=energy_unit))
     if not frames:
         raise DataFormatError("holds no structures", path=os.fspath(input_path))
@@ -128,7 +144,7 @@ def predict_file(potential: Potential, input_path, output_path, *, length_unit: 
     if provenance:
         outputs = (_with_info(f, provenance) for f in outputs)
     outputs = list(outputs)
-    write_extxyz(output_path, outputs)
+    write_frames(output_path, outputs, length_unit=length_unit, energy_unit=energy_unit)
     return summary
 
 

@@ -30,16 +30,24 @@ _TABLE_COLUMNS = (
     ("stress MAE (GPa)", "stress_mae_gpa", 3),
     ("stress max (GPa)", "stress_max_gpa", 3),
 )
+_CHARGE_COLUMNS = (
+    ("charge RMSE (me)", "charge_rmse_me", 2),
+    ("charge MAE (me)", "charge_mae_me", 2),
+    ("charge max (me)", "charge_max_me", 2),
+)
 
 
-def _markdown_table(result: EvaluationResult) -> list[str]:
-    lines = ["| config_type | frames | atoms | " + " | ".join(c[0] for c in _TABLE_COLUMNS) + " |",
-             "|---|---:|---:|" + "---:|" * len(_TABLE_COLUMNS)]
+def _markdown_table(result: EvaluationResult, group: str = "config_type") -> list[str]:
+    """Errors of all frames, then per config_type (or per total charge: ``group="total charge"``)."""
+    columns = _TABLE_COLUMNS + (_CHARGE_COLUMNS if result.has_charges else ())
+    lines = [f"| {group} | frames | atoms | " + " | ".join(c[0] for c in columns) + " |",
+             "|---|---:|---:|" + "---:|" * len(columns)]
     rows = [("**all**", result.metrics)]
-    if len(result.by_config_type) > 1:
-        rows += [(name.replace("|", "\\|"), m) for name, m in result.by_config_type.items()]
+    groups = result.by_config_type if group == "config_type" else result.by_total_charge
+    if len(groups) > 1:
+        rows += [(name.replace("|", "\\|"), m) for name, m in groups.items()]
     for name, m in rows:
-        cells = [format_metric(getattr(m, key), digits) for _, key, digits in _TABLE_COLUMNS]
+        cells = [format_metric(getattr(m, key), digits) for _, key, digits in columns]
         lines.append(f"| {name} | {m.n_frames} | {m.n_atoms} | " + " | ".join(cells) + " |")
     return lines
 
@@ -69,14 +77,19 @@ def write_report(result: EvaluationResult, directory: str | os.PathLike, *, titl
              f"- model: `{os.fspath(model_path)}`",
              f"- data: `{os.fspath(data_path)}` ({m.n_frames} frames, {m.n_atoms} atoms; labels: "
              f"energy {m.n_frames_with_energy} frames, forces {m.n_force_components // 3} atoms, "
-             f"stress {m.n_frames_with_stress} frames)",
+             f"stress {m.n_frames_with_stress} frames, charges {m.n_charges} atoms)",
              f"- {result.summary.line()}",
              f"- potforge {__version__}, {when}", "",
              "## Errors", "",
              "Energy per atom, force and stress components (prediction − reference); "
              "\"-\" where the data have no such label.", "",
-             *_markdown_table(result), "",
-             "## Parity", "", "![parity plots](parity.png)", ""]
+             *_markdown_table(result), ""]
+    if len(result.by_total_charge) > 1:
+        lines += ["## Errors by total charge", "",
+                  "The frames grouped by their total charge (label, else the sum of the reference "
+                  "charges, else 0): a local (2G) model sees the same geometry whatever the charge.", "",
+                  *_markdown_table(result, "total charge"), ""]
+    lines += ["## Parity", "", "![parity plots](parity.png)", ""]
     if learning_curve_csv is not None:
         lines += ["## Learning curve", "", f"From `{os.fspath(learning_curve_csv)}`.", "",
                   "![learning curve](learning_curve.png)", ""]

@@ -36,6 +36,10 @@ class KalmanOptimizer(Optimizer):
     energy_fraction, force_fraction : float
         Fraction of training energies and force components used per epoch
         (n2p2 ``short_energy_fraction``, ``short_force_fraction``).
+    charge_fraction : float
+        Fraction of the training frames whose charges (charge models, when the loss fits
+        charges: ``loss.charge_sigma``) are used per epoch, each frame one update on the vector
+        of its atoms' charges (n2p2 ``charge_fraction``; random order, no threshold).
     stress_fraction : float
         Fraction of the stress components (of ``loss.stress_components``, periodic frames)
         used per epoch when the loss fits stress (n2p2 has no stress updates). Stress
@@ -68,7 +72,7 @@ class KalmanOptimizer(Optimizer):
     """
 
     def __init__(self, *, energy_fraction: float = 1.0, force_fraction: float = 0.02315,
-                 stress_fraction: float = 1.0,
+                 stress_fraction: float = 1.0, charge_fraction: float = 1.0,
                  selection: str = "threshold", energy_threshold: float = 0.0,
                  force_threshold: float = 1.0, trials: int = 3, epsilon: float = 0.01,
                  q0: float = 0.01, q_tau: float = 2.302, q_min: float = 1e-6, eta0: float = 0.01,
@@ -79,7 +83,7 @@ class KalmanOptimizer(Optimizer):
             raise ConfigError(f"training.optimizer.selection: {selection!r} is not one of "
                               f"{', '.join(_SELECTION)}")
         for name, v in (("energy_fraction", energy_fraction), ("force_fraction", force_fraction),
-                        ("stress_fraction", stress_fraction)):
+                        ("stress_fraction", stress_fraction), ("charge_fraction", charge_fraction)):
             if not 0 <= v <= 1:
                 raise ConfigError(f"training.optimizer.{name} must be in [0, 1], got {v}")
         if int(trials) < 1:
@@ -87,6 +91,7 @@ class KalmanOptimizer(Optimizer):
         self.energy_fraction = float(energy_fraction)
         self.force_fraction = float(force_fraction)
         self.stress_fraction = float(stress_fraction)
+        self.charge_fraction = float(charge_fraction)
         self.selection = selection
         self.energy_threshold = float(energy_threshold)
         self.force_threshold = float(force_threshold)
@@ -117,16 +122,25 @@ class KalmanOptimizer(Optimizer):
             self.stress_candidates = rows * 6 + comps[cols]  # frame * 6 + Voigt component
         else:
             self.stress_candidates = torch.zeros(0, dtype=torch.long)
+        if loss.weights.charges > 0:  # frames with reference charges
+            has = torch.zeros(lab.n_frames, dtype=torch.bool).index_fill_(
+                0, lab.frame_of_atom()[~torch.isnan(lab.charges)], True)
+            self.charge_candidates = torch.nonzero(has).squeeze(1)
+        else:
+            self.charge_candidates = torch.zeros(0, dtype=torch.long)
+        self.n_charge = int(round(self.charge_fraction * len(self.charge_candidates)))
         self.n_energy = int(round(self.energy_fraction * len(self.energy_candidates)))
         self.n_force = int(round(self.force_fraction * len(self.force_candidates)))
         self.n_stress = int(round(self.stress_fraction * len(self.stress_candidates)))
-        if self.n_energy + self.n_force + self.n_stress == 0:
+        if self.n_energy + self.n_force + self.n_stress + self.n_charge == 0:
             raise ConfigError("training.optimizer: the Kalman filter has nothing to update on "
-                              "(no energies, forces or stresses selected; check the fractions and the loss)")
+                              "(no energies, forces, stresses or charges selected; check the "
+                              "fractions and the loss)")
         frame_factor = loss.frame_factors(trainer.train_batch_meta, lab.config_types)
         self.sigma_energy = loss.measurement_noise("energy", frame_factor, self.noise_scale)
         self.sigma_force = loss.measurement_noise("forces", frame_factor, self.noise_scale)
         self.sigma_stress = loss.measurement_noise("stress", frame_factor, self.noise_scale)
+        self.sigma_charge = loss.measurement_noise("charges", frame_factor, self.noise_scale)
         self.frame_of_atom = lab.frame_of_atom()
         # L2: the loss's prior λ Σ w² in the filter's units (measurements divided by
         # noise_scale × σ) is a prior precision λ / noise_scale² on the regularised weights
@@ -134,7 +148,8 @@ class KalmanOptimizer(Optimizer):
         if loss.l2 > 0:
             prior = trainer.model.regularized().to(torch.float64) * (loss.l2 / self.noise_scale ** 2)
         self.filter = KalmanFilter(trainer.model.n_parameters,
-                                   updates_per_epoch=self.n_energy + self.n_force + self.n_stress,
+                                   updates_per_epoch=self.n_energy + self.n_force + self.n_stress
+                                   + self.n_charge,
                                    prior_precision=prior, **self.filter_options)
 
     def epoch(self, trainer: TrainerView) -> dict:
@@ -155,16 +170,23 @@ class KalmanOptimizer(Optimizer):
         energies = self._order(self.energy_candidates, g, trainer.last_energy_errors)
         forces = self._order(self.force_candidates, g, trainer.last_force_errors)
         stresses = self._order(self.stress_candidates, g, None)
+        charges = self._order(self.charge_candidates, g, None)
         schedule = torch.cat([torch.zeros(self.n_energy, dtype=torch.long),
                               torch.ones(self.n_force, dtype=torch.long),
-                              torch.full((self.n_stress,), 2, dtype=torch.long)])
+                              torch.full((self.n_stress,), 2, dtype=torch.long),
+                              torch.full((self.n_charge,), 3, dtype=torch.long)])
         schedule = schedule[torch.randperm(len(schedule), generator=g)]
-        ie = jf = js = 0
+        ie = jf = js = jq = 0
         rmse_e = trainer.last_train_rmse.get("energy_per_atom", math.nan)
         rmse_f = trainer.last_train_rmse.get("forces", math.nan)
         theta = model.theta
         use_threshold = self.selection == "threshold"
         for kind in schedule.tolist():
+            if kind == 3:  # the charges of one frame: one vector measurement
+                f = int(charges[jq % len(charges)])
+                jq += 1
+                self._charge_update(trainer, f)
+                continue
             if kind == 2:  # one stress component of one frame (random order, no threshold)
                 c = int(stresses[js % len(stresses)])
                 js += 1
@@ -211,6 +233,24 @@ class KalmanOptimizer(Optimizer):
             with torch.no_grad():
                 self.filter.update(theta, torch.tensor([err / sigma]), h / sigma)
         return {"eta": self.filter.eta, "q": self.filter.q}
+
+    def _charge_update(self, trainer: TrainerView, frame: int) -> None:
+        """One update on the charges of ``frame`` (reference minus prediction, over σ_Q)."""
+        lab = trainer.train_labels
+        theta = trainer.model.theta
+        y = trainer.model.charge_measurement(trainer.train_data, frame)
+        a, b = int(lab.atom_offsets[frame]), int(lab.atom_offsets[frame + 1])
+        sigma = float(self.sigma_charge[frame])
+        err = (lab.charges[a:b] - y.detach()) / sigma
+        # all rows of the Jacobian in one batched backward pass (vmap over the unit vectors)
+        eye = torch.eye(len(y), dtype=y.dtype)
+        (jac,) = torch.autograd.grad(y, theta, grad_outputs=eye, is_grads_batched=True)
+        h = jac.t() / sigma
+        if not (bool(torch.isfinite(err).all()) and bool(torch.isfinite(h).all())):
+            check_measurement(float(err.abs().max()), h, f"charges of {lab.names[frame]}",
+                              f"epoch {trainer.epoch}")
+        with torch.no_grad():
+            self.filter.update(theta, err, h)
 
     def _measurement(self, lab, kind: int, index: int, component: int) -> str:
         """One measurement in words: ``force component y on atom 3 of training frame 7``."""
