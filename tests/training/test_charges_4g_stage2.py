@@ -109,3 +109,36 @@ def test_stage2_training_and_potential(chain):
                            torch.tensor(model.electronegativity_networks["C"].weights[0]))
     rebuilt = TrainableHDNNP4G.from_description(model.description())
     assert rebuilt.layout.n_parameters == model.layout.n_parameters
+
+
+def test_two_stage_fit_by_config(chain, tmp_path):
+    """``model: {kind: hdnnp-4g, stage: 1}`` saves a 4G model with zero short-range networks
+    (charges and electrostatics only); stage 2 takes it as ``electronegativity_from`` and
+    saves a model whose charges are stage 1's and whose energies improve on it."""
+    from potforge.models import load_potential
+    from potforge.training.config import training_config
+    from potforge.training.fit import fit
+
+    root, frames = chain
+    lines = (root / "train" / "input.data").read_text().splitlines(keepends=True)
+    ends = [k for k, line in enumerate(lines) if line.startswith("end")]
+    (tmp_path / "input.data").write_text("".join(lines[:ends[11] + 1]))  # 12 chains
+    common = {"data": {"train": str(tmp_path / "input.data"), "validation_fraction": 0.25,
+                       "length_unit": "bohr", "energy_unit": "hartree"},
+              "training": {"epochs": 2, "optimizer": {"kind": "lbfgs", "iterations": 5}}}
+    model = {"kind": "hdnnp-4g", "n2p2": str(root / "train"), "length_unit": "bohr", "energy_unit": "hartree"}
+    one = fit(training_config({**common, "model": {**model, "stage": 1},
+                               "loss": {"energy_sigma": None, "force_sigma": None, "charge_sigma": 0.01}}),
+              tmp_path / "s1", log=lambda line: None)
+    s1 = load_potential(tmp_path / "s1")
+    assert s1.kind == "hdnnp-4g" and not np.any(s1.short_networks["C"].weights[0])
+    two = fit(training_config({**common, "model": {**model, "stage": 2,
+                                                   "electronegativity_from": str(tmp_path / "s1")},
+                               "loss": {"energy_sigma": "1 meV/atom", "force_sigma": "0.1 eV/Å"}}),
+              tmp_path / "s2", log=lambda line: None)
+    s2 = load_potential(tmp_path / "s2")
+    atoms = frames[0].atoms
+    np.testing.assert_allclose(s2.predict(atoms).charges, s1.predict(atoms).charges, atol=1e-12)
+    assert one.history
+    curve = [r["train"]["energy_rmse_mev_per_atom"] for r in two.history]
+    assert curve[-1] < curve[0]

@@ -103,8 +103,9 @@ def pretrained_stage1(setup: dict) -> tuple[dict, dict] | None:
 
 
 def stage2_from_n2p2(directory, stage1: TrainableHDNNP4GCharges | None = None, *,
-                     electronegativity_from: str | os.PathLike | None = None, length_unit: str = "angstrom", energy_unit: str = "ev", input_nn: str = "input.nn",
-                     output_scale: float = 1.0, n_threads: int = 1) -> TrainableHDNNP4G:
+                     electronegativity_from: str | os.PathLike | None = None, length_unit: str = "angstrom",
+                     energy_unit: str = "ev", input_nn: str = "input.nn", output_scale: float = 1.0,
+                     n_threads: int = 1) -> TrainableHDNNP4G:
     """A stage-2 model (short-range networks, ``global_*_short``: n_sf + 1 inputs) on the
     folder's symmetry functions and scaling, its χ networks and J from ``stage1`` or, when
     None, from the folder's pre-trained ``weightse``/``hardness`` files. The short-range
@@ -119,7 +120,7 @@ def stage2_from_n2p2(directory, stage1: TrainableHDNNP4GCharges | None = None, *
     if stage1 is not None:
         nets = stage1.layout.to_atomic_networks(stage1.theta.detach()[:stage1.layout.n_parameters])
         chi = dict(zip(stage1.species, nets))
-        hardness = {s: float(stage1.hardness[e]) for e, s in enumerate(stage1.species)}
+        hardness = {s: float(stage1.hardness.detach()[e]) for e, s in enumerate(stage1.species)}
     else:
         source = setup
         if electronegativity_from is not None:

@@ -244,8 +244,21 @@ class TrainableHDNNP4GCharges(TrainableModel):
         return torch.cat([self.layout.weight_mask, torch.zeros(len(self.species), dtype=torch.bool)])
 
     def to_potential(self, metadata: dict | None = None):
-        raise ConfigError("model.stage: a stage-1 4G model has no short-range networks yet; save it "
-                          "with save_stage1() and train stage 2 from it (model.stage: 2)")
+        """The stage-1 result as an :class:`~.potential4g.HDNNP4G` with zero short-range
+        networks: it predicts the charges and the electrostatic energy only; stage 2 starts
+        from it (``model.electronegativity_from``)."""
+        from ..network import AtomicNetwork
+        from ..trainable import trained_model
+        from .potential4g import HDNNP4G
+
+        with trained_model():
+            nets = self.layout.to_atomic_networks(self.theta.detach()[:self.layout.n_parameters])
+            short = {s: AtomicNetwork([np.zeros((1, self.n_functions[e] + 1))], [np.zeros(1)], "l",
+                                      self.normalize) for e, s in enumerate(self.species)}
+            return HDNNP4G(self.sfs, self.scaling, dict(zip(self.species, nets)), short,
+                           {s: float(self.hardness.detach()[e]) for e, s in enumerate(self.species)},
+                           self.electrostatics, n_threads=self.n_threads,
+                           metadata={**(metadata or {}), "stage": 1})
 
     def stage1_state(self) -> dict:
         """The fitted χ networks and J (what stage 2 starts from): JSON-able."""

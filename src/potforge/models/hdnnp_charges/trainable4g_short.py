@@ -214,7 +214,8 @@ class TrainableHDNNP4G(TrainableHDNNP):
         nets = potential.short_networks
         chi = {s: _scaled(potential.electronegativity_networks[s], potential.chi_scale) for s in species}
         model = cls(potential.symmetry_functions, potential.scaling,
-                    {s: nets[s].architecture[1:-1] for s in species}, {s: nets[s].activations for s in species},
+                    {s: nets[s].architecture[1:-1] for s in species},
+                    {s: nets[s].activations for s in species},
                     chi, potential.hardness, potential.electrostatics, normalize=nets[species[0]].normalize,
                     output_scale=potential.output_scale, **options)
         with torch.no_grad():
@@ -248,6 +249,9 @@ def _scaled(net: AtomicNetwork, factor: float) -> AtomicNetwork:
     """``net`` with its (linear) output multiplied by ``factor``."""
     if factor == 1.0:
         return net
+    if net.activations[-1] != "l":
+        raise ValueError(f"an electronegativity network with output activation {net.activations[-1]!r} "
+                         "cannot be rescaled; expected a linear output")
     weights, biases = list(net.weights), list(net.biases)
     weights[-1], biases[-1] = weights[-1] * factor, biases[-1] * factor
     return AtomicNetwork(weights, biases, net.activations, net.normalize)
