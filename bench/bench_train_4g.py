@@ -37,6 +37,8 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--charge-sigma", type=float, default=0.01, help="σ_Q (e)")
     p.add_argument("--noise-scale", type=float, default=1.0)
+    p.add_argument("--charge-update", choices=("vector", "norm"), default="norm",
+                   help="stage-1 Kalman measurement per frame: n2p2's norm of the charge errors, or the vector")
     p.add_argument("--epochs2", type=int, default=10, help="stage-2 epochs (0: stage 1 only)")
     p.add_argument("--energy-sigma", type=float, default=1 / 12,
                    help="stage-2 σ_E (Ha/atom; n2p2 fits total energies of 12-atom chains, σ 1 Ha)")
@@ -60,7 +62,8 @@ def main() -> None:
     te = model.prepare(test, [f"test {k}" for k in range(len(test))])
     prep = time.perf_counter() - t
     opt = KalmanOptimizer(selection="random", force_fraction=0.0, epsilon=0.01, q0=0.01, q_tau=2.302,
-                          q_min=1e-6, eta0=0.001, eta_tau=2.302, eta_max=1.0, noise_scale=args.noise_scale)
+                          q_min=1e-6, eta0=0.001, eta_tau=2.302, eta_max=1.0, noise_scale=args.noise_scale,
+                          charge_update=args.charge_update)
     trainer = Trainer(model, Loss(LossWeights.from_noise(None, None, None, args.charge_sigma)), opt, tr, te,
                       options=TrainingOptions(epochs=args.epochs, seed=args.seed, patience=args.patience),
                       log=print)

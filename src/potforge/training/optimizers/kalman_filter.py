@@ -100,7 +100,7 @@ class KalmanFilter:
         else:
             a = h.t() @ x + torch.eye(h.shape[1], dtype=torch.float64) / eta
             gain = torch.linalg.solve(a, x.t()).t()      # x a⁻¹ (a symmetric)
-            self.P.sub_(gain @ x.t())
+            self.P.addmm_(gain, x.t(), alpha=-1.0)           # one pass over P, no temporary
         self.P.diagonal().add_(q)
         weights.add_(gain @ xi)
         self.updates += 1
