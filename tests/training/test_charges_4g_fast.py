@@ -68,3 +68,32 @@ def test_kalman_charge_update_norm_trains_and_bad_mode_refused(shared_data):
     trainer.run()
     first, last = trainer.history[0].train, trainer.history[-1].train
     assert last["charge_rmse_me"] < 0.5 * first["charge_rmse_me"]
+
+
+@pytest.mark.parametrize("name,stride", [("Carbon_chain_4G", 50), ("AlAuMgO_4G", 9)])
+def test_stage2_single_measurements_equal_the_frame_prediction(shared_data, name, stride):
+    """Stage 2's Kalman energy and force measurements (one frame's networks, the pairs of one
+    atom, dq/dr) equal the whole-frame prediction, and so do their parameter gradients; open
+    chains and the charged periodic Au/MgO slabs."""
+    from potforge.models.hdnnp_charges.train_n2p2 import stage2_from_n2p2
+
+    root = shared_data / "n2p2" / name / "train"
+    frames = read_frames(root / "input.data", length_unit="bohr", energy_unit="hartree")[::stride][:1]
+    stage1 = stage1_from_n2p2(root, length_unit="bohr", energy_unit="hartree", pretrained=False)
+    stage1.initialize(torch.Generator().manual_seed(6))
+    model = stage2_from_n2p2(root, stage1, length_unit="bohr", energy_unit="hartree")
+    model.initialize(torch.Generator().manual_seed(5))
+    model.element_energies = torch.linspace(-1.0, 1.0, len(model.species), dtype=torch.float64)
+    model.mean_energy = 0.3
+    data = model.prepare(frames, [f"frame {k}" for k in range(len(frames))])
+    offsets = data.labels.atom_offsets
+    for frame in range(len(frames)):
+        for fast, slow in ((model.energy_measurement(data, frame),
+                            TrainableModel.energy_measurement(model, data, frame)),
+                           *[(model.force_measurement(data, atom, c),
+                              TrainableModel.force_measurement(model, data, atom, c))
+                             for atom, c in ((int(offsets[frame]), 0), (int(offsets[frame + 1]) - 1, 2))]):
+            g1, = torch.autograd.grad(fast, model.theta)
+            g0, = torch.autograd.grad(slow, model.theta)
+            torch.testing.assert_close(fast, slow, rtol=1e-10, atol=1e-12)
+            torch.testing.assert_close(g1, g0, rtol=1e-9, atol=1e-12 * float(g0.abs().max()))
