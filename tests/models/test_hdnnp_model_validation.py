@@ -59,7 +59,8 @@ INPUT_NN = [
     ("symfunction_short H 2 H 0.001", 2, "2.0"),
     # angular H 3 O H eta lambda zeta rcutoff
     *[("symfunction_short H 3 O H 0.2", 6, v) for v in ("nan", "0.5", "2", "0", "inf")],
-    *[("symfunction_short H 3 O H 0.2", 7, v) for v in ("nan", "inf", "0.5", "-1", "1e308")],
+    # zeta -1 is legal: n2p2 accepts negative exponents and its AlAuMgO_4G model uses them
+    *[("symfunction_short H 3 O H 0.2", 7, v) for v in ("nan", "inf", "0.5", "-0.5", "1e308")],
     *[("symfunction_short H 3 O H 0.2", 8, v) for v in ("inf", "1e308", "nan")],
 ]
 

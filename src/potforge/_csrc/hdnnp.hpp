@@ -58,6 +58,38 @@ inline int resolve_threads(int n_threads) {
 #endif
 }
 
+// With w = dE/dG of centre atom i (species e, neighbours and cutoff values of values_atom in
+// ws), add -dE/dr to the forces of i and its neighbours and sum_n d_n (x) dE/dd_n to strain.
+inline void accumulate_atom_gradient(const SymmetryFunctionKernel& kernel, Workspace& ws, int e,
+                                     int64_t i, const real* w, const NeighborView& nl,
+                                     double* forces, std::array<double, 9>& strain,
+                                     std::vector<real>& g) {
+    const int n = ws.n;
+    const size_t stride = static_cast<size_t>(n) + PAD;
+    g.assign(3 * stride, 0.0);
+    real* gx = g.data();
+    real* gy = gx + stride;
+    real* gz = gy + stride;
+    kernel.gradient_atom(e, ws, w, gx, gy, gz);
+    double fix = 0.0, fiy = 0.0, fiz = 0.0;
+    for (int q = 0; q < n; ++q) {
+        const int64_t j = nl.neighbor[ws.pair[q]];
+        forces[3 * j] -= gx[q];
+        forces[3 * j + 1] -= gy[q];
+        forces[3 * j + 2] -= gz[q];
+        fix += gx[q];
+        fiy += gy[q];
+        fiz += gz[q];
+        const double d[3] = {ws.x[q], ws.y[q], ws.z[q]};
+        const double gv[3] = {gx[q], gy[q], gz[q]};
+        for (int a = 0; a < 3; ++a)
+            for (int b = 0; b < 3; ++b) strain[3 * a + b] += d[a] * gv[b];
+    }
+    forces[3 * i] += fix;
+    forces[3 * i + 1] += fiy;
+    forces[3 * i + 2] += fiz;
+}
+
 inline void hdnnp_evaluate(const SymmetryFunctionKernel& kernel, const std::vector<Network>& nets,
                            const std::vector<ElementScaling>& scaling, int64_t n_atoms,
                            const int32_t* species, const double* atom_weight,
@@ -119,30 +151,7 @@ inline void hdnnp_evaluate(const SymmetryFunctionKernel& kernel, const std::vect
             if (!want_forces) continue;
             // w_s = dE_i/dG_s (raw G)
             for (int s = 0; s < n_sf; ++s) grad[s] *= static_cast<real>(output_scale) * sc.factor[s];
-            const int n = ws.n;
-            const size_t stride = static_cast<size_t>(n) + PAD;
-            g.assign(3 * stride, 0.0);
-            real* gx = g.data();
-            real* gy = gx + stride;
-            real* gz = gy + stride;
-            kernel.gradient_atom(e, ws, grad.data(), gx, gy, gz);
-            double fix = 0.0, fiy = 0.0, fiz = 0.0;
-            for (int q = 0; q < n; ++q) {
-                const int64_t j = nl.neighbor[ws.pair[q]];
-                forces[3 * j] -= gx[q];
-                forces[3 * j + 1] -= gy[q];
-                forces[3 * j + 2] -= gz[q];
-                fix += gx[q];
-                fiy += gy[q];
-                fiz += gz[q];
-                const double d[3] = {ws.x[q], ws.y[q], ws.z[q]};
-                const double gv[3] = {gx[q], gy[q], gz[q]};
-                for (int a = 0; a < 3; ++a)
-                    for (int b = 0; b < 3; ++b) strain[3 * a + b] += d[a] * gv[b];
-            }
-            forces[3 * i] += fix;
-            forces[3 * i + 1] += fiy;
-            forces[3 * i + 2] += fiz;
+            accumulate_atom_gradient(kernel, ws, e, i, grad.data(), nl, forces, strain, g);
         }
     }
     if (want_forces && threads > 1) {
@@ -153,6 +162,66 @@ inline void hdnnp_evaluate(const SymmetryFunctionKernel& kernel, const std::vect
     }
     for (int t = 0; t < threads; ++t)
         for (int k = 0; k < 9; ++k) out.strain_derivative[k] += thread_strain[t][k];
+}
+
+// The backward pass of the symmetry functions alone: with per-atom weights
+// dE_dG (n_atoms x n_sf_max, row i = dE/dG_i of the raw functions of atom i, entries beyond
+// its element's count ignored), forces -dE/dr (3 per atom, overwritten) and the strain
+// derivative sum_n d_n (x) dE/dd_n. The same per-atom pass as hdnnp_evaluate with the
+// network's gradient replaced by the caller's weights, so models whose energy depends on the
+// functions through more than one network (4G: electronegativity and short-range networks,
+// adjoint weights) get their forces without a stored per-pair Jacobian.
+inline void symmetry_functions_backward(const SymmetryFunctionKernel& kernel, int64_t n_atoms,
+                                        const int32_t* species, const double* atom_weight,
+                                        const NeighborView& nl, const double* dE_dG,
+                                        int n_threads, double* forces_out,
+                                        std::array<double, 9>& strain_out) {
+    const int n_max = kernel.n_sf_max();
+    std::fill(forces_out, forces_out + 3 * n_atoms, 0.0);
+    strain_out.fill(0.0);
+    const int threads = resolve_threads(n_threads);
+    std::vector<std::vector<double>> thread_forces(threads > 1 ? threads : 0);
+    std::vector<std::array<double, 9>> thread_strain(threads, std::array<double, 9>{});
+#ifdef _OPENMP
+#pragma omp parallel num_threads(threads)
+#endif
+    {
+        int tid = 0;
+#ifdef _OPENMP
+        tid = omp_get_thread_num();
+#endif
+        double* forces = forces_out;
+        if (threads > 1) {
+            thread_forces[tid].assign(3 * n_atoms, 0.0);
+            forces = thread_forces[tid].data();
+        }
+        Workspace ws;
+        std::vector<real> w, g;
+#ifdef _OPENMP
+#pragma omp for schedule(static)
+#endif
+        for (int64_t i = 0; i < n_atoms; ++i) {
+            const int e = species[i];
+            const int n_sf = prepare_atom(kernel, ws, i, e, species, atom_weight, nl);
+            w.resize(n_sf);
+            bool any = false;
+            for (int s = 0; s < n_sf; ++s) {
+                w[s] = static_cast<real>(dE_dG[i * n_max + s]);
+                any = any || w[s] != real(0);
+            }
+            if (!any) continue;
+            kernel.values_atom(e, ws);
+            accumulate_atom_gradient(kernel, ws, e, i, w.data(), nl, forces, thread_strain[tid], g);
+        }
+    }
+    if (threads > 1) {
+        for (int t = 0; t < threads; ++t) {
+            if (thread_forces[t].empty()) continue;
+            for (int64_t k = 0; k < 3 * n_atoms; ++k) forces_out[k] += thread_forces[t][k];
+        }
+    }
+    for (int t = 0; t < threads; ++t)
+        for (int k = 0; k < 9; ++k) strain_out[k] += thread_strain[t][k];
 }
 
 // Values (and optionally per-pair Jacobians dG_i,s / d d_p) of all atoms.

@@ -93,6 +93,14 @@ public:
                                    out);
     }
 
+    void symmetry_functions_backward(int64_t n_atoms, const int32_t* species,
+                                     const double* atom_weight, const potforge::NeighborView& nl,
+                                     const double* dE_dG, int n_threads, double* forces,
+                                     std::array<double, 9>& strain) const override {
+        PF_ARCH_NS::symmetry_functions_backward(sf_, n_atoms, species, atom_weight, nl, dE_dG,
+                                                n_threads, forces, strain);
+    }
+
 private:
     // values in the kernel's precision; a value that is not finite there (NaN, inf, or beyond
     // float's range in a float32 kernel) would only ever produce NaN, so it is refused

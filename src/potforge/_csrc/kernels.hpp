@@ -70,6 +70,12 @@ public:
                                 const NeighborView& nl, double output_scale, bool want_forces,
                                 double extrapolation_tolerance, int n_threads,
                                 HDNNPOutput& out) const = 0;
+    // forces (3 per atom, overwritten) = -dE/dr and strain = sum_n d_n (x) dE/dd_n for
+    // E depending on the functions with weights dE_dG (n_atoms x n_sf_max)
+    virtual void symmetry_functions_backward(int64_t n_atoms, const int32_t* species,
+                                             const double* atom_weight, const NeighborView& nl,
+                                             const double* dE_dG, int n_threads, double* forces,
+                                             std::array<double, 9>& strain) const = 0;
 };
 
 // Factories, one per compiled architecture (nullptr where not compiled for this platform).

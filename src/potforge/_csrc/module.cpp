@@ -252,6 +252,31 @@ static py::tuple py_hdnnp_evaluate(const Kernel& k, iarray species, darray weigh
                           to_numpy(std::move(out.extrapolations), {static_cast<py::ssize_t>(n_atoms)}));
 }
 
+static py::tuple py_symmetry_functions_backward(const Kernel& kernel, iarray species,
+                                                darray weights, larray offsets, larray neighbors,
+                                                darray vectors, darray distances, darray dE_dG,
+                                                int n_threads) {
+    check_species(species, weights, kernel.n_species());
+    const int64_t n_atoms = species.shape(0);
+    NeighborArrays arrays{offsets, neighbors, vectors, distances};
+    NeighborView view = arrays.view(n_atoms);
+    if (dE_dG.ndim() != 2 || dE_dG.shape(0) != n_atoms || dE_dG.shape(1) != kernel.n_sf_max())
+        throw std::invalid_argument("dE_dG must have shape (n_atoms, n_sf_max)");
+    const double* w = dE_dG.data();
+    for (py::ssize_t k = 0; k < dE_dG.size(); ++k)
+        if (!std::isfinite(w[k])) throw std::invalid_argument("dE_dG must be finite");
+    std::vector<double> forces(3 * static_cast<size_t>(n_atoms));
+    std::array<double, 9> strain{};
+    {
+        py::gil_scoped_release release;
+        kernel.symmetry_functions_backward(n_atoms, species.data(), weights.data(), view, w,
+                                           n_threads, forces.data(), strain);
+    }
+    std::vector<double> s(strain.begin(), strain.end());
+    return py::make_tuple(to_numpy(std::move(forces), {static_cast<py::ssize_t>(n_atoms), 3}),
+                          to_numpy(std::move(s), {3, 3}));
+}
+
 static darray py_exp(darray x) {
     darray out(x.size());
     baseline_exp(x.data(), out.mutable_data(), x.size());
@@ -294,6 +319,9 @@ PYBIND11_MODULE(_native, m) {
           py::arg("atom_weights"), py::arg("offsets"), py::arg("neighbors"), py::arg("vectors"),
           py::arg("distances"), py::arg("output_scale"), py::arg("forces") = true,
           py::arg("extrapolation_tolerance") = 0.0, py::arg("n_threads") = 1);
+    m.def("symmetry_functions_backward", &py_symmetry_functions_backward, py::arg("kernel"),
+          py::arg("species"), py::arg("atom_weights"), py::arg("offsets"), py::arg("neighbors"),
+          py::arg("vectors"), py::arg("distances"), py::arg("dE_dG"), py::arg("n_threads") = 1);
     m.def("supported_architectures", &supported_architectures);
     m.def("default_architecture", &default_architecture);
     m.def("exp", &py_exp);

@@ -76,7 +76,8 @@ inline int table_code(double v, double lo, double hi, const char* what) {
 
 // One row of the parameter table, checked so that no row can make a kernel crash, divide by
 // zero or branch on a NaN: every entry finite in the kernel's precision, codes in range,
-// 0 <= alpha < 1, r_c > 0, eta >= 0, zeta >= 1 and small enough that 2^(1-zeta) and
+// 0 <= alpha < 1, r_c > 0, eta >= 0, |zeta| >= 1 (n2p2 accepts negative zeta: its
+// AlAuMgO_4G model uses -1 and -2) and small enough that 2^(1-zeta) and
 // 2^zeta stay normal numbers (zeta <= 1016 in double, <= 120 in float), r_l < r_c and
 // left < right for the compact types. The loaders check the physical ranges and give
 // one-line errors; this is the last line of defence for direct callers.
@@ -108,8 +109,8 @@ inline SFSpec spec_from_row(const double* row) {
     if (!(s.rc > 0.0)) throw std::invalid_argument("symmetry function with cutoff radius <= 0");
     if (!(s.eta >= 0.0)) throw std::invalid_argument("symmetry function with eta < 0");
     const double zeta_max = std::numeric_limits<real>::max_exponent - 8;
-    if (!(s.zeta >= 1.0 && s.zeta <= zeta_max))
-        throw std::invalid_argument("symmetry function with zeta outside [1, " +
+    if (!(std::fabs(s.zeta) >= 1.0 && std::fabs(s.zeta) <= zeta_max))
+        throw std::invalid_argument("symmetry function with |zeta| outside [1, " +
                                     std::to_string(static_cast<int>(zeta_max)) +
                                     "] (the kernel's precision)");
     if (s.type >= 20 && s.type <= 25) {

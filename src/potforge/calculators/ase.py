@@ -25,7 +25,7 @@ __all__ = ["PotforgeCalculator"]
 class PotforgeCalculator(Calculator):
     """ASE calculator wrapping any :class:`~potforge.models.potential.Potential`."""
 
-    implemented_properties = ("energy", "free_energy", "energies", "forces", "stress")
+    implemented_properties = ("energy", "free_energy", "energies", "forces", "stress", "charges")
 
     def __init__(self, potential: Potential, **kwargs) -> None:
         super().__init__(**kwargs)

@@ -40,6 +40,7 @@ class Frame:
     charges : (n_atoms,) float, e
         Per-atom reference charges (e.g. Hirshfeld), used by charge (3G/4G) models.
     total_charge : float, e
+        Also set as ``atoms.info["total_charge"]``, which charge models (3G, 4G) read.
     atomic_energies : (n_atoms,) float, eV
         Per-atom energies where a source provides them (n2p2 ``input.data`` column).
     config_type : str
@@ -70,6 +71,8 @@ class Frame:
             self.energy = _as_float(self.energy, "energy")
         if self.total_charge is not None:
             self.total_charge = _as_float(self.total_charge, "total_charge")
+            # where charge models read it (potforge.models.hdnnp_charges.base.total_charge)
+            self.atoms.info["total_charge"] = self.total_charge
         self.weight = _as_float(self.weight, "weight")
         self.forces = _as_array(self.forces, (n, 3), "forces")
         self.stress = _as_stress(self.stress)

@@ -1,7 +1,9 @@
 """n2p2 model files as plain data: ``input.nn`` (keywords), ``scaling.data`` (symmetry-function
 statistics) and ``weights.ZZZ.data`` (one network per element).
 
-These are n2p2's (and RuNNer's) file formats, read and written once, below every part of
+and, for 4G models (``nnp_generation 4``), ``weightse.ZZZ.data`` (electronegativity networks)
+and ``hardness.ZZZ.data`` (atomic hardness). These are n2p2's (and RuNNer's) file formats,
+read and written once, below every part of
 potforge that needs them: the HDNNP family assembles models from them
 (:mod:`potforge.models.hdnnp.n2p2`), and training configs take their ``symfunction_short``
 lines. Facts followed here (n2p2 v2.3, checked against its source and outputs):
@@ -37,15 +39,17 @@ from ..core.atomic import atomic_write
 from ..core.errors import ModelFormatError
 from ..core.text import parse_float, parse_int, read_text, shorten
 
-__all__ = ["N2p2Settings", "read_input_nn", "is_n2p2_model", "scaling_mode", "network_architecture",
-           "read_scaling", "write_scaling", "read_weights", "write_weights", "weights_file_name",
+__all__ = ["N2p2Settings", "read_input_nn", "is_n2p2_model", "is_n2p2_4g_model", "n2p2_generation",
+           "scaling_mode", "network_architecture", "read_scaling", "write_scaling", "read_weights",
+           "write_weights", "weights_file_name", "read_hardness", "write_hardness",
            "cutoff_setting", "symmetry_function_lines"]
 
 # n2p2 >= 2.2 also calls symmetry functions "symfunction" (shared by all networks of 4G models)
 _ALIASES = {"symfunction": "symfunction_short", "nn_type": "nnp_type"}
 _REPEATABLE = {"symfunction_short", "atom_energy", "element_nodes_short",
                "element_hidden_layers_short", "element_activation_short", "initial_hardness",
-               "fixed_gausswidth", "symfunction_electrostatic", "element_nodes_electrostatic"}
+               "fixed_gausswidth", "symfunction_electrostatic", "element_nodes_electrostatic",
+               "element_hidden_layers_electrostatic", "element_activation_electrostatic"}
 
 
 @dataclass
@@ -162,41 +166,66 @@ def scaling_mode(settings: N2p2Settings) -> str:
 
 
 def network_architecture(settings: N2p2Settings, element: str, n_inputs: int,
-                         activations: Collection[str]) -> tuple[list[int], str]:
+                         activations: Collection[str], *, suffix: str = "short") -> tuple[list[int], str]:
     """Layer sizes (input to output) and activation letters of ``element``'s network: the
-    global keywords, overridden by the element's ``element_*_short`` lines; ``activations``
-    are the letters the caller can evaluate."""
-    layers_value = settings.get("global_hidden_layers_short")
-    nodes_value = settings.get("global_nodes_short")
-    act_value = settings.get("global_activation_short")
-    for keyword in ("element_hidden_layers_short", "element_nodes_short", "element_activation_short"):
-        for _line, value in settings.all(keyword):
+    global keywords, overridden by the element's ``element_*_<suffix>`` lines; ``activations``
+    are the letters the caller can evaluate. ``suffix``: ``short`` (short-range networks) or
+    ``electrostatic`` (4G electronegativity networks, n2p2 ``weightse``)."""
+    keys = {k: f"{k}_{suffix}" for k in ("global_hidden_layers", "global_nodes", "global_activation")}
+    layers_key, nodes_key, act_key = keys.values()
+    layers_value, nodes_value, act_value = (settings.get(k) for k in keys.values())
+    for keyword in (f"element_hidden_layers_{suffix}", f"element_nodes_{suffix}",
+                    f"element_activation_{suffix}"):
+        for line, value in settings.all(keyword):
             parts = value.split()
             if parts and parts[0] == element:
                 rest = " ".join(parts[1:])
-                if keyword == "element_hidden_layers_short":
-                    layers_value = rest
-                elif keyword == "element_nodes_short":
-                    nodes_value = rest
+                if keyword.startswith("element_hidden_layers"):
+                    layers_value, layers_key = rest, keyword
+                elif keyword.startswith("element_nodes"):
+                    nodes_value, nodes_key = rest, keyword
                 else:
-                    act_value = rest
+                    act_value, act_key = rest, keyword
     if layers_value is None or nodes_value is None or act_value is None:
-        raise ModelFormatError("global_hidden_layers_short, global_nodes_short and "
-                               "global_activation_short are required", path=settings.path)
-    n_hidden = settings.int("global_hidden_layers_short", layers_value)
-    nodes = [settings.int("global_nodes_short", v) for v in nodes_value.split()]
+        raise ModelFormatError(f"{', '.join(keys.values())} are required", path=settings.path)
+    n_hidden = settings.int(layers_key, layers_value)
+    nodes = [settings.int(nodes_key, v) for v in nodes_value.split()]
     if len(nodes) != n_hidden or any(n < 1 for n in nodes):
-        raise settings.error("global_nodes_short", f"{n_hidden} hidden layers declared but "
+        raise settings.error(nodes_key, f"{n_hidden} hidden layers declared but "
                              f"{len(nodes)} positive sizes given ({nodes_value!r})")
     letters = act_value.split()
     if len(letters) != n_hidden + 1:
-        raise settings.error("global_activation_short", f"needs {n_hidden + 1} letters (one per "
+        raise settings.error(act_key, f"needs {n_hidden + 1} letters (one per "
                              f"hidden layer and one for the output), found {len(letters)}")
     for a in letters:
         if a not in activations:
-            raise settings.error("global_activation_short", f"unknown activation {a!r}; expected "
+            raise settings.error(act_key, f"unknown activation {a!r}; expected "
                                  f"one of {' '.join(activations)}")
     return [n_inputs, *nodes, 1], "".join(letters)
+
+
+def n2p2_generation(settings: N2p2Settings) -> int:
+    """The generation an ``input.nn`` declares: ``nnp_generation`` (or ``nnp_type``, also as
+    n2p2's names ``2G-HDNNP``/``4G-HDNNP``), 2 when absent; other values are an error."""
+    key = "nnp_generation" if settings.has("nnp_generation") else "nnp_type"
+    value = settings.get(key)
+    names = {None: 2, "2": 2, "2G-HDNNP": 2, "4": 4, "4G-HDNNP": 4}
+    if value not in names:
+        raise settings.error(key, f"generation {value!r}; potforge reads n2p2 models of generation "
+                             "2 (short-range) and 4 (charge equilibration)")
+    return names[value]
+
+
+def is_n2p2_4g_model(directory: str | os.PathLike) -> bool:
+    """Whether ``directory`` holds an ``input.nn`` that declares generation 4 (a cheap look at
+    the file; errors are left to the reader)."""
+    path = Path(directory) / "input.nn"
+    if not path.is_file():
+        return False
+    try:
+        return n2p2_generation(read_input_nn(path)) == 4
+    except ModelFormatError:
+        return False
 
 
 # -- scaling.data -----------------------------------------------------------------------------------
@@ -281,8 +310,39 @@ def write_scaling(path: str | os.PathLike, statistics: Sequence[np.ndarray]) -> 
 
 
 # -- weights.ZZZ.data -------------------------------------------------------------------------------
-def weights_file_name(atomic_number: int) -> str:
-    return f"weights.{atomic_number:03d}.data"
+def weights_file_name(atomic_number: int, prefix: str = "weights") -> str:
+    """``weights.ZZZ.data`` (``prefix`` ``weightse``: 4G electronegativity networks, ``hardness``:
+    4G atomic hardness)."""
+    return f"{prefix}.{atomic_number:03d}.data"
+
+
+def read_hardness(path: str | os.PathLike, element: str, *, low: float = -math.inf,
+                  high: float = math.inf) -> float:
+    """The one number of an n2p2 ``hardness.ZZZ.data`` (4G atomic hardness J, in the model's
+    energy unit per e²), which must lie in [low, high]; comment lines (``#``) are skipped.
+    n2p2 reads the first column of every line and requires exactly one line."""
+    path = Path(path)
+    name = os.fspath(path)
+    if not path.is_file():
+        raise ModelFormatError(f"atomic hardness of element {element} missing", path=name)
+    rows = [(lineno, raw.split()) for lineno, raw in
+            enumerate(read_text(path, f"the hardness of {element}", ModelFormatError).splitlines(), start=1)
+            if raw.split() and not raw.split()[0].startswith("#")]
+    if len(rows) != 1:
+        raise ModelFormatError(f"{len(rows)} value lines, expected exactly one (the atomic hardness of "
+                               f"{element})", path=name, line=rows[1][0] if len(rows) > 1 else None)
+    lineno, fields = rows[0]
+    value = parse_float(fields[0], "hardness", error=ModelFormatError, path=name, line=lineno)
+    if not low <= value <= high:
+        raise ModelFormatError(f"hardness {fields[0]} of {element} is outside [{low:g}, {high:g}]",
+                               path=name, line=lineno)
+    return value
+
+
+def write_hardness(path: str | os.PathLike, value: float) -> None:
+    """An n2p2 ``hardness.ZZZ.data`` (atomically)."""
+    with atomic_write(path) as out:
+        out.write(f"{repr(float(value))}\n")
 
 
 _TAG_CACHE: dict[tuple[int, ...], list[list[str]]] = {}
@@ -306,14 +366,16 @@ def _n2p2_tags(sizes: tuple[int, ...]) -> list[list[str]]:
 
 
 def read_weights(path: str | os.PathLike, sizes: Sequence[int], element: str, *,
-                 limit: float = math.inf) -> tuple[list[np.ndarray], list[np.ndarray]]:
+                 limit: float = math.inf, keyword: str = "global_nodes_short",
+                 inputs: str = "symmetry functions") -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Weights (n_out, n_in) and biases (n_out,) per layer of ``element``'s network with
     layer ``sizes`` (input to output), from an n2p2 weight file.
 
     Each line holds a value, optionally followed by n2p2's index columns; where present they
     must be exactly ``a count l_s n_s l_e n_e`` / ``b count l_e n_e`` of that position (so that
     a file written for another architecture or order cannot slip through). Values must be
-    finite and at most ``limit`` in magnitude.
+    finite and at most ``limit`` in magnitude. ``keyword`` and ``inputs`` name, in the error
+    for a wrong count, the input.nn keyword of the hidden layers and what the inputs are.
     """
     path = Path(path)
     name = os.fspath(path)
@@ -333,7 +395,7 @@ def read_weights(path: str | os.PathLike, sizes: Sequence[int], element: str, *,
     if len(rows) != expected:
         raise ModelFormatError(
             f"{len(rows)} values, but the architecture {arch} from input.nn "
-            f"(global_nodes_short, {sizes[0]} symmetry functions of {element}) needs {expected}; "
+            f"({keyword}, {sizes[0]} {inputs} of {element}) needs {expected}; "
             "the weights were written for a different network", path=name)
     values = _weight_values([r[0] for r in rows], lines, name, limit)
     expected_tags = _n2p2_tags(sizes)

@@ -200,8 +200,10 @@ class SymmetryFunction:
             raise ValueError(f"eta {self.eta:g} 1/Å² is outside [0, {MAX_ETA:g}] 1/Å²")
         if self.type in _RADIAL:
             return
-        if not 1 <= self.zeta <= MAX_ZETA:
-            raise ValueError(f"zeta {self.zeta:g} is outside [1, {MAX_ZETA:g}]")
+        # n2p2 accepts negative exponents (its AlAuMgO_4G model uses zeta -1 and -2): the
+        # function then grows as 1 + lambda cos(theta) -> 0, which the kernels evaluate with pow
+        if not 1 <= abs(self.zeta) <= MAX_ZETA:
+            raise ValueError(f"zeta {self.zeta:g} is outside [1, {MAX_ZETA:g}] (or [-{MAX_ZETA:g}, -1])")
         if self.type != 100 and self.lambda_ not in (-1.0, 1.0):
             raise ValueError(f"lambda {self.lambda_:g} must be -1 or +1")
         if abs(self.angle_shift) > 360:

@@ -80,6 +80,10 @@ class ModelExample:
     cutoff_force_tolerance : float, eV/Å
         How small the force on an atom must be just inside the cutoff. Forms with infinite
         slopes (Finnis–Sinclair √ρ) or only C¹ cutoffs (Tersoff) need a loose one.
+    long_range : bool
+        The energy reaches beyond ``cutoff`` (electrostatics, charge equilibration): atoms
+        leaving the cutoff sphere still interact and far fragments do not add up, so the
+        contract skips those two checks.
     """
 
     potential: Potential
@@ -87,6 +91,7 @@ class ModelExample:
     cluster: Atoms
     fd_step: float = 1e-4
     cutoff_force_tolerance: float = 1e-4
+    long_range: bool = False
 
 
 @dataclass(frozen=True)

@@ -39,22 +39,23 @@ from ...core.elements import by_atomic_number, is_element
 from ...core.errors import ModelFormatError
 from ...core.text import shorten
 from ...core.units import energy_factor, length_factor
-from ...data.n2p2_model import (N2p2Settings, cutoff_setting, is_n2p2_model, network_architecture,
-                                read_input_nn, read_scaling, read_weights, scaling_mode,
+from ...data.n2p2_model import (N2p2Settings, cutoff_setting, is_n2p2_model, n2p2_generation,
+                                network_architecture, read_input_nn, read_scaling, read_weights, scaling_mode,
                                 symmetry_function_lines, weights_file_name, write_scaling, write_weights)
 from ...descriptors.cutoffs import CUTOFF_TYPES
 from ...descriptors.scaling import MAX_SCALED, MAX_VALUE, ScalingStatistics, SymmetryFunctionScaling
 from ...descriptors.symmetry_functions import SymmetryFunctionSet, parse_n2p2_symfunction
 from ..network import ACTIVATIONS, MAX_PARAMETER, AtomicNetwork
-from ..potential import ENERGY_SCALE_RANGE, MAX_ENERGY_PER_ATOM
+from ..potential import ENERGY_SCALE_RANGE, MAX_ENERGY_PER_ATOM, Potential
 from .potential import HDNNP
 
 __all__ = ["read_n2p2_model", "write_n2p2_model", "export_n2p2", "is_n2p2_model"]
 
 
 def read_n2p2_model(directory: str | os.PathLike, *, length_unit: str = "angstrom",
-                    energy_unit: str = "ev") -> HDNNP:
-    """Load an n2p2 2G model directory as an HDNNP (Å, eV inside).
+                    energy_unit: str = "ev") -> Potential:
+    """Load an n2p2 2G model directory as an HDNNP (Å, eV inside); a 4G directory
+    (``nnp_generation 4``) is handed to the ``hdnnp-4g`` family's importer.
 
     Parameters
     ----------
@@ -67,11 +68,11 @@ def read_n2p2_model(directory: str | os.PathLike, *, length_unit: str = "angstro
     L = length_factor(length_unit, "length_unit")
     E = energy_factor(energy_unit, "energy_unit")
     settings = read_input_nn(directory / "input.nn")
-    generation = settings.get("nnp_generation") or settings.get("nnp_type")
-    if generation not in (None, "2", "2G-HDNNP"):
-        raise settings.error("nnp_generation" if settings.has("nnp_generation") else "nnp_type",
-                             f"generation {generation!r} is not supported yet; potforge reads 2G "
-                             "(short-range) n2p2 models")
+    if n2p2_generation(settings) == 4:  # the charge family reads those (registry: no import cycle)
+        from ..registry import family
+
+        importer = family("hdnnp-4g").importers[0]
+        return importer.load(directory, length_unit=length_unit, energy_unit=energy_unit)
     species = _species(settings)
     atom_energies = {s: 0.0 for s in species}
     for line, value in settings.all("atom_energy"):

@@ -1,0 +1,160 @@
+"""The electrostatic part of a charge-carrying HDNNP (3G, 4G): per-element Gaussian widths,
+the screening of n2p2's ``screen_electrostatics`` and how periodic cells are summed (n2p2's
+``ewald_prec`` / ``ewald_truncation_error_method``, or potforge's own accuracy target).
+
+Everything is in Å, eV and e; an n2p2 model's Ewald precision is kept as written with the
+units of its files, because n2p2 derives the Ewald splitting from it per structure
+(EwaldSetup.cpp) and :func:`potforge.electrostatics.ewald_parameters` repeats that choice.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ...core.errors import ConfigError
+from ...core.units import energy_factor, length_factor
+
+__all__ = ["EwaldSettings", "ElectrostaticSettings", "MAX_WIDTH", "MAX_HARDNESS"]
+
+#: Gaussian charge widths beyond this (Å) describe no atom.
+MAX_WIDTH = 20.0
+#: |hardness| beyond this (eV/e²) describes no atom (n2p2's water model: 10 Ha = 272 eV).
+MAX_HARDNESS = 1e5
+_METHODS = ("jackson-catlow", "kolafa-perram", "potforge")
+
+
+@dataclass(frozen=True)
+class EwaldSettings:
+    """How periodic cells are summed.
+
+    Attributes
+    ----------
+    method : {"jackson-catlow", "kolafa-perram", "potforge"}
+        n2p2's ``ewald_truncation_error_method`` 0 and 1, or potforge's own choice.
+    precision : float
+        ``ewald_prec``'s first value in the units ``length_unit``/``energy_unit`` (n2p2), or
+        potforge's relative accuracy (e.g. 1e-8).
+    max_charge : float or None, e
+        ``ewald_prec``'s second value (Kolafa-Perram).
+    real_cutoff : float or None
+        ``ewald_prec``'s third value (Kolafa-Perram with a fixed real-space cutoff), in
+        ``length_unit``.
+    length_unit, energy_unit : str
+        Units of ``precision`` and ``real_cutoff`` (those of the n2p2 files).
+    """
+
+    method: str = "potforge"
+    precision: float = 1e-8
+    max_charge: float | None = None
+    real_cutoff: float | None = None
+    length_unit: str = "angstrom"
+    energy_unit: str = "ev"
+
+    def __post_init__(self) -> None:
+        if self.method not in _METHODS:
+            raise ConfigError(f"ewald.method: {self.method!r}; expected one of {', '.join(_METHODS)}")
+        if not (math.isfinite(self.precision) and 0 < self.precision < 1):
+            raise ConfigError(f"ewald.precision: {self.precision!r}; expected a number in (0, 1)")
+        if self.method == "kolafa-perram" and not (self.max_charge is not None and
+                                                   0 < self.max_charge <= 100):
+            raise ConfigError(f"ewald.max_charge: {self.max_charge!r}; Kolafa-Perram needs the "
+                              "expected largest charge, in (0, 100] e")
+        if self.real_cutoff is not None and not (math.isfinite(self.real_cutoff) and self.real_cutoff > 0):
+            raise ConfigError(f"ewald.real_cutoff: {self.real_cutoff!r}; expected a positive length")
+        length_factor(self.length_unit, "ewald.length_unit")
+        energy_factor(self.energy_unit, "ewald.energy_unit")
+
+    def parameters(self, cell: np.ndarray, n_atoms: int, max_sigma: float):
+        """The :class:`~potforge.electrostatics.EwaldParameters` of one cell (Å)."""
+        from ...electrostatics import ewald_parameters
+
+        method = {"jackson-catlow": 0, "kolafa-perram": 1, "potforge": "potforge"}[self.method]
+        return ewald_parameters(np.asarray(cell, dtype=np.float64), n_atoms, precision=self.precision,
+                                method=method, max_charge=self.max_charge, real_cutoff=self.real_cutoff,
+                                max_sigma=max_sigma,
+                                length_unit=length_factor(self.length_unit, "length_unit"),
+                                energy_unit=energy_factor(self.energy_unit, "energy_unit"))
+
+    def to_dict(self) -> dict:
+        return {"method": self.method, "precision": self.precision, "max_charge": self.max_charge,
+                "real_cutoff": self.real_cutoff, "length_unit": self.length_unit,
+                "energy_unit": self.energy_unit}
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> "EwaldSettings":
+        return cls(**dict(data))
+
+
+@dataclass(frozen=True)
+class ElectrostaticSettings:
+    """Per-element Gaussian widths σ (Å), the optional screening (Å) and the Ewald settings.
+
+    Attributes
+    ----------
+    widths : mapping element -> float, Å
+        Width of each element's Gaussian charge (n2p2 ``fixed_gausswidth``).
+    screening : (inner, outer, core) or None
+        n2p2 ``screen_electrostatics`` (Å; core ``"c"`` cosine as n2p2's default).
+    ewald : EwaldSettings
+    solver : {"auto", "dense", "cg"}
+        Charge equilibration: dense bordered solve, or preconditioned conjugate gradients on
+        matrix-vector products (``auto``: dense up to a few thousand atoms).
+    convention : {"physical", "n2p2"}
+        :class:`~potforge.electrostatics.GaussianCoulomb`'s convention: ``n2p2`` repeats what
+        n2p2 computes where it differs from the physical sum (screening of periodic self
+        images counted twice); models read from n2p2 use it, others ``physical``.
+    """
+
+    widths: Mapping[str, float]
+    screening: tuple[float, float, str] | None = None
+    ewald: EwaldSettings = field(default_factory=EwaldSettings)
+    solver: str = "auto"
+    convention: str = "physical"
+
+    def __post_init__(self) -> None:
+        for s, w in self.widths.items():
+            if not (isinstance(w, (int, float)) and 0 < w <= MAX_WIDTH):
+                raise ConfigError(f"gaussian width of {s}: {w!r}; expected a number in (0, {MAX_WIDTH:g}] Å")
+        if self.screening is not None:
+            inner, outer, core = self.screening
+            if not (math.isfinite(inner) and math.isfinite(outer) and 0 <= inner < outer <= 100):
+                raise ConfigError(f"screening: inner {inner!r}, outer {outer!r}; expected "
+                                  "0 <= inner < outer <= 100 Å")
+        if self.solver not in ("auto", "dense", "cg"):
+            raise ConfigError(f"solver: {self.solver!r}; expected auto, dense or cg")
+        if self.convention not in ("physical", "n2p2"):
+            raise ConfigError(f"convention: {self.convention!r}; expected physical or n2p2")
+
+    def screening_function(self):
+        from ...electrostatics import Screening
+
+        return None if self.screening is None else Screening(*self.screening)
+
+    def coulomb(self, positions, cell, pbc: bool, sigma, method: str = "auto"):
+        """The :class:`~potforge.electrostatics.GaussianCoulomb` of one geometry; ``positions``,
+        ``cell`` torch tensors (may require grad), ``sigma`` (n,) tensor, Å."""
+        from ...electrostatics import GaussianCoulomb
+
+        ewald = None
+        if pbc:
+            ewald = self.ewald.parameters(cell.detach().numpy(), int(positions.shape[0]),
+                                          float(max(self.widths.values())))
+        return GaussianCoulomb(positions, cell, pbc, sigma, ewald=ewald,
+                               screening=self.screening_function(), method=method,
+                               convention=self.convention)
+
+    def to_dict(self) -> dict:
+        return {"widths_angstrom": dict(self.widths),
+                "screening_angstrom": list(self.screening) if self.screening else None,
+                "ewald": self.ewald.to_dict(), "solver": self.solver, "convention": self.convention}
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> "ElectrostaticSettings":
+        screening = data.get("screening_angstrom")
+        return cls({s: float(w) for s, w in dict(data["widths_angstrom"]).items()},
+                   tuple(screening) if screening else None, EwaldSettings.from_dict(data["ewald"]),
+                   data.get("solver", "auto"), data.get("convention", "physical"))
