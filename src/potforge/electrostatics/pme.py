@@ -184,9 +184,13 @@ class SPMEMesh:
         coordinates n_a s_a)."""
         vals = phi.reshape(-1)[self.columns].reshape((len(self.columns),) + (self.order,) * 3)
         w, d = self.weights, self.derivs
-        return np.stack([np.einsum("nijk,ni,nj,nk->n", vals, d[:, 0], w[:, 1], w[:, 2]),
-                         np.einsum("nijk,ni,nj,nk->n", vals, w[:, 0], d[:, 1], w[:, 2]),
-                         np.einsum("nijk,ni,nj,nk->n", vals, w[:, 0], w[:, 1], d[:, 2])], axis=1)
+        # contract one axis at a time (a four-operand einsum would loop naively)
+        vw = np.einsum("nijk,nk->nij", vals, w[:, 2])
+        vd = np.einsum("nijk,nk->nij", vals, d[:, 2])
+        vww = np.einsum("nij,nj->ni", vw, w[:, 1])
+        return np.stack([np.einsum("ni,ni->n", vww, d[:, 0]),
+                         np.einsum("nij,ni,nj->n", vw, w[:, 0], d[:, 1]),
+                         np.einsum("nij,ni,nj->n", vd, w[:, 0], w[:, 1])], axis=1)
 
     def bilinear_gradients(self, g: np.ndarray, x: np.ndarray, want_cell: bool):
         """∂(gᵀ A_rec x)/∂positions (n_atoms, 3) and, optionally, ∂/∂cell at fixed Cartesian
