@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from potforge.core.errors import PotforgeError
 from potforge.core.units import Bohr, Hartree
 from potforge.electrostatics import COULOMB, GaussianCoulomb, ewald_parameters, solve_qeq
 
@@ -103,3 +104,11 @@ def test_pme_products_carry_gradients_to_x_only_where_needed():
     assert torch.allclose(fast, slow.detach(), rtol=0, atol=1e-12 * float(fast.abs().max()))
     (gx,) = torch.autograd.grad((p * slow).sum(), x)
     assert torch.allclose(gx, ap, rtol=0, atol=1e-12 * float(ap.abs().max()))
+
+
+def test_pme_second_derivatives_raise_instead_of_dropping_terms():
+    pos, cell, sig, _, _ = _water_like(20, seed=8)
+    p = torch.tensor(pos, requires_grad=True)
+    c = GaussianCoulomb(p, torch.tensor(cell), True, torch.tensor(sig), method="pme")
+    with pytest.raises(PotforgeError, match="second derivatives"):
+        torch.autograd.grad(c.energy(torch.full((20,), 0.1)), p, create_graph=True)

@@ -33,6 +33,7 @@ import math
 
 import numpy as np
 
+from ..core.errors import ConfigError
 from ..core.lazy import torch
 from .ewald import COULOMB, EwaldParameters
 
@@ -229,6 +230,9 @@ class _Reciprocal(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad):
+        if torch.is_grad_enabled():  # create_graph: numpy inside, the result would lack terms
+            raise ConfigError("electrostatics method 'pme': second derivatives (create_graph=True) are "
+                              "not available; use method 'ewald' for them")
         (x,) = ctx.saved_tensors
         mesh = ctx.mesh
         g = grad.detach().numpy()
