@@ -218,32 +218,44 @@ class SPMEMesh:
         return grad_pos, grad_cell.numpy() - self.frac.T @ grad_pos
 
 
-class _Reciprocal(torch.autograd.Function):
-    """k_e × the reciprocal part of A x; differentiable in x, positions and cell."""
+_RECIPROCAL: list = []
 
-    @staticmethod
-    def forward(ctx, x, positions, cell, mesh):
-        ctx.mesh = mesh
-        ctx.save_for_backward(x)
-        out = mesh.product(x.detach().numpy())
-        return torch.as_tensor(COULOMB * out)
 
-    @staticmethod
-    def backward(ctx, grad):
-        if torch.is_grad_enabled():  # create_graph: numpy inside, the result would lack terms
-            raise ConfigError("electrostatics method 'pme': second derivatives (create_graph=True) are "
-                              "not available; use method 'ewald' for them")
-        (x,) = ctx.saved_tensors
-        mesh = ctx.mesh
-        g = grad.detach().numpy()
-        gx = gpos = gcell = None
-        if ctx.needs_input_grad[0]:
-            gx = torch.as_tensor(COULOMB * mesh.product(g))
-        if ctx.needs_input_grad[1] or ctx.needs_input_grad[2]:
-            gp, gc = mesh.bilinear_gradients(g, x.detach().numpy(), ctx.needs_input_grad[2])
-            gpos = torch.as_tensor(COULOMB * gp)
-            gcell = None if gc is None else torch.as_tensor(COULOMB * gc)
-        return gx, gpos, gcell, None
+def _reciprocal():
+    """The autograd function of the reciprocal part (defined on first use: importing this
+    module must not load torch)."""
+    if _RECIPROCAL:
+        return _RECIPROCAL[0]
+
+    class _Reciprocal(torch.autograd.Function):
+        """k_e × the reciprocal part of A x; differentiable in x, positions and cell."""
+
+        @staticmethod
+        def forward(ctx, x, positions, cell, mesh):
+            ctx.mesh = mesh
+            ctx.save_for_backward(x)
+            out = mesh.product(x.detach().numpy())
+            return torch.as_tensor(COULOMB * out)
+
+        @staticmethod
+        def backward(ctx, grad):
+            if torch.is_grad_enabled():  # create_graph: numpy inside, the result would lack terms
+                raise ConfigError("electrostatics method 'pme': second derivatives (create_graph=True) are "
+                                  "not available; use method 'ewald' for them")
+            (x,) = ctx.saved_tensors
+            mesh = ctx.mesh
+            g = grad.detach().numpy()
+            gx = gpos = gcell = None
+            if ctx.needs_input_grad[0]:
+                gx = torch.as_tensor(COULOMB * mesh.product(g))
+            if ctx.needs_input_grad[1] or ctx.needs_input_grad[2]:
+                gp, gc = mesh.bilinear_gradients(g, x.detach().numpy(), ctx.needs_input_grad[2])
+                gpos = torch.as_tensor(COULOMB * gp)
+                gcell = None if gc is None else torch.as_tensor(COULOMB * gc)
+            return gx, gpos, gcell, None
+
+    _RECIPROCAL.append(_Reciprocal)
+    return _Reciprocal
 
 
 def _mesh(coulomb) -> SPMEMesh:
@@ -257,7 +269,7 @@ def pme_matvec(coulomb, x):
     """A x with the reciprocal part on a mesh (x (N,) or (N, k))."""
     mesh = _mesh(coulomb)
     x2 = x[:, None] if x.dim() == 1 else x
-    rec = _Reciprocal.apply(x2, coulomb.positions, coulomb.cell, mesh)
+    rec = _reciprocal().apply(x2, coulomb.positions, coulomb.cell, mesh)
     rec = rec[:, 0] if x.dim() == 1 else rec
     return coulomb._real_and_self(x) + rec + coulomb._background_matvec(x)
 
