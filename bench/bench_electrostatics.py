@@ -107,8 +107,8 @@ def main() -> None:
     if args.model:
         print(f"{'atoms':>7} {'total s':>8} {'peak MB':>8} {'base MB':>8} {'E eV/atom':>12} {'max |F|':>8}")
         for rep in args.sizes:
-            runs = [json.loads(subprocess.run([sys.executable, __file__, "--model", "--one", str(rep)],
-                                              capture_output=True, text=True, check=True).stdout.splitlines()[-1])
+            cmd = [sys.executable, __file__, "--model", "--one", str(rep)]
+            runs = [json.loads(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.splitlines()[-1])
                     for _ in range(args.repeat)]
             med = {k: sorted(r[k] for r in runs)[len(runs) // 2] for k in runs[0] if k != "method"}
             print(f"{int(med['atoms']):>7} {med['total_s']:8.2f} {med['peak_MB']:8.0f} {med['base_MB']:8.0f} "

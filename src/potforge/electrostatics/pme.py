@@ -157,7 +157,8 @@ class SPMEMesh:
         self.columns = ((idx[:, 0, :, None, None] * ny + idx[:, 1, None, :, None]) * nz
                         + idx[:, 2, None, None, :]).reshape(len(u), -1)
         w = self.weights
-        values = (w[:, 0, :, None, None] * w[:, 1, None, :, None] * w[:, 2, None, None, :]).reshape(len(u), -1)
+        values = w[:, 0, :, None, None] * w[:, 1, None, :, None] * w[:, 2, None, None, :]
+        values = values.reshape(len(u), -1)
         n_atoms, n_mesh = len(u), nx * ny * nz
         self.W = csr_matrix((values.ravel(), self.columns.ravel(), np.arange(n_atoms + 1) * p ** 3),
                             shape=(n_atoms, n_mesh))
