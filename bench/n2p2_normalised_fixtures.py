@@ -10,6 +10,9 @@ them. The outputs become ``tests/fixtures/n2p2_4g_normalised/<variant>/<structur
     python bench/n2p2_normalised_fixtures.py [--n2p2 /work/n2p2build/bin] [--check]
 
 ``--check`` compares a fresh nnp-predict run with the stored fixtures instead of writing them.
+``--export`` reads each variant with potforge, writes it back with potforge's n2p2 exporter
+(equivalent un-normalised files), runs nnp-predict on the exported folder and prints how far
+that is from n2p2 on the normalised original (the fixtures) and from potforge.
 Needs the n2p2 binaries (bench/build_n2p2.sh) and ../shared/data/n2p2.
 """
 
@@ -121,11 +124,71 @@ def _rows(path: Path) -> list[list[str]]:
     return [ln.split() for ln in path.read_text().splitlines() if ln.strip() and not ln.startswith("#")]
 
 
+def check_export(n2p2: Path) -> int:
+    """nnp-predict on potforge's export of each normalised variant, against the fixtures and
+    against potforge's own prediction (Ha/atom, Ha/Bohr, e)."""
+    import numpy as np
+    from ase.units import Bohr, Hartree
+
+    from potforge.data.io.n2p2 import read_input_data
+    from potforge.export import export_model
+    from potforge.models.hdnnp_charges.n2p2 import read_n2p2_4g_model
+
+    units = dict(length_unit="bohr", energy_unit="hartree")
+    worst = 0.0
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, (model, changes, structures) in VARIANTS.items():
+            original = Path(tmp) / name / "original"
+            original.mkdir(parents=True)
+            for p in model_files(model):
+                shutil.copy(p, original / p.name)
+            shutil.copy(FIXTURES / name / "input.nn", original / "input.nn")
+            potential = read_n2p2_4g_model(original, **units)
+            exported = Path(tmp) / name / "exported"
+            export_model(potential, "n2p2", exported, **units)
+            for sname, (source, index) in structures.items():
+                text = frame_text(DATA / model / source, index)
+                work = Path(tmp) / name / f"run_{sname}"
+                work.mkdir()
+                for p in exported.iterdir():
+                    shutil.copy(p, work / p.name)
+                (work / "input.data").write_text(text)
+                env = dict(os.environ, OMP_NUM_THREADS="1")
+                with open(work / "screen.txt", "w") as screen:
+                    subprocess.run([os.fspath(n2p2 / "nnp-predict"), "0"], cwd=work, env=env,
+                                   stdout=screen, stderr=subprocess.STDOUT, check=True)
+                # energy.out: Ennp per atom (its E_offset column differs by design: the export
+                # carries mean_energy in the atom_energy offsets)
+                n_atoms = int(_rows(work / "energy.out")[0][1])
+                fixture = [abs(float(_rows(work / "energy.out")[0][3])
+                               - float(_rows(FIXTURES / name / sname / "energy.out")[0][3])) / n_atoms]
+                fixture += [max_difference(work / f, FIXTURES / name / sname / f) for f in OUTPUTS[1:]]
+                frame = read_input_data(work / "input.data", **units)[0]
+                atoms = frame.atoms
+                atoms.info["total_charge"] = frame.total_charge or 0.0
+                pred = potential.predict(atoms)
+                rows = np.array(_rows(work / "nnforces.out"), dtype=float)
+                charges = np.array(_rows(work / "nnatoms.out"), dtype=float)[:, 4]
+                energy = float(_rows(work / "energy.out")[0][3])
+                own = [abs(pred.energy / Hartree - energy) / len(atoms),
+                       float(np.abs(pred.forces / (Hartree / Bohr) - rows[:, 5:8]).max()),
+                       float(np.abs(pred.charges - charges).max())]
+                worst = max(worst, *own, *fixture)
+                print(f"{name}/{sname}: n2p2(export) vs n2p2(normalised) Ennp/atom, max |diff| "
+                      f"nnforces.out, nnatoms.out " + " ".join(f"{d:.1e}" for d in fixture)
+                      + "; vs potforge dE/atom, dF, dq " + " ".join(f"{d:.1e}" for d in own))
+    print(f"worst difference: {worst:.1e}")
+    return 0 if worst < 1e-9 else 1
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n2p2", type=Path, default=Path("/work/n2p2build/bin"))
     ap.add_argument("--check", action="store_true", help="compare with the stored fixtures")
+    ap.add_argument("--export", action="store_true", help="nnp-predict on potforge's n2p2 export")
     args = ap.parse_args()
+    if args.export:
+        return check_export(args.n2p2)
     worst = 0.0
     with tempfile.TemporaryDirectory() as tmp:
         for name, (model, changes, structures) in VARIANTS.items():
