@@ -9,7 +9,9 @@ import torch
 
 from potforge.core.errors import ConfigError
 from potforge.data.io import read_frames
-from potforge.models.hdnnp_charges.trainable4g import gaussian_coulomb_matrix, qeq_dense, stage1_from_n2p2
+from potforge.electrostatics import GaussianCoulomb
+from potforge.models.hdnnp_charges.train_n2p2 import stage1_from_n2p2
+from potforge.models.hdnnp_charges.trainable4g import qeq_dense
 from potforge.training.loss import Loss, LossWeights
 from potforge.training.optimizers.kalman import KalmanOptimizer
 from potforge.training.trainer import Trainer, TrainingOptions
@@ -39,7 +41,7 @@ def test_stage1_reproduces_n2p2_charges(chain):
 def test_qeq_solution_is_the_constrained_minimum():
     rng = np.random.default_rng(1)
     pos = rng.normal(0, 2.0, (6, 3))
-    a = torch.from_numpy(gaussian_coulomb_matrix(pos, np.full(6, 1.1)))
+    a = GaussianCoulomb(torch.from_numpy(pos), torch.eye(3), False, torch.full((6,), 1.1)).matrix().detach()
     chi, j = torch.from_numpy(rng.normal(0, 1, 6)), torch.full((6,), 5.0, dtype=torch.float64)
     q = qeq_dense(a, chi, j, torch.tensor(1.0))
     assert float(q.sum()) == pytest.approx(1.0, abs=1e-12)

@@ -17,6 +17,8 @@ register_family(ModelFamily(
     kind="hdnnp-4g",
     summary="4G HDNNP: electronegativity networks, charge equilibration, Ewald electrostatics (n2p2-exact)",
     potential_ref=f"{_HERE}.potential4g:HDNNP4G", example_ref=f"{_HERE}.example:example_4g",
+    config_ref=f"{_HERE}.build4g:HDNNP4GConfig", build_ref=f"{_HERE}.build4g:build_hdnnp4g",
+    rebuild_ref=f"{_HERE}.build4g:rebuild_hdnnp4g",
     exporter_refs={"n2p2": f"{_HERE}.n2p2:export_n2p2_4g"},
     importers=(Importer("n2p2 4G model directory (input.nn with nnp_generation 4)", is_n2p2_4g_model,
                         f"{_HERE}.n2p2:read_n2p2_4g_model"),)))

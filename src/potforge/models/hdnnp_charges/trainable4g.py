@@ -9,8 +9,11 @@ Per frame, with scaled symmetry functions G_i (n2p2's scaling), per-element Gaus
     [A + diag(J)  1] [q]   [−χ]
     [1ᵀ           0] [μ] = [ Q ],
 
-where A is the Gaussian-charge Coulomb matrix of the frame (k_e erf(r_ij/(√2 γ_ij))/r_ij off
-the diagonal, k_e/(σ_i √π) on it; γ_ij = √(σ_i² + σ_j²)) and Q the frame's total charge
+where A is the Gaussian-charge Coulomb matrix of the frame,
+:meth:`potforge.electrostatics.GaussianCoulomb.matrix` built by the model's
+:class:`~.settings.ElectrostaticSettings` exactly as :class:`~.potential4g.HDNNP4G` builds it
+(open boundaries or Ewald for periodic cells, n2p2's or potforge's Ewald parameters and
+convention), and Q the frame's total charge
 (:attr:`potforge.data.labels.FrameLabels.total_charge`). A depends on the geometry only, so
 it is computed once per frame in :meth:`prepare`; an epoch costs the χ networks and one dense
 bordered solve per frame (frames of this stage are small molecules and slabs: 12 to ~110
@@ -30,9 +33,8 @@ from typing import ClassVar
 import numpy as np
 
 from ...core.dtypes import check_dtype
-from ...core.errors import ConfigError
+from ...core.errors import ConfigError, StructureError
 from ...core.lazy import torch
-from ...core.units import Bohr, Hartree
 from ...data.frame import Frame
 from ...data.labels import FrameLabels
 from ...descriptors.cache import DescriptorBatch, DescriptorCache
@@ -40,29 +42,39 @@ from ...descriptors.scaling import SymmetryFunctionScaling
 from ...descriptors.symmetry_functions import SymmetryFunctionSet
 from ..network import NetworkLayout, initial_parameters, network_forward
 from ..trainable import ModelOutput, TrainableModel
+from .settings import ElectrostaticSettings
 
-__all__ = ["TrainableHDNNP4GCharges", "ChargeData", "gaussian_coulomb_matrix", "qeq_dense", "COULOMB"]
-
-#: Coulomb constant k_e (eV Å / e²), as :mod:`potforge.electrostatics` defines it
-COULOMB = Hartree * Bohr
+__all__ = ["TrainableHDNNP4GCharges", "ChargeData", "frame_coulomb", "qeq_dense"]
 
 
-def gaussian_coulomb_matrix(positions: np.ndarray, sigma: np.ndarray) -> np.ndarray:
-    """A (N, N) in eV/e² of Gaussian charges of widths ``sigma`` (Å) at ``positions`` (Å) in
-    open boundaries: k_e erf(r_ij/(√2 γ_ij))/r_ij, diagonal k_e/(σ_i √π) (n2p2's A without J).
+def frame_coulomb(frame: Frame, sigma: np.ndarray, electrostatics: ElectrostaticSettings, name: str, *,
+                  strain: bool = False):
+    """The :class:`~potforge.electrostatics.GaussianCoulomb` of one frame (dense method), built
+    by ``electrostatics`` exactly as :class:`HDNNP4G` builds it for a prediction (same widths,
+    Ewald parameters, screening and convention), so that training and prediction agree.
 
-    Periodic frames go through :class:`potforge.electrostatics.GaussianCoulomb` (Ewald)."""
-    from scipy.special import erf
+    Returns (coulomb, positions, strain): positions (n, 3) a leaf tensor that requires grad,
+    strain (3, 3) a zero leaf tensor that requires grad when ``strain`` and the frame is periodic
+    (positions and cell deformed by 1 + ε), else None."""
+    atoms = frame.atoms
+    periodic = bool(np.all(atoms.pbc))
+    if np.any(atoms.pbc) and not periodic:
+        raise StructureError(f"{name}: pbc {atoms.pbc.tolist()}: charge models need a cell periodic "
+                             "in all three directions or none (Ewald summation)")
+    positions = torch.tensor(atoms.positions, dtype=torch.float64, requires_grad=True)
+    cell = torch.tensor(np.asarray(atoms.cell), dtype=torch.float64)
+    eps, pos, cel = None, positions, cell
+    if strain and periodic:
+        eps = torch.zeros((3, 3), dtype=torch.float64, requires_grad=True)
+        deform = torch.eye(3, dtype=torch.float64) + eps
+        pos, cel = positions @ deform.T, cell @ deform.T
+    try:
+        coulomb = electrostatics.coulomb(pos, cel, periodic, torch.as_tensor(sigma, dtype=torch.float64),
+                                         method="dense")
+    except StructureError as err:
+        raise StructureError(f"{name}: {err.reason}") from None
+    return coulomb, positions, eps
 
-    d = positions[:, None, :] - positions[None, :, :]
-    r = np.sqrt((d * d).sum(-1))
-    gamma = np.sqrt(sigma[:, None] ** 2 + sigma[None, :] ** 2)
-    n = len(positions)
-    off = ~np.eye(n, dtype=bool)
-    a = np.empty((n, n))
-    a[off] = erf(r[off] / (math.sqrt(2.0) * gamma[off])) / r[off]
-    a[~off] = 1.0 / (sigma * math.sqrt(math.pi))
-    return COULOMB * a
 
 
 def qeq_dense(matrix: torch.Tensor, chi: torch.Tensor, hardness: torch.Tensor,
@@ -99,6 +111,9 @@ class TrainableHDNNP4GCharges(TrainableModel):
         As for the 2G model (the χ networks read the same scaled functions).
     hidden, activations : mapping element -> sizes / n2p2 letters (one per layer and output)
     gaussian_width : mapping element -> float, Å (n2p2 ``fixed_gausswidth``)
+    electrostatics : ElectrostaticSettings, optional
+        Widths (must equal ``gaussian_width``), screening, Ewald settings and convention of the
+        Coulomb operator; default: potforge's own Ewald settings with these widths.
     hardness : mapping element -> float, eV/e² (initial J; n2p2 ``initial_hardness``)
     normalize : bool (n2p2 ``normalize_nodes``)
     dtype : {"float64", "float32"}
@@ -115,7 +130,8 @@ class TrainableHDNNP4GCharges(TrainableModel):
     def __init__(self, symmetry_functions: SymmetryFunctionSet, scaling: SymmetryFunctionScaling,
                  hidden: Mapping[str, Sequence[int]], activations: Mapping[str, str], *,
                  gaussian_width: Mapping[str, float], hardness: Mapping[str, float],
-                 normalize: bool = False, dtype: str = "float64", n_threads: int = 1) -> None:
+                 normalize: bool = False, dtype: str = "float64", n_threads: int = 1,
+                 electrostatics: ElectrostaticSettings | None = None) -> None:
         self.sfs = symmetry_functions
         self.species = symmetry_functions.species
         self.scaling = scaling
@@ -126,6 +142,12 @@ class TrainableHDNNP4GCharges(TrainableModel):
         self.gaussian_width = {s: float(gaussian_width[s]) for s in self.species}
         if not all(w > 0 and math.isfinite(w) for w in self.gaussian_width.values()):
             raise ConfigError(f"model.gaussian_width: expected widths > 0 Å, got {self.gaussian_width}")
+        if electrostatics is None:
+            electrostatics = ElectrostaticSettings(dict(self.gaussian_width))
+        elif any(electrostatics.widths.get(s) != w for s, w in self.gaussian_width.items()):
+            raise ConfigError(f"model.gaussian_width: {self.gaussian_width} differs from the "
+                              f"electrostatic settings' widths {dict(electrostatics.widths)}")
+        self.electrostatics = electrostatics
         self.hidden = {s: tuple(int(n) for n in hidden[s]) for s in self.species}
         self.activations = {s: activations[s] for s in self.species}
         self.normalize = bool(normalize)
@@ -166,12 +188,9 @@ class TrainableHDNNP4GCharges(TrainableModel):
         offsets = cache.labels.atom_offsets.numpy()
         sigma = self._sigma.numpy()
         for k, frame in enumerate(frames):
-            if frame.atoms.pbc.any():
-                raise ConfigError(f"{cache.labels.names[k]}: periodic frame; stage-1 4G training "
-                                  "runs on open (non-periodic) structures until the Ewald matrix is in "
-                                  "potforge.electrostatics")
             widths = sigma[element[offsets[k]:offsets[k + 1]]]
-            matrices.append(torch.from_numpy(gaussian_coulomb_matrix(frame.atoms.positions, widths)))
+            coulomb, _, _ = frame_coulomb(frame, widths, self.electrostatics, cache.labels.names[k])
+            matrices.append(coulomb.matrix().detach())
         return ChargeData(cache, matrices)
 
     def batch(self, data: ChargeData, frames: torch.Tensor | None, *,
@@ -225,8 +244,21 @@ class TrainableHDNNP4GCharges(TrainableModel):
         return torch.cat([self.layout.weight_mask, torch.zeros(len(self.species), dtype=torch.bool)])
 
     def to_potential(self, metadata: dict | None = None):
-        raise ConfigError("model.stage: a stage-1 4G model has no short-range networks yet; save it "
-                          "with save_stage1() and train stage 2 from it (model.stage: 2)")
+        """The stage-1 result as an :class:`~.potential4g.HDNNP4G` with zero short-range
+        networks: it predicts the charges and the electrostatic energy only; stage 2 starts
+        from it (``model.electronegativity_from``)."""
+        from ..network import AtomicNetwork
+        from ..trainable import trained_model
+        from .potential4g import HDNNP4G
+
+        with trained_model():
+            nets = self.layout.to_atomic_networks(self.theta.detach()[:self.layout.n_parameters])
+            short = {s: AtomicNetwork([np.zeros((1, self.n_functions[e] + 1))], [np.zeros(1)], "l",
+                                      self.normalize) for e, s in enumerate(self.species)}
+            return HDNNP4G(self.sfs, self.scaling, dict(zip(self.species, nets)), short,
+                           {s: float(self.hardness.detach()[e]) for e, s in enumerate(self.species)},
+                           self.electrostatics, n_threads=self.n_threads,
+                           metadata={**(metadata or {}), "stage": 1})
 
     def stage1_state(self) -> dict:
         """The fitted χ networks and J (what stage 2 starts from): JSON-able."""
@@ -235,7 +267,8 @@ class TrainableHDNNP4GCharges(TrainableModel):
                                  "biases": [b.tolist() for b in n.biases]}
                              for s, n in zip(self.species, nets)},
                 "hardness": {s: float(self.hardness[e]) for e, s in enumerate(self.species)},
-                "gaussian_width": self.gaussian_width}
+                "gaussian_width": self.gaussian_width,
+                "electrostatics": self.electrostatics.to_dict()}
 
     def load_electronegativity(self, networks: Mapping[str, object], hardness: Mapping[str, float]) -> None:
         """Set χ networks (AtomicNetwork per element, e.g. n2p2's weightse files read as eV/e)
@@ -251,6 +284,7 @@ class TrainableHDNNP4GCharges(TrainableModel):
                 "activations": self.activations, "normalize": self.normalize,
                 "gaussian_width": self.gaussian_width,
                 "hardness": {s: float(self.hardness[e]) for e, s in enumerate(self.species)},
+                "electrostatics": self.electrostatics.to_dict(),
                 "dtype": self.dtype_name, "n_threads": self.n_threads}
 
     @classmethod
@@ -258,96 +292,6 @@ class TrainableHDNNP4GCharges(TrainableModel):
         return cls(SymmetryFunctionSet.from_dict(d["symmetry_functions"]),
                    SymmetryFunctionScaling.from_dict(d["scaling"]), d["hidden"], d["activations"],
                    gaussian_width=d["gaussian_width"], hardness=d["hardness"], normalize=d["normalize"],
-                   dtype=d["dtype"], n_threads=d["n_threads"])
-
-
-
-def stage1_from_n2p2(directory, *, length_unit: str = "angstrom", energy_unit: str = "ev",
-                     input_nn: str = "input.nn", pretrained: bool = True,
-                     n_threads: int = 1) -> TrainableHDNNP4GCharges:
-    """A stage-1 model from an n2p2 4G folder: ``input.nn`` (symmetry functions,
-    ``global_*_electrostatic`` architecture, ``fixed_gausswidth``, ``initial_hardness``),
-    ``scaling.data`` and, where present, pre-trained ``weightse.ZZZ.data`` and
-    ``hardness.ZZZ.data`` (n2p2's stage-1 output), converted to Å, eV and e.
-
-    Without the weight files (or with ``pretrained=False``) the χ networks are left at zero
-    (call ``initialize``) and J starts at ``initial_hardness``. Weight files written for another
-    architecture than ``input.nn`` states are a ModelFormatError."""
-    from pathlib import Path
-
-    from ase.data import atomic_numbers
-
-    from ...core.units import energy_factor, length_factor
-    from ...data.n2p2_model import network_architecture, read_input_nn, read_weights
-    from ..hdnnp.n2p2 import _read_scaling, _species, _symmetry_functions
-    from ..network import ACTIVATIONS, AtomicNetwork
-
-    directory = Path(directory)
-    L = length_factor(length_unit, "length_unit")
-    E = energy_factor(energy_unit, "energy_unit")
-    settings = read_input_nn(directory / input_nn)
-    species = _species(settings)
-    sfs = _symmetry_functions(settings, species, L)
-    scaling = _read_scaling(directory / "scaling.data", settings, sfs)
-    width = _per_element(settings, "fixed_gausswidth", species, L)
-    hardness = _per_element(settings, "initial_hardness", species, E, default=0.0)
-    electrostatic = _ElectrostaticSettings(settings)
-    archs = {s: network_architecture(electrostatic, s, sfs.n_functions(s), ACTIVATIONS) for s in species}
-    model = TrainableHDNNP4GCharges(sfs, scaling, {s: a[0][1:-1] for s, a in archs.items()},
-                                    {s: a[1] for s, a in archs.items()}, gaussian_width=width,
-                                    hardness=hardness, normalize=settings.has("normalize_nodes"),
-                                    n_threads=n_threads)
-    files = {s: directory / f"weightse.{atomic_numbers[s]:03d}.data" for s in species}
-    if pretrained and all(p.is_file() for p in files.values()):
-        networks = {}
-        for s in species:
-            weights, biases = read_weights(files[s], archs[s][0], s)
-            weights[-1], biases[-1] = weights[-1] * E, biases[-1] * E  # χ: linear output, to eV/e
-            networks[s] = AtomicNetwork(weights, biases, archs[s][1], settings.has("normalize_nodes"))
-        for s in species:
-            path = directory / f"hardness.{atomic_numbers[s]:03d}.data"
-            if path.is_file():
-                hardness[s] = float(path.read_text().split()[0]) * E
-        model.load_electronegativity(networks, hardness)
-    return model
-
-
-def _per_element(settings, keyword: str, species, factor: float, default: float | None = None) -> dict:
-    """``keyword <element> <value>`` lines as {element: value × factor}."""
-    out = {}
-    for line, value in settings.all(keyword):
-        parts = value.split()
-        if len(parts) != 2 or parts[0] not in species:
-            raise settings.error(keyword, f"expected '<element> <value>' for one of {' '.join(species)}", line)
-        out[parts[0]] = float(parts[1]) * factor
-    for s in species:
-        if s not in out:
-            if default is None:
-                raise settings.error(keyword, f"no value for {s}")
-            out[s] = default
-    return out
-
-
-class _ElectrostaticSettings:
-    """The settings seen through the ``*_electrostatic`` keywords, so that n2p2's architecture
-    reader (written for ``*_short``) reads the χ networks."""
-
-    def __init__(self, settings) -> None:
-        self._s = settings
-        self.path = settings.path
-
-    def _key(self, key: str) -> str:
-        return key.replace("_short", "_electrostatic")
-
-    def get(self, key, default=None):
-        return self._s.get(self._key(key), default)
-
-    def all(self, key):
-        return self._s.all(self._key(key))
-
-    def int(self, key, value):
-        return self._s.int(self._key(key), value)
-
-    def error(self, key, message, line=None):
-        return self._s.error(self._key(key), message, line) if line is not None \
-            else self._s.error(self._key(key), message)
+                   dtype=d["dtype"], n_threads=d["n_threads"],
+                   electrostatics=ElectrostaticSettings.from_dict(d["electrostatics"])
+                   if d.get("electrostatics") else None)
