@@ -42,7 +42,8 @@ from ..core.errors import ConfigError
 from ..core.lazy import torch
 
 __all__ = ["ACTIVATIONS", "ACTIVATION_NAMES", "activation", "check_activation", "network_forward",
-           "NetworkLayout", "initial_parameters", "AtomicNetwork", "MAX_PARAMETER"]
+           "network_parameter_jacobian", "NetworkLayout", "initial_parameters", "AtomicNetwork",
+           "MAX_PARAMETER"]
 
 #: Activation letter -> code of the compiled kernel (``_csrc/mlp.hpp``).
 ACTIVATIONS: dict[str, int] = {"l": 0, "t": 1, "s": 2, "p": 3, "r": 4, "g": 5, "c": 6, "S": 7,
@@ -132,6 +133,34 @@ def network_forward(layers: Sequence[tuple[torch.Tensor, torch.Tensor]], activat
         if k > 0:
             delta = delta * derivs[k - 1]
     return out, delta
+
+
+def network_parameter_jacobian(layers: Sequence[tuple[torch.Tensor, torch.Tensor]], activations: str,
+                               x: torch.Tensor, *, normalize: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """Outputs (n,) of one network and their Jacobian (n, n_parameters) with respect to its
+    parameters in :class:`NetworkLayout` order (per layer the weights row-major, then the
+    biases), in closed form: per sample, ∂out/∂W_l = δ_l ⊗ y_{l-1} and ∂out/∂b_l = δ_l
+    (divided by the fan-in with ``normalize``), δ backpropagated from the output. No autograd
+    graph: a Kalman filter's measurement Jacobian at the cost of two passes."""
+    inputs, derivs = [], []
+    y = x
+    for (w, b), letter in zip(layers, activations):
+        inputs.append(y)
+        z = torch.addmm(b, y, w.t()) if not normalize else (y @ w.t() + b) / w.shape[1]
+        y, dy = activation(letter, z)
+        derivs.append(dy)
+    n = x.shape[0]
+    blocks = []
+    delta = derivs[-1]
+    for k in range(len(layers) - 1, -1, -1):
+        w = layers[k][0]
+        if normalize:
+            delta = delta / w.shape[1]
+        blocks.append(delta)                                                       # biases
+        blocks.append((delta.unsqueeze(2) * inputs[k].unsqueeze(1)).reshape(n, -1))  # weights
+        if k > 0:
+            delta = (delta @ w) * derivs[k - 1]
+    return y[:, 0], torch.cat(blocks[::-1], 1)
 
 
 @dataclass

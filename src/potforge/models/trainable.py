@@ -142,6 +142,15 @@ class TrainableModel(ABC):
             raise ConfigError(f"loss.charge_sigma: a {self.kind} model predicts no charges")
         return out.charges
 
+    def charge_jacobian(self, data: Any, frame: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The charges of one frame's atoms (n,) and their Jacobian (n, n_parameters) with
+        respect to theta, both detached: a Kalman charge update. Here by autograd (all rows in
+        one batched backward pass); families with a closed form override it."""
+        y = self.charge_measurement(data, frame)
+        eye = torch.eye(len(y), dtype=y.dtype)
+        (jac,) = torch.autograd.grad(y, self.theta, grad_outputs=eye, is_grads_batched=True)
+        return y.detach(), jac
+
     def stress_measurement(self, data: Any, frame: int, component: int) -> torch.Tensor:
         """One Voigt stress component of one frame (eV/Å³, differentiable): a Kalman measurement."""
         batch = self.batch(data, torch.tensor([frame]))

@@ -40,7 +40,7 @@ from ...data.labels import FrameLabels
 from ...descriptors.cache import DescriptorBatch, DescriptorCache
 from ...descriptors.scaling import SymmetryFunctionScaling
 from ...descriptors.symmetry_functions import SymmetryFunctionSet
-from ..network import NetworkLayout, initial_parameters, network_forward
+from ..network import NetworkLayout, initial_parameters, network_forward, network_parameter_jacobian
 from ..trainable import ModelOutput, TrainableModel
 from .settings import ElectrostaticSettings
 
@@ -100,6 +100,7 @@ class ChargeData:
         self.labels = cache.labels
         self.n_pairs = cache.n_pairs
         self.jacobian = cache.jacobian
+        self.frame_inputs: dict[int, tuple] = {}  # per frame, filled by the Kalman updates
 
 
 class TrainableHDNNP4GCharges(TrainableModel):
@@ -232,6 +233,54 @@ class TrainableHDNNP4GCharges(TrainableModel):
             out.append(qeq_dense(batch.coulomb[k], chi[sl], hardness[sl], batch.total_charge[k]))
             start += n
         return torch.cat(out)
+
+    def _frame_inputs(self, data: ChargeData, frame: int) -> tuple:
+        """(element (n,), [(species index, atom indices, scaled inputs)], A, Q) of one frame,
+        gathered once."""
+        got = data.frame_inputs.get(frame)
+        if got is None:
+            lab = data.labels
+            a, b = int(lab.atom_offsets[frame]), int(lab.atom_offsets[frame + 1])
+            element = lab.element[a:b]
+            values = data.cache.values[a:b]
+            groups = []
+            for e in range(len(self.species)):
+                idx = torch.nonzero(element == e).squeeze(1)
+                if idx.numel():
+                    sc, sh = self._affine[e]
+                    groups.append((e, idx, values[idx, :self.n_functions[e]].to(torch.float64) * sc + sh))
+            got = (element, groups, data.matrices[frame], float(lab.total_charge[frame]))
+            data.frame_inputs[frame] = got
+        return got
+
+    def charge_jacobian(self, data: ChargeData, frame: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Charges q (n,) of one frame and ∂q/∂θ (n, n_parameters) in closed form: with
+        K = [[A + diag(J), 1], [1ᵀ, 0]], K [dq; dμ] = [−dχ − q ∘ dJ; 0], so
+        ∂q/∂θ = −(K⁻¹)_{:n} [∂χ/∂θ + q ∘ ∂J/∂θ; 0]: the χ networks' per-atom parameter
+        Jacobians (:func:`~potforge.models.network.network_parameter_jacobian`) and one LU of
+        the (n+1)² bordered matrix, no autograd graph."""
+        element, groups, matrix, total = self._frame_inputs(data, frame)
+        n = element.shape[0]
+        n_net = self.layout.n_parameters
+        with torch.no_grad():
+            theta = self.theta.detach()
+            rhs = torch.zeros((n + 1, theta.shape[0] + 1), dtype=torch.float64)
+            for e, idx, x in groups:
+                layers = self.layout.layers(theta, e)
+                out, jac = network_parameter_jacobian(layers, self.activations[self.species[e]], x,
+                                                      normalize=self.normalize)
+                start, stop = self.layout.slices[e][0][0].start, self.layout.slices[e][-1][2].stop
+                rhs[idx, -1] = -out
+                rhs[idx.unsqueeze(1), torch.arange(start, stop)] = jac
+            rhs[n, -1] = total
+            k = torch.ones((n + 1, n + 1), dtype=torch.float64)
+            k[:n, :n] = matrix + torch.diag(theta[n_net:][element])
+            k[n, n] = 0.0
+            lu = torch.linalg.lu_factor(k)
+            q = torch.linalg.lu_solve(*lu, rhs[:, -1:])[:n, 0]
+            rhs[torch.arange(n), n_net + element] = q
+            jac = -torch.linalg.lu_solve(*lu, rhs[:, :-1])[:n]
+        return q, jac
 
     def predict(self, batch: DescriptorBatch, *, forces: bool = False, stress: bool = False) -> ModelOutput:
         # stage 1 has charges only: no forces or stress whatever is asked (the trainer refuses

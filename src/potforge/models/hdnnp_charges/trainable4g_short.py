@@ -36,7 +36,7 @@ from ...descriptors.scaling import SymmetryFunctionScaling
 from ...descriptors.symmetry_functions import SymmetryFunctionSet
 from ..hdnnp.trainable import TrainableHDNNP
 from ..network import AtomicNetwork, NetworkLayout, network_forward
-from ..trainable import ModelOutput, TrainableModel, trained_model
+from ..trainable import ModelOutput, trained_model
 from .potential4g import HDNNP4G
 from .response import ChargeResponse, charge_response
 from .settings import ElectrostaticSettings
@@ -192,8 +192,39 @@ class TrainableHDNNP4G(TrainableHDNNP):
             out.stress = voigt(virial + torch.stack(extra)) / batch.volume.unsqueeze(1)
         return out
 
-    # the 2G shortcut (pairs of one atom) misses the charge path: one frame's prediction
-    force_measurement = TrainableModel.force_measurement
+    # -- single measurements (Kalman filter): one frame's atoms, no batch gathering ----------
+    def _frame_of(self, data: ShortRangeData, atom: int) -> tuple[int, int, int]:
+        offsets = data.labels.atom_offsets
+        frame = int(torch.searchsorted(offsets, atom, right=True)) - 1
+        return frame, int(offsets[frame]), int(offsets[frame + 1])
+
+    def energy_measurement(self, data: ShortRangeData, frame: int) -> torch.Tensor:
+        """Energy per atom of one frame from its atoms' networks only (as :meth:`predict`)."""
+        lab = data.labels
+        a0, a1 = int(lab.atom_offsets[frame]), int(lab.atom_offsets[frame + 1])
+        atomic, _, _ = self._atomic4g(self._theta(), lab.element[a0:a1], data.cache.values[a0:a1],
+                                      data.response.charges[a0:a1], False)
+        energy = atomic.sum().to(torch.float64) + lab.composition[frame] @ self.element_energies \
+            + (a1 - a0) * self.mean_energy
+        return energy / (a1 - a0)
+
+    def force_measurement(self, data: ShortRangeData, atom: int, component: int) -> torch.Tensor:
+        """F_{atom, component} = Σ_i ∂E_i/∂G_i · c_i − Σ_i ∂E_i/∂q_i ∂q_i/∂r_{atom, component}:
+        c_i the symmetry-function derivatives of the pairs that touch ``atom`` (as the 2G
+        shortcut), the charge path through the frame's precomputed dq/dr; the frame's
+        networks evaluated once, without the frame's other force components."""
+        lab, cache = data.labels, data.cache
+        frame, a0, a1 = self._frame_of(data, atom)
+        as_center, as_neighbor = cache.pairs_of_atom(atom)
+        jac = cache.jacobian
+        coeff = torch.zeros((a1 - a0, jac.shape[1]), dtype=jac.dtype)
+        coeff[atom - a0] = jac[as_center, :, component].sum(0)
+        coeff.index_add_(0, cache.center[as_neighbor] - a0, -jac[as_neighbor, :, component])
+        _, dedg, dedq = self._atomic4g(self._theta(), lab.element[a0:a1], cache.values[a0:a1],
+                                       data.response.charges[a0:a1], True)
+        dqdr = data.response.dq_dr[frame][:, atom - a0, component]
+        return ((dedg * coeff.to(dedg.dtype)).sum().to(torch.float64)
+                - (dedq.to(torch.float64) * dqdr).sum())
 
     # -- parameters and conversion ----------------------------------------------------------
     def to_potential(self, metadata: dict | None = None) -> HDNNP4G:

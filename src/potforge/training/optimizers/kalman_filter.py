@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import math
 
+from scipy.linalg import blas
+
 from ...core.lazy import torch
 
 __all__ = ["KalmanFilter"]
@@ -65,8 +67,28 @@ class KalmanFilter:
             if prior_precision.shape != (self.n,) or bool((prior_precision < 0).any()):
                 raise ValueError(f"prior_precision must be ({self.n},) and >= 0")
             precision = precision + prior_precision.to(torch.float64)
-        self.P = torch.diag(1.0 / precision)
+        self._P = torch.diag(1.0 / precision)
+        # rank-1 updates keep only the upper triangle of _P current (symmetric BLAS, half the
+        # memory traffic of a full update); _lower_stale says the lower one must be refreshed
+        self._lower_stale = False
         self.updates = 0
+
+    @property
+    def P(self) -> torch.Tensor:
+        """The covariance matrix (n, n), symmetric."""
+        self._symmetrize()
+        return self._P
+
+    @P.setter
+    def P(self, value: torch.Tensor) -> None:
+        self._P = value.to(torch.float64).contiguous().clone()
+        self._lower_stale = False
+
+    def _symmetrize(self) -> None:
+        if self._lower_stale:
+            upper = torch.triu(self._P)
+            self._P.copy_(upper + torch.triu(self._P, 1).t())
+            self._lower_stale = False
 
     @property
     def epochs(self) -> float:
@@ -92,16 +114,26 @@ class KalmanFilter:
         h = jacobian.reshape(self.n, -1).to(torch.float64)
         xi = error.reshape(-1).to(torch.float64)
         eta, q = self.eta, self.q
-        x = self.P @ h                                   # (n, m)
         if h.shape[1] == 1:
-            a = float(h[:, 0] @ x[:, 0]) + 1.0 / eta
-            gain = x / a
-            self.P.addr_(x[:, 0], x[:, 0], alpha=-1.0 / a)
-        else:
-            a = h.t() @ x + torch.eye(h.shape[1], dtype=torch.float64) / eta
-            gain = torch.linalg.solve(a, x.t()).t()      # x a⁻¹ (a symmetric)
-            self.P.sub_(gain @ x.t())
-        self.P.diagonal().add_(q)
+            # P symmetric: x = P h and P -= x xᵀ / a on one triangle (dsymv, dsyr in place on
+            # the Fortran view of _P, whose lower triangle is _P's upper one). The update is
+            # bound by memory traffic over P (n² doubles): half of it here.
+            pf = self._P.numpy().T
+            hv = h[:, 0].numpy()
+            x = blas.dsymv(1.0, pf, hv, lower=1)
+            a = float(hv @ x) + 1.0 / eta
+            blas.dsyr(-1.0 / a, x, a=pf, lower=1, overwrite_a=1)
+            self._lower_stale = True
+            self._P.diagonal().add_(q)
+            weights.add_(torch.from_numpy(x), alpha=float(xi[0]) / a)
+            self.updates += 1
+            return
+        self._symmetrize()
+        x = self._P @ h                                  # (n, m)
+        a = h.t() @ x + torch.eye(h.shape[1], dtype=torch.float64) / eta
+        gain = torch.linalg.solve(a, x.t()).t()          # x a⁻¹ (a symmetric)
+        self._P.addmm_(gain, x.t(), alpha=-1.0)          # one pass over P, no temporary
+        self._P.diagonal().add_(q)
         weights.add_(gain @ xi)
         self.updates += 1
 
@@ -109,5 +141,5 @@ class KalmanFilter:
         return {"P": self.P.clone(), "updates": self.updates}
 
     def load_state_dict(self, state: dict) -> None:
-        self.P = state["P"].clone()
+        self.P = state["P"]
         self.updates = int(state["updates"])
