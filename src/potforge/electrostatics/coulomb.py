@@ -86,7 +86,9 @@ class GaussianCoulomb:
         i < j and the images of i are summed within ``real_ranges[i]``), as
         :func:`~potforge.electrostatics.ewald.n2p2_real_ranges` computes it from the model's
         symmetry-function cutoffs. Default: n2p2's choice for a model without symmetry
-        functions, max(real-space cutoff, screening radius).
+        functions, max(real-space cutoff, screening radius). Used by the sums of n2p2's
+        splitting (:meth:`matrix`, methods "dense" and "ewald"); method "pme" splits its own way
+        and converges, so it differs from n2p2 by n2p2's truncation error.
     """
 
     def __init__(self, positions, cell, pbc, sigma, *, ewald: EwaldParameters | None = None,
