@@ -19,7 +19,11 @@ adds -2π(η² - γ_ij²)/V to every A_ij: the energy no longer depends on η, a
 the term vanishes. n2p2 adds no background (its charged-cell energies move with η, which
 n2p2 ties to the volume), and it counts the images of an atom itself inside the screening
 radius twice in the screening energy (Structure::calculateScreeningEnergy skips j < i only).
-``convention="n2p2"`` reproduces both. QEq charges are the same in both conventions for point
+n2p2's real-space sum also has its own range: it keeps its real-space cutoff where its η is
+below √2 σ_max (potforge's physical convention lengthens it, :meth:`GaussianCoulomb.real_cutoff`)
+and sums over stored neighbour counts that can reach past that cutoff
+(:func:`~potforge.electrostatics.ewald.n2p2_real_ranges`). ``convention="n2p2"`` reproduces all
+three. QEq charges are the same in both conventions for point
 charges or equal widths; with unequal widths the background's σ² part moves the charges of
 charged cells.
 """
@@ -75,12 +79,21 @@ class GaussianCoulomb:
         (real-space pairs and k vectors); "pme" uses particle-mesh Ewald (periodic only).
         "auto": dense for open boundaries, Ewald for small periodic cells, PME for large ones.
     convention : "physical" or "n2p2"
-        See the module docstring (neutralising background, screening self images).
+        See the module docstring (neutralising background, screening self images, the range of
+        the real-space sum).
+    real_ranges : (n_atoms,) float, Å, optional
+        ``convention="n2p2"``, periodic: the radius of the real-space sum of each atom (a pair
+        i < j and the images of i are summed within ``real_ranges[i]``), as
+        :func:`~potforge.electrostatics.ewald.n2p2_real_ranges` computes it from the model's
+        symmetry-function cutoffs. Default: n2p2's choice for a model without symmetry
+        functions, max(real-space cutoff, screening radius). Used by the sums of n2p2's
+        splitting (:meth:`matrix`, methods "dense" and "ewald"); method "pme" splits its own way
+        and converges, so it differs from n2p2 by n2p2's truncation error.
     """
 
     def __init__(self, positions, cell, pbc, sigma, *, ewald: EwaldParameters | None = None,
                  screening: Screening | None = None, method: str = "auto",
-                 convention: str = "physical") -> None:
+                 convention: str = "physical", real_ranges=None) -> None:
         where = "electrostatics"
         self.positions = _tensor(positions, "positions", (len(positions), 3), where)
         n = self.n_atoms = int(self.positions.shape[0])
@@ -116,6 +129,7 @@ class GaussianCoulomb:
             from .pme import pme_parameters
 
             self.split = pme_parameters(self)
+        self.real_ranges = self._n2p2_ranges(real_ranges)
         self._real = None
         self._kspace = None
         self._dense = None
@@ -137,6 +151,19 @@ class GaussianCoulomb:
 
             return "pme" if self.n_atoms >= PME_MIN_ATOMS else "ewald"
         return method
+
+    def _n2p2_ranges(self, real_ranges):
+        """Per-atom radii of n2p2's real-space sum (n_atoms,) numpy, or None (one cutoff)."""
+        if self.convention != "n2p2" or not self.periodic:
+            return None
+        if real_ranges is None:
+            outer = 0.0 if self.screening is None else self.screening.outer
+            return np.full(self.n_atoms, max(self.ewald.real_cutoff, outer))
+        ranges = np.asarray(real_ranges, dtype=np.float64)
+        if ranges.shape != (self.n_atoms,) or not np.all(np.isfinite(ranges) & (ranges > 0)):
+            raise ConfigError(f"electrostatics: real_ranges has shape {ranges.shape}, expected "
+                              f"({self.n_atoms},) positive lengths")
+        return ranges
 
     def _gamma2(self, i, j):
         """γ_ij² = σ_i² + σ_j² for index tensors (None for point charges)."""
@@ -175,17 +202,29 @@ class GaussianCoulomb:
                 self._real = self._real_space_weights()
         return self._real
 
+    def _n2p2_sum(self) -> bool:
+        """Whether the real-space sum is n2p2's (its splitting, its ranges, no stretching)."""
+        return self.real_ranges is not None and self.split is self.ewald
+
     def real_cutoff(self) -> float:
         """The real-space cutoff used (Å): the Ewald one, stretched by γ_max / η where the widest
         Gaussian pair γ_max = √2 σ_max exceeds η, so erfc(r/√2γ) is cut as far out in its own
-        decay as erfc(r/√2η) (n2p2 keeps the cutoff, which only adds truncation error)."""
+        decay as erfc(r/√2η) (n2p2 keeps the cutoff, which only adds truncation error).
+        ``convention="n2p2"`` (n2p2's splitting): the largest of :attr:`real_ranges`."""
         rc = self.split.real_cutoff
+        if self._n2p2_sum():
+            return float(self.real_ranges.max())
         if self.sigma is not None:
             rc *= max(1.0, _SQRT2 * float(self.sigma.detach().max()) / self.split.eta)
         return rc
 
     def _real_space_weights(self):
         i, j, r, si, sr = self._pairs(self.real_cutoff())
+        if self._n2p2_sum():  # n2p2: pairs i < j within the range of i (j's list is not used)
+            ranges = torch.as_tensor(self.real_ranges)
+            keep = r.detach() <= ranges[i]
+            keep_self = sr.detach() <= ranges[si]
+            i, j, r, si, sr = i[keep], j[keep], r[keep], si[keep_self], sr[keep_self]
         a = _SQRT2 * self.split.eta
         w = torch.erfc(r / a) / r
         ws = torch.erfc(sr / a) / sr
@@ -266,7 +305,8 @@ class GaussianCoulomb:
         """
         if self._dense is None and self.method == "pme":  # dense Ewald with n2p2's splitting
             self._dense = GaussianCoulomb(self.positions, self.cell, True, self.sigma, ewald=self.ewald,
-                                          method="ewald", convention=self.convention).matrix()
+                                          method="ewald", convention=self.convention,
+                                          real_ranges=self.real_ranges).matrix()
         if self._dense is None:
             with torch.enable_grad():
                 self._dense = self._periodic_matrix() if self.periodic else self._open_matrix()

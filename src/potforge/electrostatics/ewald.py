@@ -13,6 +13,7 @@ EwaldTruncKolafaFixR.cpp) and returns η, the cutoffs in Å and 1/Å.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,7 +21,7 @@ import numpy as np
 from ..core.errors import ConfigError, StructureError
 from ..core.units import Bohr, Hartree
 
-__all__ = ["COULOMB", "EwaldParameters", "ewald_parameters", "kvectors"]
+__all__ = ["COULOMB", "EwaldParameters", "ewald_parameters", "kvectors", "n2p2_real_ranges"]
 
 #: Coulomb constant k_e = 1 / (4π ε₀) in eV Å / e² (ase.units: Hartree × Bohr).
 COULOMB: float = Hartree * Bohr
@@ -207,3 +208,45 @@ def kvectors(cell: np.ndarray, kspace_cutoff: float) -> np.ndarray:
     m = m[half]
     k = m @ recip
     return m[np.einsum("ij,ij->i", k, k) < kspace_cutoff ** 2]
+
+
+def n2p2_real_ranges(real_cutoff: float, element_cutoffs: Mapping[str, Sequence[float]],
+                     elements: Sequence[str], screening_outer: float | None = None) -> np.ndarray:
+    """Per-atom radius (Å) of n2p2's real-space Ewald sum, which is not always ``real_cutoff``.
+
+    n2p2 (Structure::calculateElectrostaticEnergy, calculateDAdrQ) sums the real-space terms
+    of atom i over its first ``Atom::getStoredMinNumNeighbors(rCut)`` neighbours (sorted by
+    distance). That is the number within rCut only where rCut is one of the radii stored for
+    i's element (Mode::setupCutoffMatrix: the element's symmetry-function cutoffs and the
+    screening radius; Structure::setupNeighborCutoffMap: the neighbour-list radius); for any
+    other rCut it is the whole neighbour list, whose radius is the largest of rCut, every
+    element's symmetry-function cutoffs and the screening radius
+    (Structure::calculateMaxCutoffRadiusOverall). A pair i < j (and the periodic images of i)
+    is summed within the radius of i, the smaller index (n2p2 fills A_ij for j >= i from i's
+    list only).
+
+    Parameters
+    ----------
+    real_cutoff : float, Å
+        n2p2's Ewald real-space cutoff (:func:`ewald_parameters`).
+    element_cutoffs : mapping element -> sequence of float, Å
+        The symmetry-function cutoffs of every element of the model (also of those absent
+        from the structure: they set the neighbour-list radius).
+    elements : sequence of str
+        The element of each atom.
+    screening_outer : float, Å, optional
+        The outer screening radius (``screen_electrostatics``), if any.
+    """
+    rc = float(real_cutoff)
+    extra = [] if screening_outer is None else [float(screening_outer)]
+    largest = max([rc, *extra, *(float(c) for cuts in element_cutoffs.values() for c in cuts)])
+    per_element = {}
+    for element, cuts in element_cutoffs.items():
+        stored = [*(float(c) for c in cuts), *extra, largest]
+        # n2p2 compares doubles exactly; 1e-12 forgives unit conversions of the same number
+        per_element[element] = rc if any(math.isclose(rc, c, rel_tol=1e-12) for c in stored) else largest
+    missing = sorted(set(elements) - set(per_element))
+    if missing:
+        raise ConfigError(f"n2p2 real-space ranges: no symmetry-function cutoffs for element(s) "
+                          f"{', '.join(missing)}; expected one of {', '.join(per_element)}")
+    return np.array([per_element[e] for e in elements], dtype=np.float64)

@@ -236,7 +236,8 @@ class ChargeHDNNPBase(Potential):
                                  "three directions or none (Ewald summation)")
         sigma = torch.as_tensor(self._widths[env.idx], dtype=torch.float64)
         return self.electrostatics.coulomb(positions, cell, periodic, sigma,
-                                           method=_method(self.electrostatics.solver, len(atoms)))
+                                           method=_method(self.electrostatics.solver, len(atoms)),
+                                           elements=[self.species[k] for k in env.idx])
 
     def _stress(self, atoms: Atoms, strain_sf: np.ndarray, strain_elec) -> np.ndarray:
         total = strain_sf + (strain_elec.numpy() if strain_elec is not None else 0.0)

@@ -111,7 +111,7 @@ def read_n2p2_4g_model(directory: str | os.PathLike, *, length_unit: str = "angs
                                     low=-MAX_HARDNESS / E, high=MAX_HARDNESS / E) * E
     electrostatics = ElectrostaticSettings(_widths(settings, species, L), _screening(settings, L),
                                            _ewald(settings, length_unit, energy_unit),
-                                           convention="n2p2")
+                                           convention="n2p2", n2p2_cutoffs=sf_cutoffs(sfs))
     metadata = {"source": "n2p2", "directory": os.fspath(directory.resolve()),
                 "n2p2_units": {"length": length_unit, "energy": energy_unit}}
     if normalisation:
@@ -186,6 +186,12 @@ def _widths(settings: N2p2Settings, species: tuple[str, ...], L: float) -> dict[
         raise ModelFormatError(f"fixed_gausswidth: no width for {', '.join(missing)}; 4G models "
                                "need one per element", path=settings.path)
     return widths
+
+
+def sf_cutoffs(sfs) -> dict[str, tuple[float, ...]]:
+    """Every element's distinct symmetry-function cutoffs (Å): the radii n2p2 stores neighbour
+    counts for (Element::getCutoffRadii), which decide the reach of its real-space Ewald sum."""
+    return {s: tuple(sorted({sf.cutoff_radius for sf in fs})) for s, fs in sfs.functions.items()}
 
 
 def _screening(settings: N2p2Settings, L: float) -> tuple[float, float, str] | None:

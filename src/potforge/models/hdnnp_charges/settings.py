@@ -106,7 +106,13 @@ class ElectrostaticSettings:
     convention : {"physical", "n2p2"}
         :class:`~potforge.electrostatics.GaussianCoulomb`'s convention: ``n2p2`` repeats what
         n2p2 computes where it differs from the physical sum (screening of periodic self
-        images counted twice); models read from n2p2 use it, others ``physical``.
+        images counted twice, the range of the real-space Ewald sum); models read from n2p2
+        use it, others ``physical``.
+    n2p2_cutoffs : mapping element -> tuple of float, Å, or None
+        With ``convention="n2p2"``: every element's symmetry-function cutoffs, which decide
+        how far n2p2's real-space Ewald sum reaches
+        (:func:`potforge.electrostatics.n2p2_real_ranges`); None: as for a model without
+        symmetry functions.
     """
 
     widths: Mapping[str, float]
@@ -114,6 +120,7 @@ class ElectrostaticSettings:
     ewald: EwaldSettings = field(default_factory=EwaldSettings)
     solver: str = "auto"
     convention: str = "physical"
+    n2p2_cutoffs: Mapping[str, tuple[float, ...]] | None = None
 
     def __post_init__(self) -> None:
         for s, w in self.widths.items():
@@ -128,33 +135,44 @@ class ElectrostaticSettings:
             raise ConfigError(f"solver: {self.solver!r}; expected auto, dense or cg")
         if self.convention not in ("physical", "n2p2"):
             raise ConfigError(f"convention: {self.convention!r}; expected physical or n2p2")
+        for s, cuts in (self.n2p2_cutoffs or {}).items():
+            if not all(isinstance(c, (int, float)) and math.isfinite(c) and c > 0 for c in cuts):
+                raise ConfigError(f"n2p2_cutoffs of {s}: {cuts!r}; expected positive lengths in Å")
 
     def screening_function(self):
         from ...electrostatics import Screening
 
         return None if self.screening is None else Screening(*self.screening)
 
-    def coulomb(self, positions, cell, pbc: bool, sigma, method: str = "auto"):
+    def coulomb(self, positions, cell, pbc: bool, sigma, method: str = "auto", elements=None):
         """The :class:`~potforge.electrostatics.GaussianCoulomb` of one geometry; ``positions``,
-        ``cell`` torch tensors (may require grad), ``sigma`` (n,) tensor, Å."""
-        from ...electrostatics import GaussianCoulomb
+        ``cell`` torch tensors (may require grad), ``sigma`` (n,) tensor, Å; ``elements`` the
+        element of each atom (n2p2's real-space ranges, ``convention="n2p2"``)."""
+        from ...electrostatics import GaussianCoulomb, n2p2_real_ranges
 
-        ewald = None
+        ewald = ranges = None
         if pbc:
             ewald = self.ewald.parameters(cell.detach().numpy(), int(positions.shape[0]),
                                           float(max(self.widths.values())))
+            if self.convention == "n2p2" and self.n2p2_cutoffs is not None and elements is not None:
+                outer = None if self.screening is None else self.screening[1]
+                ranges = n2p2_real_ranges(ewald.real_cutoff, self.n2p2_cutoffs, list(elements), outer)
         return GaussianCoulomb(positions, cell, pbc, sigma, ewald=ewald,
                                screening=self.screening_function(), method=method,
-                               convention=self.convention)
+                               convention=self.convention, real_ranges=ranges)
 
     def to_dict(self) -> dict:
         return {"widths_angstrom": dict(self.widths),
                 "screening_angstrom": list(self.screening) if self.screening else None,
-                "ewald": self.ewald.to_dict(), "solver": self.solver, "convention": self.convention}
+                "ewald": self.ewald.to_dict(), "solver": self.solver, "convention": self.convention,
+                "n2p2_cutoffs_angstrom": None if self.n2p2_cutoffs is None
+                else {s: list(c) for s, c in self.n2p2_cutoffs.items()}}
 
     @classmethod
     def from_dict(cls, data: Mapping) -> "ElectrostaticSettings":
         screening = data.get("screening_angstrom")
+        cutoffs = data.get("n2p2_cutoffs_angstrom")
         return cls({s: float(w) for s, w in dict(data["widths_angstrom"]).items()},
                    tuple(screening) if screening else None, EwaldSettings.from_dict(data["ewald"]),
-                   data.get("solver", "auto"), data.get("convention", "physical"))
+                   data.get("solver", "auto"), data.get("convention", "physical"),
+                   None if cutoffs is None else {s: tuple(float(c) for c in v) for s, v in cutoffs.items()})

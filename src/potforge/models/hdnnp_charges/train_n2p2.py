@@ -24,7 +24,7 @@ from ...core.units import energy_factor, length_factor
 from ...data.n2p2_model import network_architecture, read_hardness, read_input_nn, read_weights
 from ..hdnnp.n2p2 import _read_scaling, _species, _symmetry_functions
 from ..network import ACTIVATIONS, AtomicNetwork
-from .n2p2 import _ewald, _screening, _widths
+from .n2p2 import _ewald, _screening, _widths, sf_cutoffs
 from .settings import MAX_HARDNESS, ElectrostaticSettings
 from .trainable4g import TrainableHDNNP4GCharges
 from .trainable4g_short import TrainableHDNNP4G
@@ -45,7 +45,8 @@ def n2p2_setup(directory: str | os.PathLike, *, length_unit: str = "angstrom", e
     sfs = _symmetry_functions(settings, species, L)
     scaling = _read_scaling(directory / "scaling.data", settings, sfs)
     electrostatics = ElectrostaticSettings(_widths(settings, species, L), _screening(settings, L),
-                                           _ewald(settings, length_unit, energy_unit), convention="n2p2")
+                                           _ewald(settings, length_unit, energy_unit), convention="n2p2",
+                                           n2p2_cutoffs=sf_cutoffs(sfs))
     hardness = {s: 0.0 for s in species}
     for line, value in settings.all("initial_hardness"):
         parts = value.split()

@@ -70,7 +70,7 @@ def frame_coulomb(frame: Frame, sigma: np.ndarray, electrostatics: Electrostatic
         pos, cel = positions @ deform.T, cell @ deform.T
     try:
         coulomb = electrostatics.coulomb(pos, cel, periodic, torch.as_tensor(sigma, dtype=torch.float64),
-                                         method="dense")
+                                         method="dense", elements=atoms.get_chemical_symbols())
     except StructureError as err:
         raise StructureError(f"{name}: {err.reason}") from None
     return coulomb, positions, eps
