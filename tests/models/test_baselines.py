@@ -217,3 +217,67 @@ def test_baselines_config_section():
         baselines_config([{"kind": "zbl"}, {"kind": "d3", "method": "nonsense"}])
     with pytest.raises(ConfigError, match="expected a list"):
         baselines_config({"kind": "zbl"})
+
+
+@pytest.mark.parametrize("kind, drop", [("zbl", "inner"), ("zbl", "outer"), ("d3", "method"), ("d3", "damping"),
+                                        ("d3", "cutoff"), ("d3", "atm")])
+def test_saved_baselines_missing_a_parameter_are_refused_naming_it(tmp_path, kind, drop):
+    """A saved model holds every parameter: config defaults filled in at load could differ from
+    what the model was fitted with."""
+    model = Baselined(cc.eam_model(), [ZBL(1.0, 2.4), D3("pbe", "d3zero", cutoff=12.0)])
+    model.save(tmp_path / "m")
+    path = tmp_path / "m" / "model.json"
+    description = json.loads(path.read_text())
+    k = [b["kind"] for b in description["model"]["baselines"]].index(kind)
+    del description["model"]["baselines"][k][drop]
+    path.write_text(json.dumps(description))
+    with pytest.raises(ModelFormatError, match=rf"model.baselines\[{k}\].{drop}: missing from the saved {kind}"):
+        load_potential(tmp_path / "m")
+
+
+def test_baselined_hdnnp_exports_its_n2p2_files_and_the_lammps_lines_of_its_baselines(tmp_path, capsys):
+    from potforge.cli.main import main
+    from potforge.models import family
+
+    inner = family("hdnnp").example().potential
+    model = Baselined(inner, [ZBL(1.0, 2.0), D3("b3lyp", "d3zero")])
+    model.save(tmp_path / "m")
+    assert main(["export", str(tmp_path / "m"), "--format", "n2p2", "-o", str(tmp_path / "out")]) == 0
+    out = capsys.readouterr().out
+    assert "note: the n2p2 files hold the hdnnp model WITHOUT its baselines (zbl, d3)" in out
+    from potforge.export import load_model
+
+    again = load_model(tmp_path / "out")                       # the n2p2 files: the inner model
+    atoms = bulk(inner.species[0], "fcc", 4.0, cubic=True)
+    atoms.rattle(0.05, seed=2)
+    assert again.predict(atoms).energy == pytest.approx(inner.predict(atoms).energy, rel=1e-10)
+    text = (tmp_path / "out" / "baselines.lammps").read_text()
+    assert "pair_style hybrid/overlay hdnnp " in text and " zbl 1.0 2.0 dispersion/d3 original b3-lyp " in text
+    assert "pair_coeff * * dispersion/d3 " in text and "neigh_modify one" in text
+    # ATM has no LAMMPS style: refused, or left out saying so
+    model = Baselined(inner, [D3("pbe", "d3bj", atm=True)])
+    model.save(tmp_path / "m2")
+    assert main(["export", str(tmp_path / "m2"), "--format", "n2p2", "-o", str(tmp_path / "o2")]) == 2
+    assert "three-body ATM" in capsys.readouterr().err
+
+
+def test_d3_skips_the_pairwise_analysis_when_per_atom_energies_are_not_wanted(monkeypatch):
+    from dftd3.interface import DispersionModel
+
+    def fail(*args, **kwargs):
+        raise AssertionError("pairwise analysis called")
+
+    atoms = bulk("Cu", "fcc", 3.6, cubic=True)
+    d3 = D3("pbe", "d3bj", atm=True, cutoff=10.0)
+    full = d3.predict(atoms)
+    monkeypatch.setattr(DispersionModel, "get_pairwise_dispersion", fail)
+    fast = d3.predict(atoms, energies=False)
+    assert fast.energy == full.energy and fast.energies is None
+    np.testing.assert_array_equal(fast.forces, full.forces)
+
+
+def test_baseline_lengths_take_unit_strings():
+    ((_, zbl), (_, d3)) = baselines_config([{"kind": "zbl", "inner": "1 Å", "outer": "2 bohr"},
+                                            {"kind": "d3", "cutoff": "20 bohr", "cutoff_cn": 9.0}])
+    assert zbl.inner == 1.0 and zbl.outer == pytest.approx(2 * 0.52917721, rel=1e-6)
+    assert d3.cutoff == pytest.approx(20 * 0.52917721, rel=1e-6) and d3.cutoff_cn == 9.0

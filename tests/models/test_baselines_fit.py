@@ -55,3 +55,20 @@ def test_fit_with_a_zbl_baseline_learns_the_remainder_and_saves_the_composite(tm
     # the resolved config saved with the run reads back with its baselines
     again = load_config(tmp_path / "with" / "config.yaml")
     assert again.baselines[0][0] == "zbl" and again.baselines[0][1].inner == 1.6
+
+
+def test_baselines_are_refused_for_a_charges_only_stage_1_fit():
+    from pathlib import Path
+
+    import pytest
+
+    from potforge.core.errors import ConfigError as _ConfigError
+    from potforge.training.config import training_config
+
+    train = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "n2p2" / "Carbon_chain_4G" / "train"
+    model = {"kind": "hdnnp-4g", "n2p2": str(train), "length_unit": "bohr", "energy_unit": "hartree"}
+    raw = {"data": {"train": str(train / "input.data"), "length_unit": "bohr", "energy_unit": "hartree"},
+           "loss": {"energy_sigma": None, "force_sigma": None, "charge_sigma": 0.01},
+           "baselines": [{"kind": "zbl"}]}
+    with pytest.raises(_ConfigError, match="baselines: a hdnnp-4g stage-1 fit predicts charges only"):
+        training_config({**raw, "model": {**model, "stage": 1}})

@@ -97,3 +97,49 @@ def test_cli_exports_a_saved_model_with_baselines(tmp_path, capsys):
                  "--table-points", "500", "--drop-unsupported"]) == 0
     out = capsys.readouterr().out
     assert "pair_style hybrid/overlay eam/alloy zbl 1.0 2.0" in out and "pair_coeff 1 1 zbl 29.0 29.0" in out
+
+
+# every damping LAMMPS' dispersion/d3 has, with functionals spelled the dftd3 library's way
+# (b3lyp, b97d, bp86; LAMMPS: b3-lyp, b97-d, b-p): the written pair_style runs in LAMMPS and
+# agrees with potforge as the bj/pbe case does
+@pytest.mark.parametrize("method, damping", [("b3lyp", "d3bj"), ("pbe", "d3zero"), ("b97d", "d3zero"),
+                                             ("bp86", "d3bjm"), ("b3lyp", "d3zerom"), ("revpbe", "d3bj")])
+def test_every_lammps_d3_damping_and_functional_spelling_runs_in_lammps(tmp_path, method, damping):
+    model = Baselined(_setfl_cuni(tmp_path), [D3(method, damping, cutoff=12.0, cutoff_cn=10.0)])
+    info = export_model(model, "lammps", tmp_path / "out")
+    assert " zero " not in info["pair_style"]       # inside hybrid/overlay "zero" is a pair style
+    atoms = _structure(1.0)
+    ours = model.predict(atoms)
+    ref = run_lammps(atoms, [f"pair_style {info['pair_style']}", *info["pair_coeff"]],
+                     species=list(model.species), cwd=info["input"].parent)
+    d3 = model.baselines[0].predict(atoms)
+    assert abs(d3.energy) > 0.1
+    assert abs(ours.energy - ref.energy) <= 3e-4 * abs(d3.energy)
+    assert np.abs(ours.forces - ref.forces).max() <= 0.05 * np.abs(d3.forces).max()
+
+
+@pytest.mark.parametrize("method, damping", [("r2scan", "d3bj"), ("mn15", "d3bj"), ("scan", "d3zero")])
+def test_functionals_lammps_lacks_are_refused_or_dropped(tmp_path, method, damping):
+    model = Baselined(cc.eam_model(), [ZBL(1.0, 2.0), D3(method, damping, cutoff=12.0)])
+    with pytest.raises(ConfigError, match=f"no style for D3 functional {method} with {damping} damping"):
+        export_model(model, "lammps", tmp_path / "a", table_points=500)
+    info = export_model(model, "lammps", tmp_path / "b", table_points=500, drop_unsupported=True)
+    assert "dispersion" not in info["pair_style"] and method in info["dropped"][0]
+
+
+def test_default_d3_cutoff_runs_from_the_written_input_on_a_108_atom_cell(tmp_path):
+    """60 Bohr (31.75 Å) overflows LAMMPS' default neighbour list (one 2000) on fcc Cu; the
+    written in.lammps sizes it from the structure's density."""
+    from ase.build import bulk
+
+    from ..lammps_runner import run_lammps_input, write_data
+
+    model = Baselined(_setfl_cuni(tmp_path), [D3("pbe", "d3bj")])
+    info = export_model(model, "lammps", tmp_path / "out")
+    assert any(line.startswith("neigh_modify one") for line in info["neighbor"])
+    atoms = bulk("Cu", "fcc", a=3.61, cubic=True).repeat(3)
+    atoms.rattle(0.05, seed=1)
+    write_data(tmp_path / "out" / "structure.data", atoms, list(model.species))
+    energy = run_lammps_input(info["input"], {"data": "structure.data"}, cwd=tmp_path / "out")
+    d3 = model.baselines[0].predict(atoms, forces=False, stress=False).energy
+    assert abs(energy - model.predict(atoms, forces=False, stress=False).energy) <= 3e-4 * abs(d3)

@@ -16,6 +16,10 @@ n2p2: the files (input.nn, scaling.data, weights.ZZZ.data) predict the same ener
 forces as the model; LAMMPS reads them with pair_style hdnnp (give cflength/cfenergy if the
 files are not in Å/eV).
 
+models with baselines: --format lammps (classical models) overlays them in in.lammps;
+--format n2p2 (HDNNPs) writes the model's n2p2 files and baselines.lammps with the LAMMPS lines
+that add the baselines (n2p2 itself does not add them).
+
 lammps (classical models): a potential file (.table, .eam.alloy, .eam.fs, .eam, .tersoff or .sw) and
 in.lammps with the pair_style/pair_coeff lines; run it with
   cd si-lammps && lmp -in in.lammps -var data structure.data
@@ -39,7 +43,7 @@ def add_parser(sub, name: str, help_text: str) -> None:
                    help="lammps, EAM: the pair style to write, eam/alloy (default for fitted EAM), eam/fs "
                         "or eam (funcfl; repulsive pairs mixed as geometric means only)")
     p.add_argument("--drop-unsupported", action="store_true", default=None,
-                   help="lammps, models with baselines: write what LAMMPS has styles for and leave out "
+                   help="lammps/n2p2, models with baselines: write what LAMMPS has styles for and leave out "
                         "the rest (e.g. D3's three-body term), saying so in in.lammps")
     p.set_defaults(run=run)
 
@@ -76,6 +80,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"pair_style {written['pair_style']}")
         for line in written["pair_coeff"]:
             print(line)
+    if written.get("note"):
+        print(f"note: {written['note']}")
     offsets = written.get("energy_offsets", {})
     if any(v != 0.0 for v in offsets.values()):
         text = ", ".join(f"{s} {v:g}" for s, v in offsets.items())

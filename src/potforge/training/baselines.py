@@ -37,8 +37,10 @@ def subtract_baselines(data: Dataset | None, baselines: Sequence[Potential], rol
         periodic = bool(np.all(atoms.pbc))
         for k, b in enumerate(baselines):
             try:
-                p = b.predict(atoms, forces=frame.forces is not None,
-                              stress=frame.stress is not None and periodic)
+                wanted = {"forces": frame.forces is not None, "stress": frame.stress is not None and periodic}
+                if b.kind == "d3" and frame.atomic_energies is None:
+                    wanted["energies"] = False  # D3's per-atom analysis is slow (ATM: ~30 s a frame)
+                p = b.predict(atoms, **wanted)
             except PotforgeError as err:
                 raise type(err)(f"data.{role}, frame {index}: baselines[{k}] ({b.kind}): {err.reason}") from None
             if frame.energy is not None:

@@ -275,6 +275,10 @@ def training_config(raw: Mapping[str, Any], *, base_dir: str | os.PathLike = "."
                     training=build(TrainingConfig, training_raw, "training"),
                     model_kind=kind, base_dir=os.fspath(Path(base_dir).resolve()),
                     baselines=baselines_config(raw.get("baselines"), "baselines"))
+    if config.baselines and getattr(config.model, "stage", None) == 1:
+        # stage 1 of a charge model fits charges only: no energy to subtract baselines from
+        raise ConfigError(f"baselines: a {kind} stage-1 fit predicts charges only, no energy; give the "
+                          "baselines: section to stage 2")
     return config
 
 

@@ -14,4 +14,4 @@ _HERE = "potforge.models.baselines"
 register_family(ModelFamily(
     kind="baselined", summary="a model plus physical baselines (ZBL repulsion, DFT-D3 dispersion)",
     potential_ref=f"{_HERE}.composite:Baselined", example_ref=f"{_HERE}.example:example",
-    exporter_refs={"lammps": f"{_HERE}.lammps:export_lammps"}))
+    exporter_refs={"lammps": f"{_HERE}.lammps:export_lammps", "n2p2": f"{_HERE}.lammps:export_n2p2"}))

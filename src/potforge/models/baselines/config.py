@@ -9,7 +9,7 @@ by its kind and validated by that kind's schema::
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from ...core.config import build, doc
@@ -22,8 +22,8 @@ __all__ = ["ZBLConfig", "D3Config", "BASELINE_CONFIGS", "baselines_config", "mak
 
 @dataclass(frozen=True)
 class ZBLConfig:
-    inner: float = field(default=1.0, metadata=doc("where the switching to zero starts (Å)"))
-    outer: float = field(default=2.0, metadata=doc("cutoff of the ZBL repulsion (Å)"))
+    inner: float = field(default=1.0, metadata=doc("where the switching to zero starts (Å)", unit="length"))
+    outer: float = field(default=2.0, metadata=doc("cutoff of the ZBL repulsion (Å)", unit="length"))
 
     def check(self, key: str) -> None:
         make_baseline("zbl", self, key)
@@ -34,9 +34,9 @@ class D3Config:
     method: str = field(default="pbe", metadata=doc("functional whose D3 parameters to use"))
     damping: str = field(default="d3bj", metadata=doc("d3bj, d3zero, d3bjm, d3zerom or d3op"))
     atm: bool = field(default=False, metadata=doc("three-body Axilrod-Teller-Muto term"))
-    cutoff: float | None = field(default=None, metadata=doc("two-body cutoff (Å; default 60 Bohr)"))
-    cutoff_three_body: float | None = field(default=None, metadata=doc("three-body cutoff (Å; default 40 Bohr)"))
-    cutoff_cn: float | None = field(default=None, metadata=doc("coordination-number cutoff (Å; default 40 Bohr)"))
+    cutoff: float | None = field(default=None, metadata=doc("two-body cutoff (Å; default 60 Bohr)", unit="length"))
+    cutoff_three_body: float | None = field(default=None, metadata=doc("three-body cutoff (Å; default 40 Bohr)", unit="length"))
+    cutoff_cn: float | None = field(default=None, metadata=doc("coordination-number cutoff (Å; default 40 Bohr)", unit="length"))
 
     def check(self, key: str) -> None:
         make_baseline("d3", self, key)
@@ -91,4 +91,9 @@ def baseline_from_saved(description: Any, key: str) -> Potential:
     """A baseline from its saved form ``{kind: ..., options...}`` (ConfigError naming ``key``)."""
     kind = _kind(description, key)
     options = {n: v for n, v in description.items() if n != "kind"}
+    # a saved model holds every parameter: a default filled in here could differ from the fit's
+    missing = [f.name for f in fields(BASELINE_CONFIGS[kind]) if f.name not in options]
+    if missing:
+        raise ConfigError(f"{key}.{missing[0]}: missing from the saved {kind} baseline (a saved model holds "
+                          f"every parameter: {', '.join(f.name for f in fields(BASELINE_CONFIGS[kind]))})")
     return make_baseline(kind, build(BASELINE_CONFIGS[kind], options, key), key)

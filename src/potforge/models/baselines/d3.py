@@ -120,14 +120,20 @@ class D3(Potential):
         model.set_realspace_cutoff(c["disp2"] / Bohr, c["disp3"] / Bohr, c["cn"] / Bohr)
         return model
 
-    def predict(self, atoms: Atoms, *, forces: bool = True, stress: bool = True) -> Prediction:
+    def predict(self, atoms: Atoms, *, forces: bool = True, stress: bool = True,
+                energies: bool = True) -> Prediction:
+        """``energies=False`` skips the per-atom energies (``energies`` is None): the library's
+        pairwise analysis they come from costs far more than the energy with ``atm``."""
         model = self._model(atoms)
         param = self._damping_param()
         need_grad = forces or (stress and bool(np.all(atoms.pbc)))
         result = model.get_dispersion(param, grad=need_grad)
-        pairs = model.get_pairwise_dispersion(param)
-        energies = (pairs["additive pairwise energy"].sum(1) + pairs["non-additive pairwise energy"].sum(1)) * Hartree
-        out = Prediction(energy=float(result["energy"]) * Hartree, energies=energies)
+        per_atom = None
+        if energies:
+            pairs = model.get_pairwise_dispersion(param)
+            per_atom = (pairs["additive pairwise energy"].sum(1)
+                        + pairs["non-additive pairwise energy"].sum(1)) * Hartree
+        out = Prediction(energy=float(result["energy"]) * Hartree, energies=per_atom)
         if forces:
             out.forces = -np.asarray(result["gradient"]) * (Hartree / Bohr)
         if stress and np.all(atoms.pbc):
