@@ -14,6 +14,12 @@ ewald_parameters; χ_O = +0.3 eV/e and χ_H = -0.1 eV/e plus N(0, 0.05) noise (t
 QEq solver "auto" (dense below 2,000 atoms, CG tol 1e-10 above); neutral.
 
     PYTHONPATH=src python bench/bench_electrostatics.py [--sizes 1 2 4] [--repeat 3]
+
+``--model``: the whole 4G model instead (HDNNP4G read from the n2p2 files, Bohr/Hartree):
+symmetry functions, χ networks, QEq, short-range networks, electrostatics, energy and forces
+(stress off) with one thread; time of ``predict`` and peak resident memory.
+
+    PYTHONPATH=src python bench/bench_electrostatics.py --model [--sizes 1 2 4] [--repeat 3]
 """
 
 from __future__ import annotations
@@ -62,17 +68,51 @@ def run_one(rep: int) -> dict:
     return {"atoms": n, "method": coulomb.method, "build_s": t1 - t0, "qeq_s": t2 - t1,
             "energy_forces_s": t3 - t2, "total_s": t3 - t0,
             "peak_MB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "base_MB": base,
-            "energy_eV": float(energy), "max_force": float(grad.abs().max())}
+            "energy_eV": float(energy.detach()), "max_force": float(grad.abs().max())}
+
+
+def run_model(rep: int) -> dict:
+    import numpy as np
+    import torch
+
+    from potforge.data.io import read_frames
+    from potforge.models.hdnnp_charges.n2p2 import read_n2p2_4g_model
+
+    torch.set_num_threads(1)
+    model = read_n2p2_4g_model(DATA, length_unit="bohr", energy_unit="hartree")
+    model.n_threads = 1
+    atoms = read_frames(DATA / "input.data", length_unit="bohr", energy_unit="hartree")[0].atoms
+    model.predict(atoms, forces=True, stress=False)  # warm-up: imports, native kernels
+    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    atoms = atoms.repeat((rep, rep, rep))
+    t0 = time.perf_counter()
+    pred = model.predict(atoms, forces=True, stress=False)
+    t1 = time.perf_counter()
+    return {"atoms": len(atoms), "method": model.electrostatics.solver, "total_s": t1 - t0,
+            "peak_MB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "base_MB": base,
+            "energy_eV_per_atom": pred.energy / len(atoms), "max_force": float(np.abs(pred.forces).max()),
+            "charge_O": float(pred.charges[atoms.numbers == 8].mean())}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", type=int, nargs="*", default=[1, 2, 4], help="replications per axis")
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--model", action="store_true", help="time the whole 4G model (predict)")
     ap.add_argument("--one", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.one:
-        print(json.dumps(run_one(args.one)))
+        print(json.dumps(run_model(args.one) if args.model else run_one(args.one)))
+        return
+    if args.model:
+        print(f"{'atoms':>7} {'total s':>8} {'peak MB':>8} {'base MB':>8} {'E eV/atom':>12} {'max |F|':>8}")
+        for rep in args.sizes:
+            cmd = [sys.executable, __file__, "--model", "--one", str(rep)]
+            runs = [json.loads(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.splitlines()[-1])
+                    for _ in range(args.repeat)]
+            med = {k: sorted(r[k] for r in runs)[len(runs) // 2] for k in runs[0] if k != "method"}
+            print(f"{int(med['atoms']):>7} {med['total_s']:8.2f} {med['peak_MB']:8.0f} {med['base_MB']:8.0f} "
+                  f"{med['energy_eV_per_atom']:12.6f} {med['max_force']:8.4f}", flush=True)
         return
     print(f"{'atoms':>7} {'method':>6} {'build s':>8} {'QEq s':>8} {'E+F s':>8} {'total s':>8} "
           f"{'peak MB':>8} {'base MB':>8}")

@@ -120,6 +120,7 @@ class GaussianCoulomb:
         self._kspace = None
         self._dense = None
         self._pme = None
+        self._csr = None
 
     # ------------------------------------------------------------------ set-up
     def _resolve_method(self, method: str) -> str:
@@ -325,12 +326,35 @@ class GaussianCoulomb:
 
     def _real_and_self(self, x):
         """Real-space pairs and self terms of A x (shared by the Ewald and PME products)."""
+        if not self._needs_graph(x):  # CG iterations: one sparse product
+            return torch.as_tensor(self._real_sparse() @ x.detach().numpy())
         i, j, w, si, ws = self._real_space()
         wx = w if x.dim() == 1 else w[:, None]
         wsx = ws if x.dim() == 1 else ws[:, None]
         out = torch.zeros_like(x).index_add(0, i, wx * x[j]).index_add(0, j, wx * x[i])
         out = out.index_add(0, si, wsx * x[si])
         return out + (self.diagonal() if x.dim() == 1 else self.diagonal()[:, None]) * x
+
+    def _needs_graph(self, x) -> bool:
+        """Whether a product must carry gradients (to x or to the geometry)."""
+        if not torch.is_grad_enabled():
+            return False
+        return any(t is not None and t.requires_grad for t in (x, self.positions, self.cell, self.sigma))
+
+    def _real_sparse(self):
+        """Real-space pairs, self images and self terms as one symmetric scipy CSR matrix
+        (cached, no gradient): the products of a CG solve without a torch graph."""
+        if self._csr is None:
+            from scipy.sparse import coo_matrix
+
+            i, j, w, si, ws = (t.detach().numpy() for t in self._real_space())
+            n = self.n_atoms
+            diag = np.arange(n)
+            rows = np.concatenate([i, j, si, diag])
+            cols = np.concatenate([j, i, si, diag])
+            vals = np.concatenate([w, w, ws, self.diagonal().detach().numpy()])
+            self._csr = coo_matrix((vals, (rows, cols)), shape=(n, n)).tocsr()
+        return self._csr
 
     def _background_matvec(self, x):
         bg = self._background_terms()

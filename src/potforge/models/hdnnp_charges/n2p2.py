@@ -19,8 +19,29 @@ Refused with a one-line error naming file and line: a weight file whose count di
 the architecture (n2p2 silently leaves the missing weights at zero: Carbon_chain_4G's
 shipped input.nn), a missing element in ``fixed_gausswidth``, hardness or widths outside
 physical bounds, a ``four_pi_epsilon`` that with the given units is not the physical Coulomb
-constant (the usual sign of files in Bohr/Hartree read with the default Å/eV), and data-set
-normalisation (``mean_energy``/``conv_*``), which potforge does not read for 4G models.
+constant (the usual sign of files in Bohr/Hartree read with the default Å/eV), and incomplete
+data-set normalisation (n2p2 refuses it too).
+
+Data-set normalisation (``mean_energy``, ``conv_energy``, ``conv_length``, optional
+``conv_charge``; Mode::setupNormalization) as n2p2's nnp-predict applies it: the structure is
+converted to normalised units (positions × conv_length, total charge × conv_charge, energies
+(E − N · mean_energy) × conv_energy; Structure::toNormalizedUnits), every model quantity in
+``input.nn`` and the hardness files is physical and converted with it (symmetry-function and
+screening radii, ``fixed_gausswidth``, hardness, 4πε, the Kolafa-Perram precision and fixed
+real cutoff; Mode::setupElectrostatics), the χ network's output is physical
+(``normalized("negativity", chi)`` after the network, Mode::calculateAtomicNeuralNetworks),
+and the results are converted back (Prediction::predict). All of that is the physical model
+unchanged except for two things, which is all this reader applies:
+
+- E = Σ_i NN^s_i / conv_energy + N · mean_energy + offsets + E_elec: the short-range output
+  scale is (energy unit) / conv_energy and mean_energy becomes part of every atom's offset;
+- the short-range network's charge input is the normalised charge q · conv_charge (folded
+  into the first-layer weights of that input).
+
+The Ewald parameters come out physically the same: Jackson-Catlow's are lengths of the
+normalised cell; Kolafa-Perram leaves the maximum charge unconverted but also omits
+conv_charge² from its 4πε (EwaldSetup::toNormalizedUnits), and the two cancel. The writer
+emits the equivalent un-normalised files (scales folded into the weights and offsets).
 """
 
 from __future__ import annotations
@@ -39,7 +60,7 @@ from ...data.n2p2_model import (N2p2Settings, n2p2_generation, network_architect
                                 read_input_nn, read_weights, weights_file_name, write_hardness, write_scaling,
                                 write_weights)
 from ...electrostatics import COULOMB
-from ..hdnnp.n2p2 import _input_nn_lines, _read_scaling, _species, _symmetry_functions
+from ..hdnnp.n2p2 import _input_nn_lines, _normalisation, _read_scaling, _species, _symmetry_functions
 from ..network import ACTIVATIONS, MAX_PARAMETER, AtomicNetwork
 from ..potential import MAX_ENERGY_PER_ATOM
 from .potential4g import HDNNP4G
@@ -69,13 +90,12 @@ def read_n2p2_4g_model(directory: str | os.PathLike, *, length_unit: str = "angs
     if n2p2_generation(settings) != 4:
         raise ModelFormatError("declares no 'nnp_generation 4'; read 2G models with the hdnnp "
                                "family", path=settings.path)
-    present = [k for k in _NORMALISATION if settings.has(k)]
-    if present:
-        raise settings.error(present[0], "data-set normalisation (mean_energy, conv_energy, "
-                             "conv_length) is not read for 4G models; export the model without it")
+    normalisation = _normalisation_4g(settings, E)
+    mean_energy, conv_energy, _, conv_charge = normalisation or (0.0, 1.0, 1.0, 1.0)
     _check_coulomb_constant(settings, L, E, length_unit, energy_unit)
     species = _species(settings)
-    atom_energies = _atom_energies(settings, species, E)
+    # n2p2 adds N · mean_energy to every structure's energy: the same as a per-atom offset
+    atom_energies = {s: e + mean_energy * E for s, e in _atom_energies(settings, species, E).items()}
     sfs = _symmetry_functions(settings, species, L)
     scaling = _read_scaling(directory / "scaling.data", settings, sfs)
     chi_nets, short_nets, hardness = {}, {}, {}
@@ -84,8 +104,9 @@ def read_n2p2_4g_model(directory: str | os.PathLike, *, length_unit: str = "angs
         z = atomic_numbers[s]
         chi_nets[s] = _network(directory / weights_file_name(z, "weightse"), settings, s, n_sf,
                                "electrostatic", "symmetry functions")
-        short_nets[s] = _network(directory / weights_file_name(z), settings, s, n_sf + 1, "short",
-                                 "inputs (symmetry functions and the charge)")
+        short_nets[s] = _charge_input_scaled(
+            _network(directory / weights_file_name(z), settings, s, n_sf + 1, "short",
+                     "inputs (symmetry functions and the charge)"), conv_charge)
         hardness[s] = read_hardness(directory / weights_file_name(z, "hardness"), s,
                                     low=-MAX_HARDNESS / E, high=MAX_HARDNESS / E) * E
     electrostatics = ElectrostaticSettings(_widths(settings, species, L), _screening(settings, L),
@@ -93,8 +114,37 @@ def read_n2p2_4g_model(directory: str | os.PathLike, *, length_unit: str = "angs
                                            convention="n2p2")
     metadata = {"source": "n2p2", "directory": os.fspath(directory.resolve()),
                 "n2p2_units": {"length": length_unit, "energy": energy_unit}}
-    return HDNNP4G(sfs, scaling, chi_nets, short_nets, hardness, electrostatics, output_scale=E,
-                   chi_scale=E, atom_energies=atom_energies, metadata=metadata)
+    if normalisation:
+        metadata["n2p2_normalisation"] = dict(zip(_NORMALISATION, normalisation))
+    return HDNNP4G(sfs, scaling, chi_nets, short_nets, hardness, electrostatics,
+                   output_scale=E / conv_energy, chi_scale=E, atom_energies=atom_energies,
+                   metadata=metadata)
+
+
+def _normalisation_4g(settings: N2p2Settings, E: float) -> tuple[float, float, float, float] | None:
+    """(mean_energy, conv_energy, conv_length, conv_charge) as written, or None without
+    data-set normalisation. Like n2p2 (Mode::setupNormalization): the first three together
+    or none, ``conv_charge`` optional (default 1) but never alone."""
+    base = _normalisation(settings, E)
+    if base is None:
+        if settings.has("conv_charge"):
+            raise settings.error("conv_charge", "data-set normalisation needs mean_energy, conv_energy "
+                                 "and conv_length as well (n2p2 refuses conv_charge alone)")
+        return None
+    conv_charge = settings.bounded("conv_charge", 1e-6, 1e6) if settings.has("conv_charge") else 1.0
+    return (*base, conv_charge)
+
+
+def _charge_input_scaled(net: AtomicNetwork, conv_charge: float) -> AtomicNetwork:
+    """The short-range network with its charge input (the last) in e: n2p2 feeds it the
+    normalised charge q · conv_charge, so the charge column of the first layer's weights is
+    multiplied by conv_charge (exact: the input enters the layer linearly, also with
+    ``normalize_nodes``)."""
+    if conv_charge == 1.0:
+        return net
+    weights = [w.copy() for w in net.weights]
+    weights[0][:, -1] *= conv_charge
+    return AtomicNetwork(weights, [b.copy() for b in net.biases], net.activations, net.normalize)
 
 
 def _atom_energies(settings: N2p2Settings, species: tuple[str, ...], E: float) -> dict[str, float]:
