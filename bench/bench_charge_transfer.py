@@ -15,7 +15,7 @@ training frames held out for early stopping (``--patience``); the test frames ar
 for the report. 4G: stage 1 (χ networks + hardness, σ_Q = 0.01 e), then stage 2 on it.
 
     OMP_NUM_THREADS=1 PYTHONPATH=src python bench/bench_charge_transfer.py \
-        [--epochs1 40] [--epochs2 80] [--patience 10] [--png bench/results/charge_transfer.png]
+        [--epochs1 40] [--epochs2 80] [--patience 10] [--png docs/img/charge_transfer_2g_4g.png]
 
 Reports test RMSEs by total charge and by structure (C10H2 / C10H3+), force errors by the
 position of the carbon atom along the chain (counted from the CH2 end of the charged chains),
@@ -179,7 +179,7 @@ def main() -> None:
     p.add_argument("--epochs2", type=int, default=80, help="4G stage-2 and 2G epochs (at most)")
     p.add_argument("--patience", type=int, default=10)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--png", default=str(Path(__file__).resolve().parent / "results" / "charge_transfer.png"))
+    p.add_argument("--png", default=str(Path(__file__).resolve().parents[1] / "docs" / "img" / "charge_transfer_2g_4g.png"))
     args = p.parse_args()
     torch.set_num_threads(1)
     root = ROOT if ROOT.is_dir() else Path("/work/shared/data/n2p2/Carbon_chain_4G")
@@ -322,7 +322,7 @@ def plot(path, test, res2, res4, alike) -> None:
     dist = np.array([r["d"] for r in alike])
     d.scatter(dist, [1000 * r["dq_ref"] for r in alike], s=14, c="k", label="reference")
     d.scatter(dist, [1000 * r["dq4"] for r in alike], s=14, c="tab:green", marker="s", label="4G")
-    d.axhline(0, c="tab:orange", lw=2, label="local model (2G/3G environment) at distance 0")
+    d.axhline(0, c="tab:orange", lw=2, label="purely local model (no total-charge input): 0 at distance 0")
     d.set_xscale("log")
     d.set_xlabel("descriptor distance to the nearest neutral-chain atom")
     d.set_ylabel("q(C10H3+ far end) − q(C10H2 look-alike) (me)")
