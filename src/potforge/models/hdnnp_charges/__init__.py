@@ -5,7 +5,10 @@ electrostatics of :mod:`potforge.electrostatics` and short-range networks.
 
 Modules: the shared parts (:mod:`.base`, :mod:`.settings`), the Potentials
 (:mod:`.potential4g`, :mod:`.potential3g`), n2p2's 4G files (:mod:`.n2p2`; n2p2 has no 3G
-format, so 3G has no n2p2 exporter) and the contract examples (:mod:`.example`).
+format, so 3G has no n2p2 exporter), the contract examples (:mod:`.example`) and training:
+the trainable forms of both stages (:mod:`.trainable4g`, :mod:`.trainable4g_short`,
+:mod:`.trainable3g`), their configs and builders (:mod:`.config`, :mod:`.build4g`,
+:mod:`.build3g`; 4G also from an n2p2 training folder, :mod:`.train_n2p2`).
 """
 
 from ...data.n2p2_model import is_n2p2_4g_model
@@ -27,4 +30,6 @@ register_family(ModelFamily(
 register_family(ModelFamily(
     kind="hdnnp-3g",
     summary="3G HDNNP: charges from atomic charge networks, Ewald electrostatics, short-range networks",
-    potential_ref=f"{_HERE}.potential3g:HDNNP3G", example_ref=f"{_HERE}.example:example_3g"))
+    potential_ref=f"{_HERE}.potential3g:HDNNP3G", example_ref=f"{_HERE}.example:example_3g",
+    config_ref=f"{_HERE}.config:HDNNP3GConfig", build_ref=f"{_HERE}.build3g:build_hdnnp3g",
+    rebuild_ref=f"{_HERE}.build3g:rebuild_hdnnp3g"))

@@ -16,6 +16,16 @@ short-range networks are zero (charges and electrostatic energy only);
 electrostatics) or an n2p2 folder's ``weightse``/``hardness`` files (n2p2's stage 1;
 default: the ``n2p2`` folder's own). ``pretrained: true`` starts stage 1 from the folder's
 ``weightse``/``hardness`` instead of random weights.
+
+Without ``n2p2``, both stages come from potforge's own settings (symmetry-function preset,
+networks, Gaussian widths, screening, Ewald precision, initial hardness; :mod:`.config`)::
+
+    model: {kind: hdnnp-4g, stage: 1, symmetry_functions: {preset: {cutoff: 4.2}},
+            electronegativity_network: {hidden: [15, 15]}, hardness: 10, screening: [2.5, 4.2]}
+    model: {kind: hdnnp-4g, stage: 2, electronegativity_from: run1/model, network: {hidden: [15, 15]}}
+
+(``network``, the short-range networks, applies only without ``n2p2``: an n2p2 folder's
+``input.nn`` states them.)
 """
 
 from __future__ import annotations
@@ -29,14 +39,18 @@ from ...core.config import doc
 from ...core.errors import ConfigError
 from ...core.lazy import torch
 from ..building import BuildContext, reference_energies
+from ..hdnnp.config import NetworkConfig
 from ..potential import saved_part
+from .config import (ChargeModelConfig, descriptors_from_config, electrostatics_from_config, initial_hardness,
+                     load_stage1, network_spec, set_remainder_offsets)
 
 __all__ = ["HDNNP4GConfig", "build_hdnnp4g", "rebuild_hdnnp4g"]
 
 
 @dataclass(frozen=True)
-class HDNNP4GConfig:
-    n2p2: str = field(default="", metadata=doc("n2p2 4G training folder (input.nn, scaling.data)"))
+class HDNNP4GConfig(ChargeModelConfig):
+    n2p2: str = field(default="", metadata=doc(
+        "n2p2 4G training folder (input.nn, scaling.data); empty: potforge's own settings (.config)"))
     stage: Literal[1, 2] = field(default=1, metadata=doc(
         "1: χ networks + hardness; 2: short-range networks"))
     length_unit: str = field(default="angstrom", metadata=doc("length unit of the n2p2 files"))
@@ -45,16 +59,27 @@ class HDNNP4GConfig:
         "stage 1: start from the folder's weightse/hardness files"))
     electronegativity_from: str | None = field(default=None, metadata=doc(
         "stage 2: a saved stage-1 (hdnnp-4g) model, or an n2p2 folder with weightse/hardness"))
-    output_scale: float | None = field(default=None, metadata=doc(
-        "stage 2: energy of one network output unit (default: std of the per-atom energy residuals)",
-        unit="energy"))
-    init: Literal["glorot", "uniform"] = "glorot"
+    electronegativity_network: NetworkConfig = field(default_factory=lambda: NetworkConfig((15, 15)),
+                                                     metadata=doc("stage 1 without n2p2: the χ networks"))
+    hardness: float | dict[str, float] | None = field(default=None, metadata=doc(
+        "stage 1 without n2p2: initial hardness J, eV/e², one number or per element (default 10)"))
 
     def check(self, key: str) -> None:
-        if not self.n2p2:
-            raise ConfigError(f"{key}.n2p2: give the n2p2 4G training folder (input.nn, scaling.data)")
+        self.check_own(key)
         if self.stage == 1 and self.electronegativity_from is not None:
             raise ConfigError(f"{key}.electronegativity_from: only stage 2 takes a stage-1 model")
+        own = self.stage1_fields_given() + (["hardness"] if self.hardness is not None else [])
+        if self.n2p2 and own:
+            raise ConfigError(f"{key}.{own[0]}: the n2p2 folder's input.nn states it; remove it or "
+                              f"{key}.n2p2")
+        if not self.n2p2 and self.pretrained:
+            raise ConfigError(f"{key}.pretrained: starts from an n2p2 folder's weightse/hardness; give {key}.n2p2")
+        if not self.n2p2 and self.stage == 2:
+            if not self.electronegativity_from:
+                raise ConfigError(f"{key}.electronegativity_from: stage 2 without an n2p2 folder needs "
+                                  "the saved stage-1 model (a directory)")
+            if own:
+                raise ConfigError(f"{key}.{own[0]}: stage 2 takes it from the stage-1 model; remove it")
 
 
 def _stage1_source(ctx: BuildContext, mc: HDNNP4GConfig, units: dict):
@@ -80,6 +105,8 @@ def build_hdnnp4g(ctx: BuildContext) -> tuple[Any, dict[str, Any]]:
     from .trainable4g_short import TrainableHDNNP4G, _scaled
 
     mc: HDNNP4GConfig = ctx.model
+    if not mc.n2p2:
+        return _build_own(ctx)
     folder = ctx.path(mc.n2p2)
     units = dict(length_unit=mc.length_unit, energy_unit=mc.energy_unit)
     generator = torch.Generator().manual_seed(int(ctx.seed))
@@ -112,6 +139,39 @@ def build_hdnnp4g(ctx: BuildContext) -> tuple[Any, dict[str, Any]]:
     model.mean_energy = float(np.mean(residuals)) if residuals else 0.0
     ctx.log(f"4G stage 2: short-range networks {model.layout.n_parameters} parameters; output scale "
             f"{model.output_scale:.4g} eV")
+    return model, {"stage": 2, "element_energies_ev": ref, "output_scale_ev": model.output_scale}
+
+
+def _build_own(ctx: BuildContext) -> tuple[Any, dict[str, Any]]:
+    """Either stage from potforge's own settings (:mod:`.config`): stage 1 on the configured
+    symmetry functions, stage 2 on a saved stage-1 model's functions, χ networks and J."""
+    from .trainable4g import TrainableHDNNP4GCharges
+    from .trainable4g_short import TrainableHDNNP4G, _scaled
+
+    mc: HDNNP4GConfig = ctx.model
+    generator = torch.Generator().manual_seed(int(ctx.seed))
+    if mc.stage == 1:
+        facts: dict[str, Any] = {"stage": 1}
+        species, sfs, scaling = descriptors_from_config(mc, ctx, facts)
+        electrostatics = electrostatics_from_config(mc, species)
+        hidden, acts, normalize = network_spec(mc.electronegativity_network, species)
+        model = TrainableHDNNP4GCharges(sfs, scaling, hidden, acts, gaussian_width=dict(electrostatics.widths),
+                                        hardness=initial_hardness(mc.hardness, species), normalize=normalize,
+                                        n_threads=ctx.threads, electrostatics=electrostatics)
+        model.initialize(generator, mc.init)
+        ctx.log(f"4G stage 1: χ networks {model.layout.n_parameters} parameters + hardness; Gaussian "
+                "widths " + ", ".join(f"{s} {w:.3f} Å" for s, w in electrostatics.widths.items()))
+        facts["gaussian_width_angstrom"] = dict(electrostatics.widths)
+        return model, facts
+    pot = load_stage1(ctx, mc.electronegativity_from, "hdnnp-4g", "model.electronegativity_from")
+    hidden, acts, normalize = network_spec(mc.network, pot.species)
+    chi = {s: _scaled(pot.electronegativity_networks[s], pot.chi_scale) for s in pot.species}
+    model = TrainableHDNNP4G(pot.symmetry_functions, pot.scaling, hidden, acts, chi, pot.hardness,
+                             pot.electrostatics, normalize=normalize, n_threads=ctx.threads)
+    model.initialize(generator, mc.init)
+    ref = set_remainder_offsets(model, pot, ctx.train, mc.output_scale)
+    ctx.log(f"4G stage 2: short-range networks {model.layout.n_parameters} parameters; output scale "
+            f"{model.output_scale:.4g} eV (offsets fitted to E_ref − E_elec)")
     return model, {"stage": 2, "element_energies_ev": ref, "output_scale_ev": model.output_scale}
 
 
