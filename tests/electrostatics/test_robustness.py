@@ -42,3 +42,31 @@ def test_cg_zero_right_hand_side_returns_zero():
     c = GaussianCoulomb(pos, cell, True, np.full(n, 1.1), method="ewald")
     lam, nu = solve_adjoint(c, np.full(n, 8.0), np.zeros(n), solver="cg", max_iter=1)
     assert float(lam.abs().max()) == 0.0 and float(nu) == 0.0
+
+
+@pytest.mark.parametrize("prec", [(0.5, 0.36, None), (1e-5, 1e-6, None), (1e-5, 0.36, 0.01)])
+def test_meaningless_ewald_parameters_are_refused(prec):
+    # ewald_prec 0.5 0.36: η = 160 Å, real cutoff 0.001 Å, no k vectors (Coulomb sum dropped)
+    with pytest.raises(ConfigError, match="real-space cutoff") as err:
+        ewald_parameters(np.eye(3) * 10.0, 30, precision=prec[0], method=1, max_charge=prec[1],
+                         real_cutoff=prec[2], length_unit=0.529177, energy_unit=27.2114)
+    assert "\n" not in str(err.value)
+
+
+def test_huge_kspace_is_refused_before_allocating():
+    # ewald_prec 1e-5 0.36 1.0 (Bohr): ~1e6 k vectors × N atoms used to be an OOM kill
+    p = ewald_parameters(np.eye(3) * 30.0, 2000, precision=1e-5, method=1, max_charge=0.36,
+                         real_cutoff=1.0, length_unit=0.529177, energy_unit=27.2114)
+    pos = np.random.default_rng(1).uniform(0, 30, (2000, 3))
+    c = GaussianCoulomb(pos, np.eye(3) * 30.0, True, None, ewald=p, method="ewald")
+    with pytest.raises(ConfigError, match="k vectors.*GiB") as err:
+        c.matvec(np.ones(2000))
+    assert "\n" not in str(err.value)
+    with pytest.raises(ConfigError, match="k-vector search"):
+        from potforge.electrostatics import kvectors
+        kvectors(np.eye(3) * 30.0, 200.0)
+
+
+def test_empty_periodic_structure_is_a_structure_error():
+    with pytest.raises(StructureError):
+        ewald_parameters(np.eye(3) * 10.0, 0, precision=1e-6, method=0)

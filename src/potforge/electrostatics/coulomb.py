@@ -37,7 +37,7 @@ import numpy as np
 from ..core.errors import ConfigError, StructureError
 from ..core.lazy import torch
 from ..core.neighbors import neighbor_list
-from .ewald import COULOMB, EwaldParameters, ewald_parameters, kvectors
+from .ewald import COULOMB, EwaldParameters, check_memory, ewald_parameters, kvector_count, kvectors
 from .screening import Screening
 
 __all__ = ["GaussianCoulomb", "DEFAULT_PRECISION"]
@@ -180,6 +180,10 @@ class GaussianCoulomb:
         """
         pos_np = self.positions.detach().cpu().numpy()
         cell_np = self.cell.detach().cpu().numpy()
+        # ~ N² (4π/3) rc³ / V pairs (plus the self images), ~100 bytes each with the graph
+        pairs = self.n_atoms * (self.n_atoms * 4 * math.pi / 3 * cutoff ** 3 / float(self.volume.detach()) + 1)
+        check_memory(100 * pairs, f"{pairs:.3g} real-space pairs within {cutoff:.4g} Å",
+                     "use a shorter real-space cutoff (a coarser Ewald precision or a smaller fixed cutoff)")
         nl = neighbor_list(pos_np, cell_np, True, cutoff)
         ci, cj = nl.centers, nl.neighbors
         if nl.n_pairs and float(nl.distances.min()) == 0.0:
@@ -241,7 +245,12 @@ class GaussianCoulomb:
         return self._kspace
 
     def _kvector_terms(self):
-        m = kvectors(self.cell.detach().cpu().numpy(), self.split.kspace_cutoff)
+        cell = self.cell.detach().cpu().numpy()
+        count = kvector_count(cell, self.split.kspace_cutoff)
+        # cos, sin and the phases (with their graph) of every atom and k vector
+        check_memory(4 * 8 * self.n_atoms * count, f"{count:.3g} k vectors × {self.n_atoms} atoms",
+                     "use a larger real-space cutoff, a coarser Ewald precision or method 'pme'")
+        m = kvectors(cell, self.split.kspace_cutoff)
         recip = 2 * math.pi * torch.linalg.inv(self.cell).T
         k = torch.as_tensor(m, dtype=torch.float64) @ recip
         k2 = (k * k).sum(-1)
