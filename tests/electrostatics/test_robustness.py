@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
-
-from potforge.core.errors import ConfigError, PotforgeError, StructureError
+from potforge.core.errors import ConfigError, StructureError
 from potforge.electrostatics import GaussianCoulomb, ewald_parameters, solve_adjoint, solve_qeq
 
 
@@ -70,3 +68,20 @@ def test_huge_kspace_is_refused_before_allocating():
 def test_empty_periodic_structure_is_a_structure_error():
     with pytest.raises(StructureError):
         ewald_parameters(np.eye(3) * 10.0, 0, precision=1e-6, method=0)
+
+
+def test_auto_method_follows_cost_not_atom_count():
+    # 2160 atoms in a 150 Å vacuum box: PME's mesh follows the volume (216³ points, 88 s);
+    # Ewald needs a few thousand k vectors
+    rng = np.random.default_rng(2)
+    n = 2160
+    pos = rng.uniform(0, 25, (n, 3))
+    vacuum = GaussianCoulomb(pos, np.eye(3) * 150.0, True, np.full(n, 1.0))
+    assert vacuum.method == "ewald"
+    dense = GaussianCoulomb(pos, np.eye(3) * 28.0, True, np.full(n, 1.0))
+    assert dense.method == "pme"
+    # an explicit PME on a huge mesh is refused with the estimate, not allocated
+    huge = GaussianCoulomb(pos, np.eye(3) * 3000.0, True, np.full(n, 1.0), method="pme")
+    with pytest.raises(ConfigError, match="PME mesh .* GiB") as err:
+        huge.matvec(np.ones(n))
+    assert "\n" not in str(err.value)

@@ -77,7 +77,8 @@ class GaussianCoulomb:
     method : "auto", "dense", "ewald" or "pme"
         How :meth:`matvec` works: "dense" multiplies by :meth:`matrix`; "ewald" is matrix-free
         (real-space pairs and k vectors); "pme" uses particle-mesh Ewald (periodic only).
-        "auto": dense for open boundaries, Ewald for small periodic cells, PME for large ones.
+        "auto": open boundaries dense (matrix-free in chunks for many atoms); periodic cells
+        Ewald or PME, whichever one product is estimated to cost less (:mod:`.cost`).
     convention : "physical" or "n2p2"
         See the module docstring (neutralising background, screening self images, the range of
         the real-space sum).
@@ -147,9 +148,9 @@ class GaussianCoulomb:
                 raise ConfigError("electrostatics method 'pme' needs a periodic cell")
             return "dense"
         if method == "auto":
-            from .pme import PME_MIN_ATOMS
+            from .cost import choose_periodic_method
 
-            return "pme" if self.n_atoms >= PME_MIN_ATOMS else "ewald"
+            return choose_periodic_method(self)
         return method
 
     def _n2p2_ranges(self, real_ranges):
