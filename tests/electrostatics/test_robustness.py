@@ -85,3 +85,41 @@ def test_auto_method_follows_cost_not_atom_count():
     with pytest.raises(ConfigError, match="PME mesh .* GiB") as err:
         huge.matvec(np.ones(n))
     assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("gaussian", [True, False])
+def test_open_direct_sum_in_blocks_matches_dense(monkeypatch, gaussian):
+    import torch
+
+    from potforge.electrostatics import Screening, open_boundary
+
+    monkeypatch.setattr(open_boundary, "_BLOCK_BYTES", 80 * 150 * 37)  # 37 rows per block
+    rng = np.random.default_rng(3)
+    n = 150
+    pos0 = rng.uniform(0, 14, (n, 3))
+    sig = np.full(n, 0.9) + 0.2 * rng.random(n) if gaussian else None
+    q0 = rng.normal(size=n)
+    scr = Screening(2.0, 5.0) if gaussian else None
+    results = []
+    for method in ("dense", "ewald"):
+        pos = torch.tensor(pos0, requires_grad=True)
+        c = GaussianCoulomb(pos, None, False, sig, method=method, screening=scr)
+        assert c.method == {"dense": "dense", "ewald": "direct"}[method]
+        q = torch.tensor(q0, requires_grad=True)
+        e = c.energy(q)
+        gp, gq = torch.autograd.grad(e, (pos, q))
+        ax = c.matvec(torch.tensor(np.stack([q0, q0 ** 2], 1)))
+        qs, _ = solve_qeq(c, np.linspace(-1, 1, n), np.full(n, 9.0), 1.0, solver="cg")
+        results.append([float(e.detach()), gp.numpy(), gq.numpy(), ax.detach().numpy(), qs.detach().numpy()])
+    for a, b, tol in zip(*results, [1e-10] * 4 + [1e-7]):  # CG charges: to the CG tolerance
+        assert np.abs(np.asarray(a) - b).max() <= tol * np.abs(a).max()
+
+
+def test_open_auto_is_matrix_free_for_many_atoms():
+    n = 2500
+    pos = np.random.default_rng(4).uniform(0, 60, (n, 3))
+    c = GaussianCoulomb(pos, None, False, np.full(n, 1.0))
+    assert c.method == "direct"
+    x = np.random.default_rng(5).normal(size=n)
+    ref = GaussianCoulomb(pos[:, :], None, False, np.full(n, 1.0), method="dense").matvec(x)
+    assert np.allclose(c.matvec(x).numpy(), ref.numpy(), rtol=1e-12, atol=1e-12)

@@ -76,7 +76,8 @@ class GaussianCoulomb:
         :meth:`energy` (A itself is not screened, as in n2p2).
     method : "auto", "dense", "ewald" or "pme"
         How :meth:`matvec` works: "dense" multiplies by :meth:`matrix`; "ewald" is matrix-free
-        (real-space pairs and k vectors); "pme" uses particle-mesh Ewald (periodic only).
+        (real-space pairs and k vectors; open boundaries: the direct sum in row blocks,
+        :mod:`.open_boundary`, method "direct"); "pme" uses particle-mesh Ewald (periodic only).
         "auto": open boundaries dense (matrix-free in chunks for many atoms); periodic cells
         Ewald or PME, whichever one product is estimated to cost less (:mod:`.cost`).
     convention : "physical" or "n2p2"
@@ -146,6 +147,11 @@ class GaussianCoulomb:
         if not self.periodic:
             if method == "pme":
                 raise ConfigError("electrostatics method 'pme' needs a periodic cell")
+            from .open_boundary import OPEN_DENSE_MAX_ATOMS
+
+            # "ewald" (matrix-free) means the direct sum in row blocks for open boundaries
+            if method == "ewald" or (method == "auto" and self.n_atoms > OPEN_DENSE_MAX_ATOMS):
+                return "direct"
             return "dense"
         if method == "auto":
             from .cost import choose_periodic_method
@@ -324,6 +330,9 @@ class GaussianCoulomb:
 
     def _open_matrix(self):
         n = self.n_atoms
+        # pair vectors, distances and the matrix with their graph: ~6 tables of N² float64
+        check_memory(6 * 8 * 3 * n * n, f"the dense {n}×{n} Coulomb matrix of an open cluster",
+                     "use the CG solver (solver 'auto' or 'cg'), which never forms the matrix")
         pos = self.positions
         d = pos[:, None, :] - pos[None, :, :]
         eye = torch.eye(n, dtype=torch.bool)
@@ -365,6 +374,10 @@ class GaussianCoulomb:
             from .pme import pme_matvec
 
             return pme_matvec(self, x)
+        if self.method == "direct":
+            from .open_boundary import open_matvec
+
+            return open_matvec(self, x)
         return self._ewald_matvec(x)
 
     def _ewald_matvec(self, x):
@@ -456,12 +469,11 @@ class GaussianCoulomb:
             i, j, r, si, sr = self._pairs(scr.outer)
             self_weight = 1.0 if self.convention == "n2p2" else 0.5
         else:
-            n = self.n_atoms
-            i, j = torch.triu_indices(n, n, 1)
+            from .open_boundary import open_screening_pairs
+
+            i, j = open_screening_pairs(self.positions, scr.outer)
             vec = self.positions[j] - self.positions[i]
-            r2 = (vec * vec).sum(-1)
-            keep = r2.detach() < scr.outer ** 2
-            i, j, r = i[keep], j[keep], torch.sqrt(r2[keep])
+            r = torch.sqrt((vec * vec).sum(-1))
             si, sr, self_weight = i[:0], r[:0], 0.0
         e = (q[i] * q[j] * self._erf_pair(r, i, j) * (scr.value(r) - 1.0)).sum()
         e = e + self_weight * (q[si] ** 2 * self._erf_pair(sr, si, si) * (scr.value(sr) - 1.0)).sum()
