@@ -115,13 +115,15 @@ def test_open_direct_sum_in_blocks_matches_dense(monkeypatch, gaussian):
         assert np.abs(np.asarray(a) - b).max() <= tol * np.abs(a).max()
 
 
-def test_open_auto_is_matrix_free_for_many_atoms():
+def test_open_auto_is_matrix_free_for_many_atoms(monkeypatch):
     from scipy.special import erf
 
+    from potforge.electrostatics import open_boundary
     from potforge.electrostatics.ewald import COULOMB
 
-    n = 2500
-    pos = np.random.default_rng(4).uniform(0, 60, (n, 3))
+    monkeypatch.setattr(open_boundary, "OPEN_DENSE_MAX_ATOMS", 1000)  # 4096 by default
+    n = 1500
+    pos = np.random.default_rng(4).uniform(0, 50, (n, 3))
     c = GaussianCoulomb(pos, None, False, np.full(n, 1.0))
     assert c.method == "direct" and c._dense is None
     x = np.random.default_rng(5).normal(size=n)

@@ -17,8 +17,9 @@ from .ewald import COULOMB
 
 __all__ = ["OPEN_DENSE_MAX_ATOMS", "OPEN_MAX_ATOMS", "open_matvec", "open_screening_pairs", "block_rows"]
 
-#: "auto" builds the dense matrix of an open cluster up to this many atoms, direct sums beyond
-OPEN_DENSE_MAX_ATOMS = 2000
+#: "auto" builds the dense matrix of an open cluster up to this many atoms (~0.8 GB with its
+#: graph, and faster than recomputing the pair terms in every CG product), direct sums beyond
+OPEN_DENSE_MAX_ATOMS = 4096
 #: beyond this many atoms one O(N²) product takes minutes: refused (use a periodic cell and PME)
 OPEN_MAX_ATOMS = 200_000
 #: bytes of the temporaries of one row block (≈ 10 float64 tables of block × N)
