@@ -4,7 +4,9 @@ A x = Σ_j A_ij x_j with A_ij = k_e erf(r_ij/√2γ_ij)/r_ij (1/r_ij for point c
 terms on the diagonal, computed for blocks of rows so that memory is O(N × block), not the
 O(N²) of the dense matrix (6144 atoms: 0.3 GB per N² table, ~2 GB with its graph), at the same
 O(N²) work. Products that carry gradients recompute each block in the backward pass
-(torch.utils.checkpoint) instead of storing N² intermediates.
+(torch.utils.checkpoint) instead of storing N² intermediates. Products without gradients (the
+many of a CG solve) multiply by the matrix without a graph where it takes at most
+:data:`_CACHE_BYTES` (8192 atoms; built block by block, once), by blocks beyond.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ OPEN_DENSE_MAX_ATOMS = 4096
 OPEN_MAX_ATOMS = 200_000
 #: bytes of the temporaries of one row block (≈ 10 float64 tables of block × N)
 _BLOCK_BYTES = 2 ** 27
+#: products without gradients (CG iterations) reuse the matrix without its graph up to this size
+_CACHE_BYTES = 2 ** 29
 _SQRT2 = math.sqrt(2.0)
 
 
@@ -32,10 +36,19 @@ def block_rows(n: int) -> int:
     return max(1, min(n, _BLOCK_BYTES // (80 * max(n, 1))))
 
 
+def _r2(positions, start: int, stop: int):
+    """Squared distances of rows start..stop-1 to all atoms (block, N), component by component
+    (a sum over a trailing axis of length 3 is several times slower)."""
+    r2 = None
+    for a in range(3):
+        d = positions[start:stop, a, None] - positions[None, :, a]
+        r2 = d * d if r2 is None else r2 + d * d
+    return r2
+
+
 def _block(start: int, stop: int, positions, sigma, x):
     """Off-diagonal rows start..stop-1 of A x without k_e (x (N, k))."""
-    d = positions[start:stop, None, :] - positions[None, :, :]
-    r2 = (d * d).sum(-1)
+    r2 = _r2(positions, start, stop)
     rows = torch.arange(start, stop)
     own = torch.zeros_like(r2, dtype=torch.bool)
     own[torch.arange(stop - start), rows] = True
@@ -55,8 +68,7 @@ def _check_distinct(positions) -> None:
         step = block_rows(n)
         for start in range(0, n, step):
             stop = min(n, start + step)
-            d = positions[start:stop, None, :] - positions[None, :, :]
-            r2 = (d * d).sum(-1)
+            r2 = _r2(positions, start, stop)
             r2[torch.arange(stop - start), torch.arange(start, stop)] = 1.0
             if bool((r2 == 0).any()):
                 k = int(torch.nonzero(r2 == 0)[0, 0]) + start
@@ -76,6 +88,16 @@ def open_matvec(coulomb, x):
     step = block_rows(n)
     pos, sigma = coulomb.positions, coulomb.sigma
     graph = coulomb._needs_graph(x)
+    if not graph and 8.0 * n * n <= _CACHE_BYTES:  # CG products: the matrix without a graph, once
+        if getattr(coulomb, "_open_cache", None) is None:
+            with torch.no_grad():
+                eye = torch.eye(n, dtype=torch.float64)
+                sig = None if sigma is None else sigma.detach()
+                coulomb._open_cache = torch.cat([_block(s, min(n, s + step), pos.detach(), sig, eye)
+                                                 for s in range(0, n, step)])
+        out = COULOMB * (coulomb._open_cache @ x2.detach())
+        out = out + coulomb.diagonal().detach()[:, None] * x2.detach()
+        return out[:, 0] if x.dim() == 1 else out
     parts = []
     for start in range(0, n, step):
         stop = min(n, start + step)
@@ -101,8 +123,7 @@ def open_screening_pairs(positions, outer: float):
         pos = positions.detach()
         for start in range(0, n, step):
             stop = min(n, start + step)
-            d = pos[start:stop, None, :] - pos[None, :, :]
-            r2 = (d * d).sum(-1)
+            r2 = _r2(pos, start, stop)
             rows = torch.arange(start, stop)[:, None]
             keep = (r2 < outer * outer) & (torch.arange(n)[None, :] > rows)
             bi, bj = torch.nonzero(keep, as_tuple=True)
