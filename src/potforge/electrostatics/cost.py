@@ -3,8 +3,9 @@
 ``method="auto"`` for periodic cells uses Ewald below
 :data:`~potforge.electrostatics.pme.PME_MIN_ATOMS` atoms (where it fits in memory) and from
 there on Ewald (real-space pairs + k vectors) or PME (real-space pairs + mesh), whichever
-product A x is estimated to cost less, not PME by the atom count alone: the mesh follows the volume, so a few thousand atoms in a mostly empty box need far
-fewer k vectors than mesh points. Where the cheapest method does not fit
+product A x is estimated to cost less, not PME by the atom count alone: the mesh follows the
+volume, so a few thousand atoms in a mostly empty box need far fewer k vectors than mesh points.
+Where the cheapest method does not fit
 :data:`~potforge.electrostatics.ewald.MEMORY_LIMIT`, one line says so with the estimates.
 The estimates are rough (a factor of a few); they only decide between orders of magnitude.
 """

@@ -188,7 +188,8 @@ class GaussianCoulomb:
         pos_np = self.positions.detach().cpu().numpy()
         cell_np = self.cell.detach().cpu().numpy()
         # ~ N² (4π/3) rc³ / V pairs (plus the self images), ~100 bytes each with the graph
-        pairs = self.n_atoms * (self.n_atoms * 4 * math.pi / 3 * cutoff ** 3 / float(self.volume.detach()) + 1)
+        density = self.n_atoms / float(self.volume.detach())
+        pairs = self.n_atoms * (density * 4 * math.pi / 3 * cutoff ** 3 + 1)
         check_memory(100 * pairs, f"{pairs:.3g} real-space pairs within {cutoff:.4g} Å",
                      "use a shorter real-space cutoff (a coarser Ewald precision or a smaller fixed cutoff)")
         nl = neighbor_list(pos_np, cell_np, True, cutoff)

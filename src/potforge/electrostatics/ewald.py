@@ -61,10 +61,11 @@ class EwaldParameters:
         # 0.001 Å, no k vectors): erfc(rc/√2η) and exp(-η²kc²/2) must be well below 1
         eta, rc, kc = self.eta, self.real_cutoff, self.kspace_cutoff
         if rc < MIN_REAL_CUTOFF or rc < eta or kc * eta < 1.0:
-            raise ConfigError(f"Ewald parameters η = {eta:.4g} Å, real-space cutoff {rc:.4g} Å, k-space "
-                              f"cutoff {kc:.4g} 1/Å leave out most of the Coulomb sum (expected a real-space "
-                              f"cutoff >= {MIN_REAL_CUTOFF} Å and >= η, k-space cutoff >= 1/η); use a "
-                              f"smaller ewald_prec precision (or a larger real-space cutoff / expected charge)")
+            raise ConfigError(f"Ewald parameters η = {eta:.4g} Å, real-space cutoff {rc:.4g} Å, "
+                              f"k-space cutoff {kc:.4g} 1/Å leave out most of the Coulomb sum (expected "
+                              f"a real-space cutoff >= {MIN_REAL_CUTOFF} Å and >= η, k-space cutoff >= "
+                              f"1/η); use a smaller ewald_prec precision (or a larger real-space cutoff "
+                              f"/ expected charge)")
 
 
 def _volume(cell) -> float:
@@ -221,8 +222,9 @@ def kvectors(cell: np.ndarray, kspace_cutoff: float) -> np.ndarray:
     spacing = 2 * math.pi / np.linalg.norm(cell, axis=1)
     n = [int(math.floor(kspace_cutoff / s)) + 1 for s in spacing]
     box = (n[0] + 1.0) * (2 * n[1] + 1.0) * (2 * n[2] + 1.0)
-    check_memory(box * 4 * 8, f"the k-vector search ({box:.3g} candidates for "
-                 f"{kvector_count(cell, kspace_cutoff):.3g} k vectors, k-space cutoff {kspace_cutoff:.4g} 1/Å)",
+    count = kvector_count(cell, kspace_cutoff)
+    check_memory(box * 4 * 8, f"the k-vector search ({box:.3g} candidates for {count:.3g} k vectors, "
+                 f"k-space cutoff {kspace_cutoff:.4g} 1/Å)",
                  "use a larger real-space cutoff or a coarser Ewald precision")
     r0 = np.arange(0, n[0] + 1)
     r1 = np.arange(-n[1], n[1] + 1)
