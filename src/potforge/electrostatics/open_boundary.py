@@ -48,6 +48,11 @@ def _r2(positions, start: int, stop: int):
 
 def _block(start: int, stop: int, positions, sigma, x):
     """Off-diagonal rows start..stop-1 of A x without k_e (x (N, k))."""
+    return _pair_block(start, stop, positions, sigma) @ x
+
+
+def _pair_block(start: int, stop: int, positions, sigma):
+    """Off-diagonal rows start..stop-1 of A without k_e (block, N)."""
     r2 = _r2(positions, start, stop)
     rows = torch.arange(start, stop)
     own = torch.zeros_like(r2, dtype=torch.bool)
@@ -58,8 +63,7 @@ def _block(start: int, stop: int, positions, sigma, x):
     else:
         s2 = sigma * sigma
         pair = torch.erf(r / (_SQRT2 * torch.sqrt(s2[start:stop, None] + s2[None, :]))) / r
-    pair = torch.where(own, torch.zeros_like(pair), pair)
-    return pair @ x
+    return torch.where(own, torch.zeros_like(pair), pair)
 
 
 def _check_distinct(positions) -> None:
@@ -91,10 +95,10 @@ def open_matvec(coulomb, x):
     if not graph and 8.0 * n * n <= _CACHE_BYTES:  # CG products: the matrix without a graph, once
         if getattr(coulomb, "_open_cache", None) is None:
             with torch.no_grad():
-                eye = torch.eye(n, dtype=torch.float64)
                 sig = None if sigma is None else sigma.detach()
-                coulomb._open_cache = torch.cat([_block(s, min(n, s + step), pos.detach(), sig, eye)
-                                                 for s in range(0, n, step)])
+                coulomb._open_cache = torch.empty(n, n, dtype=torch.float64)
+                for s in range(0, n, step):
+                    coulomb._open_cache[s:s + step] = _pair_block(s, min(n, s + step), pos.detach(), sig)
         out = COULOMB * (coulomb._open_cache @ x2.detach())
         out = out + coulomb.diagonal().detach()[:, None] * x2.detach()
         return out[:, 0] if x.dim() == 1 else out
