@@ -11,6 +11,7 @@ keeps a frame's ``total_charge`` label in ``atoms.info["total_charge"]``.
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -46,10 +47,12 @@ def total_charge(atoms: Atoms) -> float:
     else:
         value = float(np.sum(atoms.get_initial_charges())) if len(atoms) else 0.0
         where = "the sum of the initial charges"
-    try:
-        q = float(value)
-    except (TypeError, ValueError):
-        raise StructureError(f"{where} is {value!r}, expected a number (e)") from None
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value.item()
+    # a bool or a string is no charge (True would silently be 1 e)
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, np.floating, np.integer)):
+        raise StructureError(f"{where} is {value!r}, expected a number (e)")
+    q = float(value)
     if not (math.isfinite(q) and abs(q) <= MAX_CHARGE_PER_ATOM * max(1, len(atoms))):
         raise StructureError(f"{where} is {q!r}, expected a finite charge within ±"
                              f"{MAX_CHARGE_PER_ATOM:g} e per atom")
@@ -168,7 +171,7 @@ class ChargeHDNNPBase(Potential):
         check_min_distance(nl.distances, nl.centers, nl.neighbors, self.min_distance)
         G, _ = _native.symmetry_functions(self.kernel, idx.astype(np.int32),
                                           numbers.astype(np.float64), nl.offsets, nl.neighbors,
-                                          nl.vectors, nl.distances, False, max(self.n_threads, 1))
+                                          nl.vectors, nl.distances, False, self.n_threads)
         scaled = {}
         extrapolations = np.zeros(len(atoms), dtype=np.int32)
         for e, s in enumerate(self.species):
@@ -215,7 +218,7 @@ class ChargeHDNNPBase(Potential):
         return _native.symmetry_functions_backward(
             self.kernel, env.idx.astype(np.int32), env.numbers.astype(np.float64), nl.offsets,
             nl.neighbors, nl.vectors, nl.distances, np.ascontiguousarray(dE_dG, dtype=np.float64),
-            max(self.n_threads, 1))
+            self.n_threads)
 
     def _geometry(self, atoms: Atoms, want_strain: bool):
         """Positions and cell as float64 tensors that carry gradients: positions directly,
