@@ -50,3 +50,79 @@ def test_total_charge_accepts_numpy_numbers(ex4):
     for value in (np.float32(1.0), np.int64(1), np.array(1.0)):
         atoms.info["total_charge"] = value
         assert base.total_charge(atoms) == 1.0
+
+
+# -- saved models (model.json) ------------------------------------------------------------------
+def _mutated(tmp_path, model, edit):
+    import json
+
+    from potforge.models import load_potential
+
+    model.save(tmp_path / "m")
+    path = tmp_path / "m" / "model.json"
+    data = json.loads(path.read_text())
+    edit(data["model"])
+    path.write_text(json.dumps(data))
+    return lambda: load_potential(tmp_path / "m")
+
+
+def _set(*keys, value):
+    def edit(d):
+        for k in keys[:-1]:
+            d = d[k]
+        d[keys[-1]] = value
+    return edit
+
+
+@pytest.mark.parametrize("edit, match", [
+    (_set("generation", value=3), r"model\.generation: 3 .*expected 4"),
+    (_set("hardness_ev_per_e2", "H", value=-1.0), r"hardness_ev_per_e2\.H: .*positive"),
+    (_set("hardness_ev_per_e2", "O", value=0.0), r"hardness_ev_per_e2\.O: .*positive"),
+    (_set("hardness_ev_per_e2", "H", value="abc"), r"hardness_ev_per_e2\.H: 'abc'; expected a number"),
+    (_set("hardness_ev_per_e2", value=[1, 2]), r"hardness_ev_per_e2: list; expected a mapping"),
+    (_set("electrostatics", "screening_angstrom", value=[2.0, 6.0, "zz"]), r"unknown core function 'zz'"),
+    (_set("electrostatics", "screening_angstrom", value=["a", 6.0, "c"]), r"screening: inner 'a'"),
+    (_set("electrostatics", "screening_angstrom", value=[2.0]), r"screening_angstrom: \[2.0\]; expected"),
+    (_set("electrostatics", "ewald", "precision", value="1e-5"), r"ewald\.precision: '1e-5'; expected a number"),
+    (_set("electrostatics", "ewald", "precision", value=None), r"ewald\.precision: None; expected a number"),
+    (_set("electrostatics", "ewald", "max_charge", value="1"), r"ewald\.max_charge: '1'; expected a number"),
+    (_set("electrostatics", "ewald", "foo", value=1), r"ewald: unknown key 'foo'; expected method"),
+    (_set("electrostatics", "ewald", value=None), r"ewald: None; expected a mapping"),
+    (_set("electrostatics", value=None), r"electrostatics: None; expected a mapping"),
+    (_set("electrostatics", value=[]), r"electrostatics: \[\]; expected a mapping"),
+    (_set("electrostatics", "widths_angstrom", value=[1, 2]), r"widths_angstrom: \[1, 2\]; expected a mapping"),
+    (_set("electrostatics", "widths_angstrom", "H", value="x"), r"widths_angstrom\.H: 'x'; expected a number"),
+    (_set("electrostatics", "bogus", value=1), r"electrostatics: unknown key 'bogus'"),
+])
+def test_broken_saved_4g_models_are_refused_at_load_in_one_line(ex4, tmp_path, edit, match):
+    from potforge.core.errors import PotforgeError
+
+    load = _mutated(tmp_path, ex4.potential, edit)
+    with pytest.raises(PotforgeError, match=match) as err:
+        load()
+    assert "\n" not in str(err.value) and "model.json" in str(err.value)
+
+
+def test_saved_3g_model_with_another_generation_is_refused(tmp_path):
+    from potforge.core.errors import PotforgeError
+
+    load = _mutated(tmp_path, example_3g().potential, _set("generation", value=4))
+    with pytest.raises(PotforgeError, match=r"model\.generation: 4 .*expected 3"):
+        load()
+
+
+# -- predicted charges ----------------------------------------------------------------------------
+def test_absurd_predicted_charges_are_an_error_naming_the_atom(monkeypatch):
+    """A broken model (here: a huge charge scale) must not return garbage silently."""
+    for model, atoms in ((example_3g().potential, example_3g().cluster),):
+        model.charge_scale = 1e4
+        with pytest.raises(StructureError, match=r"atom \d+ \([A-Z][a-z]?\): predicted charge .* e, expected"):
+            model.predict(atoms)
+    ex = example_4g()
+    model = ex.potential
+    s = model.species[0]
+    model.hardness[s] = 1e-9  # nearly no restoring force: charges run away
+    model._hardness = np.array([model.hardness[t] for t in model.species])
+    model.chi_scale = 1e5
+    with pytest.raises(StructureError, match=r"atom \d+ .*predicted charge"):
+        model.predict(ex.cluster)

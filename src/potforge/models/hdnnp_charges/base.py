@@ -242,6 +242,17 @@ class ChargeHDNNPBase(Potential):
                                            method=_method(self.electrostatics.solver, len(atoms)),
                                            elements=[self.species[k] for k in env.idx])
 
+    def _check_charges(self, atoms: Atoms, q: np.ndarray) -> None:
+        """A StructureError naming the first atom whose charge is not finite or beyond
+        ±MAX_CHARGE_PER_ATOM e: a broken model (or a saddle-point charge equilibration) must
+        never hand back such charges, or energies built on them, silently."""
+        bad = np.flatnonzero(~(np.abs(q) <= MAX_CHARGE_PER_ATOM))
+        if bad.size:
+            i = int(bad[0])
+            raise StructureError(f"atom {i} ({atoms.get_chemical_symbols()[i]}): predicted charge {q[i]!r} e, "
+                                 f"expected within ±{MAX_CHARGE_PER_ATOM:g} e (the model does not describe "
+                                 "this structure)")
+
     def _stress(self, atoms: Atoms, strain_sf: np.ndarray, strain_elec) -> np.ndarray:
         total = strain_sf + (strain_elec.numpy() if strain_elec is not None else 0.0)
         s = 0.5 * (total + total.T) / atoms.get_volume()

@@ -107,8 +107,12 @@ def read_n2p2_4g_model(directory: str | os.PathLike, *, length_unit: str = "angs
         short_nets[s] = _charge_input_scaled(
             _network(directory / weights_file_name(z), settings, s, n_sf + 1, "short",
                      "inputs (symmetry functions and the charge)"), conv_charge)
-        hardness[s] = read_hardness(directory / weights_file_name(z, "hardness"), s,
-                                    low=-MAX_HARDNESS / E, high=MAX_HARDNESS / E) * E
+        path = directory / weights_file_name(z, "hardness")
+        hardness[s] = read_hardness(path, s, low=-MAX_HARDNESS / E, high=MAX_HARDNESS / E) * E
+        if hardness[s] <= 0:  # A + J may be indefinite: a saddle point, not charges
+            raise ModelFormatError(f"hardness of {s} is {hardness[s] / E!r}, expected a positive "
+                                   "number (J <= 0 makes the charge equilibration a saddle point)",
+                                   path=os.fspath(path))
     electrostatics = ElectrostaticSettings(_widths(settings, species, L), _screening(settings, L),
                                            _ewald(settings, length_unit, energy_unit),
                                            convention="n2p2", n2p2_cutoffs=sf_cutoffs(sfs))
