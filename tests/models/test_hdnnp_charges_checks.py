@@ -126,3 +126,39 @@ def test_absurd_predicted_charges_are_an_error_naming_the_atom(monkeypatch):
     model.chi_scale = 1e5
     with pytest.raises(StructureError, match=r"atom \d+ .*predicted charge"):
         model.predict(ex.cluster)
+
+
+# -- n2p2 export of a physical-convention model ----------------------------------------------------
+def test_n2p2_export_of_a_physical_convention_model_is_refused_unless_allowed(tmp_path, capsys):
+    import dataclasses
+    import warnings
+
+    from potforge.cli.main import main
+    from potforge.core.errors import ModelFormatError
+    from potforge.export import export_model, load_model
+    from potforge.models.hdnnp_charges.settings import EwaldSettings
+
+    ex = example_4g()
+    model = ex.potential
+    model.electrostatics = dataclasses.replace(model.electrostatics,
+                                               ewald=EwaldSettings("kolafa-perram", 1e-6, 1.0))
+    assert model.electrostatics.convention == "physical"
+    with pytest.raises(ModelFormatError, match="physical convention .*--allow-charged-difference") as err:
+        export_model(model, "n2p2", tmp_path / "refused")
+    assert "\n" not in str(err.value) and not (tmp_path / "refused").exists()
+    model.save(tmp_path / "m")
+    assert main(["export", str(tmp_path / "m"), "--format", "n2p2", "-o", str(tmp_path / "cli")]) == 2
+    assert "--allow-charged-difference" in capsys.readouterr().err
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        written = export_model(model, "n2p2", tmp_path / "allowed", allow_charged_difference=True)
+    assert "charged periodic cells" in written["note"] and len(caught) == 1
+    assert main(["export", str(tmp_path / "m"), "--format", "n2p2", "-o", str(tmp_path / "cli"),
+                 "--allow-charged-difference"]) == 0
+    assert "note:" in capsys.readouterr().out
+    # what the refusal protects: the re-read model (n2p2 convention) differs on a charged periodic cell
+    again = load_model(tmp_path / "allowed", length_unit="bohr", energy_unit="hartree")
+    assert again.electrostatics.convention == "n2p2"
+    atoms = ex.periodic.copy()
+    atoms.info["total_charge"] = 1.0
+    assert abs(again.predict(atoms).energy - model.predict(atoms).energy) > 1e-3
