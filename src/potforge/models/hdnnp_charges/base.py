@@ -253,10 +253,37 @@ class ChargeHDNNPBase(Potential):
                                  f"expected within ±{MAX_CHARGE_PER_ATOM:g} e (the model does not describe "
                                  "this structure)")
 
-    def _stress(self, atoms: Atoms, strain_sf: np.ndarray, strain_elec) -> np.ndarray:
+    def _stress(self, atoms: Atoms, strain_sf: np.ndarray, strain_elec, Q: float = 0.0) -> np.ndarray:
         total = strain_sf + (strain_elec.numpy() if strain_elec is not None else 0.0)
+        total = total + np.eye(3) * self._splitting_strain(atoms, Q)
         s = 0.5 * (total + total.T) / atoms.get_volume()
         return s[VOIGT_ROWS, VOIGT_COLS]
+
+    def _splitting_strain(self, atoms: Atoms, Q: float) -> float:
+        """dE/dε_aa (eV, the same for a = x, y, z) through the Ewald splitting η(V) of n2p2's
+        convention for a charged cell; 0 otherwise.
+
+        n2p2 has no neutralising background, so its energy is the physical one plus
+        π k_e Q² η² / V (minus η-free terms; :meth:`GaussianCoulomb._background_terms`), and η
+        is chosen from the volume per structure (:func:`potforge.electrostatics.ewald_parameters`).
+        The autograd strain treats η as a constant; the missing term is
+        ∂E/∂η · dη/dε_aa = (2π k_e Q² η / V) · dη/d ln V. The charges' response adds nothing:
+        ∂A/∂η ∝ 1 1ᵀ and the adjoint x sums to zero. dη/d ln V by central differences of
+        the parameter choice on an isotropically scaled cell (relative step 1e-5).
+        """
+        es = self.electrostatics
+        if es.convention != "n2p2" or Q == 0.0:
+            return 0.0
+        from ...electrostatics.ewald import COULOMB
+
+        cell = np.asarray(atoms.cell, dtype=np.float64)
+        sigma = float(max(es.widths.values()))
+        eta = es.ewald.parameters(cell, len(atoms), sigma).eta
+        h = 1e-5
+        up = es.ewald.parameters(cell * math.exp(h / 3), len(atoms), sigma).eta
+        down = es.ewald.parameters(cell * math.exp(-h / 3), len(atoms), sigma).eta
+        deta_dlnv = (up - down) / (2 * h)
+        return 2 * math.pi * COULOMB * Q * Q * eta / atoms.get_volume() * deta_dlnv
 
     # -- persistence helpers ------------------------------------------------------------------------
     def _common_dict(self) -> dict:

@@ -105,7 +105,7 @@ class HDNNP3G(ChargeHDNNPBase):
         grads = torch.autograd.grad(e_elec, inputs, allow_unused=True)
         prediction.forces = f_sf - (grads[0].numpy() if grads[0] is not None else 0.0)
         if want_stress:
-            prediction.stress = self._stress(atoms, strain_sf, grads[1])
+            prediction.stress = self._stress(atoms, strain_sf, grads[1], Q)
         if not forces:
             prediction.forces = None
         return prediction

@@ -144,7 +144,7 @@ class HDNNP4G(ChargeHDNNPBase):
         f_elec = grads[0]
         prediction.forces = f_sf - (f_elec.numpy() if f_elec is not None else 0.0)
         if want_stress:
-            prediction.stress = self._stress(atoms, strain_sf, grads[1])
+            prediction.stress = self._stress(atoms, strain_sf, grads[1], Q)
         if not forces:
             prediction.forces = None
         return prediction
