@@ -72,3 +72,21 @@ def test_stage1_learning_curve_and_cv_hold_charge_rmse(chains, tmp_path, monkeyp
     assert "charges " in lines[-2] and " me" in lines[-2]
     plots.cv_plot([{"value": 1.0, "charge_rmse_mean": point["charge_rmse_me_mean"],
                     "charge_rmse_std": point["charge_rmse_me_std"]}], "x", tmp_path / "cv.png")
+
+    # evaluate of the stage-1 (charges-only) model: a note, no energy/force errors, a charge panel
+    from potforge.data.io import read_frames
+    from potforge.models import load_potential
+    from potforge.validation.evaluate import charges_only, evaluate
+
+    pot = load_potential(tmp_path / "run")
+    assert charges_only(pot) and not charges_only(object())
+    frames = read_frames(chains["data"]["train"], **UNITS)[:3]
+    result = evaluate(pot, frames)
+    assert "charges-only" in result.note and result.to_dict()["note"] == result.note
+    assert math.isnan(result.metrics.energy_rmse_mev_per_atom) and result.reference_forces.size == 0
+    assert result.metrics.charge_rmse_me > 0
+    sizes = []
+    real_figure = plots._figure
+    monkeypatch.setattr(plots, "_figure", lambda n, *a, **k: sizes.append(n) or real_figure(n, *a, **k))
+    plots.parity_plots(result, tmp_path / "parity.png")
+    assert sizes == [1]  # the charge panel alone

@@ -73,3 +73,17 @@ def test_n2p2_folder_without_the_data_elements_is_refused(shared_data, tmp_path,
     with pytest.raises(ConfigError, match=r"^data\.train: holds C, which the n2p2 folder .* \(species H, O, "
                                           r"from its input\.nn\) does not know"):
         fit(training_config(raw), tmp_path / "out", log=lambda line: None)
+
+
+def test_pretrained_in_stage2_is_refused(shared_data):
+    root = shared_data / "n2p2" / "Carbon_chain_4G"
+    model = {"kind": "hdnnp-4g", "stage": 2, "n2p2": str(root / "train"), "pretrained": True, **UNITS}
+    with pytest.raises(ConfigError, match=r"^model\.pretrained: only stage 1"):
+        training_config(_raw(shared_data, model, {}))
+
+
+@pytest.mark.parametrize("kind, extra", [("hdnnp-4g", {"electronegativity_from": "s1"}),
+                                         ("hdnnp-3g", {"stage1": "s1"})])
+def test_negative_output_scale_is_refused_at_config_time(shared_data, kind, extra):
+    with pytest.raises(ConfigError, match=r"^model\.output_scale: expected an energy"):
+        training_config(_raw(shared_data, {"kind": kind, "stage": 2, "output_scale": -1, **extra}, {}))

@@ -80,7 +80,7 @@ def _fmt_rmse(value: float, unit: str, digits: int) -> str:
 # -- parity ---------------------------------------------------------------------------------------
 def parity_plots(result: "EvaluationResult", path_png: str | os.PathLike) -> Path:
     """Predicted against reference energy per atom (eV/atom), force components (eV/Å) and
-    stress components (GPa), one panel each (panels without data are left out), points coloured
+    stress components (GPa) and atomic charges (e, charge models), one panel each (panels without data are left out), points coloured
     by config_type, the RMSE in each title. Returns the path."""
     names = list(result.by_config_type) or sorted(set(result.config_types))
     frame_type = np.array([names.index(c) for c in result.config_types], dtype=np.int64)
@@ -98,6 +98,9 @@ def parity_plots(result: "EvaluationResult", path_png: str | os.PathLike) -> Pat
         panels.append(("stress components", "GPa", result.reference_stress.ravel(),
                        result.predicted_stress.ravel(), np.repeat(frame_type[result.stress_frame], 6),
                        _fmt_rmse(m.stress_rmse_gpa, "GPa", 3)))
+    if result.reference_charges.size:  # charge models on data with reference charges
+        panels.append(("atomic charges", "e", result.reference_charges, result.predicted_charges,
+                       frame_type[result.charge_frame], _fmt_rmse(m.charge_rmse_me, "me", 2)))
     if not panels:
         return _empty(path_png, "no labelled data")
 

@@ -72,6 +72,10 @@ class HDNNP4GConfig(ChargeModelConfig):
         if self.n2p2 and own:
             raise ConfigError(f"{key}.{own[0]}: the n2p2 folder's input.nn states it; remove it or "
                               f"{key}.n2p2")
+        if self.stage == 2 and self.pretrained:
+            raise ConfigError(f"{key}.pretrained: only stage 1 starts from weightse/hardness files; stage 2 "
+                              f"takes its stage-1 part from {key}.electronegativity_from (default: the n2p2 "
+                              "folder's weightse/hardness)")
         if not self.n2p2 and self.pretrained:
             raise ConfigError(f"{key}.pretrained: starts from an n2p2 folder's weightse/hardness; give {key}.n2p2")
         if not self.n2p2 and self.stage == 2:
