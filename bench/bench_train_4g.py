@@ -47,6 +47,11 @@ def main() -> None:
     p.add_argument("--noise-scale", type=float, default=1.0)
     p.add_argument("--charge-update", choices=("vector", "norm"), default="norm",
                    help="stage-1 Kalman measurement per frame: n2p2's norm of the charge errors, or the vector")
+    p.add_argument("--output-fit", choices=("start", "epoch", "none"), default="epoch",
+                   help="stage 1: χ output layers by least squares on the training charges before the first "
+                   "epoch (start) and after every epoch (epoch, potforge's default), or never (none: n2p2)")
+    p.add_argument("--epsilon", type=float, default=0.01, help="stage-1 Kalman P0 = I/epsilon (n2p2 0.01)")
+    p.add_argument("--initial-ridge", type=float, default=1e-6, help="relative ridge of that fit")
     p.add_argument("--epochs2", type=int, default=10, help="stage-2 epochs (0: stage 1 only)")
     p.add_argument("--energy-sigma", type=float, default=1 / 12,
                    help="stage-2 σ_E (Ha/atom; n2p2 fits total energies of 12-atom chains, σ 1 Ha)")
@@ -70,11 +75,12 @@ def main() -> None:
         train = [frames[k] for k in perm[n_test:]]
     model = stage1_from_n2p2(root / "train", length_unit="bohr", energy_unit="hartree", pretrained=False)
     model.initialize(torch.Generator().manual_seed(args.seed))
+    model.output_fit, model.initial_ridge = args.output_fit, args.initial_ridge
     t = time.perf_counter()
     tr = model.prepare(train, [f"train {k}" for k in range(len(train))])
     te = model.prepare(test, [f"test {k}" for k in range(len(test))])
     prep = time.perf_counter() - t
-    opt = KalmanOptimizer(selection="random", force_fraction=0.0, epsilon=0.01, q0=0.01, q_tau=2.302,
+    opt = KalmanOptimizer(selection="random", force_fraction=0.0, epsilon=args.epsilon, q0=0.01, q_tau=2.302,
                           q_min=1e-6, eta0=0.001, eta_tau=2.302, eta_max=1.0, noise_scale=args.noise_scale,
                           charge_update=args.charge_update)
     trainer = Trainer(model, Loss(LossWeights.from_noise(None, None, None, args.charge_sigma)), opt, tr, te,
@@ -104,6 +110,7 @@ def stage2(root, stage1, train, test, args) -> None:
                              electronegativity_from=root if args.n2p2_stage1 else None,
                              length_unit="bohr", energy_unit="hartree")
     model.initialize(torch.Generator().manual_seed(args.seed))
+    model.output_fit, model.initial_ridge = args.output_fit, args.initial_ridge
     t = time.perf_counter()
     tr = model.prepare(train, [f"train {k}" for k in range(len(train))])
     te = model.prepare(test, [f"test {k}" for k in range(len(test))])
