@@ -41,6 +41,8 @@ ROOT = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "n2p2" /
 
 def main() -> None:
     p = argparse.ArgumentParser()
+    p.add_argument("--set", default="Carbon_chain_4G", help="n2p2 4G folder under shared/data/n2p2 "
+                   "(Carbon_chain_4G, H2O_RPBE-D3_4G, AlAuMgO_4G): its train/ is used")
     p.add_argument("--epochs", type=int, default=10)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--charge-sigma", type=float, default=0.01, help="σ_Q (e)")
@@ -64,7 +66,8 @@ def main() -> None:
                    "first (mpirun -np 1, same epochs) and train potforge on n2p2's own train/test split")
     args = p.parse_args()
     torch.set_num_threads(1)
-    root = ROOT if ROOT.is_dir() else Path("/work/shared/data/n2p2/Carbon_chain_4G")
+    root = ROOT.parent / args.set
+    root = root if root.is_dir() else Path("/work/shared/data/n2p2") / args.set
     frames = read_frames(root / "train" / "input.data", length_unit="bohr", energy_unit="hartree")
     if args.n2p2:
         train, test = run_n2p2(Path(args.n2p2), root / "train", frames, args)

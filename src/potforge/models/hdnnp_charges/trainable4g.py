@@ -354,25 +354,71 @@ class TrainableHDNNP4GCharges(TrainableModel):
             return None  # off, or a pre-trained stage 1 (load_electronegativity) is kept as given
         return self._fit_output_layer(data, log)
 
-    def _fit_output_layer(self, data: ChargeData, log: Callable[[str], None] | None) -> float | None:
+    def _output_features(self, data: ChargeData) -> tuple[torch.Tensor, torch.Tensor]:
+        """χ (N,) of every atom of ``data`` and ∂χ/∂θ_o (N, m) (one forward per element)."""
+        from ..network import activation
+
         lab = data.labels
+        theta = self.theta.detach()
+        sizes = [layers[-1][2].stop - layers[-1][0].start for layers in self.layout.slices]
+        starts = np.concatenate([[0], np.cumsum(sizes)]).tolist()
+        chi = torch.zeros(lab.element.shape[0], dtype=torch.float64)
+        feats = torch.zeros((lab.element.shape[0], starts[-1]), dtype=torch.float64)
+        for e, sym in enumerate(self.species):
+            idx = torch.nonzero(lab.element == e).squeeze(1)
+            if idx.numel() == 0:
+                continue
+            sc, sh = self._affine[e]
+            y = data.cache.values[idx, :self.n_functions[e]].to(torch.float64) * sc + sh
+            for (w, b), letter in zip(self.layout.layers(theta, e), self.activations[sym]):
+                z = torch.addmm(b, y, w.t()) if not self.normalize else (y @ w.t() + b) / w.shape[1]
+                last, (y, dy) = y, activation(letter, z)
+            scale = dy[:, :1] / (last.shape[1] if self.normalize else 1)
+            chi[idx] = y[:, 0]
+            feats[idx, starts[e]:starts[e + 1]] = torch.cat([last, torch.ones_like(last[:, :1])], 1) * scale
+        return chi, feats
+
+    def _output_layer_system(self, data: ChargeData):
+        """Normal equations of the output-layer least squares over the frames with reference
+        charges: (gram (m, m), rhs (m,), sse e², atom count); frames of one size solved as one
+        batch of bordered systems."""
+        lab = data.labels
+        with torch.no_grad():
+            chi, feats = self._output_features(data)
+            hardness = self.theta.detach()[self.layout.n_parameters:]
+            m = feats.shape[1]
+            gram = torch.zeros((m, m), dtype=torch.float64)
+            rhs = torch.zeros(m, dtype=torch.float64)
+            sse, count = 0.0, 0
+            n_atoms = lab.n_atoms
+            by_size: dict[int, list[int]] = {}
+            for f in range(len(n_atoms)):
+                a, b = int(lab.atom_offsets[f]), int(lab.atom_offsets[f + 1])
+                if b > a and not bool(torch.isnan(lab.charges[a:b]).any()):
+                    by_size.setdefault(b - a, []).append(f)
+            for n, frames in by_size.items():
+                atoms = lab.atom_offsets[frames].unsqueeze(1) + torch.arange(n)      # (B, n)
+                k = torch.ones((len(frames), n + 1, n + 1), dtype=torch.float64)
+                k[:, :n, :n] = torch.stack([data.matrices[f] for f in frames]) \
+                    + torch.diag_embed(hardness[lab.element[atoms]])
+                k[:, n, n] = 0.0
+                sys_rhs = torch.zeros((len(frames), n + 1, m + 1), dtype=torch.float64)
+                sys_rhs[:, :n, :m] = feats[atoms]
+                sys_rhs[:, :n, m] = -chi[atoms]
+                sys_rhs[:, n, m] = lab.total_charge[frames].to(torch.float64)
+                sol = torch.linalg.solve(k, sys_rhs)[:, :n]
+                jo = -sol[..., :m].reshape(-1, m)
+                r = (lab.charges[atoms].to(torch.float64) - sol[..., m]).reshape(-1)
+                gram += jo.T @ jo
+                rhs += jo.T @ r
+                sse += float(r @ r)
+                count += r.numel()
+        return gram, rhs, sse, count
+
+    def _fit_output_layer(self, data: ChargeData, log: Callable[[str], None] | None) -> float | None:
         cols = self.output_layer_columns()
         m = cols.numel()
-        gram = torch.zeros((m, m), dtype=torch.float64)
-        rhs = torch.zeros(m, dtype=torch.float64)
-        sse, count, used = 0.0, 0, []
-        for f in range(len(lab.n_atoms)):
-            a, b = int(lab.atom_offsets[f]), int(lab.atom_offsets[f + 1])
-            ref = lab.charges[a:b].to(torch.float64)
-            if b == a or bool(torch.isnan(ref).any()):
-                continue
-            q, jo = self.output_layer_jacobian(data, f)
-            r = ref - q
-            gram += jo.T @ jo
-            rhs += jo.T @ r
-            sse += float(r @ r)
-            count += b - a
-            used.append(f)
+        gram, rhs, sse, count = self._output_layer_system(data)
         if not count:
             return None
         lam = self.initial_ridge * float(gram.diagonal().mean()) + 1e-300
@@ -384,9 +430,7 @@ class TrainableHDNNP4GCharges(TrainableModel):
             if all(self.activations[s][-1] == "l" for s in self.species):
                 new = float(sse - 2 * rhs @ step + step @ gram @ step)
             else:
-                offsets = lab.atom_offsets
-                new = sum(float(((lab.charges[int(offsets[f]):int(offsets[f + 1])]
-                                  - self.output_layer_jacobian(data, f)[0]) ** 2).sum()) for f in used)
+                new = self._output_layer_system(data)[2]
             if not new < sse:
                 self.theta.copy_(before)
         old_rmse, new_rmse = math.sqrt(sse / count), math.sqrt(min(new, sse) / count)
