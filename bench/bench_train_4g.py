@@ -27,6 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from potforge.data.io import read_frames
@@ -201,7 +202,8 @@ def run_n2p2(bindir: Path, folder: Path, frames, args):
           f"(wall {out[1][1]:.1f} s), stage 2 {out[2][0]:.3f} s/epoch (wall {out[2][1]:.1f} s); "
           f"test after {args.epochs}+{args.epochs2} epochs: {1000 * e[3] * Hartree:.2f} meV/atom, "
           f"{1000 * f[3] * Hartree / Bohr:.1f} meV/Å, {1000 * q[3]:.2f} me")
-    key = lambda fr: (round(float(fr.energy), 5), len(fr.atoms), round(float(fr.atoms.positions[0, 0]), 3))  # noqa
+    # n2p2 wraps periodic positions into the cell in train.data: tell frames by energy and forces
+    key = lambda fr: (round(float(fr.energy), 4), len(fr.atoms), tuple(np.round(fr.forces[:2, 0], 4)))  # noqa
     index = {key(fr): fr for fr in frames}
     split = [[index[key(fr)] for fr in read_frames(work / "stage1" / name, length_unit="bohr",
                                                   energy_unit="hartree")]
