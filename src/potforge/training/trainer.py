@@ -359,6 +359,9 @@ class Trainer:
             self._load_checkpoint()
             self.log(f"resumed from {self.checkpoint} after epoch {self.epoch}")
         elif not self.history:
+            start = getattr(self.model, "initial_fit", None)
+            if callable(start):  # a model's data-driven start (4G stage 1: χ output layers)
+                start(self.train_data, log=self.log)
             self.refit_energy_offset()
             record = self._record(0, {})
             self.log(self._line(record))
@@ -370,6 +373,9 @@ class Trainer:
             self._batch = 0
             extra = self.optimizer.epoch(self)
             self.model.project()  # bounded models: keep the parameters physical
+            refit = getattr(self.model, "epoch_fit", None)
+            if callable(refit):  # a model's closed-form part (4G stage 1: χ output layers)
+                refit(self.train_data)
             check_parameters(self.model, f"epoch {self.epoch}")
             self.refit_energy_offset()
             self.elapsed += time.perf_counter() - start  # the optimisation proper
