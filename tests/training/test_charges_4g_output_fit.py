@@ -93,3 +93,30 @@ def test_output_fit_modes_in_training_and_options_checked(shared_data):
     m.load_electronegativity(dict(zip(m.species, m.layout.to_atomic_networks(m.theta.detach()[
         :m.layout.n_parameters]))), {s: 1.0 for s in m.species})
     assert m.initial_fit(m.prepare(frames[:2], ["a", "b"])) is None
+
+
+@pytest.mark.parametrize("mode", ["none", "start", "epoch"])
+def test_output_fit_is_a_config_option_of_stage_1(shared_data, mode):
+    """``model.output_fit`` reaches the stage-1 trainable built from the config (n2p2 folder);
+    stage 2 has no χ output layers, so a non-default value there is refused in one line."""
+    from potforge.data.dataset import Dataset
+    from potforge.training.config import training_config
+    from potforge.training.fit import build_model
+
+    root = shared_data / "n2p2" / "Carbon_chain_4G"
+    units = dict(length_unit="bohr", energy_unit="hartree")
+    raw = {"data": {"train": str(root / "train" / "input.data"), **units},
+           "model": {"kind": "hdnnp-4g", "stage": 1, "n2p2": str(root / "train"), **units,
+                     "output_fit": mode},
+           "loss": {"energy_sigma": None, "force_sigma": None, "charge_sigma": 0.01}}
+    config = training_config(raw)
+    frames = read_frames(root / "train" / "input.data", **units)[:3]
+    model, _ = build_model(config, Dataset(frames), lambda line: None)
+    assert model.output_fit == mode
+    raw["model"].update(stage=2, electronegativity_from=str(root))
+    raw["loss"] = {"energy_sigma": 1e-3, "force_sigma": 0.1}
+    if mode == "epoch":
+        training_config(raw)
+    else:
+        with pytest.raises(ConfigError, match=r"^model\.output_fit: stage 1 fits"):
+            training_config(raw)

@@ -63,6 +63,9 @@ class HDNNP4GConfig(ChargeModelConfig):
                                                      metadata=doc("stage 1 without n2p2: the χ networks"))
     hardness: float | dict[str, float] | None = field(default=None, metadata=doc(
         "stage 1 without n2p2: initial hardness J, eV/e², one number or per element (default 10)"))
+    output_fit: Literal["epoch", "start", "none"] = field(default="epoch", metadata=doc(
+        "stage 1: the χ output layers by ridge least squares on the training charges before the first "
+        "epoch (start) and after every epoch (epoch); none: the filter alone, as n2p2"))
 
     def check(self, key: str) -> None:
         self.check_own(key)
@@ -72,6 +75,8 @@ class HDNNP4GConfig(ChargeModelConfig):
         if self.n2p2 and own:
             raise ConfigError(f"{key}.{own[0]}: the n2p2 folder's input.nn states it; remove it or "
                               f"{key}.n2p2")
+        if self.stage == 2 and self.output_fit != "epoch":
+            raise ConfigError(f"{key}.output_fit: stage 1 fits the χ output layers; stage 2 has none")
         if self.stage == 2 and self.pretrained:
             raise ConfigError(f"{key}.pretrained: only stage 1 starts from weightse/hardness files; stage 2 "
                               f"takes its stage-1 part from {key}.electronegativity_from (default: the n2p2 "
@@ -127,6 +132,7 @@ def build_hdnnp4g(ctx: BuildContext) -> tuple[Any, dict[str, Any]]:
     if mc.stage == 1:
         model = stage1_from_n2p2(folder, pretrained=mc.pretrained, n_threads=ctx.threads, **units)
         _check_data_species(ctx, model.species, folder)
+        model.output_fit = mc.output_fit
         if not mc.pretrained:
             model.initialize(generator, mc.init)
         ctx.log(f"4G stage 1: χ networks {model.layout.n_parameters} parameters + hardness of "
@@ -173,7 +179,8 @@ def _build_own(ctx: BuildContext) -> tuple[Any, dict[str, Any]]:
         hidden, acts, normalize = network_spec(mc.electronegativity_network, species)
         model = TrainableHDNNP4GCharges(sfs, scaling, hidden, acts, gaussian_width=dict(electrostatics.widths),
                                         hardness=initial_hardness(mc.hardness, species), normalize=normalize,
-                                        n_threads=ctx.threads, electrostatics=electrostatics)
+                                        n_threads=ctx.threads, electrostatics=electrostatics,
+                                        output_fit=mc.output_fit)
         model.initialize(generator, mc.init)
         ctx.log(f"4G stage 1: χ networks {model.layout.n_parameters} parameters + hardness; Gaussian "
                 "widths " + ", ".join(f"{s} {w:.3f} Å" for s, w in electrostatics.widths.items()))
