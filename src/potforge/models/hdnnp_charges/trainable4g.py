@@ -480,7 +480,7 @@ class TrainableHDNNP4GCharges(TrainableModel):
         return {"networks": {s: {"weights": [w.tolist() for w in n.weights],
                                  "biases": [b.tolist() for b in n.biases]}
                              for s, n in zip(self.species, nets)},
-                "hardness": {s: float(self.hardness[e]) for e, s in enumerate(self.species)},
+                "hardness": {s: float(self.hardness.detach()[e]) for e, s in enumerate(self.species)},
                 "gaussian_width": self.gaussian_width,
                 "electrostatics": self.electrostatics.to_dict()}
 
@@ -498,7 +498,7 @@ class TrainableHDNNP4GCharges(TrainableModel):
                 "scaling": self.scaling.to_dict(), "hidden": {s: list(h) for s, h in self.hidden.items()},
                 "activations": self.activations, "normalize": self.normalize,
                 "gaussian_width": self.gaussian_width,
-                "hardness": {s: float(self.hardness[e]) for e, s in enumerate(self.species)},
+                "hardness": {s: float(self.hardness.detach()[e]) for e, s in enumerate(self.species)},
                 "electrostatics": self.electrostatics.to_dict(),
                 "dtype": self.dtype_name, "n_threads": self.n_threads,
                 "output_fit": self.output_fit, "initial_ridge": self.initial_ridge}
