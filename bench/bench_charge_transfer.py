@@ -179,7 +179,8 @@ def main() -> None:
     p.add_argument("--epochs2", type=int, default=80, help="4G stage-2 and 2G epochs (at most)")
     p.add_argument("--patience", type=int, default=10)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--png", default=str(Path(__file__).resolve().parents[1] / "docs" / "img" / "charge_transfer_2g_4g.png"))
+    p.add_argument("--png", default=str(Path(__file__).resolve().parents[1] / "docs" / "img"
+                                        / "charge_transfer_2g_4g.png"))
     args = p.parse_args()
     torch.set_num_threads(1)
     root = ROOT if ROOT.is_dir() else Path("/work/shared/data/n2p2/Carbon_chain_4G")

@@ -27,6 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from potforge.data.io import read_frames
@@ -41,15 +42,23 @@ ROOT = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "n2p2" /
 
 def main() -> None:
     p = argparse.ArgumentParser()
+    p.add_argument("--set", default="Carbon_chain_4G", help="n2p2 4G folder under shared/data/n2p2 "
+                   "(Carbon_chain_4G, H2O_RPBE-D3_4G, AlAuMgO_4G): its train/ is used")
     p.add_argument("--epochs", type=int, default=10)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--charge-sigma", type=float, default=0.01, help="σ_Q (e)")
     p.add_argument("--noise-scale", type=float, default=1.0)
     p.add_argument("--charge-update", choices=("vector", "norm"), default="norm",
                    help="stage-1 Kalman measurement per frame: n2p2's norm of the charge errors, or the vector")
+    p.add_argument("--output-fit", choices=("start", "epoch", "none"), default="epoch",
+                   help="stage 1: χ output layers by least squares on the training charges before the first "
+                   "epoch (start) and after every epoch (epoch, potforge's default), or never (none: n2p2)")
+    p.add_argument("--epsilon", type=float, default=None, help="Kalman P0 = I/epsilon (default: input.nn's)")
+    p.add_argument("--initial-ridge", type=float, default=1e-6, help="relative ridge of that fit")
     p.add_argument("--epochs2", type=int, default=10, help="stage-2 epochs (0: stage 1 only)")
-    p.add_argument("--energy-sigma", type=float, default=1 / 12,
-                   help="stage-2 σ_E (Ha/atom; n2p2 fits total energies of 12-atom chains, σ 1 Ha)")
+    p.add_argument("--energy-sigma", type=float, default=None,
+                   help="stage-2 σ_E (Ha/atom; default 1 Ha / the smallest atom count: n2p2 fits total "
+                   "energies with σ 1 Ha, 1/12 for the 12-atom chains)")
     p.add_argument("--force-sigma", type=float, default=0.1, help="stage-2 σ_F (Ha/Bohr)")
     p.add_argument("--output-scale", type=float, default=Hartree,
                    help="stage-2 output scale (eV; n2p2's networks output Ha; 0: the residuals' spread)")
@@ -59,8 +68,13 @@ def main() -> None:
                    "first (mpirun -np 1, same epochs) and train potforge on n2p2's own train/test split")
     args = p.parse_args()
     torch.set_num_threads(1)
-    root = ROOT if ROOT.is_dir() else Path("/work/shared/data/n2p2/Carbon_chain_4G")
+    root = ROOT.parent / args.set
+    root = root if root.is_dir() else Path("/work/shared/data/n2p2") / args.set
     frames = read_frames(root / "train" / "input.data", length_unit="bohr", energy_unit="hartree")
+    args.kalman = n2p2_kalman(root / "train" / "input.nn", args.epsilon)
+    if args.energy_sigma is None:
+        args.energy_sigma = 1.0 / min(len(f.atoms) for f in frames)
+    print(f"{args.set}: {len(frames)} frames; Kalman {args.kalman}; stage-2 σ_E {args.energy_sigma:.4g} Ha/atom")
     if args.n2p2:
         train, test = run_n2p2(Path(args.n2p2), root / "train", frames, args)
     else:
@@ -70,13 +84,14 @@ def main() -> None:
         train = [frames[k] for k in perm[n_test:]]
     model = stage1_from_n2p2(root / "train", length_unit="bohr", energy_unit="hartree", pretrained=False)
     model.initialize(torch.Generator().manual_seed(args.seed))
+    model.output_fit, model.initial_ridge = args.output_fit, args.initial_ridge
     t = time.perf_counter()
     tr = model.prepare(train, [f"train {k}" for k in range(len(train))])
     te = model.prepare(test, [f"test {k}" for k in range(len(test))])
     prep = time.perf_counter() - t
-    opt = KalmanOptimizer(selection="random", force_fraction=0.0, epsilon=0.01, q0=0.01, q_tau=2.302,
-                          q_min=1e-6, eta0=0.001, eta_tau=2.302, eta_max=1.0, noise_scale=args.noise_scale,
-                          charge_update=args.charge_update)
+    kal = {k: v for k, v in args.kalman.items() if k != "force_fraction"}
+    opt = KalmanOptimizer(selection="random", force_fraction=0.0, noise_scale=args.noise_scale,
+                          charge_update=args.charge_update, **kal)
     trainer = Trainer(model, Loss(LossWeights.from_noise(None, None, None, args.charge_sigma)), opt, tr, te,
                       options=TrainingOptions(epochs=args.epochs, seed=args.seed, patience=args.patience),
                       log=print)
@@ -104,6 +119,7 @@ def stage2(root, stage1, train, test, args) -> None:
                              electronegativity_from=root if args.n2p2_stage1 else None,
                              length_unit="bohr", energy_unit="hartree")
     model.initialize(torch.Generator().manual_seed(args.seed))
+    model.output_fit, model.initial_ridge = args.output_fit, args.initial_ridge
     t = time.perf_counter()
     tr = model.prepare(train, [f"train {k}" for k in range(len(train))])
     te = model.prepare(test, [f"test {k}" for k in range(len(test))])
@@ -111,9 +127,7 @@ def stage2(root, stage1, train, test, args) -> None:
     model.fit_offsets(tr, output_scale=not args.output_scale)
     if args.output_scale:
         model.output_scale = args.output_scale
-    opt = KalmanOptimizer(selection="random", energy_fraction=1.0, force_fraction=0.025, epsilon=0.01,
-                          q0=0.01, q_tau=2.302, q_min=1e-6, eta0=0.001, eta_tau=2.302, eta_max=1.0,
-                          noise_scale=args.noise_scale)
+    opt = KalmanOptimizer(selection="random", energy_fraction=1.0, noise_scale=args.noise_scale, **args.kalman)
     loss = Loss(LossWeights.from_noise(args.energy_sigma * Hartree, args.force_sigma * Hartree / Bohr,
                                          None, None))
     trainer = Trainer(model, loss, opt, tr, te, options=TrainingOptions(
@@ -135,6 +149,20 @@ def stage2(root, stage1, train, test, args) -> None:
     print(f"best epoch {best.epoch}: test {v['energy_rmse_mev_per_atom']:.2f} meV/atom, "
           f"{1000 * v['force_rmse_ev_per_angstrom']:.1f} meV/Å (n2p2 quoted after 10 epochs: "
           "4.83 meV/atom, 390 meV/Å, 13.9 me, 0.87 s/epoch)")
+
+
+def n2p2_kalman(input_nn: Path, epsilon: float | None) -> dict:
+    """The Kalman settings of an n2p2 training input.nn (kalman_*, short_force_fraction)."""
+    text = input_nn.read_text()
+
+    def get(key, default):
+        m = re.search(rf"(?m)^{key}\s+(\S+)", text)
+        return float(m.group(1)) if m else default
+
+    return dict(epsilon=epsilon or get("kalman_epsilon", 0.01), q0=get("kalman_q0", 0.01),
+                q_tau=get("kalman_qtau", 2.302), q_min=get("kalman_qmin", 1e-6), eta0=get("kalman_eta", 0.01),
+                eta_tau=get("kalman_etatau", 2.302), eta_max=get("kalman_etamax", 1.0),
+                force_fraction=get("short_force_fraction", 0.025))
 
 
 def _n2p2_table(log: str, tag: str) -> list[list[float]]:
@@ -174,7 +202,8 @@ def run_n2p2(bindir: Path, folder: Path, frames, args):
           f"(wall {out[1][1]:.1f} s), stage 2 {out[2][0]:.3f} s/epoch (wall {out[2][1]:.1f} s); "
           f"test after {args.epochs}+{args.epochs2} epochs: {1000 * e[3] * Hartree:.2f} meV/atom, "
           f"{1000 * f[3] * Hartree / Bohr:.1f} meV/Å, {1000 * q[3]:.2f} me")
-    key = lambda fr: (round(float(fr.energy), 5), len(fr.atoms), round(float(fr.atoms.positions[0, 0]), 3))  # noqa
+    # n2p2 wraps periodic positions into the cell in train.data: tell frames by energy and forces
+    key = lambda fr: (round(float(fr.energy), 4), len(fr.atoms), tuple(np.round(fr.forces[:2, 0], 4)))  # noqa
     index = {key(fr): fr for fr in frames}
     split = [[index[key(fr)] for fr in read_frames(work / "stage1" / name, length_unit="bohr",
                                                   energy_unit="hartree")]

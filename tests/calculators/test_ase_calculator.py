@@ -54,3 +54,29 @@ def test_implemented_properties_is_a_class_tuple():
     assert isinstance(PotforgeCalculator.implemented_properties, tuple)
     with pytest.raises(TypeError, match="Potential"):
         PotforgeCalculator("not a model")
+
+
+def test_a_change_of_the_total_charge_in_info_recalculates():
+    """ASE's state check ignores atoms.info: the calculator must notice the total charge."""
+    from potforge.models.hdnnp_charges.example import example_4g
+
+    ex = example_4g()
+    atoms = ex.cluster.copy()
+    atoms.info["total_charge"] = 0.0
+    atoms.calc = PotforgeCalculator(ex.potential)
+    e0 = atoms.get_potential_energy()
+    assert abs(atoms.get_charges().sum()) < 1e-9
+    atoms.info["total_charge"] = 1.0
+    e1 = atoms.get_potential_energy()
+    assert abs(atoms.get_charges().sum() - 1.0) < 1e-9 and e1 != e0
+    assert e1 == pytest.approx(ex.potential.predict(atoms).energy, abs=1e-12)
+    del atoms.info["total_charge"]  # back to the initial charges (none: neutral)
+    assert atoms.get_potential_energy() == pytest.approx(e0, abs=1e-12)
+    calls = []
+    predict = ex.potential.predict
+    ex.potential.predict = lambda *a, **k: calls.append(1) or predict(*a, **k)
+    try:
+        atoms.get_potential_energy(), atoms.get_forces()  # unchanged: served from the cache
+    finally:
+        del ex.potential.predict
+    assert calls == []

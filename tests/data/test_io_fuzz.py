@@ -101,13 +101,17 @@ def frames(draw, fmt):
     def maybe(strategy):
         return draw(st.one_of(st.none(), strategy))
 
+    charges, total_charge = maybe(arrays(np.float64, (n,), elements=finite)), maybe(finite)
+    if charges is not None and total_charge is not None:  # a contradiction is refused: keep them agreed
+        with np.errstate(over="ignore"):
+            total_charge = float(np.sum(charges)) if np.isfinite(np.sum(charges)) else None
     frame = Frame(
         atoms,
         energy=maybe(finite),
         forces=maybe(arrays(np.float64, (n, 3), elements=finite)),
         stress=maybe(arrays(np.float64, (6,), elements=finite)),
-        charges=maybe(arrays(np.float64, (n,), elements=finite)),
-        total_charge=maybe(finite),
+        charges=charges,
+        total_charge=total_charge,
         atomic_energies=maybe(arrays(np.float64, (n,), elements=finite)),
         config_type=maybe(texts),
         group=maybe(texts),

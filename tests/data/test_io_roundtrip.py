@@ -67,6 +67,8 @@ def make_frame(rng, n_atoms, labels=LABELS, boundary="periodic", info="extxyz", 
         values["charges"] = rng.normal(0, 0.4, n_atoms)
     if "total_charge" in labels:
         values["total_charge"] = float(rng.integers(-2, 3)) + rng.choice([0.0, 0.5])
+        if "charges" in values:  # the charges sum to the total (a contradiction is refused)
+            values["charges"] += (values["total_charge"] - values["charges"].sum()) / n_atoms
     if "atomic_energies" in labels:
         values["atomic_energies"] = rng.normal(-2.0, 1.0, n_atoms)
     extra = {}

@@ -196,3 +196,41 @@ def test_iterative_charges_equal_the_dense_solve_on_the_water_box(models):
     assert np.abs(iterative.charges - dense.charges).max() < 1e-8
     assert abs(iterative.energy - dense.energy) / len(atoms) < 1e-8
     assert np.abs(iterative.forces - dense.forces).max() < 1e-6
+
+
+@pytest.mark.parametrize("keyword", ["nnp_gen 4", "nnp_type_gen 4", "nnp_type 4G-HDNNP", "nnp_type 4"])
+def test_n2p2_generation_aliases_are_read_as_4g(models, tmp_path, keyword):
+    """n2p2's Settings.cpp: nnp_type = nnp_generation = nnp_type_gen = nnp_gen."""
+    target = _copy(tmp_path)
+    _edit(target, "nnp_generation", keyword)
+    for read in (read_n2p2_4g_model, read_n2p2_model, load_model):
+        model = read(target, **UNITS)
+        assert model.kind == "hdnnp-4g"
+    atoms = _atoms(read_input_data(DATA / "Carbon_chain_4G" / "input.data", **UNITS)[0])
+    assert model.predict(atoms).energy == models["Carbon_chain_4G"].predict(atoms).energy
+
+
+def test_two_generation_keywords_are_refused(tmp_path):
+    target = _copy(tmp_path)
+    _edit(target, "nnp_generation", "nnp_generation 4\nnnp_gen 4")
+    with pytest.raises(ModelFormatError, match="'nnp_gen'.* appears again"):
+        read_n2p2_4g_model(target, **UNITS)
+
+
+def test_4g_files_without_a_generation_keyword_get_a_hint(tmp_path):
+    target = _copy(tmp_path)
+    _edit(target, "nnp_generation", None)
+    with pytest.raises(ModelFormatError, match=r"declares no generation, but (weightse|hardness)\.\d+\.data "
+                                               r"belongs to a 4G model; add 'nnp_generation 4'") as err:
+        read_n2p2_model(target, **UNITS)
+    assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("text, match", [("0.0\n", "positive"), ("-0.3\n", "positive"),
+                                         ("10.0 11.0\n", "2 numbers on the line, expected one")])
+def test_hardness_files_that_are_not_one_positive_number_are_refused(tmp_path, text, match):
+    target = _copy(tmp_path)
+    (target / "hardness.006.data").write_text(text)
+    with pytest.raises(ModelFormatError, match=match) as err:
+        read_n2p2_4g_model(target, **UNITS)
+    assert "hardness.006.data" in str(err.value) and "\n" not in str(err.value)

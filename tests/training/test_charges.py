@@ -10,7 +10,7 @@ import pytest
 import torch
 from ase import Atoms
 
-from potforge.core.errors import ConfigError
+from potforge.core.errors import ConfigError, DataFormatError
 from potforge.data.frame import Frame
 from potforge.data.labels import frame_labels, frame_total_charge
 from potforge.models.trainable import ModelOutput, TrainableModel
@@ -115,18 +115,20 @@ def frames():
 
 def test_labels_carry_charges_and_the_total_charge_rule():
     a = _frame("CH", charges=[0.25, -0.5])                  # no label: sum of charges
-    b = _frame("CHH", charges=[0.1, 0.2, 0.3], total=1.0)   # label wins
+    b = _frame("CHH", charges=[0.1, 0.2, 0.7], total=1.0)   # label (agreeing with the charges)
     c = _frame("HH")                                        # nothing: neutral
     d = _frame("C", total=-2.0)                             # label without charges
     lab = frame_labels([a, b, c, d], ("C", "H"))
     assert lab.total_charge.tolist() == [-0.25, 1.0, 0.0, -2.0]
     assert [frame_total_charge(f) for f in (a, b, c, d)] == [-0.25, 1.0, 0.0, -2.0]
-    assert lab.charges[:5].tolist() == [0.25, -0.5, 0.1, 0.2, 0.3]
+    assert lab.charges[:5].tolist() == [0.25, -0.5, 0.1, 0.2, 0.7]
+    with pytest.raises(DataFormatError, match="frame 1: the atomic charges sum to 0.6 e but the total charge is 1 e"):
+        frame_labels([a, _frame("CHH", charges=[0.1, 0.2, 0.3], total=1.0)], ("C", "H"))
     assert torch.isnan(lab.charges[5:]).all() and lab.charges.shape == (8,)
     frames, _, atoms = lab.select([3, 1])
     got = lab.gather(frames, atoms)
     assert got["total_charge"].tolist() == [-2.0, 1.0]
-    assert torch.isnan(got["charges"][0]) and got["charges"][1:].tolist() == [0.1, 0.2, 0.3]
+    assert torch.isnan(got["charges"][0]) and got["charges"][1:].tolist() == [0.1, 0.2, 0.7]
 
 
 def test_charge_term_is_the_weighted_squared_error_over_sigma_squared(frames):

@@ -61,6 +61,7 @@ def test_kalman_charge_update_norm_trains_and_bad_mode_refused(shared_data):
     frames = read_frames(root / "input.data", length_unit="bohr", energy_unit="hartree")[::8]
     model = stage1_from_n2p2(root, length_unit="bohr", energy_unit="hartree", pretrained=False)
     model.initialize(torch.Generator().manual_seed(3))
+    model.output_fit = "none"  # the filter alone (potforge's least-squares output layers: own test)
     data = model.prepare(frames, [f"frame {k}" for k in range(len(frames))])
     trainer = Trainer(model, Loss(LossWeights.from_noise(None, None, None, 0.01)),
                       KalmanOptimizer(selection="random", force_fraction=0.0, charge_update="norm"), data,

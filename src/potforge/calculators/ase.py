@@ -7,6 +7,9 @@ Properties: ``energy``, ``free_energy`` (= energy, no electronic entropy), ``ene
 (per atom), ``forces``, ``stress`` (periodic cells). The number of descriptor values outside
 the training range per atom (extrapolation warnings) is available as
 ``calc.results["extrapolations"]`` and :meth:`PotforgeCalculator.get_extrapolations`.
+A change of ``atoms.info["total_charge"]`` (the total charge of the charge models, see
+:func:`potforge.models.hdnnp_charges.base.total_charge`) triggers a new calculation like a
+change of positions (ASE's own state check ignores ``atoms.info``).
 A NaN or an infinity in the model's answer is a
 :class:`~potforge.core.errors.NonFiniteError` naming the quantity, never a result.
 """
@@ -21,6 +24,14 @@ from ..models.potential import Potential
 
 __all__ = ["PotforgeCalculator"]
 
+_NOT_SET = object()
+
+
+def _info_charge(atoms):
+    """``atoms.info["total_charge"]`` as it stands (a copy of arrays), or a marker when absent."""
+    value = atoms.info.get("total_charge", _NOT_SET) if atoms is not None else _NOT_SET
+    return np.array(value).tolist() if isinstance(value, np.ndarray) else value
+
 
 class PotforgeCalculator(Calculator):
     """ASE calculator wrapping any :class:`~potforge.models.potential.Potential`."""
@@ -32,9 +43,19 @@ class PotforgeCalculator(Calculator):
         if not isinstance(potential, Potential):
             raise TypeError(f"expected a potforge Potential, got {type(potential).__name__}")
         self.potential = potential
+        self._info_charge = _NOT_SET
+
+    def check_state(self, atoms, tol: float = 1e-15) -> list[str]:
+        """ASE's changes plus ``"total_charge"`` when ``atoms.info["total_charge"]`` differs
+        from the value of the last calculation (the charge models read it; ASE does not)."""
+        changes = list(super().check_state(atoms, tol))
+        if _info_charge(atoms) != self._info_charge and "total_charge" not in changes:
+            changes.append("total_charge")
+        return changes
 
     def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes) -> None:
         super().calculate(atoms, properties, system_changes)
+        self._info_charge = _info_charge(self.atoms)
         periodic = bool(np.all(self.atoms.pbc))
         if "stress" in properties and not periodic:
             raise PropertyNotImplementedError("stress needs a cell that is periodic in all directions")

@@ -48,6 +48,8 @@ def run(args: argparse.Namespace) -> int:
                  "energy_rmse_std": r["energy_rmse_mev_per_atom_std"],
                  "force_rmse_mean": r["force_rmse_ev_per_angstrom_mean"],
                  "force_rmse_std": r["force_rmse_ev_per_angstrom_std"],
+                 "charge_rmse_mean": r.get("charge_rmse_me_mean"),  # charge models only
+                 "charge_rmse_std": r.get("charge_rmse_me_std"),
                  "chosen": r is result.chosen} for r in result.rows]
         path = cv_plot(rows, key, Path(args.output) / "cv.png")
         print(f"plot: {path}")

@@ -54,6 +54,8 @@ def run(args: argparse.Namespace) -> int:
                       progress=lambda fs: progress(fs, len(fs), "evaluate"))
     if result.summary.n_extrapolations:
         print(result.summary.line(), file=sys.stderr)
+    if result.note:
+        print(f"note: {result.note}", file=sys.stderr)
 
     written = None
     if args.report is not None:

@@ -33,8 +33,10 @@ def add_parser(sub, name: str, help_text: str) -> None:
     p.add_argument("--format", required=True, metavar="FORMAT",
                    help="one the model's family writes: n2p2 (HDNNPs), lammps (classical models)")
     p.add_argument("-o", "--output", required=True, help="output directory")
-    p.add_argument("--length-unit", default=None, help="n2p2: length unit of the files (default angstrom)")
-    p.add_argument("--energy-unit", default=None, help="n2p2: energy unit of the files (default ev)")
+    p.add_argument("--length-unit", default=None,
+                   help="n2p2: length unit of the files (default angstrom; 4G models: bohr)")
+    p.add_argument("--energy-unit", default=None,
+                   help="n2p2: energy unit of the files (default ev; 4G models: hartree)")
     p.add_argument("--rho-max", type=float, default=None,
                    help="lammps, EAM: largest tabulated host density (default: 2x a compressed fcc crystal's)")
     p.add_argument("--table-points", type=int, default=None,
@@ -45,11 +47,15 @@ def add_parser(sub, name: str, help_text: str) -> None:
     p.add_argument("--drop-unsupported", action="store_true", default=None,
                    help="lammps/n2p2, models with baselines: write what LAMMPS has styles for and leave out "
                         "the rest (e.g. D3's three-body term), saying so in in.lammps")
+    p.add_argument("--allow-charged-difference", action="store_true", default=None,
+                   help="n2p2, 4G models in the physical convention: write them although n2p2 has no "
+                        "neutralising background (charged periodic cells then predict differently)")
     p.set_defaults(run=run)
 
 
 #: the options of this command that go to the exporter
-_OPTIONS = ("length_unit", "energy_unit", "rho_max", "table_points", "style", "drop_unsupported")
+_OPTIONS = ("length_unit", "energy_unit", "rho_max", "table_points", "style", "drop_unsupported",
+            "allow_charged_difference")
 
 
 def run(args: argparse.Namespace) -> int:

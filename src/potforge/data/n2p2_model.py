@@ -44,8 +44,14 @@ __all__ = ["N2p2Settings", "read_input_nn", "is_n2p2_model", "is_n2p2_4g_model",
            "write_weights", "weights_file_name", "read_hardness", "write_hardness",
            "cutoff_setting", "symmetry_function_lines"]
 
-# n2p2 >= 2.2 also calls symmetry functions "symfunction" (shared by all networks of 4G models)
-_ALIASES = {"symfunction": "symfunction_short", "nn_type": "nnp_type"}
+# n2p2's alternative keyword names (Settings.cpp, "Alternative keyword names"), read as the
+# main name: symmetry functions are also "symfunction" (shared by all networks of 4G models),
+# the generation also nnp_generation / nnp_type_gen / nnp_gen ("nn_type": older potforge files)
+_ALIASES = {"symfunction": "symfunction_short", "nn_type": "nnp_type", "nnp_generation": "nnp_type",
+            "nnp_type_gen": "nnp_type", "nnp_gen": "nnp_type",
+            "short_energy_error_threshold": "rmse_threshold_energy",
+            "short_force_error_threshold": "rmse_threshold_force",
+            "short_energy_fraction": "energy_fraction", "short_force_fraction": "force_fraction"}
 _REPEATABLE = {"symfunction_short", "atom_energy", "element_nodes_short",
                "element_hidden_layers_short", "element_activation_short", "initial_hardness",
                "fixed_gausswidth", "symfunction_electrostatic", "element_nodes_electrostatic",
@@ -113,10 +119,11 @@ def read_input_nn(path: str | os.PathLike) -> N2p2Settings:
         if not line:
             continue
         key, *rest = line.split(None, 1)  # any whitespace, as n2p2
-        key = _ALIASES.get(key, key)
+        written, key = key, _ALIASES.get(key, key)
         value = " ".join(rest[0].split()) if rest else ""
         if key in settings.entries and key not in _REPEATABLE:
-            raise ModelFormatError(f"keyword {key!r} appears again (first at line "
+            alias = f" (n2p2's {key!r} or one of its other names)" if written != key else ""
+            raise ModelFormatError(f"keyword {written!r}{alias} appears again (first at line "
                                    f"{settings.entries[key][0][0]})", path=settings.path, line=lineno)
         settings.entries.setdefault(key, []).append((lineno, value))
     return settings
@@ -205,9 +212,10 @@ def network_architecture(settings: N2p2Settings, element: str, n_inputs: int,
 
 
 def n2p2_generation(settings: N2p2Settings) -> int:
-    """The generation an ``input.nn`` declares: ``nnp_generation`` (or ``nnp_type``, also as
-    n2p2's names ``2G-HDNNP``/``4G-HDNNP``), 2 when absent; other values are an error."""
-    key = "nnp_generation" if settings.has("nnp_generation") else "nnp_type"
+    """The generation an ``input.nn`` declares: ``nnp_type`` or any of n2p2's other names for
+    it (``nnp_generation``, ``nnp_type_gen``, ``nnp_gen``), also as ``2G-HDNNP``/``4G-HDNNP``;
+    2 when absent; other values are an error."""
+    key = "nnp_type"
     value = settings.get(key)
     names = {None: 2, "2": 2, "2G-HDNNP": 2, "4": 4, "4G-HDNNP": 4}
     if value not in names:
@@ -320,7 +328,8 @@ def read_hardness(path: str | os.PathLike, element: str, *, low: float = -math.i
                   high: float = math.inf) -> float:
     """The one number of an n2p2 ``hardness.ZZZ.data`` (4G atomic hardness J, in the model's
     energy unit per e²), which must lie in [low, high]; comment lines (``#``) are skipped.
-    n2p2 reads the first column of every line and requires exactly one line."""
+    n2p2 reads the first column of every line and requires exactly one line; potforge also
+    refuses a line with more than one number (n2p2 would ignore the rest)."""
     path = Path(path)
     name = os.fspath(path)
     if not path.is_file():
@@ -332,6 +341,10 @@ def read_hardness(path: str | os.PathLike, element: str, *, low: float = -math.i
         raise ModelFormatError(f"{len(rows)} value lines, expected exactly one (the atomic hardness of "
                                f"{element})", path=name, line=rows[1][0] if len(rows) > 1 else None)
     lineno, fields = rows[0]
+    # n2p2 reads the first column only; a second number is a damaged or mistaken file: refused
+    if len(fields) != 1:
+        raise ModelFormatError(f"{len(fields)} numbers on the line, expected one (the atomic hardness "
+                               f"of {element})", path=name, line=lineno)
     value = parse_float(fields[0], "hardness", error=ModelFormatError, path=name, line=lineno)
     if not low <= value <= high:
         raise ModelFormatError(f"hardness {fields[0]} of {element} is outside [{low:g}, {high:g}]",

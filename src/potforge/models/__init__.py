@@ -14,7 +14,8 @@ from .registry import ModelExample, ModelFamily, families, family, kinds, load_p
 # The families after the base modules: NumPy and ASE then load from near the top of the
 # import stack. From inside a family's registration (seven imports deeper) they took 10 ms
 # longer, a twentieth of ``potforge predict`` on a 1,000-atom file (BENCHMARKS.md, section 7).
-from . import baselines, classical, hdnnp, hdnnp_1g, hdnnp_charges  # noqa: E402, F401  (the families: importing registers)
+# (the families: importing registers them)
+from . import baselines, classical, hdnnp, hdnnp_1g, hdnnp_charges  # noqa: E402, F401
 
 __all__ = ["Potential", "Prediction", "ModelFamily", "ModelExample", "register_family", "family",
            "families", "kinds", "load_potential"]

@@ -279,7 +279,28 @@ def training_config(raw: Mapping[str, Any], *, base_dir: str | os.PathLike = "."
         # stage 1 of a charge model fits charges only: no energy to subtract baselines from
         raise ConfigError(f"baselines: a {kind} stage-1 fit predicts charges only, no energy; give the "
                           "baselines: section to stage 2")
+    _check_learnable_terms(config, kind)
     return config
+
+
+def _check_learnable_terms(config: Config, kind: str) -> None:
+    """A loss term the model cannot learn (``learnable_terms`` of its config: e.g. charges of a
+    stage-2 charge model, fixed by stage 1; energies of a stage-1 model) is refused here, before
+    any data are read; the trainer checks the built model likewise."""
+    learnable = getattr(config.model, "learnable_terms", None)
+    if learnable is None:
+        return
+    terms = learnable()
+    stage = getattr(config.model, "stage", None)
+    if "charge" not in terms and config.loss.charge_sigma is not None:
+        raise ConfigError(f"loss.charge_sigma: the charges of a stage-{stage} {kind} model are fixed by "
+                          "its stage-1 model; switch the term off (loss.charge_sigma: null) and fit "
+                          "charges in stage 1")
+    for term in ("energy", "force", "stress"):
+        if term not in terms and getattr(config.loss, f"{term}_sigma") is not None:
+            raise ConfigError(f"loss.{term}_sigma: a {kind} model in stage {stage} fits charges only "
+                              "(no energy); set loss.energy_sigma, force_sigma and stress_sigma to null "
+                              "and give loss.charge_sigma")
 
 
 def load_config(path: str | os.PathLike, overrides: Sequence[str] = ()) -> Config:

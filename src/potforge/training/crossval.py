@@ -134,12 +134,14 @@ def cross_validate(config: Config, n_folds: int, grid: Mapping[str, Sequence[Any
                 say(f"[{label}] fold {k + 1}/{n_folds}: diverged ({err})")
                 s = {"test_loss": math.inf, "test": dict.fromkeys(_METRICS, math.nan), "best_epoch": None}
                 row["diverged"] = str(err)
-            row.update({"held_out_loss": s["test_loss"], **{f"held_out_{m}": s["test"][m] for m in _METRICS},
+            row.update({"held_out_loss": s["test_loss"],
+                        **{f"held_out_{m}": s["test"].get(m, math.nan) for m in _METRICS},
                         "best_epoch": s["best_epoch"]})
             fold_rows.append(row)
             scores.append(row)
             say(f"[{label}] fold {k + 1}/{n_folds}: held-out energy {_fmt(row['held_out_energy_rmse_mev_per_atom'])} "
-                f"meV/atom, forces {_fmt(row['held_out_force_rmse_ev_per_angstrom'], 4)} eV/Å")
+                f"meV/atom, forces {_fmt(row['held_out_force_rmse_ev_per_angstrom'], 4)} eV/Å"
+                + _charge_text(row["held_out_charge_rmse_me"]))
         summary = {"point": p, "values": point}
         for m in ("loss", *_METRICS):
             values = np.array([r[f"held_out_{m}"] for r in scores], dtype=float)
@@ -152,11 +154,14 @@ def cross_validate(config: Config, n_folds: int, grid: Mapping[str, Sequence[Any
         say(f"[{label}] mean held-out loss {summary['loss_mean']:.4g}; energy "
             f"{_fmt(summary['energy_rmse_mev_per_atom_mean'])} ± {_fmt(summary['energy_rmse_mev_per_atom_std'])} "
             f"meV/atom, forces {_fmt(summary['force_rmse_ev_per_angstrom_mean'], 4)} ± "
-            f"{_fmt(summary['force_rmse_ev_per_angstrom_std'], 4)} eV/Å")
+            f"{_fmt(summary['force_rmse_ev_per_angstrom_std'], 4)} eV/Å"
+            + _charge_text(summary["charge_rmse_me_mean"], summary["charge_rmse_me_std"]))
     best = min(rows, key=lambda r: (r["loss_mean"] if math.isfinite(r["loss_mean"]) else math.inf, r["point"]))
     diverged = [r["diverged"] for r in fold_rows if "diverged" in r]
     if diverged and not math.isfinite(best["loss_mean"]):
         raise NonFiniteError(f"cross-validation: training diverged at every grid point; the first: {diverged[0]}")
+    if not any(math.isfinite(r["held_out_charge_rmse_me"]) for r in fold_rows):
+        _drop_charges(rows, fold_rows)  # not a charge model: its files as they always were
     result = CVResult(keys, rows, fold_rows, best)
     write_json(out / "cv.json", result.to_dict())
     _write_csv(out / "cv.csv", [{**{f"value:{k}": r["values"].get(k) for k in keys},
@@ -166,7 +171,23 @@ def cross_validate(config: Config, n_folds: int, grid: Mapping[str, Sequence[Any
     return result
 
 
-_METRICS = ("energy_rmse_mev_per_atom", "force_rmse_ev_per_angstrom", "stress_rmse_gpa")
+#: held-out metrics; charge_rmse_me (me) only in the files of a charge model (3G/4G)
+_METRICS = ("energy_rmse_mev_per_atom", "force_rmse_ev_per_angstrom", "stress_rmse_gpa", "charge_rmse_me")
+
+
+def _charge_text(mean: float, std: float | None = None) -> str:
+    """``, charges 12.3 ± 1.0 me`` for a charge model, nothing where there are no charges."""
+    if mean is None or not math.isfinite(mean):
+        return ""
+    return f", charges {_fmt(mean, 2)}" + (f" ± {_fmt(std, 2)}" if std is not None else "") + " me"
+
+
+def _drop_charges(rows: list[dict], fold_rows: list[dict]) -> None:
+    for r in fold_rows:
+        r.pop("held_out_charge_rmse_me", None)
+    for r in rows:
+        r.pop("charge_rmse_me_mean", None)
+        r.pop("charge_rmse_me_std", None)
 
 
 @dataclass
@@ -211,9 +232,13 @@ def learning_curve(config: Config, fractions: Sequence[float], output_dir: str |
                "test_force_rmse": s["test"]["force_rmse_ev_per_angstrom"],
                "test_stress_rmse": s["test"]["stress_rmse_gpa"],
                "time_s": s["total_time_s"]}
+        if math.isfinite(s["test"].get("charge_rmse_me", math.nan)):  # a charge model (me)
+            row.update(train_charge_rmse=s["train"].get("charge_rmse_me", math.nan),
+                       test_charge_rmse=s["test"]["charge_rmse_me"])
         rows.append(row)
         say(f"{len(subset)} training frames ({fraction:g}): test energy {_fmt(row['test_energy_rmse'])} "
-            f"meV/atom, forces {_fmt(row['test_force_rmse'], 4)} eV/Å ({row['time_s']:.0f} s)")
+            f"meV/atom, forces {_fmt(row['test_force_rmse'], 4)} eV/Å"
+            f"{_charge_text(row.get('test_charge_rmse', math.nan))} ({row['time_s']:.0f} s)")
     result = LearningCurveResult(rows)
     write_json(out / "learning_curve.json", result.to_dict())
     _write_csv(out / "learning_curve.csv", rows)

@@ -173,11 +173,11 @@ class _Run:
             model, facts = build_model(self.config, train, self.say)
             if self.out is not None:
                 save_definition(self.out, model, facts, self.plain)
-        for role, part in (("validation", validation), ("test", test)):
+        for role, part in (("train", train), ("validation", validation), ("test", test)):
             extra = sorted(set(part.species) - set(model.species)) if part is not None else []
-            if extra:
+            if extra:  # the species come from the data, model.species, an n2p2 folder or a stage-1 model
                 raise ConfigError(f"data.{role}: holds {', '.join(extra)}, which the model (species "
-                                  f"{', '.join(model.species)}, from the training data) does not know")
+                                  f"{', '.join(model.species)}) does not know")
         return model, facts
 
     def trainer(self, model: TrainableModel, loss: Loss, train: Dataset,

@@ -23,7 +23,7 @@ from ..core.errors import ConfigError
 from ..core.lazy import torch
 from ..models.registry import family
 from ..models.trainable import TrainableModel
-from .records import LEARNING_CURVE_COLUMNS
+from .records import learning_curve_columns
 from .trainer import CHECKPOINT_NAME
 
 __all__ = ["DEFINITION_NAME", "check_output_dir", "save_definition", "load_definition",
@@ -86,19 +86,23 @@ def load_definition(out: Path) -> tuple[TrainableModel, dict]:
 
 
 def write_learning_curve(path: Path, history: list[dict]) -> None:
-    """``learning_curve.csv``: one row per epoch (:data:`LEARNING_CURVE_COLUMNS`)."""
+    """``learning_curve.csv``: one row per epoch (:func:`~.records.learning_curve_columns`;
+    the charge RMSE columns where the records hold charges, i.e. of a charge model)."""
     def cell(v):
         return "" if v is None or (isinstance(v, float) and math.isnan(v)) else repr(float(v))
 
+    charges = any("charge_rmse_me" in r["train"] for r in history)
     with atomic_write(path) as handle:
-        handle.write(",".join(LEARNING_CURVE_COLUMNS) + "\n")
+        handle.write(",".join(learning_curve_columns(charges)) + "\n")
         for r in history:
             tr, va = r["train"], r["validation"] or {}
             row = [str(r["epoch"]), cell(r["time"]),
                    cell(tr["energy_rmse_mev_per_atom"]), cell(tr["force_rmse_ev_per_angstrom"]),
                    cell(tr["stress_rmse_gpa"]), cell(va.get("energy_rmse_mev_per_atom")),
-                   cell(va.get("force_rmse_ev_per_angstrom")), cell(va.get("stress_rmse_gpa")),
-                   cell(r["train_loss"]), cell(r["validation_loss"]), "1" if r["best"] else "0"]
+                   cell(va.get("force_rmse_ev_per_angstrom")), cell(va.get("stress_rmse_gpa"))]
+            if charges:
+                row += [cell(tr.get("charge_rmse_me")), cell(va.get("charge_rmse_me"))]
+            row += [cell(r["train_loss"]), cell(r["validation_loss"]), "1" if r["best"] else "0"]
             handle.write(",".join(row) + "\n")
 
 

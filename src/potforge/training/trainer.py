@@ -149,10 +149,7 @@ class Trainer:
         if lab.n_frames == 0:
             raise ConfigError(f"data: the {role} set is empty")
         w = self.loss.weights
-        if getattr(self.model, "charges_only", False) and (w.energy > 0 or w.forces > 0 or w.stress > 0):
-            raise ConfigError(f"loss: a {self.model.kind} model in stage {self.model.stage} fits charges "
-                              "only; set loss.energy_sigma, force_sigma and stress_sigma to null and "
-                              "give loss.charge_sigma")
+        self._check_learnable(data, w)
         if w.energy > 0:
             missing = torch.nonzero(torch.isnan(lab.energy)).squeeze(1)
             if missing.numel():
@@ -174,6 +171,27 @@ class Trainer:
                                   "term off (loss.stress_sigma: null)")
         if w.charges > 0:
             self._check_charge_labels(lab, role)
+
+    def _check_learnable(self, data: Any, w) -> None:
+        """Refuse a loss term the model cannot learn, whatever the model: energies of a model
+        without energy (``ModelOutput.no_energy``, e.g. stage 1 of a charge model) and charges
+        that do not depend on theta (e.g. stage 2, whose charges its fixed stage 1 gives)."""
+        if not getattr(self.model, "predicts_charges", False):
+            return  # the charge term is refused in _check_charge_labels; energies are there
+        stage = getattr(self.model, "stage", "?")
+        fits_energy = w.energy > 0 or w.forces > 0 or w.stress > 0
+        if not fits_energy and not w.charges > 0:
+            return
+        batch = self.model.batch(data, torch.tensor([0]), derivatives=False)
+        out = self.model.predict(batch, forces=False, stress=False)
+        if fits_energy and (out.no_energy or getattr(self.model, "charges_only", False)):
+            raise ConfigError(f"loss: a {self.model.kind} model in stage {stage} fits charges "
+                              "only; set loss.energy_sigma, force_sigma and stress_sigma to null and "
+                              "give loss.charge_sigma")
+        if w.charges > 0 and out.charges is not None and not out.charges.requires_grad:
+            raise ConfigError(f"loss.charge_sigma: the charges of a stage-{stage} {self.model.kind} model "
+                              "are fixed by its stage-1 model, not by the parameters trained here; switch "
+                              "the term off (loss.charge_sigma: null) and fit charges in stage 1")
 
     def _check_charge_labels(self, lab, role: str) -> None:
         """A charge term needs a model that predicts charges and reference charges on every frame."""
@@ -341,6 +359,9 @@ class Trainer:
             self._load_checkpoint()
             self.log(f"resumed from {self.checkpoint} after epoch {self.epoch}")
         elif not self.history:
+            start = getattr(self.model, "initial_fit", None)
+            if callable(start):  # a model's data-driven start (4G stage 1: χ output layers)
+                start(self.train_data, log=self.log)
             self.refit_energy_offset()
             record = self._record(0, {})
             self.log(self._line(record))
@@ -352,6 +373,9 @@ class Trainer:
             self._batch = 0
             extra = self.optimizer.epoch(self)
             self.model.project()  # bounded models: keep the parameters physical
+            refit = getattr(self.model, "epoch_fit", None)
+            if callable(refit):  # a model's closed-form part (4G stage 1: χ output layers)
+                refit(self.train_data)
             check_parameters(self.model, f"epoch {self.epoch}")
             self.refit_energy_offset()
             self.elapsed += time.perf_counter() - start  # the optimisation proper

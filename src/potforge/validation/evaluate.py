@@ -122,6 +122,8 @@ class EvaluationResult:
     reference_charges: np.ndarray = field(default_factory=lambda: np.zeros(0))
     predicted_charges: np.ndarray = field(default_factory=lambda: np.zeros(0))
     charge_frame: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    #: one line on what was left out (e.g. the energies of a charges-only model), or ""
+    note: str = ""
 
     @property
     def n_frames(self) -> int:
@@ -140,6 +142,8 @@ class EvaluationResult:
         out["n_extrapolations"] = self.summary.n_extrapolations if self.summary.has_extrapolation_check else None
         out["by_config_type"] = {name: m.to_dict(json=True) for name, m in self.by_config_type.items()}
         out["by_total_charge"] = {name: m.to_dict(json=True) for name, m in self.by_total_charge.items()}
+        if self.note:
+            out["note"] = self.note
         return out
 
     @property
@@ -166,6 +170,15 @@ class EvaluationResult:
                       for q, unit, digits, _ in columns]
             lines.append(f"{label:<20} {m.n_frames:>6} {m.n_atoms:>7}  " + "  ".join(groups))
         return "\n".join(lines)
+
+
+def charges_only(potential: Potential) -> bool:
+    """Whether ``potential`` is a charge model's stage 1 (3G/4G): charges and electrostatics
+    only, every short-range network weight zero."""
+    nets = getattr(potential, "short_networks", None)
+    if not nets:
+        return False
+    return all(not any(np.any(np.asarray(a)) for a in (*n.weights, *n.biases)) for n in nets.values())
 
 
 def evaluate(potential: Potential, frames: Iterable[Frame], *, n_threads: int | None = None,
@@ -205,6 +218,12 @@ def evaluate(potential: Potential, frames: Iterable[Frame], *, n_threads: int | 
     predicted = list(predict_frames(potential, progress(reference) if progress else reference,
                                     summary=summary, source=source))
 
+    note = ""
+    if charges_only(potential):  # its energies are electrostatics alone: no error to report
+        note = ("the model is a charges-only stage-1 charge model (its short-range networks are zero, "
+                "no short-range energies): energy, force and stress errors are left out")
+        for p in predicted:
+            p.energy = p.forces = p.stress = None
     n = len(reference)
     config_types = tuple(f.config_type if f.config_type is not None else NO_CONFIG_TYPE for f in reference)
     atoms_per_frame = np.array([f.n_atoms for f in reference], dtype=np.int64)
@@ -258,7 +277,7 @@ def evaluate(potential: Potential, frames: Iterable[Frame], *, n_threads: int | 
         by_total_charge=by_total_charge,
         reference_charges=np.concatenate(q_ref) if q_ref else np.zeros(0),
         predicted_charges=np.concatenate(q_pred) if q_pred else np.zeros(0),
-        charge_frame=np.concatenate(q_frame) if q_frame else np.zeros(0, dtype=np.int64))
+        charge_frame=np.concatenate(q_frame) if q_frame else np.zeros(0, dtype=np.int64), note=note)
     _check_metrics(result, source)
     return result
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..core.errors import DataFormatError
-from ..training.records import LEARNING_CURVE_COLUMNS  # plain data, no torch
+from ..training.records import LEARNING_CURVE_COLUMNS, learning_curve_columns  # plain data, no torch
 
 if TYPE_CHECKING:  # pragma: no cover
     from .evaluate import EvaluationResult
@@ -29,6 +29,7 @@ _QUANTITIES = (  # (label, unit, learning-curve column stem)
     ("energy", "meV/atom", "energy_rmse_mev_per_atom"),
     ("force", "eV/Å", "force_rmse_ev_per_angstrom"),
     ("stress", "GPa", "stress_rmse_gpa"),
+    ("charge", "me", "charge_rmse_me"),  # charge models (3G/4G)
 )
 
 
@@ -79,7 +80,7 @@ def _fmt_rmse(value: float, unit: str, digits: int) -> str:
 # -- parity ---------------------------------------------------------------------------------------
 def parity_plots(result: "EvaluationResult", path_png: str | os.PathLike) -> Path:
     """Predicted against reference energy per atom (eV/atom), force components (eV/Å) and
-    stress components (GPa), one panel each (panels without data are left out), points coloured
+    stress components (GPa) and atomic charges (e, charge models), one panel each (panels without data are left out), points coloured
     by config_type, the RMSE in each title. Returns the path."""
     names = list(result.by_config_type) or sorted(set(result.config_types))
     frame_type = np.array([names.index(c) for c in result.config_types], dtype=np.int64)
@@ -97,6 +98,9 @@ def parity_plots(result: "EvaluationResult", path_png: str | os.PathLike) -> Pat
         panels.append(("stress components", "GPa", result.reference_stress.ravel(),
                        result.predicted_stress.ravel(), np.repeat(frame_type[result.stress_frame], 6),
                        _fmt_rmse(m.stress_rmse_gpa, "GPa", 3)))
+    if result.reference_charges.size:  # charge models on data with reference charges
+        panels.append(("atomic charges", "e", result.reference_charges, result.predicted_charges,
+                       frame_type[result.charge_frame], _fmt_rmse(m.charge_rmse_me, "me", 2)))
     if not panels:
         return _empty(path_png, "no labelled data")
 
@@ -156,7 +160,7 @@ def read_learning_curve(path: str | os.PathLike) -> list[dict[str, float]]:
 
 
 def _check_columns(header: Sequence[str], path: object = None) -> None:
-    rmse_columns = [c for c in LEARNING_CURVE_COLUMNS if "_rmse_" in c]
+    rmse_columns = [c for c in learning_curve_columns(charges=True) if "_rmse_" in c]
     if "epoch" not in header or not any(c in header for c in rmse_columns):
         raise DataFormatError(f"columns {', '.join(header) or '(none)'} lack 'epoch' or an RMSE column; "
                               f"expected {','.join(LEARNING_CURVE_COLUMNS)}",
@@ -219,13 +223,18 @@ def learning_curve_plot(csv_path_or_rows: str | os.PathLike | Iterable[Mapping[s
 
 
 # -- cross-validation grid ----------------------------------------------------------------------
+#: (label, unit, key stem) of the cross-validation and training-set-size plots; charge only
+#: where the rows hold it (charge models)
+_SERIES = (("energy", "meV/atom", "energy_rmse"), ("force", "eV/Å", "force_rmse"), ("charge", "me", "charge_rmse"))
+
 def cv_plot(rows: Sequence[Mapping[str, Any]], key: str, path_png: str | os.PathLike, *,
             chosen: float | str | None = None) -> Path:
     """Mean ± standard deviation over folds of the validation energy and force RMSE against one
     hyperparameter ``key``.
 
     Rows are ``{"value", "energy_rmse_mean", "energy_rmse_std", "force_rmse_mean",
-    "force_rmse_std"}`` (meV/atom and eV/Å; None/NaN where a quantity was not fitted). Numeric
+    "force_rmse_std"}`` (meV/atom and eV/Å; charge models also ``charge_rmse_mean``/``_std``,
+    me; None/NaN where a quantity was not fitted). Numeric
     values give a numeric x axis (logarithmic if all positive and spanning more than a decade),
     strings a categorical one. The chosen value — ``chosen``, else the row with a true
     ``"chosen"`` entry — is marked. Returns the path."""
@@ -250,7 +259,7 @@ def cv_plot(rows: Sequence[Mapping[str, Any]], key: str, path_png: str | os.Path
         chosen_index = matches[0] if matches else None
 
     panels = []
-    for label, unit, stem in (("energy", "meV/atom", "energy_rmse"), ("force", "eV/Å", "force_rmse")):
+    for label, unit, stem in _SERIES:
         mean = np.array([_number(r.get(stem + "_mean")) for r in rows])
         std = np.array([_number(r.get(stem + "_std")) for r in rows])
         if np.isfinite(mean).any():
@@ -283,14 +292,15 @@ def cv_plot(rows: Sequence[Mapping[str, Any]], key: str, path_png: str | os.Path
 def subset_curve_plot(rows: Sequence[Mapping[str, Any]], path_png: str | os.PathLike) -> Path:
     """Train and test RMSE of energy (meV/atom) and forces (eV/Å) against the number of
     training frames, log-log. Rows are ``{"n_train_frames", "train_energy_rmse",
-    "test_energy_rmse", "train_force_rmse", "test_force_rmse"}`` (None/NaN where missing).
+    "test_energy_rmse", "train_force_rmse", "test_force_rmse"}`` (charge models also
+    ``train_charge_rmse``, ``test_charge_rmse``, me; None/NaN where missing).
     Returns the path."""
     if not rows:
         return _empty(path_png, "no learning-curve results")
     n = np.array([_number(r.get("n_train_frames")) for r in rows])
     order = np.argsort(n)
     panels = []
-    for label, unit, stem in (("energy", "meV/atom", "energy_rmse"), ("force", "eV/Å", "force_rmse")):
+    for label, unit, stem in _SERIES:
         train = np.array([_number(r.get("train_" + stem)) for r in rows])[order]
         test = np.array([_number(r.get("test_" + stem)) for r in rows])[order]
         if np.isfinite(train).any() or np.isfinite(test).any():

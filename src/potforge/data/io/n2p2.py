@@ -189,6 +189,10 @@ class _Block:
                                   f"{self.start}: {problem}", path=path, line=lineno)
         present = set(meta.get("labels", ("energy", "forces", "charges", "total_charge",
                                            "atomic_energies")))
+        if "labels" not in meta and self.charge and not data[:, 3].any():
+            # a plain n2p2 file always has the atom-charge column: zeros with a non-zero total
+            # charge are n2p2's "no reference charges" (2G data of an ion), no contradiction
+            present.discard("charges")
         info = dict(meta.get("info", {}))
         if "comment" in meta:
             info["comment"] = meta["comment"]

@@ -73,6 +73,17 @@ def read_n2p2_model(directory: str | os.PathLike, *, length_unit: str = "angstro
 
         importer = family("hdnnp-4g").importers[0]
         return importer.load(directory, length_unit=length_unit, energy_unit=energy_unit)
+    try:
+        return _read_2g(directory, settings, L, E, length_unit, energy_unit)
+    except ModelFormatError as err:
+        fourth = sorted(p.name for p in directory.glob("*.data") if p.name.startswith(("weightse.", "hardness.")))
+        if settings.has("nnp_type") or not fourth:
+            raise
+        raise ModelFormatError(f"{err} (read as a 2G model: input.nn declares no generation, but "
+                               f"{fourth[0]} belongs to a 4G model; add 'nnp_generation 4')") from None
+
+
+def _read_2g(directory: Path, settings, L: float, E: float, length_unit: str, energy_unit: str) -> Potential:
     species = _species(settings)
     atom_energies = {s: 0.0 for s in species}
     for line, value in settings.all("atom_energy"):

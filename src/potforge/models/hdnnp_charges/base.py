@@ -11,6 +11,7 @@ keeps a frame's ``total_charge`` label in ``atoms.info["total_charge"]``.
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -46,10 +47,12 @@ def total_charge(atoms: Atoms) -> float:
     else:
         value = float(np.sum(atoms.get_initial_charges())) if len(atoms) else 0.0
         where = "the sum of the initial charges"
-    try:
-        q = float(value)
-    except (TypeError, ValueError):
-        raise StructureError(f"{where} is {value!r}, expected a number (e)") from None
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value.item()
+    # a bool or a string is no charge (True would silently be 1 e)
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, np.floating, np.integer)):
+        raise StructureError(f"{where} is {value!r}, expected a number (e)")
+    q = float(value)
     if not (math.isfinite(q) and abs(q) <= MAX_CHARGE_PER_ATOM * max(1, len(atoms))):
         raise StructureError(f"{where} is {q!r}, expected a finite charge within ±"
                              f"{MAX_CHARGE_PER_ATOM:g} e per atom")
@@ -168,7 +171,7 @@ class ChargeHDNNPBase(Potential):
         check_min_distance(nl.distances, nl.centers, nl.neighbors, self.min_distance)
         G, _ = _native.symmetry_functions(self.kernel, idx.astype(np.int32),
                                           numbers.astype(np.float64), nl.offsets, nl.neighbors,
-                                          nl.vectors, nl.distances, False, max(self.n_threads, 1))
+                                          nl.vectors, nl.distances, False, self.n_threads)
         scaled = {}
         extrapolations = np.zeros(len(atoms), dtype=np.int32)
         for e, s in enumerate(self.species):
@@ -215,7 +218,7 @@ class ChargeHDNNPBase(Potential):
         return _native.symmetry_functions_backward(
             self.kernel, env.idx.astype(np.int32), env.numbers.astype(np.float64), nl.offsets,
             nl.neighbors, nl.vectors, nl.distances, np.ascontiguousarray(dE_dG, dtype=np.float64),
-            max(self.n_threads, 1))
+            self.n_threads)
 
     def _geometry(self, atoms: Atoms, want_strain: bool):
         """Positions and cell as float64 tensors that carry gradients: positions directly,
@@ -239,10 +242,48 @@ class ChargeHDNNPBase(Potential):
                                            method=_method(self.electrostatics.solver, len(atoms)),
                                            elements=[self.species[k] for k in env.idx])
 
-    def _stress(self, atoms: Atoms, strain_sf: np.ndarray, strain_elec) -> np.ndarray:
+    def _check_charges(self, atoms: Atoms, q: np.ndarray) -> None:
+        """A StructureError naming the first atom whose charge is not finite or beyond
+        ±MAX_CHARGE_PER_ATOM e: a broken model (or a saddle-point charge equilibration) must
+        never hand back such charges, or energies built on them, silently."""
+        bad = np.flatnonzero(~(np.abs(q) <= MAX_CHARGE_PER_ATOM))
+        if bad.size:
+            i = int(bad[0])
+            raise StructureError(f"atom {i} ({atoms.get_chemical_symbols()[i]}): predicted charge {q[i]!r} e, "
+                                 f"expected within ±{MAX_CHARGE_PER_ATOM:g} e (the model does not describe "
+                                 "this structure)")
+
+    def _stress(self, atoms: Atoms, strain_sf: np.ndarray, strain_elec, Q: float = 0.0) -> np.ndarray:
         total = strain_sf + (strain_elec.numpy() if strain_elec is not None else 0.0)
+        total = total + np.eye(3) * self._splitting_strain(atoms, Q)
         s = 0.5 * (total + total.T) / atoms.get_volume()
         return s[VOIGT_ROWS, VOIGT_COLS]
+
+    def _splitting_strain(self, atoms: Atoms, Q: float) -> float:
+        """dE/dε_aa (eV, the same for a = x, y, z) through the Ewald splitting η(V) of n2p2's
+        convention for a charged cell; 0 otherwise.
+
+        n2p2 has no neutralising background, so its energy is the physical one plus
+        π k_e Q² η² / V (minus η-free terms; :meth:`GaussianCoulomb._background_terms`), and η
+        is chosen from the volume per structure (:func:`potforge.electrostatics.ewald_parameters`).
+        The autograd strain treats η as a constant; the missing term is
+        ∂E/∂η · dη/dε_aa = (2π k_e Q² η / V) · dη/d ln V. The charges' response adds nothing:
+        ∂A/∂η ∝ 1 1ᵀ and the adjoint x sums to zero. dη/d ln V by central differences of
+        the parameter choice on an isotropically scaled cell (relative step 1e-5).
+        """
+        es = self.electrostatics
+        if es.convention != "n2p2" or Q == 0.0:
+            return 0.0
+        from ...electrostatics.ewald import COULOMB
+
+        cell = np.asarray(atoms.cell, dtype=np.float64)
+        sigma = float(max(es.widths.values()))
+        eta = es.ewald.parameters(cell, len(atoms), sigma).eta
+        h = 1e-5
+        up = es.ewald.parameters(cell * math.exp(h / 3), len(atoms), sigma).eta
+        down = es.ewald.parameters(cell * math.exp(-h / 3), len(atoms), sigma).eta
+        deta_dlnv = (up - down) / (2 * h)
+        return 2 * math.pi * COULOMB * Q * Q * eta / atoms.get_volume() * deta_dlnv
 
     # -- persistence helpers ------------------------------------------------------------------------
     def _common_dict(self) -> dict:

@@ -63,6 +63,9 @@ class HDNNP4GConfig(ChargeModelConfig):
                                                      metadata=doc("stage 1 without n2p2: the χ networks"))
     hardness: float | dict[str, float] | None = field(default=None, metadata=doc(
         "stage 1 without n2p2: initial hardness J, eV/e², one number or per element (default 10)"))
+    output_fit: Literal["epoch", "start", "none"] = field(default="epoch", metadata=doc(
+        "stage 1: the χ output layers by ridge least squares on the training charges before the first "
+        "epoch (start) and after every epoch (epoch); none: the filter alone, as n2p2"))
 
     def check(self, key: str) -> None:
         self.check_own(key)
@@ -72,6 +75,12 @@ class HDNNP4GConfig(ChargeModelConfig):
         if self.n2p2 and own:
             raise ConfigError(f"{key}.{own[0]}: the n2p2 folder's input.nn states it; remove it or "
                               f"{key}.n2p2")
+        if self.stage == 2 and self.output_fit != "epoch":
+            raise ConfigError(f"{key}.output_fit: stage 1 fits the χ output layers; stage 2 has none")
+        if self.stage == 2 and self.pretrained:
+            raise ConfigError(f"{key}.pretrained: only stage 1 starts from weightse/hardness files; stage 2 "
+                              f"takes its stage-1 part from {key}.electronegativity_from (default: the n2p2 "
+                              "folder's weightse/hardness)")
         if not self.n2p2 and self.pretrained:
             raise ConfigError(f"{key}.pretrained: starts from an n2p2 folder's weightse/hardness; give {key}.n2p2")
         if not self.n2p2 and self.stage == 2:
@@ -99,6 +108,16 @@ def _stage1_source(ctx: BuildContext, mc: HDNNP4GConfig, units: dict):
     return pot, None
 
 
+def _check_data_species(ctx: BuildContext, species, folder) -> None:
+    """The model's species come from the n2p2 folder: every element of the training data must
+    be among them."""
+    extra = sorted(set(ctx.train.species) - set(species))
+    if extra:
+        raise ConfigError(f"data.train: holds {', '.join(extra)}, which the n2p2 folder {folder} (species "
+                          f"{', '.join(species)}, from its input.nn) does not know; give model.n2p2 a "
+                          "folder for these elements or training data of its elements")
+
+
 def build_hdnnp4g(ctx: BuildContext) -> tuple[Any, dict[str, Any]]:
     """Stage 1 or stage 2 of a 4G HDNNP from an n2p2 training folder (module docstring)."""
     from .train_n2p2 import n2p2_setup, stage1_from_n2p2, stage2_from_n2p2
@@ -112,6 +131,8 @@ def build_hdnnp4g(ctx: BuildContext) -> tuple[Any, dict[str, Any]]:
     generator = torch.Generator().manual_seed(int(ctx.seed))
     if mc.stage == 1:
         model = stage1_from_n2p2(folder, pretrained=mc.pretrained, n_threads=ctx.threads, **units)
+        _check_data_species(ctx, model.species, folder)
+        model.output_fit = mc.output_fit
         if not mc.pretrained:
             model.initialize(generator, mc.init)
         ctx.log(f"4G stage 1: χ networks {model.layout.n_parameters} parameters + hardness of "
@@ -129,6 +150,7 @@ def build_hdnnp4g(ctx: BuildContext) -> tuple[Any, dict[str, Any]]:
         model = TrainableHDNNP4G(setup["sfs"], setup["scaling"], {s: arch[s][0][1:-1] for s in species},
                                  {s: arch[s][1] for s in species}, chi, pot.hardness,
                                  pot.electrostatics, normalize=setup["normalize"], n_threads=ctx.threads)
+    _check_data_species(ctx, model.species, folder)
     model.initialize(generator, mc.init)
     ref = reference_energies("fit", model.species, ctx.train)
     residuals = [(f.energy - sum(ref[s] for s in f.atoms.get_chemical_symbols())) / f.n_atoms
@@ -157,7 +179,8 @@ def _build_own(ctx: BuildContext) -> tuple[Any, dict[str, Any]]:
         hidden, acts, normalize = network_spec(mc.electronegativity_network, species)
         model = TrainableHDNNP4GCharges(sfs, scaling, hidden, acts, gaussian_width=dict(electrostatics.widths),
                                         hardness=initial_hardness(mc.hardness, species), normalize=normalize,
-                                        n_threads=ctx.threads, electrostatics=electrostatics)
+                                        n_threads=ctx.threads, electrostatics=electrostatics,
+                                        output_fit=mc.output_fit)
         model.initialize(generator, mc.init)
         ctx.log(f"4G stage 1: χ networks {model.layout.n_parameters} parameters + hardness; Gaussian "
                 "widths " + ", ".join(f"{s} {w:.3f} Å" for s, w in electrostatics.widths.items()))

@@ -94,6 +94,12 @@ class ChargeModelConfig:
             raise ConfigError(f"{key}.output_scale: expected an energy in [{low:g}, {high:g}] eV, got "
                               f"{self.output_scale}")
 
+    def learnable_terms(self) -> tuple[str, ...]:
+        """The loss terms this stage can learn: stage 1 fits charges only (no energy); the
+        charges of stage 2 are those of its fixed stage-1 model (they do not depend on the
+        short-range parameters), so it learns energies, forces and stress only."""
+        return ("charge",) if getattr(self, "stage", 1) == 1 else ("energy", "force", "stress")
+
     def stage1_fields_given(self) -> list[str]:
         """The stage-1 settings this config states (stage 2 takes them from the stage-1 model)."""
         return [name for name in ("symmetry_functions", "gaussian_width", "screening")

@@ -47,6 +47,7 @@ emits the equivalent un-normalised files (scales folded into the weights and off
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -107,8 +108,12 @@ def read_n2p2_4g_model(directory: str | os.PathLike, *, length_unit: str = "angs
         short_nets[s] = _charge_input_scaled(
             _network(directory / weights_file_name(z), settings, s, n_sf + 1, "short",
                      "inputs (symmetry functions and the charge)"), conv_charge)
-        hardness[s] = read_hardness(directory / weights_file_name(z, "hardness"), s,
-                                    low=-MAX_HARDNESS / E, high=MAX_HARDNESS / E) * E
+        path = directory / weights_file_name(z, "hardness")
+        hardness[s] = read_hardness(path, s, low=-MAX_HARDNESS / E, high=MAX_HARDNESS / E) * E
+        if hardness[s] <= 0:  # A + J may be indefinite: a saddle point, not charges
+            raise ModelFormatError(f"hardness of {s} is {hardness[s] / E!r}, expected a positive "
+                                   "number (J <= 0 makes the charge equilibration a saddle point)",
+                                   path=os.fspath(path))
     electrostatics = ElectrostaticSettings(_widths(settings, species, L), _screening(settings, L),
                                            _ewald(settings, length_unit, energy_unit),
                                            convention="n2p2", n2p2_cutoffs=sf_cutoffs(sfs))
@@ -373,7 +378,25 @@ class _ShortView:
 
 
 def export_n2p2_4g(model: HDNNP4G, directory: str | os.PathLike, *, length_unit: str = "bohr",
-                   energy_unit: str = "hartree") -> dict:
-    """The 4G family's exporter (``potforge export --format n2p2``)."""
+                   energy_unit: str = "hartree", allow_charged_difference: bool = False) -> dict:
+    """The 4G family's exporter (``potforge export --format n2p2``; default Bohr/Hartree).
+
+    n2p2 computes the electrostatics in its own convention (no neutralising background for
+    charged periodic cells, its real-space Ewald range): a model in potforge's ``physical``
+    convention would predict charged periodic cells differently once re-read, so its export
+    is refused unless ``allow_charged_difference`` (``--allow-charged-difference``), which
+    writes it with a note. Models read from n2p2 carry ``convention="n2p2"`` and export as
+    they are."""
+    convention = model.electrostatics.convention
+    note = None
+    if convention != "n2p2":
+        if not allow_charged_difference:
+            raise ModelFormatError(f"the model's electrostatics use the {convention} convention (a neutralising "
+                                   "background for charged periodic cells), which n2p2's files cannot hold: "
+                                   "charged periodic cells would predict differently after export; pass "
+                                   "--allow-charged-difference (allow_charged_difference=True) to write it anyway")
+        note = (f"written from a {convention}-convention model: n2p2 (and the re-read model) has no "
+                "neutralising background, so charged periodic cells predict differently")
+        warnings.warn(note, stacklevel=2)
     directory = write_n2p2_4g_model(model, directory, length_unit=length_unit, energy_unit=energy_unit)
-    return {"files": sorted(directory.iterdir()), "directory": directory}
+    return {"files": sorted(directory.iterdir()), "directory": directory, "note": note}

@@ -86,6 +86,7 @@ class HDNNP3G(ChargeHDNNPBase):
         q_raw, dq_dG = self._per_element(env, self.charge_networks)
         q_hat = self.charge_scale * q_raw
         q = q_hat - (q_hat.sum() - Q) / n
+        self._check_charges(atoms, q)
         short_raw, dshort = self._per_element(env, self.short_networks)
         positions, cell, base_positions, strain = self._geometry(atoms, want_stress)
         coulomb = self._coulomb(atoms, env, positions, cell)
@@ -104,7 +105,7 @@ class HDNNP3G(ChargeHDNNPBase):
         grads = torch.autograd.grad(e_elec, inputs, allow_unused=True)
         prediction.forces = f_sf - (grads[0].numpy() if grads[0] is not None else 0.0)
         if want_stress:
-            prediction.stress = self._stress(atoms, strain_sf, grads[1])
+            prediction.stress = self._stress(atoms, strain_sf, grads[1], Q)
         if not forces:
             prediction.forces = None
         return prediction
@@ -122,6 +123,9 @@ class HDNNP3G(ChargeHDNNPBase):
 
     @classmethod
     def from_saved(cls, description: dict, arrays: dict[str, np.ndarray]) -> "HDNNP3G":
+        with saved_part("model.generation"):
+            if description.get("generation", 3) != 3:
+                raise ValueError(f"{description['generation']!r} in an hdnnp-3g model; expected 3")
         common = cls._saved_common(description)
         charge_nets = cls._saved_networks(description, arrays, "charge_networks")
         short_nets = cls._saved_networks(description, arrays, "short_networks")

@@ -39,7 +39,7 @@ from ...descriptors.symmetry_functions import SymmetryFunctionSet
 from ..network import AtomicNetwork
 from ..potential import Prediction, check_energy_scale, saved_part
 from .base import ChargeHDNNPBase, total_charge
-from .settings import MAX_HARDNESS, ElectrostaticSettings
+from .settings import MAX_HARDNESS, ElectrostaticSettings, check_hardness
 
 __all__ = ["HDNNP4G"]
 
@@ -119,6 +119,7 @@ class HDNNP4G(ChargeHDNNPBase):
         with torch.no_grad():
             q, _ = solve_qeq(coulomb, torch.as_tensor(chi), J, Q, solver=solver)
         q = q.detach()
+        self._check_charges(atoms, q.numpy())
         short_raw, dshort = self._per_element(env, self.short_networks, q.numpy())
         q_var = q.clone().requires_grad_(True)
         e_elec = coulomb.energy(q_var)
@@ -143,7 +144,7 @@ class HDNNP4G(ChargeHDNNPBase):
         f_elec = grads[0]
         prediction.forces = f_sf - (f_elec.numpy() if f_elec is not None else 0.0)
         if want_stress:
-            prediction.stress = self._stress(atoms, strain_sf, grads[1])
+            prediction.stress = self._stress(atoms, strain_sf, grads[1], Q)
         if not forces:
             prediction.forces = None
         return prediction
@@ -165,8 +166,17 @@ class HDNNP4G(ChargeHDNNPBase):
         common = cls._saved_common(description)
         chi_nets = cls._saved_networks(description, arrays, "electronegativity_networks")
         short_nets = cls._saved_networks(description, arrays, "short_networks")
+        with saved_part("model.generation"):
+            if description.get("generation", 4) != 4:
+                raise ValueError(f"{description['generation']!r} in an hdnnp-4g model; expected 4")
         with saved_part("model.hardness_ev_per_e2"):
-            hardness = {s: float(v) for s, v in dict(description["hardness_ev_per_e2"]).items()}
+            saved = description["hardness_ev_per_e2"]
+            if not isinstance(saved, Mapping):
+                raise ValueError(f"{type(saved).__name__}; expected a mapping of element to hardness (eV/e²)")
+        hardness = {}
+        for s, v in saved.items():
+            with saved_part(f"model.hardness_ev_per_e2.{s}"):
+                hardness[s] = check_hardness(v)
         with saved_part("model.output_scale_ev"):
             check_energy_scale(description["output_scale_ev"], "output scale")
         with saved_part("model.chi_scale_ev_per_e"):

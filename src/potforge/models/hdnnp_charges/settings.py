@@ -16,15 +16,55 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ...core.errors import ConfigError
+from ...core.text import shorten
 from ...core.units import energy_factor, length_factor
 
-__all__ = ["EwaldSettings", "ElectrostaticSettings", "MAX_WIDTH", "MAX_HARDNESS"]
+__all__ = ["EwaldSettings", "ElectrostaticSettings", "MAX_WIDTH", "MAX_HARDNESS", "check_hardness"]
 
 #: Gaussian charge widths beyond this (Å) describe no atom.
 MAX_WIDTH = 20.0
 #: |hardness| beyond this (eV/e²) describes no atom (n2p2's water model: 10 Ha = 272 eV).
 MAX_HARDNESS = 1e5
+
+
+def check_hardness(value) -> float:
+    """An atomic hardness J (eV/e²): a positive number up to MAX_HARDNESS, else a ValueError
+    (the caller names the key or file). J <= 0 can make A + J indefinite, and the charge
+    equilibration then finds a saddle point, not the minimum."""
+    if not _is_number(value):
+        raise ValueError(f"{value!r}; expected a number (eV/e²)")
+    value = float(value)
+    if not 0 < value <= MAX_HARDNESS:
+        raise ValueError(f"hardness {value!r}; expected a positive number up to {MAX_HARDNESS:g} eV/e² "
+                         "(J <= 0 makes the charge equilibration a saddle point)")
+    return value
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
+
+
+def _mapping(value, key: str, expected: str) -> Mapping:
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{key}: {shorten(repr(value))}; expected a mapping of {expected}")
+    return value
+
+
+def _known_keys(data: Mapping, key: str, allowed: tuple[str, ...]) -> None:
+    unknown = sorted(set(data) - set(allowed))
+    if unknown:
+        raise ConfigError(f"{key}: unknown key {unknown[0]!r}; expected {', '.join(allowed)}")
+
+
+def _optional_number(value, key: str):
+    if value is not None and not _is_number(value):
+        raise ConfigError(f"{key}: {shorten(repr(value))}; expected a number or null")
+    return value
+
+
 _METHODS = ("jackson-catlow", "kolafa-perram", "potforge")
+_EWALD_KEYS = ("method", "precision", "max_charge", "real_cutoff", "length_unit", "energy_unit")
+_KEYS = ("widths_angstrom", "screening_angstrom", "ewald", "solver", "convention", "n2p2_cutoffs_angstrom")
 
 
 @dataclass(frozen=True)
@@ -55,7 +95,14 @@ class EwaldSettings:
     energy_unit: str = "ev"
 
     def __post_init__(self) -> None:
-        if self.method not in _METHODS:
+        if not _is_number(self.precision):
+            raise ConfigError(f"ewald.precision: {shorten(repr(self.precision))}; expected a number in (0, 1)")
+        for name in ("max_charge", "real_cutoff"):
+            _optional_number(getattr(self, name), f"ewald.{name}")
+        for name in ("length_unit", "energy_unit"):
+            if not isinstance(getattr(self, name), str):
+                raise ConfigError(f"ewald.{name}: {shorten(repr(getattr(self, name)))}; expected a unit name")
+        if not isinstance(self.method, str) or self.method not in _METHODS:
             raise ConfigError(f"ewald.method: {self.method!r}; expected one of {', '.join(_METHODS)}")
         if not (math.isfinite(self.precision) and 0 < self.precision < 1):
             raise ConfigError(f"ewald.precision: {self.precision!r}; expected a number in (0, 1)")
@@ -86,6 +133,8 @@ class EwaldSettings:
 
     @classmethod
     def from_dict(cls, data: Mapping) -> "EwaldSettings":
+        data = _mapping(data, "ewald", "method, precision, ...")
+        _known_keys(data, "ewald", _EWALD_KEYS)
         return cls(**dict(data))
 
 
@@ -127,7 +176,17 @@ class ElectrostaticSettings:
             if not (isinstance(w, (int, float)) and 0 < w <= MAX_WIDTH):
                 raise ConfigError(f"gaussian width of {s}: {w!r}; expected a number in (0, {MAX_WIDTH:g}] Å")
         if self.screening is not None:
+            from ...electrostatics.screening import CORE_FUNCTIONS
+
+            if not (isinstance(self.screening, (tuple, list)) and len(self.screening) == 3):
+                raise ConfigError(f"screening: {shorten(repr(self.screening))}; expected [inner, outer, core] "
+                                  "or [inner, outer] in Å")
             inner, outer, core = self.screening
+            if not (_is_number(inner) and _is_number(outer)):
+                raise ConfigError(f"screening: inner {inner!r}, outer {outer!r}; expected numbers in Å")
+            if core not in CORE_FUNCTIONS:
+                raise ConfigError(f"screening: unknown core function {core!r}; expected one of "
+                                  f"{', '.join(CORE_FUNCTIONS)}")
             if not (math.isfinite(inner) and math.isfinite(outer) and 0 <= inner < outer <= 100):
                 raise ConfigError(f"screening: inner {inner!r}, outer {outer!r}; expected "
                                   "0 <= inner < outer <= 100 Å")
@@ -170,9 +229,30 @@ class ElectrostaticSettings:
 
     @classmethod
     def from_dict(cls, data: Mapping) -> "ElectrostaticSettings":
+        """Rebuild from :meth:`to_dict`'s mapping; a wrong type or an unknown key is a one-line
+        ConfigError naming the key."""
+        data = _mapping(data, "electrostatics", "widths_angstrom, ewald, ...")
+        _known_keys(data, "electrostatics", _KEYS)
+        if "widths_angstrom" not in data or "ewald" not in data:
+            raise ConfigError(f"missing entry {'widths_angstrom' if 'widths_angstrom' not in data else 'ewald'!r}")
+        widths = _mapping(data["widths_angstrom"], "widths_angstrom", "element to width (Å)")
+        for s, w in widths.items():
+            if not _is_number(w):
+                raise ConfigError(f"widths_angstrom.{s}: {shorten(repr(w))}; expected a number in Å")
         screening = data.get("screening_angstrom")
+        if screening is not None:
+            if not (isinstance(screening, (list, tuple)) and len(screening) in (2, 3)):
+                raise ConfigError(f"screening_angstrom: {shorten(repr(screening))}; expected "
+                                  "[inner, outer, core] or [inner, outer] (Å) or null")
+            screening = (*screening, "c") if len(screening) == 2 else tuple(screening)
         cutoffs = data.get("n2p2_cutoffs_angstrom")
-        return cls({s: float(w) for s, w in dict(data["widths_angstrom"]).items()},
-                   tuple(screening) if screening else None, EwaldSettings.from_dict(data["ewald"]),
-                   data.get("solver", "auto"), data.get("convention", "physical"),
+        if cutoffs is not None:
+            cutoffs = _mapping(cutoffs, "n2p2_cutoffs_angstrom", "element to cutoffs (Å)")
+            for s, v in cutoffs.items():
+                if not (isinstance(v, (list, tuple)) and all(_is_number(c) for c in v)):
+                    raise ConfigError(f"n2p2_cutoffs_angstrom.{s}: {shorten(repr(v))}; expected a list of "
+                                      "lengths in Å")
+        return cls({s: float(w) for s, w in widths.items()}, screening,
+                   EwaldSettings.from_dict(data["ewald"]), data.get("solver", "auto"),
+                   data.get("convention", "physical"),
                    None if cutoffs is None else {s: tuple(float(c) for c in v) for s, v in cutoffs.items()})

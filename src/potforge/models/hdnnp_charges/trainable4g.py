@@ -118,6 +118,12 @@ class TrainableHDNNP4GCharges(TrainableModel):
     hardness : mapping element -> float, eV/e² (initial J; n2p2 ``initial_hardness``)
     normalize : bool (n2p2 ``normalize_nodes``)
     dtype : {"float64", "float32"}
+    output_fit : {"epoch", "start", "none"}
+        potforge's closed-form part of stage 1 (:meth:`initial_fit`, :meth:`epoch_fit`, run by
+        the trainer): the χ output layers by ridge least squares on the training charges before
+        the first epoch (``start``) and again after every epoch (``epoch``, the default); ``none``:
+        the optimizer alone (n2p2).
+    initial_ridge : float (relative ridge of that fit)
 
     theta = [χ network parameters, J_1 .. J_S] (J in eV/e²; L2 acts on the network weights only).
     """
@@ -132,7 +138,15 @@ class TrainableHDNNP4GCharges(TrainableModel):
                  hidden: Mapping[str, Sequence[int]], activations: Mapping[str, str], *,
                  gaussian_width: Mapping[str, float], hardness: Mapping[str, float],
                  normalize: bool = False, dtype: str = "float64", n_threads: int = 1,
-                 electrostatics: ElectrostaticSettings | None = None) -> None:
+                 electrostatics: ElectrostaticSettings | None = None, output_fit: str = "epoch",
+                 initial_ridge: float = 1e-6) -> None:
+        if output_fit not in ("start", "epoch", "none"):
+            raise ConfigError(f"model.output_fit: {output_fit!r} is not one of start, epoch, none")
+        if not (math.isfinite(initial_ridge) and initial_ridge >= 0):
+            raise ConfigError(f"model.initial_ridge: expected a finite value >= 0, got {initial_ridge!r}")
+        self.output_fit = output_fit
+        self.initial_ridge = float(initial_ridge)
+        self._loaded = False
         self.sfs = symmetry_functions
         self.species = symmetry_functions.species
         self.scaling = scaling
@@ -171,6 +185,7 @@ class TrainableHDNNP4GCharges(TrainableModel):
                    bounds: tuple[float, float] = (-1.0, 1.0)) -> None:
         """Random network weights (the hardness keeps its initial values)."""
         n_net = self.layout.n_parameters
+        self._loaded = False
         with torch.no_grad():
             self.theta[:n_net] = initial_parameters(self.layout, generator, scheme=scheme, bounds=bounds)
 
@@ -282,6 +297,156 @@ class TrainableHDNNP4GCharges(TrainableModel):
             jac = -torch.linalg.lu_solve(*lu, rhs[:, :-1])[:n]
         return q, jac
 
+    def output_layer_columns(self) -> torch.Tensor:
+        """Indices into theta of every χ network's output-layer weights and bias."""
+        return torch.cat([torch.arange(layers[-1][0].start, layers[-1][2].stop)
+                          for layers in self.layout.slices])
+
+    def output_layer_jacobian(self, data: ChargeData, frame: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Charges q (n,) of one frame and ∂q/∂θ_o (n, m) with respect to the output layers
+        only (columns of :meth:`output_layer_columns`): the hidden layers' last activations y
+        give ∂χ_i/∂(w_o, b_o) = f'(z_i) [y_i, 1] (over the fan-in with ``normalize``), and
+        ∂q/∂θ_o = −(K⁻¹)_{:n,:n} ∂χ/∂θ_o (one LU of the bordered matrix, as
+        :meth:`charge_jacobian` but without the hidden layers' Jacobians)."""
+        from ..network import activation
+
+        element, groups, matrix, total = self._frame_inputs(data, frame)
+        n = element.shape[0]
+        with torch.no_grad():
+            theta = self.theta.detach()
+            sizes = [layers[-1][2].stop - layers[-1][0].start for layers in self.layout.slices]
+            starts = np.concatenate([[0], np.cumsum(sizes)]).tolist()
+            rhs = torch.zeros((n + 1, starts[-1] + 1), dtype=torch.float64)
+            for e, idx, x in groups:
+                layers = self.layout.layers(theta, e)
+                y = x
+                letters = self.activations[self.species[e]]
+                for (w, b), letter in zip(layers, letters):
+                    z = torch.addmm(b, y, w.t()) if not self.normalize else (y @ w.t() + b) / w.shape[1]
+                    last, (y, dy) = y, activation(letter, z)
+                scale = dy[:, :1]
+                if self.normalize:
+                    scale = scale / last.shape[1]
+                rhs[idx, -1] = -y[:, 0]
+                rhs[idx.unsqueeze(1), torch.arange(starts[e], starts[e + 1])] = \
+                    torch.cat([last, torch.ones((last.shape[0], 1), dtype=torch.float64)], 1) * scale
+            rhs[n, -1] = total
+            k = torch.ones((n + 1, n + 1), dtype=torch.float64)
+            k[:n, :n] = matrix + torch.diag(theta[self.layout.n_parameters:][element])
+            k[n, n] = 0.0
+            sol = torch.linalg.solve(k, rhs)[:n]
+        return sol[:, -1], -sol[:, :-1]
+
+    def initial_fit(self, data: ChargeData, log: Callable[[str], None] | None = None) -> float | None:
+        """potforge's data-driven start of stage 1 (``output_fit: start`` or ``epoch``;
+        ``none`` skips it): the χ networks' output layers by ridge linear least squares on the
+        reference charges of the training frames, before the first epoch.
+
+        With the hidden layers and J fixed, χ is linear in the output layer θ_o (linear output
+        neuron) and the QEq charges q = −(K⁻¹)_{:n}[χ; −Q] are linear in χ, so q(θ_o + Δ) =
+        q + (∂q/∂θ_o) Δ exactly; Δ minimises Σ_frames ‖q_ref − q − (∂q/∂θ_o) Δ‖² +
+        λ ‖Δ‖² (λ = ``initial_ridge`` × the mean diagonal of the normal matrix: a uniform shift
+        of every χ leaves q unchanged, the ridge picks the smallest step). One
+        :meth:`charge_jacobian` per frame and one small solve: deterministic, cheaper than an
+        epoch. The step is kept only when the training charge RMSE falls (it always does for a
+        linear output neuron). Returns the new RMSE (e), or None when nothing was fitted."""
+        if self.output_fit == "none" or self._loaded:
+            return None  # off, or a pre-trained stage 1 (load_electronegativity) is kept as given
+        return self._fit_output_layer(data, log)
+
+    def _output_features(self, data: ChargeData) -> tuple[torch.Tensor, torch.Tensor]:
+        """χ (N,) of every atom of ``data`` and ∂χ/∂θ_o (N, m) (one forward per element)."""
+        from ..network import activation
+
+        lab = data.labels
+        theta = self.theta.detach()
+        sizes = [layers[-1][2].stop - layers[-1][0].start for layers in self.layout.slices]
+        starts = np.concatenate([[0], np.cumsum(sizes)]).tolist()
+        chi = torch.zeros(lab.element.shape[0], dtype=torch.float64)
+        feats = torch.zeros((lab.element.shape[0], starts[-1]), dtype=torch.float64)
+        for e, sym in enumerate(self.species):
+            idx = torch.nonzero(lab.element == e).squeeze(1)
+            if idx.numel() == 0:
+                continue
+            sc, sh = self._affine[e]
+            y = data.cache.values[idx, :self.n_functions[e]].to(torch.float64) * sc + sh
+            for (w, b), letter in zip(self.layout.layers(theta, e), self.activations[sym]):
+                z = torch.addmm(b, y, w.t()) if not self.normalize else (y @ w.t() + b) / w.shape[1]
+                last, (y, dy) = y, activation(letter, z)
+            scale = dy[:, :1] / (last.shape[1] if self.normalize else 1)
+            chi[idx] = y[:, 0]
+            feats[idx, starts[e]:starts[e + 1]] = torch.cat([last, torch.ones_like(last[:, :1])], 1) * scale
+        return chi, feats
+
+    def _output_layer_system(self, data: ChargeData):
+        """Normal equations of the output-layer least squares over the frames with reference
+        charges: (gram (m, m), rhs (m,), sse e², atom count); frames of one size solved as one
+        batch of bordered systems."""
+        lab = data.labels
+        with torch.no_grad():
+            chi, feats = self._output_features(data)
+            hardness = self.theta.detach()[self.layout.n_parameters:]
+            m = feats.shape[1]
+            gram = torch.zeros((m, m), dtype=torch.float64)
+            rhs = torch.zeros(m, dtype=torch.float64)
+            sse, count = 0.0, 0
+            n_atoms = lab.n_atoms
+            by_size: dict[int, list[int]] = {}
+            for f in range(len(n_atoms)):
+                a, b = int(lab.atom_offsets[f]), int(lab.atom_offsets[f + 1])
+                if b > a and not bool(torch.isnan(lab.charges[a:b]).any()):
+                    by_size.setdefault(b - a, []).append(f)
+            for n, frames in by_size.items():
+                atoms = lab.atom_offsets[frames].unsqueeze(1) + torch.arange(n)      # (B, n)
+                k = torch.ones((len(frames), n + 1, n + 1), dtype=torch.float64)
+                k[:, :n, :n] = torch.stack([data.matrices[f] for f in frames]) \
+                    + torch.diag_embed(hardness[lab.element[atoms]])
+                k[:, n, n] = 0.0
+                sys_rhs = torch.zeros((len(frames), n + 1, m + 1), dtype=torch.float64)
+                sys_rhs[:, :n, :m] = feats[atoms]
+                sys_rhs[:, :n, m] = -chi[atoms]
+                sys_rhs[:, n, m] = lab.total_charge[frames].to(torch.float64)
+                sol = torch.linalg.solve(k, sys_rhs)[:, :n]
+                jo = -sol[..., :m].reshape(-1, m)
+                r = (lab.charges[atoms].to(torch.float64) - sol[..., m]).reshape(-1)
+                gram += jo.T @ jo
+                rhs += jo.T @ r
+                sse += float(r @ r)
+                count += r.numel()
+        return gram, rhs, sse, count
+
+    def _fit_output_layer(self, data: ChargeData, log: Callable[[str], None] | None) -> float | None:
+        cols = self.output_layer_columns()
+        m = cols.numel()
+        gram, rhs, sse, count = self._output_layer_system(data)
+        if not count:
+            return None
+        lam = self.initial_ridge * float(gram.diagonal().mean()) + 1e-300
+        step = torch.linalg.solve(gram + lam * torch.eye(m, dtype=torch.float64), rhs)
+        before = self.theta.detach().clone()
+        with torch.no_grad():
+            self.theta[cols] += step
+            # a linear output neuron: q is affine in θ_o, the new residual is exact; else re-evaluate
+            if all(self.activations[s][-1] == "l" for s in self.species):
+                new = float(sse - 2 * rhs @ step + step @ gram @ step)
+            else:
+                new = self._output_layer_system(data)[2]
+            if not new < sse:
+                self.theta.copy_(before)
+        old_rmse, new_rmse = math.sqrt(sse / count), math.sqrt(min(new, sse) / count)
+        if log is not None:
+            log(f"4G stage 1 initial fit of the χ output layers ({m} parameters, "
+                f"ridge {self.initial_ridge:g}): "
+                f"train charge RMSE {1000 * old_rmse:.2f} -> {1000 * new_rmse:.2f} me")
+        return new_rmse
+
+    def epoch_fit(self, data: ChargeData) -> float | None:
+        """After each epoch (``output_fit: epoch``): the χ output layers refitted in closed form
+        on the hidden layers the epoch left (:meth:`initial_fit`'s least squares)."""
+        if self.output_fit != "epoch":
+            return None
+        return self._fit_output_layer(data, None)
+
     def predict(self, batch: DescriptorBatch, *, forces: bool = False, stress: bool = False) -> ModelOutput:
         # stage 1 has charges only: no forces or stress whatever is asked (the trainer refuses
         # a loss that fits them: ``charges_only``)
@@ -315,7 +480,7 @@ class TrainableHDNNP4GCharges(TrainableModel):
         return {"networks": {s: {"weights": [w.tolist() for w in n.weights],
                                  "biases": [b.tolist() for b in n.biases]}
                              for s, n in zip(self.species, nets)},
-                "hardness": {s: float(self.hardness[e]) for e, s in enumerate(self.species)},
+                "hardness": {s: float(self.hardness.detach()[e]) for e, s in enumerate(self.species)},
                 "gaussian_width": self.gaussian_width,
                 "electrostatics": self.electrostatics.to_dict()}
 
@@ -323,6 +488,7 @@ class TrainableHDNNP4GCharges(TrainableModel):
         """Set χ networks (AtomicNetwork per element, e.g. n2p2's weightse files read as eV/e)
         and J (eV/e²): a warm start, or a pre-trained stage 1."""
         theta = self.layout.from_atomic_networks([networks[s] for s in self.species])
+        self._loaded = True
         with torch.no_grad():
             self.theta[:self.layout.n_parameters] = theta
             self.theta[self.layout.n_parameters:] = torch.tensor([float(hardness[s]) for s in self.species])
@@ -332,15 +498,17 @@ class TrainableHDNNP4GCharges(TrainableModel):
                 "scaling": self.scaling.to_dict(), "hidden": {s: list(h) for s, h in self.hidden.items()},
                 "activations": self.activations, "normalize": self.normalize,
                 "gaussian_width": self.gaussian_width,
-                "hardness": {s: float(self.hardness[e]) for e, s in enumerate(self.species)},
+                "hardness": {s: float(self.hardness.detach()[e]) for e, s in enumerate(self.species)},
                 "electrostatics": self.electrostatics.to_dict(),
-                "dtype": self.dtype_name, "n_threads": self.n_threads}
+                "dtype": self.dtype_name, "n_threads": self.n_threads,
+                "output_fit": self.output_fit, "initial_ridge": self.initial_ridge}
 
     @classmethod
     def from_description(cls, d: dict) -> "TrainableHDNNP4GCharges":
         return cls(SymmetryFunctionSet.from_dict(d["symmetry_functions"]),
                    SymmetryFunctionScaling.from_dict(d["scaling"]), d["hidden"], d["activations"],
                    gaussian_width=d["gaussian_width"], hardness=d["hardness"], normalize=d["normalize"],
-                   dtype=d["dtype"], n_threads=d["n_threads"],
+                   dtype=d["dtype"], n_threads=d["n_threads"], output_fit=d.get("output_fit", "epoch"),
+                   initial_ridge=d.get("initial_ridge", 1e-6),
                    electrostatics=ElectrostaticSettings.from_dict(d["electrostatics"])
                    if d.get("electrostatics") else None)
