@@ -37,7 +37,7 @@ import numpy as np
 from ..core.errors import ConfigError, StructureError
 from ..core.lazy import torch
 from ..core.neighbors import neighbor_list
-from .ewald import COULOMB, EwaldParameters, ewald_parameters, kvectors
+from .ewald import COULOMB, EwaldParameters, check_memory, ewald_parameters, kvector_count, kvectors
 from .screening import Screening
 
 __all__ = ["GaussianCoulomb", "DEFAULT_PRECISION"]
@@ -76,8 +76,10 @@ class GaussianCoulomb:
         :meth:`energy` (A itself is not screened, as in n2p2).
     method : "auto", "dense", "ewald" or "pme"
         How :meth:`matvec` works: "dense" multiplies by :meth:`matrix`; "ewald" is matrix-free
-        (real-space pairs and k vectors); "pme" uses particle-mesh Ewald (periodic only).
-        "auto": dense for open boundaries, Ewald for small periodic cells, PME for large ones.
+        (real-space pairs and k vectors; open boundaries: the direct sum in row blocks,
+        :mod:`.open_boundary`, method "direct"); "pme" uses particle-mesh Ewald (periodic only).
+        "auto": open boundaries dense (matrix-free in chunks for many atoms); periodic cells
+        Ewald or PME, whichever one product is estimated to cost less (:mod:`.cost`).
     convention : "physical" or "n2p2"
         See the module docstring (neutralising background, screening self images, the range of
         the real-space sum).
@@ -145,11 +147,16 @@ class GaussianCoulomb:
         if not self.periodic:
             if method == "pme":
                 raise ConfigError("electrostatics method 'pme' needs a periodic cell")
+            from .open_boundary import OPEN_DENSE_MAX_ATOMS
+
+            # "ewald" (matrix-free) means the direct sum in row blocks for open boundaries
+            if method == "ewald" or (method == "auto" and self.n_atoms > OPEN_DENSE_MAX_ATOMS):
+                return "direct"
             return "dense"
         if method == "auto":
-            from .pme import PME_MIN_ATOMS
+            from .cost import choose_periodic_method
 
-            return "pme" if self.n_atoms >= PME_MIN_ATOMS else "ewald"
+            return choose_periodic_method(self)
         return method
 
     def _n2p2_ranges(self, real_ranges):
@@ -180,6 +187,11 @@ class GaussianCoulomb:
         """
         pos_np = self.positions.detach().cpu().numpy()
         cell_np = self.cell.detach().cpu().numpy()
+        # ~ N² (4π/3) rc³ / V pairs (plus the self images), ~100 bytes each with the graph
+        density = self.n_atoms / float(self.volume.detach())
+        pairs = self.n_atoms * (density * 4 * math.pi / 3 * cutoff ** 3 + 1)
+        check_memory(100 * pairs, f"{pairs:.3g} real-space pairs within {cutoff:.4g} Å",
+                     "use a shorter real-space cutoff (a coarser Ewald precision or a smaller fixed cutoff)")
         nl = neighbor_list(pos_np, cell_np, True, cutoff)
         ci, cj = nl.centers, nl.neighbors
         if nl.n_pairs and float(nl.distances.min()) == 0.0:
@@ -241,7 +253,12 @@ class GaussianCoulomb:
         return self._kspace
 
     def _kvector_terms(self):
-        m = kvectors(self.cell.detach().cpu().numpy(), self.split.kspace_cutoff)
+        cell = self.cell.detach().cpu().numpy()
+        count = kvector_count(cell, self.split.kspace_cutoff)
+        # cos, sin and the phases (with their graph) of every atom and k vector
+        check_memory(4 * 8 * self.n_atoms * count, f"{count:.3g} k vectors × {self.n_atoms} atoms",
+                     "use a larger real-space cutoff, a coarser Ewald precision or method 'pme'")
+        m = kvectors(cell, self.split.kspace_cutoff)
         recip = 2 * math.pi * torch.linalg.inv(self.cell).T
         k = torch.as_tensor(m, dtype=torch.float64) @ recip
         k2 = (k * k).sum(-1)
@@ -314,6 +331,9 @@ class GaussianCoulomb:
 
     def _open_matrix(self):
         n = self.n_atoms
+        # pair vectors, distances and the matrix with their graph: ~6 tables of N² float64
+        check_memory(6 * 8 * 3 * n * n, f"the dense {n}×{n} Coulomb matrix of an open cluster",
+                     "use the CG solver (solver 'auto' or 'cg'), which never forms the matrix")
         pos = self.positions
         d = pos[:, None, :] - pos[None, :, :]
         eye = torch.eye(n, dtype=torch.bool)
@@ -355,6 +375,10 @@ class GaussianCoulomb:
             from .pme import pme_matvec
 
             return pme_matvec(self, x)
+        if self.method == "direct":
+            from .open_boundary import open_matvec
+
+            return open_matvec(self, x)
         return self._ewald_matvec(x)
 
     def _ewald_matvec(self, x):
@@ -446,12 +470,11 @@ class GaussianCoulomb:
             i, j, r, si, sr = self._pairs(scr.outer)
             self_weight = 1.0 if self.convention == "n2p2" else 0.5
         else:
-            n = self.n_atoms
-            i, j = torch.triu_indices(n, n, 1)
+            from .open_boundary import open_screening_pairs
+
+            i, j = open_screening_pairs(self.positions, scr.outer)
             vec = self.positions[j] - self.positions[i]
-            r2 = (vec * vec).sum(-1)
-            keep = r2.detach() < scr.outer ** 2
-            i, j, r = i[keep], j[keep], torch.sqrt(r2[keep])
+            r = torch.sqrt((vec * vec).sum(-1))
             si, sr, self_weight = i[:0], r[:0], 0.0
         e = (q[i] * q[j] * self._erf_pair(r, i, j) * (scr.value(r) - 1.0)).sum()
         e = e + self_weight * (q[si] ** 2 * self._erf_pair(sr, si, si) * (scr.value(sr) - 1.0)).sum()

@@ -21,7 +21,8 @@ import numpy as np
 from ..core.errors import ConfigError, StructureError
 from ..core.units import Bohr, Hartree
 
-__all__ = ["COULOMB", "EwaldParameters", "ewald_parameters", "kvectors", "n2p2_real_ranges"]
+__all__ = ["COULOMB", "EwaldParameters", "ewald_parameters", "kvectors", "kvector_count", "n2p2_real_ranges",
+           "MEMORY_LIMIT", "MIN_REAL_CUTOFF", "check_memory"]
 
 #: Coulomb constant k_e = 1 / (4π ε₀) in eV Å / e² (ase.units: Hartree × Bohr).
 COULOMB: float = Hartree * Bohr
@@ -29,6 +30,17 @@ COULOMB: float = Hartree * Bohr
 # Ratio of computing times of one real-space and one k-space term (EwaldTruncKolafaOptEta.cpp)
 _TR_OVER_TK = 3.676
 _ACCEPT = 1e-10
+#: bytes the electrostatics may allocate for one table (k-vector phases, pairs, meshes, matrices)
+MEMORY_LIMIT = 4 * 2 ** 30
+#: the smallest real-space cutoff (Å) that leaves the Ewald sum meaningful
+MIN_REAL_CUTOFF = 0.1
+
+
+def check_memory(nbytes: float, what: str, advice: str) -> None:
+    """Raise a one-line :class:`ConfigError` where a table would need more than :data:`MEMORY_LIMIT`."""
+    if nbytes > MEMORY_LIMIT:
+        raise ConfigError(f"electrostatics: {what} would need ~{nbytes / 2 ** 30:.3g} GiB (limit "
+                          f"{MEMORY_LIMIT / 2 ** 30:.3g} GiB); {advice}")
 
 
 @dataclass(frozen=True)
@@ -45,6 +57,15 @@ class EwaldParameters:
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
                 raise ConfigError(f"EwaldParameters.{name}: expected a finite positive number, "
                                   f"got {value!r}")
+        # truncations that drop most of the sum (e.g. ewald_prec 0.5: η = 160 Å, real cutoff
+        # 0.001 Å, no k vectors): erfc(rc/√2η) and exp(-η²kc²/2) must be well below 1
+        eta, rc, kc = self.eta, self.real_cutoff, self.kspace_cutoff
+        if rc < MIN_REAL_CUTOFF or rc < eta or kc * eta < 1.0:
+            raise ConfigError(f"Ewald parameters η = {eta:.4g} Å, real-space cutoff {rc:.4g} Å, "
+                              f"k-space cutoff {kc:.4g} 1/Å leave out most of the Coulomb sum (expected "
+                              f"a real-space cutoff >= {MIN_REAL_CUTOFF} Å and >= η, k-space cutoff >= "
+                              f"1/η); use a smaller ewald_prec precision (or a larger real-space cutoff "
+                              f"/ expected charge)")
 
 
 def _volume(cell) -> float:
@@ -158,7 +179,7 @@ def ewald_parameters(cell, n_atoms: int, *, precision: float, method: int | str 
     if not (math.isfinite(prec) and prec > 0):
         raise ConfigError(f"ewald_prec: precision must be a finite positive number, got {precision}")
     if n < 1:
-        raise ConfigError(f"Ewald summation needs at least one atom, got n_atoms={n_atoms}")
+        raise StructureError(f"Ewald summation needs at least one atom, got n_atoms={n_atoms}")
     if method in (0, "0", "jackson"):
         if prec >= 1.0:
             raise ConfigError(f"ewald_prec: method 0 (Jackson-Catlow) requires precision < 1, got {prec}")
@@ -200,6 +221,11 @@ def kvectors(cell: np.ndarray, kspace_cutoff: float) -> np.ndarray:
     # planes of the reciprocal lattice along each axis are 2π / |a_i| apart
     spacing = 2 * math.pi / np.linalg.norm(cell, axis=1)
     n = [int(math.floor(kspace_cutoff / s)) + 1 for s in spacing]
+    box = (n[0] + 1.0) * (2 * n[1] + 1.0) * (2 * n[2] + 1.0)
+    count = kvector_count(cell, kspace_cutoff)
+    check_memory(box * 4 * 8, f"the k-vector search ({box:.3g} candidates for {count:.3g} k vectors, "
+                 f"k-space cutoff {kspace_cutoff:.4g} 1/Å)",
+                 "use a larger real-space cutoff or a coarser Ewald precision")
     r0 = np.arange(0, n[0] + 1)
     r1 = np.arange(-n[1], n[1] + 1)
     r2 = np.arange(-n[2], n[2] + 1)
@@ -208,6 +234,11 @@ def kvectors(cell: np.ndarray, kspace_cutoff: float) -> np.ndarray:
     m = m[half]
     k = m @ recip
     return m[np.einsum("ij,ij->i", k, k) < kspace_cutoff ** 2]
+
+
+def kvector_count(cell, kspace_cutoff: float) -> float:
+    """Estimated size of n2p2's half sphere of k vectors: V kc³ / (12π²)."""
+    return _volume(cell) * float(kspace_cutoff) ** 3 / (12 * math.pi ** 2)
 
 
 def n2p2_real_ranges(real_cutoff: float, element_cutoffs: Mapping[str, Sequence[float]],

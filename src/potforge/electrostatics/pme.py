@@ -35,12 +35,13 @@ import numpy as np
 
 from ..core.errors import ConfigError
 from ..core.lazy import torch
-from .ewald import COULOMB, EwaldParameters
+from .ewald import COULOMB, EwaldParameters, check_memory
 
 __all__ = ["PME_MIN_ATOMS", "PME_CUTOFF", "PME_ACCURACY", "PME_ORDER", "PME_SPACING",
            "pme_parameters", "pme_matvec", "pme_self_kspace"]
 
-#: "auto" uses PME from this many atoms on (dense Ewald below; measured crossover, BENCHMARKS.md)
+#: "auto" may use PME from this many atoms on, where its estimated cost is lower (Ewald below;
+#: measured crossover of dense crystals, BENCHMARKS.md; electrostatics.cost)
 PME_MIN_ATOMS = 2000
 #: real-space cutoff of PME's splitting, Å
 PME_CUTOFF = 8.0
@@ -261,6 +262,12 @@ def _reciprocal():
 
 def _mesh(coulomb) -> SPMEMesh:
     if coulomb._pme is None:
+        cell = coulomb.cell.detach().numpy()
+        shape = mesh_size(cell, PME_SPACING * coulomb.split.eta, PME_ORDER)
+        points = float(np.prod(np.asarray(shape, dtype=float)))
+        check_memory(64.0 * points + 16.0 * coulomb.n_atoms * PME_ORDER ** 3,
+                     f"the PME mesh {shape[0]}×{shape[1]}×{shape[2]} ({points:.3g} points)",
+                     "use method 'ewald' or 'auto', or a smaller cell (less vacuum)")
         coulomb._pme = SPMEMesh(coulomb.positions.detach().numpy(), coulomb.cell.detach().numpy(),
                                 coulomb.split.eta, order=PME_ORDER)
     return coulomb._pme

@@ -28,6 +28,8 @@ __all__ = ["solve_qeq", "solve_adjoint", "DENSE_MAX_ATOMS"]
 
 #: solver="auto" solves densely up to this many atoms, by CG beyond
 DENSE_MAX_ATOMS = 2000
+#: CG's residual floor in units of ε √N × (max|χ| + max|(A+J) q₀|) (rounding noise)
+_ROUNDING = 256 * 2.0 ** -52
 
 
 def _vector(x, n: int, name: str):
@@ -54,7 +56,8 @@ def solve_qeq(coulomb: GaussianCoulomb, chi, hardness, total_charge: float, *,
         "auto": dense up to :data:`DENSE_MAX_ATOMS` atoms, CG beyond.
     tol : float
         CG: stop when ‖(A+J)q + χ - μ‖₂ <= tol × ‖χ - mean(χ)‖₂ (or × max(|χ|, 1) when χ is
-        uniform).
+        uniform), or at the rounding level 256 ε √N (max|χ| + max|(A+J) q₀|) where that is
+        larger (q₀ the start, Q/N-like). A zero χ with zero total charge returns q = 0.
     max_iter : int
         CG iteration cap; not converging raises :class:`StructureError`.
     """
@@ -104,6 +107,8 @@ def _cg(coulomb, chi, hardness, q_total, tol, max_iter):
     with torch.no_grad():
         chi = chi.detach()
         h = hardness.detach()
+        if q_total == 0.0 and not bool((chi != 0).any()):  # zero right-hand side: q = 0
+            return torch.zeros_like(chi), torch.zeros((), dtype=torch.float64)
         d = coulomb.matrix_diagonal() + h
         if not bool((d > 0).all()):
             d = torch.where(d > 0, d, torch.ones_like(d) * float(d.abs().max()))
@@ -120,11 +125,10 @@ def _cg(coulomb, chi, hardness, q_total, tol, max_iter):
         p = -g
         # (r - μ)·g equals r·g (1ᵀg = 0) without the cancellation of the large μ part
         rg = ((r - mu) * g).sum()
-        spread = float(torch.linalg.vector_norm(chi - chi.mean()))
-        scale = spread if spread > 0 else max(float(chi.abs().max()), 1.0)
+        goal = _goal(chi, r - chi, tol)
         res = float(torch.linalg.vector_norm(r - mu))
         for _ in range(max_iter):
-            if res <= tol * scale:
+            if res <= goal:
                 return q, mu
             hp = coulomb.matvec(p) + h * p
             alpha = rg / (p * hp).sum()
@@ -135,10 +139,21 @@ def _cg(coulomb, chi, hardness, q_total, tol, max_iter):
             p = -g + (rg_new / rg) * p
             rg = rg_new
             res = float(torch.linalg.vector_norm(r - mu))
-        if res <= tol * scale:
+        if res <= goal:
             return q, mu
     raise StructureError(f"QEq: CG did not converge in {max_iter} iterations (residual {res:.3e} > "
-                         f"{tol * scale:.3e}); raise max_iter or use solver='dense'")
+                         f"{goal:.3e}); raise max_iter or use solver='dense'")
+
+
+def _goal(chi, hq, tol: float) -> float:
+    """The residual norm at which CG stops: tol × ‖χ - mean χ‖ (× max(|χ|, 1) for uniform χ),
+    but never below the rounding noise of the residual, ~ε √N (max|χ| + max|(A+J) q₀|):
+    a single-element crystal has χ uniform up to rounding, and its residual stalls there."""
+    spread = float(torch.linalg.vector_norm(chi - chi.mean()))
+    scale = spread if spread > 0 else max(float(chi.abs().max()), 1.0)
+    magnitude = float(chi.abs().max()) + float(hq.abs().max())
+    floor = _ROUNDING * math.sqrt(chi.numel()) * magnitude
+    return max(tol * scale, floor)
 
 
 def _cg_differentiable(coulomb, chi, hardness, q_total, tol, max_iter):
