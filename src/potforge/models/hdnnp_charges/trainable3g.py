@@ -37,11 +37,11 @@ from ...data.labels import FrameLabels
 from ...descriptors.cache import DescriptorBatch, DescriptorCache
 from ...descriptors.scaling import SymmetryFunctionScaling
 from ...descriptors.symmetry_functions import SymmetryFunctionSet
-from ..hdnnp.trainable import TrainableHDNNP
 from ..network import AtomicNetwork, NetworkLayout, initial_parameters, network_forward
 from ..trainable import ModelOutput, TrainableModel, trained_model
 from .potential3g import HDNNP3G
 from .settings import ElectrostaticSettings
+from .stage2 import ShortRangeCache, ShortRangeTrainable
 
 __all__ = ["TrainableHDNNP3GCharges", "TrainableHDNNP3G", "ElectrostaticLabels", "zero_networks"]
 
@@ -204,19 +204,16 @@ class ElectrostaticLabels:
     stress: torch.Tensor
 
 
-class ShortRangeData3G:
+class ShortRangeData3G(ShortRangeCache):
     """A training set prepared for 3G stage 2: the descriptor cache (labels minus the
     electrostatics) and the stage-1 :class:`ElectrostaticLabels`."""
 
     def __init__(self, cache: DescriptorCache, electrostatics: ElectrostaticLabels) -> None:
-        self.cache = cache
+        super().__init__(cache)
         self.electrostatics = electrostatics
-        self.labels = cache.labels
-        self.n_pairs = cache.n_pairs
-        self.jacobian = cache.jacobian
 
 
-class TrainableHDNNP3G(TrainableHDNNP):
+class TrainableHDNNP3G(ShortRangeTrainable):
     """Stage 2 of a 3G HDNNP: short-range networks on the symmetry functions only, on the
     remainder of the fixed stage-1 charges' electrostatics.
 
@@ -280,25 +277,6 @@ class TrainableHDNNP3G(TrainableHDNNP):
         batch.q = data.electrostatics.charges[atoms]
         return batch
 
-    def labels(self, data: ShortRangeData3G) -> FrameLabels:
-        return data.labels
-
-    def fit_offsets(self, data: ShortRangeData3G, *, output_scale: bool = True) -> None:
-        """Element energies by least squares on composition of E_ref − E_elec, the mean
-        per-atom residual as the global offset and (``output_scale``) the residuals' spread."""
-        lab = data.labels
-        keep = ~torch.isnan(lab.energy)
-        if not bool(keep.any()):
-            return
-        comp, energy = lab.composition[keep], lab.energy[keep]
-        ref = torch.linalg.lstsq(comp, energy.unsqueeze(1), driver="gelsd").solution[:, 0]
-        residual = (energy - comp @ ref) / lab.n_atoms[keep].to(torch.float64)
-        self.element_energies = ref.detach().clone()
-        self.mean_energy = float(residual.mean())
-        spread = float(residual.std()) if residual.numel() > 1 else 0.0
-        if output_scale and spread > 1e-6:
-            self.output_scale = spread
-
     def predict(self, batch: DescriptorBatch, *, forces: bool = True, stress: bool = False) -> ModelOutput:
         out = super().predict(batch, forces=forces, stress=stress)
         out.charges = getattr(batch, "q", None)
@@ -324,15 +302,10 @@ class TrainableHDNNP3G(TrainableHDNNP):
         scaling, charge networks, electrostatics and short-range weights."""
         species = potential.species
         nets = potential.short_networks
-        model = cls(potential.symmetry_functions, potential.scaling,
-                    {s: nets[s].architecture[1:-1] for s in species}, {s: nets[s].activations for s in species},
+        model = cls(potential.symmetry_functions, potential.scaling, *cls._short_shape(nets, species),
                     potential.charge_networks, potential.electrostatics, charge_scale=potential.charge_scale,
                     normalize=nets[species[0]].normalize, output_scale=potential.output_scale, **options)
-        with torch.no_grad():
-            model.theta.copy_(model.layout.from_atomic_networks([nets[s] for s in species]))
-        model.element_energies = torch.tensor([potential.atom_energies[s] for s in species],
-                                              dtype=torch.float64)
-        model.mean_energy = 0.0
+        model._load_short(nets, potential.atom_energies)
         return model
 
     def description(self) -> dict:
