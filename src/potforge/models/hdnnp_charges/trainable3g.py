@@ -29,18 +29,17 @@ from typing import ClassVar
 
 import numpy as np
 
-from ...core.dtypes import check_dtype
 from ...core.errors import ConfigError, StructureError
 from ...core.lazy import torch
 from ...data.frame import Frame
-from ...data.labels import FrameLabels
 from ...descriptors.cache import DescriptorBatch, DescriptorCache
 from ...descriptors.scaling import SymmetryFunctionScaling
 from ...descriptors.symmetry_functions import SymmetryFunctionSet
-from ..network import AtomicNetwork, NetworkLayout, initial_parameters, network_forward
-from ..trainable import ModelOutput, TrainableModel, trained_model
+from ..network import AtomicNetwork, initial_parameters
+from ..trainable import ModelOutput, trained_model
 from .potential3g import HDNNP3G
 from .settings import ElectrostaticSettings
+from .stage1 import ChargeNetworkStage
 from .stage2 import ShortRangeCache, ShortRangeTrainable
 
 __all__ = ["TrainableHDNNP3GCharges", "TrainableHDNNP3G", "ElectrostaticLabels", "zero_networks"]
@@ -62,7 +61,7 @@ def _networks_from_json(data: Mapping) -> dict[str, AtomicNetwork]:
                              n["activations"], n["normalize"]) for s, n in data.items()}
 
 
-class TrainableHDNNP3GCharges(TrainableModel):
+class TrainableHDNNP3GCharges(ChargeNetworkStage):
     """Stage 1 of a 3G HDNNP: the charge networks.
 
     Parameters
@@ -99,15 +98,7 @@ class TrainableHDNNP3GCharges(TrainableModel):
         if not (math.isfinite(charge_scale) and 1e-6 <= charge_scale <= 100):
             raise ConfigError(f"model.charge_scale: {charge_scale!r}; expected a charge in [1e-06, 100] e")
         self.charge_scale = float(charge_scale)
-        self.hidden = {s: tuple(int(n) for n in hidden[s]) for s in self.species}
-        self.activations = {s: activations[s] for s in self.species}
-        self.normalize = bool(normalize)
-        self.dtype_name = check_dtype(dtype, "model.dtype")
-        self.n_threads = int(n_threads)
-        self.n_functions = [symmetry_functions.n_functions(s) for s in self.species]
-        self.layout = NetworkLayout(
-            [(self.n_functions[e], *self.hidden[s], 1) for e, s in enumerate(self.species)],
-            [self.activations[s] for s in self.species], normalize)
+        self._set_networks(hidden, activations, normalize, dtype, n_threads)
         self.theta = torch.zeros(self.layout.n_parameters, dtype=torch.float64, requires_grad=True)
         self.element_energies = torch.zeros(len(self.species), dtype=torch.float64)
         self.mean_energy = 0.0
@@ -128,26 +119,10 @@ class TrainableHDNNP3GCharges(TrainableModel):
               derivatives: bool = False) -> DescriptorBatch:
         return data.batch(frames, derivatives=False)
 
-    def labels(self, data: DescriptorCache) -> FrameLabels:
-        return data.labels
-
-    def has_derivatives(self, data: DescriptorCache) -> bool:
-        return True  # stage 1 has no forces to give; the trainer asks for none
-
     # -- evaluation -------------------------------------------------------------------------
     def raw_charges(self, theta: torch.Tensor, element: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
         """q̂ (n,) e of atoms with raw symmetry functions ``values`` (n, n_max)."""
-        out = torch.zeros(values.shape[0], dtype=torch.float64)
-        for e, sym in enumerate(self.species):
-            idx = torch.nonzero(element == e).squeeze(1)
-            if idx.numel() == 0:
-                continue
-            a, b = self._affine[e]
-            x = values[idx, :self.n_functions[e]] * a + b
-            o, _ = network_forward(self.layout.layers(theta, e), self.activations[sym], x,
-                                   normalize=self.normalize, gradient=False)
-            out = out.index_copy(0, idx, o)
-        return self.charge_scale * out
+        return self.charge_scale * self._network_outputs(theta, element, values)
 
     def charges(self, batch: DescriptorBatch) -> torch.Tensor:
         """Charges (n_atoms,) e of the batch's atoms, each frame's total restored by an equal
