@@ -28,6 +28,7 @@ from ...core.neighbors import check_min_distance, neighbor_list
 from ...core.voigt import VOIGT_COLS, VOIGT_ROWS
 from ...descriptors.scaling import EXTRAPOLATION_TOLERANCE, SymmetryFunctionScaling
 from ...descriptors.symmetry_functions import SymmetryFunctionSet
+from ..hdnnp.potential import check_common
 from ..network import AtomicNetwork
 from ..potential import Potential, Prediction, check_energy, saved_part
 from .settings import ElectrostaticSettings
@@ -81,16 +82,8 @@ class ChargeHDNNPBase(Potential):
         self.symmetry_functions = symmetry_functions
         self.scaling = scaling
         self.electrostatics = electrostatics
-        unknown = sorted(set(atom_energies or {}) - set(symmetry_functions.species))
-        if unknown:
-            raise ValueError(f"atom energy of {unknown[0]}, which is not a model species")
-        self.atom_energies = {s: check_energy((atom_energies or {}).get(s, 0.0), f"atom energy of {s}")
-                              for s in symmetry_functions.species}
-        if int(n_threads) < 0:
-            raise ValueError(f"n_threads must be >= 0 (0: all cores), got {n_threads}")
-        self.n_threads = int(n_threads)
-        self._dtype = check_dtype(dtype)
-        self.metadata = dict(metadata or {})
+        self.atom_energies, self.n_threads, self._dtype, self.metadata = check_common(
+            symmetry_functions.species, atom_energies, n_threads, dtype, metadata)
         missing = [s for s in self.species if s not in electrostatics.widths]
         if missing:
             raise ValueError(f"no Gaussian width for element {missing[0]}")
