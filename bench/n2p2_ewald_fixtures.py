@@ -28,7 +28,8 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from n2p2_normalised_fixtures import DATA, OUTPUTS, _rows, frame_text, max_difference, run_predict  # noqa: E402
+from n2p2_normalised_fixtures import (DATA, _rows, charged_atoms, finish, frame_text,  # noqa: E402
+                                      potforge_differences, replace_keywords, run_predict, store_or_check)
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures" / "n2p2_4g_ewald"
@@ -63,17 +64,7 @@ VARIANTS = {
 
 def variant_input_nn(model: str, changes: dict[str, str]) -> str:
     """The shipped input.nn with the keywords of ``changes`` replaced (or appended)."""
-    out, done = [], set()
-    for line in (DATA / model / "input.nn").read_text().splitlines():
-        words = line.split("#")[0].split()
-        key = words[0] if words else None
-        if key in changes:
-            if key not in done:
-                out.append(f"{key} {changes[key]}")
-                done.add(key)
-            continue
-        out.append(line)
-    extra = [f"{k} {v}" for k, v in changes.items() if k not in done]
+    out, extra = replace_keywords(model, changes)
     if extra:
         out.append("# Ewald settings added for potforge's fixtures (bench/n2p2_ewald_fixtures.py)")
     return "\n".join(out + extra) + "\n"
@@ -83,10 +74,6 @@ def compare() -> int:
     """potforge (convention n2p2 and physical) against every fixture: Ha/atom, Ha/Bohr, e."""
     import dataclasses
 
-    import numpy as np
-    from ase.units import Bohr, Hartree
-
-    from potforge.data.io.n2p2 import read_input_data
     from potforge.models.hdnnp_charges.n2p2 import read_n2p2_4g_model
 
     units = dict(length_unit="bohr", energy_unit="hartree")
@@ -100,20 +87,11 @@ def compare() -> int:
                     shutil.copy(p, folder / p.name)
             shutil.copy(FIXTURES / name / "input.nn", folder / "input.nn")
             potential = read_n2p2_4g_model(folder, **units)
-            frame = read_input_data(DATA / model / "input.data", **units)[0]
-            atoms = frame.atoms
-            atoms.info["total_charge"] = frame.total_charge or 0.0
-            ref = FIXTURES / name / "shipped"
-            energy = float(_rows(ref / "energy.out")[0][3])
-            forces = np.array(_rows(ref / "nnforces.out"), dtype=float)[:, 5:8]
-            charges = np.array(_rows(ref / "nnatoms.out"), dtype=float)[:, 4]
+            atoms = charged_atoms(DATA / model / "input.data")
             line = [name]
             for convention in ("n2p2", "physical"):
                 potential.electrostatics = dataclasses.replace(potential.electrostatics, convention=convention)
-                p = potential.predict(atoms)
-                d = (abs(p.energy / Hartree - energy) / len(atoms),
-                     float(np.abs(p.forces / (Hartree / Bohr) - forces).max()),
-                     float(np.abs(p.charges - charges).max()))
+                d = potforge_differences(potential, atoms, FIXTURES / name / "shipped")
                 if convention == "n2p2":
                     worst = max(worst, *d)
                 line.append(f"{convention}: " + " ".join(f"{x:.1e}" for x in d))
@@ -142,24 +120,15 @@ def main() -> int:
                 (FIXTURES / name / "input.nn").write_text(input_nn)
             text = frame_text(DATA / model / "input.data", 0)
             work = run_predict(args.n2p2, model, input_nn, text, Path(tmp) / name)
-            target = FIXTURES / name / "shipped"
+            worst = max(worst, store_or_check(work, FIXTURES / name / "shipped", name, args.check))
             if args.check:
-                diffs = [max_difference(work / f, target / f) for f in OUTPUTS]
-                worst = max(worst, *diffs)
-                print(f"{name}: max |n2p2 now - fixture| " + " ".join(f"{d:.2e}" for d in diffs))
                 continue
-            target.mkdir(parents=True, exist_ok=True)
-            for f in OUTPUTS:
-                shutil.copy(work / f, target / f)
             shutil.copy(work / "screen.txt", Path(tmp) / f"{name}.screen.txt")
             energy = _rows(work / "energy.out")[0]
             log = (work / "screen.txt").read_text()
             warn = " (n2p2 warns: truncation estimate unreliable)" if "may not be" in log else ""
             print(f"{name}: Ennp {energy[3]} (n = {energy[1]}){warn}", flush=True)
-    if args.check:
-        print(f"worst difference {worst:.2e}")
-        return 0 if worst < 1e-12 else 1
-    return 0
+    return finish(args.check, worst)
 
 
 if __name__ == "__main__":

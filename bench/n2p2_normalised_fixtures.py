@@ -63,20 +63,27 @@ VARIANTS = {
 }
 
 
-def variant_input_nn(model: str, changes: dict[str, str]) -> str:
-    """The shipped input.nn with the keywords of ``changes`` replaced (or appended)."""
+def replace_keywords(model: str, changes: dict[str, str]) -> tuple[list[str], list[str]]:
+    """The shipped input.nn's lines with the keywords of ``changes`` replaced (the first
+    occurrence; later ones dropped), and the lines of the keywords it lacks."""
     out, done = [], set()
     for line in (DATA / model / "input.nn").read_text().splitlines():
-        key = line.split("#")[0].split()[0] if line.split("#")[0].split() else None
+        words = line.split("#")[0].split()
+        key = words[0] if words else None
         if key in changes:
             if key not in done:
                 out.append(f"{key} {changes[key]}")
                 done.add(key)
             continue
         out.append(line)
+    return out, [f"{k} {v}" for k, v in changes.items() if k not in done]
+
+
+def variant_input_nn(model: str, changes: dict[str, str]) -> str:
+    """The shipped input.nn with the keywords of ``changes`` replaced (or appended)."""
+    out, extra = replace_keywords(model, changes)
     out.append("# data-set normalisation added for potforge's fixtures (bench/n2p2_normalised_fixtures.py)")
-    out += [f"{k} {v}" for k, v in changes.items() if k not in done]
-    return "\n".join(out) + "\n"
+    return "\n".join(out + extra) + "\n"
 
 
 def frame_text(path: Path, index: int) -> str:
@@ -105,10 +112,7 @@ def run_predict(n2p2: Path, model: str, input_nn: str, structure: str, work: Pat
         shutil.copy(p, work / p.name)
     (work / "input.nn").write_text(input_nn)
     (work / "input.data").write_text(structure)
-    env = dict(os.environ, OMP_NUM_THREADS="1")
-    with open(work / "screen.txt", "w") as screen:
-        subprocess.run([os.fspath(n2p2 / "nnp-predict"), "0"], cwd=work, env=env, stdout=screen,
-                       stderr=subprocess.STDOUT, check=True)
+    nnp_predict(n2p2, work)
     return work
 
 
@@ -124,13 +128,62 @@ def _rows(path: Path) -> list[list[str]]:
     return [ln.split() for ln in path.read_text().splitlines() if ln.strip() and not ln.startswith("#")]
 
 
-def check_export(n2p2: Path) -> int:
-    """nnp-predict on potforge's export of each normalised variant, against the fixtures and
-    against potforge's own prediction (Ha/atom, Ha/Bohr, e)."""
+def charged_atoms(path: Path):
+    """The first frame of an n2p2 input.data (Bohr, Ha) as ASE atoms with its total charge."""
+    from potforge.data.io.n2p2 import read_input_data
+
+    frame = read_input_data(path, length_unit="bohr", energy_unit="hartree")[0]
+    atoms = frame.atoms
+    atoms.info["total_charge"] = frame.total_charge or 0.0
+    return atoms
+
+
+def potforge_differences(potential, atoms, outputs: Path) -> tuple[float, float, float]:
+    """potforge's prediction of ``atoms`` against nnp-predict's energy.out, nnforces.out and
+    nnatoms.out in ``outputs``: |dE| per atom (Ha), max |dF| (Ha/Bohr), max |dq| (e)."""
     import numpy as np
     from ase.units import Bohr, Hartree
 
-    from potforge.data.io.n2p2 import read_input_data
+    energy = float(_rows(outputs / "energy.out")[0][3])
+    forces = np.array(_rows(outputs / "nnforces.out"), dtype=float)[:, 5:8]
+    charges = np.array(_rows(outputs / "nnatoms.out"), dtype=float)[:, 4]
+    p = potential.predict(atoms)
+    return (abs(p.energy / Hartree - energy) / len(atoms),
+            float(np.abs(p.forces / (Hartree / Bohr) - forces).max()),
+            float(np.abs(p.charges - charges).max()))
+
+
+def nnp_predict(n2p2: Path, work: Path) -> None:
+    """nnp-predict in ``work`` (one thread), its screen output in screen.txt."""
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    with open(work / "screen.txt", "w") as screen:
+        subprocess.run([os.fspath(n2p2 / "nnp-predict"), "0"], cwd=work, env=env, stdout=screen,
+                       stderr=subprocess.STDOUT, check=True)
+
+
+def store_or_check(work: Path, target: Path, label: str, check: bool) -> float:
+    """With ``check``: the largest difference of the outputs in ``work`` from the fixture
+    ``target`` (printed); otherwise copy the outputs there and return 0."""
+    if check:
+        diffs = [max_difference(work / f, target / f) for f in OUTPUTS]
+        print(f"{label}: max |n2p2 now - fixture| " + " ".join(f"{d:.2e}" for d in diffs))
+        return max(diffs)
+    target.mkdir(parents=True, exist_ok=True)
+    for f in OUTPUTS:
+        shutil.copy(work / f, target / f)
+    return 0.0
+
+
+def finish(check: bool, worst: float) -> int:
+    if check:
+        print(f"worst difference {worst:.2e}")
+        return 0 if worst < 1e-12 else 1
+    return 0
+
+
+def check_export(n2p2: Path) -> int:
+    """nnp-predict on potforge's export of each normalised variant, against the fixtures and
+    against potforge's own prediction (Ha/atom, Ha/Bohr, e)."""
     from potforge.export import export_model
     from potforge.models.hdnnp_charges.n2p2 import read_n2p2_4g_model
 
@@ -153,26 +206,15 @@ def check_export(n2p2: Path) -> int:
                 for p in exported.iterdir():
                     shutil.copy(p, work / p.name)
                 (work / "input.data").write_text(text)
-                env = dict(os.environ, OMP_NUM_THREADS="1")
-                with open(work / "screen.txt", "w") as screen:
-                    subprocess.run([os.fspath(n2p2 / "nnp-predict"), "0"], cwd=work, env=env,
-                                   stdout=screen, stderr=subprocess.STDOUT, check=True)
+                nnp_predict(n2p2, work)
                 # energy.out: Ennp per atom (its E_offset column differs by design: the export
                 # carries mean_energy in the atom_energy offsets)
                 n_atoms = int(_rows(work / "energy.out")[0][1])
                 fixture = [abs(float(_rows(work / "energy.out")[0][3])
                                - float(_rows(FIXTURES / name / sname / "energy.out")[0][3])) / n_atoms]
                 fixture += [max_difference(work / f, FIXTURES / name / sname / f) for f in OUTPUTS[1:]]
-                frame = read_input_data(work / "input.data", **units)[0]
-                atoms = frame.atoms
-                atoms.info["total_charge"] = frame.total_charge or 0.0
-                pred = potential.predict(atoms)
-                rows = np.array(_rows(work / "nnforces.out"), dtype=float)
-                charges = np.array(_rows(work / "nnatoms.out"), dtype=float)[:, 4]
-                energy = float(_rows(work / "energy.out")[0][3])
-                own = [abs(pred.energy / Hartree - energy) / len(atoms),
-                       float(np.abs(pred.forces / (Hartree / Bohr) - rows[:, 5:8]).max()),
-                       float(np.abs(pred.charges - charges).max())]
+                atoms = charged_atoms(work / "input.data")
+                own = list(potforge_differences(potential, atoms, work))
                 worst = max(worst, *own, *fixture)
                 print(f"{name}/{sname}: n2p2(export) vs n2p2(normalised) Ennp/atom, max |diff| "
                       f"nnforces.out, nnatoms.out " + " ".join(f"{d:.1e}" for d in fixture)
@@ -200,22 +242,14 @@ def main() -> int:
                 text = frame_text(DATA / model / source, index)
                 work = run_predict(args.n2p2, model, input_nn, text, Path(tmp) / name / sname)
                 target = FIXTURES / name / sname
+                worst = max(worst, store_or_check(work, target, f"{name}/{sname}", args.check))
                 if args.check:
-                    diffs = [max_difference(work / f, target / f) for f in OUTPUTS]
-                    worst = max(worst, *diffs)
-                    print(f"{name}/{sname}: max |n2p2 now - fixture| " + " ".join(f"{d:.2e}" for d in diffs))
                     continue
-                target.mkdir(parents=True, exist_ok=True)
                 if source != "input.data":  # the shipped structure is read from the model folder
                     (target / "input.data").write_text(text)
-                for f in OUTPUTS:
-                    shutil.copy(work / f, target / f)
                 energy = _rows(work / "energy.out")[0]
                 print(f"{name}/{sname}: Ennp {energy[3]} Eref {energy[2]} (n = {energy[1]})")
-    if args.check:
-        print(f"worst difference {worst:.2e}")
-        return 0 if worst < 1e-12 else 1
-    return 0
+    return finish(args.check, worst)
 
 
 if __name__ == "__main__":

@@ -85,15 +85,7 @@ def read_n2p2_model(directory: str | os.PathLike, *, length_unit: str = "angstro
 
 def _read_2g(directory: Path, settings, L: float, E: float, length_unit: str, energy_unit: str) -> Potential:
     species = _species(settings)
-    atom_energies = {s: 0.0 for s in species}
-    for line, value in settings.all("atom_energy"):
-        parts = value.split()
-        if len(parts) != 2 or parts[0] not in atom_energies:
-            raise settings.error("atom_energy", f"expected '<element> <energy>' for one of "
-                                 f"{' '.join(species)}, found {shorten(value)!r}", line)
-        atom_energies[parts[0]] = settings.bounded("atom_energy", -MAX_ENERGY_PER_ATOM,
-                                                   MAX_ENERGY_PER_ATOM, parts[1], line, unit=" eV",
-                                                   factor=E)
+    atom_energies = atom_energy_values(settings, species, E)
     sfs = _symmetry_functions(settings, species, L)
     scaling = _read_scaling(directory / "scaling.data", settings, sfs)
     networks = {s: _read_network(directory, settings, s, sfs.n_functions(s)) for s in species}
@@ -108,6 +100,26 @@ def _read_2g(directory: Path, settings, L: float, E: float, length_unit: str, en
     }
     return HDNNP(sfs, scaling, networks, output_scale=E / conv_energy, mean_energy=mean_energy * E,
                  atom_energies=atom_energies, metadata=metadata)
+
+
+def element_values(settings: N2p2Settings, key: str, species: tuple[str, ...], low: float, high: float,
+                   factor: float, *, value: str = "<value>", unit: str = "", found: bool = True) -> dict[str, float]:
+    """The per-element keyword ``key`` ('<element> <value>' lines) of every species (0 where
+    absent), each within [low, high] in the file's units and multiplied by ``factor``."""
+    out = {s: 0.0 for s in species}
+    for line, text in settings.all(key):
+        parts = text.split()
+        if len(parts) != 2 or parts[0] not in out:
+            seen = f", found {shorten(text)!r}" if found else ""
+            raise settings.error(key, f"expected '<element> {value}' for one of {' '.join(species)}{seen}", line)
+        out[parts[0]] = settings.bounded(key, low, high, parts[1], line, unit=unit, factor=factor)
+    return out
+
+
+def atom_energy_values(settings: N2p2Settings, species: tuple[str, ...], E: float) -> dict[str, float]:
+    """n2p2's ``atom_energy`` lines (eV after ``E``; 0 for an element without one)."""
+    return element_values(settings, "atom_energy", species, -MAX_ENERGY_PER_ATOM, MAX_ENERGY_PER_ATOM, E,
+                          value="<energy>", unit=" eV")
 
 
 def _species(settings: N2p2Settings) -> tuple[str, ...]:

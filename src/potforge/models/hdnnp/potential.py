@@ -31,7 +31,20 @@ from ...descriptors.symmetry_functions import SymmetryFunctionSet
 from ..network import AtomicNetwork
 from ..potential import Potential, Prediction, check_energy, check_energy_scale, saved_part
 
-__all__ = ["HDNNP"]
+__all__ = ["HDNNP", "check_common"]
+
+
+def check_common(species: tuple[str, ...], atom_energies: Mapping[str, float] | None, n_threads: int,
+                 dtype: str, metadata: dict | None) -> tuple[dict[str, float], int, str, dict]:
+    """What every HDNNP (2G, 3G, 4G) checks of its common settings: the atom energies (eV, one
+    per model species, 0 where not given), the thread count (>= 0), the dtype and metadata."""
+    unknown = sorted(set(atom_energies or {}) - set(species))
+    if unknown:
+        raise ValueError(f"atom energy of {unknown[0]}, which is not a model species")
+    energies = {s: check_energy((atom_energies or {}).get(s, 0.0), f"atom energy of {s}") for s in species}
+    if int(n_threads) < 0:
+        raise ValueError(f"n_threads must be >= 0 (0: all cores), got {n_threads}")
+    return energies, int(n_threads), check_dtype(dtype), dict(metadata or {})
 
 
 class HDNNP(Potential):
@@ -70,16 +83,8 @@ class HDNNP(Potential):
         self.networks = dict(networks)
         self.output_scale = check_energy_scale(output_scale, "output scale")
         self.mean_energy = check_energy(mean_energy, "mean energy")
-        unknown = sorted(set(atom_energies or {}) - set(symmetry_functions.species))
-        if unknown:
-            raise ValueError(f"atom energy of {unknown[0]}, which is not a model species")
-        self.atom_energies = {s: check_energy((atom_energies or {}).get(s, 0.0), f"atom energy of {s}")
-                              for s in symmetry_functions.species}
-        if int(n_threads) < 0:
-            raise ValueError(f"n_threads must be >= 0 (0: all cores), got {n_threads}")
-        self.n_threads = int(n_threads)
-        self._dtype = check_dtype(dtype)
-        self.metadata = dict(metadata or {})
+        self.atom_energies, self.n_threads, self._dtype, self.metadata = check_common(
+            symmetry_functions.species, atom_energies, n_threads, dtype, metadata)
         for s in self.species:
             if s not in self.networks:
                 raise ValueError(f"no network for element {s}")

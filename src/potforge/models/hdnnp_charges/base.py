@@ -28,8 +28,9 @@ from ...core.neighbors import check_min_distance, neighbor_list
 from ...core.voigt import VOIGT_COLS, VOIGT_ROWS
 from ...descriptors.scaling import EXTRAPOLATION_TOLERANCE, SymmetryFunctionScaling
 from ...descriptors.symmetry_functions import SymmetryFunctionSet
+from ..hdnnp.potential import check_common
 from ..network import AtomicNetwork
-from ..potential import Potential, check_energy, saved_part
+from ..potential import Potential, Prediction, check_energy, saved_part
 from .settings import ElectrostaticSettings
 
 __all__ = ["ChargeHDNNPBase", "Environment", "total_charge", "MAX_CHARGE_PER_ATOM"]
@@ -81,16 +82,8 @@ class ChargeHDNNPBase(Potential):
         self.symmetry_functions = symmetry_functions
         self.scaling = scaling
         self.electrostatics = electrostatics
-        unknown = sorted(set(atom_energies or {}) - set(symmetry_functions.species))
-        if unknown:
-            raise ValueError(f"atom energy of {unknown[0]}, which is not a model species")
-        self.atom_energies = {s: check_energy((atom_energies or {}).get(s, 0.0), f"atom energy of {s}")
-                              for s in symmetry_functions.species}
-        if int(n_threads) < 0:
-            raise ValueError(f"n_threads must be >= 0 (0: all cores), got {n_threads}")
-        self.n_threads = int(n_threads)
-        self._dtype = check_dtype(dtype)
-        self.metadata = dict(metadata or {})
+        self.atom_energies, self.n_threads, self._dtype, self.metadata = check_common(
+            symmetry_functions.species, atom_energies, n_threads, dtype, metadata)
         missing = [s for s in self.species if s not in electrostatics.widths]
         if missing:
             raise ValueError(f"no Gaussian width for element {missing[0]}")
@@ -162,6 +155,10 @@ class ChargeHDNNPBase(Potential):
         finally:
             if torch.get_num_threads() != previous:
                 torch.set_num_threads(previous)
+
+    def predict(self, atoms: Atoms, *, forces: bool = True, stress: bool = True) -> Prediction:
+        with self._threads():
+            return self._predict(atoms, forces, stress)
 
     # -- shared steps of predict -------------------------------------------------------------------
     def _environment(self, atoms: Atoms) -> Environment:
@@ -252,6 +249,21 @@ class ChargeHDNNPBase(Potential):
             raise StructureError(f"atom {i} ({atoms.get_chemical_symbols()[i]}): predicted charge {q[i]!r} e, "
                                  f"expected within ±{MAX_CHARGE_PER_ATOM:g} e (the model does not describe "
                                  "this structure)")
+
+    def _finish(self, prediction: Prediction, atoms: Atoms, e_fixed_q, base_positions, strain,
+                f_sf: np.ndarray, strain_sf: np.ndarray, Q: float, forces: bool) -> Prediction:
+        """Complete ``prediction`` with the forces (and the stress when ``strain`` is not None):
+        the symmetry-function parts ``f_sf``/``strain_sf`` from the native backward pass plus
+        autograd of ``e_fixed_q`` (the electrostatic energy at fixed charges) through the
+        positions and the strain; the forces dropped again when not ``forces``."""
+        inputs = [base_positions] + ([strain] if strain is not None else [])
+        grads = torch.autograd.grad(e_fixed_q, inputs, allow_unused=True)
+        prediction.forces = f_sf - (grads[0].numpy() if grads[0] is not None else 0.0)
+        if strain is not None:
+            prediction.stress = self._stress(atoms, strain_sf, grads[1], Q)
+        if not forces:
+            prediction.forces = None
+        return prediction
 
     def _stress(self, atoms: Atoms, strain_sf: np.ndarray, strain_elec, Q: float = 0.0) -> np.ndarray:
         total = strain_sf + (strain_elec.numpy() if strain_elec is not None else 0.0)

@@ -12,7 +12,7 @@ from ...core.lazy import torch
 from ..building import BuildContext
 from ..potential import saved_part
 from .config import (HDNNP3GConfig, descriptors_from_config, electrostatics_from_config, load_stage1,
-                     network_spec, set_remainder_offsets)
+                     network_spec, start_stage2, widths_text)
 
 __all__ = ["build_hdnnp3g", "rebuild_hdnnp3g"]
 
@@ -40,8 +40,7 @@ def build_hdnnp3g(ctx: BuildContext) -> tuple[Any, dict[str, Any]]:
                                         charge_scale=scale, normalize=normalize, n_threads=ctx.threads)
         model.initialize(generator, mc.init)
         ctx.log(f"3G stage 1: charge networks {model.layout.n_parameters} parameters; charge scale "
-                f"{scale:.4g} e; Gaussian widths " + ", ".join(f"{s} {w:.3f} Å" for s, w in
-                                                                electrostatics.widths.items()))
+                f"{scale:.4g} e; " + widths_text(electrostatics))
         facts.update(charge_scale_e=scale, gaussian_width_angstrom=dict(electrostatics.widths))
         return model, facts
     pot = load_stage1(ctx, mc.stage1, "hdnnp-3g", "model.stage1")
@@ -49,11 +48,7 @@ def build_hdnnp3g(ctx: BuildContext) -> tuple[Any, dict[str, Any]]:
     model = TrainableHDNNP3G(pot.symmetry_functions, pot.scaling, hidden, acts, pot.charge_networks,
                              pot.electrostatics, charge_scale=pot.charge_scale, normalize=normalize,
                              n_threads=ctx.threads)
-    model.initialize(generator, mc.init)
-    ref = set_remainder_offsets(model, pot, ctx.train, mc.output_scale)
-    ctx.log(f"3G stage 2: short-range networks {model.layout.n_parameters} parameters; output scale "
-            f"{model.output_scale:.4g} eV (offsets fitted to E_ref − E_elec)")
-    return model, {"stage": 2, "element_energies_ev": ref, "output_scale_ev": model.output_scale}
+    return start_stage2(ctx, model, pot, generator, "3G")
 
 
 def rebuild_hdnnp3g(description: dict):

@@ -42,7 +42,7 @@ from ..building import BuildContext, reference_energies
 from ..hdnnp.config import NetworkConfig
 from ..potential import saved_part
 from .config import (ChargeModelConfig, descriptors_from_config, electrostatics_from_config, initial_hardness,
-                     load_stage1, network_spec, set_remainder_offsets)
+                     load_stage1, network_spec, start_stage2, widths_text)
 
 __all__ = ["HDNNP4GConfig", "build_hdnnp4g", "rebuild_hdnnp4g"]
 
@@ -182,8 +182,8 @@ def _build_own(ctx: BuildContext) -> tuple[Any, dict[str, Any]]:
                                         n_threads=ctx.threads, electrostatics=electrostatics,
                                         output_fit=mc.output_fit)
         model.initialize(generator, mc.init)
-        ctx.log(f"4G stage 1: χ networks {model.layout.n_parameters} parameters + hardness; Gaussian "
-                "widths " + ", ".join(f"{s} {w:.3f} Å" for s, w in electrostatics.widths.items()))
+        ctx.log(f"4G stage 1: χ networks {model.layout.n_parameters} parameters + hardness; "
+                + widths_text(electrostatics))
         facts["gaussian_width_angstrom"] = dict(electrostatics.widths)
         return model, facts
     pot = load_stage1(ctx, mc.electronegativity_from, "hdnnp-4g", "model.electronegativity_from")
@@ -191,11 +191,7 @@ def _build_own(ctx: BuildContext) -> tuple[Any, dict[str, Any]]:
     chi = {s: _scaled(pot.electronegativity_networks[s], pot.chi_scale) for s in pot.species}
     model = TrainableHDNNP4G(pot.symmetry_functions, pot.scaling, hidden, acts, chi, pot.hardness,
                              pot.electrostatics, normalize=normalize, n_threads=ctx.threads)
-    model.initialize(generator, mc.init)
-    ref = set_remainder_offsets(model, pot, ctx.train, mc.output_scale)
-    ctx.log(f"4G stage 2: short-range networks {model.layout.n_parameters} parameters; output scale "
-            f"{model.output_scale:.4g} eV (offsets fitted to E_ref − E_elec)")
-    return model, {"stage": 2, "element_energies_ev": ref, "output_scale_ev": model.output_scale}
+    return start_stage2(ctx, model, pot, generator, "4G")
 
 
 def rebuild_hdnnp4g(description: dict):

@@ -53,7 +53,7 @@ from ..potential import ENERGY_SCALE_RANGE
 from .settings import MAX_HARDNESS, MAX_WIDTH, ElectrostaticSettings, EwaldSettings
 
 __all__ = ["ChargeModelConfig", "HDNNP3GConfig", "descriptors_from_config", "electrostatics_from_config",
-           "load_stage1", "network_spec", "set_remainder_offsets"]
+           "load_stage1", "network_spec", "set_remainder_offsets", "start_stage2", "widths_text"]
 
 
 @dataclass(frozen=True)
@@ -240,3 +240,19 @@ def set_remainder_offsets(model, stage1, frames, output_scale: float | None) -> 
     if output_scale is not None:
         model.output_scale = float(output_scale)
     return {s: float(model.element_energies[e]) for e, s in enumerate(species)}
+
+
+def start_stage2(ctx: BuildContext, model, stage1, generator, generation: str) -> tuple[Any, dict[str, Any]]:
+    """A freshly built stage-2 model initialised (``model.init``), its offsets fitted to
+    E_ref − E_elec of the stage-1 Potential (:func:`set_remainder_offsets`), logged; with the
+    build facts."""
+    model.initialize(generator, ctx.model.init)
+    ref = set_remainder_offsets(model, stage1, ctx.train, ctx.model.output_scale)
+    ctx.log(f"{generation} stage 2: short-range networks {model.layout.n_parameters} parameters; output scale "
+            f"{model.output_scale:.4g} eV (offsets fitted to E_ref − E_elec)")
+    return model, {"stage": 2, "element_energies_ev": ref, "output_scale_ev": model.output_scale}
+
+
+def widths_text(electrostatics: ElectrostaticSettings) -> str:
+    """The Gaussian widths for a build log line."""
+    return "Gaussian widths " + ", ".join(f"{s} {w:.3f} Å" for s, w in electrostatics.widths.items())

@@ -61,9 +61,9 @@ from ...data.n2p2_model import (N2p2Settings, n2p2_generation, network_architect
                                 read_input_nn, read_weights, weights_file_name, write_hardness, write_scaling,
                                 write_weights)
 from ...electrostatics import COULOMB
-from ..hdnnp.n2p2 import _input_nn_lines, _normalisation, _read_scaling, _species, _symmetry_functions
+from ..hdnnp.n2p2 import (_input_nn_lines, _normalisation, _read_scaling, _species, _symmetry_functions,
+                          atom_energy_values)
 from ..network import ACTIVATIONS, MAX_PARAMETER, AtomicNetwork
-from ..potential import MAX_ENERGY_PER_ATOM
 from .potential4g import HDNNP4G
 from .settings import MAX_HARDNESS, MAX_WIDTH, ElectrostaticSettings, EwaldSettings
 
@@ -96,7 +96,7 @@ def read_n2p2_4g_model(directory: str | os.PathLike, *, length_unit: str = "angs
     _check_coulomb_constant(settings, L, E, length_unit, energy_unit)
     species = _species(settings)
     # n2p2 adds N · mean_energy to every structure's energy: the same as a per-atom offset
-    atom_energies = {s: e + mean_energy * E for s, e in _atom_energies(settings, species, E).items()}
+    atom_energies = {s: e + mean_energy * E for s, e in atom_energy_values(settings, species, E).items()}
     sfs = _symmetry_functions(settings, species, L)
     scaling = _read_scaling(directory / "scaling.data", settings, sfs)
     chi_nets, short_nets, hardness = {}, {}, {}
@@ -150,18 +150,6 @@ def _charge_input_scaled(net: AtomicNetwork, conv_charge: float) -> AtomicNetwor
     weights = [w.copy() for w in net.weights]
     weights[0][:, -1] *= conv_charge
     return AtomicNetwork(weights, [b.copy() for b in net.biases], net.activations, net.normalize)
-
-
-def _atom_energies(settings: N2p2Settings, species: tuple[str, ...], E: float) -> dict[str, float]:
-    out = {s: 0.0 for s in species}
-    for line, value in settings.all("atom_energy"):
-        parts = value.split()
-        if len(parts) != 2 or parts[0] not in out:
-            raise settings.error("atom_energy", f"expected '<element> <energy>' for one of "
-                                 f"{' '.join(species)}, found {shorten(value)!r}", line)
-        out[parts[0]] = settings.bounded("atom_energy", -MAX_ENERGY_PER_ATOM, MAX_ENERGY_PER_ATOM,
-                                         parts[1], line, unit=" eV", factor=E)
-    return out
 
 
 def _network(path: Path, settings: N2p2Settings, element: str, n_inputs: int, suffix: str,

@@ -73,10 +73,6 @@ class HDNNP3G(ChargeHDNNPBase):
     def generation(self) -> int:
         return 3
 
-    def predict(self, atoms: Atoms, *, forces: bool = True, stress: bool = True) -> Prediction:
-        with self._threads():
-            return self._predict(atoms, forces, stress)
-
     def _predict(self, atoms: Atoms, forces: bool, stress: bool) -> Prediction:
         env = self._environment(atoms)
         Q = total_charge(atoms)
@@ -101,14 +97,7 @@ class HDNNP3G(ChargeHDNNPBase):
             return prediction
         weights = self.output_scale * dshort + ((g - g.mean()) * self.charge_scale)[:, None] * dq_dG
         f_sf, strain_sf = self._backward(env, weights)
-        inputs = [base_positions] + ([strain] if want_stress else [])
-        grads = torch.autograd.grad(e_elec, inputs, allow_unused=True)
-        prediction.forces = f_sf - (grads[0].numpy() if grads[0] is not None else 0.0)
-        if want_stress:
-            prediction.stress = self._stress(atoms, strain_sf, grads[1], Q)
-        if not forces:
-            prediction.forces = None
-        return prediction
+        return self._finish(prediction, atoms, e_elec, base_positions, strain, f_sf, strain_sf, Q, forces)
 
     # -- persistence -------------------------------------------------------------------------------
     def to_dict(self) -> dict:

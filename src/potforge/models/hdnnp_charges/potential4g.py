@@ -99,10 +99,6 @@ class HDNNP4G(ChargeHDNNPBase):
     def generation(self) -> int:
         return 4
 
-    def predict(self, atoms: Atoms, *, forces: bool = True, stress: bool = True) -> Prediction:
-        with self._threads():
-            return self._predict(atoms, forces, stress)
-
     def _predict(self, atoms: Atoms, forces: bool, stress: bool) -> Prediction:
         from ...electrostatics import solve_adjoint, solve_qeq
 
@@ -139,15 +135,7 @@ class HDNNP4G(ChargeHDNNPBase):
         f_sf, strain_sf = self._backward(env, weights)
         # electrostatics at fixed q: E_elec(r) − xᵀ A(r) q
         total = e_elec - coulomb.bilinear(x, q)
-        inputs = [base_positions] + ([strain] if want_stress else [])
-        grads = torch.autograd.grad(total, inputs, allow_unused=True)
-        f_elec = grads[0]
-        prediction.forces = f_sf - (f_elec.numpy() if f_elec is not None else 0.0)
-        if want_stress:
-            prediction.stress = self._stress(atoms, strain_sf, grads[1], Q)
-        if not forces:
-            prediction.forces = None
-        return prediction
+        return self._finish(prediction, atoms, total, base_positions, strain, f_sf, strain_sf, Q, forces)
 
     # -- persistence -------------------------------------------------------------------------------
     def to_dict(self) -> dict:

@@ -22,7 +22,7 @@ from ase.data import atomic_numbers
 from ...core.errors import ConfigError
 from ...core.units import energy_factor, length_factor
 from ...data.n2p2_model import network_architecture, read_hardness, read_input_nn, read_weights
-from ..hdnnp.n2p2 import _read_scaling, _species, _symmetry_functions
+from ..hdnnp.n2p2 import _read_scaling, _species, _symmetry_functions, element_values
 from ..network import ACTIVATIONS, AtomicNetwork
 from .n2p2 import _ewald, _screening, _widths, sf_cutoffs
 from .settings import MAX_HARDNESS, ElectrostaticSettings
@@ -47,14 +47,8 @@ def n2p2_setup(directory: str | os.PathLike, *, length_unit: str = "angstrom", e
     electrostatics = ElectrostaticSettings(_widths(settings, species, L), _screening(settings, L),
                                            _ewald(settings, length_unit, energy_unit), convention="n2p2",
                                            n2p2_cutoffs=sf_cutoffs(sfs))
-    hardness = {s: 0.0 for s in species}
-    for line, value in settings.all("initial_hardness"):
-        parts = value.split()
-        if len(parts) != 2 or parts[0] not in species:
-            raise settings.error("initial_hardness", f"expected '<element> <value>' for one of "
-                                 f"{' '.join(species)}", line)
-        hardness[parts[0]] = settings.bounded("initial_hardness", -MAX_HARDNESS / E, MAX_HARDNESS / E,
-                                              parts[1], line, factor=E)
+    hardness = element_values(settings, "initial_hardness", species, -MAX_HARDNESS / E, MAX_HARDNESS / E, E,
+                              found=False)
     chi_arch = {s: network_architecture(settings, s, sfs.n_functions(s), ACTIVATIONS, suffix="electrostatic")
                 for s in species}
     short_arch = {s: network_architecture(settings, s, sfs.n_functions(s) + 1, ACTIVATIONS, suffix="short")

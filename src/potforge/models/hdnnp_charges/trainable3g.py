@@ -29,19 +29,18 @@ from typing import ClassVar
 
 import numpy as np
 
-from ...core.dtypes import check_dtype
 from ...core.errors import ConfigError, StructureError
 from ...core.lazy import torch
 from ...data.frame import Frame
-from ...data.labels import FrameLabels
 from ...descriptors.cache import DescriptorBatch, DescriptorCache
 from ...descriptors.scaling import SymmetryFunctionScaling
 from ...descriptors.symmetry_functions import SymmetryFunctionSet
-from ..hdnnp.trainable import TrainableHDNNP
-from ..network import AtomicNetwork, NetworkLayout, initial_parameters, network_forward
-from ..trainable import ModelOutput, TrainableModel, trained_model
+from ..network import AtomicNetwork, initial_parameters
+from ..trainable import ModelOutput, trained_model
 from .potential3g import HDNNP3G
 from .settings import ElectrostaticSettings
+from .stage1 import ChargeNetworkStage
+from .stage2 import ShortRangeCache, ShortRangeTrainable
 
 __all__ = ["TrainableHDNNP3GCharges", "TrainableHDNNP3G", "ElectrostaticLabels", "zero_networks"]
 
@@ -62,7 +61,7 @@ def _networks_from_json(data: Mapping) -> dict[str, AtomicNetwork]:
                              n["activations"], n["normalize"]) for s, n in data.items()}
 
 
-class TrainableHDNNP3GCharges(TrainableModel):
+class TrainableHDNNP3GCharges(ChargeNetworkStage):
     """Stage 1 of a 3G HDNNP: the charge networks.
 
     Parameters
@@ -99,15 +98,7 @@ class TrainableHDNNP3GCharges(TrainableModel):
         if not (math.isfinite(charge_scale) and 1e-6 <= charge_scale <= 100):
             raise ConfigError(f"model.charge_scale: {charge_scale!r}; expected a charge in [1e-06, 100] e")
         self.charge_scale = float(charge_scale)
-        self.hidden = {s: tuple(int(n) for n in hidden[s]) for s in self.species}
-        self.activations = {s: activations[s] for s in self.species}
-        self.normalize = bool(normalize)
-        self.dtype_name = check_dtype(dtype, "model.dtype")
-        self.n_threads = int(n_threads)
-        self.n_functions = [symmetry_functions.n_functions(s) for s in self.species]
-        self.layout = NetworkLayout(
-            [(self.n_functions[e], *self.hidden[s], 1) for e, s in enumerate(self.species)],
-            [self.activations[s] for s in self.species], normalize)
+        self._set_networks(hidden, activations, normalize, dtype, n_threads)
         self.theta = torch.zeros(self.layout.n_parameters, dtype=torch.float64, requires_grad=True)
         self.element_energies = torch.zeros(len(self.species), dtype=torch.float64)
         self.mean_energy = 0.0
@@ -128,26 +119,10 @@ class TrainableHDNNP3GCharges(TrainableModel):
               derivatives: bool = False) -> DescriptorBatch:
         return data.batch(frames, derivatives=False)
 
-    def labels(self, data: DescriptorCache) -> FrameLabels:
-        return data.labels
-
-    def has_derivatives(self, data: DescriptorCache) -> bool:
-        return True  # stage 1 has no forces to give; the trainer asks for none
-
     # -- evaluation -------------------------------------------------------------------------
     def raw_charges(self, theta: torch.Tensor, element: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
         """q̂ (n,) e of atoms with raw symmetry functions ``values`` (n, n_max)."""
-        out = torch.zeros(values.shape[0], dtype=torch.float64)
-        for e, sym in enumerate(self.species):
-            idx = torch.nonzero(element == e).squeeze(1)
-            if idx.numel() == 0:
-                continue
-            a, b = self._affine[e]
-            x = values[idx, :self.n_functions[e]] * a + b
-            o, _ = network_forward(self.layout.layers(theta, e), self.activations[sym], x,
-                                   normalize=self.normalize, gradient=False)
-            out = out.index_copy(0, idx, o)
-        return self.charge_scale * out
+        return self.charge_scale * self._network_outputs(theta, element, values)
 
     def charges(self, batch: DescriptorBatch) -> torch.Tensor:
         """Charges (n_atoms,) e of the batch's atoms, each frame's total restored by an equal
@@ -204,19 +179,16 @@ class ElectrostaticLabels:
     stress: torch.Tensor
 
 
-class ShortRangeData3G:
+class ShortRangeData3G(ShortRangeCache):
     """A training set prepared for 3G stage 2: the descriptor cache (labels minus the
     electrostatics) and the stage-1 :class:`ElectrostaticLabels`."""
 
     def __init__(self, cache: DescriptorCache, electrostatics: ElectrostaticLabels) -> None:
-        self.cache = cache
+        super().__init__(cache)
         self.electrostatics = electrostatics
-        self.labels = cache.labels
-        self.n_pairs = cache.n_pairs
-        self.jacobian = cache.jacobian
 
 
-class TrainableHDNNP3G(TrainableHDNNP):
+class TrainableHDNNP3G(ShortRangeTrainable):
     """Stage 2 of a 3G HDNNP: short-range networks on the symmetry functions only, on the
     remainder of the fixed stage-1 charges' electrostatics.
 
@@ -280,25 +252,6 @@ class TrainableHDNNP3G(TrainableHDNNP):
         batch.q = data.electrostatics.charges[atoms]
         return batch
 
-    def labels(self, data: ShortRangeData3G) -> FrameLabels:
-        return data.labels
-
-    def fit_offsets(self, data: ShortRangeData3G, *, output_scale: bool = True) -> None:
-        """Element energies by least squares on composition of E_ref − E_elec, the mean
-        per-atom residual as the global offset and (``output_scale``) the residuals' spread."""
-        lab = data.labels
-        keep = ~torch.isnan(lab.energy)
-        if not bool(keep.any()):
-            return
-        comp, energy = lab.composition[keep], lab.energy[keep]
-        ref = torch.linalg.lstsq(comp, energy.unsqueeze(1), driver="gelsd").solution[:, 0]
-        residual = (energy - comp @ ref) / lab.n_atoms[keep].to(torch.float64)
-        self.element_energies = ref.detach().clone()
-        self.mean_energy = float(residual.mean())
-        spread = float(residual.std()) if residual.numel() > 1 else 0.0
-        if output_scale and spread > 1e-6:
-            self.output_scale = spread
-
     def predict(self, batch: DescriptorBatch, *, forces: bool = True, stress: bool = False) -> ModelOutput:
         out = super().predict(batch, forces=forces, stress=stress)
         out.charges = getattr(batch, "q", None)
@@ -324,15 +277,10 @@ class TrainableHDNNP3G(TrainableHDNNP):
         scaling, charge networks, electrostatics and short-range weights."""
         species = potential.species
         nets = potential.short_networks
-        model = cls(potential.symmetry_functions, potential.scaling,
-                    {s: nets[s].architecture[1:-1] for s in species}, {s: nets[s].activations for s in species},
+        model = cls(potential.symmetry_functions, potential.scaling, *cls._short_shape(nets, species),
                     potential.charge_networks, potential.electrostatics, charge_scale=potential.charge_scale,
                     normalize=nets[species[0]].normalize, output_scale=potential.output_scale, **options)
-        with torch.no_grad():
-            model.theta.copy_(model.layout.from_atomic_networks([nets[s] for s in species]))
-        model.element_energies = torch.tensor([potential.atom_energies[s] for s in species],
-                                              dtype=torch.float64)
-        model.mean_energy = 0.0
+        model._load_short(nets, potential.atom_energies)
         return model
 
     def description(self) -> dict:

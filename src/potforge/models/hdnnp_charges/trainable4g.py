@@ -32,17 +32,16 @@ from typing import ClassVar
 
 import numpy as np
 
-from ...core.dtypes import check_dtype
 from ...core.errors import ConfigError, StructureError
 from ...core.lazy import torch
 from ...data.frame import Frame
-from ...data.labels import FrameLabels
 from ...descriptors.cache import DescriptorBatch, DescriptorCache
 from ...descriptors.scaling import SymmetryFunctionScaling
 from ...descriptors.symmetry_functions import SymmetryFunctionSet
-from ..network import NetworkLayout, initial_parameters, network_forward, network_parameter_jacobian
-from ..trainable import ModelOutput, TrainableModel
+from ..network import initial_parameters, network_parameter_jacobian
+from ..trainable import ModelOutput
 from .settings import ElectrostaticSettings
+from .stage1 import ChargeNetworkStage
 
 __all__ = ["TrainableHDNNP4GCharges", "ChargeData", "frame_coulomb", "qeq_dense"]
 
@@ -103,7 +102,7 @@ class ChargeData:
         self.frame_inputs: dict[int, tuple] = {}  # per frame, filled by the Kalman updates
 
 
-class TrainableHDNNP4GCharges(TrainableModel):
+class TrainableHDNNP4GCharges(ChargeNetworkStage):
     """Stage 1 of a 4G HDNNP: electronegativity networks χ and per-element hardness J.
 
     Parameters
@@ -163,15 +162,7 @@ class TrainableHDNNP4GCharges(TrainableModel):
             raise ConfigError(f"model.gaussian_width: {self.gaussian_width} differs from the "
                               f"electrostatic settings' widths {dict(electrostatics.widths)}")
         self.electrostatics = electrostatics
-        self.hidden = {s: tuple(int(n) for n in hidden[s]) for s in self.species}
-        self.activations = {s: activations[s] for s in self.species}
-        self.normalize = bool(normalize)
-        self.dtype_name = check_dtype(dtype, "model.dtype")
-        self.n_threads = int(n_threads)
-        self.n_functions = [symmetry_functions.n_functions(s) for s in self.species]
-        self.layout = NetworkLayout(
-            [(self.n_functions[e], *self.hidden[s], 1) for e, s in enumerate(self.species)],
-            [self.activations[s] for s in self.species], normalize)
+        self._set_networks(hidden, activations, normalize, dtype, n_threads)
         n_net = self.layout.n_parameters
         self.theta = torch.zeros(n_net + len(self.species), dtype=torch.float64, requires_grad=True)
         with torch.no_grad():
@@ -215,27 +206,11 @@ class TrainableHDNNP4GCharges(TrainableModel):
         batch.coulomb = [data.matrices[int(f)] for f in batch.frames]
         return batch
 
-    def labels(self, data: ChargeData) -> FrameLabels:
-        return data.labels
-
-    def has_derivatives(self, data: ChargeData) -> bool:
-        return True  # stage 1 has no forces to give; the trainer asks for none
-
     # -- evaluation -------------------------------------------------------------------------
     def electronegativities(self, theta: torch.Tensor, element: torch.Tensor,
                             values: torch.Tensor) -> torch.Tensor:
         """χ (n,) eV/e of atoms with raw symmetry functions ``values`` (n, n_max)."""
-        chi = torch.zeros(values.shape[0], dtype=torch.float64)
-        for e, sym in enumerate(self.species):
-            idx = torch.nonzero(element == e).squeeze(1)
-            if idx.numel() == 0:
-                continue
-            a, b = self._affine[e]
-            x = values[idx, :self.n_functions[e]] * a + b
-            out, _ = network_forward(self.layout.layers(theta, e), self.activations[sym], x,
-                                     normalize=self.normalize, gradient=False)
-            chi = chi.index_copy(0, idx, out)
-        return chi
+        return self._network_outputs(theta, element, values)
 
     def charges(self, batch: DescriptorBatch) -> torch.Tensor:
         """QEq charges (n_atoms,) e of the batch's atoms, frame by frame."""

@@ -30,33 +30,30 @@ import numpy as np
 
 from ...core.lazy import torch
 from ...data.frame import Frame
-from ...data.labels import FrameLabels, voigt
+from ...data.labels import voigt
 from ...descriptors.cache import DescriptorBatch, DescriptorCache
 from ...descriptors.scaling import SymmetryFunctionScaling
 from ...descriptors.symmetry_functions import SymmetryFunctionSet
-from ..hdnnp.trainable import TrainableHDNNP
 from ..network import AtomicNetwork, NetworkLayout, network_forward
 from ..trainable import ModelOutput, trained_model
 from .potential4g import HDNNP4G
 from .response import ChargeResponse, charge_response
 from .settings import ElectrostaticSettings
+from .stage2 import ShortRangeCache, ShortRangeTrainable
 
 __all__ = ["TrainableHDNNP4G", "ShortRangeData"]
 
 
-class ShortRangeData:
+class ShortRangeData(ShortRangeCache):
     """A training set prepared for stage 2: the descriptor cache (with the labels minus the
     electrostatics) and the stage-1 :class:`~.response.ChargeResponse`."""
 
     def __init__(self, cache: DescriptorCache, response: ChargeResponse) -> None:
-        self.cache = cache
+        super().__init__(cache)
         self.response = response
-        self.labels = cache.labels
-        self.n_pairs = cache.n_pairs
-        self.jacobian = cache.jacobian
 
 
-class TrainableHDNNP4G(TrainableHDNNP):
+class TrainableHDNNP4G(ShortRangeTrainable):
     """Stage 2 of a 4G HDNNP: short-range networks with the charge as the last input.
 
     Parameters
@@ -109,26 +106,6 @@ class TrainableHDNNP4G(TrainableHDNNP):
         batch.dq_dr = [data.response.dq_dr[int(f)] for f in batch.frames]
         batch.dq_deps = [data.response.dq_deps[int(f)] for f in batch.frames]
         return batch
-
-    def labels(self, data: ShortRangeData) -> FrameLabels:
-        return data.labels
-
-    def fit_offsets(self, data: ShortRangeData, *, output_scale: bool = True) -> None:
-        """Element energies by least squares on composition of E_ref − E_elec, the mean
-        per-atom residual as the global offset and (``output_scale``) the residuals' spread as
-        the output scale, as the 2G builder does: call before training from scratch."""
-        lab = data.labels
-        keep = ~torch.isnan(lab.energy)
-        if not bool(keep.any()):
-            return
-        comp, energy = lab.composition[keep], lab.energy[keep]
-        ref = torch.linalg.lstsq(comp, energy.unsqueeze(1), driver="gelsd").solution[:, 0]
-        residual = (energy - comp @ ref) / lab.n_atoms[keep].to(torch.float64)
-        self.element_energies = ref.detach().clone()
-        self.mean_energy = float(residual.mean())
-        spread = float(residual.std()) if residual.numel() > 1 else 0.0
-        if output_scale and spread > 1e-6:
-            self.output_scale = spread
 
     def memory_estimate(self, frames: Sequence[Frame], n_threads: int = 1) -> tuple[str, int]:
         what, size = super().memory_estimate(frames, n_threads)
@@ -244,16 +221,10 @@ class TrainableHDNNP4G(TrainableHDNNP):
         species = potential.species
         nets = potential.short_networks
         chi = {s: _scaled(potential.electronegativity_networks[s], potential.chi_scale) for s in species}
-        model = cls(potential.symmetry_functions, potential.scaling,
-                    {s: nets[s].architecture[1:-1] for s in species},
-                    {s: nets[s].activations for s in species},
+        model = cls(potential.symmetry_functions, potential.scaling, *cls._short_shape(nets, species),
                     chi, potential.hardness, potential.electrostatics, normalize=nets[species[0]].normalize,
                     output_scale=potential.output_scale, **options)
-        with torch.no_grad():
-            model.theta.copy_(model.layout.from_atomic_networks([nets[s] for s in species]))
-        model.element_energies = torch.tensor([potential.atom_energies[s] for s in species],
-                                              dtype=torch.float64)
-        model.mean_energy = 0.0
+        model._load_short(nets, potential.atom_energies)
         return model
 
     def description(self) -> dict:
