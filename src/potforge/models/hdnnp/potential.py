@@ -31,7 +31,7 @@ from ...descriptors.symmetry_functions import SymmetryFunctionSet
 from ..network import AtomicNetwork
 from ..potential import Potential, Prediction, check_energy, check_energy_scale, saved_part
 
-__all__ = ["HDNNP", "check_common"]
+__all__ = ["HDNNP", "check_common", "networks_description", "network_arrays", "saved_networks"]
 
 
 def check_common(species: tuple[str, ...], atom_energies: Mapping[str, float] | None, n_threads: int,
@@ -227,8 +227,7 @@ class HDNNP(Potential):
             "dtype": self._dtype,
             "symmetry_functions": self.symmetry_functions.to_dict(),
             "scaling": self.scaling.to_dict(),
-            "networks": {s: {"architecture": list(net.architecture), "activations": net.activations,
-                             "normalize": net.normalize} for s, net in self.networks.items()},
+            "networks": networks_description(self.networks),
             "output_scale_ev": self.output_scale,
             "mean_energy_ev": self.mean_energy,
             "atom_energies_ev": self.atom_energies,
@@ -236,12 +235,7 @@ class HDNNP(Potential):
         }
 
     def _arrays(self) -> dict[str, np.ndarray]:
-        arrays = {}
-        for s, net in self.networks.items():
-            for k, (w, b) in enumerate(zip(net.weights, net.biases)):
-                arrays[f"{s}/weights{k}"] = w
-                arrays[f"{s}/biases{k}"] = b
-        return arrays
+        return network_arrays(self.networks)
 
     @classmethod
     def from_saved(cls, description: dict, arrays: dict[str, np.ndarray]) -> "HDNNP":
@@ -251,18 +245,7 @@ class HDNNP(Potential):
             sfs = SymmetryFunctionSet.from_dict(description["symmetry_functions"])
         with saved_part("model.scaling"):
             scaling = SymmetryFunctionScaling.from_dict(description["scaling"])
-        networks = {}
-        with saved_part("model.networks"):
-            specs = dict(description["networks"])
-        for s, spec in specs.items():
-            with saved_part(f"model.networks.{s}"):
-                n_layers = len(spec["activations"])
-                networks[s] = AtomicNetwork([arrays[f"{s}/weights{k}"] for k in range(n_layers)],
-                                            [arrays[f"{s}/biases{k}"] for k in range(n_layers)],
-                                            spec["activations"], spec.get("normalize", False))
-                if tuple(spec.get("architecture", networks[s].architecture)) != networks[s].architecture:
-                    raise ValueError(f"architecture {spec['architecture']} but the arrays are "
-                                     f"{list(networks[s].architecture)}")
+        networks = saved_networks(description, arrays, "networks")
         with saved_part("model.output_scale_ev"):
             check_energy_scale(description["output_scale_ev"], "output scale")
         with saved_part("model.mean_energy_ev"):
@@ -276,3 +259,39 @@ class HDNNP(Potential):
                        atom_energies=description["atom_energies_ev"],
                        dtype=description.get("dtype", "float64"),
                        metadata=description.get("metadata", {}))
+
+
+# -- the atomic networks of a saved HDNNP (every generation) -------------------------------------------
+def networks_description(networks: Mapping[str, AtomicNetwork]) -> dict:
+    """``model.json`` description of per-element networks (architecture, activations, normalize)."""
+    return {s: {"architecture": list(net.architecture), "activations": net.activations,
+                "normalize": net.normalize} for s, net in networks.items()}
+
+
+def network_arrays(networks: Mapping[str, AtomicNetwork], prefix: str = "") -> dict[str, np.ndarray]:
+    """The weights and biases of per-element networks as ``arrays.npz`` entries
+    ``{prefix}{element}/weights{k}`` and ``.../biases{k}``."""
+    arrays = {}
+    for s, net in networks.items():
+        for k, (w, b) in enumerate(zip(net.weights, net.biases)):
+            arrays[f"{prefix}{s}/weights{k}"] = w
+            arrays[f"{prefix}{s}/biases{k}"] = b
+    return arrays
+
+
+def saved_networks(description: dict, arrays: dict, key: str, prefix: str = "") -> dict[str, AtomicNetwork]:
+    """The networks that ``description[key]`` and the arrays ``{prefix}{element}/...`` describe;
+    an error names the dotted key ``model.{key}.{element}``."""
+    networks = {}
+    with saved_part(f"model.{key}"):
+        specs = dict(description[key])
+    for s, spec in specs.items():
+        with saved_part(f"model.{key}.{s}"):
+            n_layers = len(spec["activations"])
+            networks[s] = AtomicNetwork([arrays[f"{prefix}{s}/weights{k}"] for k in range(n_layers)],
+                                        [arrays[f"{prefix}{s}/biases{k}"] for k in range(n_layers)],
+                                        spec["activations"], spec.get("normalize", False))
+            if tuple(spec.get("architecture", networks[s].architecture)) != networks[s].architecture:
+                raise ValueError(f"architecture {spec['architecture']} but the arrays are "
+                                 f"{list(networks[s].architecture)}")
+    return networks

@@ -28,7 +28,7 @@ from ...core.neighbors import check_min_distance, neighbor_list
 from ...core.voigt import VOIGT_COLS, VOIGT_ROWS
 from ...descriptors.scaling import EXTRAPOLATION_TOLERANCE, SymmetryFunctionScaling
 from ...descriptors.symmetry_functions import SymmetryFunctionSet
-from ..hdnnp.potential import check_common
+from ..hdnnp.potential import check_common, network_arrays, networks_description, saved_networks
 from ..network import AtomicNetwork
 from ..potential import Potential, Prediction, check_energy, saved_part
 from .settings import ElectrostaticSettings
@@ -305,33 +305,15 @@ class ChargeHDNNPBase(Potential):
 
     @staticmethod
     def _networks_dict(networks: Mapping[str, AtomicNetwork]) -> dict:
-        return {s: {"architecture": list(net.architecture), "activations": net.activations,
-                    "normalize": net.normalize} for s, net in networks.items()}
+        return networks_description(networks)
 
     @staticmethod
     def _network_arrays(networks: Mapping[str, AtomicNetwork], prefix: str) -> dict:
-        arrays = {}
-        for s, net in networks.items():
-            for k, (w, b) in enumerate(zip(net.weights, net.biases)):
-                arrays[f"{prefix}/{s}/weights{k}"] = w
-                arrays[f"{prefix}/{s}/biases{k}"] = b
-        return arrays
+        return network_arrays(networks, f"{prefix}/")
 
     @staticmethod
     def _saved_networks(description: dict, arrays: dict, key: str) -> dict:
-        networks = {}
-        with saved_part(f"model.{key}"):
-            specs = dict(description[key])
-        for s, spec in specs.items():
-            with saved_part(f"model.{key}.{s}"):
-                n_layers = len(spec["activations"])
-                networks[s] = AtomicNetwork([arrays[f"{key}/{s}/weights{k}"] for k in range(n_layers)],
-                                            [arrays[f"{key}/{s}/biases{k}"] for k in range(n_layers)],
-                                            spec["activations"], spec.get("normalize", False))
-                if tuple(spec.get("architecture", networks[s].architecture)) != networks[s].architecture:
-                    raise ValueError(f"architecture {spec['architecture']} but the arrays are "
-                                     f"{list(networks[s].architecture)}")
-        return networks
+        return saved_networks(description, arrays, key, f"{key}/")
 
     @staticmethod
     def _saved_common(description: dict) -> dict:
