@@ -42,6 +42,9 @@ OFFSET_MEANING = ("hydrostatic stress s·I present in the stress labels, ASE sig
                   "(σ_label = σ + s·I, σ = (1/V) ∂E/∂ε); the same offset as a pressure is −s")
 
 MEV = 1e3
+#: eV/Å², a stiff interatomic force constant: how much the forces of two near-duplicates may
+#: differ per Å of displacement between them before their labels count as different
+NEAR_DUPLICATE_STIFFNESS = 20.0
 
 
 @dataclass(frozen=True)
@@ -196,7 +199,9 @@ def _duplicates(frames: Sequence[Frame], names: Sequence[str], options: LabelChe
         problems = []
         if d.energy_difference is not None and d.energy_difference > options.duplicate_energy_tolerance:
             problems.append("energy")
-        if d.force_difference is not None and d.force_difference > options.force_tolerance:
+        # near-duplicates: forces may differ by a stiff force constant times the displacement
+        allowed = options.force_tolerance + NEAR_DUPLICATE_STIFFNESS * d.displacement
+        if d.force_difference is not None and d.force_difference > allowed:
             problems.append("forces")
         if d.stress_difference is not None and d.stress_difference > options.stress_tolerance_gpa * GPa:
             problems.append("stress")
@@ -296,7 +301,9 @@ def _robust_z(resid: np.ndarray, force2: np.ndarray, types: list[str]) -> tuple[
 
 def _subset_shifts(frames, sources, idx, x, n, resid, species, options: LabelCheckOptions) -> list[dict]:
     """Per-element shifts that explain the residuals of one source file or config_type: named
-    when they remove most (≥ 80 %) of that subset's residual and exceed the energy tolerance."""
+    when the subset's residual exceeds the energy tolerance and the shifts remove far more of
+    it than chance would (F statistic of the shifts against what remains > 10). Against the
+    global fit the other frames then carry the opposite shift, so with two sources both show."""
     subsets: dict[str, list[int]] = defaultdict(list)
     for row, k in enumerate(idx):
         f = frames[k]
@@ -309,10 +316,13 @@ def _subset_shifts(frames, sources, idx, x, n, resid, species, options: LabelChe
         if len(rows) < 2 or len(rows) == len(idx):
             continue
         a = x[rows] / n[rows, None]
-        shift = np.linalg.lstsq(a, resid[rows], rcond=None)[0]
+        shift, _, rank, _ = np.linalg.lstsq(a, resid[rows], rcond=None)
         before = float(np.sqrt(np.mean(resid[rows] ** 2)))
         after = float(np.sqrt(np.mean((resid[rows] - a @ shift) ** 2)))
-        if before > options.energy_tolerance and after <= 0.2 * before:
+        dof = len(rows) - rank
+        explained = (before ** 2 - after ** 2) * len(rows) / rank
+        f_stat = np.inf if after ** 2 * len(rows) <= 1e-18 * dof else explained / (after ** 2 * len(rows) / max(dof, 1))
+        if before > options.energy_tolerance and dof > 0 and f_stat > 10.0:
             found.append({"subset": name, "n_frames": len(rows),
                           "shift_ev": dict(zip(species, map(float, shift))),
                           "rms_before_mev_per_atom": MEV * before, "rms_after_mev_per_atom": MEV * after})

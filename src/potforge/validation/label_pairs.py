@@ -10,10 +10,12 @@ coordinates ``s(t) = s_a + t Δs``, ASE's row-vector cells, ``r = s C``) the ene
 
 with the ASE stress ``σ = (1/V) ∂E/∂ε`` (a deformation ``r → r (I + ε)``; the antisymmetric part
 of ``C⁻¹ ΔC`` is a rotation and does no work). With labels at both ends only, the work is the
-trapezoid of the two end values; the left and right rules (one end's labels) bracket it, and
-``|W_right − W_left| / 12`` bounds the trapezoid's error when the curvature along the path
-changes by less than itself over the step (trapezoid error ``E'''/12``, ``W_right − W_left =
-E''``). A hydrostatic stress ``s·I`` present in both labels adds ``s · c`` to the trapezoid, with
+trapezoid of the two end values; the left and right rules (one end's labels) bracket it. The
+trapezoid's error is ``E'''/12`` (path parameter t ∈ [0, 1]) and ``W_right − W_left = E''``, so
+``ρ |W_right − W_left| / 12`` estimates it where the curvature changes by the fraction ρ over
+the step; ρ = min(1, ε/0.1 + d/0.5 Å) from the pair's strain ε and largest displacement d
+(ρ = 1, a bound for any step, is far too cautious for ordinary steps: 1 % strain changes an
+elastic constant by about 10 %). A hydrostatic stress ``s·I`` present in both labels adds ``s · c`` to the trapezoid, with
 ``c = ½ (V_a tr(C_a⁻¹ΔC) + V_b tr(C_b⁻¹ΔC))``, which is ΔV to second order (``∫ V d ln V = ΔV``).
 
 Which pairs: within each set of mutually integrable frames, the edges of the minimum spanning
@@ -33,7 +35,14 @@ import numpy as np
 
 from ..data.frame import Frame
 
-__all__ = ["PairWork", "integrable_pairs", "pair_work", "green_strain"]
+__all__ = ["PairWork", "integrable_pairs", "pair_work", "green_strain", "ANHARMONIC_STRAIN",
+           "ANHARMONIC_LENGTH"]
+
+#: strain and displacement (Å) over which the curvature of the energy changes by its own size:
+#: third-order elastic constants are about ten times the second-order ones, and a bond's
+#: third derivative is a few times its second per Å (less for many atoms moving at random)
+ANHARMONIC_STRAIN = 0.1
+ANHARMONIC_LENGTH = 0.5
 
 
 @dataclass(frozen=True)
@@ -66,8 +75,10 @@ class PairWork:
 
     @property
     def integration_error(self) -> float:
-        """Estimate of the trapezoid's error (eV), ``|W_right − W_left| / 12``."""
-        return abs(self.work_right - self.work_left) / 12.0
+        """Estimate of the trapezoid's error (eV): ``ρ |W_right − W_left| / 12`` with the
+        relative change of the curvature over the step ``ρ = min(1, ε/ε₀ + d/d₀)``."""
+        rho = min(1.0, self.strain / ANHARMONIC_STRAIN + self.displacement / ANHARMONIC_LENGTH)
+        return rho * abs(self.work_right - self.work_left) / 12.0
 
 
 def green_strain(cell_a: np.ndarray, cell_b: np.ndarray) -> np.ndarray:
