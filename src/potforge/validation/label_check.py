@@ -36,7 +36,7 @@ from ..data.frame import Frame
 from .label_duplicates import find_duplicates
 from .label_pairs import PairWork, integrable_pairs, pair_work
 
-__all__ = ["LabelCheckOptions", "check_labels", "fit_stress_offset", "OFFSET_MEANING"]
+__all__ = ["LabelCheckOptions", "check_labels", "fit_stress_offset", "strain_series", "OFFSET_MEANING"]
 
 OFFSET_MEANING = ("hydrostatic stress s·I present in the stress labels, ASE sign convention "
                   "(σ_label = σ + s·I, σ = (1/V) ∂E/∂ε); the same offset as a pressure is −s")
@@ -99,7 +99,7 @@ def check_labels(frames: Sequence[Frame], names: Sequence[str] | None = None,
     names = list(names) if names is not None else [f"frame {k}" for k in range(len(frames))]
     pairs = [pair_work(frames, a, b) for a, b in
              integrable_pairs(frames, options.max_strain, options.max_displacement)]
-    strain = _strain_series(pairs, names)
+    strain = strain_series(pairs, names)
     offset = strain["_offset_ev_per_a3"] if strain["stress_offset_significant"] else 0.0
     report = {
         "n_frames": len(frames),
@@ -119,7 +119,11 @@ def check_labels(frames: Sequence[Frame], names: Sequence[str] | None = None,
     return report
 
 
-def _strain_series(pairs: list[PairWork], names: Sequence[str]) -> dict:
+def strain_series(pairs: list[PairWork], names: Sequence[str]) -> dict:
+    """Check 1 on the integrable ``pairs`` (:func:`.label_pairs.pair_work`): the pairs whose
+    cells differ, the fitted offset (``stress_offset_gpa``, its uncertainty, significance:
+    ``|s| > 3σ``; ``_offset_ev_per_a3``: the offset in eV/Å³) and the rms mismatch per atom
+    before and after it; ``None`` values and a note without strain series."""
     strained = [p for p in pairs if p.strain > 1e-6]
     out = {"n_pairs": len(strained), "n_series": _n_components([(p.a, p.b) for p in strained]),
            "pairing": "neighbours in strain: minimum-spanning-tree edges of each set of frames "
