@@ -3,7 +3,8 @@
 Two frames are duplicates when they hold the same composition and number of atoms and one maps
 onto the other within ``tolerance`` (Å) by a choice of cell basis, a translation and a
 permutation of like atoms (periodic frames), or have the same sorted interatomic distances
-within ``tolerance`` (open frames, where a rotation is free). Candidates are found first with a
+within ``tolerance`` (open and partly periodic frames, where a rotation is free; their labels
+are compared in file order). Candidates are found first with a
 cheap permutation- and rotation-invariant fingerprint: per species, the sorted multiset of every
 atom's distances to its nearest neighbours. Displacing atoms by at most δ moves every entry of
 the sorted multiset by at most 2δ, so the filter never loses a true match.
@@ -24,6 +25,10 @@ from ..data.frame import Frame
 __all__ = ["DuplicatePair", "find_duplicates", "structure_fingerprint"]
 
 N_NEIGHBOURS = 8
+#: mappings (symmetry-related ways to lay one structure onto the other) tried per duplicate
+#: before its labels count as different: correct labels agree under every one of them, so
+#: more are needed only where a frame's own labels break its symmetry
+MAX_MAPPINGS = 6
 
 
 @dataclass(frozen=True)
@@ -131,19 +136,20 @@ def _compare(frames: Sequence[Frame], a: int, b: int, tolerance: float,
              label_tolerances: tuple[float, float, float]) -> DuplicatePair | None:
     """The label differences of ``a`` and ``b`` under the mapping that explains them best, or
     None when no mapping exists. Every symmetry-related mapping is a valid one, so labels
-    differ only if none of them fits (the first that fits within the tolerances is taken)."""
+    differ only if none of the first :data:`MAX_MAPPINGS` fits (the first that fits within the
+    tolerances is taken)."""
     fa, fb = frames[a], frames[b]
     if np.all(fa.atoms.pbc) and np.all(fb.atoms.pbc):
         mappings = _periodic_matches(fa, fb, tolerance)
     else:  # open or partly periodic: the distance fingerprint decides; labels compared where
         # the atom order already agrees (a rotation is not resolved)
         full_a, full_b = _all_distances(fa), _all_distances(fb)
-        if full_a.shape != full_b.shape or np.max(np.abs(full_a - full_b), initial=0.0) > 2 * tolerance:
+        if full_a.shape != full_b.shape or np.max(np.abs(full_a - full_b), initial=0.0) > tolerance:
             return None
         dr = fb.atoms.positions - fa.atoms.positions
         mappings = iter([(np.arange(len(fa.atoms)), np.eye(3), dr - dr.mean(axis=0))])
     best, best_score = None, np.inf
-    for perm, rotation, dr in mappings:
+    for perm, rotation, dr in itertools.islice(mappings, MAX_MAPPINGS):
         pair = _label_differences(fa, fb, a, b, perm, rotation, dr)
         score = max((x or 0.0) / t for x, t in zip(
             (pair.energy_difference, pair.force_difference, pair.stress_difference), label_tolerances))
@@ -203,7 +209,7 @@ def _translation_match(sa, sb, za, zb, cell, tolerance):
     anchor = int(np.nonzero(za == anchor_species)[0][0])
     candidates = np.nonzero(zb == anchor_species)[0]
     shifts = sb[candidates] - sa[anchor]
-    for i in _probe_atoms(za):  # a wrong translation fails on a few atoms in O(N) each
+    for i in _probe_atoms(sa):  # a wrong translation fails on a few atoms in O(N) each
         d = sb[zb == za[i]][None] - shifts[:, None] - sa[i]
         d -= np.round(d)
         keep = np.min(np.linalg.norm(d @ cell, axis=2), axis=1) <= tolerance
@@ -228,9 +234,11 @@ def _translation_match(sa, sb, za, zb, cell, tolerance):
     return None
 
 
-def _probe_atoms(za: np.ndarray) -> np.ndarray:
-    """A few atoms spread over the list: a wrong translation fails on them in O(N)."""
-    return np.unique(np.linspace(0, len(za) - 1, min(len(za), 4)).astype(int))
+def _probe_atoms(sa: np.ndarray) -> np.ndarray:
+    """A few atoms far apart (extreme fractional coordinates along each cell vector): a wrong
+    translation or basis, or a slightly different strain, fails on them in O(N) each."""
+    wrapped = sa - np.floor(sa)
+    return np.unique(np.concatenate([np.argmin(wrapped, axis=0), np.argmax(wrapped, axis=0)]))
 
 
 def _label_differences(fa: Frame, fb: Frame, a: int, b: int, perm, rotation, dr) -> DuplicatePair:

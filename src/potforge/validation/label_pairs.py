@@ -15,7 +15,9 @@ trapezoid's error is ``E'''/12`` (path parameter t ∈ [0, 1]) and ``W_right −
 ``ρ |W_right − W_left| / 12`` estimates it where the curvature changes by the fraction ρ over
 the step; ρ = min(1, ε/0.1 + d/0.5 Å) from the pair's strain ε and largest displacement d
 (ρ = 1, a bound for any step, is far too cautious for ordinary steps: 1 % strain changes an
-elastic constant by about 10 %). A hydrostatic stress ``s·I`` present in both labels adds ``s · c`` to the trapezoid, with
+elastic constant by about 10 %).
+
+A hydrostatic stress ``s·I`` present in both labels adds ``s · c`` to the trapezoid, with
 ``c = ½ (V_a tr(C_a⁻¹ΔC) + V_b tr(C_b⁻¹ΔC))``, which is ΔV to second order (``∫ V d ln V = ΔV``).
 
 Which pairs: within each set of mutually integrable frames, the edges of the minimum spanning
@@ -82,12 +84,14 @@ class PairWork:
 
 
 def green_strain(cell_a: np.ndarray, cell_b: np.ndarray) -> np.ndarray:
-    """Green–Lagrange strain (3, 3) taking cell ``a`` to cell ``b`` (rows: lattice vectors).
+    """Green–Lagrange strain (3, 3) taking cell ``a`` to cell ``b`` (rows: lattice vectors);
+    ``cell_b`` may be a stack (n, 3, 3), giving (n, 3, 3).
 
     ``D = C_a⁻¹ C_b`` maps row vectors of ``a`` to ``b``; the strain ``(D Dᵀ − I)/2`` is blind to
     rotations of ``b``."""
-    d = np.linalg.solve(cell_a, cell_b)
-    return 0.5 * (d @ d.T - np.eye(3))
+    d = np.linalg.solve(cell_a, cell_b) if np.ndim(cell_b) == 2 else \
+        np.einsum("ij,njk->nik", np.linalg.inv(cell_a), cell_b)
+    return 0.5 * (d @ np.swapaxes(d, -1, -2) - np.eye(3))
 
 
 def _stress_tensor(voigt: np.ndarray) -> np.ndarray:
@@ -164,7 +168,7 @@ def _edges_of_group(frames: Sequence[Frame], max_strain: float, max_displacement
     for i in range(n - 1):
         rest = np.arange(i + 1, n)
         if periodic:
-            strains = np.array([green_strain(cells[i], cells[j]) for j in rest])
+            strains = green_strain(cells[i], cells[rest])
             principal = np.max(np.abs(np.linalg.eigvalsh(strains)), axis=1)
             d = coords[rest] - coords[i]
             d -= np.round(d)
