@@ -204,3 +204,20 @@ def test_mlearn_stress_offsets(shared_data, element, low, high):
         assert report["stress_offset_significant"] is True and low < s < high
         mismatch = report["energy_stress_mismatch_mev_per_atom"]
         assert mismatch["before"] > 1.0 and mismatch["after"] < 0.5 * mismatch["before"]
+
+
+def test_open_frames_rigidly_moved_are_duplicates_with_rotated_forces():
+    from ase.build import molecule
+
+    frames = []
+    for angle in (0.0, 37.0):
+        atoms = molecule("CH3CH2OH")
+        atoms.rotate(angle, "x")
+        atoms.translate([1.0, -2.0, 0.5])
+        frames.append(_labelled(atoms))
+    [pair] = find_duplicates(frames)
+    assert pair.displacement < 1e-9 and pair.energy_difference < 1e-9
+    assert pair.force_difference < 1e-9  # compared after the rotation
+    swapped = Frame(frames[1].atoms, frames[1].energy, frames[0].forces)  # unrotated forces
+    [pair] = find_duplicates([frames[0], swapped])
+    assert pair.force_difference > 0.1

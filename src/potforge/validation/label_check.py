@@ -42,9 +42,10 @@ OFFSET_MEANING = ("hydrostatic stress s·I present in the stress labels, ASE sig
                   "(σ_label = σ + s·I, σ = (1/V) ∂E/∂ε); the same offset as a pressure is −s")
 
 MEV = 1e3
-#: eV/Å², a stiff interatomic force constant: how much the forces of two near-duplicates may
-#: differ per Å of displacement between them before their labels count as different
-NEAR_DUPLICATE_STIFFNESS = 20.0
+#: eV/Å², about the force constant of the stiffest bonds (C=O about 75, N≡N about 140): how
+#: much the forces of two near-duplicates may differ per Å of displacement between them before
+#: their labels count as different
+NEAR_DUPLICATE_STIFFNESS = 100.0
 
 
 @dataclass(frozen=True)

@@ -141,13 +141,17 @@ def _compare(frames: Sequence[Frame], a: int, b: int, tolerance: float,
     fa, fb = frames[a], frames[b]
     if np.all(fa.atoms.pbc) and np.all(fb.atoms.pbc):
         mappings = _periodic_matches(fa, fb, tolerance)
-    else:  # open or partly periodic: the distance fingerprint decides; labels compared where
-        # the atom order already agrees (a rotation is not resolved)
-        full_a, full_b = _all_distances(fa), _all_distances(fb)
-        if full_a.shape != full_b.shape or np.max(np.abs(full_a - full_b), initial=0.0) > tolerance:
-            return None
-        dr = fb.atoms.positions - fa.atoms.positions
-        mappings = iter([(np.arange(len(fa.atoms)), np.eye(3), dr - dr.mean(axis=0))])
+    else:  # open or partly periodic: in file order after the best rotation (Kabsch), else
+        # (atoms in another order) the sorted interatomic distances decide, labels in file order
+        mapping = _aligned_in_file_order(fa, fb, tolerance)
+        if mapping is None:
+            full_a, full_b = _all_distances(fa), _all_distances(fb)
+            if (fa.atoms.numbers == fb.atoms.numbers).all() or full_a.shape != full_b.shape \
+                    or np.max(np.abs(full_a - full_b), initial=0.0) > tolerance:
+                return None
+            dr = fb.atoms.positions - fa.atoms.positions
+            mapping = (np.arange(len(fa.atoms)), np.eye(3), dr - dr.mean(axis=0))
+        mappings = iter([mapping])
     best, best_score = None, np.inf
     for perm, rotation, dr in itertools.islice(mappings, MAX_MAPPINGS):
         pair = _label_differences(fa, fb, a, b, perm, rotation, dr)
@@ -158,6 +162,21 @@ def _compare(frames: Sequence[Frame], a: int, b: int, tolerance: float,
         if score <= 1.0:
             break
     return best
+
+
+def _aligned_in_file_order(fa: Frame, fb: Frame, tolerance: float):
+    """(identity permutation, rotation R with r_b ≈ r_a R, displacements) when b is a rigidly
+    moved a within ``tolerance`` with the atoms in the same order (Kabsch), else None."""
+    if not (fa.atoms.numbers == fb.atoms.numbers).all():
+        return None
+    pa = fa.atoms.positions - fa.atoms.positions.mean(axis=0)
+    pb = fb.atoms.positions - fb.atoms.positions.mean(axis=0)
+    u, _, vt = np.linalg.svd(pa.T @ pb)
+    rotation = u @ vt   # proper or improper: a mirror image has the same energy
+    dr = pb @ rotation.T - pa
+    if np.max(np.linalg.norm(dr, axis=1), initial=0.0) > tolerance:
+        return None
+    return np.arange(len(fa.atoms)), rotation, dr
 
 
 def _all_distances(frame: Frame) -> np.ndarray:
