@@ -20,8 +20,10 @@ from potforge.validation.label_pairs import integrable_pairs, pair_work
 def _labelled(atoms, offset_gpa: float = 0.0, config_type: str = "x") -> Frame:
     atoms = atoms.copy()
     atoms.calc = EMT()
-    stress = atoms.get_stress().copy()
-    stress[:3] += offset_gpa * GPa
+    stress = None
+    if atoms.pbc.all():
+        stress = atoms.get_stress().copy()
+        stress[:3] += offset_gpa * GPa
     return Frame(atoms.copy(), atoms.get_potential_energy(), atoms.get_forces().copy(), stress,
                  config_type=config_type)
 
