@@ -123,13 +123,20 @@ def find_duplicates(frames: Sequence[Frame], tolerance: float = 0.01,
         prints = np.array([np.concatenate([_cell_fingerprint(frames[k]), structure_fingerprint(frames[k])])
                            for k in members])
         finite = np.where(np.isfinite(prints), prints, 1e9)
-        for x in range(len(members) - 1):
-            close = np.max(np.abs(finite[x + 1:] - finite[x]), axis=1, initial=0.0) <= 2 * tolerance
-            for y in np.nonzero(close)[0] + x + 1:
-                pair = _compare(frames, members[x], members[int(y)], tolerance, label_tolerances)
+        # entries within 2·tolerance have means within 2·tolerance: a sweep over sorted means
+        # keeps the comparisons near linear for large sets
+        order = np.argsort(finite.mean(axis=1), kind="stable")
+        means = finite.mean(axis=1)[order]
+        for x in range(len(order) - 1):
+            stop = int(np.searchsorted(means, means[x] + 2 * tolerance, side="right"))
+            window = order[x + 1:stop]
+            close = np.max(np.abs(finite[window] - finite[order[x]]), axis=1, initial=0.0) <= 2 * tolerance
+            for y in window[close]:
+                a, b = sorted((members[order[x]], members[int(y)]))
+                pair = _compare(frames, a, b, tolerance, label_tolerances)
                 if pair is not None:
                     found.append(pair)
-    return found
+    return sorted(found, key=lambda p: (p.a, p.b))
 
 
 def _compare(frames: Sequence[Frame], a: int, b: int, tolerance: float,

@@ -164,10 +164,17 @@ def _edges_of_group(frames: Sequence[Frame], max_strain: float, max_displacement
         coords = np.array([f.atoms.get_scaled_positions(wrap=False) for f in frames])
     else:
         coords = np.array([f.atoms.positions for f in frames])
+    volumes = np.abs(np.linalg.det(cells))
+    # a principal strain ≤ ε bounds the volume ratio by ((1 ± 2ε)^½)³: a cheap first filter
+    low, high = (1 - 2 * min(max_strain, 0.49)) ** 1.5, (1 + 2 * max_strain) ** 1.5
     edges = []
     for i in range(n - 1):
         rest = np.arange(i + 1, n)
         if periodic:
+            ratio = volumes[rest] / volumes[i]
+            rest = rest[(ratio >= low * (1 - 1e-12)) & (ratio <= high * (1 + 1e-12))]
+            if len(rest) == 0:
+                continue
             strains = green_strain(cells[i], cells[rest])
             principal = np.max(np.abs(np.linalg.eigvalsh(strains)), axis=1)
             d = coords[rest] - coords[i]
