@@ -109,6 +109,24 @@ def test_the_model_states_its_offset(fitted):
     assert again.metadata["stress_offset"]["values_gpa"] == summary["stress_offset"]["values_gpa"]
 
 
+def test_evaluate_reports_the_stress_against_corrected_labels(files, fitted, capsys):
+    from potforge.cli.main import main
+    from potforge.data import Dataset
+    from potforge.models import load_potential
+    from potforge.validation.evaluate import evaluate
+
+    _, test = files
+    _, out, _ = fitted
+    result = evaluate(load_potential(out), Dataset.read(test))
+    assert result.metrics.stress_rmse_gpa == pytest.approx(2.0 * np.sqrt(3 / 6), abs=0.02)   # as given
+    assert result.stress_offset["offset_gpa"] == pytest.approx(-2.0, abs=0.01)
+    assert result.stress_offset["stress_rmse_gpa"] < 0.01
+    assert main(["evaluate", str(out), str(test), "--json"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["stress_offset"]["stress_rmse_gpa"] < 0.01
+    assert "fitted to stress labels − s·I" in captured.err
+
+
 def test_fixed_offset_is_applied_to_every_set(files):
     train, test = files
     result = fit(training_config(_config(str(train), test, offset="-20 kbar")), None, log=_quiet)
