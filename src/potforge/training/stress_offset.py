@@ -11,9 +11,12 @@ model is fitted to σ_label − s·I instead; s is in the ASE sign convention, a
   may differ between files), fitted jointly with the model in closed form: for fixed model
   parameters the stress term of the loss, Σ_f w_f Σ_k (σ_pred,fk − σ_label,fk + s δ_k)², is
   smallest at the weighted mean of σ_label − σ_pred over the normal components k that the
-  loss uses (``loss.stress_components``) of the source's frames. :class:`~.trainer.Trainer`
-  refits it before the first epoch and after every epoch, for every optimizer, and each refit
-  lowers the same loss that the optimizer lowers.
+  loss uses (``loss.stress_components``) of the source's frames. s starts at 0 (the labels as
+  given); :class:`~.trainer.Trainer` refits it after every epoch, for every optimizer, and
+  each refit lowers the same loss that the optimizer lowers. (Not before the first epoch: the
+  untrained model's stresses are arbitrary, and a fit to them starts many GPa away — −23 GPa
+  for a −2 GPa offset in a test — from where the alternation crawls back at the rate at which
+  the model can mimic a constant pressure.)
 
 The offset is applied by correcting the label tensors in place (all three normal components:
 s·I is isotropic), so the loss, every optimizer (the Kalman filter reads single labels) and the

@@ -3,7 +3,8 @@ best epoch kept, checkpoints and exact resume.
 
 Per epoch: the optimizer updates the parameters; the global per-atom energy offset is refitted
 in closed form (the weighted mean energy residual of the training set, which minimises the
-energy term of the loss for fixed networks); training and validation errors are computed on
+energy term of the loss for fixed networks), and so is the stress offset of
+``loss.stress_offset: fit`` (:mod:`.stress_offset`); training and validation errors are computed on
 the full sets; the model with the lowest validation loss so far is kept. Training stops after
 ``epochs``, after ``patience`` epochs without improvement, or before an epoch would end past
 ``max_time``. A checkpoint after every epoch holds everything the next epoch depends on
