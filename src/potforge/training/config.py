@@ -148,7 +148,7 @@ class LossConfig:
             words = value.strip().split()
             if words and is_number(words[0]):   # a quantity with a bad unit or value: say which
                 parse_quantity(value, "stress", key)
-            raise ConfigError(f"{key}: expected none, fit or a stress such as '-2.3 GPa', got {value!r}")
+            raise ConfigError(f"{key}: expected none, fit or a stress such as '2.3 GPa', got {value!r}")
         mode = self.stress_offset_mode
         if mode == "none":
             return

@@ -189,7 +189,7 @@ class StressOffset:
                 for name, v, ok in zip(self.sources, self.values.tolist(), self.fitted.tolist())}
 
     def short(self) -> str:
-        """``s -2.310 GPa`` (one value per fitted source) for the log lines."""
+        """``s 2.310 GPa`` (one value per fitted source) for the log lines."""
         return "s " + ", ".join(f"{v:.3f}" for v in self.values_gpa().values() if v is not None) + " GPa"
 
     def applied(self, role: str, data_sources: Sequence[str | None]) -> str:
