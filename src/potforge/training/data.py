@@ -53,7 +53,7 @@ def _read(config: Config, names: Sequence[str], role: str) -> Dataset:
         part = Dataset.read(p, d.format, length_unit=d.length_unit, energy_unit=d.energy_unit,
                             dft_energy=d.dft_energy)
         for frame in part:
-            _SOURCES[frame] = os.fspath(p)
+            _SOURCES[frame] = os.path.normpath(p)
         frames.extend(part)
     return Dataset(frames)
 
