@@ -48,7 +48,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import statistics
 import subprocess
 import sys
@@ -138,7 +137,8 @@ def timed_process(cmd: list[str], env: dict | None = None, log: Path | None = No
     if status != 0:
         tail = log.read_text()[-3000:] if log else ""
         sys.exit(f"{' '.join(cmd)} failed (status {status}):\n{tail}")
-    return {"wall_s": wall, "cpu_s": usage.ru_utime + usage.ru_stime, "peak_rss_mib": usage.ru_maxrss / 1024.0}
+    return {"wall_s": wall, "cpu_s": usage.ru_utime + usage.ru_stime,
+            "peak_rss_mib": usage.ru_maxrss / 1024.0}
 
 
 def _ace_cli(ace_python: Path) -> Path:
@@ -254,16 +254,19 @@ def speed(ace_model: Path, potforge_model: Path | None, ace_python: Path, warmup
 def format_report(fits: list[dict], timing: dict | None) -> str:
     lines = []
     if fits:
-        lines.append("| element | wall (s) | CPU (s) | peak RSS (MiB) | load avg | stress labels used | MAE E / F | RMSE E / F |")
+        lines.append("| element | wall (s) | CPU (s) | peak RSS (MiB) | load avg | stress labels used "
+                     "| MAE E / F | RMSE E / F |")
         lines.append("|---|---|---|---|---|---|---|---|")
         for r in fits:
             t = r["test"]["all"]
-            lines.append(f"| {r['element']} | {r['wall_s']:.0f} | {r['cpu_s']:.0f} | {r['peak_rss_mib']:.0f} | "
+            lines.append(f"| {r['element']} | {r['wall_s']:.0f} | {r['cpu_s']:.0f} | "
+                         f"{r['peak_rss_mib']:.0f} | "
                          f"{r['load_average_at_start']:.1f} | {'yes' if r['stress_labels_used'] else 'no'} | "
                          f"{t['energy_mae']:.3f} / {t['force_mae']:.4f} | "
                          f"{t['energy_rmse']:.3f} / {t['force_rmse']:.4f} |")
         lines.append("")
-        lines.append("| element | config_type | frames | MAE E / F | RMSE E / F | stress MAE / RMSE, normal bias (GPa) |")
+        lines.append("| element | config_type | frames | MAE E / F | RMSE E / F "
+                     "| stress MAE / RMSE, normal bias (GPa) |")
         lines.append("|---|---|---|---|---|---|")
         for r in fits:
             for ct, t in sorted(r["test"].items()):
@@ -271,8 +274,9 @@ def format_report(fits: list[dict], timing: dict | None) -> str:
                              f"{t['force_mae']:.4f} | {t['energy_rmse']:.3f} / {t['force_rmse']:.4f} | "
                              f"{t['stress_mae_gpa']:.3f} / {t['stress_rmse_gpa']:.3f}, "
                              f"{t['normal_stress_bias_gpa']:+.2f} |")
-        lines.append("(energies meV/atom, forces eV/Å; stress: ACE's predicted stress against the raw labels, "
-                     "which the fit did not use; normal bias: mean of predicted - label over xx, yy, zz)")
+        lines.append("(energies meV/atom, forces eV/Å; stress: ACE's predicted stress against the raw "
+                     "labels, which the fit did not use; normal bias: mean of predicted - label over "
+                     "xx, yy, zz)")
     if timing:
         lines.append("")
         lines.append(f"4,000-atom Cu box, E+F, one thread, median of calls (load average "
@@ -296,11 +300,13 @@ def main() -> int:
         worker_speed(code, model, box, int(warmup), int(calls), None if skin == "-" else float(skin))
         return 0
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--elements", default="Cu,Ni,Li,Si", help="comma-separated mlearn elements to fit, or none")
+    ap.add_argument("--elements", default="Cu,Ni,Li,Si",
+                    help="comma-separated mlearn elements to fit, or none")
     ap.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "acebench",
                     help="folder for the ACE fits (ELEMENT/model.npz, fit.log)")
     ap.add_argument("--ace-python", type=Path, default=ACE_PYTHON)
-    ap.add_argument("--ace-model", type=Path, help="ACE model for the speed test (default: WORK/Cu/model.npz)")
+    ap.add_argument("--ace-model", type=Path,
+                    help="ACE model for the speed test (default: WORK/Cu/model.npz)")
     ap.add_argument("--potforge-model", type=Path, help="potforge model directory timed beside ACE")
     ap.add_argument("--no-speed", action="store_true")
     ap.add_argument("--reuse-fits", action="store_true",
