@@ -39,7 +39,7 @@ def _openblas_threads() -> tuple | None:
     import scipy
 
     root = os.path.dirname(scipy.__file__)
-    wheel_libs = glob.glob(root + ".libs/libscipy_openblas*") + glob.glob(root + "/.dylibs/libscipy_openblas*")
+    wheel_libs = glob.glob(root + ".libs/libscipy_openblas*") + glob.glob(root + "/.dylibs/libscipy_openbl*")
     for path in sorted(wheel_libs):
         try:
             lib = ctypes.CDLL(path)                      # already loaded: the same handle
