@@ -82,10 +82,15 @@ class KalmanOptimizer(Optimizer):
         1 (default) is n2p2's one measurement per update. For a model linear in its weights
         with η = 1 and q = 0 a group gives exactly what its measurements give one by one; for
         a network the later measurements of a group no longer see the earlier ones' step.
-        The update of P dominates an epoch for a thousand weights or more (mlearn Li, 1,801
-        weights: 85 % of the epoch), and its cost is the memory traffic over P, so the epoch
-        gets several times faster with m = 8-32 (BENCHMARKS.md). A frame's charges (vector
-        measurements) stay an update of their own.
+        A rank-1 update is bound by the memory traffic over P (n² doubles); a group's costs
+        about 3n² flops per measurement at BLAS 3 speed. On 2 loaded shared cores, mlearn with
+        60 functions and 24-24 networks (1,750-1,800 weights): the P update took 85 % of a
+        Li epoch at m = 1 (with 2 BLAS threads), 42 % at m = 32; on Cu at m = 32 it is 37 %,
+        the measurements' forward passes (threshold trials included) 47 % and their
+        gradients 12 %. Measured s/epoch (Li, Cu): m = 1 23, 49; m = 8 13, 45; m = 32 see the
+        report of issue 15 (the load varied by 2x). Groups trade some energy accuracy per
+        epoch for speed (Li test energy RMSE after 4 epochs 1.25 at m = 1, 2.2 at m = 8).
+        A frame's charges (vector measurements) stay an update of their own.
 
     L2 regularisation (``training.l2`` = λ) enters as the Gaussian prior it is: P₀⁻¹ = ε I +
     (λ / noise_scale²) on the regularised weights, so that with η = 1 and q = 0 the filter
