@@ -82,14 +82,16 @@ class KalmanOptimizer(Optimizer):
         1 (default) is n2p2's one measurement per update. For a model linear in its weights
         with η = 1 and q = 0 a group gives exactly what its measurements give one by one; for
         a network the later measurements of a group no longer see the earlier ones' step.
-        A rank-1 update is bound by the memory traffic over P (n² doubles); a group's costs
-        about 3n² flops per measurement at BLAS 3 speed. On 2 loaded shared cores, mlearn with
-        60 functions and 24-24 networks (1,750-1,800 weights): the P update took 85 % of a
-        Li epoch at m = 1 (with 2 BLAS threads), 42 % at m = 32; on Cu at m = 32 it is 37 %,
-        the measurements' forward passes (threshold trials included) 47 % and their
-        gradients 12 %. Measured s/epoch (Li, Cu): m = 1 23, 49; m = 8 13, 45; m = 32 see the
-        report of issue 15 (the load varied by 2x). Groups trade some energy accuracy per
-        epoch for speed (Li test energy RMSE after 4 epochs 1.25 at m = 1, 2.2 at m = 8).
+        A rank-1 update is bound by the memory traffic over P (n² doubles); a group costs
+        about 3n² flops per measurement at BLAS 3 speed (1,801 weights: 3.1 ms per measurement
+        at m = 1, 1.6 at 8, 0.7 at 32, one loaded core). mlearn with 60 functions (pruned to
+        46-48) and 24-24 networks (1,753-1,801 weights), 2 shared cores at a load of about 6:
+        Li 16.9, 8.9, 7.5 s/epoch and Cu 38, 22, 16 s/epoch at m = 1, 8, 32. What remains at
+        m = 32 is mostly the measurements' forward passes (threshold trials included) and
+        their gradients, one autograd pass per measurement (a batched backward over a
+        group's stacked measurements was 3x slower). Groups trade some accuracy per epoch
+        for speed (after 4 epochs: Li test energy RMSE 1.25 meV/atom at m = 1, 2.2 at 8, 2.0
+        at 32; Cu force RMSE 0.021 eV/Å at m = 1, 0.029 at 32).
         A frame's charges (vector measurements) stay an update of their own.
 
     L2 regularisation (``training.l2`` = λ) enters as the Gaussian prior it is: P₀⁻¹ = ε I +
