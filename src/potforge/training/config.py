@@ -30,8 +30,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..core.config import build, config_path, convert, doc, load_config_file, load_yaml, unknown_key_error
+from ..core.config import (build, config_path, convert, doc, load_config_file, load_yaml, parse_quantity,
+                           unknown_key_error)
 from ..core.errors import ConfigError
+from ..core.text import is_number
 from ..core.voigt import VOIGT_NAMES
 from ..models.baselines.config import baselines_config
 from ..models.registry import family
@@ -105,6 +107,16 @@ class LossConfig:
         "Voigt components that enter the loss (e.g. [xx, yy, zz] to leave out shear)"))
     config_type_weights: dict[str, float] = field(default_factory=dict, metadata=doc(
         "extra weight factor per config_type"))
+    stress_offset: float | str | None = field(default=None, metadata=doc(
+        "constant hydrostatic offset s·I present in the stress labels (e.g. Pulay stress; ASE sign, "
+        "as potforge data check's stress_offset_gpa): none, fit (one value per training file, fitted "
+        "with the model) or a value (plain numbers: GPa); the model is fitted to label − s·I",
+        unit="stress"))
+
+    def __post_init__(self) -> None:
+        value = self.stress_offset
+        if isinstance(value, str) and value.strip().lower() in ("none", "fit"):   # one spelling each
+            object.__setattr__(self, "stress_offset", None if value.strip().lower() == "none" else "fit")
 
     def check(self, key: str) -> None:
         for name in ("energy_sigma", "force_sigma", "stress_sigma", "charge_sigma"):
@@ -120,6 +132,33 @@ class LossConfig:
         for name, v in self.config_type_weights.items():
             if not v >= 0:
                 raise ConfigError(f"{key}.config_type_weights.{name}: expected a weight >= 0, got {v}")
+        self._check_stress_offset(f"{key}.stress_offset")
+
+    @property
+    def stress_offset_mode(self) -> str:
+        """``none``, ``fit`` or ``fixed`` (a value in eV/Å³: :attr:`stress_offset`)."""
+        value = self.stress_offset
+        if isinstance(value, float):
+            return "fixed"
+        return "none" if value is None else value.strip().lower()
+
+    def _check_stress_offset(self, key: str) -> None:
+        value = self.stress_offset
+        if isinstance(value, str) and value.strip().lower() not in ("none", "fit"):
+            words = value.strip().split()
+            if words and is_number(words[0]):   # a quantity with a bad unit or value: say which
+                parse_quantity(value, "stress", key)
+            raise ConfigError(f"{key}: expected none, fit or a stress such as '2.3 GPa', got {value!r}")
+        mode = self.stress_offset_mode
+        if mode == "none":
+            return
+        if self.stress_sigma is None:
+            what = "fit" if mode == "fit" else "a fixed offset"
+            raise ConfigError(f"{key}: {what} needs the stress term, which is off (loss.stress_sigma: "
+                              "null); give loss.stress_sigma or set loss.stress_offset: none")
+        if mode == "fit" and not set(self.stress_components) & set(VOIGT_NAMES[:3]):
+            raise ConfigError(f"{key}: fit needs a normal stress component (xx, yy, zz) in "
+                              f"loss.stress_components, got {', '.join(self.stress_components)}")
 
 
 @dataclass(frozen=True)
@@ -183,6 +222,8 @@ class Config:
             sf["file"] = os.fspath(self.path(sf["file"]))
         out = {"data": data, "model": {"kind": self.model_kind, **model},
                "loss": to_plain(self.loss), "training": to_plain(self.training)}
+        if self.loss.stress_offset_mode == "none":   # saved configs (and resumes) as before the key
+            out["loss"].pop("stress_offset")
         if self.baselines:
             out["baselines"] = [{"kind": kind, **to_plain(options)} for kind, options in self.baselines]
         return out

@@ -5,15 +5,20 @@ from __future__ import annotations
 
 import glob
 import os
+import weakref
 from collections.abc import Sequence
 from pathlib import Path
 
 from ..core.errors import ConfigError
 from ..data.dataset import Dataset
+from ..data.frame import Frame
 from ..data.io import detect_format
 from .config import Config
 
-__all__ = ["load_data"]
+__all__ = ["load_data", "frame_source"]
+
+#: frame -> the path it was read from (the stress offset is fitted per source file)
+_SOURCES: "weakref.WeakKeyDictionary[Frame, str]" = weakref.WeakKeyDictionary()
 
 
 def _paths(config: Config, names: Sequence[str], role: str) -> list[Path]:
@@ -43,8 +48,22 @@ def _read(config: Config, names: Sequence[str], role: str) -> Dataset:
             raise ConfigError(f"data.length_unit/energy_unit: {os.fspath(p)} is read in Å and eV "
                               "(only n2p2 input.data files carry other units); convert it with "
                               "potforge data convert, or leave the units at angstrom/ev")
-    return Dataset.read(paths, d.format, length_unit=d.length_unit, energy_unit=d.energy_unit,
-                        dft_energy=d.dft_energy)
+    frames = []
+    for p in paths:
+        part = Dataset.read(p, d.format, length_unit=d.length_unit, energy_unit=d.energy_unit,
+                            dft_energy=d.dft_energy)
+        for frame in part:
+            _SOURCES[frame] = os.path.normpath(p)
+        frames.extend(part)
+    return Dataset(frames)
+
+
+def frame_source(frame: Frame) -> str | None:
+    """The file a frame of :func:`load_data` was read from (None: a frame made otherwise).
+
+    Kept beside the frames (weakly, by identity) rather than in ``Frame.info``, which files
+    written from the frames would carry; splits and subsets keep the frames themselves."""
+    return _SOURCES.get(frame)
 
 
 def load_data(config: Config) -> tuple[Dataset, Dataset | None, Dataset | None]:

@@ -43,11 +43,12 @@ from ..models.registry import family
 from ..models.trainable import TrainableModel
 from .baselines import build_baselines, subtract_baselines, with_baselines
 from .config import Config, optimizer_options
-from .data import load_data
+from .data import frame_source, load_data
 from .loss import Loss
 from .optimizers import OPTIMIZERS
 from .run_files import (DEFINITION_NAME, check_output_dir, load_definition, peak_rss_mib, progress_reporter,
                         save_definition, write_json, write_learning_curve, write_yaml)
+from .stress_offset import StressOffset
 from .trainer import CHECKPOINT_NAME, Trainer, TrainingOptions
 
 __all__ = ["fit", "FitResult", "build_model", "threads"]
@@ -104,6 +105,8 @@ def fit(config: Config, output_dir: str | os.PathLike | None = None, *, resume: 
     """
     run = _Run(config, output_dir, resume, log)
     train, validation, test = data if data is not None else load_data(config)
+    run.sources = {role: [frame_source(f) for f in part] for role, part in
+                   (("train", train), ("validation", validation), ("test", test)) if part is not None}
     baselines = build_baselines(config.baselines)
     if baselines:  # the model learns the remainder; the saved potential adds them back
         train, validation, test = (subtract_baselines(part, baselines, role) for part, role in
@@ -131,9 +134,10 @@ def fit(config: Config, output_dir: str | os.PathLike | None = None, *, resume: 
         **facts,
         "train": best.train,
         "validation": best.validation,
+        "stress_offset": run.offset_facts(trainer),
     }
     if test is not None:
-        summary.update(run.test(trainer, test, score))
+        summary.update(run.test(trainer, test, score, summary["stress_offset"]))
     return run.finish(trainer, summary, baselines)
 
 
@@ -147,6 +151,7 @@ class _Run:
         self.out = Path(output_dir) if output_dir is not None else None
         self.resume = resume
         self.lines: list[str] = []
+        self.sources: dict[str, list[str | None]] = {}  # the file of every frame, per role
         self.log = log or print
         torch.set_num_threads(threads(config))
         self.plain = config.plain()
@@ -196,13 +201,18 @@ class _Run:
             if validation is not None else None
         t_cache = time.perf_counter() - t0
         self.say(f"descriptors computed in {t_cache:.1f} s")
+        offset = StressOffset.from_config(self.config.loss)
+        if offset is not None:   # the labels are corrected from here on
+            offset.attach("train", model.labels(train_data), self.sources["train"])
+            if val_data is not None:
+                offset.attach("validation", model.labels(val_data), self.sources["validation"])
         kind, options = optimizer_options(self.config.training.optimizer, "training.optimizer")
         tc = self.config.training
         checkpoint = self.out / CHECKPOINT_NAME if (self.out is not None and tc.checkpoint) else None
         trainer = Trainer(model, loss, OPTIMIZERS[kind](**options), train_data, val_data,
                           options=TrainingOptions(epochs=tc.epochs, max_time=tc.max_time,
                                                   patience=tc.patience, seed=tc.seed),
-                          checkpoint=checkpoint, log=self.say)
+                          checkpoint=checkpoint, log=self.say, stress_offset=offset)
         if self.resume and not (self.out / CHECKPOINT_NAME).exists():
             if not tc.checkpoint:
                 raise ConfigError(f"{self.out}: nothing to resume (training.checkpoint is false)")
@@ -210,10 +220,34 @@ class _Run:
         return trainer, {"descriptor_time_s": t_cache,
                          "cache_estimate_bytes": estimate[1] if estimate else None}
 
-    def test(self, trainer: Trainer, test: Dataset, score: Loss | None) -> dict:
-        """Errors of the best model on the test set (and its loss under ``score``)."""
+    def offset_facts(self, trainer: Trainer) -> dict:
+        """``loss.stress_offset`` for the summary: the values, the correction of each data set
+        and the validation stress errors against the raw labels (the loop's are against the
+        corrected ones)."""
+        offset = trainer.stress_offset
+        if offset is None:
+            return {"mode": "none"}
+        facts = {**offset.record(), "applied": {role: offset.applied(role, sources)
+                                                for role, sources in self.sources.items()}, "raw": {}}
+        if trainer.validation_data is not None:
+            with offset.raw_labels("validation"):
+                facts["raw"]["validation"] = _stress_errors(trainer.evaluate(trainer.validation_data))
+        values = ", ".join(f"{v:.3f} GPa ({Path(name).name})" if v is not None else f"none ({Path(name).name}: "
+                           "no stress labels)" for name, v in offset.values_gpa().items())
+        self.say(f"stress offset ({offset.mode}): the stress labels contain s·I with s = {values}; the model "
+                 "predicts stress without it")
+        return facts
+
+    def test(self, trainer: Trainer, test: Dataset, score: Loss | None, offset_facts: dict) -> dict:
+        """Errors of the best model on the test set (and its loss under ``score``); with a stress
+        offset, against the corrected labels and (``offset_facts["raw"]``) the raw ones."""
         model = trainer.model
         test_data = model.prepare(list(test), frame_names(test, "test"), derivatives=True)
+        offset = trainer.stress_offset
+        if offset is not None:
+            offset.attach("test", model.labels(test_data), self.sources["test"])
+            with offset.raw_labels("test"):
+                offset_facts["raw"]["test"] = _stress_errors(trainer.evaluate(test_data))
         ev = trainer.evaluate(test_data)
         out = {"test": ev.errors.to_dict(), "test_loss": ev.loss}
         if score is not None:
@@ -225,6 +259,9 @@ class _Run:
         self.say(f"test: energy {e.energy_rmse_mev_per_atom:.3f} meV/atom, forces "
                  f"{e.force_rmse_ev_per_angstrom:.4f} eV/Å, stress {e.stress_rmse_gpa:.3f} GPa (RMSE, "
                  f"{e.n_frames} frames)")
+        if offset is not None:
+            self.say(f"test stress against the labels corrected by the offset: {e.stress_rmse_gpa:.3f} GPa, "
+                     f"against the raw labels: {offset_facts['raw']['test']['stress_rmse_gpa']:.3f} GPa (RMSE)")
         return out
 
     def finish(self, trainer: Trainer, summary: dict, baselines: list[Potential]) -> FitResult:
@@ -233,9 +270,11 @@ class _Run:
         summary["peak_memory_mib"] = peak_rss_mib()
         summary["versions"] = versions("torch")
         model = trainer.model
-        potential = model.to_potential(metadata={
-            "training": {k: summary[k] for k in ("best_epoch", "stop_reason", "n_parameters")},
-            "versions": summary["versions"]})
+        metadata = {"training": {k: summary[k] for k in ("best_epoch", "stop_reason", "n_parameters")},
+                    "versions": summary["versions"]}
+        if trainer.stress_offset is not None:   # what the model's stress means against its labels
+            metadata["stress_offset"] = trainer.stress_offset.record()
+        potential = model.to_potential(metadata=metadata)
         potential = with_baselines(potential, baselines)
         history = [r.to_dict() for r in trainer.history]
         out = self.out
@@ -249,6 +288,11 @@ class _Run:
             self.say(f"model written to {out} (total {summary['total_time_s']:.1f} s, peak memory "
                      f"{summary['peak_memory_mib']:.0f} MiB)")
         return FitResult(potential, model, out, summary, history)
+
+
+def _stress_errors(evaluation) -> dict:
+    """The stress entries of an evaluation's metrics (GPa)."""
+    return {k: v for k, v in evaluation.errors.to_dict().items() if "stress" in k}
 
 
 def _best_index(trainer: Trainer) -> int:

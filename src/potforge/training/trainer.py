@@ -3,7 +3,8 @@ best epoch kept, checkpoints and exact resume.
 
 Per epoch: the optimizer updates the parameters; the global per-atom energy offset is refitted
 in closed form (the weighted mean energy residual of the training set, which minimises the
-energy term of the loss for fixed networks); training and validation errors are computed on
+energy term of the loss for fixed networks), and so is the stress offset of
+``loss.stress_offset: fit`` (:mod:`.stress_offset`); training and validation errors are computed on
 the full sets; the model with the lowest validation loss so far is kept. Training stops after
 ``epochs``, after ``patience`` epochs without improvement, or before an epoch would end past
 ``max_time``. A checkpoint after every epoch holds everything the next epoch depends on
@@ -29,6 +30,7 @@ from ..models.trainable import TrainableModel
 from .guard import check_loss, check_output, check_parameters
 from .loss import ErrorAccumulator, Loss
 from .optimizers import Optimizer
+from .stress_offset import StressOffset
 
 __all__ = ["Trainer", "TrainingOptions", "Evaluation", "EpochRecord", "CHECKPOINT_NAME"]
 
@@ -106,13 +108,19 @@ class Trainer:
         Checkpoint file written after every epoch.
     log : callable(str) or None
         Receives one line per epoch.
+    stress_offset : StressOffset or None
+        ``loss.stress_offset``, attached to the training (and validation) labels: ``fit`` is
+        refitted with the energy offset, and kept with the best model and in checkpoints.
     """
 
     def __init__(self, model: TrainableModel, loss: Loss, optimizer: Optimizer, train_data: Any,
                  validation_data: Any | None = None, *, options: TrainingOptions = TrainingOptions(),
                  checkpoint: str | os.PathLike | None = None,
-                 log: Callable[[str], None] | None = None) -> None:
+                 log: Callable[[str], None] | None = None,
+                 stress_offset: StressOffset | None = None) -> None:
         self.model = model
+        self.stress_offset = stress_offset
+        self.best_stress_offset: dict | None = None
         self.loss = loss
         self.optimizer = optimizer
         self.train_data = train_data
@@ -313,6 +321,12 @@ class Trainer:
         check_parameters(self.model, f"epoch {self.epoch}, energy offset")
         return shift
 
+    def refit_stress_offset(self) -> None:
+        """``loss.stress_offset: fit``: the offsets at their closed-form optimum for the model
+        as it is (:meth:`StressOffset.refit`); the labels follow."""
+        if self.stress_offset is not None:
+            self.stress_offset.refit(self)
+
     # -- the loop ----------------------------------------------------------------------------
     def _record(self, epoch: int, extra: dict) -> EpochRecord:
         train = self.evaluate(self.train_data)
@@ -329,6 +343,8 @@ class Trainer:
             self.best_loss = criterion
             self.best_epoch = epoch
             self.best_state = self.model.state()
+            if self.stress_offset is not None:
+                self.best_stress_offset = self.stress_offset.state()
             record.best = True
         self.history.append(record)
         return record
@@ -378,6 +394,7 @@ class Trainer:
                 refit(self.train_data)
             check_parameters(self.model, f"epoch {self.epoch}")
             self.refit_energy_offset()
+            self.refit_stress_offset()
             self.elapsed += time.perf_counter() - start  # the optimisation proper
             record = self._record(self.epoch, extra)
             self.optimizer.after_evaluation(
@@ -390,6 +407,8 @@ class Trainer:
             self.stop_reason = self.stop_reason or f"reached {self.epochs} epochs"
         if self.best_state is not None:
             self.model.load_state(self.best_state)
+            if self.best_stress_offset is not None:
+                self.stress_offset.load_state(self.best_stress_offset)
         return self
 
     def _should_stop(self) -> bool:
@@ -427,6 +446,8 @@ class Trainer:
         if r.validation is not None:
             line += f"  val {fmt(r.validation)}"
         line += "  (meV/atom, eV/Å, GPa, me)" if "Q " in line else "  (meV/atom, eV/Å, GPa)"
+        if self.stress_offset is not None and self.stress_offset.mode == "fit":
+            line += f"  {self.stress_offset.short()}"
         if r.best:
             line += "  *"
         if r.epoch > 0:
@@ -455,6 +476,9 @@ class Trainer:
             "last_energy_errors": self.last_energy_errors,
             "last_force_errors": self.last_force_errors,
         }
+        if self.stress_offset is not None:
+            state["stress_offset"] = self.stress_offset.state()
+            state["best_stress_offset"] = self.best_stress_offset
         self.checkpoint.parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(self.checkpoint) as tmp:
             torch.save(state, tmp)
@@ -479,6 +503,12 @@ class Trainer:
         self.last_train_rmse = dict(state["last_train_rmse"])
         self.last_energy_errors = state["last_energy_errors"]
         self.last_force_errors = state["last_force_errors"]
+        if self.stress_offset is not None:
+            if "stress_offset" in state:
+                self.stress_offset.load_state(state["stress_offset"])
+                self.best_stress_offset = state["best_stress_offset"]
+            else:   # a checkpoint without one: refit for the model as it is
+                self.refit_stress_offset()
 
 
 def _record_dict(errors: ErrorMetrics) -> dict:

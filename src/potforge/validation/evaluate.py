@@ -17,6 +17,7 @@ the groups a charge model must tell apart and a local (2G) model cannot.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -124,6 +125,9 @@ class EvaluationResult:
     charge_frame: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     #: one line on what was left out (e.g. the energies of a charges-only model), or ""
     note: str = ""
+    #: a model fitted with ``loss.stress_offset``: its offset and the stress errors against the
+    #: labels corrected by it (the metrics above are against the labels as given); None otherwise
+    stress_offset: dict | None = None
 
     @property
     def n_frames(self) -> int:
@@ -144,6 +148,8 @@ class EvaluationResult:
         out["by_total_charge"] = {name: m.to_dict(json=True) for name, m in self.by_total_charge.items()}
         if self.note:
             out["note"] = self.note
+        if self.stress_offset is not None:
+            out["stress_offset"] = self.stress_offset
         return out
 
     @property
@@ -279,7 +285,26 @@ def evaluate(potential: Potential, frames: Iterable[Frame], *, n_threads: int | 
         predicted_charges=np.concatenate(q_pred) if q_pred else np.zeros(0),
         charge_frame=np.concatenate(q_frame) if q_frame else np.zeros(0, dtype=np.int64), note=note)
     _check_metrics(result, source)
-    return result
+    return dataclasses.replace(result, stress_offset=_offset_stress_errors(potential, result))
+
+
+def _offset_stress_errors(potential: Potential, result: EvaluationResult) -> dict | None:
+    """The stress errors against label − s·I where the model was fitted so (its metadata's
+    ``stress_offset``, potforge.training.stress_offset), with its one offset s: a fixed one
+    or the one fitted value (several fitted per training file: which one fits these data is
+    unknown, so none is applied). None for other models or data without stress."""
+    record = (getattr(potential, "metadata", None) or {}).get("stress_offset")
+    if not isinstance(record, dict) or not len(result.stress_frame):
+        return None
+    values = [v for v in (record.get("values_gpa") or {}).values() if v is not None]
+    if len(values) != 1:
+        return None
+    corrected = result.reference_stress.copy()
+    corrected[:, :3] -= values[0]
+    d = result.predicted_stress - corrected
+    return {"offset_gpa": values[0], "mode": record.get("mode"), "meaning": record.get("meaning"),
+            "stress_rmse_gpa": float(np.sqrt(np.mean(d * d))), "stress_mae_gpa": float(np.mean(np.abs(d))),
+            "stress_max_gpa": float(np.max(np.abs(d)))}
 
 
 def _check_metrics(result: EvaluationResult, source: str | None) -> None:
