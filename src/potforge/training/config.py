@@ -133,6 +133,9 @@ class TrainingConfig:
     seed: int = 0
     threads: int = field(default=0, metadata=doc("threads (0: all cores)"))
     checkpoint: bool = True
+    refit_output: bool = field(default=True, metadata=doc(
+        "after the last epoch, set the networks' output layers to the exact minimum of the loss over "
+        "them (one linear solve); kept only if the validation loss decreases"))
 
     def check(self, key: str) -> None:
         if self.epochs < 0:

@@ -46,6 +46,7 @@ from .config import Config, optimizer_options
 from .data import load_data
 from .loss import Loss
 from .optimizers import OPTIMIZERS
+from .refit import refit_output_layer
 from .run_files import (DEFINITION_NAME, check_output_dir, load_definition, peak_rss_mib, progress_reporter,
                         save_definition, write_json, write_learning_curve, write_yaml)
 from .trainer import CHECKPOINT_NAME, Trainer, TrainingOptions
@@ -118,6 +119,7 @@ def fit(config: Config, output_dir: str | os.PathLike | None = None, *, resume: 
     run.say(f"stopped: {trainer.stop_reason}; best epoch {trainer.best_epoch} "
             f"(training loop {trainer.elapsed_wall:.1f} s)")
     best = trainer.history[_best_index(trainer)]
+    refit = refit_output_layer(trainer, run.say) if config.training.refit_output else None
     summary: dict[str, Any] = {
         "model_kind": config.model_kind,
         "n_parameters": model.n_parameters,
@@ -132,6 +134,10 @@ def fit(config: Config, output_dir: str | os.PathLike | None = None, *, resume: 
         "train": best.train,
         "validation": best.validation,
     }
+    if refit is not None:  # the errors of the model that is saved, the refit's figures beside
+        summary["train"], summary["validation"] = refit.pop("train", best.train), \
+            refit.pop("validation", best.validation)
+        summary["refit_output"] = refit
     if test is not None:
         summary.update(run.test(trainer, test, score))
     return run.finish(trainer, summary, baselines)
@@ -234,7 +240,8 @@ class _Run:
         summary["versions"] = versions("torch")
         model = trainer.model
         potential = model.to_potential(metadata={
-            "training": {k: summary[k] for k in ("best_epoch", "stop_reason", "n_parameters")},
+            "training": {**{k: summary[k] for k in ("best_epoch", "stop_reason", "n_parameters")},
+                         "refit_output": bool(summary.get("refit_output", {}).get("accepted"))},
             "versions": summary["versions"]})
         potential = with_baselines(potential, baselines)
         history = [r.to_dict() for r in trainer.history]

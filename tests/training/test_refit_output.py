@@ -1,0 +1,226 @@
+"""training.refit_output: the closed-form refit of the networks' output layers.
+
+Reference answers: the design matrix against predictions at shifted parameters (the model's
+own forward pass, independent of the closed form) and against a linear step; the refit's loss
+against many L-BFGS steps on the output layers alone; a saved and reloaded model against the
+model in memory.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+
+from potforge.core.errors import ConfigError
+from potforge.descriptors.cache import DescriptorCache
+from potforge.descriptors.presets import preset
+from potforge.descriptors.scaling import ScalingStatistics, SymmetryFunctionScaling
+from potforge.models.hdnnp.trainable import TrainableHDNNP
+from potforge.training.loss import Loss, LossWeights
+from potforge.training.optimizers.first_order import AdamOptimizer
+from potforge.training.refit import (_design_by_evaluation, design_matrix, output_columns,
+                                     refit_output_layer)
+from potforge.training.trainer import Trainer, TrainingOptions
+
+SPECIES = ("Cu", "Ni")
+
+
+def _emt_frames(n: int, seed: int):
+    """Small strained, rattled fcc Cu-Ni cells labelled by ASE's EMT (energy, forces, stress)."""
+    from ase.build import bulk
+    from ase.calculators.emt import EMT
+
+    from potforge.data import Frame
+
+    rng = np.random.default_rng(seed)
+    frames = []
+    for k in range(n):
+        atoms = bulk("Cu", "fcc", a=3.6, cubic=True).repeat((2, 1, 1))
+        atoms.set_chemical_symbols(rng.choice(SPECIES, size=len(atoms)).tolist())
+        atoms.set_cell(atoms.cell @ (np.eye(3) + rng.normal(scale=0.02, size=(3, 3))), scale_atoms=True)
+        atoms.positions += rng.normal(scale=0.08, size=atoms.positions.shape)
+        atoms.calc = EMT()
+        frames.append(Frame(atoms.copy(), energy=atoms.get_potential_energy(), forces=atoms.get_forces(),
+                            stress=atoms.get_stress(), config_type="a" if k % 3 else "b",
+                            weight=1.0 + 0.5 * (k % 2)))
+    return frames
+
+
+@pytest.fixture(scope="module")
+def frames():
+    return _emt_frames(14, 0)
+
+
+def _model(frames, hidden=(5, 4), acts="ttl", normalize=False):
+    sfs = preset(SPECIES, 4.0, n_radial=3, n_angular=1)
+    values = DescriptorCache(frames, sfs, derivatives=False).element_values()
+    scaling = SymmetryFunctionScaling("scale", {s: ScalingStatistics.from_values(values[s]) for s in SPECIES},
+                                      0, 1)
+    model = TrainableHDNNP(sfs, scaling, {s: list(hidden) for s in SPECIES}, {s: acts for s in SPECIES},
+                           output_scale=0.3, normalize=normalize)
+    model.initialize(torch.Generator().manual_seed(2), "glorot")
+    model.element_energies = torch.tensor([np.mean([f.energy / f.n_atoms for f in frames])] * 2,
+                                          dtype=torch.float64)
+    return model
+
+
+def _loss(l2=0.0):
+    return Loss(LossWeights.from_noise(1e-3, 0.05, 0.002), l2=l2, config_type_weights={"b": 3.0},
+                stress_components=("xx", "yy", "zz", "xy"))
+
+
+@pytest.mark.parametrize("normalize, hidden", [(False, (5, 4)), (True, (3,)), (False, ())])
+def test_design_matrix_is_the_derivative_of_every_prediction(frames, normalize, hidden):
+    """Closed form = prediction(p + e_j) − prediction(p); and a finite step along a random
+    direction changes the predictions by exactly A·δ (they are linear in the output layer)."""
+    model = _model(frames, hidden, "t" * len(hidden) + "l", normalize)
+    data = model.prepare(frames, [str(k) for k in range(len(frames))])
+    batch = model.batch(data, torch.arange(len(frames)))
+    cols = output_columns(model)
+    assert cols.n == 2 * ((hidden[-1] if hidden else len(model.sfs.functions["Cu"])) + 1)
+    closed = design_matrix(model, batch, cols, forces=True, stress=True)
+    ref = _design_by_evaluation(model, batch, cols, True, True)
+    for a, b in ((closed.energy, ref.energy), (closed.forces, ref.forces), (closed.stress, ref.stress)):
+        assert torch.allclose(a, b, rtol=1e-7, atol=1e-9 * float(b.abs().max()))
+    assert float(closed.forces.abs().max()) > 1e-3 and float(closed.stress.abs().max()) > 1e-5
+    delta = torch.tensor(np.random.default_rng(1).normal(size=cols.n)) * 0.7
+    with torch.no_grad():
+        before = model.predict(batch, forces=True, stress=True)
+        model.theta[cols.index] += delta
+        after = model.predict(batch, forces=True, stress=True)
+    assert torch.allclose(after.energy - before.energy, closed.energy @ delta, atol=1e-9)
+    assert torch.allclose(after.forces - before.forces, closed.forces @ delta, atol=1e-9)
+    assert torch.allclose(after.stress - before.stress, closed.stress @ delta, atol=1e-11)
+
+
+def _trainer(frames, model, loss, validation=None):
+    names = [str(k) for k in range(len(frames))]
+    data = model.prepare(frames, names)
+    val = model.prepare(validation, names[:len(validation)]) if validation is not None else None
+    trainer = Trainer(model, loss, AdamOptimizer(), data, val, options=TrainingOptions(epochs=1, seed=0))
+    return trainer.run()
+
+
+def _objective(trainer) -> float:
+    """The training loss with its L2 term (gradient left in θ.grad)."""
+    trainer.model.theta.grad = None
+    return float(trainer.full_loss_backward())
+
+
+def test_refit_reaches_the_minimum_over_the_last_layer(frames):
+    """Energies, forces, the selected stress components, frame and config_type weights and the
+    L2 prior: the refit's loss is below the loss before, its gradient over the output layers
+    (autograd of the loss itself) vanishes, and a direct L-BFGS optimisation of the output
+    layers alone from the same start gets no lower."""
+    loss = _loss(l2=0.05)
+    trainer = _trainer(frames[:8], _model(frames, (4, 3)), loss)
+    model = trainer.model
+    cols = output_columns(model)
+    start = model.theta.detach().clone()
+    before = _objective(trainer)
+    grad_before = model.theta.grad[cols.index].norm()
+    result = refit_output_layer(trainer)
+    refit = _objective(trainer)
+    assert result["accepted"] and refit < 0.9 * before
+    assert result["train_loss"]["after"] == pytest.approx(refit, rel=1e-9)
+    assert model.theta.grad[cols.index].norm() < 1e-6 * grad_before  # a stationary point: the minimum
+
+    with torch.no_grad():
+        model.theta.copy_(start)
+    p = start[cols.index].clone().requires_grad_(True)
+    opt = torch.optim.LBFGS([p], lr=1, max_iter=30, history_size=20, line_search_fn="strong_wolfe")
+
+    def closure():
+        with torch.no_grad():
+            model.theta[cols.index] = p.detach()
+        value = _objective(trainer)
+        p.grad = model.theta.grad[cols.index].clone()
+        return value
+
+    opt.step(closure)
+    lbfgs = closure()
+    assert refit <= lbfgs * (1 + 1e-9)
+    assert refit == pytest.approx(lbfgs, rel=0.05)  # 30 steps of an ill-conditioned quadratic
+
+
+def test_refit_kept_only_if_the_validation_loss_decreases(frames):
+    """Accepted where it helps the validation set; rejected (θ unchanged, a note) for a
+    validation set whose labels the model before the refit predicts exactly."""
+    from potforge.data import Frame
+
+    loss = _loss()
+    trainer = _trainer(frames[4:], _model(frames), loss, validation=frames[:4])
+    result = refit_output_layer(trainer)
+    assert result["accepted"]
+    assert result["validation_loss"]["after"] < result["validation_loss"]["before"]
+
+    model = _model(frames)
+    _trainer(frames[4:], model, loss, validation=frames[:4])  # one epoch, energy offset set
+    potential = model.to_potential()
+    exact = []
+    for f in frames[:4]:
+        pred = potential.predict(f.atoms)
+        exact.append(Frame(f.atoms, energy=pred.energy, forces=pred.forces, stress=pred.stress))
+    trainer = Trainer(model, loss, AdamOptimizer(), model.prepare(frames[4:], ["t"] * 10),
+                      model.prepare(exact, ["v"] * 4), options=TrainingOptions(epochs=0)).run()
+    kept = model.theta.detach().clone()
+    lines = []
+    result = refit_output_layer(trainer, lines.append)
+    assert not result["accepted"] and result["validation_loss"]["before"] < 1e-12
+    assert torch.equal(model.theta.detach(), kept)
+    assert "rejected: the validation loss did not decrease" in lines[-1]
+    assert result["validation"] == trainer.history[-1].validation
+
+
+def test_no_output_layer_or_a_nonlinear_one_is_skipped_with_its_reason(frames):
+    assert "no network output layer" in output_columns(SimpleNamespace(kind="eam"))
+    assert "non-linear output" in output_columns(_model(frames, (3,), "tt"))
+    lines = []
+    trainer = _trainer(frames, _model(frames, (3,), "tt"), _loss())
+    assert refit_output_layer(trainer, lines.append) == {"skipped": lines[-1].split(": ", 1)[1]}
+
+
+def test_fit_saves_the_refitted_model_and_reports_the_refit(tmp_path, frames):
+    from potforge.data.io import write_frames
+    from potforge.export import load_model
+    from potforge.training.config import training_config
+    from potforge.training.fit import fit
+
+    train = tmp_path / "train.xyz"
+    write_frames(train, frames)
+    raw = {"data": {"train": str(train), "validation_fraction": 0.3, "split_seed": 0},
+           "model": {"kind": "hdnnp", "symmetry_functions": {"preset": {"cutoff": 4.0, "n_radial": 3,
+                                                                        "n_angular": 1},
+                                                             "prune": {"enabled": False}},
+                     "network": {"hidden": [4], "activation": "t"}},
+           "loss": {"energy_sigma": "1 meV/atom", "force_sigma": "0.05 eV/Å"},
+           "training": {"epochs": 1, "seed": 0, "threads": 1, "optimizer": {"kind": "adam"}}}
+    result = fit(training_config(raw), tmp_path / "out", log=lambda line: None)
+    refit = result.summary["refit_output"]
+    assert refit["parameters"] == 10 and refit["time_s"] > 0
+    assert result.summary["validation"]["energy_rmse_mev_per_atom"] == \
+        pytest.approx(refit["validation_rmse"]["after" if refit["accepted"] else "before"]
+                      ["energy_rmse_mev_per_atom"])
+    loaded = load_model(tmp_path / "out")
+    model = result.model
+    data = model.prepare(frames, [str(k) for k in range(len(frames))])
+    with torch.no_grad():
+        mine = model.predict(model.batch(data, torch.arange(len(frames))), forces=True, stress=True)
+    offsets = data.labels.atom_offsets
+    for k, f in enumerate(frames):
+        pred = loaded.predict(f.atoms)
+        assert pred.energy == pytest.approx(float(mine.energy[k]), abs=1e-9)
+        np.testing.assert_allclose(pred.forces, mine.forces[offsets[k]:offsets[k + 1]].numpy(), atol=1e-9)
+        np.testing.assert_allclose(pred.stress, mine.stress[k].numpy(), atol=1e-11)
+    assert "output-layer refit" in (tmp_path / "out" / "training.log").read_text()
+
+
+def test_refit_output_is_a_boolean_key():
+    from potforge.training.config import training_config
+
+    with pytest.raises(ConfigError, match="training.refit_output"):
+        training_config({"data": {"train": "x.xyz"}, "training": {"refit_output": "sometimes"}})
+    assert training_config({"data": {"train": "x.xyz"}}).training.refit_output is True
