@@ -224,3 +224,34 @@ def test_refit_output_is_a_boolean_key():
     with pytest.raises(ConfigError, match="training.refit_output"):
         training_config({"data": {"train": "x.xyz"}, "training": {"refit_output": "sometimes"}})
     assert training_config({"data": {"train": "x.xyz"}}).training.refit_output is True
+
+
+def test_4g_stage2_short_range_networks_are_refitted(shared_data):
+    """The other families' design matrix (one prediction per output parameter) on a 4G stage-2
+    model (n2p2's carbon chain, electrostatics fixed by stage 1): predictions move by exactly
+    A·δ, and the refit lowers the training loss."""
+    from potforge.data.io import read_frames
+    from potforge.models.hdnnp_charges.train_n2p2 import stage2_from_n2p2
+
+    units = dict(length_unit="bohr", energy_unit="hartree")
+    root = shared_data / "n2p2" / "Carbon_chain_4G"
+    sub = read_frames(root / "train" / "input.data", **units)[:40:10]
+    model = stage2_from_n2p2(root / "train", electronegativity_from=root, **units)
+    model.initialize(torch.Generator().manual_seed(0))
+    data = model.prepare(sub, [f"frame {k}" for k in range(len(sub))])
+    model.fit_offsets(data)
+    cols = output_columns(model)
+    batch = model.batch(data, None)
+    design = design_matrix(model, batch, cols, forces=True, stress=False)
+    delta = torch.tensor(np.random.default_rng(2).normal(size=cols.n))
+    with torch.no_grad():
+        before = model.predict(batch, forces=True, stress=False)
+        model.theta[cols.index] += delta
+        after = model.predict(batch, forces=True, stress=False)
+        model.theta[cols.index] -= delta
+    assert torch.allclose(after.energy - before.energy, design.energy @ delta, atol=1e-9)
+    assert torch.allclose(after.forces - before.forces, design.forces @ delta, atol=1e-9)
+    trainer = Trainer(model, Loss(LossWeights.from_noise(1e-3, 0.05)), AdamOptimizer(), data,
+                      options=TrainingOptions(epochs=0)).run()
+    result = refit_output_layer(trainer)
+    assert result["accepted"] and result["train_loss"]["after"] < 0.5 * result["train_loss"]["before"]

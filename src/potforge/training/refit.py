@@ -117,7 +117,7 @@ def design_matrix(model: TrainableModel, batch: Any, columns: OutputColumns, *, 
                   stress: bool) -> Design:
     """The design matrix of a batch: closed form for a 2G HDNNP, otherwise one prediction per
     output parameter (exact for predictions affine in them)."""
-    if isinstance(model, TrainableHDNNP):
+    if type(model) is TrainableHDNNP:  # not its subclasses: their networks take more inputs
         with torch.no_grad():
             return _hdnnp_design(model, batch, columns, forces, stress)
     return _design_by_evaluation(model, batch, columns, forces, stress)
