@@ -176,10 +176,9 @@ def _hdnnp_design(model: TrainableHDNNP, batch, columns: OutputColumns, forces: 
     contracted with the pair Jacobians as :meth:`TrainableHDNNP.predict` contracts ∂E_i/∂G_i."""
     theta = model.theta.detach().to(torch.float64)
     n_atoms, n_frames, p = batch.values.shape[0], batch.n_frames, columns.n
-    derivative = forces or stress
     energy = torch.zeros((n_frames, p), dtype=torch.float64)
     f_design = torch.zeros((n_atoms, 3, p), dtype=torch.float64) if forces else None
-    virial = torch.zeros((n_frames, 3, 3, p), dtype=torch.float64) if stress else None
+    s_design = torch.zeros((n_frames, 6, p), dtype=torch.float64) if stress else None
     for e, sym in enumerate(model.species):
         idx = torch.nonzero(batch.element == e).squeeze(1)
         if idx.numel() == 0:
@@ -188,35 +187,60 @@ def _hdnnp_design(model: TrainableHDNNP, batch, columns: OutputColumns, forces: 
         n_sf = model.n_functions[e]
         a, b = (torch.as_tensor(v, dtype=torch.float64) for v in model.scaling.affine(sym))
         x = batch.values[idx, :n_sf].to(torch.float64) * a + b
-        h, dh = _hidden(layers[:-1], model.activations[sym][:-1], x, model.normalize, derivative)
-        width = h.shape[1]
-        factor = model.output_scale / (width if model.normalize else 1.0)
+        h, dh = _hidden(layers[:-1], model.activations[sym][:-1], x, model.normalize, forces or stress)
+        factor = model.output_scale / (h.shape[1] if model.normalize else 1.0)
         start, stop = columns.networks[e]
         frames = batch.frame_of_atom[idx]
         energy[:, start:stop - 1].index_add_(0, frames, factor * h)
         energy[:, stop - 1].index_add_(0, frames, torch.full((idx.numel(),), factor, dtype=torch.float64))
-        if not derivative:
-            continue
-        coeff = dh * (factor * a)  # (n_e, H, n_sf): ∂(∂E_i/∂G_i)/∂w
-        row = torch.full((n_atoms,), -1, dtype=torch.long)
-        row[idx] = torch.arange(idx.numel())
-        pairs = torch.nonzero(batch.element[batch.center] == e).squeeze(1)
-        step = max(1, _PAIR_BLOCK_BYTES // (8 * width * max(n_sf, 3)))
-        for lo in range(0, pairs.numel(), step):
-            sel = pairs[lo:lo + step]
-            jac = batch.jacobian[sel, :n_sf, :].to(torch.float64)
-            g = torch.bmm(coeff[row[batch.center[sel]]], jac).transpose(1, 2)  # (k, 3, H)
+        if forces or stress:
+            f_e, v_e = _pair_terms(batch, idx, dh * (factor * a), forces, stress)
             if forces:
-                block = f_design[:, :, start:stop - 1]
-                block.index_add_(0, batch.center[sel], g)
-                block.index_add_(0, batch.neighbor[sel], -g)
+                f_design[:, :, start:stop - 1] = f_e
             if stress:
-                outer = g.unsqueeze(2) * batch.vectors[sel].to(torch.float64).view(-1, 1, 3, 1)
-                virial[:, :, :, start:stop - 1].index_add_(0, batch.frame_of_pair[sel], outer)
-    s_design = None
-    if stress:
-        s_design = voigt(virial.permute(0, 3, 1, 2)).transpose(1, 2) / batch.volume.view(-1, 1, 1)
+                s_design[:, :, start:stop - 1] = voigt(v_e).transpose(1, 2) / batch.volume.view(-1, 1, 1)
     return Design(energy, f_design, s_design)
+
+
+def _pair_terms(batch, idx: torch.Tensor, coeff: torch.Tensor, forces: bool, stress: bool):
+    """Forces (n_atoms, 3, H) and virials (n_frames, H, 3, 3) of the H columns whose
+    ∂E_i/∂G_i are ``coeff`` (len(idx), H, n_sf) for the atoms ``idx`` (0 elsewhere).
+
+    The pairs of each centre atom are padded to the largest neighbour count K, so that one
+    batched product per block of atoms, coeff_i (H, n_sf) @ J_i (n_sf, 3K), gives every pair's
+    g = ∂E/∂(pair vector) (no (H, n_sf) copy per pair); as in ``predict``, g adds to the centre's
+    force, subtracts from the neighbour's, and g ⊗ r adds to the virial."""
+    n_atoms, width, n_sf = batch.values.shape[0], coeff.shape[1], coeff.shape[2]
+    row = torch.full((n_atoms,), -1, dtype=torch.long)
+    row[idx] = torch.arange(idx.numel())
+    pairs = torch.nonzero(row[batch.center] >= 0).squeeze(1)
+    pairs = pairs[torch.argsort(row[batch.center[pairs]], stable=True)]
+    rows = row[batch.center[pairs]]
+    counts = torch.bincount(rows, minlength=idx.numel())
+    slot = torch.arange(pairs.numel()) - (torch.cumsum(counts, 0) - counts)[rows]
+    k_max = max(int(counts.max()), 1) if counts.numel() else 1
+    f_e = torch.zeros((n_atoms, 3, width), dtype=torch.float64) if forces else None
+    v_e = torch.zeros((batch.n_frames, width, 3, 3), dtype=torch.float64) if stress else None
+    block = max(1, _PAIR_BLOCK_BYTES // (8 * k_max * 3 * max(n_sf, width)))
+    bounds = torch.searchsorted(rows, torch.arange(0, idx.numel() + block, block).clamp(max=idx.numel()))
+    for lo in range(0, idx.numel(), block):
+        hi = min(lo + block, idx.numel())
+        p0, p1 = int(bounds[lo // block]), int(bounds[lo // block + 1])
+        sel, r, sl = pairs[p0:p1], rows[p0:p1] - lo, slot[p0:p1]
+        flat = r * k_max + sl  # the pair's place among its centre's K slots
+        jac = torch.zeros(((hi - lo) * k_max, 3, n_sf), dtype=torch.float64)
+        jac.index_copy_(0, flat, batch.jacobian[sel, :n_sf, :].transpose(1, 2).to(torch.float64))
+        g = torch.bmm(jac.view(hi - lo, k_max * 3, n_sf), coeff[lo:hi].transpose(1, 2))  # (n, 3K, H)
+        if forces:
+            f_e.index_add_(0, idx[lo:hi], g.view(hi - lo, k_max, 3, width).sum(1))
+            f_e.index_add_(0, batch.neighbor[sel], -g.view(-1, 3, width)[flat])
+        if stress:
+            vec = torch.zeros(((hi - lo) * k_max, 3), dtype=torch.float64)
+            vec.index_copy_(0, flat, batch.vectors[sel].to(torch.float64))
+            v_e.index_add_(0, batch.frame_of_atom[idx[lo:hi]],
+                           torch.einsum("nkch,nkd->nhcd", g.view(hi - lo, k_max, 3, width),
+                                        vec.view(hi - lo, k_max, 3)))
+    return f_e, v_e
 
 
 # -- the solve ---------------------------------------------------------------------------------
