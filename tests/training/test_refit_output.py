@@ -197,7 +197,8 @@ def test_fit_saves_the_refitted_model_and_reports_the_refit(tmp_path, frames):
                                                              "prune": {"enabled": False}},
                      "network": {"hidden": [4], "activation": "t"}},
            "loss": {"energy_sigma": "1 meV/atom", "force_sigma": "0.05 eV/Å"},
-           "training": {"epochs": 1, "seed": 0, "threads": 1, "optimizer": {"kind": "adam"}}}
+           "training": {"epochs": 1, "seed": 0, "threads": 1, "optimizer": {"kind": "adam"},
+                        "refit_output": True}}
     result = fit(training_config(raw), tmp_path / "out", log=lambda line: None)
     refit = result.summary["refit_output"]
     assert refit["parameters"] == 10 and refit["time_s"] > 0
@@ -223,7 +224,21 @@ def test_refit_output_is_a_boolean_key():
 
     with pytest.raises(ConfigError, match="training.refit_output"):
         training_config({"data": {"train": "x.xyz"}, "training": {"refit_output": "sometimes"}})
-    assert training_config({"data": {"train": "x.xyz"}}).training.refit_output is True
+    with pytest.raises(ConfigError, match="training.refit_force_factor: expected a finite factor >= 0"):
+        training_config({"data": {"train": "x.xyz"}, "training": {"refit_force_factor": -1}})
+    assert training_config({"data": {"train": "x.xyz"}}).training.refit_output is False
+
+
+def test_force_factor_zero_refits_the_energies_alone(frames):
+    """force_factor 0: the exact minimum of the energy term alone, judged by that loss."""
+    trainer = _trainer(frames[4:], _model(frames), _loss(), validation=frames[:4])
+    lines = []
+    result = refit_output_layer(trainer, lines.append, force_factor=0.0)
+    assert result["force_factor"] == 0.0 and "(force term x0)" in lines[-1]
+    assert result["train_rmse"]["after"]["energy_rmse_mev_per_atom"] < \
+        result["train_rmse"]["before"]["energy_rmse_mev_per_atom"]
+    assert result["train_loss"]["after"] < result["train_loss"]["before"]
+    assert trainer.loss.weights.forces > 0  # the trainer's loss is restored
 
 
 def test_4g_stage2_short_range_networks_are_refitted(shared_data):

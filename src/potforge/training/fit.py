@@ -119,7 +119,8 @@ def fit(config: Config, output_dir: str | os.PathLike | None = None, *, resume: 
     run.say(f"stopped: {trainer.stop_reason}; best epoch {trainer.best_epoch} "
             f"(training loop {trainer.elapsed_wall:.1f} s)")
     best = trainer.history[_best_index(trainer)]
-    refit = refit_output_layer(trainer, run.say) if config.training.refit_output else None
+    refit = refit_output_layer(trainer, run.say, force_factor=config.training.refit_force_factor) \
+        if config.training.refit_output else None
     summary: dict[str, Any] = {
         "model_kind": config.model_kind,
         "n_parameters": model.n_parameters,

@@ -41,6 +41,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
 from ..core.lazy import torch
@@ -49,6 +50,7 @@ from ..models.hdnnp.trainable import TrainableHDNNP
 from ..models.network import activation
 from ..models.trainable import TrainableModel
 from .guard import check_parameters
+from .loss import Loss, LossWeights
 from .trainer import _record_dict
 
 __all__ = ["OutputColumns", "Design", "output_columns", "design_matrix", "refit_output_layer"]
@@ -344,10 +346,14 @@ def _best_record(trainer):
     return None
 
 
-def refit_output_layer(trainer, log: Callable[[str], None] | None = None) -> dict:
+def refit_output_layer(trainer, log: Callable[[str], None] | None = None, *,
+                       force_factor: float = 1.0) -> dict:
     """Refit the output layers of ``trainer.model`` (in its best state, after
     :meth:`Trainer.run`) to the exact minimum of the loss over them; keep the result only if
     the validation loss (no validation set: the training loss with L2) decreases.
+
+    ``force_factor`` scales the force term of the loss for the refit and for that decision
+    (``training.refit_force_factor``; 1: the loss as configured).
 
     Returns the summary entry: ``accepted``, ``parameters``, ``time_s``, losses and RMSE
     (meV/atom, eV/Å, GPa) of the training and validation sets before and after, and
@@ -355,13 +361,31 @@ def refit_output_layer(trainer, log: Callable[[str], None] | None = None) -> dic
     with the reason.
     """
     log = log or (lambda line: None)
-    model = trainer.model
-    columns = output_columns(model)
+    columns = output_columns(trainer.model)
     before = _best_record(trainer)
     if isinstance(columns, str) or before is None:
         reason = columns if isinstance(columns, str) else "no finite training record"
         log(f"output-layer refit skipped: {reason}")
         return {"skipped": reason}
+    if force_factor == 1.0:
+        return _refit(trainer, columns, before, log)
+    loss = trainer.loss
+    w = loss.weights
+    trainer.loss = Loss(LossWeights(w.energy, w.forces * force_factor, w.stress, w.charges), l2=loss.l2,
+                        config_type_weights=loss.config_type_weights, stress_components=loss.stress_components)
+    try:
+        train = trainer.evaluate(trainer.train_data)
+        val = trainer.evaluate(trainer.validation_data) if trainer.validation_data is not None else None
+        before = SimpleNamespace(train=before.train, validation=before.validation, train_loss=train.loss,
+                                 validation_loss=val.loss if val is not None else None)
+        return {**_refit(trainer, columns, before, lambda line: log(f"{line} (force term x{force_factor:g})")),
+                "force_factor": force_factor}
+    finally:
+        trainer.loss = loss
+
+
+def _refit(trainer, columns: OutputColumns, before, log: Callable[[str], None]) -> dict:
+    model = trainer.model
     t0 = time.perf_counter()
     theta0 = model.theta.detach().clone()
     l2_before = _l2_term(trainer)
