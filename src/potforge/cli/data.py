@@ -1,4 +1,4 @@
-"""``potforge data info FILE...`` and ``potforge data convert IN OUT``."""
+"""``potforge data info FILE...``, ``potforge data convert IN OUT`` and ``potforge data check FILE...``."""
 
 from __future__ import annotations
 
@@ -15,6 +15,8 @@ examples:
   potforge data convert water.xyz input.data --out-length-unit bohr --out-energy-unit hartree
   potforge data convert runs/Cu_vac/OUTCAR cu_vac.xyz          # every ionic step, free energy
   potforge data info runs/*/vasprun.xml relax.pwo --dft-energy sigma0
+  potforge data check ../shared/data/mlearn/Cu/train.xyz -o cu-check   # labels against each other
+  potforge data check train.xyz --json | jq .stress_offset_gpa
 """
 
 
@@ -59,6 +61,42 @@ def add_parser(sub, name: str, help_text: str) -> None:
     conv.add_argument("--out-energy-unit", default="ev", metavar="UNIT",
                       help="energy unit of an n2p2 output file (default ev)")
     conv.set_defaults(run=run_convert)
+    _add_check_parser(verbs)
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, found {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number, found {text!r}")
+    return value
+
+
+def _add_check_parser(verbs) -> None:
+    check = verbs.add_parser(
+        "check", help="labels against each other: energies vs the work of stresses and forces "
+        "(with the fitted hydrostatic stress offset), duplicates, reference energies",
+        description="Check a data set's labels against each other (docs/data_check.md).",
+        epilog=EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter)
+    check.add_argument("files", nargs="+", metavar="DATA", help="files potforge reads (as data info)")
+    add_unit_options(check, "n2p2 input.data files")
+    _add_read_options(check)
+    check.add_argument("--json", action="store_true", help="print one JSON object")
+    check.add_argument("-o", "--output", metavar="DIR",
+                       help="also write DIR/label_check.{txt,json,png} (the plot)")
+    check.add_argument("--max-strain", type=_positive_float, default=0.05,
+                       help="largest principal strain between paired cells (default 0.05)")
+    check.add_argument("--max-displacement", type=_positive_float, default=0.1, metavar="ANGSTROM",
+                       help="largest non-affine displacement between paired frames (default 0.1)")
+    check.add_argument("--duplicate-tolerance", type=_positive_float, default=0.01, metavar="ANGSTROM",
+                       help="largest displacement between duplicates (default 0.01)")
+    check.add_argument("--energy-tolerance", type=_positive_float, default=0.5, metavar="MEV_PER_ATOM",
+                       help="smallest energy mismatch worth naming (default 0.5)")
+    check.add_argument("--outlier-z", type=_positive_float, default=10.0,
+                       help="robust z-score above which a frame's energy is an outlier (default 10)")
+    check.set_defaults(run=run_check)
 
 
 def run_info(args: argparse.Namespace) -> int:
@@ -81,4 +119,37 @@ def run_convert(args: argparse.Namespace) -> int:
     write_frames(args.output, frames, length_unit=args.out_length_unit,
                  energy_unit=args.out_energy_unit)
     print(f"wrote {len(frames)} frames to {args.output}")
+    return 0
+
+
+def run_check(args: argparse.Namespace) -> int:
+    import os
+    from pathlib import Path
+
+    from ..core.atomic import atomic_write
+    from ..data.io import iter_frames
+    from ..validation.label_check import LabelCheckOptions, check_labels
+    from ..validation.label_check_report import format_label_check, label_check_plot
+
+    frames, names, sources = [], [], []
+    for path in args.files:
+        for k, frame in enumerate(iter_frames(path, args.format, **_read_options(args))):
+            frames.append(frame)
+            names.append(f"{path}:frame {k} ({frame.config_type or '-'})")
+            sources.append(os.fspath(path))
+    options = LabelCheckOptions(max_strain=args.max_strain, max_displacement=args.max_displacement,
+                                duplicate_tolerance=args.duplicate_tolerance,
+                                energy_tolerance=args.energy_tolerance * 1e-3, outlier_z=args.outlier_z)
+    report = check_labels(frames, names, sources, options)
+    text = format_label_check(report, args.files)
+    if args.output:
+        out = Path(args.output)
+        out.mkdir(parents=True, exist_ok=True)
+        with atomic_write(out / "label_check.json") as fh:
+            json.dump(report, fh, indent=1)
+        with atomic_write(out / "label_check.txt") as fh:
+            fh.write(text + "\n")
+        label_check_plot(report, out / "label_check.png")
+        text += f"\nwrote {out / 'label_check.txt'}, label_check.json, label_check.png"
+    print(json.dumps(report, indent=1) if args.json else text)
     return 0

@@ -16,7 +16,7 @@ import warnings
 #: verb -> (module, one-line help)
 VERBS: dict[str, tuple[str, str]] = {
     "predict": ("potforge.cli.predict", "energies, forces and stress of structures with a model"),
-    "data": ("potforge.cli.data", "inspect and convert data files (info, convert)"),
+    "data": ("potforge.cli.data", "inspect, convert and check data files (info, convert, check)"),
     "demo": ("potforge.cli.demo", "predict with the shipped water model and compare with DFT"),
     "train": ("potforge.cli.train", "train a potential from a YAML config"),
     "export": ("potforge.cli.export", "write a model in another code's format (n2p2, LAMMPS)"),

@@ -1,0 +1,289 @@
+"""Duplicated and near-duplicated structures in a data set, and how far their labels differ.
+
+Two frames are duplicates when they hold the same composition and number of atoms and one maps
+onto the other within ``tolerance`` (Å) by a choice of cell basis, a translation and a
+permutation of like atoms (periodic frames), or have the same sorted interatomic distances
+within ``tolerance`` (open and partly periodic frames, where a rotation is free; their labels
+are compared in file order). Candidates are found first with a
+cheap permutation- and rotation-invariant fingerprint: per species, the sorted multiset of every
+atom's distances to its nearest neighbours. Displacing atoms by at most δ moves every entry of
+the sorted multiset by at most 2δ, so the filter never loses a true match.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..core.neighbors import neighbor_list
+from ..data.frame import Frame
+
+__all__ = ["DuplicatePair", "find_duplicates", "structure_fingerprint"]
+
+N_NEIGHBOURS = 8
+#: mappings (symmetry-related ways to lay one structure onto the other) tried per duplicate
+#: before its labels count as different: correct labels agree under every one of them, so
+#: more are needed only where a frame's own labels break its symmetry
+MAX_MAPPINGS = 6
+
+
+@dataclass(frozen=True)
+class DuplicatePair:
+    """Two frames with the same structure within the tolerance, and their label differences.
+
+    ``energy_difference``: |E_b − E_a − W|/N (eV/atom), W the work of the forces over the
+    small displacement between them (zero for exact duplicates); ``force_difference``: largest
+    force component difference (eV/Å) after the permutation and rotation; ``stress_difference``:
+    largest stress component difference (eV/Å³). ``None`` where a label is missing."""
+
+    a: int
+    b: int
+    displacement: float
+    energy_difference: float | None
+    force_difference: float | None
+    stress_difference: float | None
+
+
+def structure_fingerprint(frame: Frame, k: int = N_NEIGHBOURS) -> np.ndarray:
+    """Per species (in order of atomic number), the sorted distances (Å) of each atom to its
+    ``k`` nearest neighbours (all others in small open frames), concatenated."""
+    atoms = frame.atoms
+    n = len(atoms)
+    if n < 2:
+        return np.zeros(0)
+    periodic = bool(np.any(atoms.pbc))
+    k = k if periodic else min(k, n - 1)
+    if periodic:
+        i, d = _periodic_neighbours(frame, k)
+    else:
+        dist = np.linalg.norm(atoms.positions[:, None] - atoms.positions[None], axis=2)
+        i = np.repeat(np.arange(n), n - 1)
+        d = dist[~np.eye(n, dtype=bool)]
+    order = np.lexsort((d, i))
+    i, d = i[order], d[order]
+    starts = np.searchsorted(i, np.arange(n))
+    counts = np.bincount(i, minlength=n)
+    nearest = np.full((n, k), np.inf)
+    for atom in range(n):
+        m = min(k, int(counts[atom]))
+        nearest[atom, :m] = d[starts[atom]:starts[atom] + m]
+    numbers = atoms.numbers
+    return np.concatenate([np.sort(nearest[numbers == z].ravel()) for z in np.unique(numbers)])
+
+
+def _periodic_neighbours(frame: Frame, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Centres and distances of all pairs within a cutoff that gives every atom ``k``
+    neighbours (grown from the mean spacing; the list stops growing at 12 Å)."""
+    atoms = frame.atoms
+    n = len(atoms)
+    cell = np.asarray(atoms.cell, float)
+    volume = abs(np.linalg.det(cell)) if np.all(atoms.pbc) else 0.0
+    cutoff = 1.5 * (volume / n) ** (1 / 3) if volume > 0 else 3.0
+    while True:
+        pairs = neighbor_list(atoms.positions, cell, atoms.pbc, min(cutoff, 12.0))
+        if np.bincount(pairs.centers, minlength=n).min() >= k or cutoff >= 12.0:
+            return pairs.centers, pairs.distances
+        cutoff *= 1.5
+
+
+def _cell_fingerprint(frame: Frame) -> np.ndarray:
+    """Sorted lengths (Å) of the Minkowski-reduced cell vectors and, sorted, of their sums and
+    differences: unchanged by a change of basis among reduced ones (signed permutations), and
+    moved by a strain much as atoms are (open frames: zeros)."""
+    from ase.geometry import minkowski_reduce
+
+    if not np.all(frame.atoms.pbc):
+        return np.zeros(9)
+    a, b, c = minkowski_reduce(np.asarray(frame.atoms.cell, float))[0]
+    faces = [a + b, a - b, a + c, a - c, b + c, b - c]
+    return np.concatenate([np.sort(np.linalg.norm([a, b, c], axis=1)),
+                           np.sort(np.linalg.norm(faces, axis=1))])
+
+
+def _composition(frame: Frame) -> tuple:
+    return (tuple(sorted(Counter(frame.atoms.numbers).items())), tuple(bool(p) for p in frame.atoms.pbc))
+
+
+def find_duplicates(frames: Sequence[Frame], tolerance: float = 0.01,
+                    label_tolerances: tuple[float, float, float] = (5e-4, 0.05, 3e-4)) -> list[DuplicatePair]:
+    """Every pair of frames with the same structure within ``tolerance`` (Å, largest atomic
+    displacement), with their label differences under the mapping that fits them best
+    (``label_tolerances``: energy eV/atom, force eV/Å, stress eV/Å³ that count as equal)."""
+    groups: dict[tuple, list[int]] = defaultdict(list)
+    for k, frame in enumerate(frames):
+        groups[_composition(frame)].append(k)
+    found = []
+    for members in groups.values():
+        if len(members) < 2:
+            continue
+        prints = np.array([np.concatenate([_cell_fingerprint(frames[k]), structure_fingerprint(frames[k])])
+                           for k in members])
+        finite = np.where(np.isfinite(prints), prints, 1e9)
+        # entries within 2·tolerance have means within 2·tolerance: a sweep over sorted means
+        # keeps the comparisons near linear for large sets
+        order = np.argsort(finite.mean(axis=1), kind="stable")
+        means = finite.mean(axis=1)[order]
+        for x in range(len(order) - 1):
+            stop = int(np.searchsorted(means, means[x] + 2 * tolerance, side="right"))
+            window = order[x + 1:stop]
+            close = np.max(np.abs(finite[window] - finite[order[x]]), axis=1, initial=0.0) <= 2 * tolerance
+            for y in window[close]:
+                a, b = sorted((members[order[x]], members[int(y)]))
+                pair = _compare(frames, a, b, tolerance, label_tolerances)
+                if pair is not None:
+                    found.append(pair)
+    return sorted(found, key=lambda p: (p.a, p.b))
+
+
+def _compare(frames: Sequence[Frame], a: int, b: int, tolerance: float,
+             label_tolerances: tuple[float, float, float]) -> DuplicatePair | None:
+    """The label differences of ``a`` and ``b`` under the mapping that explains them best, or
+    None when no mapping exists. Every symmetry-related mapping is a valid one, so labels
+    differ only if none of the first :data:`MAX_MAPPINGS` fits (the first that fits within the
+    tolerances is taken)."""
+    fa, fb = frames[a], frames[b]
+    if np.all(fa.atoms.pbc) and np.all(fb.atoms.pbc):
+        mappings = _periodic_matches(fa, fb, tolerance)
+    else:  # open or partly periodic: in file order after the best rotation (Kabsch), else
+        # (atoms in another order) the sorted interatomic distances decide, labels in file order
+        mapping = _aligned_in_file_order(fa, fb, tolerance)
+        if mapping is None:
+            full_a, full_b = _all_distances(fa), _all_distances(fb)
+            if (fa.atoms.numbers == fb.atoms.numbers).all() or full_a.shape != full_b.shape \
+                    or np.max(np.abs(full_a - full_b), initial=0.0) > tolerance:
+                return None
+            dr = fb.atoms.positions - fa.atoms.positions
+            mapping = (np.arange(len(fa.atoms)), np.eye(3), dr - dr.mean(axis=0))
+        mappings = iter([mapping])
+    best, best_score = None, np.inf
+    for perm, rotation, dr in itertools.islice(mappings, MAX_MAPPINGS):
+        pair = _label_differences(fa, fb, a, b, perm, rotation, dr)
+        score = max((x or 0.0) / t for x, t in zip(
+            (pair.energy_difference, pair.force_difference, pair.stress_difference), label_tolerances))
+        if score < best_score:
+            best, best_score = pair, score
+        if score <= 1.0:
+            break
+    return best
+
+
+def _aligned_in_file_order(fa: Frame, fb: Frame, tolerance: float):
+    """(identity permutation, rotation R with r_b ≈ r_a R, displacements) when b is a rigidly
+    moved a within ``tolerance`` with the atoms in the same order (Kabsch), else None."""
+    if not (fa.atoms.numbers == fb.atoms.numbers).all():
+        return None
+    pa = fa.atoms.positions - fa.atoms.positions.mean(axis=0)
+    pb = fb.atoms.positions - fb.atoms.positions.mean(axis=0)
+    u, _, vt = np.linalg.svd(pa.T @ pb)
+    rotation = u @ vt   # proper or improper: a mirror image has the same energy
+    dr = pb @ rotation.T - pa
+    if np.max(np.linalg.norm(dr, axis=1), initial=0.0) > tolerance:
+        return None
+    return np.arange(len(fa.atoms)), rotation, dr
+
+
+def _all_distances(frame: Frame) -> np.ndarray:
+    pos = frame.atoms.positions
+    numbers = frame.atoms.numbers
+    parts = []
+    for za, zb in itertools.combinations_with_replacement(np.unique(numbers), 2):
+        d = np.linalg.norm(pos[numbers == za][:, None] - pos[numbers == zb][None], axis=2)
+        parts.append(np.sort(d.ravel()))
+    return np.concatenate(parts) if parts else np.zeros(0)
+
+
+def _signed_permutations():
+    for perm in itertools.permutations(range(3)):
+        for signs in itertools.product((1, -1), repeat=3):
+            m = np.zeros((3, 3))
+            m[range(3), perm] = signs
+            yield m
+
+
+def _periodic_matches(fa: Frame, fb: Frame, tolerance: float):
+    """Each (permutation of b's atoms onto a's, rotation R with r_b ≈ r_a R, displacements in a's
+    frame), one per cell basis that fits. Both cells are Minkowski-reduced; b's reduced basis may still differ from
+    a's by a signed permutation of its vectors, so each one that matches the metric is tried."""
+    from ase.geometry import minkowski_reduce
+
+    ca, _ = minkowski_reduce(np.asarray(fa.atoms.cell, float))
+    cb0, _ = minkowski_reduce(np.asarray(fb.atoms.cell, float))
+    ga = ca @ ca.T
+    scale = np.max(np.linalg.norm(ca, axis=1))
+    sa = np.linalg.solve(ca.T, fa.atoms.positions.T).T
+    for p in _signed_permutations():
+        cb = p @ cb0
+        if np.max(np.abs(cb @ cb.T - ga)) > 2 * scale * tolerance + tolerance ** 2:
+            continue
+        sb = np.linalg.solve(cb.T, fb.atoms.positions.T).T
+        found = _translation_match(sa, sb, fa.atoms.numbers, fb.atoms.numbers, ca, tolerance)
+        if found is not None:
+            perm, ds = found
+            rotation = np.linalg.solve(ca, cb)  # r_b ≈ r_a R for the matched bases
+            yield perm, rotation, ds @ ca
+
+
+def _translation_match(sa, sb, za, zb, cell, tolerance):
+    """Map b's atoms onto a's (fractional coordinates in matching bases) by a translation and
+    a permutation within each species: (perm, fractional displacements) or None."""
+    counts = Counter(za)
+    anchor_species = min(counts, key=lambda z: (counts[z], z))
+    anchor = int(np.nonzero(za == anchor_species)[0][0])
+    candidates = np.nonzero(zb == anchor_species)[0]
+    shifts = sb[candidates] - sa[anchor]
+    for i in _probe_atoms(sa):  # a wrong translation fails on a few atoms in O(N) each
+        d = sb[zb == za[i]][None] - shifts[:, None] - sa[i]
+        d -= np.round(d)
+        keep = np.min(np.linalg.norm(d @ cell, axis=2), axis=1) <= tolerance
+        shifts = shifts[keep]
+    for shift in shifts:
+        perm = np.empty(len(za), dtype=int)
+        ds = np.empty_like(sa)
+        ok = True
+        for z in counts:
+            ia, ib = np.nonzero(za == z)[0], np.nonzero(zb == z)[0]
+            d = sb[ib][None] - shift - sa[ia][:, None]
+            d -= np.round(d)
+            dist = np.linalg.norm(d @ cell, axis=2)
+            nearest = np.argmin(dist, axis=1)
+            if len(set(nearest.tolist())) != len(ia) or np.max(dist[np.arange(len(ia)), nearest]) > tolerance:
+                ok = False
+                break
+            perm[ia] = ib[nearest]
+            ds[ia] = d[np.arange(len(ia)), nearest]
+        if ok:
+            return perm, ds - ds.mean(axis=0)
+    return None
+
+
+def _probe_atoms(sa: np.ndarray) -> np.ndarray:
+    """A few atoms far apart (extreme fractional coordinates along each cell vector): a wrong
+    translation or basis, or a slightly different strain, fails on them in O(N) each."""
+    wrapped = sa - np.floor(sa)
+    return np.unique(np.concatenate([np.argmin(wrapped, axis=0), np.argmax(wrapped, axis=0)]))
+
+
+def _label_differences(fa: Frame, fb: Frame, a: int, b: int, perm, rotation, dr) -> DuplicatePair:
+    n = len(fa.atoms)
+    forces_b = None if fb.forces is None else fb.forces[perm] @ rotation.T
+    de = None
+    if fa.energy is not None and fb.energy is not None:
+        work = 0.0
+        if fa.forces is not None and forces_b is not None:
+            work = -0.5 * float(np.sum((fa.forces + forces_b) * dr))
+        de = abs(fb.energy - fa.energy - work) / n
+    df = None if fa.forces is None or forces_b is None else float(np.max(np.abs(fa.forces - forces_b)))
+    ds = None
+    if fa.stress is not None and fb.stress is not None:
+        ds = float(np.max(np.abs(_tensor(fa.stress) - rotation @ _tensor(fb.stress) @ rotation.T)))
+    disp = float(np.max(np.linalg.norm(dr, axis=1))) if len(dr) else 0.0
+    return DuplicatePair(a, b, disp, de, df, ds)
+
+
+def _tensor(voigt: np.ndarray) -> np.ndarray:
+    xx, yy, zz, yz, xz, xy = voigt
+    return np.array([[xx, xy, xz], [xy, yy, yz], [xz, yz, zz]])
