@@ -8,6 +8,7 @@ residuals), the networks and their initial weights (``training.seed``).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Sequence
 from typing import Any
@@ -19,7 +20,7 @@ from ...core.lazy import torch
 from ...core.units import length_factor
 from ...data.n2p2_model import cutoff_setting, read_input_nn, symmetry_function_lines
 from ...descriptors.cache import DescriptorCache
-from ...descriptors.presets import prune
+from ...descriptors.presets import cutoff_for_neighbors, prune
 from ...descriptors.scaling import ScalingStatistics, SymmetryFunctionScaling
 from ...descriptors.symmetry_functions import SymmetryFunctionSet, parse_n2p2_symfunction
 from ..building import BuildContext, reference_energies, resolve_species
@@ -53,8 +54,9 @@ def symmetry_functions_from_config(sc: SymmetryFunctionsConfig, species: Sequenc
             cutoff_type = sc.cutoff_type if sc.cutoff_type is not None else file_cutoff[0]
             cutoff_alpha = sc.cutoff_alpha if sc.cutoff_alpha is not None else file_cutoff[1]
     if not lines:
+        grid = _data_cutoff(sc.preset or PresetConfig(), ctx)
         try:
-            return (sc.preset or PresetConfig()).functions(species, cutoff_type, cutoff_alpha)
+            return grid.functions(species, cutoff_type, cutoff_alpha)
         except ConfigError as err:
             raise ConfigError(f"model.symmetry_functions.preset: {err}") from None
     funcs: dict[str, list] = {s: [] for s in species}
@@ -73,6 +75,21 @@ def symmetry_functions_from_config(sc: SymmetryFunctionsConfig, species: Sequenc
         return SymmetryFunctionSet(species, funcs)
     except ValueError as err:
         raise ConfigError(f"model.symmetry_functions: {err}") from None
+
+
+def _data_cutoff(grid: PresetConfig, ctx: BuildContext) -> PresetConfig:
+    """``preset.neighbors``: the grid with the cutoff at which the training atoms have that many
+    neighbours on average (:func:`~potforge.descriptors.presets.cutoff_for_neighbors`)."""
+    if grid.neighbors is None:
+        return grid
+    structures = [(f.atoms.positions, np.asarray(f.atoms.cell), f.atoms.pbc) for f in ctx.train]
+    try:
+        cutoff = cutoff_for_neighbors(structures, grid.neighbors)
+    except ConfigError as err:
+        raise ConfigError(f"model.symmetry_functions.preset.{err.reason}") from None
+    ctx.log(f"cutoff {cutoff:.1f} Å: the training atoms' mean number of neighbours reaches "
+            f"{grid.neighbors:g} there (preset.neighbors)")
+    return dataclasses.replace(grid, cutoff=cutoff, neighbors=None)
 
 
 def build_hdnnp(ctx: BuildContext) -> tuple[TrainableHDNNP, dict[str, Any]]:

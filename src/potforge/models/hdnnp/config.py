@@ -49,10 +49,16 @@ class PresetConfig:
     lambdas: tuple[float, ...] = (-1.0, 1.0)
     r_min: float = field(default=0.5, metadata=doc("smallest radial grid distance", unit="length"))
     angular_r_min: float = field(default=1.5, metadata=doc("smallest angular grid distance", unit="length"))
+    neighbors: float | None = field(default=None, metadata=doc(
+        "choose the cutoff from the training data: the smallest radius (0.1 Å steps, at most 8 Å) "
+        "within which atoms have this many neighbours on average; replaces cutoff"))
 
     def check(self, key: str) -> None:
         """The grid's own checks (cutoff > 0, r_min < cutoff, counts, ζ ≥ 1, λ = ±1), run on a
         stand-in element so that a bad preset fails when the config is read."""
+        if self.neighbors is not None and not (math.isfinite(self.neighbors) and 1 <= self.neighbors <= 1000):
+            raise ConfigError(f"{key}.neighbors: expected a mean neighbour count in [1, 1000], got "
+                              f"{self.neighbors}")
         try:
             self.functions(("H",))
         except ConfigError as err:
