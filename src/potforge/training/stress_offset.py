@@ -219,7 +219,8 @@ class StressOffset:
 
     def record(self) -> dict:
         """The facts for summary.json and the model's metadata."""
-        return {"mode": self.mode, "meaning": MEANING, "convention": CONVENTION, "values_gpa": self.values_gpa()}
+        return {"mode": self.mode, "meaning": MEANING, "convention": CONVENTION,
+                "values_gpa": self.values_gpa()}
 
 
 def recorded_offsets_gpa(record: dict) -> dict[str, float | None]:
@@ -227,4 +228,5 @@ def recorded_offsets_gpa(record: dict) -> dict[str, float | None]:
     today's convention (added to the labels); older records without ``convention`` held the
     offset present in the labels, which is −s."""
     sign = 1.0 if record.get("convention") == CONVENTION else -1.0
-    return {name: (None if v is None else sign * float(v)) for name, v in (record.get("values_gpa") or {}).items()}
+    values = record.get("values_gpa") or {}
+    return {name: (None if v is None else sign * float(v)) for name, v in values.items()}

@@ -34,7 +34,8 @@ def _strain_lines(report: dict) -> list[str]:
     if report["stress_offset_gpa"] is None:
         return lines + [f"  {series.get('note', 'no strain series')}"]
     mismatch = report["energy_stress_mismatch_mev_per_atom"]
-    verdict = "significant" if report["stress_offset_significant"] else "not significant (|s| < 3 sigma or < 0.1 GPa)"
+    verdict = ("significant" if report["stress_offset_significant"]
+               else "not significant (|s| < 3 sigma or < 0.1 GPa)")
     lines += [f"  {series['n_pairs']} strained pairs in {series['n_series']} series (every pair within the "
               "strain limit, robust fit)",
               f"  stress offset: {report['stress_offset_gpa']:+.3f} +- "

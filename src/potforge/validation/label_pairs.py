@@ -23,9 +23,10 @@ A hydrostatic stress ``s·I`` present in both labels adds ``s · c`` to the trap
 Which pairs (:func:`pair_sets`): for the stress offset, every integrable pair whose cells
 differ; for the energy-vs-forces check, within each set of mutually integrable frames, the
 edges of the minimum spanning tree under the distance ``sqrt(ℓ² ‖ε‖² + mean_i |Δr_i|²)``
-(``ε`` the Green–Lagrange strain between the cells, ``ℓ = (V/N)^⅓``, ``Δr`` the non-affine displacements, Å). For a strain series
-these are the neighbours in strain (−2 % with −1 %, −1 % with 0, ...), every frame is in at least
-one pair and no energy difference is counted twice (the tree's differences are independent).
+(``ε`` the Green–Lagrange strain between the cells, ``ℓ = (V/N)^⅓``, ``Δr`` the non-affine
+displacements, Å). For a strain series these are the neighbours in strain (−2 % with −1 %,
+−1 % with 0, ...), every frame is in at least one pair and no energy difference is counted
+twice (the tree's differences are independent).
 """
 
 from __future__ import annotations
@@ -38,8 +39,8 @@ import numpy as np
 
 from ..data.frame import Frame
 
-__all__ = ["PairWork", "integrable_pairs", "strain_pairs", "pair_sets", "pair_work", "green_strain", "ANHARMONIC_STRAIN",
-           "ANHARMONIC_LENGTH"]
+__all__ = ["PairWork", "integrable_pairs", "strain_pairs", "pair_sets", "pair_work", "green_strain",
+           "ANHARMONIC_STRAIN", "ANHARMONIC_LENGTH", "MAX_STRAIN_PAIRS"]
 
 #: strain and displacement (Å) over which the curvature of the energy changes by its own size:
 #: third-order elastic constants are about ten times the second-order ones, and a bond's
@@ -231,8 +232,11 @@ def _candidate_groups(frames: Sequence[Frame], max_strain: float, max_displaceme
             yield members, _edges_of_group([frames[k] for k in members], max_strain, max_displacement)
 
 
+Pairs = list[tuple[int, int]]
+
+
 def pair_sets(frames: Sequence[Frame], max_strain: float = 0.05, max_displacement: float = 0.1,
-              max_strain_pairs: int = MAX_STRAIN_PAIRS) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+              max_strain_pairs: int = MAX_STRAIN_PAIRS) -> tuple[Pairs, Pairs]:
     """Two sets of pairs ``(i, j)`` (``i < j``) of integrable frames with energies (largest
     principal strain ≤ ``max_strain``, every non-affine displacement ≤ ``max_displacement`` Å).
 
