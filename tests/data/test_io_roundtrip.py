@@ -503,3 +503,19 @@ def test_extxyz_info_is_typed_like_ase_types_it(tmp_path, rng):
         ours, theirs = np.asarray(back.info[key]), np.asarray(ase_info[key])
         assert (ours.dtype.kind, ours.shape) == (theirs.dtype.kind, theirs.shape), key
         np.testing.assert_array_equal(ours, theirs)
+
+
+@pytest.mark.parametrize("name", ["frame.xyz", "input.data", "frames.db"])
+@pytest.mark.parametrize("value", [2**63, -2**63 - 1, [1, 2**64], {"k": 10**19}])
+def test_integers_past_int64_are_refused_not_turned_into_floats(tmp_path, name, value):
+    """Every format stores int64 and reads a longer integer back as a float (hypothesis found
+    10000000000000000001 → 1e+19): the writers refuse such an info value, naming it."""
+    if name != "input.data" and not isinstance(value, int):
+        value = 2**63     # lists and mappings of info values are n2p2 JSON; extxyz/db take scalars
+    frame = Frame(Atoms("H", positions=[[0, 0, 0]]), info={"big": value})
+    with pytest.raises(DataFormatError, match=r"info 'big': integer .* does not fit 64 bits"):
+        write_frames(tmp_path / name, [frame])
+    assert not (tmp_path / name).exists()
+    edge = Frame(Atoms("H", positions=[[0, 0, 0]]), info={"big": 2**63 - 1, "small": -2**63})
+    write_frames(tmp_path / name, [edge])
+    assert read_frames(tmp_path / name)[0].info == edge.info

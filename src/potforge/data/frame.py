@@ -247,6 +247,24 @@ def frame_problem(frame: Frame) -> str | None:
     for key, value in (frame.info or {}).items():
         if not _is_unicode_text(str(key)) or (isinstance(value, str) and not _is_unicode_text(value)):
             return f"info key {shorten(ascii(key))} must be Unicode text (a lone surrogate)"
+        big = _integer_past_int64(value)
+        if big is not None:
+            return (f"info {shorten(ascii(key))}: integer {shorten(str(big))} does not fit 64 bits, which "
+                    "every format stores (it would read back as a float); expected a float or text")
+    return None
+
+
+def _integer_past_int64(value, depth: int = 0) -> int | None:
+    """The first Python integer outside int64 in an info value (lists and mappings included)."""
+    if isinstance(value, bool) or depth > 20:
+        return None
+    if isinstance(value, int):
+        return value if not -2**63 <= value < 2**63 else None
+    items = value.values() if isinstance(value, dict) else value if isinstance(value, (list, tuple)) else ()
+    for item in items:
+        big = _integer_past_int64(item, depth + 1)
+        if big is not None:
+            return big
     return None
 
 

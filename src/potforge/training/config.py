@@ -173,12 +173,21 @@ class TrainingConfig:
     seed: int = 0
     threads: int = field(default=0, metadata=doc("threads (0: all cores)"))
     checkpoint: bool = True
+    refit_output: bool = field(default=False, metadata=doc(
+        "after the last epoch, set the networks' output layers to the exact minimum of the loss over "
+        "them (one linear solve); kept only if the validation loss decreases"))
+    refit_force_factor: float = field(default=1.0, metadata=doc(
+        "factor on the force term of the loss for refit_output (its solve and its validation test); "
+        "1: the loss as configured, 0: energies (and stress) only"))
 
     def check(self, key: str) -> None:
         if self.epochs < 0:
             raise ConfigError(f"{key}.epochs: expected >= 0, got {self.epochs}")
         if self.l2 < 0:
             raise ConfigError(f"{key}.l2: expected >= 0, got {self.l2}")
+        if not 0 <= self.refit_force_factor < float("inf"):
+            raise ConfigError(f"{key}.refit_force_factor: expected a finite factor >= 0, got "
+                              f"{self.refit_force_factor}")
         if self.threads < 0:
             raise ConfigError(f"{key}.threads: expected >= 0 (0: all cores), got {self.threads}")
         if self.patience is not None and self.patience < 1:

@@ -46,6 +46,7 @@ from .config import Config, optimizer_options
 from .data import frame_source, load_data
 from .loss import Loss
 from .optimizers import OPTIMIZERS
+from .refit import refit_output_layer
 from .run_files import (DEFINITION_NAME, check_output_dir, load_definition, peak_rss_mib, progress_reporter,
                         save_definition, write_json, write_learning_curve, write_yaml)
 from .stress_offset import StressOffset
@@ -121,6 +122,8 @@ def fit(config: Config, output_dir: str | os.PathLike | None = None, *, resume: 
     run.say(f"stopped: {trainer.stop_reason}; best epoch {trainer.best_epoch} "
             f"(training loop {trainer.elapsed_wall:.1f} s)")
     best = trainer.history[_best_index(trainer)]
+    refit = refit_output_layer(trainer, run.say, force_factor=config.training.refit_force_factor) \
+        if config.training.refit_output else None
     summary: dict[str, Any] = {
         "model_kind": config.model_kind,
         "n_parameters": model.n_parameters,
@@ -136,6 +139,10 @@ def fit(config: Config, output_dir: str | os.PathLike | None = None, *, resume: 
         "validation": best.validation,
         "stress_offset": run.offset_facts(trainer),
     }
+    if refit is not None:  # the errors of the model that is saved, the refit's figures beside
+        summary["train"], summary["validation"] = refit.pop("train", best.train), \
+            refit.pop("validation", best.validation)
+        summary["refit_output"] = refit
     if test is not None:
         summary.update(run.test(trainer, test, score, summary["stress_offset"]))
     return run.finish(trainer, summary, baselines)
@@ -270,7 +277,8 @@ class _Run:
         summary["peak_memory_mib"] = peak_rss_mib()
         summary["versions"] = versions("torch")
         model = trainer.model
-        metadata = {"training": {k: summary[k] for k in ("best_epoch", "stop_reason", "n_parameters")},
+        metadata = {"training": {**{k: summary[k] for k in ("best_epoch", "stop_reason", "n_parameters")},
+                                 "refit_output": bool(summary.get("refit_output", {}).get("accepted"))},
                     "versions": summary["versions"]}
         if trainer.stress_offset is not None:   # what the model's stress means against its labels
             metadata["stress_offset"] = trainer.stress_offset.record()

@@ -3,7 +3,7 @@
 =========  ==================================================================================
 kind       what
 =========  ==================================================================================
-kalman     global extended Kalman filter (n2p2), one measurement per update (:mod:`.kalman`)
+kalman     global extended Kalman filter (n2p2), one measurement (or a group) per update (:mod:`.kalman`)
 adam       Adam on mini-batches with a learning-rate schedule (:mod:`.first_order`)
 lbfgs      full-batch L-BFGS, strong-Wolfe line search (:mod:`.first_order`)
 lsq        SciPy trust-region least squares, exact Jacobian; few-parameter models (:mod:`.least_squares`)
