@@ -1,5 +1,8 @@
 """``loss.stress_offset``: a constant hydrostatic offset in the stress labels (Pulay stress),
-fixed or fitted with the model, per training file; recorded in the model and the summary."""
+fixed or fitted with the model, per training file; recorded in the model and the summary.
+
+Sign (issue 15, as ``potforge data check`` prints it): s is the stress that, ADDED to the labels,
+makes them consistent; labels that carry +2 GPa (tensile, like mlearn Cu's) give s = −2 GPa."""
 
 from __future__ import annotations
 
@@ -29,9 +32,10 @@ def _quiet(line: str) -> None:
     pass
 
 
-def _frames(n: int, seed: int, offset_gpa: float, truth=None) -> list:
-    """Strained, rattled fcc Cu cells labelled by a Morse pair potential, with ``offset_gpa``
-    added to the normal stress labels (as Pulay stress would be)."""
+def _frames(n: int, seed: int, label_offset_gpa: float, truth=None) -> list:
+    """Strained, rattled fcc Cu cells labelled by a Morse pair potential, with
+    ``label_offset_gpa`` added to the normal stress labels (as Pulay stress would be): the
+    offset s that corrects them is ``−label_offset_gpa``."""
     truth = truth or cc.pair_model("morse")
     rng = np.random.default_rng(seed)
     out = []
@@ -41,7 +45,7 @@ def _frames(n: int, seed: int, offset_gpa: float, truth=None) -> list:
         a.set_cell(np.asarray(a.cell) @ (np.eye(3) + 0.02 * rng.standard_normal((3, 3))), scale_atoms=True)
         p = truth.predict(a)
         stress = p.stress.copy()
-        stress[:3] += offset_gpa * GPa
+        stress[:3] += label_offset_gpa * GPa
         a.calc = SinglePointCalculator(a, energy=p.energy - 3.0 * len(a), forces=p.forces, stress=stress)
         a.info["config_type"] = "strained"
         out.append(a)
@@ -63,8 +67,8 @@ def _config(train, test=None, offset="fit", epochs=4, **loss) -> dict:
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
     d = tmp_path_factory.mktemp("offset")
-    write(d / "train.xyz", _frames(6, 0, -2.0))
-    write(d / "test.xyz", _frames(3, 1, -2.0))
+    write(d / "train.xyz", _frames(6, 0, 2.0))
+    write(d / "test.xyz", _frames(3, 1, 2.0))
     return d / "train.xyz", d / "test.xyz"
 
 
@@ -92,7 +96,8 @@ def test_fit_recovers_the_offset_and_beats_none(files, fitted):
     assert none.summary["stress_offset"] == {"mode": "none"}
     for term in ("energy_rmse_mev_per_atom", "stress_rmse_gpa"):   # none must bend the model
         assert none.summary["test"][term] > 10 * result.summary["test"][term] + 0.05
-    assert any(line.startswith("stress offset (fit): the stress labels contain") for line in lines)
+    assert any(line.startswith("stress offset (fit): s = -2.0") and "added to the stress labels" in line
+               for line in lines)
     assert any("s -2.0" in line for line in lines if line.startswith("epoch    4/"))
 
 
@@ -100,7 +105,7 @@ def test_the_model_states_its_offset(fitted):
     result, out, _ = fitted
     model = json.loads((out / "model.json").read_text())
     recorded = json.dumps(model)
-    assert '"stress_offset"' in recorded and "the model predicts stress without it" in recorded
+    assert '"stress_offset"' in recorded and "added to the stress labels" in recorded
     summary = json.loads((out / "summary.json").read_text())
     assert list(summary["stress_offset"]["values_gpa"].values()) == [pytest.approx(-2.0, abs=0.01)]
     from potforge.models import load_potential
@@ -124,7 +129,7 @@ def test_evaluate_reports_the_stress_against_corrected_labels(files, fitted, cap
     assert main(["evaluate", str(out), str(test), "--json"]) == 0
     captured = capsys.readouterr()
     assert json.loads(captured.out)["stress_offset"]["stress_rmse_gpa"] < 0.01
-    assert "fitted to stress labels − s·I" in captured.err
+    assert "fitted to stress labels + s·I" in captured.err
 
 
 def test_fixed_offset_is_applied_to_every_set(files):
@@ -137,8 +142,8 @@ def test_fixed_offset_is_applied_to_every_set(files):
 
 
 def test_one_offset_per_training_file(tmp_path):
-    write(tmp_path / "a.xyz", _frames(4, 2, -2.0))
-    write(tmp_path / "b.xyz", _frames(4, 3, 1.0))
+    write(tmp_path / "a.xyz", _frames(4, 2, 2.0))
+    write(tmp_path / "b.xyz", _frames(4, 3, -1.0))
     write(tmp_path / "c.xyz", _frames(2, 4, 0.0))
     raw = _config([str(tmp_path / "a.xyz"), str(tmp_path / "b.xyz")], tmp_path / "c.xyz", epochs=5)
     result = fit(training_config(raw), None, log=_quiet)
@@ -210,7 +215,7 @@ def test_resume_keeps_the_offset(tmp_path, files):
 
 def test_kalman_hdnnp_fit_finds_the_offset(tmp_path):
     """The recipe's optimizer: per-measurement Kalman updates read the corrected labels."""
-    write(tmp_path / "eam.xyz", _frames(10, 6, -2.0, truth=cc.eam_model()))
+    write(tmp_path / "eam.xyz", _frames(10, 6, 2.0, truth=cc.eam_model()))
     results = {}
     for offset in ("none", "fit"):
         raw = _config(str(tmp_path / "eam.xyz"), offset=offset, epochs=14, force_sigma="0.05 eV/Å")
@@ -221,3 +226,30 @@ def test_kalman_hdnnp_fit_finds_the_offset(tmp_path):
     assert list(results["fit"]["stress_offset"]["values_gpa"].values()) == [pytest.approx(-2.0, abs=0.35)]
     for term in ("energy_rmse_mev_per_atom", "stress_rmse_gpa"):
         assert results["fit"]["train"][term] < 0.85 * results["none"]["train"][term]
+
+
+def test_records_and_checkpoints_without_the_convention_hold_the_opposite_sign(fitted, files, tmp_path):
+    """Models and checkpoints written before the sign followed the issue (offset present in the
+    labels, corrected as label − s·I) are read with their sign turned."""
+    from potforge.data import Dataset
+    from potforge.models import load_potential
+    from potforge.training.stress_offset import StressOffset, recorded_offsets_gpa
+    from potforge.validation.evaluate import evaluate
+
+    _, out, _ = fitted
+    potential = load_potential(out)
+    record = potential.metadata["stress_offset"]
+    assert recorded_offsets_gpa(record) == record["values_gpa"]
+    old = {k: v for k, v in record.items() if k != "convention"}
+    old["values_gpa"] = {k: -v for k, v in record["values_gpa"].items()}
+    assert recorded_offsets_gpa(old) == pytest.approx(record["values_gpa"])
+    potential.metadata["stress_offset"] = old
+    result = evaluate(potential, Dataset.read(files[1]))
+    assert result.stress_offset["offset_gpa"] == pytest.approx(-2.0, abs=0.01)
+    assert result.stress_offset["stress_rmse_gpa"] < 0.01
+    offset = StressOffset("fit")
+    offset.sources = ["a.xyz"]
+    offset.load_state({"sources": ["a.xyz"], "values": torch.tensor([2.0 * GPa])})
+    assert float(offset.values[0]) == pytest.approx(-2.0 * GPa)
+    offset.load_state(offset.state())
+    assert float(offset.values[0]) == pytest.approx(-2.0 * GPa)

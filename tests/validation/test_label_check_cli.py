@@ -29,7 +29,7 @@ def test_check_json_is_one_object_with_the_offset(offset_file, capsys):
     code, stdout, _ = run(capsys, "data", "check", str(offset_file), "--json")
     assert code == 0
     report = json.loads(stdout)
-    assert report["stress_offset_gpa"] == pytest.approx(-2.0, abs=0.05)
+    assert report["stress_offset_gpa"] == pytest.approx(2.0, abs=0.05)   # labels carry −2 GPa
     assert set(report["energy_stress_mismatch_mev_per_atom"]) == {"before", "after"}
     for key in ("energy_force_pairs", "duplicates", "reference_energies"):
         assert key in report
@@ -39,7 +39,7 @@ def test_check_writes_report_plot_and_names_frames(offset_file, tmp_path, capsys
     out = tmp_path / "report"
     code, stdout, _ = run(capsys, "data", "check", str(offset_file), "-o", str(out))
     assert code == 0
-    assert "stress offset in the labels: -2.0" in stdout and "significant" in stdout
+    assert "stress offset: +2.0" in stdout and "significant" in stdout
     assert (out / "label_check.png").read_bytes()[:4] == b"\x89PNG"
     report = json.loads((out / "label_check.json").read_text())
     assert report["strain_series"]["pairs"][0]["a"].startswith(f"{offset_file}:frame ")

@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"note: {result.note}", file=sys.stderr)
     if result.stress_offset is not None:
         o = result.stress_offset
-        print(f"note: the model was fitted to stress labels − s·I (loss.stress_offset, s = {o['offset_gpa']:.3f} "
+        print(f"note: the model was fitted to stress labels + s·I (loss.stress_offset, s = {o['offset_gpa']:.3f} "
               f"GPa); against the labels so corrected: stress RMSE {o['stress_rmse_gpa']:.3f} GPa, MAE "
               f"{o['stress_mae_gpa']:.3f} GPa (the table: against the labels as given)", file=sys.stderr)
 

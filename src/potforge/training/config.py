@@ -108,9 +108,10 @@ class LossConfig:
     config_type_weights: dict[str, float] = field(default_factory=dict, metadata=doc(
         "extra weight factor per config_type"))
     stress_offset: float | str | None = field(default=None, metadata=doc(
-        "constant hydrostatic offset s·I present in the stress labels (e.g. Pulay stress; ASE sign, "
-        "as potforge data check's stress_offset_gpa): none, fit (one value per training file, fitted "
-        "with the model) or a value (plain numbers: GPa); the model is fitted to label − s·I",
+        "constant hydrostatic stress offset s (e.g. Pulay stress; ASE sign, the number potforge data "
+        "check prints as stress_offset_gpa: added to the labels it makes them consistent with the "
+        "energies, e.g. -2.3 GPa): none, fit (one value per training file, fitted with the model) or a "
+        "value (plain numbers: GPa); the model is fitted to label + s·I",
         unit="stress"))
 
     def __post_init__(self) -> None:
@@ -148,7 +149,7 @@ class LossConfig:
             words = value.strip().split()
             if words and is_number(words[0]):   # a quantity with a bad unit or value: say which
                 parse_quantity(value, "stress", key)
-            raise ConfigError(f"{key}: expected none, fit or a stress such as '2.3 GPa', got {value!r}")
+            raise ConfigError(f"{key}: expected none, fit or a stress such as '-2.3 GPa', got {value!r}")
         mode = self.stress_offset_mode
         if mode == "none":
             return

@@ -241,8 +241,8 @@ class _Run:
                 facts["raw"]["validation"] = _stress_errors(trainer.evaluate(trainer.validation_data))
         values = ", ".join(f"{v:.3f} GPa ({Path(name).name})" if v is not None else f"none ({Path(name).name}: "
                            "no stress labels)" for name, v in offset.values_gpa().items())
-        self.say(f"stress offset ({offset.mode}): the stress labels contain s·I with s = {values}; the model "
-                 "predicts stress without it")
+        self.say(f"stress offset ({offset.mode}): s = {values}, added to the stress labels (they carry "
+                 "−s·I); the model predicts stress without it")
         return facts
 
     def test(self, trainer: Trainer, test: Dataset, score: Loss | None, offset_facts: dict) -> dict:

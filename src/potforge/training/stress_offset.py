@@ -1,21 +1,23 @@
 """A constant hydrostatic offset in the stress labels (``loss.stress_offset``), e.g. Pulay stress.
 
 DFT stresses at a fixed plane-wave cut-off carry a nearly constant hydrostatic error (Pulay
-stress): the labels are σ_label = σ + s·I, whereas the energies belong to σ. A model that
-trusts those labels has to pull its energies away from theirs. With ``loss.stress_offset`` the
-model is fitted to σ_label − s·I instead; s is in the ASE sign convention, as the offset that
-``potforge data check`` reports (``stress_offset_gpa``: the offset present in the labels).
+stress), so the stresses that belong to the energies are σ = σ_label + s·I for some s. A model
+that trusts the labels as they are has to pull its energies away from theirs. With
+``loss.stress_offset`` the model is fitted to σ_label + s·I instead. s is the stress offset in
+the ASE sign convention exactly as ``potforge data check`` reports it (``stress_offset_gpa``):
+the hydrostatic stress that, ADDED to the labels, makes them consistent with the energies; the
+labels carry −s·I (mlearn Cu: s ≈ −2.4 GPa, a spurious tensile stress of 2.4 GPa in the labels).
 
 - ``fixed`` (a value): s is the same for every frame of every data set.
 - ``fit``: one s per training source file (the Pulay stress depends on the DFT settings, which
   may differ between files), fitted jointly with the model in closed form: for fixed model
-  parameters the stress term of the loss, Σ_f w_f Σ_k (σ_pred,fk − σ_label,fk + s δ_k)², is
-  smallest at the weighted mean of σ_label − σ_pred over the normal components k that the
+  parameters the stress term of the loss, Σ_f w_f Σ_k (σ_pred,fk − σ_label,fk − s δ_k)², is
+  smallest at the weighted mean of σ_pred − σ_label over the normal components k that the
   loss uses (``loss.stress_components``) of the source's frames. s starts at 0 (the labels as
   given); :class:`~.trainer.Trainer` refits it after every epoch, for every optimizer, and
   each refit lowers the same loss that the optimizer lowers. (Not before the first epoch: the
   untrained model's stresses are arbitrary, and a fit to them starts many GPa away — −23 GPa
-  for a −2 GPa offset in a test — from where the alternation crawls back at the rate at which
+  for a +2 GPa offset in a test — from where the alternation crawls back at the rate at which
   the model can mimic a constant pressure.)
 
 The offset is applied by correcting the label tensors in place (all three normal components:
@@ -38,11 +40,15 @@ from ..core.units import GPa
 from ..core.voigt import VOIGT_NAMES
 from .guard import check_output
 
-__all__ = ["StressOffset", "MEANING"]
+__all__ = ["StressOffset", "MEANING", "CONVENTION", "recorded_offsets_gpa"]
 
 #: what the recorded values mean, in the summary and the model's metadata
-MEANING = ("the stress labels contain a constant hydrostatic offset s·I (ASE sign convention, GPa); "
-           "the model predicts stress without it, and was fitted to label − s·I")
+MEANING = ("s is the hydrostatic stress offset (ASE sign convention, GPa) that, added to the stress "
+           "labels, makes them consistent with the energies: the model was fitted to label + s·I and "
+           "predicts stress without the offset (the labels carry −s·I)")
+#: the sign convention of the recorded values (models and checkpoints without it have the
+#: opposite one: s present in the labels, corrected as label − s·I)
+CONVENTION = "added to the labels"
 
 _NORMAL = 3  # xx, yy, zz lead the Voigt order
 
@@ -120,9 +126,9 @@ class StressOffset:
         return out
 
     def apply(self) -> None:
-        """Write label − s·I into every attached label set (normal components)."""
+        """Write label + s·I into every attached label set (normal components)."""
         for role, (labels, raw, _) in self._sets.items():
-            labels.stress[:, :_NORMAL] = raw - self.offsets(role).unsqueeze(1)
+            labels.stress[:, :_NORMAL] = raw + self.offsets(role).unsqueeze(1)
 
     @contextlib.contextmanager
     def raw_labels(self, role: str) -> Iterator[None]:
@@ -138,7 +144,7 @@ class StressOffset:
     # -- the closed-form fit --------------------------------------------------------------------------
     def refit(self, trainer) -> None:
         """``fit``: s of each source at its optimum for the model as it is (the weighted mean
-        of label − prediction over the loss's normal components); applied to all label sets."""
+        of prediction − label over the loss's normal components); applied to all label sets."""
         if self.mode != "fit":
             return
         with torch.no_grad():
@@ -166,7 +172,7 @@ class StressOffset:
                                   "loss.stress_offset: none")
             check_output(out, batch, labels.names, f"epoch {trainer.epoch}, stress offset")
             w = trainer.loss.frame_factors(batch, labels.config_types)
-            residual = (raw[frames][:, comps] - out.stress[:, comps]).sum(1)
+            residual = (out.stress[:, comps] - raw[frames][:, comps]).sum(1)
             num.index_add_(0, index[frames], w * residual)
             den.index_add_(0, index[frames], w * len(self.components))
         return torch.where(den > 0, num / torch.where(den > 0, den, 1.0), self.values)
@@ -174,13 +180,16 @@ class StressOffset:
     # -- state and reports ----------------------------------------------------------------------------
     def state(self) -> dict:
         """What a checkpoint keeps (the values; the sources to check them against)."""
-        return {"sources": list(self.sources), "values": self.values.clone()}
+        return {"sources": list(self.sources), "values": self.values.clone(), "convention": CONVENTION}
 
     def load_state(self, state: dict) -> None:
         if list(state["sources"]) != self.sources:
             raise ConfigError(f"loss.stress_offset: the checkpoint's sources ({', '.join(state['sources'])}) "
                               f"differ from the data's ({', '.join(self.sources)}); resume with the same data")
-        self.values = state["values"].clone().to(torch.float64)
+        values = state["values"].clone().to(torch.float64)
+        # a checkpoint written before the sign convention was recorded holds the offset
+        # present in the labels, the opposite of s
+        self.values = values if state.get("convention") == CONVENTION else -values
         self.apply()
 
     def values_gpa(self) -> dict[str, float | None]:
@@ -210,4 +219,14 @@ class StressOffset:
 
     def record(self) -> dict:
         """The facts for summary.json and the model's metadata."""
-        return {"mode": self.mode, "meaning": MEANING, "values_gpa": self.values_gpa()}
+        return {"mode": self.mode, "meaning": MEANING, "convention": CONVENTION,
+                "values_gpa": self.values_gpa()}
+
+
+def recorded_offsets_gpa(record: dict) -> dict[str, float | None]:
+    """The values of a model's recorded ``stress_offset`` (:meth:`StressOffset.record`) as s in
+    today's convention (added to the labels); older records without ``convention`` held the
+    offset present in the labels, which is −s."""
+    sign = 1.0 if record.get("convention") == CONVENTION else -1.0
+    values = record.get("values_gpa") or {}
+    return {name: (None if v is None else sign * float(v)) for name, v in values.items()}

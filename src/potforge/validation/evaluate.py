@@ -125,7 +125,7 @@ class EvaluationResult:
     charge_frame: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     #: one line on what was left out (e.g. the energies of a charges-only model), or ""
     note: str = ""
-    #: a model fitted with ``loss.stress_offset``: its offset and the stress errors against the
+    #: a model fitted with ``loss.stress_offset``: its offset s and the stress errors against the
     #: labels corrected by it (the metrics above are against the labels as given); None otherwise
     stress_offset: dict | None = None
 
@@ -289,18 +289,21 @@ def evaluate(potential: Potential, frames: Iterable[Frame], *, n_threads: int | 
 
 
 def _offset_stress_errors(potential: Potential, result: EvaluationResult) -> dict | None:
-    """The stress errors against label − s·I where the model was fitted so (its metadata's
-    ``stress_offset``, potforge.training.stress_offset), with its one offset s: a fixed one
+    """The stress errors against label + s·I where the model was fitted so (its metadata's
+    ``stress_offset``, potforge.training.stress_offset: s as ``potforge data check`` reports it,
+    the stress that added to the labels makes them consistent), with its one offset s: a fixed one
     or the one fitted value (several fitted per training file: which one fits these data is
     unknown, so none is applied). None for other models or data without stress."""
     record = (getattr(potential, "metadata", None) or {}).get("stress_offset")
     if not isinstance(record, dict) or not len(result.stress_frame):
         return None
-    values = [v for v in (record.get("values_gpa") or {}).values() if v is not None]
+    from ..training.stress_offset import recorded_offsets_gpa
+
+    values = [v for v in recorded_offsets_gpa(record).values() if v is not None]
     if len(values) != 1:
         return None
     corrected = result.reference_stress.copy()
-    corrected[:, :3] -= values[0]
+    corrected[:, :3] += values[0]
     d = result.predicted_stress - corrected
     return {"offset_gpa": values[0], "mode": record.get("mode"), "meaning": record.get("meaning"),
             "stress_rmse_gpa": float(np.sqrt(np.mean(d * d))), "stress_mae_gpa": float(np.mean(np.abs(d))),

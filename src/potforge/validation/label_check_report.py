@@ -34,14 +34,18 @@ def _strain_lines(report: dict) -> list[str]:
     if report["stress_offset_gpa"] is None:
         return lines + [f"  {series.get('note', 'no strain series')}"]
     mismatch = report["energy_stress_mismatch_mev_per_atom"]
-    verdict = "significant" if report["stress_offset_significant"] else "not significant (|s| < 3 sigma)"
-    lines += [f"  {series['n_pairs']} pairs in {series['n_series']} series (neighbours in strain)",
-              f"  stress offset in the labels: {report['stress_offset_gpa']:+.3f} +- "
+    verdict = ("significant" if report["stress_offset_significant"]
+               else "not significant (|s| < 3 sigma or < 0.1 GPa)")
+    lines += [f"  {series['n_pairs']} strained pairs in {series['n_series']} series (every pair within the "
+              "strain limit, robust fit)",
+              f"  stress offset: {report['stress_offset_gpa']:+.3f} +- "
               f"{report['stress_offset_uncertainty_gpa']:.3f} GPa, {verdict}",
-              "    (ASE sign: labels = true stress + s*I; as a pressure: "
-              f"{-report['stress_offset_gpa']:+.3f} GPa)",
-              f"  rms mismatch dE - work: {_f(mismatch['before'])} meV/atom, with the offset "
-              f"{_f(mismatch['after'])} meV/atom"]
+              "    (ASE sign: labels + s*I are consistent with the energies, the labels carry -s*I; "
+              "loss.stress_offset takes s)",
+              f"  rms mismatch dE - work, {series['n_neighbour_pairs']} neighbour pairs: "
+              f"{_f(mismatch['before'])} meV/atom, with the offset {_f(mismatch['after'])} meV/atom "
+              f"(all pairs: {_f(series['all_pairs_mismatch_mev_per_atom']['before'])} -> "
+              f"{_f(series['all_pairs_mismatch_mev_per_atom']['after'])})"]
     return lines
 
 
@@ -103,7 +107,7 @@ def label_check_plot(report: dict, path: str | os.PathLike) -> Path:
         x = np.array([r["volume_strain"] for r in rows]) * 100
         ax1.scatter(x, [r["before_mev_per_atom"] for r in rows], s=14, label="labels as they are")
         ax1.scatter(x, [r["after_mev_per_atom"] for r in rows], s=14, marker="x",
-                    label=f"offset {report['stress_offset_gpa']:+.2f} GPa removed")
+                    label=f"{report['stress_offset_gpa']:+.2f} GPa added to the labels")
         ax1.axhline(0.0, color="0.6", lw=0.8)
         ax1.legend(fontsize=8)
     else:

@@ -20,11 +20,13 @@ elastic constant by about 10 %).
 A hydrostatic stress ``s·I`` present in both labels adds ``s · c`` to the trapezoid, with
 ``c = ½ (V_a tr(C_a⁻¹ΔC) + V_b tr(C_b⁻¹ΔC))``, which is ΔV to second order (``∫ V d ln V = ΔV``).
 
-Which pairs: within each set of mutually integrable frames, the edges of the minimum spanning
-tree under the distance ``sqrt(ℓ² ‖ε‖² + mean_i |Δr_i|²)`` (``ε`` the Green–Lagrange strain
-between the cells, ``ℓ = (V/N)^⅓``, ``Δr`` the non-affine displacements, Å). For a strain series
-these are the neighbours in strain (−2 % with −1 %, −1 % with 0, ...), every frame is in at least
-one pair and no energy difference is counted twice (the tree's differences are independent).
+Which pairs (:func:`pair_sets`): for the stress offset, every integrable pair whose cells
+differ; for the energy-vs-forces check, within each set of mutually integrable frames, the
+edges of the minimum spanning tree under the distance ``sqrt(ℓ² ‖ε‖² + mean_i |Δr_i|²)``
+(``ε`` the Green–Lagrange strain between the cells, ``ℓ = (V/N)^⅓``, ``Δr`` the non-affine
+displacements, Å). For a strain series these are the neighbours in strain (−2 % with −1 %,
+−1 % with 0, ...), every frame is in at least one pair and no energy difference is counted
+twice (the tree's differences are independent).
 """
 
 from __future__ import annotations
@@ -37,14 +39,17 @@ import numpy as np
 
 from ..data.frame import Frame
 
-__all__ = ["PairWork", "integrable_pairs", "pair_work", "green_strain", "ANHARMONIC_STRAIN",
-           "ANHARMONIC_LENGTH"]
+__all__ = ["PairWork", "integrable_pairs", "strain_pairs", "pair_sets", "pair_work", "green_strain",
+           "ANHARMONIC_STRAIN", "ANHARMONIC_LENGTH", "MAX_STRAIN_PAIRS"]
 
 #: strain and displacement (Å) over which the curvature of the energy changes by its own size:
 #: third-order elastic constants are about ten times the second-order ones, and a bond's
 #: third derivative is a few times its second per Å (less for many atoms moving at random)
 ANHARMONIC_STRAIN = 0.1
 ANHARMONIC_LENGTH = 0.5
+#: most strained pairs for the stress-offset fit (the closest are kept; mlearn's 108 Cu Elastic
+#: frames give 2,234)
+MAX_STRAIN_PAIRS = 20000
 
 
 @dataclass(frozen=True)
@@ -215,33 +220,66 @@ def _spanning_tree(n: int, edges: list) -> list[tuple[int, int]]:
     return tree
 
 
-def integrable_pairs(frames: Sequence[Frame], max_strain: float = 0.05,
-                     max_displacement: float = 0.1) -> list[tuple[int, int]]:
-    """Pairs ``(i, j)`` of indices into ``frames`` (``i < j``): the minimum-spanning-tree edges
-    of each set of integrable frames with energies (largest principal strain ≤ ``max_strain``,
-    every non-affine displacement ≤ ``max_displacement`` Å)."""
+def _candidate_groups(frames: Sequence[Frame], max_strain: float, max_displacement: float):
+    """(members, edges) of each set of frames with energies that hold the same atoms in the same
+    order: ``members`` indexes ``frames``, ``edges`` are :func:`_edges_of_group`'s."""
     groups: dict[tuple, list[int]] = defaultdict(list)
     for k, frame in enumerate(frames):
         if frame.energy is not None and (frame.forces is not None or frame.stress is not None):
             groups[_group_key(frame)].append(k)
-    pairs = []
     for members in groups.values():
-        if len(members) < 2:
-            continue
-        sub = [frames[k] for k in members]
-        edges = _edges_of_group(sub, max_strain, max_displacement)
-        for i, j in _spanning_tree(len(sub), edges):
+        if len(members) >= 2:
+            yield members, _edges_of_group([frames[k] for k in members], max_strain, max_displacement)
+
+
+Pairs = list[tuple[int, int]]
+
+
+def pair_sets(frames: Sequence[Frame], max_strain: float = 0.05, max_displacement: float = 0.1,
+              max_strain_pairs: int = MAX_STRAIN_PAIRS) -> tuple[Pairs, Pairs]:
+    """Two sets of pairs ``(i, j)`` (``i < j``) of integrable frames with energies (largest
+    principal strain ≤ ``max_strain``, every non-affine displacement ≤ ``max_displacement`` Å).
+
+    The first: the minimum-spanning-tree edges of each set (neighbours in strain and
+    displacement; independent energy differences, for the energy-vs-forces check). The second:
+    every integrable pair whose cells differ (for the stress offset: each frame enters through
+    many pairs, so one mislabelled frame cannot steer the fit, see
+    :func:`potforge.validation.label_check.fit_stress_offset`); beyond ``max_strain_pairs`` only
+    the closest pairs are kept."""
+    tree_pairs, strained = [], []
+    for members, edges in _candidate_groups(frames, max_strain, max_displacement):
+        for i, j in _spanning_tree(len(members), edges):
             a, b = sorted((members[i], members[j]))
             if _labels_cover(frames[a], frames[b]):
-                pairs.append((a, b))
-    return sorted(pairs)
+                tree_pairs.append((a, b))
+        for i, j, dist in edges:
+            a, b = sorted((members[i], members[j]))
+            if _cells_differ(frames[a], frames[b]) and _labels_cover(frames[a], frames[b]):
+                strained.append((dist, a, b))
+    strained.sort()
+    return sorted(tree_pairs), sorted((a, b) for _, a, b in strained[:max_strain_pairs])
+
+
+def integrable_pairs(frames: Sequence[Frame], max_strain: float = 0.05,
+                     max_displacement: float = 0.1) -> list[tuple[int, int]]:
+    """The minimum-spanning-tree pairs of :func:`pair_sets`."""
+    return pair_sets(frames, max_strain, max_displacement)[0]
+
+
+def strain_pairs(frames: Sequence[Frame], max_strain: float = 0.05, max_displacement: float = 0.1,
+                 max_strain_pairs: int = MAX_STRAIN_PAIRS) -> list[tuple[int, int]]:
+    """Every integrable pair whose cells differ: the second set of :func:`pair_sets`."""
+    return pair_sets(frames, max_strain, max_displacement, max_strain_pairs)[1]
+
+
+def _cells_differ(fa: Frame, fb: Frame) -> bool:
+    return bool(np.max(np.abs(np.asarray(fa.atoms.cell) - np.asarray(fb.atoms.cell))) > 1e-8)
 
 
 def _labels_cover(fa: Frame, fb: Frame) -> bool:
     """Both frames carry what the path needs: stresses where the cells differ, forces where
     atoms move relative to the cell (tolerances far below any meaningful work)."""
-    cells_differ = np.max(np.abs(np.asarray(fa.atoms.cell) - np.asarray(fb.atoms.cell))) > 1e-8
-    if cells_differ and (fa.stress is None or fb.stress is None):
+    if _cells_differ(fa, fb) and (fa.stress is None or fb.stress is None):
         return False
     moved = np.max(np.abs(_displacement(fa, fb, _fully_periodic(fa)))) > 1e-10
     return not (moved and (fa.forces is None or fb.forces is None))
