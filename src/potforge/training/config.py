@@ -107,6 +107,10 @@ class LossConfig:
         "Voigt components that enter the loss (e.g. [xx, yy, zz] to leave out shear)"))
     config_type_weights: dict[str, float] = field(default_factory=dict, metadata=doc(
         "extra weight factor per config_type"))
+    balance_config_types: bool = field(default=False, metadata=doc(
+        "weigh every config_type of the training frames alike: each frame's weight times "
+        "n_frames / (n_types · frames of its type), on top of config_type_weights (rare kinds of "
+        "structure, such as a few surfaces among many MD snapshots, are not drowned)"))
     stress_offset: float | str | None = field(default=None, metadata=doc(
         "constant hydrostatic stress offset s (e.g. Pulay stress; ASE sign, the number potforge data "
         "check prints as stress_offset_gpa: added to the labels it makes them consistent with the "

@@ -116,7 +116,10 @@ def fit(config: Config, output_dir: str | os.PathLike | None = None, *, resume: 
     run.say(f"data: {len(train)} training, {len(validation) if validation else 0} validation, "
             f"{len(test) if test else 0} test frames ({train.n_atoms} training atoms)")
     model, facts = run.model(train, validation, test)
-    loss = Loss.from_config(config.loss, config.training.l2)
+    loss = Loss.from_config(config.loss, config.training.l2, [f.config_type for f in train])
+    if config.loss.balance_config_types:
+        run.say("config_type weights (balance_config_types): " + ", ".join(
+            f"{k} {v:.3g}" for k, v in sorted(loss.config_type_weights.items())))
     trainer, prepared = run.trainer(model, loss, train, validation)
     trainer.run(resume=resume)
     run.say(f"stopped: {trainer.stop_reason}; best epoch {trainer.best_epoch} "

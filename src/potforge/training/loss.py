@@ -29,7 +29,8 @@ from ..core.units import GPa
 from ..core.voigt import VOIGT_NAMES
 from ..models.trainable import ModelOutput
 
-__all__ = ["LossWeights", "Loss", "LossTerms", "ErrorAccumulator", "check_stress_components"]
+__all__ = ["LossWeights", "Loss", "LossTerms", "ErrorAccumulator", "check_stress_components",
+           "balanced_config_type_weights"]
 
 
 def check_stress_components(components: Sequence[str], key: str) -> None:
@@ -39,6 +40,21 @@ def check_stress_components(components: Sequence[str], key: str) -> None:
     for c in components:
         if c not in VOIGT_NAMES:
             raise ConfigError(f"{key}: {c!r} is not one of {', '.join(VOIGT_NAMES)}")
+
+
+def balanced_config_type_weights(config_types: Sequence[str | None],
+                                 weights: Mapping[str, float] | None = None) -> dict[str, float]:
+    """Factors that make every config_type of ``config_types`` (one per training frame; frames
+    without one form a type of their own, which keeps factor 1 as it cannot be named) weigh
+    alike: n_frames / (n_types · n_frames of the type), times the given ``weights``."""
+    counts: dict[str | None, int] = {}
+    for name in config_types:
+        counts[name] = counts.get(name, 0) + 1
+    out = dict(weights or {})
+    for name, n in counts.items():
+        if name is not None:
+            out[name] = out.get(name, 1.0) * len(config_types) / (len(counts) * n)
+    return out
 
 
 @dataclass(frozen=True)
@@ -111,12 +127,16 @@ class Loss:
         self._stress_mask = torch.tensor([c in self.stress_components for c in VOIGT_NAMES])
 
     @classmethod
-    def from_config(cls, loss, l2: float = 0.0) -> "Loss":
+    def from_config(cls, loss, l2: float = 0.0, config_types: Sequence[str | None] = ()) -> "Loss":
         """The loss that a config's ``loss`` section (a
-        :class:`~potforge.training.config.LossConfig`) and ``training.l2`` describe."""
+        :class:`~potforge.training.config.LossConfig`) and ``training.l2`` describe;
+        ``config_types`` (one per training frame) for ``balance_config_types``."""
+        weights = dict(loss.config_type_weights)
+        if getattr(loss, "balance_config_types", False):
+            weights = balanced_config_type_weights(config_types, weights)
         return cls(LossWeights.from_noise(loss.energy_sigma, loss.force_sigma, loss.stress_sigma,
                                           getattr(loss, "charge_sigma", None)),
-                   l2=l2, config_type_weights=loss.config_type_weights,
+                   l2=l2, config_type_weights=weights,
                    stress_components=loss.stress_components)
 
     def measurement_noise(self, term: str, frame_factors: torch.Tensor, scale: float = 1.0
