@@ -29,6 +29,9 @@ N_NEIGHBOURS = 8
 #: before its labels count as different: correct labels agree under every one of them, so
 #: more are needed only where a frame's own labels break its symmetry
 MAX_MAPPINGS = 6
+#: neighbours per atom in the per-atom test that rejects most near misses before the search
+#: for a mapping (:func:`_atoms_match`): the first shell of close-packed structures
+MATCH_NEIGHBOURS = 42
 
 
 @dataclass(frozen=True)
@@ -51,10 +54,20 @@ class DuplicatePair:
 def structure_fingerprint(frame: Frame, k: int = N_NEIGHBOURS) -> np.ndarray:
     """Per species (in order of atomic number), the sorted distances (Å) of each atom to its
     ``k`` nearest neighbours (all others in small open frames), concatenated."""
+    nearest = _nearest_distances(frame, k)
+    numbers = frame.atoms.numbers
+    if len(nearest) < 2:
+        return np.zeros(0)
+    return np.concatenate([np.sort(nearest[numbers == z].ravel()) for z in np.unique(numbers)])
+
+
+def _nearest_distances(frame: Frame, k: int) -> np.ndarray:
+    """(n, k): each atom's distances (Å) to its ``k`` nearest neighbours, sorted (inf where an
+    atom has fewer; ``min(k, n − 1)`` columns for open frames)."""
     atoms = frame.atoms
     n = len(atoms)
     if n < 2:
-        return np.zeros(0)
+        return np.zeros((n, 0))
     periodic = bool(np.any(atoms.pbc))
     k = k if periodic else min(k, n - 1)
     if periodic:
@@ -71,8 +84,24 @@ def structure_fingerprint(frame: Frame, k: int = N_NEIGHBOURS) -> np.ndarray:
     for atom in range(n):
         m = min(k, int(counts[atom]))
         nearest[atom, :m] = d[starts[atom]:starts[atom] + m]
-    numbers = atoms.numbers
-    return np.concatenate([np.sort(nearest[numbers == z].ravel()) for z in np.unique(numbers)])
+    return nearest
+
+
+def _atoms_match(na: np.ndarray, nb: np.ndarray, za: np.ndarray, zb: np.ndarray, bound: float) -> bool:
+    """Necessary condition for a mapping with every displacement ≤ bound/2: each atom of either
+    frame has an atom of the same species in the other whose sorted neighbour distances
+    (:func:`_nearest_distances`) all lie within ``bound`` (each moves by at most twice the
+    largest displacement). Sharper than the frame fingerprint under thermal noise, where the
+    sorted multiset barely changes but single atoms' environments do; O(N² k)."""
+    if na.shape != nb.shape:
+        return False
+    na, nb = np.where(np.isfinite(na), na, 1e9), np.where(np.isfinite(nb), nb, 1e9)
+    for z in np.unique(za):
+        a, b = na[za == z], nb[zb == z]
+        close = np.max(np.abs(a[:, None] - b[None]), axis=2, initial=0.0) <= bound
+        if not (close.any(axis=1).all() and close.any(axis=0).all()):
+            return False
+    return True
 
 
 def _periodic_neighbours(frame: Frame, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -120,6 +149,7 @@ def find_duplicates(frames: Sequence[Frame], tolerance: float = 0.01,
     for members in groups.values():
         if len(members) < 2:
             continue
+        nearest = [_nearest_distances(frames[k], MATCH_NEIGHBOURS) for k in members]
         prints = np.array([np.concatenate([_cell_fingerprint(frames[k]), structure_fingerprint(frames[k])])
                            for k in members])
         finite = np.where(np.isfinite(prints), prints, 1e9)
@@ -132,6 +162,9 @@ def find_duplicates(frames: Sequence[Frame], tolerance: float = 0.01,
             window = order[x + 1:stop]
             close = np.max(np.abs(finite[window] - finite[order[x]]), axis=1, initial=0.0) <= 2 * tolerance
             for y in window[close]:
+                if not _atoms_match(nearest[order[x]], nearest[int(y)], frames[members[order[x]]].atoms.numbers,
+                                    frames[members[int(y)]].atoms.numbers, 2 * tolerance):
+                    continue
                 a, b = sorted((members[order[x]], members[int(y)]))
                 pair = _compare(frames, a, b, tolerance, label_tolerances)
                 if pair is not None:
@@ -215,11 +248,13 @@ def _periodic_matches(fa: Frame, fb: Frame, tolerance: float):
     ga = ca @ ca.T
     scale = np.max(np.linalg.norm(ca, axis=1))
     sa = np.linalg.solve(ca.T, fa.atoms.positions.T).T
-    for p in _signed_permutations():
-        cb = p @ cb0
-        if np.max(np.abs(cb @ cb.T - ga)) > 2 * scale * tolerance + tolerance ** 2:
-            continue
-        sb = np.linalg.solve(cb.T, fb.atoms.positions.T).T
+    bases = [p @ cb0 for p in _signed_permutations()]
+    bases = [cb for cb in bases if np.max(np.abs(cb @ cb.T - ga)) <= 2 * scale * tolerance + tolerance ** 2]
+    if not bases:
+        return
+    sbs = np.linalg.solve(np.transpose(bases, (0, 2, 1)), fb.atoms.positions.T[None]).transpose(0, 2, 1)
+    alive = _bases_alive(sa, sbs, fa.atoms.numbers, fb.atoms.numbers, ca, tolerance)
+    for cb, sb in zip(np.array(bases)[alive], sbs[alive]):
         found = _translation_match(sa, sb, fa.atoms.numbers, fb.atoms.numbers, ca, tolerance)
         if found is not None:
             perm, ds = found
@@ -258,6 +293,24 @@ def _translation_match(sa, sb, za, zb, cell, tolerance):
         if ok:
             return perm, ds - ds.mean(axis=0)
     return None
+
+
+def _bases_alive(sa, sbs, za, zb, cell, tolerance) -> np.ndarray:
+    """Per basis (``sbs``: b's fractional coordinates in each), whether some translation
+    survives the probe atoms of :func:`_translation_match`: all bases at once, so that near
+    misses in a cell of high symmetry (48 bases for a cube) cost a few array operations."""
+    counts = Counter(za)
+    anchor_species = min(counts, key=lambda z: (counts[z], z))
+    anchor = int(np.nonzero(za == anchor_species)[0][0])
+    candidates = np.nonzero(zb == anchor_species)[0]
+    basis = np.repeat(np.arange(len(sbs)), len(candidates))
+    shifts = (sbs[:, candidates] - sa[anchor]).reshape(-1, 3)
+    for i in _probe_atoms(sa):
+        d = sbs[basis][:, zb == za[i]] - shifts[:, None] - sa[i]
+        d -= np.round(d)
+        keep = np.min(np.linalg.norm(d @ cell, axis=2), axis=1) <= tolerance
+        basis, shifts = basis[keep], shifts[keep]
+    return np.isin(np.arange(len(sbs)), basis)
 
 
 def _probe_atoms(sa: np.ndarray) -> np.ndarray:

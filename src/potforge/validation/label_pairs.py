@@ -31,6 +31,7 @@ twice (the tree's differences are independent).
 
 from __future__ import annotations
 
+import itertools
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -40,7 +41,8 @@ import numpy as np
 from ..data.frame import Frame
 
 __all__ = ["PairWork", "integrable_pairs", "strain_pairs", "pair_sets", "pair_work", "green_strain",
-           "ANHARMONIC_STRAIN", "ANHARMONIC_LENGTH", "MAX_STRAIN_PAIRS"]
+           "ANHARMONIC_STRAIN", "ANHARMONIC_LENGTH", "MAX_STRAIN_PAIRS",
+           "MAX_EDGES_PER_FRAME"]
 
 #: strain and displacement (Å) over which the curvature of the energy changes by its own size:
 #: third-order elastic constants are about ten times the second-order ones, and a bond's
@@ -50,6 +52,9 @@ ANHARMONIC_LENGTH = 0.5
 #: most strained pairs for the stress-offset fit (the closest are kept; mlearn's 108 Cu Elastic
 #: frames give 2,234)
 MAX_STRAIN_PAIRS = 20000
+#: candidate edges kept per frame (to later frames), the nearest: bounds the edge list of MD
+#: sets to O(n) (every pair of 20,000 close frames would be 2·10⁸); larger than any mlearn group
+MAX_EDGES_PER_FRAME = 128
 
 
 @dataclass(frozen=True)
@@ -197,7 +202,11 @@ def _edges_of_group(frames: Sequence[Frame], max_strain: float, max_displacement
         norms = np.linalg.norm(dr, axis=2)
         ok = (principal <= max_strain) & (np.max(norms, axis=1) <= max_displacement)
         dist = np.sqrt(strain_term + np.mean(norms ** 2, axis=1))
-        edges.extend((i, int(j), float(dk)) for j, dk, good in zip(rest, dist, ok) if good)
+        rest, dist = rest[ok], dist[ok]
+        if len(rest) > MAX_EDGES_PER_FRAME:  # MD or thermal sets: the nearest suffice, memory O(n)
+            keep = np.sort(np.argsort(dist, kind="stable")[:MAX_EDGES_PER_FRAME])
+            rest, dist = rest[keep], dist[keep]
+        edges.extend(zip(itertools.repeat(i), rest.tolist(), dist.tolist()))
     return edges
 
 
