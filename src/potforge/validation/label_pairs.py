@@ -191,7 +191,7 @@ def _edges_of_group(frames: Sequence[Frame], max_strain: float, max_displacement
             d -= np.round(d)
             d -= np.round(d - d[:, :1])
             d -= d.mean(axis=1, keepdims=True)
-            dr = np.einsum("kna,kab->knb", d, 0.5 * (cells[rest] + cells[i]))
+            dr = d @ (0.5 * (cells[rest] + cells[i]))
             length = (abs(np.linalg.det(cells[i])) / len(coords[i])) ** (1 / 3)
             strain_term = length ** 2 * np.sum(strains ** 2, axis=(1, 2))
         else:
@@ -261,9 +261,13 @@ def pair_sets(frames: Sequence[Frame], max_strain: float = 0.05, max_displacemen
             a, b = sorted((members[i], members[j]))
             if _labels_cover(frames[a], frames[b]):
                 tree_pairs.append((a, b))
-        for i, j, dist in edges:
+        cells = np.array([np.asarray(frames[k].atoms.cell, float) for k in members])
+        ij = np.array([(i, j) for i, j, _ in edges], dtype=int).reshape(-1, 2)
+        differ = np.max(np.abs(cells[ij[:, 0]] - cells[ij[:, 1]]), axis=(1, 2), initial=0.0) > 1e-8  # _cells_differ
+        for k in np.nonzero(differ)[0]:
+            i, j, dist = edges[k]
             a, b = sorted((members[i], members[j]))
-            if _cells_differ(frames[a], frames[b]) and _labels_cover(frames[a], frames[b]):
+            if _labels_cover(frames[a], frames[b]):
                 strained.append((dist, a, b))
     strained.sort()
     return sorted(tree_pairs), sorted((a, b) for _, a, b in strained[:max_strain_pairs])
