@@ -8,8 +8,10 @@ against the best published methods of Zuo et al. 2020 and ace-jax:
     python bench/bench_accuracy.py examples/mlearn-cu/config.yaml --elements Cu,Ni,Li,Si \\
         --seeds 1,2,3 --parallel 2 -o bench-accuracy [--set key=value ...]
 
-Every run writes ``OUT/<element>-seed<S>/`` (the model, ``summary.json`` and the training log);
-a run whose ``summary.json`` already exists is not repeated, so an interrupted study resumes.
+Every run writes ``OUT/<element>-seed<S>/`` (the model, ``summary.json`` and the training log)
+and the command that made it; a finished run made by the same command and config text is not
+repeated and an interrupted one is resumed (``--resume``), so a study can be continued; a run
+directory made by another command is an error rather than a stale row in the table.
 The table (markdown) goes to stdout and ``OUT/table.md``, the raw figures to ``OUT/results.json``.
 Mean absolute errors are the headline (Zuo et al. report MAE); RMSEs, stress and per-config-type
 energy MAEs stand beside them. ``--parallel 2`` runs two single-threaded trainings at a time on
@@ -41,23 +43,32 @@ def run_one(config: Path, element: str, seed: int, overrides: list[str], out: Pa
     run_dir = out / f"{element}-seed{seed}"
     summary_path = run_dir / "summary.json"
     log_path = out / f"{element}-seed{seed}.log"
+    data = SHARED / "mlearn" / element
+    cmd = [sys.executable, "-m", "potforge.cli", "train", str(config), "-o", str(run_dir),
+           "--set", f"data.train={data / 'train.xyz'}", "--set", f"data.test={data / 'test.xyz'}",
+           "--set", f"training.seed={seed}"]
+    for o in overrides:
+        cmd += ["--set", o]
+    # a run is reused only if it was made by the same command from the same config text
+    stamp = json.dumps({"command": cmd[1:], "config": config.read_text()}, sort_keys=True)
+    stamp_path = out / f"{element}-seed{seed}.command.json"
+    same = stamp_path.exists() and stamp_path.read_text() == stamp
+    if run_dir.exists() and not same:
+        raise SystemExit(f"{run_dir}: made by another command or config; choose another -o or remove it")
     wall = None
     if not summary_path.exists():
-        data = SHARED / "mlearn" / element
-        cmd = [sys.executable, "-m", "potforge.cli", "train", str(config), "-o", str(run_dir),
-               "--set", f"data.train={data / 'train.xyz'}", "--set", f"data.test={data / 'test.xyz'}",
-               "--set", f"training.seed={seed}"]
-        for o in overrides:
-            cmd += ["--set", o]
+        _write(stamp_path, stamp)
+        resume = ["--resume"] if (run_dir / "checkpoint.pt").exists() else []
         start = time.perf_counter()
-        with open(log_path, "w") as log:
-            proc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT)
+        with open(log_path, "a") as log:
+            proc = subprocess.run(cmd + resume, stdout=log, stderr=subprocess.STDOUT)
         wall = time.perf_counter() - start
         if proc.returncode != 0:
             tail = log_path.read_text()[-2000:]
             raise SystemExit(f"{element} seed {seed}: training failed ({proc.returncode}):\n{tail}")
-        (run_dir / "wall_time_s").write_text(f"{wall:.1f}\n")
-    elif (run_dir / "wall_time_s").exists():
+        if not resume:     # a resumed run's wall time would leave out the part before the stop
+            _write(run_dir / "wall_time_s", f"{wall:.1f}\n")
+    if (run_dir / "wall_time_s").exists():
         wall = float((run_dir / "wall_time_s").read_text())
     s = json.loads(summary_path.read_text())
     t = s["test"]
@@ -69,6 +80,13 @@ def run_one(config: Path, element: str, seed: int, overrides: list[str], out: Pa
             "stress_offset": s.get("stress_offset"),
             "by_config_type": {k: v["energy_mae_mev_per_atom"]
                                for k, v in (s.get("test_by_config_type") or {}).items()}}
+
+
+def _write(path: Path, text: str) -> None:
+    """Atomic: a temporary file beside ``path``, then a rename."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
 
 
 def _mean_std(values: list[float]) -> str:
@@ -90,16 +108,19 @@ def table(rows: list[dict]) -> str:
         tgt = TARGETS.get(r["element"], (None, None))
         wall = f"{r['wall_s']:.0f}" if r["wall_s"] is not None else "—"
         lines.append(f"| {r['element']} | {r['seed']} | {wall} | {r['peak_memory_mib']:.0f} | "
-                     f"{r['epochs_run']} ({r['best_epoch']}) | {r['energy_mae']:.3f} ({r['energy_rmse']:.3f}) | "
+                     f"{r['epochs_run']} ({r['best_epoch']}) | "
+                     f"{r['energy_mae']:.3f} ({r['energy_rmse']:.3f}) | "
                      f"{r['force_mae']:.4f} ({r['force_rmse']:.4f}) | {r['stress_mae']:.3f} "
                      f"({r['stress_rmse']:.3f}) | {ct} | {tgt[0]} / {tgt[1]} |")
-    lines += ["", "| element | seeds | E MAE meV/atom | F MAE eV/Å | E RMSE | F RMSE | wall (s) | target E / F |",
+    lines += ["", "| element | seeds | E MAE meV/atom | F MAE eV/Å | E RMSE | F RMSE | wall (s) | "
+              "target E / F |",
               "|---|---|---|---|---|---|---|---|"]
     for el in dict.fromkeys(r["element"] for r in rows):
         rs = [r for r in rows if r["element"] == el]
         tgt = TARGETS.get(el, (None, None))
         lines.append(f"| {el} | {len(rs)} | {_mean_std([r['energy_mae'] for r in rs])} | "
-                     f"{_mean_std([r['force_mae'] for r in rs])} | {_mean_std([r['energy_rmse'] for r in rs])} | "
+                     f"{_mean_std([r['force_mae'] for r in rs])} | "
+                     f"{_mean_std([r['energy_rmse'] for r in rs])} | "
                      f"{_mean_std([r['force_rmse'] for r in rs])} | {_mean_std([r['wall_s'] for r in rs])} | "
                      f"{tgt[0]} / {tgt[1]} |")
     return "\n".join(lines)
@@ -120,9 +141,9 @@ def main() -> None:
     with ThreadPoolExecutor(max_workers=max(1, args.parallel)) as pool:
         rows = list(pool.map(lambda j: run_one(args.config.resolve(), j[0], j[1], overrides,
                                                args.output.resolve()), jobs))
-    (args.output / "results.json").write_text(json.dumps(rows, indent=1) + "\n")
+    _write(args.output / "results.json", json.dumps(rows, indent=1) + "\n")
     text = table(rows)
-    (args.output / "table.md").write_text(text + "\n")
+    _write(args.output / "table.md", text + "\n")
     print(text)
 
 

@@ -104,7 +104,8 @@ def main() -> None:
                     pair[box].predict(moved)     # cost per core, also on shared cores
                     if r:
                         times[(label, box)].append(time.process_time() - t)
-    print(f"Potential.predict (neighbour list, energies, forces), one thread, CPU time, median of {args.runs}")
+    print("Potential.predict (neighbour list, energies, forces), one thread, CPU time, "
+          f"median of {args.runs}")
     print("| recipe | box | functions per element | parameters | CPU time (s) | atoms/s per core |")
     print("|---|---|---|---|---|---|")
     for (label, box), ts in times.items():

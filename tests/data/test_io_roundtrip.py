@@ -519,3 +519,19 @@ def test_integers_past_int64_are_refused_not_turned_into_floats(tmp_path, name, 
     edge = Frame(Atoms("H", positions=[[0, 0, 0]]), info={"big": 2**63 - 1, "small": -2**63})
     write_frames(tmp_path / name, [edge])
     assert read_frames(tmp_path / name)[0].info == edge.info
+
+
+@pytest.mark.parametrize("name", ["frame.xyz", "input.data", "frames.db"])
+@pytest.mark.parametrize("value", [np.uint64(2**63 + 5), np.array([1, 2**64 - 1], dtype=np.uint64),
+                                   np.array([[7], [2**63]], dtype=np.uint64),
+                                   np.array([1, 2**63], dtype=object), [np.uint64(2**64 - 1)]])
+def test_numpy_integers_past_int64_are_refused(tmp_path, name, value):
+    """numpy integers too: a np.uint64 past 2**63 or such an element of an integer array read
+    back as a float (input.data) or 1.8e19 in an array (extxyz) before they were refused."""
+    frame = Frame(Atoms("H", positions=[[0, 0, 0]]), info={"big": value})
+    with pytest.raises(DataFormatError, match=r"info 'big': integer 9\d{18}|info 'big': integer 18\d{18}"):
+        write_frames(tmp_path / name, [frame])
+    assert not (tmp_path / name).exists()
+    small = Frame(Atoms("H", positions=[[0, 0, 0]]), info={"u": np.array([1, 2**63 - 1], dtype=np.uint64)})
+    write_frames(tmp_path / name, [small])
+    assert np.array_equal(read_frames(tmp_path / name)[0].info["u"], [1, 2**63 - 1])

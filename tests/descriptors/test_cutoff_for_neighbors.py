@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from ase import Atoms
@@ -62,7 +64,7 @@ def test_training_uses_the_data_cutoff(tmp_path):
     write_frames(tmp_path / "train.xyz", frames)
     config = training_config({
         "data": {"train": "train.xyz", "validation_fraction": 0.0},
-        "model": {"kind": "hdnnp", "symmetry_functions": {"preset": {"neighbors": 18, "n_radial": 3,
+        "model": {"kind": "hdnnp", "symmetry_functions": {"preset": {"neighbors": 18, "cutoff": 6.5, "n_radial": 3,
                                                                      "n_angular": 1}},
                   "network": {"hidden": [3]}},
         "training": {"epochs": 0, "threads": 1}}, base_dir=tmp_path)
@@ -71,3 +73,7 @@ def test_training_uses_the_data_cutoff(tmp_path):
     expected = cutoff_for_neighbors(_structures([f.atoms for f in frames]), 18)
     assert 3.6 < expected < 4.2     # past the second shell (3.6 Å) of the rattled crystals
     assert len(cutoffs) == 1 and cutoffs.pop() == pytest.approx(expected)
+    # the choice is on record (summary.json), and so is the explicit preset.cutoff that it overrode
+    assert json.loads(json.dumps(result.summary))["cutoff"] == {"angstrom": pytest.approx(expected), "mean_neighbors": 18,
+                                 "chosen_by": "model.symmetry_functions.preset.neighbors",
+                                 "ignored_preset_cutoff_angstrom": 6.5}

@@ -64,7 +64,30 @@ def test_block_update_follows_eta_and_q_of_the_measurement_count():
     assert etas == pytest.approx([0.01 * np.exp(2.302 * t) for t in (0, 0.25, 0.5, 0.75)], rel=1e-12)
     lone = KalmanFilter(6, epsilon=1.0, q0=0.01, q_min=0.0, eta0=0.01, eta_max=1.0, updates_per_epoch=32)
     lone.update_block(torch.zeros(6, dtype=torch.float64), torch.zeros(2), torch.zeros(6, 2))
-    assert torch.allclose(lone.P, torch.eye(6, dtype=torch.float64) * 1.01, rtol=0, atol=1e-15)
+    noise = 0.01 + 0.01 * np.exp(-2.302 / 32)                    # q of both measurements
+    assert torch.allclose(lone.P, torch.eye(6, dtype=torch.float64) * (1 + noise), rtol=0, atol=1e-15)
+
+
+@pytest.mark.parametrize("m", [2, 8, 32])
+def test_a_group_adds_the_process_noise_of_its_measurements(m):
+    """q > 0: a group of m measurements adds Σ q over its m measurements to P, as the same
+    measurements one by one do (uninformative ones, H = 0: exactly the one-by-one P), not q
+    once; with information, the block update with q minus the one without is that sum times I."""
+    options = dict(epsilon=0.5, q0=0.02, q_tau=2.302, q_min=1e-5, eta0=1.0, eta_max=1.0, updates_per_epoch=16)
+    one, group = KalmanFilter(5, **options), KalmanFilter(5, **options)
+    w = torch.zeros(5, dtype=torch.float64)
+    for _ in range(2):                                           # past q_min's floor too
+        for _ in range(m):
+            one.update(w, torch.zeros(1), torch.zeros(5, dtype=torch.float64))
+        group.update_block(w, torch.zeros(m), torch.zeros(5, m, dtype=torch.float64))
+    assert group.updates == one.updates == 2 * m
+    assert torch.allclose(group.P, one.P, rtol=1e-14, atol=0)
+    H, y = _problem(n=5, m=m, seed=7)
+    noisy, quiet = KalmanFilter(5, **options), KalmanFilter(5, **dict(options, q0=0.0, q_min=0.0))
+    for kf in (noisy, quiet):
+        kf.update_block(torch.zeros(5, dtype=torch.float64), y, H.T)
+    expected = sum(max(0.02 * np.exp(-2.302 * k / 16), 1e-5) for k in range(m))
+    assert torch.allclose(noisy.P - quiet.P, expected * torch.eye(5, dtype=torch.float64), rtol=0, atol=1e-13)
 
 
 def _linear_model(frames):

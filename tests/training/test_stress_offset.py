@@ -7,6 +7,7 @@ makes them consistent; labels that carry +2 GPa (tensile, like mlearn Cu's) give
 from __future__ import annotations
 
 import json
+import warnings
 
 import numpy as np
 import pytest
@@ -242,14 +243,21 @@ def test_records_and_checkpoints_without_the_convention_hold_the_opposite_sign(f
     assert recorded_offsets_gpa(record) == record["values_gpa"]
     old = {k: v for k, v in record.items() if k != "convention"}
     old["values_gpa"] = {k: -v for k, v in record["values_gpa"].items()}
-    assert recorded_offsets_gpa(old) == pytest.approx(record["values_gpa"])
+    with pytest.warns(UserWarning, match="no 'convention'.*s = -value") as notes:
+        assert recorded_offsets_gpa(old) == pytest.approx(record["values_gpa"])
+    assert len(notes) == 1 and "\n" not in str(notes[0].message)          # one line, never silent
     potential.metadata["stress_offset"] = old
-    result = evaluate(potential, Dataset.read(files[1]))
+    with pytest.warns(UserWarning, match="model metadata: stress_offset"):
+        result = evaluate(potential, Dataset.read(files[1]))
     assert result.stress_offset["offset_gpa"] == pytest.approx(-2.0, abs=0.01)
     assert result.stress_offset["stress_rmse_gpa"] < 0.01
     offset = StressOffset("fit")
     offset.sources = ["a.xyz"]
-    offset.load_state({"sources": ["a.xyz"], "values": torch.tensor([2.0 * GPa])})
+    with pytest.warns(UserWarning, match=r"checkpoint: stress_offset \(a.xyz\).*\(2 GPa\)"):
+        offset.load_state({"sources": ["a.xyz"], "values": torch.tensor([2.0 * GPa])})
     assert float(offset.values[0]) == pytest.approx(-2.0 * GPa)
-    offset.load_state(offset.state())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                           # today's records: no note
+        offset.load_state(offset.state())
+        assert recorded_offsets_gpa(record) == record["values_gpa"]
     assert float(offset.values[0]) == pytest.approx(-2.0 * GPa)

@@ -255,11 +255,21 @@ def frame_problem(frame: Frame) -> str | None:
 
 
 def _integer_past_int64(value, depth: int = 0) -> int | None:
-    """The first Python integer outside int64 in an info value (lists and mappings included)."""
-    if isinstance(value, bool) or depth > 20:
+    """The first integer outside int64 in an info value: a Python or numpy integer (np.uint64
+    reaches 2**64 - 1), an element of an integer numpy array, inside lists, tuples, mappings and
+    object arrays too."""
+    if isinstance(value, (bool, np.bool_)) or depth > 20:
         return None
-    if isinstance(value, int):
-        return value if not -2**63 <= value < 2**63 else None
+    if isinstance(value, (int, np.integer)):
+        number = int(value)
+        return number if not -2**63 <= number < 2**63 else None
+    if isinstance(value, np.ndarray):
+        if value.dtype.kind == "u" and value.size:              # int64 arrays always fit
+            past = value[value >= np.uint64(2**63)]
+            return int(past.flat[0]) if past.size else None
+        if value.dtype.kind != "O":
+            return None
+        value = value.ravel().tolist()
     items = value.values() if isinstance(value, dict) else value if isinstance(value, (list, tuple)) else ()
     for item in items:
         big = _integer_past_int64(item, depth + 1)

@@ -31,6 +31,7 @@ otherwise (:meth:`StressOffset.applied` says which).
 from __future__ import annotations
 
 import contextlib
+import warnings
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -189,7 +190,11 @@ class StressOffset:
         values = state["values"].clone().to(torch.float64)
         # a checkpoint written before the sign convention was recorded holds the offset
         # present in the labels, the opposite of s
-        self.values = values if state.get("convention") == CONVENTION else -values
+        if state.get("convention") == CONVENTION:
+            self.values = values
+        else:
+            self.values = -values
+            _note_legacy("checkpoint", self.sources, [v / GPa for v in values.tolist()])
         self.apply()
 
     def values_gpa(self) -> dict[str, float | None]:
@@ -229,4 +234,15 @@ def recorded_offsets_gpa(record: dict) -> dict[str, float | None]:
     offset present in the labels, which is −s."""
     sign = 1.0 if record.get("convention") == CONVENTION else -1.0
     values = record.get("values_gpa") or {}
+    if sign < 0:
+        _note_legacy("model metadata", list(values), [v for v in values.values() if v is not None])
     return {name: (None if v is None else sign * float(v)) for name, v in values.items()}
+
+
+def _note_legacy(what: str, sources: Sequence[str], values_gpa: Sequence[float]) -> None:
+    """One line (a warning, which the CLI prints as a line) saying that a record without
+    ``convention`` is read with its sign turned, so the flip is never silent."""
+    shown = ", ".join(f"{float(v):.4g}" for v in values_gpa)
+    warnings.warn(f"{what}: stress_offset ({', '.join(map(str, sources)) or 'no sources'}) has no 'convention': "
+                  f"written before s was the offset added to the labels, its values ({shown} GPa) are read "
+                  "as the offset present in the labels, s = -value", stacklevel=3)

@@ -32,9 +32,10 @@ __all__ = ["build_hdnnp", "rebuild_hdnnp", "symmetry_functions_from_config"]
 
 
 def symmetry_functions_from_config(sc: SymmetryFunctionsConfig, species: Sequence[str],
-                                   ctx: BuildContext) -> SymmetryFunctionSet:
+                                   ctx: BuildContext, facts: dict | None = None) -> SymmetryFunctionSet:
     """``model.symmetry_functions``: n2p2 lines, an ``input.nn``'s ``symfunction_short``
-    lines (and its cutoff type unless the config names one), or a preset grid."""
+    lines (and its cutoff type unless the config names one), or a preset grid. A cutoff chosen
+    from the data (``preset.neighbors``) goes into ``facts`` (the run summary) as ``cutoff``."""
     L = length_factor(sc.length_unit, "model.symmetry_functions.length_unit")
     cutoff_type = sc.cutoff_type if sc.cutoff_type is not None else "poly2"
     cutoff_alpha = sc.cutoff_alpha if sc.cutoff_alpha is not None else 0.0
@@ -54,7 +55,7 @@ def symmetry_functions_from_config(sc: SymmetryFunctionsConfig, species: Sequenc
             cutoff_type = sc.cutoff_type if sc.cutoff_type is not None else file_cutoff[0]
             cutoff_alpha = sc.cutoff_alpha if sc.cutoff_alpha is not None else file_cutoff[1]
     if not lines:
-        grid = _data_cutoff(sc.preset or PresetConfig(), ctx)
+        grid = _data_cutoff(sc.preset or PresetConfig(), ctx, facts)
         try:
             return grid.functions(species, cutoff_type, cutoff_alpha)
         except ConfigError as err:
@@ -77,9 +78,10 @@ def symmetry_functions_from_config(sc: SymmetryFunctionsConfig, species: Sequenc
         raise ConfigError(f"model.symmetry_functions: {err}") from None
 
 
-def _data_cutoff(grid: PresetConfig, ctx: BuildContext) -> PresetConfig:
+def _data_cutoff(grid: PresetConfig, ctx: BuildContext, facts: dict | None) -> PresetConfig:
     """``preset.neighbors``: the grid with the cutoff at which the training atoms have that many
-    neighbours on average (:func:`~potforge.descriptors.presets.cutoff_for_neighbors`)."""
+    neighbours on average (:func:`~potforge.descriptors.presets.cutoff_for_neighbors`), in place
+    of ``preset.cutoff``; the choice is logged and recorded in ``facts``."""
     if grid.neighbors is None:
         return grid
     structures = [(f.atoms.positions, np.asarray(f.atoms.cell), f.atoms.pbc) for f in ctx.train]
@@ -88,7 +90,10 @@ def _data_cutoff(grid: PresetConfig, ctx: BuildContext) -> PresetConfig:
     except ConfigError as err:
         raise ConfigError(f"model.symmetry_functions.preset.{err.reason}") from None
     ctx.log(f"cutoff {cutoff:.1f} Å: the training atoms' mean number of neighbours reaches "
-            f"{grid.neighbors:g} there (preset.neighbors)")
+            f"{grid.neighbors:g} there (preset.neighbors; preset.cutoff {grid.cutoff:g} Å ignored)")
+    if facts is not None:
+        facts["cutoff"] = {"angstrom": cutoff, "chosen_by": "model.symmetry_functions.preset.neighbors",
+                           "mean_neighbors": grid.neighbors, "ignored_preset_cutoff_angstrom": grid.cutoff}
     return dataclasses.replace(grid, cutoff=cutoff, neighbors=None)
 
 
@@ -98,11 +103,11 @@ def build_hdnnp(ctx: BuildContext) -> tuple[TrainableHDNNP, dict[str, Any]]:
     mc: HDNNPConfig = ctx.model
     train = ctx.train
     species = resolve_species(mc.species, train)
+    facts: dict[str, Any] = {}
     try:
-        sfs = symmetry_functions_from_config(mc.symmetry_functions, species, ctx)
+        sfs = symmetry_functions_from_config(mc.symmetry_functions, species, ctx, facts)
     except ModelFormatError as err:
         raise ConfigError(f"model.symmetry_functions.file: {err}") from None
-    facts: dict[str, Any] = {}
     empty = [s for s in species if sfs.n_functions(s) == 0]
     if empty:
         raise ConfigError(f"model.symmetry_functions: no functions for {', '.join(empty)}")

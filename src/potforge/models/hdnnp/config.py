@@ -51,7 +51,8 @@ class PresetConfig:
     angular_r_min: float = field(default=1.5, metadata=doc("smallest angular grid distance", unit="length"))
     neighbors: float | None = field(default=None, metadata=doc(
         "choose the cutoff from the training data: the smallest radius (0.1 Å steps, at most 8 Å) "
-        "within which atoms have this many neighbours on average; replaces cutoff"))
+        "within which atoms have this many neighbours on average. When set, cutoff is ignored (even "
+        "when given explicitly); the chosen radius is logged and recorded in summary.json as cutoff"))
 
     def check(self, key: str) -> None:
         """The grid's own checks (cutoff > 0, r_min < cutoff, counts, ζ ≥ 1, λ = ±1), run on a

@@ -143,7 +143,7 @@ def descriptors_from_config(mc: ChargeModelConfig, ctx: BuildContext, facts: dic
     species = resolve_species(mc.species, ctx.train)
     sc = mc.symmetry_functions or SymmetryFunctionsConfig()
     try:
-        sfs = symmetry_functions_from_config(sc, species, ctx)
+        sfs = symmetry_functions_from_config(sc, species, ctx, facts)
     except ModelFormatError as err:
         raise ConfigError(f"model.symmetry_functions.file: {err}") from None
     empty = [s for s in species if sfs.n_functions(s) == 0]

@@ -78,7 +78,8 @@ class KalmanOptimizer(Optimizer):
         vector update: their Jacobians are all taken at the same weights, their noise matrix
         is diagonal with the same σ's, and P is updated once for the group (symmetric BLAS 3,
         :meth:`~potforge.training.optimizers.kalman_filter.KalmanFilter.update_block`) instead
-        of m times. The η and q schedules still count measurements, so an epoch means the same.
+        of m times. The η and q schedules still count measurements, so an epoch means the same,
+        and a group adds the process noise of its m measurements (Σ q over them, as one by one).
         1 (default) is n2p2's one measurement per update. For a model linear in its weights
         with η = 1 and q = 0 a group gives exactly what its measurements give one by one; for
         a network the later measurements of a group no longer see the earlier ones' step.
@@ -91,7 +92,9 @@ class KalmanOptimizer(Optimizer):
         their gradients, one autograd pass per measurement (a batched backward over a
         group's stacked measurements was 3x slower). Groups trade some accuracy per epoch
         for speed (after 4 epochs: Li test energy RMSE 1.25 meV/atom at m = 1, 2.2 at 8, 2.0
-        at 32; Cu force RMSE 0.021 eV/Å at m = 1, 0.029 at 32).
+        at 32; Cu force RMSE 0.021 eV/Å at m = 1, 0.029 at 32). These figures were measured
+        before a group's process noise was fixed to count its m measurements (then a group
+        added q once, m times less than the same measurements one by one).
         A frame's charges (vector measurements) stay an update of their own.
 
     L2 regularisation (``training.l2`` = λ) enters as the Gaussian prior it is: P₀⁻¹ = ε I +

@@ -10,7 +10,9 @@ with P₀ = I/ε. The learning rate η grows and the process noise q decays expo
 the number of updates, η = min(η₀ e^{τ_η t}, η_max), q = max(q₀ e^{−τ_q t}, q_min), where t
 counts epochs (updates divided by the updates per epoch) as in n2p2, whose ``kalman_qtau``
 and ``kalman_etatau`` are rates per epoch. (n2p2 applies the η factor before and the q factor
-after each update; here both follow the update count t exactly.)
+after each update; here both follow the update count t exactly.) An update that stands for
+``count`` measurements (a group taken together) adds the process noise of each of them,
+Σ_{k<count} q(t + k), as the same measurements one by one would; one measurement adds q(t).
 
 For a linear model y = hᵀw with η = 1 and q = 0 this is recursive least squares: after the
 measurements (h_k, y_k) the weights equal the ridge solution (ε I + Σ h hᵀ)⁻¹ Σ h y_k.
@@ -143,7 +145,17 @@ class KalmanFilter:
 
     @property
     def q(self) -> float:
-        return max(self.q0 * math.exp(-self.q_tau * self.epochs), self.q_min)
+        return self._q_at(self.updates)
+
+    def _q_at(self, updates: int) -> float:
+        return max(self.q0 * math.exp(-self.q_tau * (updates / self.updates_per_epoch)), self.q_min)
+
+    def _noise(self, count: int) -> float:
+        """Process noise of ``count`` measurements from the current update on: q(t) for one
+        (the single-measurement path, exactly), Σ_{k<count} q(t + k) for a group, 0 for none."""
+        if count == 1:
+            return self.q
+        return math.fsum(self._q_at(self.updates + k) for k in range(max(0, int(count))))
 
     @property
     def eta(self) -> float:
@@ -161,10 +173,11 @@ class KalmanFilter:
         count : int
             Measurements this update stands for in the η and q schedules (a group of ``count``
             scalar measurements taken together counts ``count``; a charge vector counts 1).
+            The update adds the process noise of ``count`` measurements (none for 0).
         """
         h = jacobian.reshape(self.n, -1).to(torch.float64)
         xi = error.reshape(-1).to(torch.float64)
-        eta, q = self.eta, self.q
+        eta, q = self.eta, self._noise(count)
         if h.shape[1] == 1:
             # P symmetric: x = P h and P -= x xᵀ / a on one triangle (dsymv, dsyr in place on
             # the Fortran view of _P, whose lower triangle is _P's upper one). The update is
@@ -203,11 +216,13 @@ class KalmanFilter:
         error : (m,) — reference minus prediction
         jacobian : (n, m) — derivatives of the m predictions with respect to the weights
         count : int, optional
-            Measurements this update stands for in the η and q schedules (default m).
+            Measurements this update stands for in the η and q schedules (default m); the
+            update adds their process noise, Σ_{k<count} q(t + k), as they would one by one.
         """
         h = np.asfortranarray(jacobian.reshape(self.n, -1).to(torch.float64).numpy())
         xi = error.reshape(-1).to(torch.float64).numpy()
-        eta, q = self.eta, self.q
+        count = h.shape[1] if count is None else int(count)
+        eta, q = self.eta, self._noise(count)
         pf = self._P.numpy().T                           # Fortran view: its lower = _P's upper
         x = blas.dsymm(1.0, pf, h, lower=1)              # (n, m)
         s = blas.dgemm(1.0, h, x, trans_a=1)            # Hᵀ P H (m, m)
@@ -217,14 +232,15 @@ class KalmanFilter:
         except np.linalg.LinAlgError:                    # S ≥ I/η unless rounding broke P: one by one
             for k in range(h.shape[1]):
                 self.update(weights, torch.from_numpy(xi[k:k + 1]), torch.from_numpy(h[:, k]), count=0)
-            self.updates += h.shape[1] if count is None else count
+            self._P.diagonal().add_(q)
+            self.updates += count
             return
         u = np.asfortranarray(solve_triangular(chol, x.T, lower=True).T)    # X L⁻ᵀ
         blas.dsyrk(-1.0, u, beta=1.0, c=pf, lower=1, overwrite_c=1)
         self._lower_stale = True
         self._P.diagonal().add_(q)
         weights.add_(torch.from_numpy(blas.dgemv(1.0, u, solve_triangular(chol, xi, lower=True))))
-        self.updates += h.shape[1] if count is None else count
+        self.updates += count
 
     def state_dict(self) -> dict:
         return {"P": self.P.clone(), "updates": self.updates}
