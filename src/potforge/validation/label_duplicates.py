@@ -29,6 +29,12 @@ N_NEIGHBOURS = 8
 #: before its labels count as different: correct labels agree under every one of them, so
 #: more are needed only where a frame's own labels break its symmetry
 MAX_MAPPINGS = 6
+#: neighbours per atom in the per-atom test that rejects most near misses before the search
+#: for a mapping (:func:`_atoms_match`): the first three shells of fcc (12 + 6 + 24); fewer
+#: let a quarter of thermal near misses (0.015 Å rms) through for 12
+MATCH_NEIGHBOURS = 42
+#: slack (Å) on that test, far above float32 rounding of distances up to 12 Å
+ENV_SLACK = 1e-4
 
 
 @dataclass(frozen=True)
@@ -51,10 +57,20 @@ class DuplicatePair:
 def structure_fingerprint(frame: Frame, k: int = N_NEIGHBOURS) -> np.ndarray:
     """Per species (in order of atomic number), the sorted distances (Å) of each atom to its
     ``k`` nearest neighbours (all others in small open frames), concatenated."""
+    nearest = _nearest_distances(frame, k)
+    numbers = frame.atoms.numbers
+    if len(nearest) < 2:
+        return np.zeros(0)
+    return np.concatenate([np.sort(nearest[numbers == z].ravel()) for z in np.unique(numbers)])
+
+
+def _nearest_distances(frame: Frame, k: int) -> np.ndarray:
+    """(n, k): each atom's distances (Å) to its ``k`` nearest neighbours, sorted (inf where an
+    atom has fewer; ``min(k, n − 1)`` columns for open frames)."""
     atoms = frame.atoms
     n = len(atoms)
     if n < 2:
-        return np.zeros(0)
+        return np.zeros((n, 0))
     periodic = bool(np.any(atoms.pbc))
     k = k if periodic else min(k, n - 1)
     if periodic:
@@ -65,14 +81,48 @@ def structure_fingerprint(frame: Frame, k: int = N_NEIGHBOURS) -> np.ndarray:
         d = dist[~np.eye(n, dtype=bool)]
     order = np.lexsort((d, i))
     i, d = i[order], d[order]
-    starts = np.searchsorted(i, np.arange(n))
-    counts = np.bincount(i, minlength=n)
+    rank = np.arange(len(i)) - np.searchsorted(i, i)   # position among the atom's neighbours
     nearest = np.full((n, k), np.inf)
-    for atom in range(n):
-        m = min(k, int(counts[atom]))
-        nearest[atom, :m] = d[starts[atom]:starts[atom] + m]
-    numbers = atoms.numbers
-    return np.concatenate([np.sort(nearest[numbers == z].ravel()) for z in np.unique(numbers)])
+    keep = rank < k
+    nearest[i[keep], rank[keep]] = d[keep]
+    return nearest
+
+
+def _environments(frames: Sequence[Frame]) -> tuple[np.ndarray, np.ndarray, list[slice]]:
+    """(n_frames, n_atoms, k) :func:`_nearest_distances` (float32, inf as 1e9) of frames of
+    one composition, atoms in file order and ordered by species (stably), and the slice of each
+    species in the latter."""
+    numbers = frames[0].atoms.numbers
+    envs = np.array([_nearest_distances(f, MATCH_NEIGHBOURS) for f in frames])
+    envs = np.where(np.isfinite(envs), envs, 1e9).astype(np.float32)
+    by_species = np.array([e[np.argsort(f.atoms.numbers, kind="stable")] for e, f in zip(envs, frames)])
+    counts = np.bincount(np.searchsorted(np.unique(numbers), numbers))
+    ends = np.cumsum(counts)
+    return envs, by_species, [slice(e - c, e) for e, c in zip(ends, counts)]
+
+
+def _atoms_match(env: np.ndarray, others: np.ndarray, blocks: list[slice], bound: float) -> np.ndarray:
+    """Per frame of ``others``, a necessary condition for a mapping onto ``env`` with every
+    displacement ≤ bound/2 (:func:`_environments`): each atom of either frame has an atom of the
+    same species in the other whose sorted neighbour distances all lie within ``bound`` (each
+    moves by at most twice the largest displacement). Much sharper than the frame fingerprint
+    under thermal noise, where the sorted multiset barely changes but single atoms' environments
+    do; O(N² k) per pair, vectorised over the frames."""
+    ok = np.ones(len(others), dtype=bool)
+    if ok.size == 0 or env.shape[1] == 0:
+        return ok
+    # the first shell alone rejects most large misses at a fifth of the cost
+    for columns in (slice(0, N_NEIGHBOURS), slice(None)):
+        for block in blocks:
+            a = env[block, columns]
+            step = max(1, 4_000_000 // (a.shape[0] ** 2 * a.shape[1]))
+            alive = np.nonzero(ok)[0]
+            for start in range(0, len(alive), step):
+                rows = alive[start:start + step]
+                b = others[rows][:, block, columns]                                # (R, n, k)
+                close = np.max(np.abs(a[None, :, None] - b[:, None]), axis=3) <= bound  # (R, n, n)
+                ok[rows] = close.any(axis=2).all(axis=1) & close.any(axis=1).all(axis=1)
+    return ok
 
 
 def _periodic_neighbours(frame: Frame, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -120,6 +170,12 @@ def find_duplicates(frames: Sequence[Frame], tolerance: float = 0.01,
     for members in groups.values():
         if len(members) < 2:
             continue
+        envs, by_species, blocks = _environments([frames[k] for k in members])
+        bound = 2 * tolerance + ENV_SLACK
+        # per species, each column (k-th nearest distance) sorted over the atoms: moves by at
+        # most 2·tolerance too, and is cheaper than the per-atom test that follows it
+        columns = np.concatenate([np.sort(by_species[:, block, :N_NEIGHBOURS], axis=1).reshape(len(members), -1)
+                                  for block in blocks], axis=1)
         prints = np.array([np.concatenate([_cell_fingerprint(frames[k]), structure_fingerprint(frames[k])])
                            for k in members])
         finite = np.where(np.isfinite(prints), prints, 1e9)
@@ -131,23 +187,30 @@ def find_duplicates(frames: Sequence[Frame], tolerance: float = 0.01,
             stop = int(np.searchsorted(means, means[x] + 2 * tolerance, side="right"))
             window = order[x + 1:stop]
             close = np.max(np.abs(finite[window] - finite[order[x]]), axis=1, initial=0.0) <= 2 * tolerance
-            for y in window[close]:
-                a, b = sorted((members[order[x]], members[int(y)]))
-                pair = _compare(frames, a, b, tolerance, label_tolerances)
+            window = window[close]
+            window = window[np.max(np.abs(columns[window] - columns[order[x]]), axis=1, initial=0.0) <= bound]
+            for y in window[_atoms_match(by_species[order[x]], by_species[window], blocks, bound)]:
+                (a, ea), (b, eb) = sorted([(members[order[x]], envs[order[x]]), (members[int(y)], envs[int(y)])],
+                                          key=lambda m: m[0])
+                za, zb = frames[a].atoms.numbers, frames[b].atoms.numbers
+                anchor = _anchor(za)
+                partners = (zb == za[anchor]) & (np.max(np.abs(eb - ea[anchor]), axis=1) <= bound)
+                pair = _compare(frames, a, b, tolerance, label_tolerances, partners)
                 if pair is not None:
                     found.append(pair)
     return sorted(found, key=lambda p: (p.a, p.b))
 
 
 def _compare(frames: Sequence[Frame], a: int, b: int, tolerance: float,
-             label_tolerances: tuple[float, float, float]) -> DuplicatePair | None:
+             label_tolerances: tuple[float, float, float], partners: np.ndarray | None = None) -> DuplicatePair | None:
     """The label differences of ``a`` and ``b`` under the mapping that explains them best, or
     None when no mapping exists. Every symmetry-related mapping is a valid one, so labels
     differ only if none of the first :data:`MAX_MAPPINGS` fits (the first that fits within the
-    tolerances is taken)."""
+    tolerances is taken). ``partners``: b's atoms that the anchor atom of a (:func:`_anchor`)
+    may map onto (all of its species where None)."""
     fa, fb = frames[a], frames[b]
     if np.all(fa.atoms.pbc) and np.all(fb.atoms.pbc):
-        mappings = _periodic_matches(fa, fb, tolerance)
+        mappings = _periodic_matches(fa, fb, tolerance, partners)
     else:  # open or partly periodic: in file order after the best rotation (Kabsch), else
         # (atoms in another order) the sorted interatomic distances decide, labels in file order
         mapping = _aligned_in_file_order(fa, fb, tolerance)
@@ -204,7 +267,7 @@ def _signed_permutations():
             yield m
 
 
-def _periodic_matches(fa: Frame, fb: Frame, tolerance: float):
+def _periodic_matches(fa: Frame, fb: Frame, tolerance: float, partners: np.ndarray | None = None):
     """Each (permutation of b's atoms onto a's, rotation R with r_b ≈ r_a R, displacements in a's
     frame), one per cell basis that fits. Both cells are Minkowski-reduced; b's reduced basis may still differ from
     a's by a signed permutation of its vectors, so each one that matches the metric is tried."""
@@ -215,25 +278,33 @@ def _periodic_matches(fa: Frame, fb: Frame, tolerance: float):
     ga = ca @ ca.T
     scale = np.max(np.linalg.norm(ca, axis=1))
     sa = np.linalg.solve(ca.T, fa.atoms.positions.T).T
-    for p in _signed_permutations():
-        cb = p @ cb0
-        if np.max(np.abs(cb @ cb.T - ga)) > 2 * scale * tolerance + tolerance ** 2:
-            continue
-        sb = np.linalg.solve(cb.T, fb.atoms.positions.T).T
-        found = _translation_match(sa, sb, fa.atoms.numbers, fb.atoms.numbers, ca, tolerance)
-        if found is not None:
-            perm, ds = found
-            rotation = np.linalg.solve(ca, cb)  # r_b ≈ r_a R for the matched bases
-            yield perm, rotation, ds @ ca
+    bases = [p @ cb0 for p in _signed_permutations()]
+    bases = [cb for cb in bases if np.max(np.abs(cb @ cb.T - ga)) <= 2 * scale * tolerance + tolerance ** 2]
+    if not bases:
+        return
+    sbs = np.linalg.solve(np.transpose(bases, (0, 2, 1)), fb.atoms.positions.T[None]).transpose(0, 2, 1)
+    if partners is None:
+        partners = fb.atoms.numbers == fa.atoms.numbers[_anchor(fa.atoms.numbers)]
+    # the first basis alone (it fits true duplicates in the same setting), then all others at once
+    for chunk in (slice(0, 1), slice(1, None)):
+        if len(sbs[chunk]) == 0:
+            break
+        alive = _bases_alive(sa, sbs[chunk], fa.atoms.numbers, fb.atoms.numbers, ca, tolerance, partners)
+        for cb, sb in zip(np.array(bases)[chunk][alive], sbs[chunk][alive]):
+            found = _translation_match(sa, sb, fa.atoms.numbers, fb.atoms.numbers, ca, tolerance, partners)
+            if found is not None:
+                perm, ds = found
+                rotation = np.linalg.solve(ca, cb)  # r_b ≈ r_a R for the matched bases
+                yield perm, rotation, ds @ ca
 
 
-def _translation_match(sa, sb, za, zb, cell, tolerance):
+def _translation_match(sa, sb, za, zb, cell, tolerance, partners):
     """Map b's atoms onto a's (fractional coordinates in matching bases) by a translation and
-    a permutation within each species: (perm, fractional displacements) or None."""
+    a permutation within each species: (perm, fractional displacements) or None. The anchor atom
+    of a (:func:`_anchor`) goes onto one of b's ``partners``."""
     counts = Counter(za)
-    anchor_species = min(counts, key=lambda z: (counts[z], z))
-    anchor = int(np.nonzero(za == anchor_species)[0][0])
-    candidates = np.nonzero(zb == anchor_species)[0]
+    anchor = _anchor(za)
+    candidates = np.nonzero(partners)[0]
     shifts = sb[candidates] - sa[anchor]
     for i in _probe_atoms(sa):  # a wrong translation fails on a few atoms in O(N) each
         d = sb[zb == za[i]][None] - shifts[:, None] - sa[i]
@@ -258,6 +329,29 @@ def _translation_match(sa, sb, za, zb, cell, tolerance):
         if ok:
             return perm, ds - ds.mean(axis=0)
     return None
+
+
+def _bases_alive(sa, sbs, za, zb, cell, tolerance, partners) -> np.ndarray:
+    """Per basis (``sbs``: b's fractional coordinates in each), whether some translation
+    survives the probe atoms of :func:`_translation_match`: all bases at once, so that near
+    misses in a cell of high symmetry (48 bases for a cube) cost a few array operations."""
+    anchor = _anchor(za)
+    candidates = np.nonzero(partners)[0]
+    basis = np.repeat(np.arange(len(sbs)), len(candidates))
+    shifts = (sbs[:, candidates] - sa[anchor]).reshape(-1, 3)
+    for i in _probe_atoms(sa):
+        d = sbs[basis][:, zb == za[i]] - shifts[:, None] - sa[i]
+        d -= np.round(d)
+        keep = np.min(np.linalg.norm(d @ cell, axis=2), axis=1) <= tolerance
+        basis, shifts = basis[keep], shifts[keep]
+    return np.isin(np.arange(len(sbs)), basis)
+
+
+def _anchor(za: np.ndarray) -> int:
+    """The first atom of the rarest species (lowest atomic number among equals)."""
+    counts = Counter(za)
+    species = min(counts, key=lambda z: (counts[z], z))
+    return int(np.nonzero(za == species)[0][0])
 
 
 def _probe_atoms(sa: np.ndarray) -> np.ndarray:

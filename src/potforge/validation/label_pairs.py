@@ -31,6 +31,7 @@ twice (the tree's differences are independent).
 
 from __future__ import annotations
 
+import itertools
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -40,7 +41,8 @@ import numpy as np
 from ..data.frame import Frame
 
 __all__ = ["PairWork", "integrable_pairs", "strain_pairs", "pair_sets", "pair_work", "green_strain",
-           "ANHARMONIC_STRAIN", "ANHARMONIC_LENGTH", "MAX_STRAIN_PAIRS"]
+           "ANHARMONIC_STRAIN", "ANHARMONIC_LENGTH", "MAX_STRAIN_PAIRS",
+           "MAX_EDGES_PER_FRAME"]
 
 #: strain and displacement (Å) over which the curvature of the energy changes by its own size:
 #: third-order elastic constants are about ten times the second-order ones, and a bond's
@@ -50,6 +52,9 @@ ANHARMONIC_LENGTH = 0.5
 #: most strained pairs for the stress-offset fit (the closest are kept; mlearn's 108 Cu Elastic
 #: frames give 2,234)
 MAX_STRAIN_PAIRS = 20000
+#: candidate edges kept per frame (to later frames), the nearest: bounds the edge list of MD
+#: sets to O(n) (every pair of 20,000 close frames would be 2·10⁸); larger than any mlearn group
+MAX_EDGES_PER_FRAME = 128
 
 
 @dataclass(frozen=True)
@@ -186,7 +191,7 @@ def _edges_of_group(frames: Sequence[Frame], max_strain: float, max_displacement
             d -= np.round(d)
             d -= np.round(d - d[:, :1])
             d -= d.mean(axis=1, keepdims=True)
-            dr = np.einsum("kna,kab->knb", d, 0.5 * (cells[rest] + cells[i]))
+            dr = d @ (0.5 * (cells[rest] + cells[i]))
             length = (abs(np.linalg.det(cells[i])) / len(coords[i])) ** (1 / 3)
             strain_term = length ** 2 * np.sum(strains ** 2, axis=(1, 2))
         else:
@@ -197,7 +202,11 @@ def _edges_of_group(frames: Sequence[Frame], max_strain: float, max_displacement
         norms = np.linalg.norm(dr, axis=2)
         ok = (principal <= max_strain) & (np.max(norms, axis=1) <= max_displacement)
         dist = np.sqrt(strain_term + np.mean(norms ** 2, axis=1))
-        edges.extend((i, int(j), float(dk)) for j, dk, good in zip(rest, dist, ok) if good)
+        rest, dist = rest[ok], dist[ok]
+        if len(rest) > MAX_EDGES_PER_FRAME:  # MD or thermal sets: the nearest suffice, memory O(n)
+            keep = np.sort(np.argsort(dist, kind="stable")[:MAX_EDGES_PER_FRAME])
+            rest, dist = rest[keep], dist[keep]
+        edges.extend(zip(itertools.repeat(i), rest.tolist(), dist.tolist()))
     return edges
 
 
@@ -252,9 +261,13 @@ def pair_sets(frames: Sequence[Frame], max_strain: float = 0.05, max_displacemen
             a, b = sorted((members[i], members[j]))
             if _labels_cover(frames[a], frames[b]):
                 tree_pairs.append((a, b))
-        for i, j, dist in edges:
+        cells = np.array([np.asarray(frames[k].atoms.cell, float) for k in members])
+        ij = np.array([(i, j) for i, j, _ in edges], dtype=int).reshape(-1, 2)
+        differ = np.max(np.abs(cells[ij[:, 0]] - cells[ij[:, 1]]), axis=(1, 2), initial=0.0) > 1e-8  # _cells_differ
+        for k in np.nonzero(differ)[0]:
+            i, j, dist = edges[k]
             a, b = sorted((members[i], members[j]))
-            if _cells_differ(frames[a], frames[b]) and _labels_cover(frames[a], frames[b]):
+            if _labels_cover(frames[a], frames[b]):
                 strained.append((dist, a, b))
     strained.sort()
     return sorted(tree_pairs), sorted((a, b) for _, a, b in strained[:max_strain_pairs])
