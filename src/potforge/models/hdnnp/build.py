@@ -25,10 +25,10 @@ from ...descriptors.scaling import ScalingStatistics, SymmetryFunctionScaling
 from ...descriptors.symmetry_functions import SymmetryFunctionSet, parse_n2p2_symfunction
 from ..building import BuildContext, reference_energies, resolve_species
 from ..potential import saved_part
-from .config import HDNNPConfig, PresetConfig, SymmetryFunctionsConfig
+from .config import HDNNPConfig, PresetConfig, ScalingConfig, SymmetryFunctionsConfig
 from .trainable import TrainableHDNNP
 
-__all__ = ["build_hdnnp", "rebuild_hdnnp", "symmetry_functions_from_config"]
+__all__ = ["build_hdnnp", "rebuild_hdnnp", "symmetry_functions_from_config", "descriptors"]
 
 
 def symmetry_functions_from_config(sc: SymmetryFunctionsConfig, species: Sequence[str],
@@ -97,15 +97,13 @@ def _data_cutoff(grid: PresetConfig, ctx: BuildContext, facts: dict | None) -> P
     return dataclasses.replace(grid, cutoff=cutoff, neighbors=None)
 
 
-def build_hdnnp(ctx: BuildContext) -> tuple[TrainableHDNNP, dict[str, Any]]:
-    """An initialised :class:`TrainableHDNNP` and the facts for the run's summary (pruning
-    report, reference energies, output scale)."""
-    mc: HDNNPConfig = ctx.model
-    train = ctx.train
-    species = resolve_species(mc.species, train)
-    facts: dict[str, Any] = {}
+def descriptors(sc: SymmetryFunctionsConfig, scaling_config: ScalingConfig, species: Sequence[str],
+                ctx: BuildContext, facts: dict[str, Any]
+                ) -> tuple[SymmetryFunctionSet, SymmetryFunctionScaling]:
+    """The symmetry functions of ``sc``, pruned on the training set (the report goes to
+    ``facts``), and their scaling statistics: shared by every HDNNP generation's builder."""
     try:
-        sfs = symmetry_functions_from_config(mc.symmetry_functions, species, ctx, facts)
+        sfs = symmetry_functions_from_config(sc, species, ctx, facts)
     except ModelFormatError as err:
         raise ConfigError(f"model.symmetry_functions.file: {err}") from None
     empty = [s for s in species if sfs.n_functions(s) == 0]
@@ -113,12 +111,11 @@ def build_hdnnp(ctx: BuildContext) -> tuple[TrainableHDNNP, dict[str, Any]]:
         raise ConfigError(f"model.symmetry_functions: no functions for {', '.join(empty)}")
     ctx.log("symmetry functions: " + ", ".join(f"{s} {sfs.n_functions(s)}" for s in species)
             + f"; cutoff {sfs.cutoff:.3f} Å")
-    values = DescriptorCache(list(train), sfs, derivatives=False, n_threads=ctx.threads).element_values()
-    prune_cfg = mc.symmetry_functions.prune
-    if prune_cfg.enabled:
-        sfs, report = prune(sfs, values, min_range=prune_cfg.min_range,
-                            min_relative_range=prune_cfg.min_relative_range,
-                            max_correlation=prune_cfg.max_correlation)
+    values = DescriptorCache(list(ctx.train), sfs, derivatives=False, n_threads=ctx.threads).element_values()
+    if sc.prune.enabled:
+        sfs, report = prune(sfs, values, min_range=sc.prune.min_range,
+                            min_relative_range=sc.prune.min_relative_range,
+                            max_correlation=sc.prune.max_correlation)
         facts["pruning"] = report.to_dict()
         ctx.log("pruning: " + report.format().strip().replace("\n", "\n  "))
         if any(sfs.n_functions(s) == 0 for s in species):
@@ -132,7 +129,17 @@ def build_hdnnp(ctx: BuildContext) -> tuple[TrainableHDNNP, dict[str, Any]]:
             raise ConfigError(f"model.species: no {s} atoms in the training data; scaling "
                               "statistics need them")
         stats[s] = ScalingStatistics.from_values(v)
-    scaling = SymmetryFunctionScaling(mc.scaling.mode, stats, mc.scaling.min, mc.scaling.max)
+    return sfs, SymmetryFunctionScaling(scaling_config.mode, stats, scaling_config.min, scaling_config.max)
+
+
+def build_hdnnp(ctx: BuildContext) -> tuple[TrainableHDNNP, dict[str, Any]]:
+    """An initialised :class:`TrainableHDNNP` and the facts for the run's summary (pruning
+    report, reference energies, output scale)."""
+    mc: HDNNPConfig = ctx.model
+    train = ctx.train
+    species = resolve_species(mc.species, train)
+    facts: dict[str, Any] = {}
+    sfs, scaling = descriptors(mc.symmetry_functions, mc.scaling, species, ctx, facts)
     ref = reference_energies(mc.element_energies, species, train)
     residuals = [(f.energy - sum(ref[s] for s in f.atoms.get_chemical_symbols())) / f.n_atoms
                  for f in train if f.energy is not None]

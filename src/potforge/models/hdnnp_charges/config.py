@@ -43,10 +43,7 @@ from typing import Any, Literal
 from ase.data import atomic_numbers, covalent_radii
 
 from ...core.config import doc
-from ...core.errors import ConfigError, ModelFormatError
-from ...descriptors.cache import DescriptorCache
-from ...descriptors.presets import prune
-from ...descriptors.scaling import ScalingStatistics, SymmetryFunctionScaling
+from ...core.errors import ConfigError
 from ..building import BuildContext, resolve_species
 from ..hdnnp.config import NetworkConfig, ScalingConfig, SymmetryFunctionsConfig
 from ..potential import ENERGY_SCALE_RANGE
@@ -138,35 +135,11 @@ def network_spec(net: NetworkConfig, species: Sequence[str]) -> tuple[dict, dict
 def descriptors_from_config(mc: ChargeModelConfig, ctx: BuildContext, facts: dict):
     """Species, symmetry functions (pruned on the training set as for kind hdnnp) and their
     scaling statistics of a stage-1 config."""
-    from ..hdnnp.build import symmetry_functions_from_config
+    from ..hdnnp.build import descriptors
 
     species = resolve_species(mc.species, ctx.train)
-    sc = mc.symmetry_functions or SymmetryFunctionsConfig()
-    try:
-        sfs = symmetry_functions_from_config(sc, species, ctx, facts)
-    except ModelFormatError as err:
-        raise ConfigError(f"model.symmetry_functions.file: {err}") from None
-    empty = [s for s in species if sfs.n_functions(s) == 0]
-    if empty:
-        raise ConfigError(f"model.symmetry_functions: no functions for {', '.join(empty)}")
-    values = DescriptorCache(list(ctx.train), sfs, derivatives=False, n_threads=ctx.threads).element_values()
-    if sc.prune.enabled:
-        sfs, report = prune(sfs, values, min_range=sc.prune.min_range,
-                            min_relative_range=sc.prune.min_relative_range,
-                            max_correlation=sc.prune.max_correlation)
-        facts["pruning"] = report.to_dict()
-        if any(sfs.n_functions(s) == 0 for s in species):
-            raise ConfigError("model.symmetry_functions.prune: every function of an element was "
-                              "pruned; loosen min_range / max_correlation or add functions")
-        values = {s: v[:, list(report.kept[s])] for s, v in values.items()}
-    stats = {}
-    for s in species:
-        if values.get(s) is None or len(values[s]) == 0:
-            raise ConfigError(f"model.species: no {s} atoms in the training data; scaling statistics need them")
-        stats[s] = ScalingStatistics.from_values(values[s])
-    scaling = SymmetryFunctionScaling(mc.scaling.mode, stats, mc.scaling.min, mc.scaling.max)
-    ctx.log("symmetry functions: " + ", ".join(f"{s} {sfs.n_functions(s)}" for s in species)
-            + f"; cutoff {sfs.cutoff:.3f} Å")
+    sfs, scaling = descriptors(mc.symmetry_functions or SymmetryFunctionsConfig(), mc.scaling, species,
+                               ctx, facts)
     return species, sfs, scaling
 
 
