@@ -71,4 +71,6 @@ python3 -m venv .venv
 pip install torch==2.13.0
 pip install -e '.[test]'
 GPAW_CONFIG="$PWD/.ci/gpaw_siteconfig.py" pip install gpaw gpaw-data
+# the LAMMPS plugin (pair_style potforge), compiled once against the installed LAMMPS headers
+potforge lammps plugin >/dev/null
 say "done: . .venv/bin/activate, then potforge --help"

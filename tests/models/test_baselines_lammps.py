@@ -80,9 +80,31 @@ def test_what_lammps_cannot_evaluate_is_refused_or_dropped_on_request(tmp_path):
     assert "three-body ATM" in info["dropped"][0] and "Left out" in info["input"].read_text()
     from potforge.models import family
 
-    hdnnp = Baselined(family("hdnnp").example().potential, [ZBL(1.0, 2.0)])  # no LAMMPS form of its own
-    with pytest.raises(ModelFormatError, match="a hdnnp model has no LAMMPS pair style"):
-        export_model(hdnnp, "lammps", tmp_path / "c")
+    charges = Baselined(family("hdnnp-4g").example().potential, [ZBL(1.0, 2.0)])  # no LAMMPS form of its own
+    with pytest.raises(ModelFormatError, match="a hdnnp-4g model has no LAMMPS pair style"):
+        export_model(charges, "lammps", tmp_path / "c")
+
+
+def test_hdnnp_with_zbl_runs_in_lammps_through_the_plugin(tmp_path):
+    """A 2G HDNNP with a ZBL baseline: hybrid/overlay of pair_style potforge (the plugin, whose
+    in.lammps line loads it) and LAMMPS' zbl, equal to potforge's prediction to round-off."""
+    from potforge.models import family
+
+    example = family("hdnnp").example()
+    model = Baselined(example.potential, [ZBL(0.8, 1.6)])
+    info = export_model(model, "lammps", tmp_path / "out")
+    assert info["pair_style"].startswith("hybrid/overlay potforge zbl 0.8 1.6")
+    text = info["input"].read_text()
+    assert f"plugin load {info['plugin']}" in text and f"pair_style {info['pair_style']}" in text
+    atoms = example.periodic.copy()
+    atoms.set_cell(np.asarray(atoms.cell) * 0.8, scale_atoms=True)   # close pairs: ZBL matters
+    ours = model.predict(atoms)
+    assert abs(sum(b.predict(atoms).energy for b in model.baselines)) > 0.01
+    ref = run_lammps(atoms, [f"plugin load {info['plugin']}", f"pair_style {info['pair_style']}",
+                             *info["pair_coeff"]], species=list(model.species), cwd=info["input"].parent)
+    assert abs(ours.energy - ref.energy) <= 1e-10 * len(atoms)
+    np.testing.assert_allclose(ours.forces, ref.forces, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(ours.stress, ref.stress, rtol=0, atol=1e-10)
 
 
 def test_cli_exports_a_saved_model_with_baselines(tmp_path, capsys):

@@ -63,7 +63,7 @@ inline int resolve_threads(int n_threads) {
 inline void accumulate_atom_gradient(const SymmetryFunctionKernel& kernel, Workspace& ws, int e,
                                      int64_t i, const real* w, const NeighborView& nl,
                                      double* forces, std::array<double, 9>& strain,
-                                     std::vector<real>& g) {
+                                     std::vector<real>& g, double* atom_strain = nullptr) {
     const int n = ws.n;
     const size_t stride = static_cast<size_t>(n) + PAD;
     g.assign(3 * stride, 0.0);
@@ -72,6 +72,7 @@ inline void accumulate_atom_gradient(const SymmetryFunctionKernel& kernel, Works
     real* gz = gy + stride;
     kernel.gradient_atom(e, ws, w, gx, gy, gz);
     double fix = 0.0, fiy = 0.0, fiz = 0.0;
+    std::array<double, 9> own{};
     for (int q = 0; q < n; ++q) {
         const int64_t j = nl.neighbor[ws.pair[q]];
         forces[3 * j] -= gx[q];
@@ -83,22 +84,31 @@ inline void accumulate_atom_gradient(const SymmetryFunctionKernel& kernel, Works
         const double d[3] = {ws.x[q], ws.y[q], ws.z[q]};
         const double gv[3] = {gx[q], gy[q], gz[q]};
         for (int a = 0; a < 3; ++a)
-            for (int b = 0; b < 3; ++b) strain[3 * a + b] += d[a] * gv[b];
+            for (int b = 0; b < 3; ++b) own[3 * a + b] += d[a] * gv[b];
     }
+    for (int k = 0; k < 9; ++k) strain[k] += own[k];
+    if (atom_strain != nullptr)
+        for (int k = 0; k < 9; ++k) atom_strain[k] = own[k];
     forces[3 * i] += fix;
     forces[3 * i + 1] += fiy;
     forces[3 * i + 2] += fiz;
 }
 
+// Centre atoms 0..n_atoms-1 (the neighbour list's rows); neighbours index atoms 0..n_total-1
+// (n_total >= n_atoms: in LAMMPS the ghost atoms follow the local ones), whose species and
+// weights are given and whose forces are returned. want_atom_virial: the strain derivative of
+// each centre's own energy, 9 per centre (its share of the virial).
 inline void hdnnp_evaluate(const SymmetryFunctionKernel& kernel, const std::vector<Network>& nets,
                            const std::vector<ElementScaling>& scaling, int64_t n_atoms,
-                           const int32_t* species, const double* atom_weight,
+                           int64_t n_total, const int32_t* species, const double* atom_weight,
                            const NeighborView& nl, double output_scale, bool want_forces,
-                           double extrapolation_tolerance, int n_threads, HDNNPOutput& out) {
+                           bool want_atom_virial, double extrapolation_tolerance, int n_threads,
+                           HDNNPOutput& out) {
 
     out.atomic.assign(n_atoms, 0.0);
-    out.forces.assign(want_forces ? 3 * n_atoms : 0, 0.0);
+    out.forces.assign(want_forces ? 3 * n_total : 0, 0.0);
     out.extrapolations.assign(n_atoms, 0);
+    out.atom_virial.assign(want_forces && want_atom_virial ? 9 * n_atoms : 0, 0.0);
     out.strain_derivative.fill(0.0);
     const int threads = resolve_threads(n_threads);
     std::vector<std::vector<double>> thread_forces(threads > 1 ? threads : 0);
@@ -115,7 +125,7 @@ inline void hdnnp_evaluate(const SymmetryFunctionKernel& kernel, const std::vect
         double* forces = nullptr;
         if (want_forces) {
             if (threads > 1) {
-                thread_forces[tid].assign(3 * n_atoms, 0.0);
+                thread_forces[tid].assign(3 * n_total, 0.0);
                 forces = thread_forces[tid].data();
             } else {
                 forces = out.forces.data();
@@ -151,13 +161,14 @@ inline void hdnnp_evaluate(const SymmetryFunctionKernel& kernel, const std::vect
             if (!want_forces) continue;
             // w_s = dE_i/dG_s (raw G)
             for (int s = 0; s < n_sf; ++s) grad[s] *= static_cast<real>(output_scale) * sc.factor[s];
-            accumulate_atom_gradient(kernel, ws, e, i, grad.data(), nl, forces, strain, g);
+            accumulate_atom_gradient(kernel, ws, e, i, grad.data(), nl, forces, strain, g,
+                                     out.atom_virial.empty() ? nullptr : &out.atom_virial[9 * i]);
         }
     }
     if (want_forces && threads > 1) {
         for (int t = 0; t < threads; ++t) {
             if (thread_forces[t].empty()) continue;
-            for (int64_t k = 0; k < 3 * n_atoms; ++k) out.forces[k] += thread_forces[t][k];
+            for (int64_t k = 0; k < 3 * n_total; ++k) out.forces[k] += thread_forces[t][k];
         }
     }
     for (int t = 0; t < threads; ++t)

@@ -83,14 +83,16 @@ public:
                                n_threads);
     }
 
-    void hdnnp_evaluate(int64_t n_atoms, const int32_t* species, const double* atom_weight,
-                        const potforge::NeighborView& nl, double output_scale, bool want_forces,
+    void hdnnp_evaluate(int64_t n_atoms, int64_t n_total, const int32_t* species,
+                        const double* atom_weight, const potforge::NeighborView& nl,
+                        double output_scale, bool want_forces, bool want_atom_virial,
                         double extrapolation_tolerance, int n_threads,
                         potforge::HDNNPOutput& out) const override {
         if (nets_.empty()) throw std::invalid_argument("kernel has no networks");
-        PF_ARCH_NS::hdnnp_evaluate(sf_, nets_, scaling_, n_atoms, species, atom_weight, nl,
-                                   output_scale, want_forces, extrapolation_tolerance, n_threads,
-                                   out);
+        if (n_total < n_atoms) throw std::invalid_argument("n_total < n_atoms");
+        PF_ARCH_NS::hdnnp_evaluate(sf_, nets_, scaling_, n_atoms, n_total, species, atom_weight,
+                                   nl, output_scale, want_forces, want_atom_virial,
+                                   extrapolation_tolerance, n_threads, out);
     }
 
     void symmetry_functions_backward(int64_t n_atoms, const int32_t* species,

@@ -49,6 +49,7 @@ struct HDNNPOutput {
     std::vector<double> forces;                 // 3 per atom
     std::array<double, 9> strain_derivative{};  // sum_n d_n (x) dE/dd_n
     std::vector<int32_t> extrapolations;        // per atom
+    std::vector<double> atom_virial;            // 9 per centre atom, if requested
 };
 
 class Kernel {
@@ -66,8 +67,11 @@ public:
     virtual void symmetry_functions(int64_t n_atoms, const int32_t* species,
                                     const double* atom_weight, const NeighborView& nl,
                                     double* values, double* pair_jacobian, int n_threads) const = 0;
-    virtual void hdnnp_evaluate(int64_t n_atoms, const int32_t* species, const double* atom_weight,
-                                const NeighborView& nl, double output_scale, bool want_forces,
+    // Centres 0..n_atoms-1 (the rows of nl), neighbours among 0..n_total-1 (species and
+    // atom_weight have n_total entries; forces 3 * n_total): hdnnp.hpp, hdnnp_evaluate.
+    virtual void hdnnp_evaluate(int64_t n_atoms, int64_t n_total, const int32_t* species,
+                                const double* atom_weight, const NeighborView& nl,
+                                double output_scale, bool want_forces, bool want_atom_virial,
                                 double extrapolation_tolerance, int n_threads,
                                 HDNNPOutput& out) const = 0;
     // forces (3 per atom, overwritten) = -dE/dr and strain = sum_n d_n (x) dE/dd_n for

@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "arch_select.hpp"
 #include "kernels.hpp"
 #include "neighbors.hpp"
 
@@ -57,43 +58,6 @@ static py::tuple py_neighbor_list(darray positions, darray cell, std::array<bool
                           to_numpy(std::move(nl.vector), {n, 3}),
                           to_numpy(std::move(nl.distance), {n}),
                           to_numpy(std::move(nl.offsets), {static_cast<py::ssize_t>(n_atoms) + 1}));
-}
-
-// -- architecture selection ---------------------------------------------------------------------
-static std::vector<std::string> supported_architectures() {
-    std::vector<std::string> out{"baseline"};
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("x86-64-v3")) out.push_back("x86-64-v3");
-    if (__builtin_cpu_supports("x86-64-v4")) out.push_back("x86-64-v4");
-#elif defined(__x86_64__) && defined(__clang__)
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) out.push_back("x86-64-v3");
-    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
-        __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl"))
-        out.push_back("x86-64-v4");
-#endif
-    return out;
-}
-
-static std::string default_architecture() {
-    const char* env = std::getenv("POTFORGE_KERNEL_ARCH");
-    if (env != nullptr && *env != '\0' && std::strcmp(env, "auto") != 0) return env;
-    return supported_architectures().back();
-}
-
-static std::shared_ptr<Kernel> build_kernel(const KernelDescription& d, std::string arch) {
-    if (arch.empty() || arch == "auto") arch = default_architecture();
-    auto supported = supported_architectures();
-    if (std::find(supported.begin(), supported.end(), arch) == supported.end())
-        throw std::invalid_argument("kernel architecture '" + arch +
-                                    "' is not supported by this CPU");
-    std::unique_ptr<Kernel> k;
-    if (arch == "baseline") k = make_kernel_baseline(d);
-    else if (arch == "x86-64-v3") k = make_kernel_x86_64_v3(d);
-    else if (arch == "x86-64-v4") k = make_kernel_x86_64_v4(d);
-    if (!k) throw std::invalid_argument("kernel architecture '" + arch + "' was not compiled");
-    return std::shared_ptr<Kernel>(std::move(k));
 }
 
 // -- kernel construction from Python objects -------------------------------------------------------
@@ -241,8 +205,8 @@ static py::tuple py_hdnnp_evaluate(const Kernel& k, iarray species, darray weigh
     HDNNPOutput out;
     {
         py::gil_scoped_release release;
-        k.hdnnp_evaluate(n_atoms, species.data(), weights.data(), view, output_scale, forces,
-                         tolerance, n_threads, out);
+        k.hdnnp_evaluate(n_atoms, n_atoms, species.data(), weights.data(), view, output_scale,
+                         forces, false, tolerance, n_threads, out);
     }
     std::vector<double> strain(out.strain_derivative.begin(), out.strain_derivative.end());
     py::object f = py::none();

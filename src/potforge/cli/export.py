@@ -23,15 +23,21 @@ that add the baselines (n2p2 itself does not add them).
 lammps (classical models): a potential file (.table, .eam.alloy, .eam.fs, .eam, .tersoff or .sw) and
 in.lammps with the pair_style/pair_coeff lines; run it with
   cd si-lammps && lmp -in in.lammps -var data structure.data
+lammps (2G HDNNPs, potforge or n2p2 models): potforge.lammps for pair_style potforge, potforge's LAMMPS
+plugin (built on first use for the installed LAMMPS: potforge lammps plugin), and in.lammps with its
+plugin load line; for an n2p2 directory --length-unit/--energy-unit are the units of its files:
+  potforge export ../shared/data/n2p2/H2O_RPBE-D3 --format lammps -o water-md --length-unit bohr --energy-unit hartree
 """
 
 
 def add_parser(sub, name: str, help_text: str) -> None:
     p = sub.add_parser(name, help=help_text, description=help_text + ".", epilog=EXAMPLE,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("model", help="potforge model directory (model.json)")
+    p.add_argument("model", help="potforge model directory (model.json); for --format lammps also an "
+                   "n2p2 model directory (input.nn; --length-unit/--energy-unit: the units of its files)")
     p.add_argument("--format", required=True, metavar="FORMAT",
-                   help="one the model's family writes: n2p2 (HDNNPs), lammps (classical models)")
+                   help="one the model's family writes: n2p2 (HDNNPs), lammps (classical models, and 2G "
+                        "HDNNPs for potforge's LAMMPS plugin, pair_style potforge)")
     p.add_argument("-o", "--output", required=True, help="output directory")
     p.add_argument("--length-unit", default=None,
                    help="n2p2: length unit of the files (default angstrom; 4G models: bohr)")
@@ -59,19 +65,30 @@ _OPTIONS = ("length_unit", "energy_unit", "rho_max", "table_points", "style", "d
 
 
 def run(args: argparse.Namespace) -> int:
+    # potforge models; for --format lammps (always metal units) also n2p2 model directories,
+    # read in the units --length-unit/--energy-unit name (for n2p2 output they are those of
+    # the files written, so an n2p2 directory cannot be exported to n2p2 here)
+    from pathlib import Path
+
     from ..core.errors import ConfigError, ModelFormatError
     from ..export import export_model, export_options
     from ..models.registry import family, load_potential
 
-    # potforge models only: an n2p2 directory would load, but in units this command cannot
-    # be told (--length-unit/--energy-unit are those of the files it writes)
-    model = load_potential(args.model)
+    if args.format == "lammps" and not (Path(args.model) / "model.json").is_file():
+        from ..export import load_model
+
+        model = load_model(args.model, length_unit=args.length_unit or "angstrom",
+                           energy_unit=args.energy_unit or "ev")
+        args.length_unit = args.energy_unit = None
+    else:
+        model = load_potential(args.model)
     try:
         accepted = export_options(model, args.format)
     except ModelFormatError as err:
         hint = ""
         if args.format == "lammps" and "n2p2" in family(model.kind).exporter_refs:
-            hint = "; LAMMPS runs it with pair_style hdnnp from the files of --format n2p2"
+            hint = ("; the LAMMPS plugin runs 2G HDNNPs only; LAMMPS builds with n2p2's pair_style hdnnp "
+                    "run the files of --format n2p2")
         raise ModelFormatError(err.reason + hint, path=args.model) from None
     options = {name: getattr(args, name) for name in _OPTIONS if getattr(args, name) is not None}
     for name in options:

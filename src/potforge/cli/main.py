@@ -20,6 +20,7 @@ VERBS: dict[str, tuple[str, str]] = {
     "demo": ("potforge.cli.demo", "predict with the shipped water model and compare with DFT"),
     "train": ("potforge.cli.train", "train a potential from a YAML config"),
     "export": ("potforge.cli.export", "write a model in another code's format (n2p2, LAMMPS)"),
+    "lammps": ("potforge.cli.lammps", "potforge's LAMMPS plugin (pair_style potforge): build it, print its path"),
     "cv": ("potforge.cli.cv", "leave-group-out cross-validation over config values"),
     "learning-curve": ("potforge.cli.learning_curve", "test errors against training-set size"),
     "evaluate": ("potforge.cli.evaluate", "errors of a model on labelled data, parity plots and a report"),

@@ -11,11 +11,13 @@ __all__ = ["input_script"]
 
 
 def input_script(*, title: str, species: Sequence[str], masses: Sequence[float], pair_style: str,
-                 pair_coeff: Sequence[str], offsets: Mapping[str, float], notes: Sequence[str]) -> str:
+                 pair_coeff: Sequence[str], offsets: Mapping[str, float], notes: Sequence[str],
+                 setup: Sequence[str] = ()) -> str:
     """A runnable LAMMPS input (``lmp -in in.lammps -var data structure.data``; units metal,
     atom types in the order of ``species``) that evaluates one structure with ``pair_style`` /
     ``pair_coeff``, with ``notes`` and the per-element energy offsets (eV/atom) that LAMMPS
-    leaves out written as comments. ASCII only: LAMMPS rewrites or warns about other
+    leaves out written as comments; ``setup`` lines (e.g. ``plugin load``) come before the
+    pair style. ASCII only: LAMMPS rewrites or warns about other
     characters (Å becomes Angstrom)."""
     types = ", ".join(f"{k + 1} = {s}" for k, s in enumerate(species))
     lines = [
@@ -42,6 +44,7 @@ def input_script(*, title: str, species: Sequence[str], masses: Sequence[float],
         "boundary p p p",
         "read_data ${data}",
         "",
+        *setup,
         f"pair_style {pair_style}",
         *pair_coeff,
         *[f"mass {k + 1} {fmt(m)}" for k, m in enumerate(masses)],

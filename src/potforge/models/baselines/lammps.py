@@ -24,7 +24,9 @@ LAMMPS' D3 is its own implementation, 1e-4 of the D3 energy and ~2 % of the larg
 away from the dftd3 library on a Cu/Ni cell (tests/models/test_baselines_lammps.py), which the
 notes of the written in.lammps say.
 
-Models with no LAMMPS style of their own (HDNNPs: LAMMPS runs them from their n2p2 files) are
+2G HDNNPs have a LAMMPS style of their own, potforge's plugin (``pair_style potforge``,
+:mod:`potforge.models.hdnnp.lammps`), and overlay the baselines like the classical kinds.
+Models with none (3G/4G HDNNPs: LAMMPS runs them from their n2p2 files) are
 exported with ``--format n2p2`` (:func:`export_n2p2`): the model's n2p2 files and, beside them,
 ``baselines.lammps`` with the pair_style/pair_coeff lines that overlay the baselines; n2p2's
 files alone hold the model without them, which the record's ``note`` says.

@@ -15,5 +15,6 @@ register_family(ModelFamily(
     kind="hdnnp", summary="2G high-dimensional neural network potential (Behler-Parrinello, n2p2-exact)",
     potential_ref=f"{_HERE}.potential:HDNNP", example_ref=f"{_HERE}.example:example",
     config_ref=f"{_HERE}.config:HDNNPConfig", build_ref=f"{_HERE}.build:build_hdnnp",
-    rebuild_ref=f"{_HERE}.build:rebuild_hdnnp", exporter_refs={"n2p2": f"{_HERE}.n2p2:export_n2p2"},
+    rebuild_ref=f"{_HERE}.build:rebuild_hdnnp",
+    exporter_refs={"n2p2": f"{_HERE}.n2p2:export_n2p2", "lammps": f"{_HERE}.lammps:export_lammps"},
     importers=(Importer("n2p2 model directory (input.nn)", is_n2p2_model, f"{_HERE}.n2p2:read_n2p2_model"),)))
