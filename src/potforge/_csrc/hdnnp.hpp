@@ -66,11 +66,14 @@ inline void accumulate_atom_gradient(const SymmetryFunctionKernel& kernel, Works
                                      std::vector<real>& g, double* atom_strain = nullptr) {
     const int n = ws.n;
     const size_t stride = static_cast<size_t>(n) + PAD;
+    PF_T0
     g.assign(3 * stride, 0.0);
     real* gx = g.data();
     real* gy = gx + stride;
     real* gz = gy + stride;
+    PF_LAP(10)
     kernel.gradient_atom(e, ws, w, gx, gy, gz);
+    PF_LAP(12)
     double fix = 0.0, fiy = 0.0, fiz = 0.0;
     std::array<double, 9> own{};
     for (int q = 0; q < n; ++q) {
@@ -92,6 +95,7 @@ inline void accumulate_atom_gradient(const SymmetryFunctionKernel& kernel, Works
     forces[3 * i] += fix;
     forces[3 * i + 1] += fiy;
     forces[3 * i + 2] += fiz;
+    PF_LAP(10)
 }
 
 // Centre atoms 0..n_atoms-1 (the neighbour list's rows); neighbours index atoms 0..n_total-1
@@ -139,9 +143,12 @@ inline void hdnnp_evaluate(const SymmetryFunctionKernel& kernel, const std::vect
 #pragma omp for schedule(static)
 #endif
         for (int64_t i = 0; i < n_atoms; ++i) {
+            PF_T0
             const int e = species[i];
             const int n_sf = prepare_atom(kernel, ws, i, e, species, atom_weight, nl);
+            PF_LAP(0)
             kernel.values_atom(e, ws);
+            PF_LAP(11)
             const ElementScaling& sc = scaling[e];
             scaled.resize(n_sf);
             grad.resize(n_sf);
@@ -161,6 +168,7 @@ inline void hdnnp_evaluate(const SymmetryFunctionKernel& kernel, const std::vect
             if (!want_forces) continue;
             // w_s = dE_i/dG_s (raw G)
             for (int s = 0; s < n_sf; ++s) grad[s] *= static_cast<real>(output_scale) * sc.factor[s];
+            PF_LAP(6)
             accumulate_atom_gradient(kernel, ws, e, i, grad.data(), nl, forces, strain, g,
                                      out.atom_virial.empty() ? nullptr : &out.atom_virial[9 * i]);
         }
@@ -173,6 +181,20 @@ inline void hdnnp_evaluate(const SymmetryFunctionKernel& kernel, const std::vect
     }
     for (int t = 0; t < threads; ++t)
         for (int k = 0; k < 9; ++k) out.strain_derivative[k] += thread_strain[t][k];
+#ifdef PF_PROFILE
+    {
+        const char* names[] = {"gather", "cutoffs", "radial values", "ang compaction", "ang process_block",
+                               "-", "scale+network", "radial grad", "ang grad compute", "ang grad scatter",
+                               "force scatter+zero", "(values_atom total)", "(gradient_atom total)", "-", "-", "-"};
+        double tot = 0;
+        for (int k = 0; k < 11; ++k) tot += pf_prof(k);
+        std::fprintf(stderr, "profile %s (ms at 2.596 GHz):", PF_ARCH_NAME);
+        for (int k = 0; k < 16; ++k)
+            if (pf_prof(k)) std::fprintf(stderr, " [%s %.2f]", names[k], pf_prof(k) / 2.596e6);
+        std::fprintf(stderr, " total %.2f\n", tot / 2.596e6);
+        for (int k = 0; k < 16; ++k) pf_prof(k) = 0;
+    }
+#endif
 }
 
 // The backward pass of the symmetry functions alone: with per-atom weights

@@ -33,6 +33,15 @@
 namespace potforge {
 namespace PF_ARCH_NS {
 
+#ifdef PF_PROFILE  // temporary section timers (TSC cycles), printed by hdnnp_evaluate
+inline unsigned long long& pf_prof(int k) { static unsigned long long c[16]; return c[k]; }
+#define PF_T0 unsigned long long pf_t_ = __builtin_ia32_rdtsc();
+#define PF_LAP(k) { unsigned long long n_ = __builtin_ia32_rdtsc(); pf_prof(k) += n_ - pf_t_; pf_t_ = n_; }
+#else
+#define PF_T0
+#define PF_LAP(k)
+#endif
+
 // The floating-point type of the kernels: double (default) or float (PF_REAL, set by the
 // translation unit that compiles the single-precision copy).
 using real = PF_REAL;

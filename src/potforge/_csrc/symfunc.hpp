@@ -353,13 +353,15 @@ inline ElementSFs build_element(const std::vector<SFSpec>& sfs, int n_species) {
 // both passes run long vector loops; pass 2 reuses everything pass 1 computed. The three
 // Gaussians of a triplet combine into exp(-eta S) with S = sum of (r - r_s)^2 over the
 // (two or three) distances, so each (eta, r_s) key costs one exp per triplet.
+// FJ, DFJ, FK, DFK hold the atomic weight times the cutoff and its derivative (weighted
+// types; w fc otherwise fc itself), so that no weight columns are stored or multiplied.
 struct TripletCache {
     size_t n = 0, padded = 0, capacity = 0;
     int n_keys = 0;
     std::vector<int> jl, kl;  // local neighbour indices
     std::vector<real> data;  // columns (see enum), each `capacity` long
     enum Column {
-        XJ, YJ, ZJ, IRJ, RJ, FJ, DFJ, WJ, XK, YK, ZK, IRK, RK, FK, DFK, WK,
+        XJ, YJ, ZJ, IRJ, RJ, FJ, DFJ, XK, YK, ZK, IRK, RK, FK, DFK,
         COS, RJK, IRJK, FJK, DFJK, BASE  // then one column per key: exp(-eta S)
     };
     real* col(int q) { return data.data() + static_cast<size_t>(q) * capacity; }
@@ -382,6 +384,7 @@ struct Workspace {
     std::vector<real> radE;           // radial Gaussians of pass 1, n_sf x stride (by SF index)
     int n = 0;  // local neighbours
     std::vector<real> x, y, z, r, inv_r, w;  // w: atomic number (weighted types)
+    std::vector<real> wfc, wdfc;                // w fc, w dfc of one cutoff (weighted types)
     std::vector<int64_t> pair;                  // pair index in the CSR list
     std::vector<int> species_start;             // local range of each species (+ end)
     std::vector<real> fc, dfc;                // per cutoff slot, n each
@@ -394,7 +397,7 @@ struct Workspace {
         auto grow = [](std::vector<real>& v, size_t size) {
             if (v.size() < size) v.resize(size);
         };
-        for (auto* v : {&x, &y, &z, &r, &inv_r, &w, &R, &dR, &c, &rjk, &inv_rjk, &fjk, &dfjk,
+        for (auto* v : {&x, &y, &z, &r, &inv_r, &w, &wfc, &wdfc, &R, &dR, &c, &rjk, &inv_rjk, &fjk, &dfjk,
                         &Rjk, &dRjk, &tmp})
             grow(*v, static_cast<size_t>(n_local) + PAD);
         if (pair.size() < static_cast<size_t>(n_local) + PAD) pair.resize(n_local + PAD);
@@ -512,10 +515,12 @@ public:
         const int n = ws.n;
         const int n_sf = static_cast<int>(el.sfs.size());
         const size_t stride = static_cast<size_t>(n) + PAD;
+        PF_T0
         std::fill(ws.G.begin(), ws.G.begin() + n_sf, 0.0);
         for (size_t slot = 0; slot < el.cutoffs.size(); ++slot)
             el.cutoffs[slot].eval(ws.r.data(), n, ws.fc.data() + slot * stride,
                                   ws.dfc.data() + slot * stride);
+        PF_LAP(1)
         for (const RadialGroup& g : el.radial) {
             if (g.compact) {
                 zero_jacobian_rows(ws, g.members, stride);
@@ -524,6 +529,7 @@ public:
                 radial_values(el, g, ws, stride);
             }
         }
+        PF_LAP(2)
         if (ws.caches.size() < el.angular.size()) ws.caches.resize(el.angular.size());
         for (size_t gi = 0; gi < el.angular.size(); ++gi) {
             const AngularGroup& g = el.angular[gi];
@@ -544,6 +550,7 @@ public:
         const ElementSFs& el = elements_[e];
         const int n = ws.n;
         const size_t stride = static_cast<size_t>(n) + PAD;
+        PF_T0
         for (const RadialGroup& g : el.radial) {
             if (g.compact) {
                 zero_jacobian_rows(ws, g.members, stride);
@@ -553,6 +560,7 @@ public:
                 radial_gradient(el, g, ws, stride, w, gx, gy, gz);
             }
         }
+        PF_LAP(7)
         for (size_t gi = 0; gi < el.angular.size(); ++gi) {
             const AngularGroup& g = el.angular[gi];
             const int gidx = static_cast<int>(gi);
@@ -909,36 +917,43 @@ private:
         const real* __restrict z = ws.z.data();
         const real* __restrict r = ws.r.data();
         const real* __restrict inv_r = ws.inv_r.data();
-        const real* __restrict w = ws.w.data();
         const real* __restrict fc = ws.fc.data() + g.cutoff_slot * stride;
         const real* __restrict dfc = ws.dfc.data() + g.cutoff_slot * stride;
+        if (g.weighted) {  // the cache stores w fc and w dfc (see TripletCache)
+            real* __restrict wfc = ws.wfc.data();
+            real* __restrict wdfc = ws.wdfc.data();
+            const real* __restrict w = ws.w.data();
+            for (int k = 0; k < ws.n; ++k) {
+                wfc[k] = w[k] * fc[k];
+                wdfc[k] = w[k] * dfc[k];
+            }
+            fc = wfc;
+            dfc = wdfc;
+        }
         int* __restrict jl = tc.jl.data();
         int* __restrict kl = tc.kl.data();
         real* __restrict col[TC::BASE];
         for (int q = 0; q < TC::BASE; ++q) col[q] = tc.col(q);
         const real rc2 = g.rc * g.rc;
-        const bool weighted = g.weighted;
         vd sums_buf[64];
         VectorBuffer sums_heap;
         vd* sums = n_members > 64 ? sums_heap.get(n_members) : sums_buf;
         for (int mi = 0; mi < n_members; ++mi) sums[mi] = vsplat(0.0);
         size_t n = 0, done = 0;  // triplets found; triplets processed (multiple of VW)
+        PF_T0
         for (int j = a1; j < b1; ++j) {
             const int k0 = same ? j + 1 : a2;
             if (k0 >= b2 || r[j] >= g.rc) continue;
             const size_t start = n;
             n = append_candidates(col, kl, n, j, k0, b2, g.narrow, rc2, x, y, z, inv_r, r, fc, dfc);
-            fill_segment(col, jl, start, n, j, x[j], y[j], z[j], inv_r[j], r[j], fc[j], dfc[j],
-                         weighted ? w[j] : 1.0);
-            if (weighted)
-                for (size_t t = start; t < n; ++t) col[TC::WK][t] = w[kl[t]];
-            else
-                std::fill(col[TC::WK] + start, col[TC::WK] + n, 1.0);
+            fill_segment(col, jl, start, n, j, x[j], y[j], z[j], inv_r[j], r[j], fc[j], dfc[j]);
+            PF_LAP(3)
             if (n - done >= BLOCK) {
                 const size_t upto = n / VW * VW;
                 process_block(el, g, tc, done, upto, sums);
                 done = upto;
             }
+            PF_LAP(4)
         }
         if (n == 0) return;
         const size_t padded = (n + VW - 1) / VW * VW;
@@ -948,28 +963,29 @@ private:
         for (size_t t = n; t < padded; ++t) {
             jl[t] = jl[n - 1];
             kl[t] = kl[n - 1];
-            for (int q = TC::XJ; q <= TC::WK; ++q) col[q][t] = col[q][n - 1];
+            for (int q = TC::XJ; q <= TC::DFK; ++q) col[q][t] = col[q][n - 1];
             col[TC::FJ][t] = col[TC::DFJ][t] = col[TC::FK][t] = col[TC::DFK][t] = 0.0;
         }
         if (done < padded) process_block(el, g, tc, done, padded, sums);
+        PF_LAP(4)
         for (int mi = 0; mi < n_members; ++mi)
             ws.G[g.members[mi]] += g.prefactor[mi] * vsum(sums[mi]);
     }
 
-    // The j columns of one segment (constant within it).
+    // The j columns of one segment (constant within it). Whole vectors are stored (the
+    // cache has slack past the end; the next segment overwrites the excess): segments are
+    // short (~20 triplets), and std::fill's scalar head and tail cost more than the stores.
     static void fill_segment(real* __restrict const* col, int* __restrict jl, size_t t0,
                              size_t t1, int j, real xj, real yj, real zj, real irj,
-                             real rj, real fj, real dfj, real wj) {
+                             real rj, real fj, real dfj) {
         using TC = TripletCache;
-        std::fill(jl + t0, jl + t1, j);
-        std::fill(col[TC::XJ] + t0, col[TC::XJ] + t1, xj);
-        std::fill(col[TC::YJ] + t0, col[TC::YJ] + t1, yj);
-        std::fill(col[TC::ZJ] + t0, col[TC::ZJ] + t1, zj);
-        std::fill(col[TC::IRJ] + t0, col[TC::IRJ] + t1, irj);
-        std::fill(col[TC::RJ] + t0, col[TC::RJ] + t1, rj);
-        std::fill(col[TC::FJ] + t0, col[TC::FJ] + t1, fj);
-        std::fill(col[TC::DFJ] + t0, col[TC::DFJ] + t1, dfj);
-        std::fill(col[TC::WJ] + t0, col[TC::WJ] + t1, wj);
+        const vd v[7] = {vsplat(xj), vsplat(yj), vsplat(zj), vsplat(irj), vsplat(rj),
+                         vsplat(fj), vsplat(dfj)};
+        static_assert(TC::XJ == 0 && TC::DFJ == 6, "j columns are the first seven");
+        for (int q = 0; q < 7; ++q)
+            for (size_t t = t0; t < t1; t += VW) vstore(col[q] + t, v[q]);
+        for (size_t t = t0; t < t1; t += 8)
+            for (int l = 0; l < 8; ++l) jl[t + l] = j;
     }
 
     // Geometry, cutoff of r_jk, the Gaussians of every key and the member sums for the
@@ -1023,23 +1039,26 @@ private:
                 continue;
             }
             const real eta = g.keys[q].first, rs = g.keys[q].second;
+            // two loops: GCC does not vectorise a loop that selects on a loop-invariant bool
+            // (with `if (g.narrow)` inside, this exp ran scalar)
+            if (g.narrow) {
 #pragma GCC ivdep
-            for (int t = 0; t < np; ++t) {
-                const real aj = rj_[t] - rs, ak = rk_[t] - rs;
-                real S = aj * aj + ak * ak;
-                if (g.narrow) {
-                    const real ajk = rjk_[t] - rs;
-                    S += ajk * ajk;
+                for (int t = 0; t < np; ++t) {
+                    const real aj = rj_[t] - rs, ak = rk_[t] - rs, ajk = rjk_[t] - rs;
+                    E[t] = pf_exp(-eta * (aj * aj + ak * ak + ajk * ajk));
                 }
-                E[t] = pf_exp(-eta * S);
+            } else {
+#pragma GCC ivdep
+                for (int t = 0; t < np; ++t) {
+                    const real aj = rj_[t] - rs, ak = rk_[t] - rs;
+                    E[t] = pf_exp(-eta * (aj * aj + ak * ak));
+                }
             }
         }
         // values: sum of 2^(1-zeta) (1 + lambda cos)^zeta exp(-eta S) F, with
         // F = w_j w_k fc(r_j) fc(r_k) [fc(r_jk)]
         const real* fj = c0(TC::FJ);
         const real* fk = c0(TC::FK);
-        const real* wj = c0(TC::WJ);
-        const real* wk = c0(TC::WK);
         const vd zero = vsplat(0), one = vsplat(1);
         const int n_members = static_cast<int>(g.members.size());
         vd lam_buf[64];
@@ -1049,7 +1068,7 @@ private:
         const real* E_cols[64];
         for (int q = 0; q < n_keys && q < 64; ++q) E_cols[q] = tc.col(TC::BASE + q) + t0;
         for (int t = 0; t < np; t += VW) {
-            vd F = vload(wj + t) * vload(wk + t) * vload(fj + t) * vload(fk + t);
+            vd F = vload(fj + t) * vload(fk + t);
             if (g.narrow) F *= vload(fjk_ + t);
             const vd cq = vload(c_ + t);
             for (int q = 0; q < n_keys; ++q) {
@@ -1125,14 +1144,14 @@ private:
             kv[2 * q] = vsplat(2 * g.keys[q].first);
             kv[2 * q + 1] = vsplat(g.keys[q].second);
         }
+        PF_T0
         for (size_t t = 0; t < np; t += VW) {
             const vd cq = vload(col[TC::COS] + t);
             const vd rj = vload(col[TC::RJ] + t), rk = vload(col[TC::RK] + t);
             const vd fj = vload(col[TC::FJ] + t), fk = vload(col[TC::FK] + t);
-            const vd ww = vload(col[TC::WJ] + t) * vload(col[TC::WK] + t);
-            vd F = ww * fj * fk;
-            vd Fj = ww * vload(col[TC::DFJ] + t) * fk;  // dF/dr_j
-            vd Fk = ww * fj * vload(col[TC::DFK] + t);  // dF/dr_k
+            vd F = fj * fk;
+            vd Fj = vload(col[TC::DFJ] + t) * fk;  // dF/dr_j
+            vd Fk = fj * vload(col[TC::DFK] + t);  // dF/dr_k
             vd Fjk = zero, rjk = zero;
             if (NARROW) {
                 const vd fjk = vload(col[TC::FJK] + t);
@@ -1187,6 +1206,7 @@ private:
             vstore(o + 4 * np + t, ak * yk + cross * yj);
             vstore(o + 5 * np + t, ak * zk + cross * zj);
         }
+        PF_LAP(8)
         const int* jl = tc.jl.data();
         const int* kl = tc.kl.data();
         // triplets are grouped by j: sum each run in registers, scatter the k parts
@@ -1207,6 +1227,7 @@ private:
             gy[j] += sy;
             gz[j] += sz;
         }
+        PF_LAP(9)
     }
 
     void radial_group(const ElementSFs& el, const RadialGroup& g, Workspace& ws, size_t stride) const {
