@@ -192,18 +192,46 @@ def rdf_oo(frames, cell: np.ndarray, r_max: float = 6.0, bins: int = 120) -> tup
     return 0.5 * (edges[1:] + edges[:-1]), g
 
 
-def read_dump_o(path: Path) -> list[np.ndarray]:
+def read_dump(path: Path) -> list[np.ndarray]:
+    """Frames of a dump (id type x y z sorted by id): (n, 5) arrays."""
     frames, lines = [], path.read_text().splitlines()
     k = 0
     while k < len(lines):
         if lines[k].startswith("ITEM: NUMBER OF ATOMS"):
             n = int(lines[k + 1])
-            block = np.array([ln.split() for ln in lines[k + 7:k + 7 + n]], dtype=float)
-            frames.append(block[block[:, 1] == 2][:, 2:5])
+            frames.append(np.array([ln.split() for ln in lines[k + 7:k + 7 + n]], dtype=float))
             k += 7 + n
         else:
             k += 1
     return frames
+
+
+def excursions(frames: list[np.ndarray], cell: np.ndarray) -> dict:
+    """How far the symmetry functions of the trajectory's frames leave the training range:
+    per frame and function, (G_min - G) or (G - G_max) relative to G_max - G_min."""
+    from ase import Atoms
+
+    from potforge.core.elements import species_indices
+    from potforge.core.neighbors import neighbor_list
+    from potforge.export import load_model
+
+    model = load_model(MODEL, length_unit="bohr", energy_unit="hartree")
+    worst, count, atoms_out = 0.0, 0, 0
+    for block in frames:
+        atoms = Atoms(numbers=np.where(block[:, 1] == 1, 1, 8), positions=block[:, 2:5], cell=cell, pbc=True)
+        idx, z = species_indices(atoms, model.species)
+        nl = neighbor_list(atoms.positions, cell, atoms.pbc, model.cutoff)
+        values, _ = model.symmetry_functions.compute(idx, z, nl)
+        for e, s in enumerate(model.species):
+            st = model.scaling.statistics[s]
+            g = values[idx == e, :model.symmetry_functions.n_functions(s)]
+            span = np.maximum(st.maximum - st.minimum, 1e-300)
+            out = np.maximum(st.minimum - g, g - st.maximum) / span
+            count += int(np.count_nonzero(out > 0))
+            atoms_out += int(np.count_nonzero((out > 0).any(1)))
+            worst = max(worst, float(out.max()))
+    return {"frames": len(frames), "functions_outside": count, "atoms_outside": atoms_out,
+            "largest_excursion_of_range": worst}
 
 
 def n2p2_marginal(work: Path, n2p2_bin: Path) -> dict | None:
@@ -259,7 +287,7 @@ def nve(work: Path, model: Path, plugin: Path, steps: int, ranks: int) -> dict:
     ax.plot(t, (etot - etot[0]) / n * 1000, lw=0.8)
     ax.set_xlabel("time (ps)")
     ax.set_ylabel("E_total - E_total(0) (meV/atom)")
-    ax.set_title(f"NVE, 1,080-atom water, pair_style potforge ({slope:+.4f} meV/atom/ps)")
+    ax.set_title(f"NVE, 1,080-atom water, pair_style potforge: {slope:+.4f} meV/atom/ps", fontsize=9)
     fig.tight_layout()
     fig.savefig(work / "nve_drift.png", dpi=120)
     plt.close(fig)
@@ -274,7 +302,8 @@ def rdf_compare(work: Path, model: Path, plugin: Path, steps: int, ranks: int) -
     dump = work / "rdf.dump"
     text = lammps_input(data, model, plugin, warmup=0, steps=steps, thermo=steps, dump=(str(dump), every))
     run_lammps(work, "rdf", text, ranks)
-    lmp_frames = read_dump_o(dump)[1:]
+    dumped = read_dump(dump)[1:]
+    lmp_frames = [b[b[:, 1] == 2][:, 2:5] for b in dumped]
     seconds, ase_frames, cell = ase_md(water(1080), steps, every)
     r, g_lmp = rdf_oo(lmp_frames, cell)
     _, g_ase = rdf_oo(ase_frames, cell)
@@ -297,8 +326,12 @@ def rdf_compare(work: Path, model: Path, plugin: Path, steps: int, ranks: int) -
     fig.tight_layout()
     fig.savefig(work / "rdf_oo.png", dpi=120)
     plt.close(fig)
+    ex = excursions(dumped, cell)
+    print(f"extrapolation in the {ex['frames']} dumped LAMMPS frames: {ex['functions_outside']} functions of "
+          f"{ex['atoms_outside']} atoms outside the training range, at most "
+          f"{100 * ex['largest_excursion_of_range']:.2f} % of that function's range beyond it")
     return {"steps": steps, "max_abs_difference": diff, "first_peak_angstrom": peak,
-            "ase_atom_steps_per_s": 1080 * steps / seconds}
+            "ase_atom_steps_per_s": 1080 * steps / seconds, "extrapolation": ex}
 
 
 def main() -> None:

@@ -314,3 +314,34 @@ run 0 post no
     factor = 23.060549   # LAMMPS' utils::get_conversion_factor(ENERGY, METAL2REAL)
     assert abs(energy / factor - ref.energy) / len(atoms) <= 1e-9
     assert np.abs(forces / factor - ref.forces).max() <= 1e-9
+
+
+def test_cli_exports_an_n2p2_directory_and_prints_the_plugin(water_dir, plugin, tmp_path, capsys):
+    from potforge.cli.main import main
+
+    assert main(["export", str(water_dir), "--format", "lammps", "-o", str(tmp_path / "w"),
+                 "--length-unit", "bohr", "--energy-unit", "hartree"]) == 0
+    out = capsys.readouterr().out
+    assert f"wrote {tmp_path / 'w' / MODEL_FILE}" in out and "pair_style potforge" in out
+    direct = model_file_text(load_model(water_dir, length_unit="bohr", energy_unit="hartree"))
+    assert (tmp_path / "w" / MODEL_FILE).read_text() == direct
+    assert main(["lammps", "plugin"]) == 0
+    assert capsys.readouterr().out.strip() == str(plugin)
+
+
+def test_plugin_build_errors_are_one_line(tmp_path, monkeypatch):
+    """No cached build and build=False, a failing compiler, no LAMMPS: PluginError, one line."""
+    import importlib.util
+
+    from potforge.data.lammps import plugin as P
+
+    monkeypatch.setenv("POTFORGE_CACHE_DIR", str(tmp_path / "cache"))
+    with pytest.raises(P.PluginError, match="not built yet .run: potforge lammps plugin"):
+        P.plugin_path(build=False)
+    lammps = P.find_lammps()
+    with pytest.raises(P.PluginError, match="building the LAMMPS plugin failed at"):
+        P.build_plugin(lammps, ["false"], tmp_path / "x" / P.PLUGIN_NAME)
+    assert not (tmp_path / "x" / P.PLUGIN_NAME).exists()
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(P.PluginError, match="LAMMPS is not installed"):
+        P.find_lammps()
