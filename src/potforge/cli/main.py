@@ -24,6 +24,7 @@ VERBS: dict[str, tuple[str, str]] = {
     "cv": ("potforge.cli.cv", "leave-group-out cross-validation over config values"),
     "learning-curve": ("potforge.cli.learning_curve", "test errors against training-set size"),
     "evaluate": ("potforge.cli.evaluate", "errors of a model on labelled data, parity plots and a report"),
+    "outliers": ("potforge.cli.outliers", "suspect labels: frames two or more models get wrong the same way (error vs error)"),
     "converge": ("potforge.cli.converge", "DFT convergence study: cheapest settings meeting accuracy targets, noise levels"),
     "generate": ("potforge.cli.generate", "build training structures: crystals, EOS, strains, rattles, surfaces, faults, defects, MD, melts"),
     "properties": ("potforge.cli.properties", "physical properties of a model: lattice, EOS, elastic constants, defects, surfaces, phonons"),
