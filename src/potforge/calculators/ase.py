@@ -6,7 +6,10 @@
 Properties: ``energy``, ``free_energy`` (= energy, no electronic entropy), ``energies``
 (per atom), ``forces``, ``stress`` (periodic cells). The number of descriptor values outside
 the training range per atom (extrapolation warnings) is available as
-``calc.results["extrapolations"]`` and :meth:`PotforgeCalculator.get_extrapolations`.
+``calc.results["extrapolations"]`` and :meth:`PotforgeCalculator.get_extrapolations`; what a
+model adds in ``Prediction.extras`` is in ``calc.results`` under the same names (a committee's
+``energy_std``, ``energy_std_per_atom``, ``forces_std``, ``force_std``, ``stress_std``:
+:mod:`potforge.models.committee.potential`).
 A change of ``atoms.info["total_charge"]`` (the total charge of the charge models, see
 :func:`potforge.models.hdnnp_charges.base.total_charge`) triggers a new calculation like a
 change of positions (ASE's own state check ignores ``atoms.info``).
@@ -80,6 +83,8 @@ class PotforgeCalculator(Calculator):
             self.results["charges"] = prediction.charges
         if prediction.extrapolations is not None:
             self.results["extrapolations"] = prediction.extrapolations
+        for name, value in prediction.extras.items():   # e.g. a committee's spreads
+            self.results.setdefault(name, value)
 
     def get_extrapolations(self, atoms=None) -> np.ndarray | None:
         """Per-atom count of descriptor values outside the training range (None if the model

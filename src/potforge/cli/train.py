@@ -27,6 +27,9 @@ def add_parser(sub, name: str, help_text: str) -> None:
     p.add_argument("-o", "--output", default="model", help="output directory (default: ./model)")
     p.add_argument("--resume", action="store_true",
                    help="continue the killed run in the output directory (same config)")
+    p.add_argument("--committee", type=int, metavar="N", default=None,
+                   help="train N >= 2 models (seeds seed, seed+1, ...) into OUTPUT/member-K and save their "
+                        "committee (mean and calibrated spread) as the model in OUTPUT")
     p.set_defaults(run=run)
 
 
@@ -36,6 +39,12 @@ def run(args: argparse.Namespace) -> int:
     from ..training.fit import fit
 
     config = config_from_args(args)
+    if args.committee is not None:
+        from ..training.committee import fit_committee
+
+        fit_committee(config, args.output, args.committee, resume=args.resume,
+                      log=lambda line: print(line, flush=True))
+        return 0
     fit(config, args.output, resume=args.resume, log=lambda line: print(line, flush=True))
     out = Path(args.output)
     try:

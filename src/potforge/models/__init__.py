@@ -15,7 +15,7 @@ from .registry import ModelExample, ModelFamily, families, family, kinds, load_p
 # import stack. From inside a family's registration (seven imports deeper) they took 10 ms
 # longer, a twentieth of ``potforge predict`` on a 1,000-atom file (BENCHMARKS.md, section 7).
 # (the families: importing registers them)
-from . import baselines, classical, hdnnp, hdnnp_1g, hdnnp_charges  # noqa: E402, F401
+from . import baselines, classical, committee, hdnnp, hdnnp_1g, hdnnp_charges  # noqa: E402, F401
 
 __all__ = ["Potential", "Prediction", "ModelFamily", "ModelExample", "register_family", "family",
            "families", "kinds", "load_potential"]
