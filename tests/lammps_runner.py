@@ -58,8 +58,8 @@ def mpirun_path() -> Path:
     return Path(sys.executable).parent / "mpirun"
 
 
-def _commands(data_file: str, pair_lines: list[str]) -> list[str]:
-    return ["units metal", "atom_style atomic", "atom_modify map array sort 0 0.0",
+def _commands(data_file: str, pair_lines: list[str], setup: list[str] = ()) -> list[str]:
+    return ["units metal", "atom_style atomic", "atom_modify map array sort 0 0.0", *setup,
             "boundary p p p", f"read_data {data_file}", *pair_lines,
             "compute pv all pressure NULL virial",
             "thermo_style custom step pe c_pv[1] c_pv[2] c_pv[3] c_pv[4] c_pv[5] c_pv[6]",
@@ -89,17 +89,18 @@ def _run_commands(commands: list[str], n_atoms: int, comm=None) -> tuple[float, 
 
 
 def run_lammps(atoms, pair_lines: list[str], *, species: list[str], nprocs: int = 1,
-               cwd: str | os.PathLike | None = None, timeout: float = 300) -> LammpsResult:
+               cwd: str | os.PathLike | None = None, timeout: float = 300,
+               setup: list[str] = ()) -> LammpsResult:
     """Energy, forces and stress of ``atoms`` from LAMMPS with the given pair_style/pair_coeff
     lines; atom type k+1 is ``species[k]``; relative file names in ``pair_lines`` are taken
-    relative to ``cwd``."""
+    relative to ``cwd``; ``setup`` lines come before the box is made (e.g. ``newton off``)."""
     _, Q = atoms.cell.standard_form()
     if np.linalg.det(atoms.cell.array) <= 0:
         raise ValueError("left-handed or singular cell: LAMMPS cannot represent it")
     with tempfile.TemporaryDirectory(prefix="potforge-lammps-") as tmp:
         data_file = os.path.join(tmp, "structure.data")
         write_data(data_file, atoms, species)
-        commands = _commands(data_file, list(pair_lines))
+        commands = _commands(data_file, list(pair_lines), list(setup))
         ran_on = 1
         if nprocs == 1:
             here = os.getcwd()

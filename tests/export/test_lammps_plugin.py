@@ -49,9 +49,15 @@ def water(water_dir):
     return model, atoms
 
 
-def _pair_lines(plugin: Path, directory: Path, species, *, newton: str = "on", extra: str = "") -> list[str]:
-    return [f"newton {newton} on", f"plugin load {plugin}", f"pair_style potforge {extra}".strip(),
+def _pair_lines(plugin: Path, directory: Path, species, *, extra: str = "") -> list[str]:
+    return [f"plugin load {plugin}", f"pair_style potforge {extra}".strip(),
             f"pair_coeff * * {directory} {' '.join(species)}"]
+
+
+def _newton(flag: str) -> list[str]:
+    """LAMMPS' newton setting, before the box exists (``newton off`` switches pair and bond
+    off: LAMMPS then sends no forces of ghost atoms back, the style does)."""
+    return [f"newton {flag}"]
 
 
 def _compare(model, atoms, result) -> None:
@@ -75,8 +81,8 @@ def _triclinic(atoms):
 def test_water_model_matches_python(water, plugin, tmp_path, nprocs, newton):
     model, atoms = water
     export_model(model, "lammps", tmp_path)
-    result = run_lammps(atoms, _pair_lines(plugin, tmp_path, model.species, newton=newton),
-                        species=list(model.species), nprocs=nprocs)
+    result = run_lammps(atoms, _pair_lines(plugin, tmp_path, model.species), species=list(model.species),
+                        nprocs=nprocs, setup=_newton(newton))
     assert result.nprocs == nprocs
     _compare(model, atoms, result)
 
@@ -104,8 +110,8 @@ def test_triclinic_two_elements_any_type_order(plugin, tmp_path, nprocs):
     export_model(model, "lammps", tmp_path)
     order = list(reversed(model.species))
     for newton in ("on", "off"):
-        result = run_lammps(atoms, _pair_lines(plugin, tmp_path, order, newton=newton), species=order,
-                            nprocs=nprocs)
+        result = run_lammps(atoms, _pair_lines(plugin, tmp_path, order), species=order, nprocs=nprocs,
+                            setup=_newton(newton))
         _compare(model, atoms, result)
 
 
@@ -209,7 +215,32 @@ def test_stop_policy_and_bad_inputs_are_one_line_errors(plugin, tmp_path):
     proc = _run_script(head.replace("units metal", "units lj") + "pair_style potforge\npair_coeff * * . H O\nrun 0\n",
                        tmp_path)
     assert proc.returncode != 0 and "units lj are not supported (metal or real)" in proc.stdout + proc.stderr
-    # a corrupted model file: the line and what was expected
+    # corrupted model files: the line and what was expected
+    good = (tmp_path / MODEL_FILE).read_text()
+    broken = {
+        "cutoff": (good.replace("\ncutoff ", "\ncutoff 1.0 #", 1), "is smaller than the symmetry functions'"),
+        "species": (good.replace("species 2 H O", "species 2 H H", 1), "species H is listed twice"),
+        "tolerance": (good.replace("extrapolation_tolerance ", "extrapolation_tolerance -", 1),
+                      "the extrapolation tolerance must be >= 0"),
+        "count": (good.replace("symmetry_functions ", "symmetry_functions 99999 #", 1),
+                  "a count larger than the file holds"),
+    }
+    for name, (text, expected) in broken.items():
+        (tmp_path / name).mkdir()
+        (tmp_path / name / MODEL_FILE).write_text(text)
+        proc = _run_script(head + f"pair_style potforge\npair_coeff * * {name} H O\nrun 0\n", tmp_path)
+        assert proc.returncode != 0 and expected in proc.stdout + proc.stderr, (name, proc.stdout[-600:])
+    # a subnormal number (Python writes them) is a number
+    lines = good.splitlines()
+    k = next(i for i, ln in enumerate(lines) if ln.startswith("training_min"))
+    words = lines[k].split()
+    words[1] = "5e-324"
+    (tmp_path / "tiny").mkdir()
+    (tmp_path / "tiny" / MODEL_FILE).write_text("\n".join(lines[:k] + [" ".join(words)] + lines[k + 1:]) + "\n")
+    proc = _run_script(head + "pair_style potforge extrapolation ignore\n"
+                       "pair_coeff * * tiny H O\nrun 0\n", tmp_path)
+    assert proc.returncode == 0, proc.stdout[-600:]
+    # a corrupted keyword
     text = (tmp_path / MODEL_FILE).read_text().replace("output_scale", "output_scael")
     (tmp_path / "bad").mkdir()
     (tmp_path / "bad" / MODEL_FILE).write_text(text)
@@ -342,6 +373,15 @@ def test_plugin_build_errors_are_one_line(tmp_path, monkeypatch):
     with pytest.raises(P.PluginError, match="building the LAMMPS plugin failed at"):
         P.build_plugin(lammps, ["false"], tmp_path / "x" / P.PLUGIN_NAME)
     assert not (tmp_path / "x" / P.PLUGIN_NAME).exists()
+    built = tmp_path / "y" / P.PLUGIN_NAME
+    built.parent.mkdir()
+    built.write_bytes(b"old build")
+    assert P.build_plugin(lammps, ["false"], built) == built        # cached: no compiler run
+    with pytest.raises(P.PluginError, match="building the LAMMPS plugin failed"):
+        P.build_plugin(lammps, ["false"], built, force=True)       # force: compiled again
+    monkeypatch.setenv("POTFORGE_CACHE_DIR", "/proc/no-such-folder")
+    with pytest.raises(P.PluginError, match="cannot build the LAMMPS plugin in .*POTFORGE_CACHE_DIR"):
+        P.plugin_path()
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
     with pytest.raises(P.PluginError, match="LAMMPS is not installed"):
         P.find_lammps()

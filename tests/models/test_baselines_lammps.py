@@ -100,11 +100,13 @@ def test_hdnnp_with_zbl_runs_in_lammps_through_the_plugin(tmp_path):
     atoms.set_cell(np.asarray(atoms.cell) * 0.8, scale_atoms=True)   # close pairs: ZBL matters
     ours = model.predict(atoms)
     assert abs(sum(b.predict(atoms).energy for b in model.baselines)) > 0.01
-    ref = run_lammps(atoms, [f"plugin load {info['plugin']}", f"pair_style {info['pair_style']}",
-                             *info["pair_coeff"]], species=list(model.species), cwd=info["input"].parent)
-    assert abs(ours.energy - ref.energy) <= 1e-10 * len(atoms)
-    np.testing.assert_allclose(ours.forces, ref.forces, rtol=0, atol=1e-9)
-    np.testing.assert_allclose(ours.stress, ref.stress, rtol=0, atol=1e-10)
+    for newton in ("on", "off"):   # off: the plugin returns the ghost atoms' forces itself
+        ref = run_lammps(atoms, [f"plugin load {info['plugin']}", f"pair_style {info['pair_style']}",
+                                 *info["pair_coeff"]], species=list(model.species), cwd=info["input"].parent,
+                         setup=[f"newton {newton}"], nprocs=2)
+        assert abs(ours.energy - ref.energy) <= 1e-10 * len(atoms)
+        np.testing.assert_allclose(ours.forces, ref.forces, rtol=0, atol=1e-9)
+        np.testing.assert_allclose(ours.stress, ref.stress, rtol=0, atol=1e-10)
 
 
 def test_cli_exports_a_saved_model_with_baselines(tmp_path, capsys):

@@ -5,6 +5,8 @@
 // std::runtime_error naming the file, line and what was expected.
 #pragma once
 
+#include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
@@ -72,7 +74,9 @@ public:
         char* end = nullptr;
         errno = 0;
         const double v = std::strtod(w.c_str(), &end);
-        if (end == w.c_str() || *end != '\0' || errno == ERANGE || !std::isfinite(v))
+        // ERANGE with a small result is underflow (subnormals, which Python writes): accepted
+        const bool overflow = errno == ERANGE && std::fabs(v) > 1.0;
+        if (end == w.c_str() || *end != '\0' || overflow || !std::isfinite(v))
             fail(std::string("expected ") + what + " (a finite number), got '" + w + "'");
         ++pos_;
         return v;
@@ -89,7 +93,14 @@ public:
         ++pos_;
         return v;
     }
+    // a count the rest of the file cannot hold is refused before anything is allocated
+    void expect_count(size_t n, const char* what) const {
+        if (n > tokens_.size() - std::min(pos_, tokens_.size()))
+            fail(std::string("the file ends before its ") + std::to_string(n) + " " + what + " (a count "
+                 "larger than the file holds)");
+    }
     std::vector<double> numbers(size_t n, const char* what) {
+        expect_count(n, what);
         std::vector<double> v(n);
         for (size_t k = 0; k < n; ++k) v[k] = number(what);
         return v;
@@ -109,6 +120,7 @@ inline void read_element(ModelTokens& t, LammpsModel& m, int e) {
     if (name != m.species[e]) t.fail("expected element " + m.species[e] + ", got " + name);
     t.expect("symmetry_functions");
     const long n_sf = t.integer("the number of symmetry functions", 0, 100000);
+    t.expect_count(static_cast<size_t>(n_sf) * 16, "symmetry-function table entries");
     std::vector<std::array<double, 16>> rows(n_sf);
     for (auto& row : rows)
         for (double& x : row) x = t.number("a symmetry-function table entry");
@@ -150,7 +162,12 @@ inline LammpsModel read_lammps_model(const std::string& path) {
                "rebuild the plugin with the potforge that wrote the file (potforge lammps plugin)");
     t.expect("species");
     const long n = t.integer("the number of species", 1, 1000);
-    for (long e = 0; e < n; ++e) m.species.push_back(t.word("an element name"));
+    for (long e = 0; e < n; ++e) {
+        const std::string name = t.word("an element name");
+        for (const auto& other : m.species)
+            if (other == name) t.fail("species " + name + " is listed twice");
+        m.species.push_back(name);
+    }
     t.expect("atomic_numbers");
     m.atomic_numbers = t.numbers(n, "an atomic number");
     t.expect("energy_offsets");
@@ -162,8 +179,10 @@ inline LammpsModel read_lammps_model(const std::string& path) {
     m.output_scale = t.number("the output scale (eV)");
     t.expect("min_distance");
     m.min_distance = t.number("the smallest allowed distance (Å)");
+    if (m.min_distance < 0) t.fail("the smallest allowed distance must be >= 0");
     t.expect("extrapolation_tolerance");
     m.extrapolation_tolerance = t.number("the extrapolation tolerance");
+    if (m.extrapolation_tolerance < 0) t.fail("the extrapolation tolerance must be >= 0");
     t.expect("dtype");
     const std::string dtype = t.word("float64 or float32");
     if (dtype != "float64" && dtype != "float32") t.fail("expected float64 or float32, got " + dtype);

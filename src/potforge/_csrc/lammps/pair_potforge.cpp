@@ -71,6 +71,9 @@ public:
     }
 
     void settings(int narg, char** arg) override {
+        policy_ = WARN;   // a repeated pair_style command starts from the defaults
+        max_warnings_ = 10;
+        threads_ = 1;
         for (int k = 0; k < narg; ++k) {
             const std::string key = arg[k];
             if (k + 1 >= narg) error->all(FLERR, "pair_style potforge: {} needs a value", key);
@@ -108,6 +111,9 @@ public:
         } catch (std::exception& err) {
             error->all(FLERR, "pair_coeff potforge: {}", err.what());
         }
+        if (model_.cutoff < kernel_->cutoff() * (1.0 - 1e-6))   // float32 kernels round the cutoff
+            error->all(FLERR, "pair_coeff potforge: {}: cutoff {} is smaller than the symmetry functions' "
+                       "{} (the neighbour lists would miss pairs)", path, model_.cutoff, kernel_->cutoff());
         map_.assign(ntypes + 1, -1);
         for (int t = 1; t <= ntypes; ++t) {
             const std::string el = arg[2 + t];
@@ -272,14 +278,19 @@ public:
         return m;
     }
 
+    // The reverse communication runs in several hops (z, y, x swaps): a hop may deliver to a
+    // ghost atom that a later hop sends on, so ghosts accumulate in ghost_forces_ (read by
+    // pack_reverse_comm), owners in f.
     void unpack_reverse_comm(int n, int* list_, double* buf) override {
         double** f = atom->f;
+        const int nlocal = atom->nlocal;
         int m = 0;
         for (int k = 0; k < n; ++k) {
             const int a = list_[k];
-            f[a][0] += buf[m++];
-            f[a][1] += buf[m++];
-            f[a][2] += buf[m++];
+            double* t = a < nlocal ? f[a] : &ghost_forces_[3 * static_cast<size_t>(a - nlocal)];
+            t[0] += buf[m++];
+            t[1] += buf[m++];
+            t[2] += buf[m++];
         }
     }
 

@@ -109,7 +109,8 @@ def _sources() -> list[Path]:
 
 def _key(lammps: LammpsInstall, compiler: list[str]) -> str:
     h = hashlib.sha256()
-    for path in sorted([*_CSRC.glob("*.hpp"), *_CSRC.glob("*.cpp"), *(_CSRC / "lammps").glob("*")]):
+    for path in sorted(p for p in [*_CSRC.glob("*.hpp"), *_CSRC.glob("*.cpp"), *(_CSRC / "lammps").glob("*")]
+                       if p.is_file()):
         h.update(path.name.encode())
         h.update(path.read_bytes())
     h.update(f"{lammps.version}|{lammps.root}|{' '.join(compiler)}|{' '.join(_FLAGS)}".encode())
@@ -134,11 +135,17 @@ def plugin_path(*, build: bool = True, force: bool = False, progress=None) -> Pa
         return target
     if not build:
         raise PluginError(f"the LAMMPS plugin is not built yet (run: potforge lammps plugin); expected {target}")
-    return build_plugin(lammps, compiler, target, progress=progress)
+    try:
+        return build_plugin(lammps, compiler, target, progress=progress, force=force)
+    except OSError as err:   # an unwritable cache folder, a full disk
+        raise PluginError(f"cannot build the LAMMPS plugin in {target.parent}: {err.strerror or err} "
+                          "(set POTFORGE_CACHE_DIR to a writable folder)") from None
 
 
-def build_plugin(lammps: LammpsInstall, compiler: list[str], target: Path, *, progress=None) -> Path:
-    """Compile the plugin into ``target`` (atomic; one build at a time per cache folder)."""
+def build_plugin(lammps: LammpsInstall, compiler: list[str], target: Path, *, progress=None,
+                 force: bool = False) -> Path:
+    """Compile the plugin into ``target`` (atomic; one build at a time per cache folder;
+    ``force``: even if a build is there)."""
     import fcntl
 
     if lammps.version not in SUPPORTED:
@@ -148,7 +155,7 @@ def build_plugin(lammps: LammpsInstall, compiler: list[str], target: Path, *, pr
     target.parent.mkdir(parents=True, exist_ok=True)
     with open(target.parent / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if target.is_file():   # built by another process meanwhile
+        if target.is_file() and not force:   # built by another process meanwhile
             return target
         with tempfile.TemporaryDirectory(dir=target.parent, prefix=".build-") as tmp:
             tmp = Path(tmp)

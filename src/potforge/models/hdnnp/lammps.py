@@ -94,7 +94,7 @@ def export_lammps(model: HDNNP, directory: str | os.PathLike) -> dict:
     note = None
     try:
         plugin = str(plugin_path())
-    except PluginError as err:
+    except PluginError as err:   # (plugin_path turns OSError of the cache folder into one too)
         from ...data.lammps.plugin import PLUGIN_NAME
 
         plugin = PLUGIN_NAME
