@@ -195,6 +195,10 @@ struct AngularGroup {
     // exp(-eta_q S) = exp(-eta_b S)^n when eta_q = n eta_b (same r_s, small integer n):
     // key_base[q] = b and key_power[q] = n, or key_base[q] = q (own exp)
     std::vector<int> key_base, key_power;
+    // Gaussian: the distinct (lambda, zeta) of the members (their angular factor
+    // (1 + lambda cos)^zeta is computed once per triplet and shared by the keys)
+    std::vector<std::pair<real, real>> units;
+    std::vector<int> unit_of_member;
 };
 
 struct ElementSFs {
@@ -327,6 +331,12 @@ inline ElementSFs build_element(const std::vector<SFSpec>& sfs, int n_species) {
             g.zeta_int.push_back(s.zeta == zr && zr >= 1.0 && zr <= 256.0 ? static_cast<int>(zr) : 0);
         }
         g.key_begin.push_back(static_cast<int>(g.members.size()));
+        for (int m : g.members) {
+            const auto u = std::make_pair(sfs[m].lambda, sfs[m].zeta);
+            const auto it = std::find(g.units.begin(), g.units.end(), u);
+            g.unit_of_member.push_back(static_cast<int>(it - g.units.begin()));
+            if (it == g.units.end()) g.units.push_back(u);
+        }
         // keys are sorted by (eta, rs); share one exp among keys with integer eta ratios
         const int nk = static_cast<int>(g.keys.size());
         g.key_base.assign(nk, 0);
@@ -892,8 +902,9 @@ private:
 
     // Pass 1 for a Gaussian angular group: values, and the triplet cache for pass 2.
     // Triplets are processed in blocks of ~BLOCK as the compaction produces them, so that the
-    // vector loops over a block's columns run from L1.
-    static constexpr size_t BLOCK = 128;
+    // vector loops over a block's columns run from L1 or L2 (512 measured ~2 % faster than 128 on the
+    // water box: fewer calls, whose set-up and loop tails cost more than the misses).
+    static constexpr size_t BLOCK = 512;
 
     void gaussian_angular_values(const ElementSFs& el, const AngularGroup& g, int group_index,
                                  Workspace& ws, size_t stride) const {
@@ -1060,32 +1071,50 @@ private:
         const real* fj = c0(TC::FJ);
         const real* fk = c0(TC::FK);
         const vd zero = vsplat(0), one = vsplat(1);
-        const int n_members = static_cast<int>(g.members.size());
+        const int n_units = static_cast<int>(g.units.size());
         vd lam_buf[64];
-        VectorBuffer lam_heap;
-        vd* lam = n_members > 64 ? lam_heap.get(n_members) : lam_buf;
-        for (int mi = 0; mi < n_members; ++mi) lam[mi] = vsplat(el.sfs[g.members[mi]].lambda);
+        int zi_buf[64];
+        vd A_buf[64];
+        VectorBuffer unit_heap;
+        std::vector<int> zi_heap;
+        vd* lam = lam_buf;
+        vd* A = A_buf;
+        int* zi = zi_buf;
+        if (n_units > 64) {
+            lam = unit_heap.get(2 * static_cast<size_t>(n_units));
+            A = lam + n_units;
+            zi_heap.resize(n_units);
+            zi = zi_heap.data();
+        }
+        for (int u = 0; u < n_units; ++u) {
+            lam[u] = vsplat(g.units[u].first);
+            const real zeta = g.units[u].second, zr = std::round(zeta);
+            zi[u] = zeta == zr && zr >= 1.0 && zr <= 256.0 ? static_cast<int>(zr) : 0;
+        }
+        const int* unit_of = g.unit_of_member.data();
         const real* E_cols[64];
         for (int q = 0; q < n_keys && q < 64; ++q) E_cols[q] = tc.col(TC::BASE + q) + t0;
         for (int t = 0; t < np; t += VW) {
             vd F = vload(fj + t) * vload(fk + t);
             if (g.narrow) F *= vload(fjk_ + t);
             const vd cq = vload(c_ + t);
+            // (1 + lambda cos)^zeta once per distinct (lambda, zeta)
+            for (int u = 0; u < n_units; ++u) {
+                vd base = one + lam[u] * cq;
+                base = base > zero ? base : zero;
+                vd a = base;
+                if (zi[u] > 0) {
+                    a = vpower_minus_one(base, zi[u]) * base;
+                } else {
+                    const real zeta = g.units[u].second;
+                    for (int l = 0; l < VW; ++l) a[l] = std::pow(base[l], zeta);
+                }
+                A[u] = a;
+            }
             for (int q = 0; q < n_keys; ++q) {
                 const vd EF = vload((q < 64 ? E_cols[q] : tc.col(TC::BASE + q) + t0) + t) * F;
-                for (int mi = g.key_begin[q]; mi < g.key_begin[q + 1]; ++mi) {
-                    vd base = one + lam[mi] * cq;
-                    base = base > zero ? base : zero;
-                    const int zi = g.zeta_int[mi];
-                    vd A = base;
-                    if (zi > 0) {
-                        A = vpower_minus_one(base, zi) * base;
-                    } else {
-                        const real zeta = el.sfs[g.members[mi]].zeta;
-                        for (int l = 0; l < VW; ++l) A[l] = std::pow(base[l], zeta);
-                    }
-                    sums[mi] += A * EF;
-                }
+                for (int mi = g.key_begin[q]; mi < g.key_begin[q + 1]; ++mi)
+                    sums[mi] += A[unit_of[mi]] * EF;
             }
         }
     }
