@@ -369,6 +369,7 @@ struct TripletCache {
     size_t n = 0, padded = 0, capacity = 0;
     int n_keys = 0;
     std::vector<int> jl, kl;  // local neighbour indices
+    std::vector<real> scratch;  // per-block columns of the values pass
     std::vector<real> data;  // columns (see enum), each `capacity` long
     enum Column {
         XJ, YJ, ZJ, IRJ, RJ, FJ, DFJ, XK, YK, ZK, IRK, RK, FK, DFK,
@@ -1072,17 +1073,15 @@ private:
         const real* fk = c0(TC::FK);
         const vd zero = vsplat(0), one = vsplat(1);
         const int n_units = static_cast<int>(g.units.size());
+        const int n_members = static_cast<int>(g.members.size());
         vd lam_buf[64];
         int zi_buf[64];
-        vd A_buf[64];
         VectorBuffer unit_heap;
         std::vector<int> zi_heap;
         vd* lam = lam_buf;
-        vd* A = A_buf;
         int* zi = zi_buf;
         if (n_units > 64) {
-            lam = unit_heap.get(2 * static_cast<size_t>(n_units));
-            A = lam + n_units;
+            lam = unit_heap.get(static_cast<size_t>(n_units));
             zi_heap.resize(n_units);
             zi = zi_heap.data();
         }
@@ -1091,31 +1090,58 @@ private:
             const real zeta = g.units[u].second, zr = std::round(zeta);
             zi[u] = zeta == zr && zr >= 1.0 && zr <= 256.0 ? static_cast<int>(zr) : 0;
         }
+        // Column by column over the block, so that every accumulator stays in a register:
+        // the angular factor of each unit, F, E F of each key, then one multiply-add loop per
+        // member (the same operations in the same order as per triplet vector).
         const int* unit_of = g.unit_of_member.data();
-        const real* E_cols[64];
-        for (int q = 0; q < n_keys && q < 64; ++q) E_cols[q] = tc.col(TC::BASE + q) + t0;
-        for (int t = 0; t < np; t += VW) {
-            vd F = vload(fj + t) * vload(fk + t);
-            if (g.narrow) F *= vload(fjk_ + t);
-            const vd cq = vload(c_ + t);
-            // (1 + lambda cos)^zeta once per distinct (lambda, zeta)
-            for (int u = 0; u < n_units; ++u) {
-                vd base = one + lam[u] * cq;
-                base = base > zero ? base : zero;
-                vd a = base;
-                if (zi[u] > 0) {
-                    a = vpower_minus_one(base, zi[u]) * base;
-                } else {
-                    const real zeta = g.units[u].second;
-                    for (int l = 0; l < VW; ++l) a[l] = std::pow(base[l], zeta);
+        const size_t snp = static_cast<size_t>(np);
+        const size_t need = static_cast<size_t>(n_units + n_keys + 1) * snp;
+        if (tc.scratch.size() < need) tc.scratch.resize(need);
+        real* __restrict Acol = tc.scratch.data();  // unit u: Acol + u np
+        real* __restrict EFcol = Acol + n_units * snp;  // key q: EFcol + q np
+        real* __restrict Fcol = EFcol + n_keys * snp;
+        for (int u = 0; u < n_units; ++u) {
+            const vd lu = lam[u];
+            const int z = zi[u];
+            real* __restrict a = Acol + u * snp;
+            if (z == 1) {
+                for (int t = 0; t < np; t += VW) {
+                    const vd base = one + lu * vload(c_ + t);
+                    vstore(a + t, base > zero ? base : zero);
                 }
-                A[u] = a;
+            } else if (z > 0) {
+                for (int t = 0; t < np; t += VW) {
+                    vd base = one + lu * vload(c_ + t);
+                    base = base > zero ? base : zero;
+                    vstore(a + t, vpower_minus_one(base, z) * base);
+                }
+            } else {
+                const real zeta = g.units[u].second;
+                for (int t = 0; t < np; t += VW) {
+                    vd base = one + lu * vload(c_ + t);
+                    base = base > zero ? base : zero;
+                    vd av = base;
+                    for (int l = 0; l < VW; ++l) av[l] = std::pow(base[l], zeta);
+                    vstore(a + t, av);
+                }
             }
-            for (int q = 0; q < n_keys; ++q) {
-                const vd EF = vload((q < 64 ? E_cols[q] : tc.col(TC::BASE + q) + t0) + t) * F;
-                for (int mi = g.key_begin[q]; mi < g.key_begin[q + 1]; ++mi)
-                    sums[mi] += A[unit_of[mi]] * EF;
-            }
+        }
+        if (g.narrow) {
+            for (int t = 0; t < np; t += VW) vstore(Fcol + t, vload(fj + t) * vload(fk + t) * vload(fjk_ + t));
+        } else {
+            for (int t = 0; t < np; t += VW) vstore(Fcol + t, vload(fj + t) * vload(fk + t));
+        }
+        for (int q = 0; q < n_keys; ++q) {
+            const real* __restrict E = tc.col(TC::BASE + q) + t0;
+            real* __restrict ef = EFcol + q * snp;
+            for (int t = 0; t < np; t += VW) vstore(ef + t, vload(E + t) * vload(Fcol + t));
+        }
+        for (int mi = 0; mi < n_members; ++mi) {
+            const real* __restrict a = Acol + unit_of[mi] * snp;
+            const real* __restrict ef = EFcol + g.key_of_member[mi] * snp;
+            vd acc = sums[mi];
+            for (int t = 0; t < np; t += VW) acc += vload(a + t) * vload(ef + t);
+            sums[mi] = acc;
         }
     }
 
