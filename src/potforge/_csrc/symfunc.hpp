@@ -195,6 +195,10 @@ struct AngularGroup {
     // exp(-eta_q S) = exp(-eta_b S)^n when eta_q = n eta_b (same r_s, small integer n):
     // key_base[q] = b and key_power[q] = n, or key_base[q] = q (own exp)
     std::vector<int> key_base, key_power;
+    // Gaussian: the distinct (lambda, zeta) of the members (their angular factor
+    // (1 + lambda cos)^zeta is computed once per triplet and shared by the keys)
+    std::vector<std::pair<real, real>> units;
+    std::vector<int> unit_of_member;
 };
 
 struct ElementSFs {
@@ -327,6 +331,12 @@ inline ElementSFs build_element(const std::vector<SFSpec>& sfs, int n_species) {
             g.zeta_int.push_back(s.zeta == zr && zr >= 1.0 && zr <= 256.0 ? static_cast<int>(zr) : 0);
         }
         g.key_begin.push_back(static_cast<int>(g.members.size()));
+        for (int m : g.members) {
+            const auto u = std::make_pair(sfs[m].lambda, sfs[m].zeta);
+            const auto it = std::find(g.units.begin(), g.units.end(), u);
+            g.unit_of_member.push_back(static_cast<int>(it - g.units.begin()));
+            if (it == g.units.end()) g.units.push_back(u);
+        }
         // keys are sorted by (eta, rs); share one exp among keys with integer eta ratios
         const int nk = static_cast<int>(g.keys.size());
         g.key_base.assign(nk, 0);
@@ -359,6 +369,7 @@ struct TripletCache {
     size_t n = 0, padded = 0, capacity = 0;
     int n_keys = 0;
     std::vector<int> jl, kl;  // local neighbour indices
+    std::vector<real> scratch;  // per-block columns of the values pass
     std::vector<real> data;  // columns (see enum), each `capacity` long
     enum Column {
         XJ, YJ, ZJ, IRJ, RJ, FJ, DFJ, XK, YK, ZK, IRK, RK, FK, DFK,
@@ -892,8 +903,9 @@ private:
 
     // Pass 1 for a Gaussian angular group: values, and the triplet cache for pass 2.
     // Triplets are processed in blocks of ~BLOCK as the compaction produces them, so that the
-    // vector loops over a block's columns run from L1.
-    static constexpr size_t BLOCK = 128;
+    // vector loops over a block's columns run from L1 or L2 (512 measured ~2 % faster than 128 on the
+    // water box: fewer calls, whose set-up and loop tails cost more than the misses).
+    static constexpr size_t BLOCK = 512;
 
     void gaussian_angular_values(const ElementSFs& el, const AngularGroup& g, int group_index,
                                  Workspace& ws, size_t stride) const {
@@ -1060,39 +1072,93 @@ private:
         const real* fj = c0(TC::FJ);
         const real* fk = c0(TC::FK);
         const vd zero = vsplat(0), one = vsplat(1);
+        const int n_units = static_cast<int>(g.units.size());
         const int n_members = static_cast<int>(g.members.size());
         vd lam_buf[64];
-        VectorBuffer lam_heap;
-        vd* lam = n_members > 64 ? lam_heap.get(n_members) : lam_buf;
-        for (int mi = 0; mi < n_members; ++mi) lam[mi] = vsplat(el.sfs[g.members[mi]].lambda);
-        const real* E_cols[64];
-        for (int q = 0; q < n_keys && q < 64; ++q) E_cols[q] = tc.col(TC::BASE + q) + t0;
-        for (int t = 0; t < np; t += VW) {
-            vd F = vload(fj + t) * vload(fk + t);
-            if (g.narrow) F *= vload(fjk_ + t);
-            const vd cq = vload(c_ + t);
-            for (int q = 0; q < n_keys; ++q) {
-                const vd EF = vload((q < 64 ? E_cols[q] : tc.col(TC::BASE + q) + t0) + t) * F;
-                for (int mi = g.key_begin[q]; mi < g.key_begin[q + 1]; ++mi) {
-                    vd base = one + lam[mi] * cq;
+        int zi_buf[64];
+        VectorBuffer unit_heap;
+        std::vector<int> zi_heap;
+        vd* lam = lam_buf;
+        int* zi = zi_buf;
+        if (n_units > 64) {
+            lam = unit_heap.get(static_cast<size_t>(n_units));
+            zi_heap.resize(n_units);
+            zi = zi_heap.data();
+        }
+        for (int u = 0; u < n_units; ++u) {
+            lam[u] = vsplat(g.units[u].first);
+            const real zeta = g.units[u].second, zr = std::round(zeta);
+            zi[u] = zeta == zr && zr >= 1.0 && zr <= 256.0 ? static_cast<int>(zr) : 0;
+        }
+        // Column by column over the block, so that every accumulator stays in a register:
+        // the angular factor of each unit, F, E F of each key, then one multiply-add loop per
+        // member (the same operations in the same order as per triplet vector).
+        const int* unit_of = g.unit_of_member.data();
+        const size_t snp = static_cast<size_t>(np);
+        const size_t need = static_cast<size_t>(n_units + n_keys + 1) * snp;
+        if (tc.scratch.size() < need) tc.scratch.resize(need);
+        real* __restrict Acol = tc.scratch.data();  // unit u: Acol + u np
+        real* __restrict EFcol = Acol + n_units * snp;  // key q: EFcol + q np
+        real* __restrict Fcol = EFcol + n_keys * snp;
+        for (int u = 0; u < n_units; ++u) {
+            const vd lu = lam[u];
+            const int z = zi[u];
+            real* __restrict a = Acol + u * snp;
+            if (z == 1) {
+                for (int t = 0; t < np; t += VW) {
+                    const vd base = one + lu * vload(c_ + t);
+                    vstore(a + t, base > zero ? base : zero);
+                }
+            } else if (z > 0) {
+                for (int t = 0; t < np; t += VW) {
+                    vd base = one + lu * vload(c_ + t);
                     base = base > zero ? base : zero;
-                    const int zi = g.zeta_int[mi];
-                    vd A = base;
-                    if (zi > 0) {
-                        A = vpower_minus_one(base, zi) * base;
-                    } else {
-                        const real zeta = el.sfs[g.members[mi]].zeta;
-                        for (int l = 0; l < VW; ++l) A[l] = std::pow(base[l], zeta);
-                    }
-                    sums[mi] += A * EF;
+                    vstore(a + t, vpower_minus_one(base, z) * base);
+                }
+            } else {
+                const real zeta = g.units[u].second;
+                for (int t = 0; t < np; t += VW) {
+                    vd base = one + lu * vload(c_ + t);
+                    base = base > zero ? base : zero;
+                    vd av = base;
+                    for (int l = 0; l < VW; ++l) av[l] = std::pow(base[l], zeta);
+                    vstore(a + t, av);
                 }
             }
+        }
+        if (g.narrow) {
+            for (int t = 0; t < np; t += VW) vstore(Fcol + t, vload(fj + t) * vload(fk + t) * vload(fjk_ + t));
+        } else {
+            for (int t = 0; t < np; t += VW) vstore(Fcol + t, vload(fj + t) * vload(fk + t));
+        }
+        for (int q = 0; q < n_keys; ++q) {
+            const real* __restrict E = tc.col(TC::BASE + q) + t0;
+            real* __restrict ef = EFcol + q * snp;
+            for (int t = 0; t < np; t += VW) vstore(ef + t, vload(E + t) * vload(Fcol + t));
+        }
+        for (int mi = 0; mi < n_members; ++mi) {
+            const real* __restrict a = Acol + unit_of[mi] * snp;
+            const real* __restrict ef = EFcol + g.key_of_member[mi] * snp;
+            vd acc = sums[mi];
+            for (int t = 0; t < np; t += VW) acc += vload(a + t) * vload(ef + t);
+            sums[mi] = acc;
         }
     }
 
     // Pass 2 for a Gaussian angular group: for each cached triplet the partials of
     // sum_s w_s t_s are summed over the group's functions in registers, then turned into
     // vectors once (see file header) and added to g of j and k.
+    // Per key q the weighted angular sums PA_q(c) = sum_m w_m 2^(1-zeta_m) (1 + lambda_m c)^zeta_m
+    // and PdA_q = dPA_q/dc are polynomials in c when every member has an integer zeta <= 4 and
+    // |lambda| <= 1 (then 1 + lambda c >= 0 needs no clamp): their coefficients are computed
+    // once per atom (the weights w are known) and evaluated by Horner's rule, instead of a
+    // power per member and triplet. The degree bound keeps the expansion's rounding at the
+    // level of the per-member powers (at most 2^4 ulps of the terms). Other keys sum their
+    // members. The keys are then combined before the geometry: with P0 = sum_q PA_q E_q,
+    // P1 = sum_q 2 eta_q PA_q E_q, P2 = sum_q 2 eta_q r_s,q PA_q E_q and C = sum_q PdA_q E_q,
+    //   dT/dr_j = F_j P0 - F (r_j P1 - P2), likewise r_k, r_jk, and dT/dcos = F C.
+    static constexpr int POLY_MAX_DEGREE = 4;
+
     template <bool NARROW>
     void gaussian_angular_gradient(const ElementSFs& el, const AngularGroup& g, int group_index,
                                    Workspace& ws, size_t stride, const real* wsf, real* gx,
@@ -1106,87 +1172,131 @@ private:
         for (int m : g.members) any = any || wsf[m] != 0.0;
         if (!any) return;
         const int n_keys = static_cast<int>(g.keys.size());
-        real wp[64], wpzl[64], lam[64];
-        std::vector<real> wp_v, wpzl_v, lam_v;
-        real* WP = wp;
-        real* WPZL = wpzl;
-        real* LAM = lam;
-        if (n_members > 64) {
-            wp_v.resize(n_members); wpzl_v.resize(n_members); lam_v.resize(n_members);
-            WP = wp_v.data(); WPZL = wpzl_v.data(); LAM = lam_v.data();
-        }
-        for (int mi = 0; mi < n_members; ++mi) {
-            const SFSpec& s = el.sfs[g.members[mi]];
-            WP[mi] = wsf[g.members[mi]] * g.prefactor[mi];
-            WPZL[mi] = WP[mi] * s.zeta * s.lambda;
-            LAM[mi] = s.lambda;
-        }
-        const real* col[TC::BASE];
-        for (int q = 0; q < TC::BASE; ++q) col[q] = tc.col(q);
-        const size_t np = tc.padded;
-        if (ws.gk.size() < 6 * np) ws.gk.resize(6 * np);
-        real* __restrict o = ws.gk.data();  // per triplet: g_j (x y z) and g_k (x y z)
         const vd zero = vsplat(0), one = vsplat(1);
         vd pv_buf[3 * 64];
         VectorBuffer pv_heap;
         // per member: lambda, w 2^(1-zeta), w 2^(1-zeta) zeta lambda
         vd* pv = n_members > 64 ? pv_heap.get(3 * static_cast<size_t>(n_members)) : pv_buf;
         for (int mi = 0; mi < n_members; ++mi) {
-            pv[3 * mi] = vsplat(LAM[mi]);
-            pv[3 * mi + 1] = vsplat(WP[mi]);
-            pv[3 * mi + 2] = vsplat(WPZL[mi]);
+            const SFSpec& s = el.sfs[g.members[mi]];
+            const real wp = wsf[g.members[mi]] * g.prefactor[mi];
+            pv[3 * mi] = vsplat(s.lambda);
+            pv[3 * mi + 1] = vsplat(wp);
+            pv[3 * mi + 2] = vsplat(wp * s.zeta * s.lambda);
         }
-        vd kv_buf[2 * 64];
+        // per key: 2 eta, 2 eta r_s, then the coefficients of PA (POLY_MAX_DEGREE + 1) and
+        // PdA (POLY_MAX_DEGREE); degree[q] = -1: sum the members instead
+        constexpr int KV = 2 + 2 * POLY_MAX_DEGREE + 1;
+        vd kv_buf[KV * 8];
         VectorBuffer kv_heap;
-        // per key: 2 eta, r_s
-        vd* kv = n_keys > 64 ? kv_heap.get(2 * static_cast<size_t>(n_keys)) : kv_buf;
-        for (int q = 0; q < n_keys; ++q) {
-            kv[2 * q] = vsplat(2 * g.keys[q].first);
-            kv[2 * q + 1] = vsplat(g.keys[q].second);
+        vd* kv = n_keys > 8 ? kv_heap.get(KV * static_cast<size_t>(n_keys)) : kv_buf;
+        int degree_buf[8];
+        std::vector<int> degree_heap;
+        int* degree = degree_buf;
+        if (n_keys > 8) {
+            degree_heap.resize(n_keys);
+            degree = degree_heap.data();
         }
+        bool any_rs = false;
+        for (int q = 0; q < n_keys; ++q) {
+            vd* k = kv + KV * q;
+            k[0] = vsplat(2 * g.keys[q].first);
+            k[1] = vsplat(2 * g.keys[q].first * g.keys[q].second);
+            any_rs = any_rs || g.keys[q].second != 0;
+            int deg = 0;
+            for (int mi = g.key_begin[q]; mi < g.key_begin[q + 1]; ++mi) {
+                const int zi = g.zeta_int[mi];
+                const real lam = el.sfs[g.members[mi]].lambda;
+                if (zi < 1 || zi > POLY_MAX_DEGREE || !(std::fabs(lam) <= 1)) {
+                    deg = -1;
+                    break;
+                }
+                deg = std::max(deg, zi);
+            }
+            degree[q] = deg;
+            if (deg < 0) continue;
+            real a[POLY_MAX_DEGREE + 1] = {}, b[POLY_MAX_DEGREE] = {};
+            for (int mi = g.key_begin[q]; mi < g.key_begin[q + 1]; ++mi) {
+                const int zi = g.zeta_int[mi];
+                const real lam = el.sfs[g.members[mi]].lambda;
+                const real wp = wsf[g.members[mi]] * g.prefactor[mi];
+                const real wpzl = wp * el.sfs[g.members[mi]].zeta * lam;
+                // (1 + lam c)^n = sum_p binom(n, p) lam^p c^p
+                real binom = 1, lp = 1;
+                for (int p = 0; p <= zi; ++p) {
+                    a[p] += wp * binom * lp;
+                    binom = binom * (zi - p) / (p + 1);
+                    lp *= lam;
+                }
+                binom = 1;
+                lp = 1;
+                for (int p = 0; p <= zi - 1; ++p) {
+                    b[p] += wpzl * binom * lp;
+                    binom = binom * (zi - 1 - p) / (p + 1);
+                    lp *= lam;
+                }
+            }
+            for (int p = 0; p <= POLY_MAX_DEGREE; ++p) k[2 + p] = vsplat(a[p]);
+            for (int p = 0; p < POLY_MAX_DEGREE; ++p) k[3 + POLY_MAX_DEGREE + p] = vsplat(b[p]);
+        }
+        const real* col[TC::BASE];
+        for (int q = 0; q < TC::BASE; ++q) col[q] = tc.col(q);
+        const size_t np = tc.padded;
+        if (ws.gk.size() < 6 * np) ws.gk.resize(6 * np);
+        real* __restrict o = ws.gk.data();  // per triplet: g_j (x y z) and g_k (x y z)
         PF_T0
         for (size_t t = 0; t < np; t += VW) {
             const vd cq = vload(col[TC::COS] + t);
+            vd P0 = zero, P1 = zero, P2 = zero, C = zero;
+            for (int q = 0; q < n_keys; ++q) {
+                const vd E = vload(tc.col(TC::BASE + q) + t);
+                const vd* k = kv + KV * q;
+                vd PA = zero, PdA = zero;
+                const int deg = degree[q];
+                if (deg >= 0) {
+                    PA = k[2 + deg];
+                    for (int p = deg - 1; p >= 0; --p) PA = PA * cq + k[2 + p];
+                    PdA = k[3 + POLY_MAX_DEGREE + deg - 1];
+                    for (int p = deg - 2; p >= 0; --p) PdA = PdA * cq + k[3 + POLY_MAX_DEGREE + p];
+                } else {
+                    for (int mi = g.key_begin[q]; mi < g.key_begin[q + 1]; ++mi) {
+                        vd base = one + pv[3 * mi] * cq;
+                        base = base > zero ? base : zero;
+                        const int zi = g.zeta_int[mi];
+                        vd pm1 = base;
+                        if (zi > 0) {
+                            pm1 = vpower_minus_one(base, zi);
+                        } else {
+                            const real zeta = el.sfs[g.members[mi]].zeta;
+                            for (int l = 0; l < VW; ++l) pm1[l] = std::pow(base[l], zeta - 1);
+                        }
+                        PA += pv[3 * mi + 1] * pm1 * base;
+                        PdA += pv[3 * mi + 2] * pm1;
+                    }
+                }
+                const vd PE = PA * E;
+                P0 += PE;
+                P1 += k[0] * PE;
+                if (any_rs) P2 += k[1] * PE;
+                C += PdA * E;
+            }
             const vd rj = vload(col[TC::RJ] + t), rk = vload(col[TC::RK] + t);
             const vd fj = vload(col[TC::FJ] + t), fk = vload(col[TC::FK] + t);
             vd F = fj * fk;
             vd Fj = vload(col[TC::DFJ] + t) * fk;  // dF/dr_j
             vd Fk = fj * vload(col[TC::DFK] + t);  // dF/dr_k
-            vd Fjk = zero, rjk = zero;
+            vd Sjk = zero;
             if (NARROW) {
                 const vd fjk = vload(col[TC::FJK] + t);
-                Fjk = F * vload(col[TC::DFJK] + t);
+                const vd Fjk = F * vload(col[TC::DFJK] + t);
                 F *= fjk;
                 Fj *= fjk;
                 Fk *= fjk;
-                rjk = vload(col[TC::RJK] + t);
+                Sjk = Fjk * P0 - F * (vload(col[TC::RJK] + t) * P1 - P2);
             }
-            vd Sj = zero, Sk = zero, Sjk = zero, Sc = zero;
-            for (int q = 0; q < n_keys; ++q) {
-                const vd E = vload(tc.col(TC::BASE + q) + t);
-                vd PA = zero, PdA = zero;
-                for (int mi = g.key_begin[q]; mi < g.key_begin[q + 1]; ++mi) {
-                    vd base = one + pv[3 * mi] * cq;
-                    base = base > zero ? base : zero;
-                    const int zi = g.zeta_int[mi];
-                    vd pm1 = base;
-                    if (zi > 0) {
-                        pm1 = vpower_minus_one(base, zi);
-                    } else {
-                        const real zeta = el.sfs[g.members[mi]].zeta;
-                        for (int l = 0; l < VW; ++l) pm1[l] = std::pow(base[l], zeta - 1);
-                    }
-                    PA += pv[3 * mi + 1] * pm1 * base;
-                    PdA += pv[3 * mi + 2] * pm1;
-                }
-                const vd eta2 = kv[2 * q], rs = kv[2 * q + 1];
-                const vd PE = PA * E;
-                const vd PEF = PE * F;
-                Sj += PE * Fj - PEF * eta2 * (rj - rs);
-                Sk += PE * Fk - PEF * eta2 * (rk - rs);
-                if (NARROW) Sjk += PE * Fjk - PEF * eta2 * (rjk - rs);
-                Sc += PdA * E * F;
-            }
+            const vd Sj = Fj * P0 - F * (rj * P1 - P2);
+            const vd Sk = Fk * P0 - F * (rk * P1 - P2);
+            const vd Sc = C * F;
             const vd irj = vload(col[TC::IRJ] + t), irk = vload(col[TC::IRK] + t);
             vd cross = Sc * irj * irk;
             vd aj = Sj * irj - Sc * cq * irj * irj;
