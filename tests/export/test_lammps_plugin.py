@@ -9,7 +9,7 @@ issue bounds by 1e-10 eV/atom, 1e-9 eV/Å and 1e-8 eV for the virial (stress × 
 and under ``mpirun -np 2`` with the box split between the ranks, newton on and off,
 orthorhombic and general triclinic cells. Measured (water, the mlearn Cu recipe model, the
 two-element example; 1 and 2 ranks, newton on and off): energies ≤ 1.3e-12 eV/atom, forces
-≤ 9e-13 eV/Å, virials ≤ 1.9e-12 eV.
+≤ 9e-13 eV/Å, virials ≤ 2.0e-12 eV.
 """
 
 from __future__ import annotations
