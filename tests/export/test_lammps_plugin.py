@@ -129,26 +129,34 @@ def test_exported_input_runs_and_matches(water, tmp_path):
     assert abs(energy - model.predict(atoms).energy) / len(atoms) <= EXACT["energy"]
 
 
-def _lammps_session(plugin: Path, directory: Path, data: Path, species, pair_style: str = "potforge"):
+def _session(plugin: Path, directory: Path, data: Path, species, *, units: str = "metal",
+             pair_style: str = "potforge", commands: str = "run 0 post no"):
+    """A LAMMPS instance in this process that read ``data`` and ran the plugin's lines, then
+    ``commands``; the caller closes it."""
     importlib.import_module("mpi4py.MPI")   # MPI first, then LAMMPS (lammps_runner)
     from lammps import lammps
 
     lmp = lammps(cmdargs=["-log", "none", "-screen", "none", "-nocite"])
     lmp.commands_string(f"""
-units metal
+units {units}
 atom_style atomic
 atom_modify map array sort 0 0.0
 read_data {data}
 plugin load {plugin}
 pair_style {pair_style}
 pair_coeff * * {directory} {' '.join(species)}
+{commands}
+""")
+    return lmp
+
+
+def _lammps_session(plugin: Path, directory: Path, data: Path, species, pair_style: str = "potforge"):
+    return _session(plugin, directory, data, species, pair_style=pair_style, commands="""
 compute pea all pe/atom
 compute va all stress/atom NULL virial
 compute ex all pair potforge
 thermo_style custom step pe c_ex[1] c_ex[2] c_ex[3] c_ex[4]
-run 0 post no
-""")
-    return lmp
+run 0 post no""")
 
 
 def test_per_atom_energies_virials_and_extrapolation_count(plugin, tmp_path):
@@ -269,9 +277,6 @@ def test_same_nve_trajectory_as_the_ase_calculator(water, plugin, tmp_path):
     from ase import units
     from ase.io import write
     from ase.md.verlet import VelocityVerlet
-    importlib.import_module("mpi4py.MPI")   # MPI first, then LAMMPS (lammps_runner)
-    from lammps import lammps
-
     from potforge.calculators.ase import PotforgeCalculator
 
     model, atoms = water
@@ -285,20 +290,9 @@ def test_same_nve_trajectory_as_the_ase_calculator(water, plugin, tmp_path):
     write(tmp_path / "s.data", atoms, format="lammps-data", specorder=list(model.species), masses=True,
           velocities=True, units="metal")
     steps = 40
-    lmp = lammps(cmdargs=["-log", "none", "-screen", "none", "-nocite"])
+    lmp = _session(plugin, tmp_path, tmp_path / "s.data", model.species,
+                   commands=f"timestep 0.0005\nfix nve all nve\nrun {steps}")
     try:
-        lmp.commands_string(f"""
-units metal
-atom_style atomic
-atom_modify map array sort 0 0.0
-read_data {tmp_path / 's.data'}
-plugin load {plugin}
-pair_style potforge
-pair_coeff * * {tmp_path} {' '.join(model.species)}
-timestep 0.0005
-fix nve all nve
-run {steps}
-""")
         x = np.array(lmp.gather_atoms("x", 1, 3)).reshape(-1, 3)
         v = np.array(lmp.gather_atoms("v", 1, 3)).reshape(-1, 3)
     finally:
@@ -318,25 +312,12 @@ def test_real_units_scale_energies_and_forces(water, plugin, tmp_path):
     """units real: energies in kcal/mol and forces in kcal/mol/Å, LAMMPS' own eV -> kcal/mol factor."""
     from ase.io import write
 
-    importlib.import_module("mpi4py.MPI")
-    from lammps import lammps
-
     model, atoms = water
     export_model(model, "lammps", tmp_path)
     write(tmp_path / "s.data", atoms, format="lammps-data", specorder=list(model.species), masses=True,
           units="real")
-    lmp = lammps(cmdargs=["-log", "none", "-screen", "none", "-nocite"])
+    lmp = _session(plugin, tmp_path, tmp_path / "s.data", model.species, units="real")
     try:
-        lmp.commands_string(f"""
-units real
-atom_style atomic
-atom_modify map array sort 0 0.0
-read_data {tmp_path / 's.data'}
-plugin load {plugin}
-pair_style potforge
-pair_coeff * * {tmp_path} {' '.join(model.species)}
-run 0 post no
-""")
         energy = lmp.get_thermo("pe")
         forces = np.array(lmp.gather_atoms("f", 1, 3)).reshape(-1, 3)
     finally:
