@@ -56,6 +56,10 @@ def test_committee_is_the_mean_of_its_members_with_calibrated_spread(committee_r
     np.testing.assert_allclose(p.extras["forces_std"], spread, rtol=1e-12)
     assert p.extras["energy_std_per_atom"] == pytest.approx(
         np.std([q.energy for q in ps], ddof=1) * record["calibration"]["energy"] / len(atoms), rel=1e-12)
+    from potforge.descriptors.domain import load_domain
+
+    domain = load_domain(out)                       # written by training, copied for the committee
+    assert domain.coordination["Cu"][0] >= 1 and domain.to_dict() == load_domain(out / "member-1").to_dict()
     assert (out / "calibration.png").stat().st_size > 10_000 and record["test"]["committee"]["energy_rmse_mev_per_atom"] > 0
 
 

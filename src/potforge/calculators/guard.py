@@ -17,6 +17,10 @@ naming the call and the atoms; the structure is recorded first if ``path`` is gi
 ``record`` (appends every extrapolating structure to the extended XYZ file ``path``, with its
 per-atom counts as the array ``extrapolations``: the candidates to label next). An event is a
 call where at least ``min_atoms`` atoms extrapolate.
+
+Models without extrapolation counts of their own (classical potentials) are watched through
+their training domain (``domain=load_domain(MODEL_DIR)``: distances and coordinations seen in
+training, :mod:`potforge.descriptors.domain`); with both, an atom's count is the sum.
 """
 
 from __future__ import annotations
@@ -56,10 +60,13 @@ class ExtrapolationGuard:
         How many atoms must extrapolate for an event (default 1).
     max_warnings : int
         Warnings issued for ``warn`` (later events are counted, not printed).
+    domain : TrainingDomain, optional
+        Also (or, for models without descriptor ranges, only) count the atoms outside the
+        training domain's distances and coordinations.
     """
 
     def __init__(self, atoms, *, action: str = "warn", path: str | os.PathLike | None = None,
-                 min_atoms: int = 1, max_warnings: int = 10) -> None:
+                 min_atoms: int = 1, max_warnings: int = 10, domain=None) -> None:
         if action not in ACTIONS:
             raise ConfigError(f"action: expected one of {', '.join(ACTIONS)}, got {action!r}")
         if action == "record" and path is None:
@@ -71,15 +78,21 @@ class ExtrapolationGuard:
         self.path = None if path is None else Path(path)
         self.min_atoms = int(min_atoms)
         self.max_warnings = int(max_warnings)
+        self.domain = domain
         self.calls = 0
         self.events: list[tuple[int, int, int]] = []
 
     def _counts(self) -> np.ndarray | None:
         calc = self.atoms.calc
         getter = getattr(calc, "get_extrapolations", None)
-        if getter is None:
-            raise ConfigError("the guard needs a potforge calculator (atoms.calc = potforge.calculator(...))")
-        return getter(self.atoms)
+        if getter is None and self.domain is None:
+            raise ConfigError("the guard needs a potforge calculator (atoms.calc = potforge.calculator(...)) "
+                              "or a training domain (domain=...)")
+        counts = getter(self.atoms) if getter is not None else None
+        if self.domain is not None:
+            outside = self.domain.outside(self.atoms)
+            counts = outside if counts is None else np.asarray(counts) + outside
+        return counts
 
     def __call__(self) -> None:
         self.calls += 1

@@ -77,6 +77,10 @@ def fit_committee(config: Config, output_dir: str | os.PathLike, n: int, *, resu
             f"{t['force_rmse_ev_per_angstrom']} eV/Å (RMSE); members' energy RMSE "
             + ", ".join(str(m["energy_rmse_mev_per_atom"]) for m in record["test"]["members"]))
     committee.save(out, config=config.plain())
+    domain = out / "member-0" / "domain.json"      # the members' training domain (same data)
+    if domain.is_file():
+        with atomic_write(out / "domain.json") as handle:
+            handle.write(domain.read_text(encoding="utf-8"))
     with atomic_write(out / "committee.json") as handle:
         json.dump(record, handle, indent=1)
     say(f"committee of {n} written to {out}")

@@ -17,6 +17,8 @@ The steps, each reported in the log:
    ``learning_curve.csv``           errors per epoch
    ``summary.json``                 errors, timings, memory, stop reason, pruning
    ``training.log``                 the log lines
+   ``domain.json``                  distances and coordinations of the training structures
+                                    (descriptors/domain.py: the extrapolation test for any family)
    ``checkpoint.pt``                for ``resume``
 
 ``resume=True`` continues from ``checkpoint.pt`` to the same result as an uninterrupted run;
@@ -32,6 +34,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from ..core.errors import ConfigError
 from ..core.lazy import torch
@@ -148,6 +152,7 @@ def fit(config: Config, output_dir: str | os.PathLike | None = None, *, resume: 
         summary["refit_output"] = refit
     if test is not None:
         summary.update(run.test(trainer, test, score, summary["stress_offset"]))
+    run.domain_from(train)
     return run.finish(trainer, summary, baselines)
 
 
@@ -274,6 +279,17 @@ class _Run:
                      f"against the raw labels: {offset_facts['raw']['test']['stress_rmse_gpa']:.3f} GPa (RMSE)")
         return out
 
+    def domain_from(self, train: Dataset) -> None:
+        """Keep the training structures for the model's training domain (written by finish)."""
+        self.train_structures = [f.atoms for f in train]
+
+    def write_domain(self, out: Path, potential: Potential) -> None:
+        from ..descriptors.domain import DOMAIN_FILE, TrainingDomain
+
+        structures = getattr(self, "train_structures", None)
+        if structures:
+            TrainingDomain.from_structures(structures, _domain_radius(potential)).save(out / DOMAIN_FILE)
+
     def finish(self, trainer: Trainer, summary: dict, baselines: list[Potential]) -> FitResult:
         """The potential, and the output directory written."""
         summary["total_time_s"] = time.perf_counter() - self.t_start
@@ -294,11 +310,19 @@ class _Run:
             write_yaml(out / "config.yaml", self.plain)
             write_learning_curve(out / "learning_curve.csv", history)
             write_json(out / "summary.json", summary)
+            self.write_domain(out, potential)
             with open(out / "training.log", "a", encoding="utf-8") as handle:
                 handle.write("\n".join(self.lines) + "\n")
             self.say(f"model written to {out} (total {summary['total_time_s']:.1f} s, peak memory "
                      f"{summary['peak_memory_mib']:.0f} MiB)")
         return FitResult(potential, model, out, summary, history)
+
+
+def _domain_radius(potential: Potential) -> float:
+    """The radius of the training domain: the model's cutoff, or 6 Å for models without a
+    finite one (electrostatics)."""
+    cutoff = float(potential.cutoff)
+    return cutoff if np.isfinite(cutoff) and cutoff > 0 else 6.0
 
 
 def _stress_errors(evaluation) -> dict:
