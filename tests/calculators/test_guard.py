@@ -64,3 +64,25 @@ def test_quiet_inside_the_training_range_and_bad_options():
         ExtrapolationGuard(atoms, action="halt")
     with pytest.raises(ConfigError, match="record needs a path"):
         ExtrapolationGuard(atoms, action="record")
+
+
+def test_committee_spread_threshold(tmp_path):
+    """A committee's calibrated force spread above max_force_std is an event; a model without
+    spreads is refused for it."""
+    from potforge.models import family
+
+    ex = family("committee").example()
+    atoms = ex.periodic.copy()
+    atoms.calc = PotforgeCalculator(ex.potential)
+    atoms.get_potential_energy()
+    spread = atoms.calc.results["force_std"]
+    low = ExtrapolationGuard(atoms, action="record", path=tmp_path / "uncertain.xyz", max_force_std=0.5 * spread.max())
+    low()
+    assert low.events and low.events[0][1] >= np.count_nonzero(spread > 0.5 * spread.max())
+    assert len(read(tmp_path / "uncertain.xyz", ":")) == 1
+    high = ExtrapolationGuard(atoms, max_force_std=2 * spread.max())
+    high()
+    assert high.events == []
+    plain = _atoms(1.0)
+    with pytest.raises(ConfigError, match="max_force_std needs a committee"):
+        ExtrapolationGuard(plain, max_force_std=0.1)()

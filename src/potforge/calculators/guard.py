@@ -18,7 +18,8 @@ naming the call and the atoms; the structure is recorded first if ``path`` is gi
 per-atom counts as the array ``extrapolations``: the candidates to label next). An event is a
 call where at least ``min_atoms`` atoms extrapolate.
 
-Models without extrapolation counts of their own (classical potentials) are watched through
+Committees are watched through their spread (``max_force_std``: atoms whose calibrated force
+spread exceeds it count). Models without extrapolation counts of their own (classical potentials) are watched through
 their training domain (``domain=load_domain(MODEL_DIR)``: distances and coordinations seen in
 training, :mod:`potforge.descriptors.domain`); with both, an atom's count is the sum.
 """
@@ -63,10 +64,14 @@ class ExtrapolationGuard:
     domain : TrainingDomain, optional
         Also (or, for models without descriptor ranges, only) count the atoms outside the
         training domain's distances and coordinations.
+    max_force_std : float, eV/Å, optional
+        Committees: also count the atoms whose calibrated force spread (``force_std``)
+        exceeds this.
     """
 
     def __init__(self, atoms, *, action: str = "warn", path: str | os.PathLike | None = None,
-                 min_atoms: int = 1, max_warnings: int = 10, domain=None) -> None:
+                 min_atoms: int = 1, max_warnings: int = 10, domain=None,
+                 max_force_std: float | None = None) -> None:
         if action not in ACTIONS:
             raise ConfigError(f"action: expected one of {', '.join(ACTIONS)}, got {action!r}")
         if action == "record" and path is None:
@@ -78,7 +83,10 @@ class ExtrapolationGuard:
         self.path = None if path is None else Path(path)
         self.min_atoms = int(min_atoms)
         self.max_warnings = int(max_warnings)
+        if max_force_std is not None and not max_force_std > 0:
+            raise ConfigError(f"max_force_std: expected a positive spread in eV/Å, got {max_force_std}")
         self.domain = domain
+        self.max_force_std = max_force_std
         self.calls = 0
         self.events: list[tuple[int, int, int]] = []
 
@@ -92,6 +100,12 @@ class ExtrapolationGuard:
         if self.domain is not None:
             outside = self.domain.outside(self.atoms)
             counts = outside if counts is None else np.asarray(counts) + outside
+        if self.max_force_std is not None:
+            spread = calc.results.get("force_std") if calc is not None else None
+            if spread is None:
+                raise ConfigError("max_force_std needs a committee model (its calculator gives force_std)")
+            uncertain = (np.asarray(spread) > self.max_force_std).astype(np.int64)
+            counts = uncertain if counts is None else np.asarray(counts) + uncertain
         return counts
 
     def __call__(self) -> None:
