@@ -95,5 +95,11 @@ def test_resume_reads_finished_members_and_bad_sizes_are_refused(committee_run, 
                  "--set", "training.epochs=2"]) == 0
     assert capsys.readouterr().out.count("finished before, read from") == 3
     assert main(["train", str(path), "-o", str(out.parent / "x"), "--committee", "1"]) == 2
+    # the same directory without --resume, or with another config, is refused (no mixed committee)
+    assert main(["train", str(path), "-o", str(out), "--committee", "3", "--set", "training.epochs=2"]) == 2
+    assert main(["train", str(path), "-o", str(out), "--committee", "3", "--resume",
+                 "--set", "training.epochs=3"]) == 2
+    assert "the config differs from the one this run started with" in capsys.readouterr().err
+    assert main(["train", str(path), "-o", str(out), "--set", "training.epochs=2"]) == 2   # plain train
     with pytest.raises(ConfigError, match="at least two members"):
         Committee([load_potential(out / "member-0")])

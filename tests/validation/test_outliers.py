@@ -96,6 +96,17 @@ def test_cli_json_report_and_clean_subset(water, tmp_path, capsys):
     assert (tmp_path / "report" / "outliers.png").stat().st_size > 10_000
 
 
+def test_few_frames_and_a_shared_shift_are_not_flagged(water):
+    """Fewer than 5 labelled energies define no spread; a shift of every label alike is a
+    reference-energy matter, not wrong labels."""
+    model, other, frames = water
+    assert find_outliers([model, other], frames[1:2]).flagged == []
+    shifted = copy.deepcopy(frames)
+    for f in shifted:
+        f.energy += 0.01 * f.n_atoms
+    assert find_outliers([model, other], shifted).flagged == []
+
+
 def test_bad_arguments_are_one_line_errors(water, tmp_path):
     model, _, frames = water
     with pytest.raises(ValueError, match="at least two models"):

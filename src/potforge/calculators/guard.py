@@ -112,7 +112,8 @@ class ExtrapolationGuard:
         self.calls += 1
         counts = self._counts()
         if counts is None:
-            return
+            raise ConfigError("the guard has nothing to watch: this model gives no extrapolation counts "
+                              "(classical models); give domain=load_domain(MODEL_DIR) or max_force_std")
         outside = np.flatnonzero(np.asarray(counts) > 0)
         if outside.size < self.min_atoms:
             return
@@ -120,8 +121,9 @@ class ExtrapolationGuard:
         if self.path is not None and self.action in ("record", "stop"):
             self._record(counts)
         atoms_text = ", ".join(map(str, outside[:8])) + (" ..." if outside.size > 8 else "")
-        message = (f"call {self.calls}: {outside.size} atoms ({atoms_text}) have {int(np.sum(counts))} "
-                   "descriptor values outside the training range")
+        message = (f"call {self.calls}: {outside.size} atoms ({atoms_text}) outside the training domain "
+                   f"({int(np.sum(counts))} counts: descriptor ranges, distances/coordination or committee "
+                   "spread)")
         if self.action == "stop":
             raise ExtrapolationStop(message + "; stopped (ExtrapolationGuard action stop)")
         if self.action == "warn" and len(self.events) <= self.max_warnings:

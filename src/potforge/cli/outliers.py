@@ -17,9 +17,10 @@ example (two models of mlearn Cu trained with different seeds, checked on data w
   potforge outliers cu-a cu-b data.xyz --json | jq .flagged
 
 A frame is flagged when every model misses its label by more than --threshold robust standard
-deviations (1.4826 x MAD of that model's errors over DATA), in the same direction, and the models
-agree with each other within --agreement x that error: the label, not the models, is then the
-likely fault. Energies per frame, forces per atom. -o writes outliers.csv and outliers.png.
+deviations of its errors on frames of the same config_type, in the same direction, and the
+models agree with each other within --agreement x that error: the label, not the models, is then
+the likely fault. Energies per frame, forces per atom and per frame (a wrong factor); details in
+docs/outliers.md. -o writes outliers.csv and outliers.png.
 """
 
 
@@ -60,7 +61,8 @@ def run(args: argparse.Namespace) -> int:
                            progress=bar)
     written = write_outlier_report(result, args.output) if args.output else []
     if args.clean:
-        write_frames(args.clean, [f for i, f in enumerate(frames) if i not in set(result.flagged)],
+        flagged = set(result.flagged)
+        write_frames(args.clean, [f for i, f in enumerate(frames) if i not in flagged],
                      length_unit=args.length_unit, energy_unit=args.energy_unit)
         written.append(args.clean)
     if args.json:

@@ -58,6 +58,8 @@ class TrainingDomain:
     def from_structures(cls, structures: Iterable, radius: float) -> "TrainingDomain":
         domain = cls(float(radius))
         for atoms in structures:
+            if len(atoms) < 2:   # an isolated atom (a reference energy) says nothing of environments
+                continue
             nl = _neighbors(atoms, radius)
             symbols = np.array(atoms.get_chemical_symbols())
             counts = np.diff(nl.offsets)

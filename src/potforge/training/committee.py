@@ -30,6 +30,7 @@ from ..models.registry import load_potential
 from .config import Config
 from .data import load_data
 from .fit import fit
+from .run_files import DEFINITION_NAME, check_output_dir
 from .trainer import CHECKPOINT_NAME
 
 __all__ = ["fit_committee"]
@@ -46,6 +47,11 @@ def fit_committee(config: Config, output_dir: str | os.PathLike, n: int, *, resu
     if n < 2:
         raise ConfigError(f"--committee: expected at least 2 members, got {n}")
     out = Path(output_dir)
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"{out}: exists and is not a directory; name a new output directory")
+    if not resume and (any(out.glob("member-*")) or (out / "model.json").exists()):
+        raise ConfigError(f"{out}: holds a previous committee or model; use --resume to continue it or "
+                          "choose a new output directory")
     out.mkdir(parents=True, exist_ok=True)
     data = load_data(config)
     train, validation, test = data
@@ -53,29 +59,36 @@ def fit_committee(config: Config, output_dir: str | os.PathLike, n: int, *, resu
     for k in range(n):
         where = out / f"member-{k}"
         seed = int(config.training.seed) + k
+        member_config = _with_seed(config, seed)
+        if (where / DEFINITION_NAME).is_file():   # resume: the member's config must be this one
+            check_output_dir(where, member_config.plain(), True)
         if (where / "summary.json").is_file() and (where / "model.json").is_file():
             say(f"committee member {k + 1}/{n} (seed {seed}): finished before, read from {where}")
             members.append(load_potential(where))
             continue
         again = resume and (where / CHECKPOINT_NAME).is_file()
         say(f"committee member {k + 1}/{n} (seed {seed}){': resumed' if again else ''}")
-        result = fit(_with_seed(config, seed), where, resume=again, data=data,
+        result = fit(member_config, where, resume=again, data=data,
                      log=lambda line, k=k: say(f"[{k + 1}/{n}] {line}"))
         members.append(result.potential)
     committee = Committee(members)
     record: dict = {"members": n, "seeds": [int(config.training.seed) + k for k in range(n)]}
+    cal = None
     if validation is not None and len(validation):
-        cal = calibration_factors(committee, validation)
+        # stress labels carrying a fitted offset (loss.stress_offset) are not what the members
+        # predict: their spread is left uncalibrated
+        offset = config.loss.stress_offset_mode != "none"
+        cal = calibration_factors(committee, validation, stress=not offset)
         committee = Committee(members, calibration=cal["factors"])
         record["calibration"] = cal["factors"]
-        say("spread calibrated on the validation set: " + ", ".join(f"{q} x{v:.3g}" for q, v in cal["factors"].items()))
-        _reliability_plot(cal["pairs"], cal["factors"], out / "calibration.png")
+        say("spread calibrated on the validation set: " + ", ".join(f"{q} x{v:.3g}" for q, v in cal["factors"].items())
+            + (" (stress not calibrated: loss.stress_offset)" if offset else ""))
     if test is not None and len(test):
         record["test"] = _test_errors(committee, members, test)
         t = record["test"]["committee"]
-        say(f"committee test: energy {t['energy_rmse_mev_per_atom']} meV/atom, forces "
-            f"{t['force_rmse_ev_per_angstrom']} eV/Å (RMSE); members' energy RMSE "
-            + ", ".join(str(m["energy_rmse_mev_per_atom"]) for m in record["test"]["members"]))
+        say(f"committee test: energy {_text(t['energy_rmse_mev_per_atom'], 3)} meV/atom, forces "
+            f"{_text(t['force_rmse_ev_per_angstrom'], 4)} eV/Å (RMSE); members' energy RMSE "
+            + ", ".join(_text(m["energy_rmse_mev_per_atom"], 3) for m in record["test"]["members"]))
     committee.save(out, config=config.plain())
     domain = out / "member-0" / "domain.json"      # the members' training domain (same data)
     if domain.is_file():
@@ -83,6 +96,8 @@ def fit_committee(config: Config, output_dir: str | os.PathLike, n: int, *, resu
             handle.write(domain.read_text(encoding="utf-8"))
     with atomic_write(out / "committee.json") as handle:
         json.dump(record, handle, indent=1)
+    if cal is not None and cal["pairs"]:
+        _reliability_plot(cal["pairs"], cal["factors"], out / "calibration.png")
     say(f"committee of {n} written to {out}")
     return committee
 
@@ -106,6 +121,10 @@ def _test_errors(committee: Committee, members, test) -> dict:
                 "force_rmse_ev_per_angstrom": rms(df), "force_mae_ev_per_angstrom": mae(df)}
 
     return {"committee": figures(committee), "members": [figures(m) for m in members]}
+
+
+def _text(value: float | None, digits: int) -> str:
+    return "n/a" if value is None else f"{value:.{digits}f}"
 
 
 def _reliability_plot(pairs: dict, factors: dict, path: Path) -> None:

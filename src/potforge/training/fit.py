@@ -309,8 +309,8 @@ class _Run:
             potential.save(out, config=self.plain)
             write_yaml(out / "config.yaml", self.plain)
             write_learning_curve(out / "learning_curve.csv", history)
+            self.write_domain(out, potential)   # before the summary, which marks a finished run
             write_json(out / "summary.json", summary)
-            self.write_domain(out, potential)
             with open(out / "training.log", "a", encoding="utf-8") as handle:
                 handle.write("\n".join(self.lines) + "\n")
             self.say(f"model written to {out} (total {summary['total_time_s']:.1f} s, peak memory "
@@ -321,7 +321,8 @@ class _Run:
 def _domain_radius(potential: Potential) -> float:
     """The radius of the training domain: the model's cutoff, or 6 Å for models without a
     finite one (electrostatics)."""
-    cutoff = float(potential.cutoff)
+    inner = getattr(potential, "model", potential)   # a model with baselines: the model's own (D3 reaches 30 Å)
+    cutoff = float(inner.cutoff)
     return cutoff if np.isfinite(cutoff) and cutoff > 0 else 6.0
 
 

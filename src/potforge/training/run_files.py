@@ -46,7 +46,7 @@ def check_output_dir(out: Path, plain: dict, resume: bool) -> None:
             raise ConfigError(f"{out}: the config differs from the one this run started with "
                               f"({diff}); resume with the same config or train into a new directory")
         return
-    if (out / CHECKPOINT_NAME).exists() or saved.exists():
+    if (out / CHECKPOINT_NAME).exists() or saved.exists() or (out / "committee.json").exists():
         raise ConfigError(f"{out}: holds a previous training run; use --resume to continue it or "
                           "choose a new output directory")
     # a definition without a checkpoint: a run killed before its first epoch ended; start anew

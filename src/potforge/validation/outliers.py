@@ -5,11 +5,14 @@ where the *label* is wrong (Behler's test for wrong reference data: the error of
 plotted against the other's; points on the diagonal far from the origin are suspect labels,
 points off it are the models' own errors). For every frame and model:
 
-- energy: e_m = (E_m − E_ref) / n_atoms, scaled by the model's robust spread over the data set
-  (s_m = 1.4826 · median |e_m − median e_m|, the MAD, floored so that a perfect fit does not
-  divide by zero): z_m = e_m / s_m;
-- forces, per atom: the error vector d_m,a = F_m,a − F_ref,a and its norm over the robust spread
-  of all atoms' norms.
+- energy: e_m = (E_m − E_ref) / n_atoms, measured from the model's median error over the frames
+  of the same config_type and scaled by their robust spread (s_m = 1.4826 · MAD, floored so that
+  a perfect fit does not divide by zero): z_m = (e_m − median) / s_m; with fewer than 5 labelled
+  frames there is no spread and no energy flag;
+- forces, per atom: the error vector d_m,a = F_m,a − F_ref,a, its norm over (f0 + |F_ref,a|)
+  (f0 the median force norm), in units from the 99th percentile of that ratio in the frame's
+  config_type (heavy-tailed errors); and per frame the least-squares factor between the labels
+  and each model's forces (a wrong unit or factor), in robust units over the frames.
 
 A frame's energy is **suspect** when every model's |z| exceeds ``threshold`` with the same sign
 and the models agree with each other much better than with the label: the largest difference
@@ -42,6 +45,8 @@ __all__ = ["OutlierResult", "find_outliers", "write_outlier_report"]
 
 #: robust spread of normal errors: 1.4826 · MAD estimates σ of a Gaussian
 _MAD_TO_SIGMA = 1.4826
+#: fewer labelled frames than this define no robust spread of energy errors
+_MIN_FRAMES = 5
 
 
 @dataclass
@@ -118,8 +123,14 @@ def find_outliers(models: Sequence[Potential], frames: Sequence[Frame], *, names
                 progress(j * n + i + 1, n * m)
     groups = _groups(frames)
     e_scale = np.array([_scale(energy[:, j], 1e-6) for j in range(m)])
+    # errors are measured from each model's median error of the frame's kind (a shift shared by
+    # all labels of a kind is a reference-energy matter, not a few wrong labels), in that kind's
+    # robust spread; fewer than _MIN_FRAMES labelled energies define no spread: no energy flags
+    centred = np.stack([energy[:, j] - _group_median(energy[:, j], groups) for j in range(m)], axis=1)
     e_unit = np.stack([_group_scale(energy[:, j], groups, 1e-6) for j in range(m)], axis=1)
-    energy_suspect = _agreeing_outliers(energy / e_unit, energy, threshold, agreement)
+    energy_suspect = _agreeing_outliers(centred / e_unit, centred, threshold, agreement)
+    if np.isfinite(energy[:, 0]).sum() < _MIN_FRAMES:
+        energy_suspect[:] = False
     force_atoms, force_max, f_scale = _force_outliers(frames, vectors, groups, threshold, agreement)
     scale_suspect = _force_scale_outliers(frames, vectors, groups, threshold, agreement)
     for i in np.flatnonzero(scale_suspect):
@@ -134,6 +145,18 @@ def _groups(frames) -> np.ndarray:
     """Group index of every frame: its config_type (errors differ by kind of structure)."""
     names = {ct: k for k, ct in enumerate(dict.fromkeys(f.config_type for f in frames))}
     return np.array([names[f.config_type] for f in frames])
+
+
+def _group_median(values: np.ndarray, groups: np.ndarray, *, minimum: int = 5) -> np.ndarray:
+    """Per element, the median of its group (of all values for groups smaller than ``minimum``)."""
+    finite = np.isfinite(values)
+    overall = float(np.median(values[finite])) if finite.any() else 0.0
+    out = np.full(values.shape, overall)
+    for g in np.unique(groups):
+        mask = groups == g
+        if finite[mask].sum() >= minimum:
+            out[mask] = float(np.median(values[mask & finite]))
+    return out
 
 
 def _group_scale(values: np.ndarray, groups: np.ndarray, floor: float, *, minimum: int = 5) -> np.ndarray:

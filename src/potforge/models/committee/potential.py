@@ -7,7 +7,8 @@ J. Chem. Phys. 153, 104105 (2020); Behler's "query by committee").
 
     energy_std            eV, of the total energy
     energy_std_per_atom   eV/atom
-    energies_std          (n_atoms,) eV, of each atomic energy
+    energies_std          (n_atoms,) eV, of each atomic energy (scaled by the energy factor;
+                          atomic energies are not unique, so read it as a ranking)
     forces_std            (n_atoms, 3) eV/Å, per component
     force_std             (n_atoms,) eV/Å, per atom: sqrt of the sum of the components' variances
     stress_std            (6,) eV/Å³ (periodic cells)
@@ -76,6 +77,15 @@ class Committee(Potential):
     @property
     def n_threads(self) -> int:
         return int(getattr(self.members[0], "n_threads", 0))
+
+    @property
+    def dtype(self) -> str:
+        return str(getattr(self.members[0], "dtype", "float64"))
+
+    @dtype.setter
+    def dtype(self, value: str) -> None:
+        for m in self.members:
+            m.configure(dtype=value)
 
     def configure(self, *, n_threads: int | None = None, dtype: str | None = None) -> "Committee":
         for m in self.members:
@@ -154,11 +164,12 @@ class Committee(Potential):
             return cls(built, calibration=description.get("calibration"))
 
 
-def calibration_factors(committee: Committee, frames) -> dict:
+def calibration_factors(committee: Committee, frames, *, stress: bool = True) -> dict:
     """Factors that make the spreads predict the errors on ``frames`` (labelled; usually the
     validation set): per quantity, sqrt(mean(error²) / mean(spread²)) over energies per atom,
-    force components and stress components, with the uncalibrated spreads. Returns the factors
-    and, for the reliability plot, the pairs (spread, |error|) per quantity."""
+    force components and (``stress``) stress components, with the uncalibrated spreads. A
+    quantity whose spread or error is zero throughout gets no factor (it stays 1). Returns the
+    factors and, for the reliability plot, the pairs (spread, |error|) per quantity."""
     raw = Committee(committee.members)
     pairs: dict[str, list[tuple[float, float]]] = {q: [] for q in QUANTITIES}
     for f in frames:
@@ -167,15 +178,17 @@ def calibration_factors(committee: Committee, frames) -> dict:
             pairs["energy"].append((p.extras["energy_std_per_atom"], abs(p.energy - f.energy) / f.n_atoms))
         if f.forces is not None and "forces_std" in p.extras:
             pairs["forces"] += list(zip(p.extras["forces_std"].ravel(), np.abs(p.forces - f.forces).ravel()))
-        if f.stress is not None and "stress_std" in p.extras:
+        if stress and f.stress is not None and "stress_std" in p.extras:
             pairs["stress"] += list(zip(p.extras["stress_std"], np.abs(p.stress - f.stress)))
     factors = {}
     for q, values in pairs.items():
         if len(values) >= 2:
             a = np.array(values)
-            spread2 = float(np.mean(a[:, 0] ** 2))
-            if spread2 > 0:
-                factors[q] = float(np.sqrt(np.mean(a[:, 1] ** 2) / spread2))
+            a = a[np.all(np.isfinite(a), axis=1)]
+            spread2 = float(np.mean(a[:, 0] ** 2)) if len(a) else 0.0
+            factor = float(np.sqrt(np.mean(a[:, 1] ** 2) / spread2)) if spread2 > 0 else 0.0
+            if np.isfinite(factor) and factor > 0:   # identical members or exact labels: no factor
+                factors[q] = factor
     return {"factors": factors, "pairs": {q: np.array(v) for q, v in pairs.items() if v}}
 
 
