@@ -103,3 +103,16 @@ def test_resume_reads_finished_members_and_bad_sizes_are_refused(committee_run, 
     assert main(["train", str(path), "-o", str(out), "--set", "training.epochs=2"]) == 2   # plain train
     with pytest.raises(ConfigError, match="at least two members"):
         Committee([load_potential(out / "member-0")])
+
+
+def test_predict_cli_writes_the_spreads(committee_run, cu_frames, tmp_path):
+    from potforge.data.io import read_frames, write_frames
+
+    _, out = committee_run
+    write_frames(tmp_path / "in.xyz", cu_frames[:2])
+    assert main(["predict", str(out), str(tmp_path / "in.xyz"), "-o", str(tmp_path / "out.xyz")]) == 0
+    frames = read_frames(tmp_path / "out.xyz")
+    direct = load_potential(out).predict(cu_frames[0].atoms)
+    assert frames[0].info["energy_std"] == pytest.approx(direct.extras["energy_std"], rel=1e-12)
+    np.testing.assert_allclose(frames[0].atoms.arrays["force_std"], direct.extras["force_std"], rtol=1e-12)
+    assert frames[0].atoms.arrays["forces_std"].shape == (len(cu_frames[0].atoms), 3)

@@ -101,6 +101,7 @@ def predict_frames(potential: Potential, frames: Iterable[Frame], *, keep_refere
         if prediction.extrapolations is not None:
             info["extrapolations"] = int(prediction.extrapolations.sum())
             atoms.arrays["extrapolations"] = prediction.extrapolations.astype(np.int64)
+        _add_extras(prediction.extras, info, atoms)
         out = Frame(atoms, energy=prediction.energy, forces=prediction.forces,
                     stress=prediction.stress, charges=prediction.charges,
                     total_charge=frame.total_charge if prediction.charges is None else total_charge,
@@ -109,6 +110,23 @@ def predict_frames(potential: Potential, frames: Iterable[Frame], *, keep_refere
         if summary is not None:
             summary.add(index, frame, prediction)
         yield out
+
+
+def _add_extras(extras: dict, info: dict, atoms) -> None:
+    """A model's extra outputs (a committee's spreads) into the output frame: numbers into
+    ``info``, per-atom arrays (first axis n_atoms) into ``atoms.arrays``, others (stress_std:
+    6 values) into ``info`` as lists; names unchanged."""
+    n = len(atoms)
+    for name, value in extras.items():
+        if isinstance(value, (int, float, np.integer, np.floating)):
+            info[name] = value.item() if hasattr(value, "item") else value
+            continue
+        array = np.asarray(value)
+        per_atom = array.ndim >= 1 and array.shape[0] == n and "stress" not in name   # (6,) of a 6-atom cell
+        if per_atom and name not in atoms.arrays:
+            atoms.arrays[name] = array.astype(np.float64)
+        elif array.size:
+            info[name] = array.astype(np.float64)
 
 
 def predict_file(potential: Potential, input_path, output_path, *, length_unit: str = "angstrom",
