@@ -31,6 +31,7 @@ def main() -> None:
     ap.add_argument("models", nargs="+")
     ap.add_argument("-o", "--output", type=Path, required=True)
     args = ap.parse_args()
+    from potforge.core.metrics import mae
     from potforge.models.committee.potential import Committee, calibration_factors
     from potforge.models.registry import load_potential
     from potforge.training.committee import _reliability_plot
@@ -40,6 +41,14 @@ def main() -> None:
     args.output.mkdir(parents=True, exist_ok=True)
     members = [load_potential(p).configure(n_threads=1) for p in args.models]
     _, validation, test = load_data(load_config(args.config))
+    # the committee's mean against its members on the validation split (MAE, meV/atom): does
+    # averaging remove the energy error?
+    val_members = [1000 * mae(np.array([(m.predict(f.atoms, forces=False, stress=False).energy - f.energy)
+                                        / f.n_atoms for f in validation])) for m in members]
+    val_mean = 1000 * mae(np.array([(Committee(members).predict(f.atoms, stress=False).energy - f.energy)
+                                    / f.n_atoms for f in validation]))
+    print(f"validation energy MAE (meV/atom): members {', '.join(f'{v:.3f}' for v in val_members)}; "
+          f"their mean {val_mean:.3f}")
     cal = calibration_factors(Committee(members), validation)
     committee = Committee(members, calibration=cal["factors"])
     e_err, e_sd, f_err, f_sd = [], [], [], []
@@ -60,6 +69,7 @@ def main() -> None:
     rms = lambda x: float(np.sqrt(np.mean(np.square(x))))  # noqa: E731
     result = {
         "models": args.models, "calibration": cal["factors"],
+        "validation_energy_mae_mev_per_atom": {"mean": val_mean, "members": val_members},
         "test_energy_rmse_mev_per_atom": {"committee": 1000 * rms(e_err),
                                           "members": [1000 * rms(np.array(m)) for m in member_e]},
         "test_force_rmse_ev_per_angstrom": rms(f_err),

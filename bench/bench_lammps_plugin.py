@@ -294,6 +294,23 @@ def nve(work: Path, model: Path, plugin: Path, steps: int, ranks: int) -> dict:
     return result
 
 
+def nve_window(work: Path, model: Path, plugin: Path, window: str, ranks: int) -> dict:
+    """The NVE run of :func:`nve` (same start, seed and decomposition) up to ``window``'s start,
+    then dumped every 2 steps to its end: how far the functions leave the training range there."""
+    start, end = (int(x) for x in window.split(":"))
+    data = work / "water_1080.data"
+    if not data.exists():
+        write_data(data, water(1080))
+    dump = work / "window.dump"
+    text = lammps_input(data, model, plugin, warmup=start, steps=end - start, thermo=10, dump=(str(dump), 2))
+    run_lammps(work, "window", text, ranks)
+    ex = excursions(read_dump(dump), water(1080).cell.array)
+    print(f"steps {start}-{end}: {ex['functions_outside']} functions of {ex['atoms_outside']} atoms outside the "
+          f"training range in {ex['frames']} frames, at most {100 * ex['largest_excursion_of_range']:.3f} % of "
+          "that function's range beyond it")
+    return {"window": window, **ex}
+
+
 def rdf_compare(work: Path, model: Path, plugin: Path, steps: int, ranks: int) -> dict:
     every = max(1, steps // 100)
     data = work / "water_1080.data"
@@ -341,6 +358,9 @@ def main() -> None:
     ap.add_argument("--ranks", default="1,2")
     ap.add_argument("--nve-steps", type=int, default=10000)
     ap.add_argument("--nve-ranks", type=int, default=2)
+    ap.add_argument("--nve-window", metavar="START:END",
+                    help="rerun the NVE trajectory with dumps every 2 steps over these steps and measure "
+                         "the extrapolation excursions there")
     ap.add_argument("--rdf-steps", type=int, default=2000)
     ap.add_argument("--n2p2-bin", type=Path, default=Path("/work/n2p2build/bin"))
     ap.add_argument("--skip", default="", help="comma list of parts to skip: speed,ase,n2p2,nve,rdf")
@@ -362,6 +382,8 @@ def main() -> None:
         result["n2p2"] = n2p2_marginal(work, args.n2p2_bin)
     if "nve" not in skip:
         result["nve"] = nve(work, model, plugin, args.nve_steps, args.nve_ranks)
+    if args.nve_window:
+        result["nve_window"] = nve_window(work, model, plugin, args.nve_window, args.nve_ranks)
     if "rdf" not in skip:
         result["rdf"] = rdf_compare(work, model, plugin, args.rdf_steps, args.nve_ranks)
     (work / "results.json").write_text(json.dumps(result, indent=1))

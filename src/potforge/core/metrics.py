@@ -17,7 +17,7 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-__all__ = ["rmse", "mae", "max_abs", "ErrorMetrics", "format_metric"]
+__all__ = ["rmse", "mae", "max_abs", "robust_sigma", "ErrorMetrics", "format_metric"]
 
 
 def format_metric(value: float, digits: int, width: int = 0) -> str:
@@ -36,6 +36,13 @@ def mae(error: np.ndarray) -> float:
     """Mean absolute value of all entries (nan for an empty array)."""
     e = np.asarray(error, dtype=np.float64)
     return float(np.mean(np.abs(e))) if e.size else float("nan")
+
+
+def robust_sigma(values: np.ndarray) -> float:
+    """1.4826 × the median absolute deviation from the median: the standard deviation of a
+    Gaussian, unmoved by a minority of outliers (nan for an empty array)."""
+    v = np.asarray(values, dtype=np.float64)
+    return 1.4826 * float(np.median(np.abs(v - np.median(v)))) if v.size else float("nan")
 
 
 def max_abs(error: np.ndarray) -> float:

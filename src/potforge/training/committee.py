@@ -25,6 +25,7 @@ import numpy as np
 
 from ..core.atomic import atomic_write
 from ..core.errors import ConfigError
+from ..core.metrics import mae, rmse
 from ..models.committee.potential import Committee, calibration_factors
 from ..models.registry import load_potential
 from .config import Config
@@ -114,11 +115,9 @@ def _test_errors(committee: Committee, members, test) -> dict:
             if f.forces is not None:
                 df.append((p.forces - f.forces).ravel())
         de, df = np.asarray(de), np.concatenate(df) if df else np.zeros(0)
-        rms = (lambda x: float(np.sqrt(np.mean(x ** 2))) if x.size else None)
-        mae = (lambda x: float(np.mean(np.abs(x))) if x.size else None)
-        return {"energy_rmse_mev_per_atom": None if not de.size else 1000 * rms(de),
-                "energy_mae_mev_per_atom": None if not de.size else 1000 * mae(de),
-                "force_rmse_ev_per_angstrom": rms(df), "force_mae_ev_per_angstrom": mae(df)}
+        values = {"energy_rmse_mev_per_atom": 1000 * rmse(de), "energy_mae_mev_per_atom": 1000 * mae(de),
+                  "force_rmse_ev_per_angstrom": rmse(df), "force_mae_ev_per_angstrom": mae(df)}
+        return {k: (v if np.isfinite(v) else None) for k, v in values.items()}   # JSON: null, not NaN
 
     return {"committee": figures(committee), "members": [figures(m) for m in members]}
 

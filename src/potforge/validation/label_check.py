@@ -34,6 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..core.errors import DataFormatError
+from ..core.metrics import robust_sigma
 from ..core.units import GPa
 from ..data.frame import Frame
 from .label_duplicates import find_duplicates
@@ -123,7 +124,7 @@ def _biweight(r: np.ndarray, c: np.ndarray, e: np.ndarray) -> tuple[float, np.nd
     w = base
     for _ in range(100):
         res = r - s * c
-        tau2 = max(0.0, (1.4826 * float(np.median(np.abs(res - np.median(res))))) ** 2
+        tau2 = max(0.0, robust_sigma(res) ** 2
                    - float(np.median(e ** 2)))
         base = 1.0 / (e ** 2 + tau2 + floor)
         z = np.abs(res) * np.sqrt(base) / BIWEIGHT_C
@@ -358,7 +359,7 @@ def _robust_z(resid: np.ndarray, force2: np.ndarray, types: list[str]) -> tuple[
             continue
         detrended = _detrended(resid[ref], force2[ref])
         med = np.median(detrended)
-        mad = max(1.4826 * float(np.median(np.abs(detrended - med))), 1e-6)
+        mad = max(robust_sigma(detrended), 1e-6)
         d = np.abs(detrended[:, None] - detrended[None])
         np.fill_diagonal(d, np.inf)
         nn = d.min(axis=1)

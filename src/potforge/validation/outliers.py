@@ -37,14 +37,13 @@ import numpy as np
 
 from ..core.atomic import atomic_write
 from ..core.errors import DataFormatError
+from ..core.metrics import robust_sigma
 from ..data.frame import Frame
 from ..models.potential import Potential
 from .predict import predict_frames
 
 __all__ = ["OutlierResult", "find_outliers", "write_outlier_report"]
 
-#: robust spread of normal errors: 1.4826 · MAD estimates σ of a Gaussian
-_MAD_TO_SIGMA = 1.4826
 #: fewer labelled frames than this define no robust spread of energy errors
 _MIN_FRAMES = 5
 
@@ -89,9 +88,7 @@ def _num(v: float) -> float | None:
 
 def _scale(values: np.ndarray, floor: float) -> float:
     values = values[np.isfinite(values)]
-    if values.size == 0:
-        return floor
-    return max(_MAD_TO_SIGMA * float(np.median(np.abs(values - np.median(values)))), floor)
+    return max(robust_sigma(values), floor) if values.size else floor
 
 
 def find_outliers(models: Sequence[Potential], frames: Sequence[Frame], *, names: Sequence[str] | None = None,
